@@ -1,0 +1,161 @@
+"""Read a batch file (CSV, Parquet or NDJSON) into text columns with line numbers.
+
+Everything is read as text so that validation can say exactly which value on which line
+is wrong, instead of the reader stopping at the first cell it cannot parse.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import pyarrow as pa
+
+from socialrating.errors import Problem
+
+COLUMNS = (
+    "key",
+    "subject",
+    "parameter",
+    "date",
+    "quantity",
+    "severity",
+    "confidence",
+    "counterpart",
+    "evidence",
+    "kind",
+    "refers_to",
+)
+FORMATS = {".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson"}
+
+
+def staged_table(columns: dict[str, list[str | None]], lines: list[int]) -> pa.Table:
+    """A table of every known column as text, with ``line``; absent columns are null."""
+    n = len(lines)
+    data = {"line": pa.array(lines, pa.int64())}
+    for col in COLUMNS:
+        data[col] = pa.array(columns.get(col, [None] * n), pa.string())
+    return pa.table(data)
+
+
+def _unknown(source: str, line: int, names: list[str]) -> list[Problem]:
+    return [
+        Problem(source, line, name, f"unknown column {name!r} (known: {', '.join(COLUMNS)})")
+        for name in names
+        if name not in COLUMNS
+    ]
+
+
+def read_batch(path: str | Path) -> tuple[pa.Table, list[Problem]]:
+    """The rows of a batch file as text, and the problems of its layout.
+
+    Returns:
+        A table with ``line`` and every column of COLUMNS (null when absent), and the
+        problems found while reading (bad lines, unknown columns, unreadable file).
+    """
+    path = Path(path)
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        problem = Problem(str(path), None, "", f"unknown format {path.suffix!r}: use .csv, .parquet or .ndjson")
+        return staged_table({}, []), [problem]
+    try:
+        if fmt == "csv":
+            return _read_csv(path)
+        if fmt == "ndjson":
+            return _read_ndjson(path)
+        return _read_parquet(path)
+    except (OSError, UnicodeDecodeError) as exc:
+        return staged_table({}, []), [Problem(str(path), None, "", f"cannot read: {exc}")]
+
+
+def _read_csv(path: Path) -> tuple[pa.Table, list[Problem]]:
+    src = str(path)
+    with path.open(newline="", encoding="utf-8") as f:
+        reader = csv.reader(f)
+        try:
+            header = [h.strip() for h in next(reader)]
+        except StopIteration:
+            return staged_table({}, []), [Problem(src, 1, "", "empty file: no header line")]
+        except csv.Error as exc:
+            return staged_table({}, []), [Problem(src, 1, "", f"not valid CSV: {exc}")]
+        problems = _unknown(src, 1, header)
+        cols: dict[str, list[str | None]] = {h: [] for h in header if h in COLUMNS}
+        lines: list[int] = []
+        start = reader.line_num + 1
+        while True:
+            try:
+                values = next(reader)
+            except StopIteration:
+                break
+            except csv.Error as exc:
+                problems.append(Problem(src, start, "", f"not valid CSV: {exc}"))
+                start = reader.line_num + 1
+                continue
+            line, start = start, reader.line_num + 1
+            if not values or values == [""]:
+                continue
+            if len(values) != len(header):
+                problems.append(
+                    Problem(src, line, "", f"expected {len(header)} fields, found {len(values)}")
+                )
+                continue
+            lines.append(line)
+            for name, value in zip(header, values, strict=True):
+                if name in cols:
+                    cols[name].append(value if value.strip() else None)
+    return staged_table(cols, lines), problems
+
+
+def _read_ndjson(path: Path) -> tuple[pa.Table, list[Problem]]:
+    src = str(path)
+    problems: list[Problem] = []
+    cols: dict[str, list[str | None]] = {name: [] for name in COLUMNS}
+    lines: list[int] = []
+    unknown: set[str] = set()
+    with path.open(encoding="utf-8") as f:
+        for line, text in enumerate(f, start=1):
+            if not text.strip():
+                continue
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                problems.append(Problem(src, line, "", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+                continue
+            if not isinstance(obj, dict):
+                problems.append(Problem(src, line, "", "each line must be a JSON object"))
+                continue
+            for name in obj:
+                if name not in COLUMNS and name not in unknown:
+                    unknown.add(name)
+                    problems += _unknown(src, line, [name])
+            lines.append(line)
+            for name in COLUMNS:
+                value = obj.get(name)
+                if isinstance(value, (dict, list)):
+                    problems.append(Problem(src, line, name, f"must be a single value, not {value!r}"))
+                    value = None
+                cols[name].append(None if value is None else _text(value))
+    return staged_table(cols, lines), problems
+
+
+def _text(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _read_parquet(path: Path) -> tuple[pa.Table, list[Problem]]:
+    import pyarrow.parquet as pq
+
+    src = str(path)
+    try:
+        table = pq.read_table(path)
+    except (pa.ArrowException, OSError) as exc:
+        return staged_table({}, []), [Problem(src, None, "", f"not a readable Parquet file: {exc}")]
+    problems = _unknown(src, None, table.column_names)  # type: ignore[arg-type]
+    cols: dict[str, list[str | None]] = {}
+    for name in table.column_names:
+        if name in COLUMNS:
+            cols[name] = [None if v is None else _text(v) for v in table.column(name).to_pylist()]
+    return staged_table(cols, list(range(1, table.num_rows + 1))), problems

@@ -1,0 +1,146 @@
+"""Rulebooks in the database: install one (registering its codes), activate it, read the active one.
+
+Activation is a ledger entry (kind ``rulebook``, evidence = the content hash), so the
+ledger itself says which rulebook was in force from when.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+from socialrating.errors import LedgerError, NotInitialised
+from socialrating.ledger.append import append_rows, utc_now
+from socialrating.ledger.store import Store
+from socialrating.model import EntryKind
+from socialrating.rulebook import Rulebook, RulebookHeader, load_rulebook_from_bytes
+from socialrating.rulebook.yamlpos import load_with_lines
+from socialrating.rulebook.schema import RulebookSpec
+
+
+def install_rulebook(store: Store, rb: Rulebook) -> None:
+    """Store a rulebook and register its institutions and parameters (new codes get new ids)."""
+    if store.scalar("SELECT count(*) FROM rulebooks WHERE hash = ?", [rb.hash]):
+        return
+    con = store.con
+    institutions = pa.table(
+        {
+            "code": [i.code for i in rb.spec.institutions],
+            "name": [i.name for i in rb.spec.institutions],
+            "class": [i.class_.value for i in rb.spec.institutions],
+            "ord": list(range(len(rb.spec.institutions))),
+        }
+    )
+    params = rb.parameters.append_column("ord", pa.array(range(rb.parameters.num_rows), pa.int64()))
+    categories = pa.table(
+        {"category": list(rb.category_ids), "category_id": list(rb.category_ids.values())}
+    )
+    con.register("new_institutions", institutions)
+    con.register("new_params", params)
+    con.register("new_categories", categories)
+    try:
+        with store.transaction():
+            store.run(
+                """INSERT INTO institutions
+                SELECT (SELECT coalesce(max(institution_id), 0) FROM institutions)
+                       + row_number() OVER (ORDER BY ord), n.code, n.name, n.class
+                FROM new_institutions n ANTI JOIN institutions i ON i.code = n.code"""
+            )
+            store.run(
+                """INSERT INTO parameters
+                SELECT (SELECT coalesce(max(parameter_id), 0) FROM parameters)
+                       + row_number() OVER (ORDER BY ord), n.code
+                FROM new_params n ANTI JOIN parameters p ON p.code = n.code"""
+            )
+            store.run(
+                """INSERT INTO rulebook_parameters
+                SELECT ?, p.parameter_id, c.category_id, n.category, n.points, n.per_unit,
+                       n.expiry_days, n.min_confidence, n.verify_by_authority, n.verify_reporters,
+                       n.verify_window_days, n.subjects, n.cap_period_days, n.cap_max_deduction,
+                       n.cap_max_addition
+                FROM new_params n JOIN parameters p ON p.code = n.code
+                JOIN new_categories c ON c.category = n.category""",
+                [rb.hash],
+            )
+            store.run(
+                """INSERT INTO rulebook_permissions
+                SELECT ?, p.parameter_id, i.institution_id
+                FROM (SELECT code, unnest(string_split(institutions, ';')) AS inst FROM new_params) n
+                JOIN parameters p ON p.code = n.code JOIN institutions i ON i.code = n.inst""",
+                [rb.hash],
+            )
+            store.run(
+                "INSERT INTO rulebooks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [rb.hash, rb.spec.name, rb.spec.version, rb.spec.effective, rb.yaml_text,
+                 rb.catalogue_name, rb.catalogue_bytes, utc_now()],
+            )
+    finally:
+        for name in ("new_institutions", "new_params", "new_categories"):
+            con.unregister(name)
+
+
+def activate_rulebook(store: Store, rb: Rulebook) -> bool:
+    """Install ``rb`` and make it the active rulebook. Returns False if it already was."""
+    install_rulebook(store, rb)
+    if active_hash(store) == rb.hash:
+        return False
+    with store.transaction():
+        store.run(
+            f"""CREATE OR REPLACE TEMP TABLE activation AS
+            SELECT 0 AS line, {int(EntryKind.RULEBOOK)} AS kind, NULL::INTEGER AS parameter_id,
+                   NULL::BIGINT AS subject_id, ? AS day, NULL::DOUBLE AS quantity,
+                   NULL::SMALLINT AS severity, NULL::DOUBLE AS confidence,
+                   NULL::BIGINT AS counterpart_id, ? AS evidence, NULL::BIGINT AS refers_to,
+                   ? AS idem_key""",
+            [rb.effective_day, rb.hash, f"rulebook:{rb.hash}:{utc_now().isoformat()}"],
+        )
+        append_rows(store, "activation", None, f"rulebook {rb.spec.name} {rb.spec.version}")
+    return True
+
+
+def active_hash(store: Store) -> str | None:
+    """The content hash of the active rulebook, or None if none was activated."""
+    return store.scalar(  # type: ignore[no-any-return]
+        "SELECT evidence FROM entries WHERE kind = ? ORDER BY entry_id DESC LIMIT 1",
+        [int(EntryKind.RULEBOOK)],
+    )
+
+
+def stored_rulebook(store: Store, rulebook_hash: str) -> RulebookHeader:
+    """The spec and hash of a stored rulebook, by its hash or a unique prefix of it.
+
+    Its parameter table stays in the database, where the scoring plan joins it.
+    """
+    rows = store.rows(
+        "SELECT hash, yaml_text FROM rulebooks WHERE starts_with(hash, ?) LIMIT 2",
+        [rulebook_hash],
+    )
+    if len(rows) != 1:
+        found = "no" if not rows else "more than one"
+        raise LedgerError(f"{found} stored rulebook has a hash starting {rulebook_hash!r}")
+    full_hash, text = rows[0]
+    data, _ = load_with_lines(text)
+    return RulebookHeader(spec=RulebookSpec.model_validate(data), hash=full_hash)
+
+
+def active_rulebook(store: Store) -> RulebookHeader:
+    """The active rulebook.
+
+    Raises:
+        NotInitialised: no rulebook has been activated.
+    """
+    h = active_hash(store)
+    if h is None:
+        raise NotInitialised("no rulebook is active: run `socialrating init --rulebook FILE`")
+    return stored_rulebook(store, h)
+
+
+def stored_rulebook_full(store: Store, rulebook_hash: str) -> Rulebook:
+    """A stored rulebook with its catalogue, loaded and validated again from its stored files."""
+    row = store.one(
+        "SELECT name, yaml_text, catalogue_name, catalogue_bytes FROM rulebooks WHERE hash = ?",
+        [rulebook_hash],
+    )
+    if row is None:
+        raise LedgerError(f"no stored rulebook with hash {rulebook_hash!r}")
+    name, text, cat_name, cat_bytes = row
+    return load_rulebook_from_bytes(f"{name}.yaml", text.encode(), cat_name, bytes(cat_bytes or b""))

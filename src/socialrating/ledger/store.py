@@ -1,0 +1,167 @@
+"""The DuckDB file: its tables, and the registries of subjects, institutions and parameters.
+
+Tables (every id is an integer; codes live only in the registries):
+
+- ``entries``: the ledger. Append-only; each row carries a digest of its content.
+- ``batches``: one row per appended batch, hash-chained to the batch before it.
+- ``subjects``, ``institutions``, ``parameters``: registries of ids and codes.
+- ``rulebooks``, ``rulebook_parameters``, ``rulebook_permissions``: every rulebook ever
+  installed, by content hash, with its compiled parameter table.
+- ``runs`` and ``snapshot``: one row per scoring run, and its per-subject results.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+import ibis
+import ibis.backends.duckdb
+
+from socialrating.errors import LedgerError, NotInitialised
+
+SCHEMA_VERSION = "1"
+
+DDL = """
+CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
+CREATE TABLE IF NOT EXISTS subjects (
+    subject_id BIGINT NOT NULL, code VARCHAR NOT NULL, kind VARCHAR NOT NULL,
+    born DATE, sex VARCHAR, region VARCHAR);
+CREATE TABLE IF NOT EXISTS institutions (
+    institution_id INTEGER NOT NULL, code VARCHAR NOT NULL, name VARCHAR, class VARCHAR);
+CREATE TABLE IF NOT EXISTS parameters (parameter_id INTEGER NOT NULL, code VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS rulebooks (
+    hash VARCHAR NOT NULL, name VARCHAR, version VARCHAR, effective DATE,
+    yaml_text VARCHAR, catalogue_name VARCHAR, catalogue_bytes BLOB, installed_at TIMESTAMP);
+CREATE TABLE IF NOT EXISTS rulebook_parameters (
+    rulebook_hash VARCHAR NOT NULL, parameter_id INTEGER NOT NULL, category_id INTEGER NOT NULL,
+    category VARCHAR, points BIGINT, per_unit BOOLEAN, expiry_days INTEGER,
+    min_confidence DOUBLE, verify_by_authority BOOLEAN, verify_reporters INTEGER,
+    verify_window_days INTEGER, subjects VARCHAR, cap_period_days INTEGER,
+    cap_max_deduction BIGINT, cap_max_addition BIGINT);
+CREATE TABLE IF NOT EXISTS rulebook_permissions (
+    rulebook_hash VARCHAR NOT NULL, parameter_id INTEGER NOT NULL, institution_id INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS entries (
+    entry_id BIGINT NOT NULL, batch_id INTEGER NOT NULL, kind TINYINT NOT NULL,
+    institution_id INTEGER, parameter_id INTEGER, subject_id BIGINT, day INTEGER,
+    arrived_at TIMESTAMP NOT NULL, quantity DOUBLE, severity SMALLINT, confidence DOUBLE,
+    counterpart_id BIGINT, evidence VARCHAR, refers_to BIGINT, idem_key VARCHAR,
+    payload_digest VARCHAR NOT NULL, row_digest VARCHAR NOT NULL);
+CREATE TABLE IF NOT EXISTS batches (
+    batch_id INTEGER NOT NULL, institution_id INTEGER, source VARCHAR, rows BIGINT,
+    first_entry BIGINT, last_entry BIGINT, arrived_at TIMESTAMP, rows_digest VARCHAR,
+    prev_digest VARCHAR, digest VARCHAR);
+CREATE TABLE IF NOT EXISTS runs (
+    run_id INTEGER NOT NULL, rulebook_hash VARCHAR, as_of DATE, started_at TIMESTAMP,
+    finished_at TIMESTAMP, last_entry BIGINT, subjects BIGINT, stats VARCHAR);
+CREATE TABLE IF NOT EXISTS snapshot (
+    run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
+    grade VARCHAR NOT NULL, counted BIGINT, not_counted BIGINT);
+"""
+
+
+@dataclass
+class Store:
+    """An open socialrating database: an Ibis backend and its DuckDB connection."""
+
+    path: str
+    ibis: ibis.backends.duckdb.Backend
+
+    @property
+    def con(self) -> duckdb.DuckDBPyConnection:
+        return self.ibis.con  # type: ignore[no-any-return]
+
+    def run(self, query: str, params: list[Any] | None = None) -> None:
+        """Execute a statement and finish its result."""
+        self.con.execute(query, params or []).fetchall()
+
+    def rows(self, query: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+        return self.con.execute(query, params or []).fetchall()
+
+    def one(self, query: str, params: list[Any] | None = None) -> tuple[Any, ...] | None:
+        rows = self.rows(query, params)
+        return rows[0] if rows else None
+
+    def scalar(self, query: str, params: list[Any] | None = None) -> Any:
+        row = self.one(query, params)
+        return None if row is None else row[0]
+
+    def arrow(self, query: str, params: list[Any] | None = None) -> pa.Table:
+        return self.con.sql(query, params=params or None).to_arrow_table()
+
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """All or nothing: commit when the block ends, roll back if it raises."""
+        self.run("BEGIN TRANSACTION")
+        try:
+            yield
+        except BaseException:
+            self.run("ROLLBACK")
+            raise
+        self.run("COMMIT")
+
+    def close(self) -> None:
+        self.ibis.disconnect()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def initialised(self) -> bool:
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+            )
+        ) and self.scalar("SELECT value FROM meta WHERE key = 'schema'") is not None
+
+    def require_initialised(self) -> None:
+        if not self.initialised:
+            raise NotInitialised(
+                f"{self.path} holds no ledger yet: run `socialrating init` (or `--db` to "
+                "choose another file)"
+            )
+
+    def create_schema(self) -> None:
+        for statement in DDL.split(";"):
+            if statement.strip():
+                self.run(statement)
+        self.run(
+            "INSERT INTO meta SELECT 'schema', ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM meta WHERE key = 'schema')",
+            [SCHEMA_VERSION],
+        )
+
+    def next_id(self, table: str, column: str) -> int:
+        return int(self.scalar(f"SELECT coalesce(max({column}), 0) + 1 FROM {table}"))
+
+
+def open_store(path: str | Path, *, create: bool = False, read_only: bool = False) -> Store:
+    """Open (and with ``create``, set up) the database at ``path``.
+
+    Raises:
+        NotInitialised: the file has no ledger and ``create`` is false.
+        LedgerError: the file cannot be opened (for example, another process holds it).
+    """
+    path = str(path)
+    if not create and path != ":memory:" and not Path(path).exists():
+        raise NotInitialised(
+            f"no database at {path}: run `socialrating init` first (or `--db` to choose a file)"
+        )
+    try:
+        backend = ibis.duckdb.connect(path, read_only=read_only)
+    except duckdb.Error as exc:
+        raise LedgerError(f"cannot open {path}: {exc}") from exc
+    store = Store(path, backend)
+    if create:
+        store.create_schema()
+    else:
+        store.require_initialised()
+    return store

@@ -1,0 +1,137 @@
+"""Core types of socialrating and their Arrow schemas.
+
+Subjects, institutions and parameters get integer ids in their registries; the ledger
+stores only ids. Days are integers counted from 1970-01-01 (UTC), so that validity and
+period arithmetic are plain integer arithmetic on every backend.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from enum import IntEnum, StrEnum
+
+import pyarrow as pa
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def day_number(d: dt.date) -> int:
+    """The integer day of a date (days since 1970-01-01)."""
+    return (d - EPOCH).days
+
+
+def day_date(n: int) -> dt.date:
+    """The date of an integer day."""
+    return EPOCH + dt.timedelta(days=int(n))
+
+
+class SubjectKind(StrEnum):
+    """What a subject is: a person or an organisation."""
+
+    CITIZEN = "citizen"
+    ORGANISATION = "organisation"
+
+
+class InstitutionClass(StrEnum):
+    """The four classes of institutions that send records (SPEC section 2)."""
+
+    STATE = "state"
+    NONSTATE = "nonstate"
+    CITIZEN = "citizen"
+    CAMERA = "camera"
+
+
+class EntryKind(IntEnum):
+    """What a ledger entry is. Stored as a small integer in the ``kind`` column."""
+
+    RECORD = 1
+    VERIFICATION = 2
+    RULEBOOK = 3
+
+    @classmethod
+    def parse(cls, text: str) -> EntryKind:
+        return cls[text.strip().upper()]
+
+
+class Status(StrEnum):
+    """Why a record counts or does not, as of a date. The statement shows it."""
+
+    COUNTED = "counted"
+    EXPIRED = "expired"
+    LOW_CONFIDENCE = "low_confidence"
+    UNVERIFIED = "unverified"
+    CORROBORATING = "corroborating"
+    BEFORE_EFFECT = "before_effect"
+    NOT_IN_RULEBOOK = "not_in_rulebook"
+
+
+# The scoring plan carries statuses as small integers; the order is the order of precedence
+# (a record that is both expired and unverified shows as expired).
+STATUS_CODES: dict[Status, int] = {
+    Status.COUNTED: 0,
+    Status.NOT_IN_RULEBOOK: 1,
+    Status.BEFORE_EFFECT: 2,
+    Status.EXPIRED: 3,
+    Status.LOW_CONFIDENCE: 4,
+    Status.UNVERIFIED: 5,
+    Status.CORROBORATING: 6,
+}
+STATUS_BY_CODE: dict[int, Status] = {code: status for status, code in STATUS_CODES.items()}
+
+STATUS_TEXT: dict[Status, str] = {
+    Status.COUNTED: "counts",
+    Status.EXPIRED: "expired",
+    Status.LOW_CONFIDENCE: "identification confidence below the rulebook's minimum",
+    Status.UNVERIFIED: "citizen report not verified",
+    Status.CORROBORATING: "corroborates an earlier report of the same act, which counts",
+    Status.BEFORE_EFFECT: "happened before the rulebook took effect",
+    Status.NOT_IN_RULEBOOK: "parameter is not in this rulebook",
+}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A rated subject as registered: a citizen or an organisation."""
+
+    subject_id: int
+    code: str
+    kind: SubjectKind
+    born: dt.date | None = None
+    sex: str | None = None
+    region: str | None = None
+
+
+SUBJECT_SCHEMA = pa.schema(
+    [
+        ("subject_id", pa.int64()),
+        ("code", pa.string()),
+        ("kind", pa.string()),
+        ("born", pa.date32()),
+        ("sex", pa.string()),
+        ("region", pa.string()),
+    ]
+)
+
+# The ledger's columns, in the order their digests cover them.
+ENTRY_SCHEMA = pa.schema(
+    [
+        ("entry_id", pa.int64()),
+        ("batch_id", pa.int32()),
+        ("kind", pa.int8()),
+        ("institution_id", pa.int32()),
+        ("parameter_id", pa.int32()),
+        ("subject_id", pa.int64()),
+        ("day", pa.int32()),
+        ("arrived_at", pa.timestamp("us", tz="UTC")),
+        ("quantity", pa.float64()),
+        ("severity", pa.int16()),
+        ("confidence", pa.float64()),
+        ("counterpart_id", pa.int64()),
+        ("evidence", pa.string()),
+        ("refers_to", pa.int64()),
+        ("idem_key", pa.string()),
+        ("payload_digest", pa.string()),
+        ("row_digest", pa.string()),
+    ]
+)

@@ -1,0 +1,141 @@
+"""A validated rulebook: its YAML spec, its compiled parameter table and its content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import pyarrow as pa
+
+from socialrating.model import InstitutionClass, day_number
+from socialrating.rulebook.schema import Band, Parameter, RulebookSpec
+
+# The compiled parameter table: one row per parameter, every default resolved, the
+# category's cap copied onto each row so that scoring needs no join for it.
+PARAMETER_SCHEMA = pa.schema(
+    [
+        ("code", pa.string()),
+        ("name", pa.string()),
+        ("category", pa.string()),
+        ("points", pa.int64()),
+        ("per_unit", pa.bool_()),
+        ("expiry_days", pa.int32()),
+        ("min_confidence", pa.float64()),
+        ("verify_by_authority", pa.bool_()),
+        ("verify_reporters", pa.int32()),
+        ("verify_window_days", pa.int32()),
+        ("tags", pa.string()),
+        ("subjects", pa.string()),
+        ("institutions", pa.string()),
+        ("cap_period_days", pa.int32()),
+        ("cap_max_deduction", pa.int64()),
+        ("cap_max_addition", pa.int64()),
+    ]
+)
+
+
+def content_hash(yaml_bytes: bytes, catalogue_name: str | None, catalogue_bytes: bytes) -> str:
+    """The rulebook's identity: a SHA-256 over its YAML and its catalogue file."""
+    h = hashlib.sha256(b"socialrating-rulebook-v1\0")
+    h.update(len(yaml_bytes).to_bytes(8, "big"))
+    h.update(yaml_bytes)
+    h.update((catalogue_name or "").encode() + b"\0")
+    h.update(catalogue_bytes)
+    return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class RulebookHeader:
+    """What scoring needs of a rulebook: its spec and its hash.
+
+    The database returns this for a stored rulebook; the parameter table stays in the
+    database, where the scoring plan joins it.
+
+    Attributes:
+        spec: the YAML part (bands, institutions, categories, explicit parameters).
+        hash: the content hash that every derived result names.
+    """
+
+    spec: RulebookSpec
+    hash: str
+
+    @property
+    def short_hash(self) -> str:
+        return self.hash[:12]
+
+    @property
+    def effective_day(self) -> int:
+        return day_number(self.spec.effective)
+
+    @cached_property
+    def institution_classes(self) -> dict[str, InstitutionClass]:
+        return {i.code: i.class_ for i in self.spec.institutions}
+
+    @cached_property
+    def category_ids(self) -> dict[str, int]:
+        """Each category's integer id: its 1-based position in the rulebook."""
+        return {c.code: i for i, c in enumerate(self.spec.categories, start=1)}
+
+    def institutions_of(self, cls: InstitutionClass) -> list[str]:
+        """Codes of the institutions of one class."""
+        return [i.code for i in self.spec.institutions if i.class_ is cls]
+
+    def bands(self, kind: str) -> list[Band]:
+        """Grade bands for ``citizen`` or ``organisation``, highest first."""
+        grades = self.spec.grades
+        return list(grades.citizen if kind == "citizen" else grades.organisation)
+
+    def grade_of(self, score: int, kind: str) -> str:
+        """The grade a score gets (the same rule the scoring plan compiles)."""
+        for band in self.bands(kind):
+            if band.min is None or score >= band.min:
+                return band.grade
+        raise AssertionError("the lowest band has no minimum")  # ensured by validation
+
+
+@dataclass(frozen=True)
+class Rulebook(RulebookHeader):
+    """A rulebook loaded from its files that passed validation.
+
+    Attributes:
+        parameters: every parameter (YAML and catalogue), compiled (see PARAMETER_SCHEMA).
+        yaml_text: the YAML as written, kept so the database can store the rulebook.
+        catalogue_name: the catalogue's file name, if any.
+        catalogue_bytes: the catalogue file as written.
+    """
+
+    parameters: pa.Table = field(repr=False, kw_only=True)
+    yaml_text: str = field(repr=False, kw_only=True)
+    catalogue_name: str | None = field(default=None, kw_only=True)
+    catalogue_bytes: bytes = field(default=b"", repr=False, kw_only=True)
+
+
+def compile_parameters(spec: RulebookSpec, catalogue: list[Parameter]) -> pa.Table:
+    """The compiled parameter table of the YAML parameters followed by the catalogue's."""
+    caps = {c.code: c.cap for c in spec.categories}
+    cols: dict[str, list[object]] = {name: [] for name in PARAMETER_SCHEMA.names}
+    for p in (*spec.parameters, *catalogue):
+        v = p.verification or spec.reports
+        cap = caps[p.category]
+        row: dict[str, object] = {
+            "code": p.code,
+            "name": p.name,
+            "category": p.category,
+            "points": p.points,
+            "per_unit": p.per_unit,
+            "expiry_days": p.expires_after_days,
+            "min_confidence": p.min_confidence or spec.camera.min_confidence,
+            "verify_by_authority": v.by_authority,
+            "verify_reporters": v.reporters,
+            "verify_window_days": v.window_days,
+            "tags": ";".join(p.tags),
+            "subjects": p.subjects,
+            "institutions": ";".join(p.institutions),
+            "cap_period_days": cap.period_days if cap else None,
+            "cap_max_deduction": cap.max_deduction if cap else None,
+            "cap_max_addition": cap.max_addition if cap else None,
+        }
+        for name, value in row.items():
+            cols[name].append(value)
+    return pa.table(cols, schema=PARAMETER_SCHEMA)

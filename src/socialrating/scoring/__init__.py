@@ -1,0 +1,20 @@
+"""The scoring plan (Ibis), scoring runs with their snapshots, and statements."""
+
+from socialrating.scoring.plan import PlanInputs, attribute_caps, category_totals, evaluate, scores
+from socialrating.scoring.run import RunResult, plan_inputs, score_expr, score_run
+from socialrating.scoring.statement import Statement, StatementLine, statement
+
+__all__ = [
+    "PlanInputs",
+    "RunResult",
+    "Statement",
+    "StatementLine",
+    "attribute_caps",
+    "category_totals",
+    "evaluate",
+    "plan_inputs",
+    "score_expr",
+    "score_run",
+    "scores",
+    "statement",
+]

@@ -1,0 +1,270 @@
+"""The scoring plan: one definition of scoring as Ibis table expressions.
+
+The stages, in order (each a function of the one before):
+
+1. ``evaluate``: every record known as of the date, with its points and its status
+   (counted, expired, low confidence, unverified, corroborating, before the rulebook took
+   effect, not in the rulebook), its expiry day and its cap period.
+2. ``category_totals``: per subject, category and cap period, the counted deductions and
+   additions, each clamped to the category's cap.
+3. ``scores``: per subject, base score plus capped totals, the grade from the bands of the
+   subject's kind, and how many records counted and did not.
+
+A statement is stage 1 filtered to one subject, with each record's share of its cap
+(``attribute_caps``); its sum equals the subject's score from stage 3. Nothing here is
+specific to a backend, and every ordering is explicit (day, then entry id).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import ibis
+import ibis.expr.types as ir
+
+from socialrating.model import STATUS_CODES, EntryKind, InstitutionClass, Status
+from socialrating.rulebook import RulebookHeader
+
+COUNTED = STATUS_CODES[Status.COUNTED]
+# Orders "day, then entry id" as one integer: entry ids stay below 2**40 (about 10**12).
+_ORDER_SHIFT = 2**40
+_NO_CAP = 2**62
+
+
+@dataclass(frozen=True)
+class PlanInputs:
+    """The tables and rulebook a plan runs on, on any Ibis backend.
+
+    Attributes:
+        entries: the ledger (``entries`` table).
+        subjects: the subject registry.
+        parameters: the rulebook's compiled parameters (``rulebook_parameters`` of its hash).
+        institutions: the institution registry (ids and classes).
+        rulebook: the rulebook's spec and hash.
+    """
+
+    entries: ir.Table
+    subjects: ir.Table
+    parameters: ir.Table
+    institutions: ir.Table
+    rulebook: RulebookHeader
+
+
+def institution_ids(inputs: PlanInputs, cls: InstitutionClass) -> list[int]:
+    """Registry ids of the rulebook's institutions of one class (a small, eager lookup)."""
+    codes = inputs.rulebook.institutions_of(cls)
+    if not codes:
+        return []
+    t = inputs.institutions
+    ids = t.filter(t.code.isin(codes)).institution_id.to_pyarrow().to_pylist()
+    return sorted(int(i) for i in ids)
+
+
+def evaluate(inputs: PlanInputs, as_of: int, subject_id: int | None = None) -> ir.Table:
+    """Stage 1: every record that happened by day ``as_of``, with points and status."""
+    rb = inputs.rulebook
+    e = inputs.entries
+    rec = e.filter(e.kind == int(EntryKind.RECORD), e.day <= as_of)
+    if subject_id is not None:
+        rec = rec.filter(rec.subject_id == subject_id)
+    p = inputs.parameters
+    rec = rec.left_join(p, rec.parameter_id == p.parameter_id).select(
+        rec.entry_id,
+        rec.subject_id,
+        rec.parameter_id,
+        rec.institution_id,
+        rec.day,
+        rec.quantity,
+        rec.confidence,
+        rec.counterpart_id,
+        p.parameter_id.notnull().name("known"),
+        p.category_id,
+        p.points.name("base_points"),
+        p.per_unit,
+        p.expiry_days,
+        p.min_confidence,
+        p.verify_by_authority,
+        p.verify_reporters,
+        p.verify_window_days,
+        p.cap_period_days,
+        p.cap_max_deduction,
+        p.cap_max_addition,
+    )
+    reporters = institution_ids(inputs, InstitutionClass.CITIZEN)
+    if reporters:
+        is_report = rec.institution_id.isin(reporters)
+        plain = rec.filter(~is_report).mutate(
+            report_state=ibis.literal(0, "int8"), verified_by=ibis.null("int64"),
+            corroborates=ibis.null("int64"),
+        )
+        rec = plain.union(_reports(inputs, rec.filter(is_report), as_of))
+    else:
+        rec = rec.mutate(
+            report_state=ibis.literal(0, "int8"), verified_by=ibis.null("int64"),
+            corroborates=ibis.null("int64"),
+        )
+    qty = rec.quantity.fill_null(1.0)
+    scaled = rec.base_points.cast("float64") * qty
+    # Per-unit points are whole points, fractions dropped toward zero; the 1e-9 absorbs
+    # binary rounding (0.29 * 100 is 28.999…, meant as 29).
+    per_unit = (scaled.sign() * (scaled.abs() + 1e-9).floor()).cast("int64")
+    points = ibis.ifelse(rec.per_unit, per_unit, rec.base_points).fill_null(0)
+    expires = rec.day + rec.expiry_days
+    status = ibis.cases(
+        (~rec.known, STATUS_CODES[Status.NOT_IN_RULEBOOK]),
+        (rec.day < rb.effective_day, STATUS_CODES[Status.BEFORE_EFFECT]),
+        (rec.expiry_days.notnull() & (as_of >= expires), STATUS_CODES[Status.EXPIRED]),
+        (
+            rec.confidence.notnull() & (rec.confidence < rec.min_confidence),
+            STATUS_CODES[Status.LOW_CONFIDENCE],
+        ),
+        (rec.report_state == 1, STATUS_CODES[Status.UNVERIFIED]),
+        (rec.report_state == 2, STATUS_CODES[Status.CORROBORATING]),
+        else_=COUNTED,
+    ).cast("int8")
+    period = ibis.ifelse(
+        rec.cap_period_days.notnull(),
+        (rec.day - rb.effective_day) // rec.cap_period_days.fill_null(1),
+        0,
+    ).cast("int32")
+    return rec.mutate(points=points, status=status, expires_day=expires, period=period)
+
+
+def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int) -> ir.Table:
+    """Citizen reports with their verification state: 0 counts, 1 unverified, 2 corroborating."""
+    rb = inputs.rulebook
+    e = inputs.entries
+    checks = e.filter(e.kind == int(EntryKind.VERIFICATION), e.day <= as_of)
+    checks = checks.group_by(checks.refers_to).aggregate(verified_by=checks.entry_id.min())
+    window = reports.verify_window_days.fill_null(1)
+    bucket = ((reports.day - rb.effective_day) // window).name("bucket")
+    keyed = reports.mutate(
+        bucket=bucket, order_key=reports.day.cast("int64") * _ORDER_SHIFT + reports.entry_id
+    )
+    independent = keyed.counterpart_id.notnull() & (keyed.counterpart_id != keyed.subject_id)
+    groups = keyed.group_by(["subject_id", "parameter_id", "bucket"]).aggregate(
+        n_reporters=ibis.ifelse(independent, keyed.counterpart_id, ibis.null("int64")).nunique(),
+        first_key=keyed.order_key.min(),
+    )
+    joined = keyed.left_join(
+        groups,
+        [
+            keyed.subject_id == groups.subject_id,
+            keyed.parameter_id == groups.parameter_id,
+            keyed.bucket == groups.bucket,
+        ],
+    ).left_join(checks, keyed.entry_id == checks.refers_to)
+    by_authority = joined.verify_by_authority.fill_null(False) & joined.verified_by.notnull()
+    corroborated = joined.verify_reporters.notnull() & (
+        joined.n_reporters >= joined.verify_reporters
+    )
+    first = joined.order_key == joined.first_key
+    state = ibis.cases(
+        (by_authority, 0),
+        (corroborated & first, 0),
+        (corroborated, 2),
+        else_=1,
+    ).cast("int8")
+    first_entry = joined.first_key % _ORDER_SHIFT
+    return joined.select(
+        *[joined[c] for c in reports.columns],
+        report_state=state,
+        verified_by=ibis.ifelse(by_authority, joined.verified_by, ibis.null("int64")),
+        corroborates=ibis.ifelse(
+            corroborated & ~first & ~by_authority, first_entry, ibis.null("int64")
+        ),
+    )
+
+
+def category_totals(evaluated: ir.Table) -> ir.Table:
+    """Stage 2: per subject, category and period, counted points clamped to the cap.
+
+    Records that do not count are grouped under category 0 so that they still add to the
+    subject's counts without splitting the groups.
+    """
+    counted = evaluated.status == COUNTED
+    keyed = evaluated.mutate(
+        group_category=ibis.ifelse(counted, evaluated.category_id, 0),
+        group_period=ibis.ifelse(counted, evaluated.period, 0),
+        counted_points=ibis.ifelse(counted, evaluated.points, 0),
+    )
+    g = keyed.group_by(
+        subject_id=keyed.subject_id,
+        category_id=keyed.group_category,
+        period=keyed.group_period,
+    ).aggregate(
+        deductions=ibis.ifelse(keyed.counted_points < 0, keyed.counted_points, 0).sum(),
+        additions=ibis.ifelse(keyed.counted_points > 0, keyed.counted_points, 0).sum(),
+        max_deduction=keyed.cap_max_deduction.max(),
+        max_addition=keyed.cap_max_addition.max(),
+        counted=counted.cast("int64").sum(),
+        records=keyed.count(),
+    )
+    capped_deductions = ibis.greatest(g.deductions, -g.max_deduction.fill_null(_NO_CAP))
+    capped_additions = ibis.least(g.additions, g.max_addition.fill_null(_NO_CAP))
+    return g.mutate(
+        points=(capped_deductions + capped_additions).cast("int64"),
+        cut=(g.deductions + g.additions - capped_deductions - capped_additions).cast("int64"),
+    )
+
+
+def grade_expr(rulebook: RulebookHeader, score: ir.IntegerValue, kind: ir.StringValue) -> ir.StringValue:
+    """The grade for a score and subject kind, from the rulebook's bands."""
+    branches = []
+    for subject_kind in ("citizen", "organisation"):
+        for band in rulebook.bands(subject_kind):
+            condition = kind == subject_kind
+            if band.min is not None:
+                condition = condition & (score >= band.min)
+            branches.append((condition, band.grade))
+    return ibis.cases(*branches, else_=ibis.null("string"))
+
+
+def scores(inputs: PlanInputs, totals: ir.Table, subject_id: int | None = None) -> ir.Table:
+    """Stage 3: per subject (every registered subject), score, grade and record counts."""
+    rb = inputs.rulebook
+    per_subject = totals.group_by("subject_id").aggregate(
+        points=totals.points.sum(),
+        counted=totals.counted.sum(),
+        records=totals.records.sum(),
+    )
+    s = inputs.subjects
+    if subject_id is not None:
+        s = s.filter(s.subject_id == subject_id)
+    joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
+    score = (rb.spec.base_score + joined.points.fill_null(0)).cast("int64")
+    counted = joined.counted.fill_null(0).cast("int64")
+    return joined.select(
+        subject_id=joined.subject_id,
+        score=score,
+        grade=grade_expr(rb, score, joined.kind),
+        counted=counted,
+        not_counted=(joined.records.fill_null(0) - counted).cast("int64"),
+    )
+
+
+def attribute_caps(evaluated: ir.Table) -> ir.Table:
+    """Each counted record's share of its category's cap, in the order day, then entry id.
+
+    Deductions and additions are capped separately: a record counts in full until its
+    running total reaches the cap, the one that crosses it counts in part, the rest count 0.
+    The shares add up to the capped totals of ``category_totals``.
+    """
+    counted = evaluated.status == COUNTED
+    sign = ibis.cases((evaluated.points < 0, -1), (evaluated.points > 0, 1), else_=0)
+    keyed = evaluated.mutate(sign=sign, counted_points=ibis.ifelse(counted, evaluated.points, 0))
+    w = ibis.window(
+        group_by=[keyed.subject_id, keyed.category_id, keyed.period, keyed.sign],
+        order_by=[keyed.day, keyed.entry_id],
+        rows=(None, 0),
+    )
+    running = keyed.counted_points.sum().over(w)
+    before = running - keyed.counted_points
+    low = -keyed.cap_max_deduction.fill_null(_NO_CAP)
+    high = keyed.cap_max_addition.fill_null(_NO_CAP)
+
+    def clamp(x: ir.IntegerValue) -> ir.IntegerValue:
+        return ibis.ifelse(keyed.sign < 0, ibis.greatest(x, low), ibis.least(x, high))
+
+    share = (clamp(running) - clamp(before)).cast("int64")
+    return keyed.mutate(counted_points=ibis.ifelse(counted, share, 0)).drop("sign")
