@@ -82,11 +82,11 @@ STATUS_BY_CODE: dict[int, Status] = {code: status for status, code in STATUS_COD
 STATUS_TEXT: dict[Status, str] = {
     Status.COUNTED: "counts",
     Status.EXPIRED: "expired",
-    Status.LOW_CONFIDENCE: "identification confidence below the rulebook's minimum",
-    Status.UNVERIFIED: "citizen report not verified",
-    Status.CORROBORATING: "corroborates an earlier report of the same act, which counts",
-    Status.BEFORE_EFFECT: "happened before the rulebook took effect",
-    Status.NOT_IN_RULEBOOK: "parameter is not in this rulebook",
+    Status.LOW_CONFIDENCE: "confidence below the minimum",
+    Status.UNVERIFIED: "report not verified",
+    Status.CORROBORATING: "corroborates an earlier report",
+    Status.BEFORE_EFFECT: "before the rulebook took effect",
+    Status.NOT_IN_RULEBOOK: "parameter not in this rulebook",
 }
 
 

@@ -7,13 +7,13 @@ ledger itself says which rulebook was in force from when.
 from __future__ import annotations
 
 import pyarrow as pa
+import yaml
 
 from socialrating.errors import LedgerError, NotInitialised
 from socialrating.ledger.append import append_rows, utc_now
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import Rulebook, RulebookHeader, load_rulebook_from_bytes
-from socialrating.rulebook.yamlpos import load_with_lines
 from socialrating.rulebook.schema import RulebookSpec
 
 
@@ -105,21 +105,27 @@ def active_hash(store: Store) -> str | None:
     )
 
 
+_HEADERS: dict[str, RulebookHeader] = {}
+
+
 def stored_rulebook(store: Store, rulebook_hash: str) -> RulebookHeader:
     """The spec and hash of a stored rulebook, by its hash or a unique prefix of it.
 
-    Its parameter table stays in the database, where the scoring plan joins it.
+    Its parameter table stays in the database, where the scoring plan joins it. A stored
+    rulebook never changes (its hash is its content), so it is parsed once per process.
     """
     rows = store.rows(
-        "SELECT hash, yaml_text FROM rulebooks WHERE starts_with(hash, ?) LIMIT 2",
-        [rulebook_hash],
+        "SELECT hash FROM rulebooks WHERE starts_with(hash, ?) LIMIT 2", [rulebook_hash]
     )
     if len(rows) != 1:
         found = "no" if not rows else "more than one"
         raise LedgerError(f"{found} stored rulebook has a hash starting {rulebook_hash!r}")
-    full_hash, text = rows[0]
-    data, _ = load_with_lines(text)
-    return RulebookHeader(spec=RulebookSpec.model_validate(data), hash=full_hash)
+    full_hash = rows[0][0]
+    if full_hash not in _HEADERS:
+        text = store.scalar("SELECT yaml_text FROM rulebooks WHERE hash = ?", [full_hash])
+        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        _HEADERS[full_hash] = RulebookHeader(spec=RulebookSpec.model_validate(data), hash=full_hash)
+    return _HEADERS[full_hash]
 
 
 def active_rulebook(store: Store) -> RulebookHeader:

@@ -39,7 +39,8 @@ class PlanInputs:
         entries: the ledger (``entries`` table).
         subjects: the subject registry.
         parameters: the rulebook's compiled parameters (``rulebook_parameters`` of its hash).
-        institutions: the institution registry (ids and classes).
+        institutions: the institution registry (ids, codes and classes).
+        parameters_registry: the parameter registry (ids and codes), for statements.
         rulebook: the rulebook's spec and hash.
     """
 
@@ -47,6 +48,7 @@ class PlanInputs:
     subjects: ir.Table
     parameters: ir.Table
     institutions: ir.Table
+    parameters_registry: ir.Table
     rulebook: RulebookHeader
 
 
@@ -60,8 +62,13 @@ def institution_ids(inputs: PlanInputs, cls: InstitutionClass) -> list[int]:
     return sorted(int(i) for i in ids)
 
 
-def evaluate(inputs: PlanInputs, as_of: int, subject_id: int | None = None) -> ir.Table:
-    """Stage 1: every record that happened by day ``as_of``, with points and status."""
+def evaluate(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None = None
+) -> ir.Table:
+    """Stage 1: every record that happened by day ``as_of``, with points and status.
+
+    ``as_of`` and ``subject_id`` may be Ibis parameters, so the plan compiles once.
+    """
     rb = inputs.rulebook
     e = inputs.entries
     rec = e.filter(e.kind == int(EntryKind.RECORD), e.day <= as_of)
@@ -130,7 +137,7 @@ def evaluate(inputs: PlanInputs, as_of: int, subject_id: int | None = None) -> i
     return rec.mutate(points=points, status=status, expires_day=expires, period=period)
 
 
-def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int) -> ir.Table:
+def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int | ir.Value) -> ir.Table:
     """Citizen reports with their verification state: 0 counts, 1 unverified, 2 corroborating."""
     rb = inputs.rulebook
     e = inputs.entries
@@ -220,7 +227,9 @@ def grade_expr(rulebook: RulebookHeader, score: ir.IntegerValue, kind: ir.String
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
-def scores(inputs: PlanInputs, totals: ir.Table, subject_id: int | None = None) -> ir.Table:
+def scores(
+    inputs: PlanInputs, totals: ir.Table, subject_id: int | ir.Value | None = None
+) -> ir.Table:
     """Stage 3: per subject (every registered subject), score, grade and record counts."""
     rb = inputs.rulebook
     per_subject = totals.group_by("subject_id").aggregate(

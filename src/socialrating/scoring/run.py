@@ -14,25 +14,12 @@ from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import day_number
 from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.compiled import bind, compiled
 from socialrating.scoring.plan import PlanInputs, category_totals, evaluate, scores
 
 
-def plan_inputs(store: Store, rulebook: RulebookHeader | None = None) -> PlanInputs:
-    """The plan's inputs on a store, for ``rulebook`` (by default the active one)."""
-    rb = rulebook or active_rulebook(store)
-    b = store.ibis
-    params = b.table("rulebook_parameters")
-    return PlanInputs(
-        entries=b.table("entries"),
-        subjects=b.table("subjects"),
-        parameters=params.filter(params.rulebook_hash == rb.hash),
-        institutions=b.table("institutions"),
-        rulebook=rb,
-    )
-
-
 def score_expr(inputs: PlanInputs, as_of: dt.date, subject_id: int | None = None) -> ir.Table:
-    """The whole plan for ``as_of``: one row per subject (or for one subject)."""
+    """The whole plan for ``as_of`` as one Ibis expression: one row per subject (or for one)."""
     day = day_number(as_of)
     return scores(inputs, category_totals(evaluate(inputs, day, subject_id)), subject_id)
 
@@ -69,11 +56,10 @@ class RunResult:
 def score_run(store: Store, as_of: dt.date | None = None, rulebook: RulebookHeader | None = None) -> RunResult:
     """Score every subject as of ``as_of`` (default: today, UTC) and store the snapshot."""
     as_of = as_of or utc_now().date()
-    inputs = plan_inputs(store, rulebook)
-    rb = inputs.rulebook
+    rb = rulebook or active_rulebook(store)
     started = time.perf_counter()
     started_at = utc_now()
-    sql = store.ibis.compile(score_expr(inputs, as_of))
+    sql = bind(compiled(store, rb, "scores"), day_number(as_of))
     with store.transaction():
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")

@@ -15,8 +15,8 @@ from socialrating.ledger.store import Store
 from socialrating.ledger.subjects import find_subject
 from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import attribute_caps, evaluate
-from socialrating.scoring.run import plan_inputs, score_expr
+from socialrating.ledger.rulebooks import active_rulebook
+from socialrating.scoring.compiled import run_plan
 
 
 @dataclass(frozen=True)
@@ -98,25 +98,10 @@ def statement(
     """
     as_of = as_of or utc_now().date()
     subject = find_subject(store, code)
-    inputs = plan_inputs(store, rulebook)
-    rb = inputs.rulebook
+    rb = rulebook or active_rulebook(store)
     day = day_number(as_of)
-    records = attribute_caps(evaluate(inputs, day, subject.subject_id))
-    p, i = store.ibis.table("parameters"), store.ibis.table("institutions")
-    named = (
-        records.left_join(p, records.parameter_id == p.parameter_id)
-        .left_join(i, records.institution_id == i.institution_id)
-        .select(
-            records.entry_id, records.day, records.category_id, records.points,
-            records.counted_points, records.status, records.expires_day, records.quantity,
-            records.confidence, records.verified_by, records.corroborates,
-            records.cap_max_deduction, records.cap_max_addition, records.period,
-            p.code.name("parameter"), i.code.name("institution"),
-        )
-        .order_by(["day", "entry_id"])
-    )
-    rows = named.to_pyarrow().to_pylist()
-    row = score_expr(inputs, as_of, subject.subject_id).to_pyarrow().to_pylist()[0]
+    rows = run_plan(store, rb, "statement", day, subject.subject_id).to_pylist()
+    row = run_plan(store, rb, "subject_score", day, subject.subject_id).to_pylist()[0]
     categories = {v: k for k, v in rb.category_ids.items()}
     lines = [_line(r, categories, rb) for r in rows]
     result = Statement(subject, as_of, rb.hash, rb.spec.base_score, row["score"], row["grade"], lines)
@@ -137,18 +122,15 @@ def _line(r: dict[str, object], categories: dict[int, str], rb: RulebookHeader) 
     if status is Status.COUNTED and counted != points:
         cap = r["cap_max_deduction"] if points < 0 else r["cap_max_addition"]
         start = day_date(rb.effective_day + int(r["period"]) * _period_days(rb, category))  # type: ignore[call-overload]
-        reason = (
-            f"cap of {cap} points per period on {category} (period from {start.isoformat()}) "
-            f"cut {points - counted:+d}"
-        )
+        reason = f"cap: {category} at most {cap} per {_period_days(rb, category)} days from {start}"
     elif status is Status.COUNTED and r["verified_by"] is not None:
-        reason = f"citizen report verified by entry {r['verified_by']}"
+        reason = f"report verified by entry {r['verified_by']}"
     elif status is Status.EXPIRED and expires is not None:
         reason = f"expired on {expires.isoformat()}"
     elif status is Status.CORROBORATING:
-        reason = f"corroborates entry {r['corroborates']}, which counts"
+        reason = f"corroborates entry {r['corroborates']}"
     elif status is Status.LOW_CONFIDENCE:
-        reason = f"identification confidence {r['confidence']} is below the rulebook's minimum"
+        reason = f"confidence {r['confidence']} below the minimum"
     return StatementLine(
         entry_id=int(r["entry_id"]),  # type: ignore[call-overload]
         date=day_date(int(r["day"])),  # type: ignore[call-overload]

@@ -1,0 +1,1 @@
+"""Simulation: a synthetic nation and its daily life."""
