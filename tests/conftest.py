@@ -10,7 +10,13 @@ from typing import Any
 import pyarrow as pa
 import pytest
 
-from socialrating.ledger import Store, activate_rulebook, ingest_table, open_store, register_subjects
+from socialrating.ledger import (
+    Store,
+    activate_rulebook,
+    ingest_table,
+    open_store,
+    register_subjects,
+)
 from socialrating.ledger.ingest import IngestResult
 from socialrating.ledger.readers import staged_table
 from socialrating.rulebook import Rulebook, load_rulebook

@@ -7,6 +7,7 @@ import json
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from functools import wraps
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -54,7 +55,10 @@ def handles_errors(fn: F) -> F:
             return fn(*args, **kwargs)
         except SocialRatingError as exc:
             if kwargs.get("as_json"):
-                doc: dict[str, Any] = {"error": type(exc).__name__, "message": str(exc).split("\n")[0]}
+                doc: dict[str, Any] = {
+                    "error": type(exc).__name__,
+                    "message": str(exc).split("\n")[0],
+                }
                 if isinstance(exc, ProblemsError):
                     doc["problems"] = [p.as_dict() for p in exc.problems]
                 print(json.dumps(doc, indent=2))
@@ -66,7 +70,14 @@ def handles_errors(fn: F) -> F:
 
 
 def emit(doc: object) -> None:
-    print(json.dumps(doc, indent=2, default=str))
+    print(json.dumps(doc, indent=2, default=_json_default))
+
+
+def _json_default(value: object) -> object:
+    # DuckDB returns sums as Decimal: they are numbers in JSON, not strings.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
 
 
 def parse_date(text: str | None) -> dt.date | None:
@@ -75,7 +86,9 @@ def parse_date(text: str | None) -> dt.date | None:
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
-        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {text!r}", param_hint="--as-of") from None
+        raise typer.BadParameter(
+            f"not a date (YYYY-MM-DD): {text!r}", param_hint="--as-of"
+        ) from None
 
 
 @contextmanager
@@ -212,8 +225,12 @@ def ingest(
     out.print(
         f"{file}: {result.stored:,} stored, {result.duplicates:,} already in the ledger "
         f"(of {result.rows:,} rows)"
-        + (f"; batch {result.batch.batch_id}, entries {result.batch.first_entry}–"
-           f"{result.batch.last_entry}" if result.batch else "")
+        + (
+            f"; batch {result.batch.batch_id}, entries {result.batch.first_entry} to "
+            f"{result.batch.last_entry}"
+            if result.batch
+            else ""
+        )
     )
 
 
@@ -233,7 +250,9 @@ def verify(db: Db = settings.DB.default, as_json: Json = False) -> None:
             f"head {report.head[:16]}"
         )
     else:
-        out.print(f"[bold red]broken[/]: first broken entry {report.first.entry_id if report.first else '?'}")
+        out.print(
+            f"[bold red]broken[/]: first broken entry {report.first.entry_id if report.first else '?'}"
+        )
         for finding in report.findings[:20]:
             out.print(f"  {finding}")
         if len(report.findings) > 20:
@@ -260,9 +279,9 @@ def score(db: Db = settings.DB.default, as_of: AsOf = None, as_json: Json = Fals
     """Score every subject and store a snapshot tagged with the rulebook hash and date."""
     from socialrating.scoring import score_run
 
-    with opened(db) as store:
-        with err.status("scoring…", spinner="dots") if not as_json else _nothing():
-            result = score_run(store, parse_date(as_of))
+    spinner = err.status("scoring…", spinner="dots") if not as_json else _nothing()
+    with opened(db) as store, spinner:
+        result = score_run(store, parse_date(as_of))
     if as_json:
         emit(result.as_dict())
         return
@@ -307,8 +326,12 @@ def show(
     table.add_row("", "", "base score", "", "", str(st.base), "", "")
     for line in st.lines:
         table.add_row(
-            line.date.isoformat(), str(line.entry_id), line.parameter, line.institution,
-            f"{line.points:+d}", f"{line.counted:+d}",
+            line.date.isoformat(),
+            str(line.entry_id),
+            line.parameter,
+            line.institution,
+            f"{line.points:+d}",
+            f"{line.counted:+d}",
             line.expires.isoformat() if line.expires else "never",
             "" if line.reason == "counts" else line.reason,
         )
@@ -323,9 +346,13 @@ def show(
 @handles_errors
 def demo(
     db: Db = settings.DB.default,
-    citizens: Annotated[int, typer.Option(min=1, help="Citizens in the synthetic nation.")] = 100_000,
+    citizens: Annotated[
+        int, typer.Option(min=1, help="Citizens in the synthetic nation.")
+    ] = 100_000,
     organisations: Annotated[int, typer.Option(min=0, help="Organisations.")] = 10_000,
-    days: Annotated[int, typer.Option(min=1, max=3650, help="Days of records from the effective date.")] = 365,
+    days: Annotated[
+        int, typer.Option(min=1, max=3650, help="Days of records from the effective date.")
+    ] = 365,
     seed: Annotated[int, typer.Option(help="Seed of the random generator.")] = 2021,
     rulebook: Annotated[Path | None, typer.Option(help="Rulebook [default: the seed].")] = None,
     as_json: Json = False,
@@ -334,7 +361,11 @@ def demo(
     from socialrating.simulate.demo import DemoConfig, run_demo
 
     config = DemoConfig(
-        db=db, citizens=citizens, organisations=organisations, days=days, seed=seed,
+        db=db,
+        citizens=citizens,
+        organisations=organisations,
+        days=days,
+        seed=seed,
         rulebook=rulebook or Path(settings.RULEBOOK.value()),
     )
     result = run_demo(config, console=None if as_json else err)
@@ -347,7 +378,12 @@ def demo(
     )
     print_run(result.run)
     if result.examples:
-        out.print("Try: " + "; ".join(f"socialrating show {c} --as-of {result.run.as_of}" for c in result.examples))
+        out.print(
+            "Try: "
+            + "; ".join(
+                f"socialrating show {c} --as-of {result.run.as_of}" for c in result.examples
+            )
+        )
 
 
 def main() -> None:  # pragma: no cover - console entry point

@@ -40,7 +40,12 @@ class Problem:
         return f"{where}: {self.field}: {self.reason}" if self.field else f"{where}: {self.reason}"
 
     def as_dict(self) -> dict[str, object]:
-        return {"source": self.source, "line": self.line, "field": self.field, "reason": self.reason}
+        return {
+            "source": self.source,
+            "line": self.line,
+            "field": self.field,
+            "reason": self.reason,
+        }
 
 
 class SocialRatingError(Exception):

@@ -7,11 +7,11 @@ import datetime as dt
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from tests.conftest import feed
 
 from socialrating.ledger import activate_rulebook, open_store, register_subjects
 from socialrating.rulebook import Rulebook
 from socialrating.scoring import score_run, statement
-from tests.conftest import feed
 
 SUBJECTS = ["C1", "C2", "C3", "O1"]
 # (institution, parameter, needs quantity, needs confidence)
@@ -49,13 +49,17 @@ record = st.tuples(
     verify_first=st.booleans(),
 )
 def test_statements_sum_to_scores(
-    tiny: Rulebook, records: list[tuple[int, int, int, float, str, int]], as_of_offset: int,
+    tiny: Rulebook,
+    records: list[tuple[int, int, int, float, str, int]],
+    as_of_offset: int,
     verify_first: bool,
 ) -> None:
     store = open_store(":memory:", create=True)
     try:
         activate_rulebook(store, tiny)
-        register_subjects(store, pa.table({"code": SUBJECTS, "kind": ["citizen"] * 3 + ["organisation"]}))
+        register_subjects(
+            store, pa.table({"code": SUBJECTS, "kind": ["citizen"] * 3 + ["organisation"]})
+        )
         start = dt.date(2021, 1, 1)
         by_institution: dict[str, list[dict[str, object]]] = {}
         for subject, kind, offset, confidence, quantity, reporter in records:
@@ -78,7 +82,11 @@ def test_statements_sum_to_scores(
             if institution == "hotline" and result.batch:
                 first_report = result.batch.first_entry
         if verify_first and first_report is not None:
-            feed(store, "police", [{"kind": "verification", "refers_to": first_report, "date": "2021-03-01"}])
+            feed(
+                store,
+                "police",
+                [{"kind": "verification", "refers_to": first_report, "date": "2021-03-01"}],
+            )
         as_of = start + dt.timedelta(days=as_of_offset)
         run = score_run(store, as_of)
         stored = dict(

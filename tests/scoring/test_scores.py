@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from tests.conftest import d, feed, rec
+
 from socialrating.ledger import Store
 from socialrating.model import Status
 from socialrating.scoring import Statement, score_run, statement
-from tests.conftest import d, feed, rec
 
 
 def show(store: Store, code: str, as_of: str) -> Statement:
@@ -47,12 +48,16 @@ def test_subject_without_records_gets_base_and_grade(store: Store) -> None:
 
 
 def test_traffic_cap_cuts_the_record_that_crosses_it(store: Store) -> None:
-    feed(store, "police", [
-        rec("C1", "speeding", "2021-02-01"),
-        rec("C1", "red_light", "2021-03-01"),
-        rec("C1", "speeding", "2021-04-01"),
-        rec("C1", "red_light", "2021-05-01"),
-    ])
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "speeding", "2021-02-01"),
+            rec("C1", "red_light", "2021-03-01"),
+            rec("C1", "speeding", "2021-04-01"),
+            rec("C1", "red_light", "2021-05-01"),
+        ],
+    )
     st = show(store, "C1", "2021-06-01")
     # -20, then -10 reaches the cap of -30; later records count 0.
     assert [line.counted for line in st.lines] == [-20, -10, 0, 0]
@@ -62,38 +67,54 @@ def test_traffic_cap_cuts_the_record_that_crosses_it(store: Store) -> None:
 
 
 def test_cap_counts_part_of_the_crossing_record(store: Store) -> None:
-    feed(store, "police", [
-        rec("C2", "red_light", "2021-02-01"),
-        rec("C2", "speeding", "2021-02-02"),
-        rec("C2", "speeding", "2021-02-03"),
-    ])
+    feed(
+        store,
+        "police",
+        [
+            rec("C2", "red_light", "2021-02-01"),
+            rec("C2", "speeding", "2021-02-02"),
+            rec("C2", "speeding", "2021-02-03"),
+        ],
+    )
     st = show(store, "C2", "2021-06-01")
     assert [line.counted for line in st.lines] == [-10, -20, 0]
-    feed(store, "police", [rec("C3", "speeding", "2021-02-01"), rec("C3", "speeding", "2021-02-02")])
+    feed(
+        store, "police", [rec("C3", "speeding", "2021-02-01"), rec("C3", "speeding", "2021-02-02")]
+    )
     st = show(store, "C3", "2021-06-01")
     assert [line.counted for line in st.lines] == [-20, -10]
     assert st.score == 970
 
 
 def test_same_day_records_cap_in_entry_order(store: Store) -> None:
-    feed(store, "police", [
-        rec("C1", "red_light", "2021-02-01"),
-        rec("C1", "speeding", "2021-02-01"),
-        rec("C1", "red_light", "2021-02-01"),
-    ])
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "red_light", "2021-02-01"),
+            rec("C1", "speeding", "2021-02-01"),
+            rec("C1", "red_light", "2021-02-01"),
+        ],
+    )
     st = show(store, "C1", "2021-06-01")
     assert [(line.parameter, line.counted) for line in st.lines] == [
-        ("red_light", -10), ("speeding", -20), ("red_light", 0)
+        ("red_light", -10),
+        ("speeding", -20),
+        ("red_light", 0),
     ]
 
 
 def test_cap_periods_start_on_the_effective_date(store: Store) -> None:
     # Period 0 is 2021-01-01 .. 2021-12-31 (365 days); 2022-01-01 starts period 1.
-    feed(store, "police", [
-        rec("C1", "speeding", "2021-12-30"),
-        rec("C1", "speeding", "2021-12-31"),
-        rec("C1", "red_light", "2022-01-01"),
-    ])
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "speeding", "2021-12-30"),
+            rec("C1", "speeding", "2021-12-31"),
+            rec("C1", "red_light", "2022-01-01"),
+        ],
+    )
     st = show(store, "C1", "2022-01-15")
     assert [line.counted for line in st.lines] == [-20, -10, -10]
     assert st.score == 960
@@ -101,24 +122,32 @@ def test_cap_periods_start_on_the_effective_date(store: Store) -> None:
 
 
 def test_addition_cap(store: Store) -> None:
-    feed(store, "police", [
-        rec("C1", "blood", "2021-02-01"),
-        rec("C1", "blood", "2021-03-01"),
-        rec("C1", "blood", "2021-04-01"),
-        rec("C1", "blood", "2021-05-01"),
-    ])
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "blood", "2021-02-01"),
+            rec("C1", "blood", "2021-03-01"),
+            rec("C1", "blood", "2021-04-01"),
+            rec("C1", "blood", "2021-05-01"),
+        ],
+    )
     st = show(store, "C1", "2021-06-01")
     assert [line.counted for line in st.lines] == [10, 10, 5, 0]
     assert st.score == 1025
 
 
 def test_deductions_and_additions_are_capped_separately(store: Store) -> None:
-    feed(store, "police", [
-        rec("C1", "blood", "2021-02-01"),
-        rec("C1", "speeding", "2021-02-02"),
-        rec("C1", "speeding", "2021-02-03"),
-        rec("C1", "blood", "2021-02-04"),
-    ])
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "blood", "2021-02-01"),
+            rec("C1", "speeding", "2021-02-02"),
+            rec("C1", "speeding", "2021-02-03"),
+            rec("C1", "blood", "2021-02-04"),
+        ],
+    )
     st = show(store, "C1", "2021-06-01")
     assert [line.counted for line in st.lines] == [10, -20, -10, 10]
     assert st.score == 990
@@ -151,7 +180,9 @@ def test_records_never_expire_without_expiry(store: Store) -> None:
 
 
 def test_expired_deductions_free_the_cap(store: Store) -> None:
-    feed(store, "police", [rec("C1", "speeding", "2021-01-10"), rec("C1", "speeding", "2021-06-01")])
+    feed(
+        store, "police", [rec("C1", "speeding", "2021-01-10"), rec("C1", "speeding", "2021-06-01")]
+    )
     assert show(store, "C1", "2021-07-01").score == 970
     # On 2022-01-10 the first has expired: the second now counts in full.
     st = show(store, "C1", "2022-01-10")
@@ -159,12 +190,16 @@ def test_expired_deductions_free_the_cap(store: Store) -> None:
 
 
 def test_camera_confidence_threshold(store: Store) -> None:
-    feed(store, "cams", [
-        rec("C1", "red_light", "2021-02-01", confidence="0.9"),
-        rec("C2", "red_light", "2021-02-01", confidence="0.8999"),
-        rec("C3", "speeding", "2021-02-01", confidence="0.95"),
-        rec("C4", "speeding", "2021-02-01", confidence="0.949"),
-    ])
+    feed(
+        store,
+        "cams",
+        [
+            rec("C1", "red_light", "2021-02-01", confidence="0.9"),
+            rec("C2", "red_light", "2021-02-01", confidence="0.8999"),
+            rec("C3", "speeding", "2021-02-01", confidence="0.95"),
+            rec("C4", "speeding", "2021-02-01", confidence="0.949"),
+        ],
+    )
     assert show(store, "C1", "2021-06-01").score == 990
     st = show(store, "C2", "2021-06-01")
     assert (st.score, st.lines[0].status) == (1000, Status.LOW_CONFIDENCE)
@@ -185,7 +220,11 @@ def test_single_report_does_not_count(store: Store) -> None:
 def test_report_verified_by_an_authority_counts_from_the_verification(store: Store) -> None:
     r = feed(store, "hotline", [report("C1", "C2", "2021-02-01")])
     assert r.batch is not None
-    feed(store, "police", [{"kind": "verification", "refers_to": r.batch.first_entry, "date": "2021-02-10"}])
+    feed(
+        store,
+        "police",
+        [{"kind": "verification", "refers_to": r.batch.first_entry, "date": "2021-02-10"}],
+    )
     assert show(store, "C1", "2021-02-09").score == 1000
     st = show(store, "C1", "2021-02-10")
     assert (st.score, st.lines[0].status) == (995, Status.COUNTED)
@@ -194,11 +233,15 @@ def test_report_verified_by_an_authority_counts_from_the_verification(store: Sto
 
 def test_three_independent_reporters_in_one_window_count_once(store: Store) -> None:
     # Windows of 30 days from 2021-01-01: 2021-01-31 .. 2021-03-01 is the second one.
-    feed(store, "hotline", [
-        report("C1", "C2", "2021-02-03"),
-        report("C1", "C3", "2021-02-01"),
-        report("C1", "C4", "2021-02-20"),
-    ])
+    feed(
+        store,
+        "hotline",
+        [
+            report("C1", "C2", "2021-02-03"),
+            report("C1", "C3", "2021-02-01"),
+            report("C1", "C4", "2021-02-20"),
+        ],
+    )
     st = show(store, "C1", "2021-06-01")
     assert st.score == 995
     statuses = {line.date.isoformat(): line.status for line in st.lines}
@@ -210,22 +253,30 @@ def test_three_independent_reporters_in_one_window_count_once(store: Store) -> N
 
 
 def test_reporters_across_a_window_edge_do_not_corroborate(store: Store) -> None:
-    feed(store, "hotline", [
-        report("C1", "C2", "2021-01-29"),
-        report("C1", "C3", "2021-01-30"),
-        report("C1", "C4", "2021-01-31"),
-    ])
+    feed(
+        store,
+        "hotline",
+        [
+            report("C1", "C2", "2021-01-29"),
+            report("C1", "C3", "2021-01-30"),
+            report("C1", "C4", "2021-01-31"),
+        ],
+    )
     st = show(store, "C1", "2021-06-01")
     assert st.score == 1000
     assert {line.status for line in st.lines} == {Status.UNVERIFIED}
 
 
 def test_the_same_reporter_or_the_subject_is_not_independent(store: Store) -> None:
-    feed(store, "hotline", [
-        report("C1", "C2", "2021-02-01", key="a"),
-        report("C1", "C2", "2021-02-02", key="b"),
-        report("C1", "C1", "2021-02-03", key="c"),
-    ])
+    feed(
+        store,
+        "hotline",
+        [
+            report("C1", "C2", "2021-02-01", key="a"),
+            report("C1", "C2", "2021-02-02", key="b"),
+            report("C1", "C1", "2021-02-03", key="c"),
+        ],
+    )
     assert show(store, "C1", "2021-06-01").score == 1000
     feed(store, "hotline", [report("C1", "C3", "2021-02-04")])
     assert show(store, "C1", "2021-06-01").score == 1000  # C2 and C3: two reporters
@@ -234,11 +285,15 @@ def test_the_same_reporter_or_the_subject_is_not_independent(store: Store) -> No
 
 
 def test_reports_not_yet_corroborated_as_of_the_date(store: Store) -> None:
-    feed(store, "hotline", [
-        report("C1", "C2", "2021-02-01"),
-        report("C1", "C3", "2021-02-02"),
-        report("C1", "C4", "2021-02-25"),
-    ])
+    feed(
+        store,
+        "hotline",
+        [
+            report("C1", "C2", "2021-02-01"),
+            report("C1", "C3", "2021-02-02"),
+            report("C1", "C4", "2021-02-25"),
+        ],
+    )
     assert show(store, "C1", "2021-02-24").score == 1000
     assert show(store, "C1", "2021-02-25").score == 995
 
@@ -249,25 +304,43 @@ def test_police_record_of_a_reportable_parameter_needs_no_verification(store: St
 
 
 def test_band_edges(store: Store) -> None:
-    feed(store, "police", [
-        rec("C1", "hero", "2021-02-01"),                          # 1050: AAA
-        rec("C2", "hero", "2021-02-01"), rec("C2", "litter", "2021-02-01"),  # 1049: AA
-        rec("C3", "volunteer_hours", "2021-02-01", quantity=10),  # 1010 - 50 = 960: A
-        rec("C4", "volunteer_hours", "2021-02-01", quantity=9),   # 959: B
-        rec("O1", "litter", "2021-02-01"),                        # organisation 999: B
-    ])
-    feed(store, "bank", [rec("C3", "loan_default", "2021-02-01"), rec("C4", "loan_default", "2021-02-01")])
-    feed(store, "court", [rec("C5", "loan_default", f"2021-02-{i:02d}") for i in range(1, 9)])  # 600: C
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "hero", "2021-02-01"),  # 1050: AAA
+            rec("C2", "hero", "2021-02-01"),
+            rec("C2", "litter", "2021-02-01"),  # 1049: AA
+            rec("C3", "volunteer_hours", "2021-02-01", quantity=10),  # 1010 - 50 = 960: A
+            rec("C4", "volunteer_hours", "2021-02-01", quantity=9),  # 959: B
+            rec("O1", "litter", "2021-02-01"),  # organisation 999: B
+        ],
+    )
+    feed(
+        store,
+        "bank",
+        [rec("C3", "loan_default", "2021-02-01"), rec("C4", "loan_default", "2021-02-01")],
+    )
+    feed(
+        store, "court", [rec("C5", "loan_default", f"2021-02-{i:02d}") for i in range(1, 9)]
+    )  # 600: C
     feed(store, "court", [rec("C6", "loan_default", f"2021-02-{i:02d}") for i in range(1, 9)])
     feed(store, "police", [rec("C6", "litter", "2021-02-01")])  # 599: D
     expected = {
-        "C1": (1050, "AAA"), "C2": (1049, "AA"), "C3": (960, "A"), "C4": (959, "B"),
-        "C5": (600, "C"), "C6": (599, "D"), "O1": (999, "B"), "O2": (1000, "A"),
+        "C1": (1050, "AAA"),
+        "C2": (1049, "AA"),
+        "C3": (960, "A"),
+        "C4": (959, "B"),
+        "C5": (600, "C"),
+        "C6": (599, "D"),
+        "O1": (999, "B"),
+        "O2": (1000, "A"),
     }
     run = score_run(store, d("2021-06-01"))
     rows = store.rows(
         "SELECT s.code, n.score, n.grade FROM snapshot n JOIN subjects s USING (subject_id) "
-        "WHERE n.run_id = ?", [run.run_id]
+        "WHERE n.run_id = ?",
+        [run.run_id],
     )
     got = {code: (score, grade) for code, score, grade in rows if code in expected}
     assert got == expected
@@ -277,10 +350,15 @@ def test_band_edges(store: Store) -> None:
 
 
 def test_records_before_the_effective_date_do_not_count(store: Store) -> None:
-    feed(store, "police", [rec("C1", "red_light", "2020-12-31"), rec("C1", "red_light", "2021-01-01")])
+    feed(
+        store,
+        "police",
+        [rec("C1", "red_light", "2020-12-31"), rec("C1", "red_light", "2021-01-01")],
+    )
     st = show(store, "C1", "2021-06-01")
     assert counted(st) == [
-        ("red_light", 0, Status.BEFORE_EFFECT), ("red_light", -10, Status.COUNTED)
+        ("red_light", 0, Status.BEFORE_EFFECT),
+        ("red_light", -10, Status.COUNTED),
     ]
 
 
@@ -294,7 +372,9 @@ def test_records_after_the_as_of_date_are_not_shown(store: Store) -> None:
 def test_run_is_tagged_with_rulebook_and_date(store: Store) -> None:
     feed(store, "police", [rec("C1", "red_light", "2021-03-01")])
     run = score_run(store, d("2021-06-01"))
-    row = store.one("SELECT rulebook_hash, as_of, subjects FROM runs WHERE run_id = ?", [run.run_id])
+    row = store.one(
+        "SELECT rulebook_hash, as_of, subjects FROM runs WHERE run_id = ?", [run.run_id]
+    )
     assert row == (run.rulebook_hash, d("2021-06-01"), 11)
     assert run.records == 1 and run.counted == 1
     assert run.grades["citizen"]["A"] == 9

@@ -79,7 +79,9 @@ def append_rows(
     prev = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
     rows_hex = rows_digest(digests.column(0))
     last = first + n - 1
-    digest = batch_digest(prev, batch_id, institution_id, n, first, last, epoch_us(arrived), rows_hex)
+    digest = batch_digest(
+        prev, batch_id, institution_id, n, first, last, epoch_us(arrived), rows_hex
+    )
     store.run(
         "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         [batch_id, institution_id, source, n, first, last, arrived, rows_hex, prev, digest],

@@ -54,56 +54,121 @@ def q(expr: str) -> str:
 
 # Rows of the typed batch are in ``b``; each check: (field, bad-row condition, message SQL).
 CHECKS: tuple[tuple[str, str, str], ...] = (
-    ("kind", "kind IS NULL", f"'unknown kind ' || {q('kind_text')} || ' (use record or verification)'"),
+    (
+        "kind",
+        "kind IS NULL",
+        f"'unknown kind ' || {q('kind_text')} || ' (use record or verification)'",
+    ),
     ("key", "idem_key IS NULL", "'missing: every row needs an idempotency key'"),
     ("subject", "kind = 1 AND subject_code IS NULL", "'missing'"),
-    ("subject", "subject_code IS NOT NULL AND given_subject_id IS NULL",
-     f"'unknown subject ' || {q('subject_code')}"),
+    (
+        "subject",
+        "subject_code IS NOT NULL AND given_subject_id IS NULL",
+        f"'unknown subject ' || {q('subject_code')}",
+    ),
     ("parameter", "kind = 1 AND parameter_code IS NULL", "'missing'"),
-    ("parameter", "parameter_code IS NOT NULL AND rp_parameter_id IS NULL",
-     f"'unknown parameter ' || {q('parameter_code')} || ' (not in the active rulebook)'"),
-    ("parameter", "kind = 1 AND rp_parameter_id IS NOT NULL AND NOT permitted",
-     f"'institution ' || {q('$institution')} || ' may not report ' || {q('parameter_code')}"),
-    ("subject", "kind = 1 AND rp_subjects <> 'any' AND subject_kind <> rp_subjects",
-     f"{q('parameter_code')} || ' applies to ' || rp_subjects || 's, not to ' || subject_kind || ' ' "
-     f"|| {q('subject_code')}"),
+    (
+        "parameter",
+        "parameter_code IS NOT NULL AND rp_parameter_id IS NULL",
+        f"'unknown parameter ' || {q('parameter_code')} || ' (not in the active rulebook)'",
+    ),
+    (
+        "parameter",
+        "kind = 1 AND rp_parameter_id IS NOT NULL AND NOT permitted",
+        f"'institution ' || {q('$institution')} || ' may not report ' || {q('parameter_code')}",
+    ),
+    (
+        "subject",
+        "kind = 1 AND rp_subjects <> 'any' AND subject_kind <> rp_subjects",
+        f"{q('parameter_code')} || ' applies to ' || rp_subjects || 's, not to ' || subject_kind || ' ' "
+        f"|| {q('subject_code')}",
+    ),
     ("date", "date_text IS NULL", "'missing (YYYY-MM-DD)'"),
-    ("date", "date_text IS NOT NULL AND day IS NULL",
-     f"'not a date (YYYY-MM-DD): ' || {q('date_text')}"),
+    (
+        "date",
+        "date_text IS NOT NULL AND day IS NULL",
+        f"'not a date (YYYY-MM-DD): ' || {q('date_text')}",
+    ),
     ("date", "day > $today", "'is in the future: ' || date_text"),
-    ("quantity", "quantity_text IS NOT NULL AND (quantity IS NULL OR NOT isfinite(quantity))",
-     f"'not a number: ' || {q('quantity_text')}"),
+    (
+        "quantity",
+        "quantity_text IS NOT NULL AND (quantity IS NULL OR NOT isfinite(quantity))",
+        f"'not a number: ' || {q('quantity_text')}",
+    ),
     ("quantity", "quantity < 0", "'must not be negative: ' || quantity_text"),
-    ("quantity", "kind = 1 AND rp_per_unit AND quantity_text IS NULL",
-     f"'required: ' || {q('parameter_code')} || ' counts points per unit of quantity'"),
-    ("severity", "severity_text IS NOT NULL AND severity IS NULL",
-     f"'not a whole number: ' || {q('severity_text')}"),
-    ("confidence", "confidence_text IS NOT NULL AND (confidence IS NULL OR NOT (confidence BETWEEN 0 AND 1))",
-     f"'must be a number from 0 to 1: ' || {q('confidence_text')}"),
-    ("confidence", "kind = 1 AND confidence_text IS NULL AND '$class' = 'camera'",
-     "'required: camera records carry an identification confidence'"),
-    ("counterpart", "counterpart_code IS NOT NULL AND counterpart_id IS NULL",
-     f"'unknown subject ' || {q('counterpart_code')}"),
-    ("refers_to", "kind = 2 AND refers_text IS NULL", "'required: the entry id of the report verified'"),
-    ("refers_to", "refers_text IS NOT NULL AND refers_to IS NULL",
-     f"'not an entry id: ' || {q('refers_text')}"),
-    ("refers_to", "refers_to IS NOT NULL AND ref_kind IS NULL",
-     "'no entry ' || refers_text || ' in the ledger'"),
-    ("refers_to", "kind = 2 AND ref_kind IS NOT NULL AND (ref_kind <> 1 OR ref_class <> 'citizen')",
-     "'entry ' || refers_text || ' is not a citizen report'"),
-    ("kind", "kind = 2 AND '$class' <> 'state'",
-     f"'only state authorities verify reports; ' || {q('$institution')} || ' is $class'"),
-    ("subject", "kind = 2 AND given_subject_id IS NOT NULL AND ref_subject_id IS NOT NULL "
-     "AND given_subject_id <> ref_subject_id",
-     "'does not match the subject of entry ' || refers_text"),
-    ("parameter", "kind = 2 AND given_parameter_id IS NOT NULL AND ref_parameter_id IS NOT NULL "
-     "AND given_parameter_id <> ref_parameter_id",
-     "'does not match the parameter of entry ' || refers_text"),
-    ("key", "idem_key IS NOT NULL AND first_payload <> payload_digest",
-     f"'key ' || {q('idem_key')} || ' repeats line ' || first_line || ' with different content'"),
-    ("key", "stored_payload IS NOT NULL AND stored_payload <> payload_digest",
-     f"'key ' || {q('idem_key')} || ' was already used for entry ' || stored_entry "
-     "|| ' with different content'"),
+    (
+        "quantity",
+        "kind = 1 AND rp_per_unit AND quantity_text IS NULL",
+        f"'required: ' || {q('parameter_code')} || ' counts points per unit of quantity'",
+    ),
+    (
+        "severity",
+        "severity_text IS NOT NULL AND severity IS NULL",
+        f"'not a whole number: ' || {q('severity_text')}",
+    ),
+    (
+        "confidence",
+        "confidence_text IS NOT NULL AND (confidence IS NULL OR NOT (confidence BETWEEN 0 AND 1))",
+        f"'must be a number from 0 to 1: ' || {q('confidence_text')}",
+    ),
+    (
+        "confidence",
+        "kind = 1 AND confidence_text IS NULL AND '$class' = 'camera'",
+        "'required: camera records carry an identification confidence'",
+    ),
+    (
+        "counterpart",
+        "counterpart_code IS NOT NULL AND counterpart_id IS NULL",
+        f"'unknown subject ' || {q('counterpart_code')}",
+    ),
+    (
+        "refers_to",
+        "kind = 2 AND refers_text IS NULL",
+        "'required: the entry id of the report verified'",
+    ),
+    (
+        "refers_to",
+        "refers_text IS NOT NULL AND refers_to IS NULL",
+        f"'not an entry id: ' || {q('refers_text')}",
+    ),
+    (
+        "refers_to",
+        "refers_to IS NOT NULL AND ref_kind IS NULL",
+        "'no entry ' || refers_text || ' in the ledger'",
+    ),
+    (
+        "refers_to",
+        "kind = 2 AND ref_kind IS NOT NULL AND (ref_kind <> 1 OR ref_class <> 'citizen')",
+        "'entry ' || refers_text || ' is not a citizen report'",
+    ),
+    (
+        "kind",
+        "kind = 2 AND '$class' <> 'state'",
+        f"'only state authorities verify reports; ' || {q('$institution')} || ' is $class'",
+    ),
+    (
+        "subject",
+        "kind = 2 AND given_subject_id IS NOT NULL AND ref_subject_id IS NOT NULL "
+        "AND given_subject_id <> ref_subject_id",
+        "'does not match the subject of entry ' || refers_text",
+    ),
+    (
+        "parameter",
+        "kind = 2 AND given_parameter_id IS NOT NULL AND ref_parameter_id IS NOT NULL "
+        "AND given_parameter_id <> ref_parameter_id",
+        "'does not match the parameter of entry ' || refers_text",
+    ),
+    (
+        "key",
+        "idem_key IS NOT NULL AND first_payload <> payload_digest",
+        f"'key ' || {q('idem_key')} || ' repeats line ' || first_line || ' with different content'",
+    ),
+    (
+        "key",
+        "stored_payload IS NOT NULL AND stored_payload <> payload_digest",
+        f"'key ' || {q('idem_key')} || ' was already used for entry ' || stored_entry "
+        "|| ' with different content'",
+    ),
 )
 
 _TYPED = """
@@ -225,13 +290,16 @@ def ingest_table(
         for field, condition, message in CHECKS:
             for key, value in subst.items():
                 condition, message = condition.replace(key, value), message.replace(key, value)
-            selects.append(f"SELECT line, '{field}' AS field, {message} AS reason FROM batch_checked WHERE {condition}")
+            selects.append(
+                f"SELECT line, '{field}' AS field, {message} AS reason FROM batch_checked WHERE {condition}"
+            )
         bad = store.rows(f"SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY line, field")
         problems += [Problem(source, line, field, reason) for line, field, reason in bad]
         if problems:
             problems.sort(key=lambda p: (p.line or 0, p.field))
             raise BatchRejected(
-                f"{source}: {len(problems)} problem(s); nothing from this batch was stored", problems
+                f"{source}: {len(problems)} problem(s); nothing from this batch was stored",
+                problems,
             )
         n = table.num_rows
         store.run(
@@ -247,4 +315,3 @@ def ingest_table(
         for name in ("batch_text", "batch_typed", "batch_rows", "batch_checked"):
             store.run(f"DROP TABLE IF EXISTS {name}")
         store.run("DROP VIEW IF EXISTS batch_new")
-

@@ -57,7 +57,9 @@ def read_batch(path: str | Path) -> tuple[pa.Table, list[Problem]]:
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
     if fmt is None:
-        problem = Problem(str(path), None, "", f"unknown format {path.suffix!r}: use .csv, .parquet or .ndjson")
+        problem = Problem(
+            str(path), None, "", f"unknown format {path.suffix!r}: use .csv, .parquet or .ndjson"
+        )
         return staged_table({}, []), [problem]
     try:
         if fmt == "csv":
@@ -71,7 +73,8 @@ def read_batch(path: str | Path) -> tuple[pa.Table, list[Problem]]:
 
 def _read_csv(path: Path) -> tuple[pa.Table, list[Problem]]:
     src = str(path)
-    with path.open(newline="", encoding="utf-8") as f:
+    # utf-8-sig: a BOM (spreadsheets write one) is not part of the first column's name.
+    with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.reader(f)
         try:
             header = [h.strip() for h in next(reader)]
@@ -113,14 +116,16 @@ def _read_ndjson(path: Path) -> tuple[pa.Table, list[Problem]]:
     cols: dict[str, list[str | None]] = {name: [] for name in COLUMNS}
     lines: list[int] = []
     unknown: set[str] = set()
-    with path.open(encoding="utf-8") as f:
+    with path.open(encoding="utf-8-sig") as f:
         for line, text in enumerate(f, start=1):
             if not text.strip():
                 continue
             try:
                 obj = json.loads(text)
             except json.JSONDecodeError as exc:
-                problems.append(Problem(src, line, "", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+                problems.append(
+                    Problem(src, line, "", f"not valid JSON: {exc.msg} (column {exc.colno})")
+                )
                 continue
             if not isinstance(obj, dict):
                 problems.append(Problem(src, line, "", "each line must be a JSON object"))
@@ -133,7 +138,9 @@ def _read_ndjson(path: Path) -> tuple[pa.Table, list[Problem]]:
             for name in COLUMNS:
                 value = obj.get(name)
                 if isinstance(value, (dict, list)):
-                    problems.append(Problem(src, line, name, f"must be a single value, not {value!r}"))
+                    problems.append(
+                        Problem(src, line, name, f"must be a single value, not {value!r}")
+                    )
                     value = None
                 cols[name].append(None if value is None else _text(value))
     return staged_table(cols, lines), problems

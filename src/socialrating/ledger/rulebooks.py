@@ -70,8 +70,16 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
             )
             store.run(
                 "INSERT INTO rulebooks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [rb.hash, rb.spec.name, rb.spec.version, rb.spec.effective, rb.yaml_text,
-                 rb.catalogue_name, rb.catalogue_bytes, utc_now()],
+                [
+                    rb.hash,
+                    rb.spec.name,
+                    rb.spec.version,
+                    rb.spec.effective,
+                    rb.yaml_text,
+                    rb.catalogue_name,
+                    rb.catalogue_bytes,
+                    utc_now(),
+                ],
             )
     finally:
         for name in ("new_institutions", "new_params", "new_categories"):
@@ -149,4 +157,6 @@ def stored_rulebook_full(store: Store, rulebook_hash: str) -> Rulebook:
     if row is None:
         raise LedgerError(f"no stored rulebook with hash {rulebook_hash!r}")
     name, text, cat_name, cat_bytes = row
-    return load_rulebook_from_bytes(f"{name}.yaml", text.encode(), cat_name, bytes(cat_bytes or b""))
+    return load_rulebook_from_bytes(
+        f"{name}.yaml", text.encode(), cat_name, bytes(cat_bytes or b"")
+    )

@@ -19,9 +19,9 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
-import pyarrow as pa
 import ibis
 import ibis.backends.duckdb
+import pyarrow as pa
 
 from socialrating.errors import LedgerError, NotInitialised
 
@@ -116,11 +116,14 @@ class Store:
 
     @property
     def initialised(self) -> bool:
-        return bool(
-            self.scalar(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+        return (
+            bool(
+                self.scalar(
+                    "SELECT count(*) FROM information_schema.tables WHERE table_name = 'meta'"
+                )
             )
-        ) and self.scalar("SELECT value FROM meta WHERE key = 'schema'") is not None
+            and self.scalar("SELECT value FROM meta WHERE key = 'schema'") is not None
+        )
 
     def require_initialised(self) -> None:
         if not self.initialised:
@@ -160,6 +163,8 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     except duckdb.Error as exc:
         raise LedgerError(f"cannot open {path}: {exc}") from exc
     store = Store(path, backend)
+    # DuckDB draws its own progress bar on long queries; the CLI draws ours.
+    store.run("SET enable_progress_bar = false")
     if create:
         store.create_schema()
     else:

@@ -29,12 +29,15 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
     missing = [c for c in ("code", "kind") if c not in table.column_names]
     if missing:
         raise BatchRejected(
-            f"{source}: missing column(s)", [Problem(source, 1, c, "required column is missing") for c in missing]
+            f"{source}: missing column(s)",
+            [Problem(source, 1, c, "required column is missing") for c in missing],
         )
     data = {"row": pa.array(range(1, table.num_rows + 1), pa.int64())}
     for col in SUBJECT_COLUMNS:
         data[col] = (
-            table.column(col).cast(pa.string()) if col in table.column_names else pa.nulls(table.num_rows, pa.string())
+            table.column(col).cast(pa.string())
+            if col in table.column_names
+            else pa.nulls(table.num_rows, pa.string())
         )
     store.con.register("new_subjects", pa.table(data))
     try:
@@ -45,12 +48,21 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
             FROM new_subjects"""
         checks = [
             ("code", "code IS NULL", "'missing'"),
-            ("kind", "kind IS NULL OR kind NOT IN ('citizen', 'organisation')",
-             "'must be citizen or organisation, not ''' || coalesce(kind, '') || ''''"),
-            ("born", "born_text IS NOT NULL AND born IS NULL",
-             "'not a date (YYYY-MM-DD): ''' || born_text || ''''"),
-            ("code", "count(*) OVER (PARTITION BY code) > 1 AND code IS NOT NULL",
-             "'code ''' || code || ''' appears more than once'"),
+            (
+                "kind",
+                "kind IS NULL OR kind NOT IN ('citizen', 'organisation')",
+                "'must be citizen or organisation, not ''' || coalesce(kind, '') || ''''",
+            ),
+            (
+                "born",
+                "born_text IS NOT NULL AND born IS NULL",
+                "'not a date (YYYY-MM-DD): ''' || born_text || ''''",
+            ),
+            (
+                "code",
+                "count(*) OVER (PARTITION BY code) > 1 AND code IS NOT NULL",
+                "'code ''' || code || ''' appears more than once'",
+            ),
         ]
         union = " UNION ALL ".join(
             f"SELECT row, '{field}', {reason} FROM (SELECT *, {cond} AS bad FROM ({typed})) WHERE bad"
@@ -64,7 +76,9 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
         bad = store.rows(f"SELECT * FROM ({union}) ORDER BY 1, 2")
         if bad:
             problems = [Problem(source, row, field, reason) for row, field, reason in bad]
-            raise BatchRejected(f"{source}: {len(problems)} bad row(s); no subject was registered", problems)
+            raise BatchRejected(
+                f"{source}: {len(problems)} bad row(s); no subject was registered", problems
+            )
         with store.transaction():
             before = int(store.scalar("SELECT count(*) FROM subjects"))
             store.run(
@@ -79,15 +93,23 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
 
 
 def read_subjects_file(path: str | Path) -> pa.Table:
-    """A CSV or Parquet file of subjects, read as text columns."""
-    path = Path(path)
-    if path.suffix.lower() == ".parquet":
-        import pyarrow.parquet as pq
+    """A CSV or Parquet file of subjects, read as text columns.
 
-        return pq.read_table(path)
-    return pacsv.read_csv(
-        path, convert_options=pacsv.ConvertOptions(column_types={c: pa.string() for c in SUBJECT_COLUMNS})
-    )
+    Raises:
+        BatchRejected: the file is missing or cannot be parsed.
+    """
+    path = Path(path)
+    try:
+        if path.suffix.lower() == ".parquet":
+            import pyarrow.parquet as pq
+
+            return pq.read_table(path)
+        text = {c: pa.string() for c in SUBJECT_COLUMNS}
+        return pacsv.read_csv(path, convert_options=pacsv.ConvertOptions(column_types=text))
+    except (OSError, pa.ArrowException) as exc:
+        # Without this, a missing or malformed file ends the CLI with a traceback.
+        problem = Problem(str(path), None, "", str(exc))
+        raise BatchRejected(f"{path}: cannot read", [problem]) from exc
 
 
 def find_subject(store: Store, code: str) -> Subject:

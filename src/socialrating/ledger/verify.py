@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass, field
 
 from socialrating.ledger.append import epoch_us
-from socialrating.ledger.digests import GENESIS, batch_digest, payload_digest_sql, row_digest_sql, rows_digest
+from socialrating.ledger.digests import (
+    GENESIS,
+    batch_digest,
+    payload_digest_sql,
+    row_digest_sql,
+    rows_digest,
+)
 from socialrating.ledger.store import Store
 
 LIMIT = 100  # findings listed per check; the count is always complete
@@ -85,6 +92,13 @@ def verify_ledger(store: Store) -> VerifyReport:
             WHERE e.entry_id < (SELECT max(entry_id) FROM entries)
             UNION SELECT 1 WHERE NOT EXISTS (SELECT 1 FROM entries WHERE entry_id = 1)
                              AND EXISTS (SELECT 1 FROM entries)
+            -- a gap check alone misses the ledger's last entries; each batch names its range
+            -- (bounded, so that a forged range cannot make verify enumerate billions).
+            UNION SELECT g.entry_id FROM (
+                SELECT unnest(generate_series(greatest(first_entry, 1), least(last_entry,
+                       (SELECT coalesce(max(entry_id), 0) + 1 FROM entries)))) AS entry_id
+                FROM batches
+            ) g ANTI JOIN entries e ON e.entry_id = g.entry_id
             ORDER BY 1 LIMIT {LIMIT}"""
     ):
         findings.append(Finding(missing, None, "deleted: this entry is missing"))
@@ -93,9 +107,10 @@ def verify_ledger(store: Store) -> VerifyReport:
             WHERE b.batch_id IS NULL OR e.entry_id NOT BETWEEN b.first_entry AND b.last_entry
             ORDER BY e.entry_id LIMIT {LIMIT}"""
     ):
-        findings.append(Finding(entry_id, batch_id, "inserted: outside the entries its batch holds"))
-    findings += _check_batches(store)
-    findings.sort()
+        findings.append(
+            Finding(entry_id, batch_id, "inserted: outside the entries its batch holds")
+        )
+    findings = _in_order(store, findings, _check_batches(store))
     head = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
     return VerifyReport(
         entries=int(store.scalar("SELECT count(*) FROM entries")),
@@ -103,6 +118,27 @@ def verify_ledger(store: Store) -> VerifyReport:
         head=head,
         findings=findings,
     )
+
+
+def _in_order(store: Store, precise: list[Finding], batch_wide: list[Finding]) -> list[Finding]:
+    """Findings by batch; within a batch, the entries named precisely before the batch's own.
+
+    A batch-wide finding names the batch's first entry, which may well be intact: when a
+    later entry of the same batch is known to be edited, deleted or inserted, that entry
+    is the first broken one.
+    """
+    firsts = [
+        int(f)
+        for (f,) in store.rows(
+            "SELECT first_entry FROM batches WHERE first_entry IS NOT NULL ORDER BY first_entry"
+        )
+    ]
+
+    def key(f: Finding, wide: int) -> tuple[int, int, Finding]:
+        return (bisect_right(firsts, f.entry_id), wide, f)
+
+    keyed = [key(f, 0) for f in precise] + [key(f, 1) for f in batch_wide]
+    return [f for _, _, f in sorted(keyed)]
 
 
 def _check_batches(store: Store) -> list[Finding]:
@@ -116,12 +152,20 @@ def _check_batches(store: Store) -> list[Finding]:
     for expected_id, row in enumerate(batches, start=1):
         batch_id, institution_id, n, first, last, arrived, stored_rows, stored_prev, digest = row
         if batch_id != expected_id:
-            findings.append(Finding(first, batch_id, f"batch numbering broken: expected batch {expected_id}"))
+            findings.append(
+                Finding(first, batch_id, f"batch numbering broken: expected batch {expected_id}")
+            )
         if stored_prev != prev:
-            findings.append(Finding(first, batch_id, "chain broken: does not follow the batch before"))
+            findings.append(
+                Finding(first, batch_id, "chain broken: does not follow the batch before")
+            )
         if counts.get(batch_id, 0) != n:
             findings.append(
-                Finding(first, batch_id, f"batch holds {counts.get(batch_id, 0)} entries, its digest says {n}")
+                Finding(
+                    first,
+                    batch_id,
+                    f"batch holds {counts.get(batch_id, 0)} entries, its digest says {n}",
+                )
             )
         digests = store.arrow(
             "SELECT row_digest FROM entries WHERE batch_id = ? ORDER BY entry_id", [batch_id]
@@ -134,6 +178,8 @@ def _check_batches(store: Store) -> list[Finding]:
             stored_prev, batch_id, institution_id, n, first, last, epoch_us(arrived), stored_rows
         )
         if recomputed != digest:
-            findings.append(Finding(first, batch_id, "batch record edited: its digest does not match"))
+            findings.append(
+                Finding(first, batch_id, "batch record edited: its digest does not match")
+            )
         prev = digest
     return findings

@@ -8,20 +8,19 @@ names the file, the line and the field.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
 from socialrating.errors import Problem, RulebookError
-from socialrating.rulebook.catalogue import LIST_COLUMNS, read_rows
+from socialrating.rulebook.catalogue import check_catalogue, compile_catalogue, read_catalogue
 from socialrating.rulebook.rulebook import Rulebook, compile_parameters, content_hash
 from socialrating.rulebook.schema import Band, Parameter, RulebookSpec
 from socialrating.rulebook.yamlpos import YamlSyntaxError, line_of, load_with_lines
 
 Lines = dict[tuple[str | int, ...], int]
-Located = tuple[str, int, Parameter]  # a catalogue parameter with its file and line
 
 
 def load_rulebook(path: str | Path) -> Rulebook:
@@ -60,16 +59,20 @@ def check_rulebook(path: str | Path) -> list[Problem]:
     return []
 
 
-def _load(path: Path, yaml_bytes: bytes, read_catalogue: Any) -> Rulebook:
+def _load(path: Path, yaml_bytes: bytes, read_catalogue_file: Callable[[str], bytes]) -> Rulebook:
     src = str(path)
     try:
         text = yaml_bytes.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise RulebookError(f"rulebook {src} is not valid", [_p(path, None, "", f"not UTF-8: {exc}")])
+        raise RulebookError(
+            f"rulebook {src} is not valid", [_p(path, None, "", f"not UTF-8: {exc}")]
+        ) from None
     try:
         data, lines = load_with_lines(text)
     except YamlSyntaxError as exc:
-        raise RulebookError(f"rulebook {src} is not valid", [_p(path, exc.line, "", exc.reason)])
+        raise RulebookError(
+            f"rulebook {src} is not valid", [_p(path, exc.line, "", exc.reason)]
+        ) from None
     if not isinstance(data, dict):
         raise RulebookError(
             f"rulebook {src} is not valid",
@@ -78,28 +81,41 @@ def _load(path: Path, yaml_bytes: bytes, read_catalogue: Any) -> Rulebook:
     try:
         spec = RulebookSpec.model_validate(data)
     except ValidationError as exc:
-        raise RulebookError(f"rulebook {src} is not valid", _pydantic_problems(path, exc, lines))
+        raise RulebookError(
+            f"rulebook {src} is not valid", _pydantic_problems(path, exc, lines)
+        ) from None
 
     problems = _check_spec(path, spec, lines)
-    catalogue: list[Located] = []
+    problems += _check_parameters(path, spec, lines)
     catalogue_bytes = b""
+    catalogue = None
     if spec.catalogue:
         cat_path = path.parent / spec.catalogue
         try:
-            catalogue_bytes = read_catalogue(spec.catalogue)
+            catalogue_bytes = read_catalogue_file(spec.catalogue)
         except OSError as exc:
             problems.append(
                 _p(path, line_of(lines, ("catalogue",)), "catalogue", f"cannot read: {exc}")
             )
         else:
-            catalogue, cat_problems = _catalogue_parameters(cat_path, catalogue_bytes)
+            table, cat_problems = read_catalogue(cat_path, catalogue_bytes)
             problems += cat_problems
-    problems += _check_parameters(path, spec, catalogue, lines)
+            if table is not None:
+                yaml_codes = {
+                    p.code: f"{path}:{line_of(lines, ('parameters', i))}"
+                    for i, p in enumerate(spec.parameters)
+                }
+                row_problems = check_catalogue(cat_path, table, spec, yaml_codes)
+                problems += row_problems
+                if not problems:
+                    catalogue = compile_catalogue(table, spec)
     if problems:
-        raise RulebookError(f"rulebook {src} has {len(problems)} problem(s)", sorted(problems, key=_order))
+        raise RulebookError(
+            f"rulebook {src} has {len(problems)} problem(s)", sorted(problems, key=_order)
+        )
     return Rulebook(
         spec=spec,
-        parameters=compile_parameters(spec, [p for _, _, p in catalogue]),
+        parameters=compile_parameters(spec, catalogue),
         hash=content_hash(yaml_bytes, spec.catalogue, catalogue_bytes),
         yaml_text=text,
         catalogue_name=spec.catalogue,
@@ -146,24 +162,38 @@ def _check_bands(path: Path, kind: str, bands: list[Band], lines: Lines) -> list
         last = i == len(bands) - 1
         if last and band.min is not None:
             problems.append(
-                _p(path, line_of(lines, (*where, i, "min")), f"grades.{kind}[{i}].min",
-                   "the lowest band takes every score below the band above it: leave out min")
+                _p(
+                    path,
+                    line_of(lines, (*where, i, "min")),
+                    f"grades.{kind}[{i}].min",
+                    "the lowest band takes every score below the band above it: leave out min",
+                )
             )
         if not last and band.min is None:
             problems.append(
-                _p(path, line_of(lines, (*where, i)), f"grades.{kind}[{i}].min",
-                   "every band but the lowest needs a min")
+                _p(
+                    path,
+                    line_of(lines, (*where, i)),
+                    f"grades.{kind}[{i}].min",
+                    "every band but the lowest needs a min",
+                )
             )
         if i > 0 and band.min is not None and bands[i - 1].min is not None:
             above = bands[i - 1].min
             assert above is not None
             if band.min >= above:
                 problems.append(
-                    _p(path, line_of(lines, (*where, i, "min")), f"grades.{kind}[{i}].min",
-                       f"bands go from highest to lowest: {band.min} is not below {above}")
+                    _p(
+                        path,
+                        line_of(lines, (*where, i, "min")),
+                        f"grades.{kind}[{i}].min",
+                        f"bands go from highest to lowest: {band.min} is not below {above}",
+                    )
                 )
     for grade in _duplicates(b.grade for b in bands):
-        problems.append(_p(path, line_of(lines, where), f"grades.{kind}", f"grade {grade!r} repeats"))
+        problems.append(
+            _p(path, line_of(lines, where), f"grades.{kind}", f"grade {grade!r} repeats")
+        )
     return problems
 
 
@@ -177,64 +207,78 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
         for code in _duplicates(codes):
             i = codes.index(code, codes.index(code) + 1)
             problems.append(
-                _p(path, line_of(lines, (section, i, "code")), f"{section}[{i}].code",
-                   f"code {code!r} is used twice")
+                _p(
+                    path,
+                    line_of(lines, (section, i, "code")),
+                    f"{section}[{i}].code",
+                    f"code {code!r} is used twice",
+                )
             )
     for i, cat in enumerate(spec.categories):
         if cat.cap and cat.cap.max_deduction is None and cat.cap.max_addition is None:
             problems.append(
-                _p(path, line_of(lines, ("categories", i, "cap")), f"categories[{i}].cap",
-                   "a cap needs max_deduction, max_addition or both")
+                _p(
+                    path,
+                    line_of(lines, ("categories", i, "cap")),
+                    f"categories[{i}].cap",
+                    "a cap needs max_deduction, max_addition or both",
+                )
             )
     problems += _check_verification(path, ("reports",), spec.reports, lines)
     return problems
 
 
-def _check_verification(path: Path, where: tuple[str | int, ...], v: Any, lines: Lines) -> list[Problem]:
+def _check_verification(
+    path: Path, where: tuple[str | int, ...], v: Any, lines: Lines
+) -> list[Problem]:
     if v is None:
         return []
     if (v.reporters is None) != (v.window_days is None):
         return [
-            _p(path, line_of(lines, where), _dotted(where),
-               "reporters and window_days go together: set both or neither")
+            _p(
+                path,
+                line_of(lines, where),
+                _dotted(where),
+                "reporters and window_days go together: set both or neither",
+            )
         ]
     if not v.by_authority and v.reporters is None:
         return [
-            _p(path, line_of(lines, where), _dotted(where),
-               "no report could ever count: allow by_authority or set reporters and window_days")
+            _p(
+                path,
+                line_of(lines, where),
+                _dotted(where),
+                "no report could ever count: allow by_authority or set reporters and window_days",
+            )
         ]
     return []
 
 
-def _check_parameters(
-    path: Path, spec: RulebookSpec, catalogue: list[Located], lines: Lines
-) -> list[Problem]:
+def _check_parameters(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     categories = {c.code for c in spec.categories}
     institutions = {i.code for i in spec.institutions}
     problems: list[Problem] = []
     seen: dict[str, str] = {}
     for i, p in enumerate(spec.parameters):
         where: tuple[str | int, ...] = ("parameters", i)
-        line = line_of(lines, where)
-        problems += _check_parameter(
-            p, categories, institutions, seen, lambda field, reason, i=i: _p(
-                path, line_of(lines, ("parameters", i, field.split(".")[0])),
-                f"parameters[{i}].{field}", reason),
-            f"{path}:{line}",
-        )
+
+        def problem(field: str, reason: str, i: int = i) -> Problem:
+            line = line_of(lines, ("parameters", i, field.split(".")[0]))
+            return _p(path, line, f"parameters[{i}].{field}", reason)
+
+        here = f"{path}:{line_of(lines, where)}"
+        problems += _check_parameter(p, categories, institutions, seen, problem, here)
         problems += _check_verification(path, (*where, "verification"), p.verification, lines)
-    for src, line, p in catalogue:
-        problems += _check_parameter(
-            p, categories, institutions, seen,
-            lambda field, reason, src=src, line=line: Problem(src, line, field, reason),
-            f"{src}:{line}",
-        )
     return problems
 
 
 def _check_parameter(
-    p: Parameter, categories: set[str], institutions: set[str], seen: dict[str, str],
-    problem: Any, here: str,
+    p: Parameter,
+    categories: set[str],
+    institutions: set[str],
+    seen: dict[str, str],
+    problem: Any,
+    here: str,
 ) -> list[Problem]:
     out = []
     if p.category not in categories:
@@ -247,43 +291,3 @@ def _check_parameter(
     else:
         seen[p.code] = here
     return out
-
-
-def _catalogue_parameters(path: Path, data: bytes) -> tuple[list[Located], list[Problem]]:
-    """Each catalogue row as a Parameter with its line; the problems of the rows that fail."""
-    rows, problems = read_rows(path, data)
-    params: list[Located] = []
-    for line, row in rows:
-        values: dict[str, Any] = {}
-        verification: dict[str, str] = {}
-        for column, text in row.items():
-            text = text.strip()
-            if not text:
-                continue
-            if column.startswith("verify_"):
-                verification[column.removeprefix("verify_")] = text
-            elif column in LIST_COLUMNS:
-                values[column] = [part.strip() for part in text.split(";") if part.strip()]
-            else:
-                values[column] = text
-        if verification:
-            values["verification"] = verification
-        try:
-            param = Parameter.model_validate(values)
-        except ValidationError as exc:
-            for err in exc.errors():
-                loc = [str(x) for x in err["loc"]]
-                field = "verify_" + loc[1] if loc[0] == "verification" and len(loc) > 1 else loc[0]
-                reason = err["msg"]
-                if err["type"] != "missing":
-                    reason += f" (got {err['input']!r})"
-                problems.append(Problem(str(path), line, field, reason))
-            continue
-        v = param.verification
-        if v is not None and (v.reporters is None) != (v.window_days is None):
-            problems.append(
-                Problem(str(path), line, "verify_reporters",
-                        "verify_reporters and verify_window_days go together: set both or neither")
-            )
-        params.append((str(path), line, param))
-    return params, problems

@@ -9,7 +9,7 @@ from functools import cached_property
 import pyarrow as pa
 
 from socialrating.model import InstitutionClass, day_number
-from socialrating.rulebook.schema import Band, Parameter, RulebookSpec
+from socialrating.rulebook.schema import Band, RulebookSpec
 
 # The compiled parameter table: one row per parameter, every default resolved, the
 # category's cap copied onto each row so that scoring needs no join for it.
@@ -111,11 +111,13 @@ class Rulebook(RulebookHeader):
     catalogue_bytes: bytes = field(default=b"", repr=False, kw_only=True)
 
 
-def compile_parameters(spec: RulebookSpec, catalogue: list[Parameter]) -> pa.Table:
-    """The compiled parameter table of the YAML parameters followed by the catalogue's."""
+def compile_parameters(
+    spec: RulebookSpec, catalogue: dict[str, pa.Array] | None = None
+) -> pa.Table:
+    """The compiled parameter table: the YAML's parameters, then the catalogue's."""
     caps = {c.code: c.cap for c in spec.categories}
     cols: dict[str, list[object]] = {name: [] for name in PARAMETER_SCHEMA.names}
-    for p in (*spec.parameters, *catalogue):
+    for p in spec.parameters:
         v = p.verification or spec.reports
         cap = caps[p.category]
         row: dict[str, object] = {
@@ -138,4 +140,10 @@ def compile_parameters(spec: RulebookSpec, catalogue: list[Parameter]) -> pa.Tab
         }
         for name, value in row.items():
             cols[name].append(value)
-    return pa.table(cols, schema=PARAMETER_SCHEMA)
+    table = pa.table(cols, schema=PARAMETER_SCHEMA)
+    if catalogue is None:
+        return table
+    tail = pa.table(
+        [catalogue[f.name].cast(f.type) for f in PARAMETER_SCHEMA], schema=PARAMETER_SCHEMA
+    )
+    return pa.concat_tables([table, tail]).combine_chunks()

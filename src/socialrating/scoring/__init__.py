@@ -1,7 +1,14 @@
 """The scoring plan (Ibis), scoring runs with their snapshots, and statements."""
 
-from socialrating.scoring.plan import PlanInputs, attribute_caps, category_totals, evaluate, scores
 from socialrating.scoring.compiled import plan_inputs, run_plan
+from socialrating.scoring.plan import (
+    PlanInputs,
+    attribute_caps,
+    category_totals,
+    evaluate,
+    scores,
+    subject_totals,
+)
 from socialrating.scoring.run import RunResult, score_expr, score_run
 from socialrating.scoring.statement import Statement, StatementLine, statement
 
@@ -19,4 +26,5 @@ __all__ = [
     "score_run",
     "scores",
     "statement",
+    "subject_totals",
 ]

@@ -18,12 +18,11 @@ import ibis.expr.types as ir
 import pyarrow as pa
 
 from socialrating.ledger.store import Store
-from socialrating.rulebook import RulebookHeader
 from socialrating.model import InstitutionClass
+from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.plan import (
     PlanInputs,
     attribute_caps,
-    category_totals,
     evaluate,
     scores,
 )
@@ -47,11 +46,11 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
 
 
 def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    return scores(inputs, category_totals(evaluate(inputs, as_of)))
+    return scores(inputs, evaluate(inputs, as_of))
 
 
 def _subject_score(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    return scores(inputs, category_totals(evaluate(inputs, as_of, subject)), subject)
+    return scores(inputs, evaluate(inputs, as_of, subject), subject)
 
 
 def _statement_rows(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
@@ -61,11 +60,23 @@ def _statement_rows(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> i
         records.left_join(p, records.parameter_id == p.parameter_id)
         .left_join(i, records.institution_id == i.institution_id)
         .select(
-            records.entry_id, records.day, records.category_id, records.points,
-            records.counted_points, records.status, records.expires_day, records.quantity,
-            records.confidence, records.verified_by, records.corroborates,
-            records.cap_max_deduction, records.cap_max_addition, records.period,
-            records.parameter_id, p.code.name("parameter"), i.code.name("institution"),
+            records.entry_id,
+            records.day,
+            records.category_id,
+            records.points,
+            records.counted_points,
+            records.status,
+            records.expires_day,
+            records.quantity,
+            records.confidence,
+            records.verified_by,
+            records.corroborates,
+            records.cap_max_deduction,
+            records.cap_max_addition,
+            records.period,
+            records.parameter_id,
+            p.code.name("parameter"),
+            i.code.name("institution"),
         )
         .order_by([records.day, records.entry_id])
     )
@@ -109,6 +120,8 @@ def bind(sql: str, as_of: int, subject_id: int | None = None) -> str:
     return sql
 
 
-def run_plan(store: Store, rb: RulebookHeader, name: str, as_of: int, subject_id: int | None = None) -> pa.Table:
+def run_plan(
+    store: Store, rb: RulebookHeader, name: str, as_of: int, subject_id: int | None = None
+) -> pa.Table:
     """Run plan ``name`` as of day ``as_of`` (for one subject, where the plan takes one)."""
     return store.arrow(bind(compiled(store, rb, name), as_of, subject_id))

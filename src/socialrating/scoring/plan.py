@@ -5,10 +5,11 @@ The stages, in order (each a function of the one before):
 1. ``evaluate``: every record known as of the date, with its points and its status
    (counted, expired, low confidence, unverified, corroborating, before the rulebook took
    effect, not in the rulebook), its expiry day and its cap period.
-2. ``category_totals``: per subject, category and cap period, the counted deductions and
-   additions, each clamped to the category's cap.
-3. ``scores``: per subject, base score plus capped totals, the grade from the bands of the
-   subject's kind, and how many records counted and did not.
+2. ``category_totals``: per subject, capped category and cap period, the counted
+   deductions and additions, each clamped to the category's cap; ``subject_totals``: per
+   subject, the points of uncapped categories and how many records counted and did not.
+3. ``scores``: per subject, base score plus both, and the grade from the bands of the
+   subject's kind.
 
 A statement is stage 1 filtered to one subject, with each record's share of its cap
 (``attribute_caps``); its sum equals the subject's score from stage 3. Nothing here is
@@ -101,13 +102,15 @@ def evaluate(
     if reporters:
         is_report = rec.institution_id.isin(reporters)
         plain = rec.filter(~is_report).mutate(
-            report_state=ibis.literal(0, "int8"), verified_by=ibis.null("int64"),
+            report_state=ibis.literal(0, "int8"),
+            verified_by=ibis.null("int64"),
             corroborates=ibis.null("int64"),
         )
         rec = plain.union(_reports(inputs, rec.filter(is_report), as_of))
     else:
         rec = rec.mutate(
-            report_state=ibis.literal(0, "int8"), verified_by=ibis.null("int64"),
+            report_state=ibis.literal(0, "int8"),
+            verified_by=ibis.null("int64"),
             corroborates=ibis.null("int64"),
         )
     qty = rec.quantity.fill_null(1.0)
@@ -129,10 +132,11 @@ def evaluate(
         (rec.report_state == 2, STATUS_CODES[Status.CORROBORATING]),
         else_=COUNTED,
     ).cast("int8")
+    # A cap period is named by its first day; modulo keeps this integer arithmetic
+    # (Ibis compiles // to a floating-point division on some backends).
+    since = rec.day - rb.effective_day
     period = ibis.ifelse(
-        rec.cap_period_days.notnull(),
-        (rec.day - rb.effective_day) // rec.cap_period_days.fill_null(1),
-        0,
+        rec.cap_period_days.notnull(), rec.day - since % rec.cap_period_days.fill_null(1), 0
     ).cast("int32")
     return rec.mutate(points=points, status=status, expires_day=expires, period=period)
 
@@ -144,7 +148,7 @@ def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int | ir.Value) -> ir
     checks = e.filter(e.kind == int(EntryKind.VERIFICATION), e.day <= as_of)
     checks = checks.group_by(checks.refers_to).aggregate(verified_by=checks.entry_id.min())
     window = reports.verify_window_days.fill_null(1)
-    bucket = ((reports.day - rb.effective_day) // window).name("bucket")
+    bucket = (reports.day - (reports.day - rb.effective_day) % window).name("bucket")
     keyed = reports.mutate(
         bucket=bucket, order_key=reports.day.cast("int64") * _ORDER_SHIFT + reports.entry_id
     )
@@ -183,39 +187,49 @@ def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int | ir.Value) -> ir
     )
 
 
-def category_totals(evaluated: ir.Table) -> ir.Table:
-    """Stage 2: per subject, category and period, counted points clamped to the cap.
+def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
+    """Stage 2: per subject, capped category and period, counted points clamped to the cap.
 
-    Records that do not count are grouped under category 0 so that they still add to the
-    subject's counts without splitting the groups.
+    Deductions and additions are clamped separately.
     """
-    counted = evaluated.status == COUNTED
-    keyed = evaluated.mutate(
-        group_category=ibis.ifelse(counted, evaluated.category_id, 0),
-        group_period=ibis.ifelse(counted, evaluated.period, 0),
-        counted_points=ibis.ifelse(counted, evaluated.points, 0),
+    e = evaluated
+    rows = e.filter(e.status == COUNTED, e.cap_period_days.notnull())
+    g = rows.group_by(["subject_id", "category_id", "period"]).aggregate(
+        deductions=ibis.ifelse(rows.points < 0, rows.points, 0).sum(),
+        additions=ibis.ifelse(rows.points > 0, rows.points, 0).sum(),
     )
-    g = keyed.group_by(
-        subject_id=keyed.subject_id,
-        category_id=keyed.group_category,
-        period=keyed.group_period,
-    ).aggregate(
-        deductions=ibis.ifelse(keyed.counted_points < 0, keyed.counted_points, 0).sum(),
-        additions=ibis.ifelse(keyed.counted_points > 0, keyed.counted_points, 0).sum(),
-        max_deduction=keyed.cap_max_deduction.max(),
-        max_addition=keyed.cap_max_addition.max(),
-        counted=counted.cast("int64").sum(),
-        records=keyed.count(),
+    p = inputs.parameters
+    caps = p.group_by("category_id").aggregate(
+        max_deduction=p.cap_max_deduction.max(), max_addition=p.cap_max_addition.max()
     )
+    g = g.join(caps, g.category_id == caps.category_id)
     capped_deductions = ibis.greatest(g.deductions, -g.max_deduction.fill_null(_NO_CAP))
     capped_additions = ibis.least(g.additions, g.max_addition.fill_null(_NO_CAP))
-    return g.mutate(
+    return g.select(
+        "subject_id",
+        "category_id",
+        "period",
+        "deductions",
+        "additions",
         points=(capped_deductions + capped_additions).cast("int64"),
         cut=(g.deductions + g.additions - capped_deductions - capped_additions).cast("int64"),
     )
 
 
-def grade_expr(rulebook: RulebookHeader, score: ir.IntegerValue, kind: ir.StringValue) -> ir.StringValue:
+def subject_totals(evaluated: ir.Table) -> ir.Table:
+    """Per subject: how many records there are and count, and the points of uncapped ones."""
+    e = evaluated
+    counted = e.status == COUNTED
+    return e.group_by("subject_id").aggregate(
+        records=e.count(),
+        counted=counted.cast("int64").sum(),
+        uncapped=ibis.ifelse(counted & e.cap_period_days.isnull(), e.points, 0).sum(),
+    )
+
+
+def grade_expr(
+    rulebook: RulebookHeader, score: ir.IntegerValue, kind: ir.StringValue
+) -> ir.StringValue:
     """The grade for a score and subject kind, from the rulebook's bands."""
     branches = []
     for subject_kind in ("citizen", "organisation"):
@@ -228,25 +242,29 @@ def grade_expr(rulebook: RulebookHeader, score: ir.IntegerValue, kind: ir.String
 
 
 def scores(
-    inputs: PlanInputs, totals: ir.Table, subject_id: int | ir.Value | None = None
+    inputs: PlanInputs, evaluated: ir.Table, subject_id: int | ir.Value | None = None
 ) -> ir.Table:
     """Stage 3: per subject (every registered subject), score, grade and record counts."""
     rb = inputs.rulebook
-    per_subject = totals.group_by("subject_id").aggregate(
-        points=totals.points.sum(),
-        counted=totals.counted.sum(),
-        records=totals.records.sum(),
+    e = evaluated.select(
+        "subject_id", "category_id", "period", "points", "status", "cap_period_days"
     )
+    totals = subject_totals(e)
+    fine = category_totals(inputs, e)
+    capped = fine.group_by("subject_id").aggregate(capped=fine.points.sum())
     s = inputs.subjects
     if subject_id is not None:
         s = s.filter(s.subject_id == subject_id)
-    joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
-    score = (rb.spec.base_score + joined.points.fill_null(0)).cast("int64")
+    joined = s.left_join(totals, s.subject_id == totals.subject_id).left_join(
+        capped, s.subject_id == capped.subject_id
+    )
+    points = joined.uncapped.fill_null(0) + joined.capped.fill_null(0)
+    score = (rb.spec.base_score + points).cast("int64")
     counted = joined.counted.fill_null(0).cast("int64")
     return joined.select(
-        subject_id=joined.subject_id,
+        subject_id=s.subject_id,
         score=score,
-        grade=grade_expr(rb, score, joined.kind),
+        grade=grade_expr(rb, score, s.kind),
         counted=counted,
         not_counted=(joined.records.fill_null(0) - counted).cast("int64"),
     )
@@ -257,7 +275,8 @@ def attribute_caps(evaluated: ir.Table) -> ir.Table:
 
     Deductions and additions are capped separately: a record counts in full until its
     running total reaches the cap, the one that crosses it counts in part, the rest count 0.
-    The shares add up to the capped totals of ``category_totals``.
+    The shares add up to the capped totals of ``category_totals``; records of uncapped
+    categories keep their points.
     """
     counted = evaluated.status == COUNTED
     sign = ibis.cases((evaluated.points < 0, -1), (evaluated.points > 0, 1), else_=0)

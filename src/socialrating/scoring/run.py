@@ -15,13 +15,13 @@ from socialrating.ledger.store import Store
 from socialrating.model import day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
-from socialrating.scoring.plan import PlanInputs, category_totals, evaluate, scores
+from socialrating.scoring.plan import PlanInputs, evaluate, scores
 
 
 def score_expr(inputs: PlanInputs, as_of: dt.date, subject_id: int | None = None) -> ir.Table:
     """The whole plan for ``as_of`` as one Ibis expression: one row per subject (or for one)."""
     day = day_number(as_of)
-    return scores(inputs, category_totals(evaluate(inputs, day, subject_id)), subject_id)
+    return scores(inputs, evaluate(inputs, day, subject_id), subject_id)
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,9 @@ class RunResult:
         }
 
 
-def score_run(store: Store, as_of: dt.date | None = None, rulebook: RulebookHeader | None = None) -> RunResult:
+def score_run(
+    store: Store, as_of: dt.date | None = None, rulebook: RulebookHeader | None = None
+) -> RunResult:
     """Score every subject as of ``as_of`` (default: today, UTC) and store the snapshot."""
     as_of = as_of or utc_now().date()
     rb = rulebook or active_rulebook(store)
@@ -86,9 +88,25 @@ def score_run(store: Store, as_of: dt.date | None = None, rulebook: RulebookHead
             [run_id],
         ) or (0, 0, 0)
         seconds = time.perf_counter() - started
-        stats = {"grades": grades, "mean_score": mean, "records": int(records), "counted": int(counted)}
+        stats = {
+            "grades": grades,
+            "mean_score": mean,
+            "records": int(records),
+            "counted": int(counted),
+        }
         store.run(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [run_id, rb.hash, as_of, started_at, utc_now(), last_entry, subjects, json.dumps(stats)],
+            [
+                run_id,
+                rb.hash,
+                as_of,
+                started_at,
+                utc_now(),
+                last_entry,
+                subjects,
+                json.dumps(stats),
+            ],
         )
-    return RunResult(run_id, rb.hash, as_of, int(subjects), int(records), int(counted), seconds, grades, mean)
+    return RunResult(
+        run_id, rb.hash, as_of, int(subjects), int(records), int(counted), seconds, grades, mean
+    )

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Any
 
 from socialrating.errors import ScoringError
 from socialrating.ledger.append import utc_now
+from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.ledger.subjects import find_subject
 from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
 from socialrating.rulebook import RulebookHeader
-from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.scoring.compiled import run_plan
 
 
@@ -104,7 +105,10 @@ def statement(
     row = run_plan(store, rb, "subject_score", day, subject.subject_id).to_pylist()[0]
     categories = {v: k for k, v in rb.category_ids.items()}
     lines = [_line(r, categories, rb) for r in rows]
-    result = Statement(subject, as_of, rb.hash, rb.spec.base_score, row["score"], row["grade"], lines)
+    # DuckDB sums integers into 128-bit values; the score is a plain int.
+    result = Statement(
+        subject, as_of, rb.hash, rb.spec.base_score, int(row["score"]), row["grade"], lines
+    )
     if result.total != result.score:
         raise ScoringError(
             f"statement of {code} sums to {result.total} but the score is {result.score}"
@@ -112,16 +116,16 @@ def statement(
     return result
 
 
-def _line(r: dict[str, object], categories: dict[int, str], rb: RulebookHeader) -> StatementLine:
-    status = STATUS_BY_CODE[int(r["status"])]  # type: ignore[call-overload]
-    points = int(r["points"])  # type: ignore[call-overload]
-    counted = int(r["counted_points"])  # type: ignore[call-overload]
-    expires = None if r["expires_day"] is None else day_date(r["expires_day"])  # type: ignore[arg-type]
+def _line(r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader) -> StatementLine:
+    status = STATUS_BY_CODE[int(r["status"])]
+    points = int(r["points"])
+    counted = int(r["counted_points"])
+    expires = None if r["expires_day"] is None else day_date(r["expires_day"])
     reason = STATUS_TEXT[status]
-    category = categories.get(r["category_id"], "") if r["category_id"] is not None else ""  # type: ignore[arg-type]
+    category = categories.get(r["category_id"], "") if r["category_id"] is not None else ""
     if status is Status.COUNTED and counted != points:
         cap = r["cap_max_deduction"] if points < 0 else r["cap_max_addition"]
-        start = day_date(rb.effective_day + int(r["period"]) * _period_days(rb, category))  # type: ignore[call-overload]
+        start = day_date(int(r["period"]))
         reason = f"cap: {category} at most {cap} per {_period_days(rb, category)} days from {start}"
     elif status is Status.COUNTED and r["verified_by"] is not None:
         reason = f"report verified by entry {r['verified_by']}"
@@ -132,8 +136,8 @@ def _line(r: dict[str, object], categories: dict[int, str], rb: RulebookHeader) 
     elif status is Status.LOW_CONFIDENCE:
         reason = f"confidence {r['confidence']} below the minimum"
     return StatementLine(
-        entry_id=int(r["entry_id"]),  # type: ignore[call-overload]
-        date=day_date(int(r["day"])),  # type: ignore[call-overload]
+        entry_id=int(r["entry_id"]),
+        date=day_date(int(r["day"])),
         parameter=str(r["parameter"] or f"#{r.get('parameter_id')}"),
         category=category,
         institution=str(r["institution"] or ""),
@@ -142,8 +146,8 @@ def _line(r: dict[str, object], categories: dict[int, str], rb: RulebookHeader) 
         status=status,
         reason=reason,
         expires=expires,
-        quantity=r["quantity"],  # type: ignore[arg-type]
-        confidence=r["confidence"],  # type: ignore[arg-type]
+        quantity=r["quantity"],
+        confidence=r["confidence"],
     )
 
 

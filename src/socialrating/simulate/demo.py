@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +81,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
         per_institution = batches(draws, nation, rb, inst_codes, first_day, config.seed)
         progress.advance(task)
         stored = duplicates = 0
-        task = progress.add_task("ingesting records", total=sum(t.num_rows for _, t in per_institution))
+        task = progress.add_task(
+            "ingesting records", total=sum(t.num_rows for _, t in per_institution)
+        )
         for code, table in per_institution:
             result = ingest_table(store, table, code, f"demo:{code}")
             stored += result.stored
@@ -99,7 +100,9 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
     return DemoResult(nation.subjects.num_rows, stored, duplicates, run, examples)
 
 
-def _verify_reports(store: Store, rb: Rulebook, rng: np.random.Generator, seed: int, last_day: int) -> tuple[int, int]:
+def _verify_reports(
+    store: Store, rb: Rulebook, rng: np.random.Generator, seed: int, last_day: int
+) -> tuple[int, int]:
     """An authority verifies a share of the citizen reports, a few days after each."""
     state = rb.institutions_of(InstitutionClass.STATE)
     if not state:
@@ -116,7 +119,9 @@ def _verify_reports(store: Store, rb: Rulebook, rng: np.random.Generator, seed: 
     chosen = np.flatnonzero(rng.random(n) < VERIFIED_SHARE)
     if len(chosen) == 0:
         return 0, 0
-    days = np.minimum(reports.column("day").to_numpy()[chosen] + rng.integers(1, 10, len(chosen)), last_day)
+    days = np.minimum(
+        reports.column("day").to_numpy()[chosen] + rng.integers(1, 10, len(chosen)), last_day
+    )
     ids = reports.column("entry_id").to_numpy()[chosen]
     keys = reports.column("idem_key").to_numpy(zero_copy_only=False)[chosen]
     m = len(chosen)

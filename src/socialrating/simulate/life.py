@@ -39,13 +39,14 @@ class Draws:
     counterpart: np.ndarray  # -1 when none
 
 
-def _param_weights(points: np.ndarray, explicit: np.ndarray) -> np.ndarray:
+def param_weights(points: np.ndarray, explicit: np.ndarray) -> np.ndarray:
     """Draw weights: heavier points are rarer; the catalogue's tail holds TAIL_SHARE."""
     w = 1.0 / (1.0 + np.abs(points) / 8.0) ** 1.5
     tail = ~explicit
     if tail.any() and explicit.any():
         w[tail] *= (TAIL_SHARE / (1 - TAIL_SHARE)) * w[explicit].sum() / w[tail].sum()
-    return w / w.sum()
+    weights: np.ndarray = w / w.sum()
+    return weights
 
 
 def draw_records(
@@ -79,23 +80,40 @@ def draw_records(
             continue
         conduct = nation.conduct[subjects]
         for sign, rate in rates.items():
-            mask = ((applies == kind) | (applies == "any")) & (points < 0 if sign == "deduction" else points > 0)
+            mask = ((applies == kind) | (applies == "any")) & (
+                points < 0 if sign == "deduction" else points > 0
+            )
             candidates = np.flatnonzero(mask)
             if len(candidates) == 0:
                 continue
             factor = np.exp(0.9 * conduct) if sign == "deduction" else np.exp(-0.4 * conduct)
             n_each = rng.poisson(rate * years * factor)
             who = np.repeat(subjects, n_each)
-            which = candidates[rng.choice(len(candidates), size=len(who), p=_param_weights(points[candidates], explicit[candidates]))]
-            parts.append(_complete(rng, who, which, nation, offsets, counts, flat, classes, per_unit, days))
+            which = candidates[
+                rng.choice(
+                    len(candidates),
+                    size=len(who),
+                    p=param_weights(points[candidates], explicit[candidates]),
+                )
+            ]
+            parts.append(
+                _complete(rng, who, which, nation, offsets, counts, flat, classes, per_unit, days)
+            )
     draws = _concat(parts)
     return _with_corroboration(rng, draws, classes), inst_codes
 
 
 def _complete(
-    rng: np.random.Generator, who: np.ndarray, which: np.ndarray, nation: Nation,
-    offsets: np.ndarray, counts: np.ndarray, flat: np.ndarray, classes: np.ndarray,
-    per_unit: np.ndarray, days: int,
+    rng: np.random.Generator,
+    who: np.ndarray,
+    which: np.ndarray,
+    nation: Nation,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    flat: np.ndarray,
+    classes: np.ndarray,
+    per_unit: np.ndarray,
+    days: int,
 ) -> Draws:
     n = len(who)
     institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
@@ -107,7 +125,9 @@ def _complete(
     report = classes[institution] == InstitutionClass.CITIZEN.value
     reporter = rng.integers(0, max(1, nation.citizens), n)
     counterpart = np.where(report & (reporter != who), reporter, -1)
-    counterpart = np.where(report & (counterpart < 0), (who + 1) % max(1, nation.citizens), counterpart)
+    counterpart = np.where(
+        report & (counterpart < 0), (who + 1) % max(1, nation.citizens), counterpart
+    )
     return Draws(who, which, institution, day, quantity, confidence, counterpart)
 
 
@@ -115,12 +135,16 @@ def _concat(parts: list[Draws]) -> Draws:
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
         return Draws(empty, empty, empty, empty, np.zeros(0), np.zeros(0), empty)
-    return Draws(*(np.concatenate([getattr(p, f) for p in parts]) for f in Draws.__dataclass_fields__))
+    return Draws(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Draws.__dataclass_fields__)
+    )
 
 
 def _with_corroboration(rng: np.random.Generator, d: Draws, classes: np.ndarray) -> Draws:
     """Add, for some citizen reports, two more reports of the same act by other citizens."""
-    report = np.flatnonzero((classes[d.institution] == InstitutionClass.CITIZEN.value) & (d.counterpart >= 0))
+    report = np.flatnonzero(
+        (classes[d.institution] == InstitutionClass.CITIZEN.value) & (d.counterpart >= 0)
+    )
     chosen = report[rng.random(len(report)) < CORROBORATED_SHARE]
     if len(chosen) == 0:
         return d
@@ -130,8 +154,13 @@ def _with_corroboration(rng: np.random.Generator, d: Draws, classes: np.ndarray)
     reporters = (d.counterpart[extra] + rng.integers(1, n_citizens, len(extra))) % n_citizens
     reporters = np.where(reporters == d.subject[extra], (reporters + 1) % n_citizens, reporters)
     more = Draws(
-        d.subject[extra], d.parameter[extra], d.institution[extra], later,
-        d.quantity[extra], d.confidence[extra], reporters,
+        d.subject[extra],
+        d.parameter[extra],
+        d.institution[extra],
+        later,
+        d.quantity[extra],
+        d.confidence[extra],
+        reporters,
     )
     return _concat([d, more])
 
@@ -164,7 +193,8 @@ def batches(
                         "subject": codes.take(pa.array(d.subject[idx])),
                         "parameter": pcodes.take(pa.array(d.parameter[idx])),
                         "date": pa.array((first_day + d.day[idx]).astype(np.int32), pa.int32())
-                        .cast(pa.date32()).cast(pa.string()),
+                        .cast(pa.date32())
+                        .cast(pa.string()),
                         "quantity": _text(d.quantity[idx]),
                         "severity": pa.nulls(n, pa.string()),
                         "confidence": _text(d.confidence[idx]),

@@ -34,7 +34,7 @@ class Nation:
 
     @property
     def organisations(self) -> int:
-        return self.subjects.num_rows - self.citizens
+        return int(self.subjects.num_rows) - self.citizens
 
 
 def citizen_code(i: int) -> str:
@@ -45,10 +45,14 @@ def organisation_code(i: int) -> str:
     return f"O{i + 1:08d}"
 
 
-def make_nation(rng: np.random.Generator, citizens: int, organisations: int, today: dt.date) -> Nation:
+def make_nation(
+    rng: np.random.Generator, citizens: int, organisations: int, today: dt.date
+) -> Nation:
     """Draw a nation of ``citizens`` persons and ``organisations`` organisations."""
     ages = np.clip(rng.normal(40, 20, citizens), 0, 95)
-    born_days = day_number(today) - (ages * 365.25).astype(np.int64) - rng.integers(0, 365, citizens)
+    born_days = (
+        day_number(today) - (ages * 365.25).astype(np.int64) - rng.integers(0, 365, citizens)
+    )
     citizen_codes = pa.array([citizen_code(i) for i in range(citizens)], pa.string())
     org_codes = pa.array([organisation_code(i) for i in range(organisations)], pa.string())
     n = citizens + organisations
@@ -59,15 +63,23 @@ def make_nation(rng: np.random.Generator, citizens: int, organisations: int, tod
             "code": pa.concat_arrays([citizen_codes, org_codes]),
             "kind": pa.array(["citizen"] * citizens + ["organisation"] * organisations),
             "born": pa.concat_arrays(
-                [pa.array(born_days.astype(np.int32), pa.int32()).cast(pa.date32()),
-                 pa.nulls(organisations, pa.date32())]
+                [
+                    pa.array(born_days.astype(np.int32), pa.int32()).cast(pa.date32()),
+                    pa.nulls(organisations, pa.date32()),
+                ]
             ),
-            "sex": pa.concat_arrays([pa.array(sex.tolist(), pa.string()), pa.nulls(organisations, pa.string())]),
+            "sex": pa.concat_arrays(
+                [pa.array(sex.tolist(), pa.string()), pa.nulls(organisations, pa.string())]
+            ),
             "region": pa.array(np.asarray(REGIONS)[region_idx].tolist(), pa.string()),
         }
     )
     # Most subjects behave typically; a few behave badly often, which is what produces
     # the C and D grades and the blacklists of the described system.
     group = rng.random(n)
-    conduct = rng.normal(0.0, 0.6, n) + np.where(group < 0.03, 2.2, 0.0) + np.where(group < 0.008, 1.5, 0.0)
+    conduct = (
+        rng.normal(0.0, 0.6, n)
+        + np.where(group < 0.03, 2.2, 0.0)
+        + np.where(group < 0.008, 1.5, 0.0)
+    )
     return Nation(subjects, citizens, conduct)

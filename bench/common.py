@@ -1,0 +1,124 @@
+"""Shared set-up for benchmarks: a ledger of synthetic records on the seed rulebook.
+
+The database is built once per size and kept under bench/.data/ (it takes a minute or
+two: every row gets its real digests and hash chain); later runs reuse it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from socialrating.ledger import Store, activate_rulebook, open_store
+from socialrating.ledger.append import append_rows
+from socialrating.model import InstitutionClass
+from socialrating.rulebook import Rulebook, load_rulebook
+from socialrating.simulate.life import param_weights
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT / "bench" / ".data"
+SEED = ROOT / "rulebooks" / "seed.yaml"
+AS_OF = dt.date(2021, 12, 31)
+CHUNK = 2_000_000
+
+
+def log(message: str) -> None:
+    print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rulebook]:
+    """A store with ``subjects`` subjects and ``records`` records on the seed rulebook.
+
+    No citizen reports are generated (the peers below do not implement corroboration);
+    camera records carry a confidence, per-unit parameters a quantity.
+    """
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / f"ledger-{records}-{subjects}-{seed}.duckdb"
+    rb = load_rulebook(SEED)
+    if path.exists():
+        store = open_store(path)
+        if store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == records:
+            return store, rb
+        store.close()
+        path.unlink()
+    log(f"building {path.name}: {subjects:,} subjects, {records:,} records (once)")
+    store = open_store(path, create=True)
+    activate_rulebook(store, rb)
+    organisations = subjects // 10
+    store.run(
+        f"""INSERT INTO subjects
+        SELECT range + 1,
+               CASE WHEN range < {subjects - organisations} THEN 'C' ELSE 'O' END || lpad(CAST(range + 1 AS VARCHAR), 9, '0'),
+               CASE WHEN range < {subjects - organisations} THEN 'citizen' ELSE 'organisation' END,
+               NULL, NULL, NULL
+        FROM range({subjects})"""
+    )
+    ids = dict(store.rows("SELECT code, parameter_id FROM parameters"))
+    inst_ids = dict(store.rows("SELECT code, institution_id FROM institutions"))
+    params = rb.parameters
+    classes = rb.institution_classes
+    first_inst = [
+        next((c for c in s.split(";") if classes[c] is not InstitutionClass.CITIZEN), None)
+        for s in params.column("institutions").to_pylist()
+    ]
+    usable = np.array([f is not None for f in first_inst])
+    pid = np.array([ids[c] for c in params.column("code").to_pylist()], dtype=np.int32)
+    iid = np.array([inst_ids[f] if f else 0 for f in first_inst], dtype=np.int32)
+    camera = np.array([f is not None and classes[f] is InstitutionClass.CAMERA for f in first_inst])
+    per_unit = params.column("per_unit").to_numpy(zero_copy_only=False)
+    kinds = np.array(params.column("subjects").to_pylist())
+    points = params.column("points").to_numpy()
+    explicit = np.zeros(params.num_rows, dtype=bool)
+    explicit[: len(rb.spec.parameters)] = True
+    rng = np.random.default_rng(seed)
+    pools = {}
+    for kind in ("citizen", "organisation"):
+        pool = np.flatnonzero(usable & ((kinds == kind) | (kinds == "any")))
+        # The demo's weights: heavier points are rarer; the catalogue's tail is 15 %.
+        pools[kind] = (pool, param_weights(points[pool], explicit[pool]))
+    day0 = rb.effective_day
+    done = 0
+    while done < records:
+        n = min(CHUNK, records - done)
+        subject = rng.integers(1, subjects + 1, n)
+        is_org = subject > subjects - organisations
+        param = np.empty(n, dtype=np.int64)
+        for kind, mask in (("citizen", ~is_org), ("organisation", is_org)):
+            pool, w = pools[kind]
+            param[mask] = pool[rng.choice(len(pool), size=int(mask.sum()), p=w)]
+        quantity = np.where(per_unit[param], rng.integers(1, 20, n).astype(np.float64), np.nan)
+        confidence = np.where(camera[param], np.round(0.8 + 0.2 * rng.random(n), 3), np.nan)
+        chunk = pa.table(
+            {
+                "line": pa.array(np.arange(n), pa.int64()),
+                "kind": pa.array(np.ones(n, dtype=np.int8)),
+                "parameter_id": pa.array(pid[param]),
+                "subject_id": pa.array(subject.astype(np.int64)),
+                "day": pa.array((day0 + rng.integers(0, 365, n)).astype(np.int32)),
+                "quantity": pa.array(quantity, mask=np.isnan(quantity)),
+                "severity": pa.nulls(n, pa.int16()),
+                "confidence": pa.array(confidence, mask=np.isnan(confidence)),
+                "counterpart_id": pa.nulls(n, pa.int64()),
+                "evidence": pa.nulls(n, pa.string()),
+                "refers_to": pa.nulls(n, pa.int64()),
+                "idem_key": pa.array([f"b{done + i}" for i in range(n)], pa.string()),
+                "institution": pa.array(iid[param]),
+            }
+        )
+        # One batch per institution, as institutions send them; digests and chain are real.
+        store.con.register("bench_chunk", chunk)
+        for inst in np.unique(iid[param]):
+            store.run(
+                f"CREATE OR REPLACE TEMP VIEW bench_batch AS SELECT * FROM bench_chunk WHERE institution = {int(inst)}"
+            )
+            with store.transaction():
+                append_rows(store, "bench_batch", int(inst), "bench")
+        store.con.unregister("bench_chunk")
+        done += n
+        log(f"  {done:,} records")
+    store.run("CHECKPOINT")
+    return store, rb

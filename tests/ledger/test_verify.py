@@ -1,0 +1,204 @@
+"""Verifying the ledger: a clean one is ok, and each kind of tampering names its entry.
+
+The ledger built here: entry 1 (batch 1) activates the tiny rulebook; batch 2 holds
+entries 2, 3, 4 and batch 3 holds entries 5, 6. Each tampering is done the way an
+intruder would: with a separate DuckDB connection to the file, after the store is closed.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import duckdb
+import pytest
+from tests.conftest import feed, rec
+from typer.testing import CliRunner
+
+from socialrating.cli import app
+from socialrating.ledger import Store, open_store
+from socialrating.ledger.digests import payload_digest_sql, row_digest_sql
+from socialrating.ledger.verify import VerifyReport, verify_ledger
+
+
+@pytest.fixture
+def ledger(store: Store) -> Iterator[Path]:
+    """The path of a closed ledger with batches 1 (entry 1), 2 (entries 2-4) and 3 (5-6)."""
+    first = feed(
+        store,
+        "police",
+        [
+            rec("C1", "blood", "2021-02-01"),
+            rec("C2", "blood", "2021-02-02"),
+            rec("C3", "volunteer_hours", "2021-02-03", quantity=4),
+        ],
+    )
+    second = feed(
+        store, "police", [rec("C4", "blood", "2021-02-01"), rec("C5", "hero", "2021-02-02")]
+    )
+    assert first.batch is not None and second.batch is not None
+    assert (first.batch.first_entry, first.batch.last_entry) == (2, 4)
+    assert (second.batch.first_entry, second.batch.last_entry) == (5, 6)
+    store.close()
+    yield Path(store.path)
+
+
+def tamper(path: Path, *statements: str) -> None:
+    con = duckdb.connect(str(path))
+    try:
+        for sql in statements:
+            con.execute(sql)
+    finally:
+        con.close()
+
+
+def verify(path: Path) -> VerifyReport:
+    with open_store(path) as store:
+        return verify_ledger(store)
+
+
+def reasons(report: VerifyReport) -> list[tuple[int, str]]:
+    return [(f.entry_id, f.reason) for f in report.findings]
+
+
+def test_clean_ledger_is_ok(ledger: Path) -> None:
+    report = verify(ledger)
+    assert report.ok
+    assert (report.entries, report.batches, report.first, report.findings) == (6, 3, None, [])
+    with open_store(ledger) as store:
+        assert report.head == store.scalar("SELECT digest FROM batches WHERE batch_id = 3")
+    assert report.as_dict()["first_broken"] is None
+
+
+def test_edited_quantity_names_that_entry(ledger: Path) -> None:
+    tamper(ledger, "UPDATE entries SET quantity = 40 WHERE entry_id = 4")
+    report = verify(ledger)
+    assert not report.ok
+    assert report.first is not None
+    assert (report.first.entry_id, report.first.batch_id) == (4, 2)
+    assert reasons(report) == [(4, "edited: its content no longer matches its digest")]
+
+
+def test_edited_subject_names_that_entry(ledger: Path) -> None:
+    tamper(ledger, "UPDATE entries SET subject_id = 9 WHERE entry_id = 3")
+    report = verify(ledger)
+    assert report.as_dict()["first_broken"] == 3
+    assert [f.entry_id for f in report.findings] == [3]
+
+
+def test_edited_arrival_time_names_that_entry(ledger: Path) -> None:
+    tamper(ledger, "UPDATE entries SET arrived_at = arrived_at - INTERVAL 1 DAY WHERE entry_id = 5")
+    report = verify(ledger)
+    assert reasons(report) == [
+        (5, "edited: its number, batch or arrival time no longer matches its digest")
+    ]
+
+
+def test_edit_with_recomputed_digests_is_caught_by_the_batch(ledger: Path) -> None:
+    tamper(
+        ledger,
+        "UPDATE entries SET quantity = 40 WHERE entry_id = 4",
+        f"UPDATE entries SET payload_digest = {payload_digest_sql()} WHERE entry_id = 4",
+        f"UPDATE entries SET row_digest = {row_digest_sql()} WHERE entry_id = 4",
+    )
+    with open_store(ledger) as store:  # the row itself now looks consistent
+        assert store.scalar("SELECT quantity FROM entries WHERE entry_id = 4") == 40
+        assert (
+            store.scalar(
+                f"SELECT count(*) FROM entries WHERE payload_digest <> {payload_digest_sql()} "
+                f"OR row_digest <> {row_digest_sql()}"
+            )
+            == 0
+        )
+    report = verify(ledger)
+    assert not report.ok
+    # The batch's digest over its rows names the batch, by its first entry.
+    assert report.first is not None
+    assert (report.first.entry_id, report.first.batch_id) == (2, 2)
+    assert reasons(report) == [(2, "row digests of this batch were rewritten or reordered")]
+
+
+def test_deleted_entry_is_named(ledger: Path) -> None:
+    tamper(ledger, "DELETE FROM entries WHERE entry_id = 3")
+    report = verify(ledger)
+    assert report.as_dict()["first_broken"] == 3
+    assert reasons(report)[0] == (3, "deleted: this entry is missing")
+    # Its batch no longer adds up either.
+    assert (2, "batch holds 2 entries, its digest says 3") in reasons(report)
+
+
+def test_deleted_last_entry_is_named(ledger: Path) -> None:
+    # No gap is left in the numbering: only the batch knows entry 6 existed.
+    tamper(ledger, "DELETE FROM entries WHERE entry_id = 6")
+    report = verify(ledger)
+    assert report.as_dict()["first_broken"] == 6
+    assert reasons(report)[0] == (6, "deleted: this entry is missing")
+    assert (5, "batch holds 1 entries, its digest says 2") in reasons(report)
+
+
+def test_inserted_entry_beyond_its_batch_is_named(ledger: Path) -> None:
+    tamper(
+        ledger,
+        "INSERT INTO entries SELECT * REPLACE (7 AS entry_id) FROM entries WHERE entry_id = 6",
+    )
+    report = verify(ledger)
+    assert report.as_dict()["first_broken"] == 7
+    assert (7, "inserted: outside the entries its batch holds") in reasons(report)
+    assert (5, "batch holds 3 entries, its digest says 2") in reasons(report)
+
+
+def test_inserted_copy_with_a_used_number_is_named(ledger: Path) -> None:
+    tamper(ledger, "INSERT INTO entries SELECT * FROM entries WHERE entry_id = 3")
+    report = verify(ledger)
+    assert report.as_dict()["first_broken"] == 3
+    assert (3, "inserted: entry number used 2 times") in reasons(report)
+
+
+def test_edited_batch_digest_breaks_the_chain(ledger: Path) -> None:
+    tamper(ledger, "UPDATE batches SET digest = repeat('0', 64) WHERE batch_id = 2")
+    report = verify(ledger)
+    assert reasons(report) == [
+        (2, "batch record edited: its digest does not match"),
+        (5, "chain broken: does not follow the batch before"),
+    ]
+    assert [f.batch_id for f in report.findings] == [2, 3]
+    assert report.as_dict()["first_broken"] == 2
+
+
+def test_edited_batch_row_count_is_named(ledger: Path) -> None:
+    tamper(ledger, "UPDATE batches SET rows = 2, last_entry = 3 WHERE batch_id = 2")
+    report = verify(ledger)
+    assert report.as_dict()["first_broken"] == 4
+    assert (4, "inserted: outside the entries its batch holds") in reasons(report)
+    assert (2, "batch record edited: its digest does not match") in reasons(report)
+
+
+# --- the CLI ------------------------------------------------------------------------------
+
+
+def test_cli_verify_exits_0_on_a_clean_ledger(ledger: Path) -> None:
+    runner = CliRunner()
+    result = runner.invoke(app, ["verify", "--db", str(ledger)])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ok: 6 entries in 3 batches; head ")
+    result = runner.invoke(app, ["verify", "--db", str(ledger), "--json"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.stdout)
+    assert (doc["ok"], doc["entries"], doc["batches"], doc["first_broken"]) == (True, 6, 3, None)
+
+
+def test_cli_verify_exits_1_on_a_broken_ledger(ledger: Path) -> None:
+    tamper(ledger, "UPDATE entries SET quantity = 40 WHERE entry_id = 4")
+    runner = CliRunner()
+    result = runner.invoke(app, ["verify", "--db", str(ledger)])
+    assert result.exit_code == 1
+    assert "first broken entry 4" in result.stdout
+    assert "entry 4 (batch 2): edited: its content no longer matches its digest" in result.stdout
+    result = runner.invoke(app, ["verify", "--db", str(ledger), "--json"])
+    assert result.exit_code == 1
+    doc = json.loads(result.stdout)
+    assert (doc["ok"], doc["first_broken"]) == (False, 4)
+    assert doc["findings"] == [
+        {"entry_id": 4, "batch_id": 2, "reason": "edited: its content no longer matches its digest"}
+    ]
