@@ -83,8 +83,7 @@ def test_set_up_with_text_output(files: dict[str, str]) -> None:
     assert result.stdout.strip() == f"{files['subjects']}: 3 new subject(s) registered"
     result = ok("ingest", files["batch"], "--institution", "police", "--db", db)
     assert result.stdout.strip() == (
-        f"{files['batch']}: 5 stored, 0 already in the ledger (of 5 rows); "
-        "batch 2, entries 2 to 6"
+        f"{files['batch']}: 5 stored, 0 already in the ledger (of 5 rows); batch 2, entries 2 to 6"
     )
 
 

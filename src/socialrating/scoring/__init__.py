@@ -7,7 +7,6 @@ from socialrating.scoring.plan import (
     category_totals,
     evaluate,
     scores,
-    subject_totals,
 )
 from socialrating.scoring.run import RunResult, score_expr, score_run
 from socialrating.scoring.statement import Statement, StatementLine, statement
@@ -26,5 +25,4 @@ __all__ = [
     "score_run",
     "scores",
     "statement",
-    "subject_totals",
 ]

@@ -6,10 +6,10 @@ The stages, in order (each a function of the one before):
    (counted, expired, low confidence, unverified, corroborating, before the rulebook took
    effect, not in the rulebook), its expiry day and its cap period.
 2. ``category_totals``: per subject, capped category and cap period, the counted
-   deductions and additions, each clamped to the category's cap; ``subject_totals``: per
-   subject, the points of uncapped categories and how many records counted and did not.
-3. ``scores``: per subject, base score plus both, and the grade from the bands of the
-   subject's kind.
+   deductions and additions, each clamped to the category's cap (uncapped points and
+   records that do not count ride along under category 0).
+3. ``scores``: per subject, base score plus the totals, the grade from the bands of the
+   subject's kind, and how many records counted and did not.
 
 A statement is stage 1 filtered to one subject, with each record's share of its cap
 (``attribute_caps``); its sum equals the subject's score from stage 3. Nothing here is
@@ -68,13 +68,12 @@ def evaluate(
 ) -> ir.Table:
     """Stage 1: every record that happened by day ``as_of``, with points and status.
 
-    ``as_of`` and ``subject_id`` may be Ibis parameters, so the plan compiles once.
+    ``as_of`` and ``subject_id`` may be Ibis parameters, so the plan compiles once. The
+    records flow through in one pipeline (scan, join the parameters, join the few citizen
+    reports' verification states); nothing is materialised on the way.
     """
     rb = inputs.rulebook
-    e = inputs.entries
-    rec = e.filter(e.kind == int(EntryKind.RECORD), e.day <= as_of)
-    if subject_id is not None:
-        rec = rec.filter(rec.subject_id == subject_id)
+    rec = _records(inputs, as_of, subject_id)
     p = inputs.parameters
     rec = rec.left_join(p, rec.parameter_id == p.parameter_id).select(
         rec.entry_id,
@@ -91,22 +90,19 @@ def evaluate(
         p.per_unit,
         p.expiry_days,
         p.min_confidence,
-        p.verify_by_authority,
-        p.verify_reporters,
-        p.verify_window_days,
         p.cap_period_days,
         p.cap_max_deduction,
         p.cap_max_addition,
     )
     reporters = institution_ids(inputs, InstitutionClass.CITIZEN)
     if reporters:
-        is_report = rec.institution_id.isin(reporters)
-        plain = rec.filter(~is_report).mutate(
-            report_state=ibis.literal(0, "int8"),
-            verified_by=ibis.null("int64"),
-            corroborates=ibis.null("int64"),
+        states = _report_states(inputs, as_of, subject_id, reporters)
+        rec = rec.left_join(states, rec.entry_id == states.report_entry).select(
+            *[rec[c] for c in rec.columns],
+            report_state=states.report_state.fill_null(0),
+            verified_by=states.verified_by,
+            corroborates=states.corroborates,
         )
-        rec = plain.union(_reports(inputs, rec.filter(is_report), as_of))
     else:
         rec = rec.mutate(
             report_state=ibis.literal(0, "int8"),
@@ -141,16 +137,50 @@ def evaluate(
     return rec.mutate(points=points, status=status, expires_day=expires, period=period)
 
 
-def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int | ir.Value) -> ir.Table:
-    """Citizen reports with their verification state: 0 counts, 1 unverified, 2 corroborating."""
+def _records(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None
+) -> ir.Table:
+    e = inputs.entries
+    rec = e.filter(e.kind == int(EntryKind.RECORD), e.day <= as_of)
+    if subject_id is not None:
+        rec = rec.filter(rec.subject_id == subject_id)
+    return rec
+
+
+def _report_states(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    reporters: list[int],
+) -> ir.Table:
+    """Per citizen report: 0 it counts, 1 unverified, 2 it corroborates an earlier one.
+
+    A report counts when a state authority verified it by ``as_of`` (if the parameter
+    allows it), or when at least ``verify_reporters`` distinct citizens other than the
+    subject reported the same subject and parameter in the same window; then the earliest
+    of them counts (by day, then entry id) and the others corroborate it.
+    """
     rb = inputs.rulebook
     e = inputs.entries
+    r = _records(inputs, as_of, subject_id)
+    r = r.filter(r.institution_id.isin(reporters))
+    p = inputs.parameters
+    r = r.join(p, r.parameter_id == p.parameter_id).select(
+        r.entry_id,
+        r.subject_id,
+        r.parameter_id,
+        r.day,
+        r.counterpart_id,
+        p.verify_by_authority,
+        p.verify_reporters,
+        p.verify_window_days,
+    )
     checks = e.filter(e.kind == int(EntryKind.VERIFICATION), e.day <= as_of)
     checks = checks.group_by(checks.refers_to).aggregate(verified_by=checks.entry_id.min())
-    window = reports.verify_window_days.fill_null(1)
-    bucket = (reports.day - (reports.day - rb.effective_day) % window).name("bucket")
-    keyed = reports.mutate(
-        bucket=bucket, order_key=reports.day.cast("int64") * _ORDER_SHIFT + reports.entry_id
+    window = r.verify_window_days.fill_null(1)
+    keyed = r.mutate(
+        bucket=r.day - (r.day - rb.effective_day) % window,
+        order_key=r.day.cast("int64") * _ORDER_SHIFT + r.entry_id,
     )
     independent = keyed.counterpart_id.notnull() & (keyed.counterpart_id != keyed.subject_id)
     groups = keyed.group_by(["subject_id", "parameter_id", "bucket"]).aggregate(
@@ -176,13 +206,14 @@ def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int | ir.Value) -> ir
         (corroborated, 2),
         else_=1,
     ).cast("int8")
-    first_entry = joined.first_key % _ORDER_SHIFT
     return joined.select(
-        *[joined[c] for c in reports.columns],
+        report_entry=joined.entry_id,
         report_state=state,
         verified_by=ibis.ifelse(by_authority, joined.verified_by, ibis.null("int64")),
         corroborates=ibis.ifelse(
-            corroborated & ~first & ~by_authority, first_entry, ibis.null("int64")
+            corroborated & ~first & ~by_authority,
+            joined.first_key % _ORDER_SHIFT,
+            ibis.null("int64"),
         ),
     )
 
@@ -190,40 +221,51 @@ def _reports(inputs: PlanInputs, reports: ir.Table, as_of: int | ir.Value) -> ir
 def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
     """Stage 2: per subject, capped category and period, counted points clamped to the cap.
 
-    Deductions and additions are clamped separately.
+    Deductions and additions are clamped separately. Counted records of uncapped
+    categories, and records that do not count, are grouped under category 0 and period 0
+    (no cap), so that this one pass also carries each subject's record counts.
     """
-    e = evaluated
-    rows = e.filter(e.status == COUNTED, e.cap_period_days.notnull())
-    g = rows.group_by(["subject_id", "category_id", "period"]).aggregate(
-        deductions=ibis.ifelse(rows.points < 0, rows.points, 0).sum(),
-        additions=ibis.ifelse(rows.points > 0, rows.points, 0).sum(),
+    e = evaluated.select(
+        "subject_id", "category_id", "period", "points", "status", "cap_period_days"
+    )
+    e = e.mutate(counted=(e.status == COUNTED).cast("int64"))
+    capped = (e.counted == 1) & e.cap_period_days.notnull()
+    points = e.points * e.counted
+    keyed = e.select(
+        "subject_id",
+        "counted",
+        group_category=ibis.ifelse(capped, e.category_id, 0),
+        group_period=ibis.ifelse(capped, e.period, 0),
+        deduction=ibis.least(points, 0),
+        addition=ibis.greatest(points, 0),
+    )
+    g = keyed.group_by(
+        subject_id=keyed.subject_id,
+        category_id=keyed.group_category,
+        period=keyed.group_period,
+    ).aggregate(
+        records=keyed.count(),
+        counted=keyed.counted.sum(),
+        deductions=keyed.deduction.sum(),
+        additions=keyed.addition.sum(),
     )
     p = inputs.parameters
     caps = p.group_by("category_id").aggregate(
         max_deduction=p.cap_max_deduction.max(), max_addition=p.cap_max_addition.max()
     )
-    g = g.join(caps, g.category_id == caps.category_id)
+    g = g.left_join(caps, g.category_id == caps.category_id)
     capped_deductions = ibis.greatest(g.deductions, -g.max_deduction.fill_null(_NO_CAP))
     capped_additions = ibis.least(g.additions, g.max_addition.fill_null(_NO_CAP))
     return g.select(
-        "subject_id",
-        "category_id",
-        "period",
-        "deductions",
-        "additions",
+        g.subject_id,
+        g.category_id,
+        g.period,
+        g.records,
+        g.counted,
+        g.deductions,
+        g.additions,
         points=(capped_deductions + capped_additions).cast("int64"),
         cut=(g.deductions + g.additions - capped_deductions - capped_additions).cast("int64"),
-    )
-
-
-def subject_totals(evaluated: ir.Table) -> ir.Table:
-    """Per subject: how many records there are and count, and the points of uncapped ones."""
-    e = evaluated
-    counted = e.status == COUNTED
-    return e.group_by("subject_id").aggregate(
-        records=e.count(),
-        counted=counted.cast("int64").sum(),
-        uncapped=ibis.ifelse(counted & e.cap_period_days.isnull(), e.points, 0).sum(),
     )
 
 
@@ -246,27 +288,30 @@ def scores(
 ) -> ir.Table:
     """Stage 3: per subject (every registered subject), score, grade and record counts."""
     rb = inputs.rulebook
-    e = evaluated.select(
-        "subject_id", "category_id", "period", "points", "status", "cap_period_days"
+    totals = category_totals(inputs, evaluated)
+    per_subject = totals.group_by("subject_id").aggregate(
+        points=totals.points.sum(),
+        counted=totals.counted.sum(),
+        records=totals.records.sum(),
     )
-    totals = subject_totals(e)
-    fine = category_totals(inputs, e)
-    capped = fine.group_by("subject_id").aggregate(capped=fine.points.sum())
     s = inputs.subjects
     if subject_id is not None:
         s = s.filter(s.subject_id == subject_id)
-    joined = s.left_join(totals, s.subject_id == totals.subject_id).left_join(
-        capped, s.subject_id == capped.subject_id
-    )
-    points = joined.uncapped.fill_null(0) + joined.capped.fill_null(0)
-    score = (rb.spec.base_score + points).cast("int64")
+    joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
     counted = joined.counted.fill_null(0).cast("int64")
-    return joined.select(
+    scored = joined.select(
         subject_id=s.subject_id,
-        score=score,
-        grade=grade_expr(rb, score, s.kind),
+        kind=s.kind,
+        score=(rb.spec.base_score + joined.points.fill_null(0)).cast("int64"),
         counted=counted,
         not_counted=(joined.records.fill_null(0) - counted).cast("int64"),
+    )
+    return scored.select(
+        "subject_id",
+        "score",
+        grade=grade_expr(rb, scored.score, scored.kind),
+        counted=scored.counted,
+        not_counted=scored.not_counted,
     )
 
 

@@ -1,0 +1,276 @@
+"""Benchmark: score 20 million records for 2 million subjects on the 160,000-parameter seed.
+
+Runs, on the same ledger and in the same process:
+
+- socialrating: ``score_run`` (the Ibis plan on DuckDB, materialising the snapshot);
+- pandas: the same rules with merge and group-by;
+- pure Python: the same rules in a dict loop (on the first ``--python-records`` records,
+  since it is slow; its rate is records per second, comparable as the work is linear).
+
+It checks that pandas and Python compute the same scores as the plan, then prints each
+approach's records per second and the plan's ratio to each. Usage:
+
+    python bench/score.py [--records 20000000] [--subjects 2000000] [--python-records 2000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from common import AS_OF, bench_store, log
+from socialrating.ledger import Store
+from socialrating.model import day_number
+from socialrating.rulebook import Rulebook
+from socialrating.scoring import score_run
+
+# The baselines of ARCHITECTURE.md (records per second), for reference only.
+BASELINES = {"pure Python": 0.9e6, "pandas": 3.6e6, "Ibis on DuckDB 2.0": 12e6}
+TARGET_RATE = 10e6
+TARGET_VS_PANDAS = 3.0
+
+
+def load_frames(store: Store, rb: Rulebook) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    records = store.arrow(
+        "SELECT subject_id, parameter_id, day, quantity, confidence FROM entries WHERE kind = 1 "
+        "ORDER BY entry_id"
+    ).to_pandas()
+    params = store.arrow(
+        """SELECT parameter_id, category_id, points, per_unit, expiry_days, min_confidence,
+                  cap_period_days, cap_max_deduction, cap_max_addition
+           FROM rulebook_parameters WHERE rulebook_hash = ?""",
+        [rb.hash],
+    ).to_pandas()
+    subjects = store.arrow("SELECT subject_id, kind FROM subjects ORDER BY subject_id").to_pandas()
+    return records, params, subjects
+
+
+def grades(rb: Rulebook, score: np.ndarray, kind: np.ndarray) -> np.ndarray:
+    out = np.empty(len(score), dtype=object)
+    for k in ("citizen", "organisation"):
+        mask = kind == k
+        bands = rb.bands(k)
+        conditions = [score[mask] >= (b.min if b.min is not None else -(2**62)) for b in bands]
+        out[mask] = np.select(conditions, [b.grade for b in bands], default=None)
+    return out
+
+
+def score_pandas(
+    rb: Rulebook, records: pd.DataFrame, params: pd.DataFrame, subjects: pd.DataFrame, as_of: int
+) -> pd.DataFrame:
+    """The rules of the plan (reports aside: the benchmark ledger has none) in pandas."""
+    eff = rb.effective_day
+    m = records[records.day <= as_of].merge(params, on="parameter_id", how="left")
+    qty = m.quantity.fillna(1.0).to_numpy()
+    base = m.points.to_numpy(dtype=np.float64, na_value=0.0)
+    scaled = base * qty
+    per_unit = np.sign(scaled) * np.floor(np.abs(scaled) + 1e-9)
+    points = np.where(m.per_unit.fillna(False).to_numpy(dtype=bool), per_unit, base).astype(
+        np.int64
+    )
+    day = m.day.to_numpy()
+    expiry = m.expiry_days.to_numpy(dtype=np.float64, na_value=np.nan)
+    conf = m.confidence.to_numpy(dtype=np.float64, na_value=np.nan)
+    min_conf = m.min_confidence.to_numpy(dtype=np.float64, na_value=np.nan)
+    counted = (
+        m.category_id.notna().to_numpy()
+        & (day >= eff)
+        & ~(~np.isnan(expiry) & (as_of >= day + expiry))
+        & ~(~np.isnan(conf) & (conf < min_conf))
+    )
+    period_days = m.cap_period_days.to_numpy(dtype=np.float64, na_value=np.nan)
+    capped = counted & ~np.isnan(period_days)
+    points = np.where(counted, points, 0)
+    subject = m.subject_id.to_numpy()
+    uncapped = pd.Series(np.where(capped, 0, points)).groupby(subject).sum()
+    c = pd.DataFrame(
+        {
+            "subject": subject[capped],
+            "category": m.category_id.to_numpy()[capped],
+            "period": (day - (day - eff) % np.nan_to_num(period_days, nan=1).astype(np.int64))[
+                capped
+            ],
+            "deduction": np.minimum(points[capped], 0),
+            "addition": np.maximum(points[capped], 0),
+        }
+    )
+    g = c.groupby(["subject", "category", "period"], sort=False).sum().reset_index()
+    caps = params.groupby("category_id")[["cap_max_deduction", "cap_max_addition"]].max()
+    g = g.join(caps, on="category")
+    clamped = np.maximum(g.deduction, -g.cap_max_deduction.fillna(2**62)) + np.minimum(
+        g.addition, g.cap_max_addition.fillna(2**62)
+    )
+    capped_sum = clamped.groupby(g.subject.to_numpy()).sum()
+    total = uncapped.add(capped_sum, fill_value=0)
+    score = rb.spec.base_score + total.reindex(subjects.subject_id, fill_value=0).to_numpy().astype(
+        np.int64
+    )
+    return pd.DataFrame(
+        {
+            "subject_id": subjects.subject_id.to_numpy(),
+            "score": score,
+            "grade": grades(rb, score, subjects.kind.to_numpy()),
+        }
+    )
+
+
+def score_python(
+    rb: Rulebook, rows: list[tuple], params: dict[int, tuple], as_of: int
+) -> dict[int, int]:
+    """The same rules in a plain dict loop; returns scores of the subjects it saw."""
+    eff = rb.effective_day
+    uncapped: dict[int, int] = {}
+    groups: dict[tuple[int, int, int], list[int]] = {}
+    for subject, parameter, day, quantity, confidence in rows:
+        if day > as_of:
+            continue
+        p = params.get(parameter)
+        if p is None or day < eff:
+            continue
+        category, points, per_unit, expiry, min_conf, period_days, _, _ = p
+        if expiry is not None and as_of >= day + expiry:
+            continue
+        if confidence is not None and confidence < min_conf:
+            continue
+        if per_unit:
+            scaled = points * (1.0 if quantity is None else quantity)
+            points = int(np.sign(scaled)) * int(abs(scaled) + 1e-9)
+        if period_days is None:
+            uncapped[subject] = uncapped.get(subject, 0) + points
+        else:
+            key = (subject, category, day - (day - eff) % period_days)
+            acc = groups.get(key)
+            if acc is None:
+                groups[key] = acc = [0, 0]
+            if points < 0:
+                acc[0] += points
+            else:
+                acc[1] += points
+    caps = {p[0]: (p[6], p[7]) for p in params.values()}
+    totals = dict(uncapped)
+    for (subject, category, _), (ded, add) in groups.items():
+        max_ded, max_add = caps[category]
+        ded = ded if max_ded is None else max(ded, -max_ded)
+        add = add if max_add is None else min(add, max_add)
+        totals[subject] = totals.get(subject, 0) + ded + add
+    return {s: rb.spec.base_score + t for s, t in totals.items()}
+
+
+def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
+    times, result = [], None
+    for _ in range(repeat):
+        gc.collect()
+        start = time.perf_counter()
+        result = fn()
+        times.append(time.perf_counter() - start)
+    return result, min(times), statistics.median(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--records", type=int, default=20_000_000)
+    ap.add_argument("--subjects", type=int, default=2_000_000)
+    ap.add_argument("--python-records", type=int, default=2_000_000)
+    ap.add_argument("--repeat", type=int, default=3)
+    args = ap.parse_args()
+
+    store, rb = bench_store(args.records, args.subjects)
+    as_of = day_number(AS_OF)
+    n = args.records
+
+    log("socialrating: score_run (Ibis plan on DuckDB, snapshot materialised)")
+    score_run(store, AS_OF)  # warm: compiles the plan once, as a service would
+    run, best, median = timed(lambda: score_run(store, AS_OF), args.repeat)
+    ours = n / best
+    snapshot = store.arrow(
+        "SELECT subject_id, score, grade FROM snapshot WHERE run_id = ? ORDER BY subject_id",
+        [run.run_id],
+    ).to_pandas()
+    log(f"  best {best:.2f} s, median {median:.2f} s: {ours / 1e6:.2f} M records/s")
+
+    log("pandas: loading the same records (not timed)")
+    records, params, subjects = load_frames(store, rb)
+    log("pandas: merge + group-by")
+    result, p_best, _ = timed(
+        lambda: score_pandas(rb, records, params, subjects, as_of), max(1, args.repeat - 1)
+    )
+    same = (result.score.to_numpy() == snapshot.score.to_numpy()).all() and (
+        result.grade.to_numpy() == snapshot.grade.to_numpy()
+    ).all()
+    log(
+        f"  best {p_best:.2f} s: {n / p_best / 1e6:.2f} M records/s; same scores and grades: {same}"
+    )
+
+    k = min(args.python_records, n)
+    log(f"pure Python: dict loop over the first {k:,} records")
+    head = records.head(k)
+    rows = list(
+        zip(
+            head.subject_id.tolist(),
+            head.parameter_id.tolist(),
+            head.day.tolist(),
+            [None if q != q else q for q in head.quantity.tolist()],
+            [None if c != c else c for c in head.confidence.tolist()],
+            strict=True,
+        )
+    )
+    pdict = {
+        int(r.parameter_id): (
+            int(r.category_id),
+            int(r.points),
+            bool(r.per_unit),
+            None if pd.isna(r.expiry_days) else int(r.expiry_days),
+            float(r.min_confidence),
+            None if pd.isna(r.cap_period_days) else int(r.cap_period_days),
+            None if pd.isna(r.cap_max_deduction) else int(r.cap_max_deduction),
+            None if pd.isna(r.cap_max_addition) else int(r.cap_max_addition),
+        )
+        for r in params.itertuples()
+    }
+    py_scores, py_best, _ = timed(lambda: score_python(rb, rows, pdict, as_of), 1)
+    check = score_pandas(rb, head, params, subjects, as_of).set_index("subject_id").score
+    py_same = all(check[s] == v for s, v in py_scores.items())
+    log(f"  {py_best:.2f} s: {k / py_best / 1e6:.2f} M records/s; same scores as pandas: {py_same}")
+
+    rates = {
+        "socialrating (Ibis plan on DuckDB)": ours,
+        "pandas (merge + group-by)": n / p_best,
+        "pure Python (dict loop)": k / py_best,
+    }
+    print()
+    print(
+        f"Scoring {n:,} records for {args.subjects:,} subjects, 160,000 parameters, as of {AS_OF}"
+    )
+    print(f"{'approach':38s} {'records/s':>14s} {'socialrating is':>16s}")
+    for name, rate in rates.items():
+        print(f"{name:38s} {rate:>14,.0f} {ours / rate:>15.2f}x")
+    print()
+    print("Baselines of ARCHITECTURE.md (other runs, for reference):")
+    for name, rate in BASELINES.items():
+        print(f"  {name:36s} {rate:>14,.0f}")
+    vs_pandas = ours / rates["pandas (merge + group-by)"]
+    print()
+    print(
+        f"target >= {TARGET_RATE / 1e6:.0f} M records/s: {'met' if ours >= TARGET_RATE else 'NOT met'} ({ours / 1e6:.2f} M)"
+    )
+    print(
+        f"target >= {TARGET_VS_PANDAS:.0f}x pandas:        {'met' if vs_pandas >= TARGET_VS_PANDAS else 'NOT met'} ({vs_pandas:.2f}x)"
+    )
+    print(
+        f"parity: pandas {'same' if same else 'DIFFERENT'}, Python {'same' if py_same else 'DIFFERENT'}"
+    )
+    if not (same and py_same):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
