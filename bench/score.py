@@ -165,6 +165,32 @@ def score_python(
     return {s: rb.spec.base_score + t for s, t in totals.items()}
 
 
+def reference_query(store: Store, rb: Rulebook, as_of: int) -> int:
+    """ARCHITECTURE.md's baseline workload, as plain DuckDB SQL, on the same ledger.
+
+    Join records to the parameter table, drop expired ones, sum points per subject and
+    category, cap each category, add the base, grade: less than the plan does (no
+    periods, per-unit points, confidence, reports, record counts, snapshot), so it
+    shows what this data and machine allow.
+    """
+    bands = rb.bands("citizen")
+    grade = " ".join(f"WHEN score >= {b.min} THEN '{b.grade}'" for b in bands if b.min is not None)
+    rows = store.rows(
+        f"""SELECT count(*), count(DISTINCT grade) FROM (
+            SELECT subject_id, CASE {grade} ELSE '{bands[-1].grade}' END AS grade FROM (
+                SELECT subject_id, {rb.spec.base_score} + sum(greatest(s, -coalesce(cap, 1e12))) AS score
+                FROM (SELECT e.subject_id, p.category_id, any_value(p.cap_max_deduction) AS cap,
+                             sum(p.points) AS s
+                      FROM entries e JOIN rulebook_parameters p
+                        ON p.parameter_id = e.parameter_id AND p.rulebook_hash = ?
+                      WHERE e.kind = 1 AND (p.expiry_days IS NULL OR ? < e.day + p.expiry_days)
+                      GROUP BY 1, 2)
+                GROUP BY 1))""",
+        [rb.hash, as_of],
+    )
+    return int(rows[0][0])
+
+
 def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
     times, result = [], None
     for _ in range(repeat):
@@ -196,6 +222,10 @@ def main() -> None:
         [run.run_id],
     ).to_pandas()
     log(f"  best {best:.2f} s, median {median:.2f} s: {ours / 1e6:.2f} M records/s")
+
+    log("reference: ARCHITECTURE.md's baseline workload as plain DuckDB SQL")
+    _, r_best, _ = timed(lambda: reference_query(store, rb, as_of), args.repeat)
+    log(f"  best {r_best:.2f} s: {n / r_best / 1e6:.2f} M records/s")
 
     log("pandas: loading the same records (not timed)")
     records, params, subjects = load_frames(store, rb)
@@ -243,6 +273,7 @@ def main() -> None:
 
     rates = {
         "socialrating (Ibis plan on DuckDB)": ours,
+        "reference workload, plain DuckDB SQL": n / r_best,
         "pandas (merge + group-by)": n / p_best,
         "pure Python (dict loop)": k / py_best,
     }

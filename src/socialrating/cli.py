@@ -296,8 +296,7 @@ def _nothing() -> Iterator[None]:
 def print_run(result: Any) -> None:
     out.print(
         f"run {result.run_id}: as of {result.as_of}, rulebook {result.rulebook_hash[:12]}, "
-        f"{result.subjects:,} subjects, {result.records:,} records "
-        f"({result.counted:,} counted) in {result.seconds:.2f} s"
+        f"{result.subjects:,} subjects, {result.records:,} records in {result.seconds:.2f} s"
     )
     out.print(grades_table(result.grades))
 

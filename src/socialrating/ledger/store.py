@@ -61,7 +61,7 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TIMESTAMP, last_entry BIGINT, subjects BIGINT, stats VARCHAR);
 CREATE TABLE IF NOT EXISTS snapshot (
     run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
-    grade VARCHAR NOT NULL, counted BIGINT, not_counted BIGINT);
+    grade VARCHAR NOT NULL);
 """
 
 

@@ -6,10 +6,10 @@ The stages, in order (each a function of the one before):
    (counted, expired, low confidence, unverified, corroborating, before the rulebook took
    effect, not in the rulebook), its expiry day and its cap period.
 2. ``category_totals``: per subject, capped category and cap period, the counted
-   deductions and additions, each clamped to the category's cap (uncapped points and
-   records that do not count ride along under category 0).
-3. ``scores``: per subject, base score plus the totals, the grade from the bands of the
-   subject's kind, and how many records counted and did not.
+   deductions and additions, each clamped to the category's cap (counted points of
+   uncapped categories ride along under category 0).
+3. ``scores``: per subject, base score plus the totals, and the grade from the bands of
+   the subject's kind.
 
 A statement is stage 1 filtered to one subject, with each record's share of its cap
 (``attribute_caps``); its sum equals the subject's score from stage 3. Nothing here is
@@ -221,34 +221,25 @@ def _report_states(
 def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
     """Stage 2: per subject, capped category and period, counted points clamped to the cap.
 
-    Deductions and additions are clamped separately. Counted records of uncapped
-    categories, and records that do not count, are grouped under category 0 and period 0
-    (no cap), so that this one pass also carries each subject's record counts.
+    Deductions and additions are clamped separately. Counted points of uncapped
+    categories ride along under category 0 and period 0 (no cap), so that one group-by
+    serves both. The group-by is the costliest step of a run, so it carries only the two
+    sums it needs.
     """
-    e = evaluated.select(
-        "subject_id", "category_id", "period", "points", "status", "cap_period_days"
-    )
-    e = e.mutate(counted=(e.status == COUNTED).cast("int64"))
-    capped = (e.counted == 1) & e.cap_period_days.notnull()
-    points = e.points * e.counted
+    e = evaluated.filter(evaluated.status == COUNTED)
+    capped = e.cap_period_days.notnull()
     keyed = e.select(
         "subject_id",
-        "counted",
         group_category=ibis.ifelse(capped, e.category_id, 0),
         group_period=ibis.ifelse(capped, e.period, 0),
-        deduction=ibis.least(points, 0),
-        addition=ibis.greatest(points, 0),
+        deduction=ibis.least(e.points, 0),
+        addition=ibis.greatest(e.points, 0),
     )
     g = keyed.group_by(
         subject_id=keyed.subject_id,
         category_id=keyed.group_category,
         period=keyed.group_period,
-    ).aggregate(
-        records=keyed.count(),
-        counted=keyed.counted.sum(),
-        deductions=keyed.deduction.sum(),
-        additions=keyed.addition.sum(),
-    )
+    ).aggregate(deductions=keyed.deduction.sum(), additions=keyed.addition.sum())
     p = inputs.parameters
     caps = p.group_by("category_id").aggregate(
         max_deduction=p.cap_max_deduction.max(), max_addition=p.cap_max_addition.max()
@@ -260,8 +251,6 @@ def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
         g.subject_id,
         g.category_id,
         g.period,
-        g.records,
-        g.counted,
         g.deductions,
         g.additions,
         points=(capped_deductions + capped_additions).cast("int64"),
@@ -286,33 +275,20 @@ def grade_expr(
 def scores(
     inputs: PlanInputs, evaluated: ir.Table, subject_id: int | ir.Value | None = None
 ) -> ir.Table:
-    """Stage 3: per subject (every registered subject), score, grade and record counts."""
+    """Stage 3: per subject (every registered subject), score and grade."""
     rb = inputs.rulebook
     totals = category_totals(inputs, evaluated)
-    per_subject = totals.group_by("subject_id").aggregate(
-        points=totals.points.sum(),
-        counted=totals.counted.sum(),
-        records=totals.records.sum(),
-    )
+    per_subject = totals.group_by("subject_id").aggregate(points=totals.points.sum())
     s = inputs.subjects
     if subject_id is not None:
         s = s.filter(s.subject_id == subject_id)
     joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
-    counted = joined.counted.fill_null(0).cast("int64")
     scored = joined.select(
         subject_id=s.subject_id,
         kind=s.kind,
         score=(rb.spec.base_score + joined.points.fill_null(0)).cast("int64"),
-        counted=counted,
-        not_counted=(joined.records.fill_null(0) - counted).cast("int64"),
     )
-    return scored.select(
-        "subject_id",
-        "score",
-        grade=grade_expr(rb, scored.score, scored.kind),
-        counted=scored.counted,
-        not_counted=scored.not_counted,
-    )
+    return scored.select("subject_id", "score", grade=grade_expr(rb, scored.score, scored.kind))
 
 
 def attribute_caps(evaluated: ir.Table) -> ir.Table:
