@@ -46,24 +46,10 @@ from pathlib import Path
 
 import yaml
 
+from socialrating.rulebook.catalogue import COLUMNS  # the columns the loader reads
+
 TOTAL_PARAMETERS = 160_000
 SEED = 2021
-COLUMNS = (
-    "code",
-    "name",
-    "category",
-    "points",
-    "per_unit",
-    "expires_after_days",
-    "institutions",
-    "min_confidence",
-    "verify_by_authority",
-    "verify_reporters",
-    "verify_window_days",
-    "tags",
-    "subjects",
-)
-
 # The tables below are laid out by hand for reading.
 # fmt: off
 # Sizes of points: mostly small, as in the county pilots' detailed rules.

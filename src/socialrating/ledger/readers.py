@@ -6,12 +6,12 @@ is wrong, instead of the reader stopping at the first cell it cannot parse.
 
 from __future__ import annotations
 
-import csv
 import json
 from pathlib import Path
 
 import pyarrow as pa
 
+from socialrating.csvrows import read_csv_columns
 from socialrating.errors import Problem
 
 COLUMNS = (
@@ -75,39 +75,15 @@ def _read_csv(path: Path) -> tuple[pa.Table, list[Problem]]:
     src = str(path)
     # utf-8-sig: a BOM (spreadsheets write one) is not part of the first column's name.
     with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.reader(f)
-        try:
-            header = [h.strip() for h in next(reader)]
-        except StopIteration:
-            return staged_table({}, []), [Problem(src, 1, "", "empty file: no header line")]
-        except csv.Error as exc:
-            return staged_table({}, []), [Problem(src, 1, "", f"not valid CSV: {exc}")]
-        problems = _unknown(src, 1, header)
-        cols: dict[str, list[str | None]] = {h: [] for h in header if h in COLUMNS}
-        lines: list[int] = []
-        start = reader.line_num + 1
-        while True:
-            try:
-                values = next(reader)
-            except StopIteration:
-                break
-            except csv.Error as exc:
-                problems.append(Problem(src, start, "", f"not valid CSV: {exc}"))
-                start = reader.line_num + 1
-                continue
-            line, start = start, reader.line_num + 1
-            if not values or values == [""]:
-                continue
-            if len(values) != len(header):
-                problems.append(
-                    Problem(src, line, "", f"expected {len(header)} fields, found {len(values)}")
-                )
-                continue
-            lines.append(line)
-            for name, value in zip(header, values, strict=True):
-                if name in cols:
-                    cols[name].append(value if value.strip() else None)
-    return staged_table(cols, lines), problems
+        read, problems = read_csv_columns(f, src)
+    if read is None:
+        return staged_table({}, []), problems
+    cols: dict[str, list[str | None]] = {
+        name: [v if v.strip() else None for v in values]
+        for name, values in read.columns.items()
+        if name in COLUMNS
+    }
+    return staged_table(cols, read.lines), _unknown(src, 1, read.header) + problems
 
 
 def _read_ndjson(path: Path) -> tuple[pa.Table, list[Problem]]:

@@ -10,7 +10,6 @@ schema's (``schema.Parameter``); a test keeps the two in step.
 
 from __future__ import annotations
 
-import csv
 import gzip
 import io
 import re
@@ -22,6 +21,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialrating.csvrows import read_csv_columns
 from socialrating.errors import Problem
 from socialrating.rulebook.schema import RulebookSpec
 
@@ -102,46 +102,13 @@ def _table(columns: dict[str, list[str]], lines: list[int]) -> pa.Table:
 
 
 def _csv(path: Path, text: str) -> tuple[pa.Table | None, list[Problem]]:
-    reader = csv.reader(io.StringIO(text, newline=""))
-    try:
-        header = [h.strip() for h in next(reader)]
-    except StopIteration:
-        return None, [Problem(str(path), 1, "", "empty catalogue: no header line")]
-    except csv.Error as exc:
-        return None, [Problem(str(path), 1, "", f"not valid CSV: {exc}")]
-    problems = _check_header(path, header)
-    if problems:
+    read, problems = read_csv_columns(io.StringIO(text, newline=""), str(path))
+    if read is None:
         return None, problems
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    width = len(header)
-    # csv.reader counts physical lines; a row starts on the line after the previous ended.
-    start = reader.line_num + 1
-    while True:
-        try:
-            values = next(reader)
-        except StopIteration:
-            break
-        except csv.Error as exc:
-            problems.append(Problem(str(path), start, "", f"not valid CSV: {exc}"))
-            start = reader.line_num + 1
-            continue
-        line, start = start, reader.line_num + 1
-        if not values or (len(values) == 1 and not values[0].strip()):
-            continue
-        if len(values) != width:
-            problems.append(
-                Problem(str(path), line, "", f"expected {width} fields, found {len(values)}")
-            )
-            continue
-        rows.append(values)
-        lines.append(line)
-    columns = (
-        {h: list(col) for h, col in zip(header, zip(*rows, strict=True), strict=True)}
-        if rows
-        else {h: [] for h in header}
-    )
-    return _table(columns, lines), problems
+    header_problems = _check_header(path, read.header)
+    if header_problems:
+        return None, header_problems
+    return _table(read.columns, read.lines), problems
 
 
 def _parquet(path: Path, data: bytes) -> tuple[pa.Table | None, list[Problem]]:

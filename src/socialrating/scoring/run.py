@@ -76,9 +76,7 @@ def score_run(
     with store.transaction():
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
-        store.run(
-            f"INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade FROM ({sql})"
-        )
+        store.run(f"INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade FROM ({sql})")
         grades: dict[str, dict[str, int]] = {}
         mean: dict[str, float] = {}
         for kind, grade, n, total in store.rows(
@@ -116,6 +114,4 @@ def score_run(
                 json.dumps(stats),
             ],
         )
-    return RunResult(
-        run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean
-    )
+    return RunResult(run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean)
