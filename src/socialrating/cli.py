@@ -92,6 +92,16 @@ def parse_date(text: str | None) -> dt.date | None:
 
 
 @contextmanager
+def working(message: str, as_json: bool) -> Iterator[None]:
+    """A spinner on stderr while a step runs (none with --json, whose output is parsed)."""
+    if as_json:
+        yield
+        return
+    with err.status(message, spinner="dots"):
+        yield
+
+
+@contextmanager
 def opened(db: str, *, create: bool = False) -> Iterator[Any]:
     from socialrating.ledger import open_store
 
@@ -114,7 +124,8 @@ def rulebook_check(
     """Validate a rulebook; list every problem with its file, line and field."""
     from socialrating.rulebook import load_rulebook
 
-    rb = load_rulebook(file)
+    with working(f"checking {file}…", as_json):
+        rb = load_rulebook(file)
     summary = {
         "file": str(file),
         "name": rb.spec.name,
@@ -161,8 +172,9 @@ def init(
     from socialrating.rulebook import load_rulebook
 
     path = rulebook or Path(settings.RULEBOOK.value())
-    rb = load_rulebook(path)
-    with opened(db, create=True) as store:
+    with working(f"loading {path}…", as_json):
+        rb = load_rulebook(path)
+    with opened(db, create=True) as store, working("activating…", as_json):
         changed = activate_rulebook(store, rb)
     doc = {"db": db, "rulebook": str(path), "hash": rb.hash, "activated": changed}
     if as_json:
@@ -217,7 +229,7 @@ def ingest(
     """Append a batch of records from one institution: all rows, or none if any is bad."""
     from socialrating.ledger import ingest_file
 
-    with opened(db) as store:
+    with opened(db) as store, working(f"checking and storing {file}…", as_json):
         result = ingest_file(store, file, institution)
     if as_json:
         emit(result.as_dict())
@@ -240,7 +252,7 @@ def verify(db: Db = settings.DB.default, as_json: Json = False) -> None:
     """Check the hash chain; name the first edited, inserted or deleted entry. Exit 1 if broken."""
     from socialrating.ledger.verify import verify_ledger
 
-    with opened(db) as store:
+    with opened(db) as store, working("verifying every entry…", as_json):
         report = verify_ledger(store)
     if as_json:
         emit(report.as_dict())
@@ -279,18 +291,12 @@ def score(db: Db = settings.DB.default, as_of: AsOf = None, as_json: Json = Fals
     """Score every subject and store a snapshot tagged with the rulebook hash and date."""
     from socialrating.scoring import score_run
 
-    spinner = err.status("scoring…", spinner="dots") if not as_json else _nothing()
-    with opened(db) as store, spinner:
+    with opened(db) as store, working("scoring…", as_json):
         result = score_run(store, parse_date(as_of))
     if as_json:
         emit(result.as_dict())
         return
     print_run(result)
-
-
-@contextmanager
-def _nothing() -> Iterator[None]:
-    yield
 
 
 def print_run(result: Any) -> None:
