@@ -206,9 +206,16 @@ def subjects_import(
 @app.command()
 @handles_errors
 def institutions(db: Db = settings.DB.default, as_json: Json = False) -> None:
-    """List the institutions that may send records."""
+    """List the institutions that may send records under the active rulebook."""
+    from socialrating.ledger import active_rulebook
+
     with opened(db) as store:
-        rows = store.rows("SELECT institution_id, code, class, name FROM institutions ORDER BY 1")
+        rows = store.rows(
+            """SELECT i.institution_id, i.code, r.class, i.name FROM institutions i
+               JOIN rulebook_institutions r USING (institution_id)
+               WHERE r.rulebook_hash = ? ORDER BY 1""",
+            [active_rulebook(store).hash],
+        )
     if as_json:
         emit([{"id": r[0], "code": r[1], "class": r[2], "name": r[3]} for r in rows])
         return
@@ -248,12 +255,19 @@ def ingest(
 
 @app.command()
 @handles_errors
-def verify(db: Db = settings.DB.default, as_json: Json = False) -> None:
+def verify(
+    db: Db = settings.DB.default,
+    head: Annotated[
+        str | None,
+        typer.Option(help="A head digest printed by an earlier verify; it must still be there."),
+    ] = None,
+    as_json: Json = False,
+) -> None:
     """Check the hash chain; name the first edited, inserted or deleted entry. Exit 1 if broken."""
     from socialrating.ledger.verify import verify_ledger
 
     with opened(db) as store, working("verifying every entry…", as_json):
-        report = verify_ledger(store)
+        report = verify_ledger(store, head)
     if as_json:
         emit(report.as_dict())
     elif report.ok:

@@ -300,6 +300,20 @@ BAD_ROWS = [
         "not a number: 'inf'",
     ),
     (
+        "huge-quantity",
+        "police",
+        "b,C1,volunteer_hours,2021-02-01,1e300,,,,",
+        "quantity",
+        "must be at most 1,000,000,000: 1e300",
+    ),
+    (
+        "refers-to-not-whole",
+        "police",
+        "b,,,2021-02-01,,,,verification,2.5",
+        "refers_to",
+        "not an entry id: '2.5'",
+    ),
+    (
         "confidence-above-1",
         "cams",
         "b,C1,red_light,2021-02-01,,1.5,,,",
@@ -601,3 +615,44 @@ def test_unknown_institution(store: Store, tmp_path: Path) -> None:
     assert "unknown institution 'nobody'" in str(info.value)
     assert "police" in str(info.value)  # it lists some that exist
     assert entries(store) == 1
+
+
+@pytest.mark.parametrize(
+    ("severity", "says"),
+    [("2.5", "not a whole number: '2.5'"), ("40000", "out of range (-32768 to 32767): '40000'")],
+)
+def test_bad_severity(store: Store, tmp_path: Path, severity: str, says: str) -> None:
+    path = tmp_path / "batch.csv"
+    path.write_text(f"key,subject,parameter,date,severity\nk,C1,blood,2021-02-01,{severity}\n")
+    p = only(rejected(store, path, "police"))
+    assert (p.line, p.field) == (2, "severity")
+    assert says in p.reason
+
+
+def test_classes_follow_the_active_rulebook(store: Store, tmp_path: Path) -> None:
+    from tests.conftest import TINY, feed, rec
+
+    from socialrating.ledger import activate_rulebook
+    from socialrating.rulebook import load_rulebook
+
+    report = feed(store, "hotline", [rec("C1", "rumour", "2021-02-01", counterpart="C2")])
+    assert report.batch is not None
+    entry = report.batch.first_entry
+    text = TINY.read_text()
+    text = text.replace(
+        "{code: bank, name: Bank, class: nonstate}", "{code: bank, name: Bank, class: state}"
+    )
+    text = text.replace(
+        "{code: police, name: Police, class: state}",
+        "{code: police, name: Police, class: nonstate}",
+    )
+    changed = tmp_path / "tiny2.yaml"
+    changed.write_text(text)
+    assert activate_rulebook(store, load_rulebook(changed))
+    with pytest.raises(BatchRejected) as exc:
+        feed(store, "police", [{"kind": "verification", "refers_to": entry, "date": "2021-02-05"}])
+    assert "only state authorities verify reports; 'police' is nonstate" in str(exc.value)
+    stored = feed(
+        store, "bank", [{"kind": "verification", "refers_to": entry, "date": "2021-02-05"}]
+    )
+    assert stored.stored == 1

@@ -202,3 +202,63 @@ def test_cli_verify_exits_1_on_a_broken_ledger(ledger: Path) -> None:
     assert doc["findings"] == [
         {"entry_id": 4, "batch_id": 2, "reason": "edited: its content no longer matches its digest"}
     ]
+
+
+def test_shifting_text_between_fields_is_detected(store: Store) -> None:
+    # Two reports, and a verification whose evidence ends in '|' and a digit: with a plain
+    # separator, moving the boundary between evidence, refers_to and the key kept the digest.
+    reports = feed(
+        store,
+        "hotline",
+        [
+            rec("C1", "rumour", "2021-02-01", counterpart="C2"),
+            rec("C1", "rumour", "2021-02-02", counterpart="C3"),
+        ],
+    )
+    assert reports.batch is not None
+    feed(
+        store,
+        "police",
+        [
+            {
+                "kind": "verification",
+                "refers_to": 3,
+                "evidence": "memo|2",
+                "key": "v1",
+                "date": "2021-02-05",
+            }
+        ],
+    )
+    path = Path(store.path)
+    store.close()
+    tamper(
+        path,
+        "UPDATE entries SET evidence = 'memo', refers_to = 2, idem_key = '3|v1' WHERE kind = 2",
+    )
+    report = verify(path)
+    assert not report.ok
+    assert report.first is not None and report.first.entry_id == 4
+    assert "edited" in report.first.reason
+
+
+def test_edited_batch_source_breaks_the_chain(ledger: Path) -> None:
+    tamper(ledger, "UPDATE batches SET source = 'forged.csv' WHERE batch_id = 2")
+    report = verify(ledger)
+    assert not report.ok
+    assert reasons(report)[0] == (2, "batch record edited: its digest does not match")
+
+
+def test_deleted_last_batch_is_caught_by_a_published_head(ledger: Path) -> None:
+    head = verify(ledger).head
+    tamper(
+        ledger, "DELETE FROM entries WHERE batch_id = 3", "DELETE FROM batches WHERE batch_id = 3"
+    )
+    assert verify(ledger).ok  # intact in itself: only the published head shows the loss
+    with open_store(ledger) as store:
+        report = verify_ledger(store, expected_head=head)
+    assert not report.ok
+    assert report.first is not None and report.first.entry_id == 5
+    assert "published head" in report.first.reason
+    result = CliRunner().invoke(app, ["verify", "--db", str(ledger), "--head", head[:16], "--json"])
+    assert result.exit_code == 1
+    assert json.loads(result.stdout)["first_broken"] == 5

@@ -298,6 +298,45 @@ def test_reports_not_yet_corroborated_as_of_the_date(store: Store) -> None:
     assert show(store, "C1", "2021-02-25").score == 995
 
 
+def test_a_report_before_the_effective_date_is_not_in_the_first_window(store: Store) -> None:
+    feed(
+        store,
+        "hotline",
+        [
+            report("C1", "C2", "2020-12-20"),
+            report("C1", "C3", "2021-01-05"),
+            report("C1", "C4", "2021-01-06"),
+            report("C1", "C5", "2021-01-07"),
+        ],
+    )
+    st = show(store, "C1", "2021-06-01")
+    assert st.score == 995
+    assert [line.status for line in st.lines] == [
+        Status.BEFORE_EFFECT,
+        Status.COUNTED,
+        Status.CORROBORATING,
+        Status.CORROBORATING,
+    ]
+
+
+def test_a_corroborated_act_counts_once_even_if_also_verified(store: Store) -> None:
+    r = feed(
+        store,
+        "hotline",
+        [
+            report("C1", "C2", "2021-02-01"),
+            report("C1", "C3", "2021-02-02"),
+            report("C1", "C4", "2021-02-03"),
+        ],
+    )
+    assert r.batch is not None
+    second = r.batch.first_entry + 1
+    feed(store, "police", [{"kind": "verification", "refers_to": second, "date": "2021-02-10"}])
+    st = show(store, "C1", "2021-06-01")
+    assert st.score == 995
+    assert [line.counted for line in st.lines] == [-5, 0, 0]
+
+
 def test_police_record_of_a_reportable_parameter_needs_no_verification(store: Store) -> None:
     feed(store, "police", [rec("C1", "rumour", "2021-02-01")])
     assert show(store, "C1", "2021-06-01").score == 995

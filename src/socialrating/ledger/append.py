@@ -80,7 +80,7 @@ def append_rows(
     rows_hex = rows_digest(digests.column(0))
     last = first + n - 1
     digest = batch_digest(
-        prev, batch_id, institution_id, n, first, last, epoch_us(arrived), rows_hex
+        prev, batch_id, institution_id, source, n, first, last, epoch_us(arrived), rows_hex
     )
     store.run(
         "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",

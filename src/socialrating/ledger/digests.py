@@ -33,14 +33,19 @@ PAYLOAD_COLUMNS = (
 
 
 def payload_digest_sql(alias: str = "") -> str:
-    """A DuckDB expression for the payload digest of the row ``alias``."""
+    """A DuckDB expression for the payload digest of the row ``alias``.
+
+    Each field is written as its length, a colon and its text, and NULL as ``~``: an
+    encoding no two different rows share, whatever text a free field holds (a plain
+    separator would let ``evidence='a|2'`` and ``refers_to`` trade characters unseen).
+    """
     prefix = f"{alias}." if alias else ""
-    # '~' stands for NULL; a real '~' value is escaped so the two cannot collide.
     parts = ", ".join(
-        f"coalesce(replace(CAST({prefix}{col} AS VARCHAR), '~', '~~'), '~')"
+        f"coalesce(CAST(length(CAST({prefix}{col} AS VARCHAR)) AS VARCHAR) || ':' "
+        f"|| CAST({prefix}{col} AS VARCHAR), '~')"
         for col in PAYLOAD_COLUMNS
     )
-    return f"sha256(concat_ws('|', {parts}))"
+    return f"sha256('v2|' || concat_ws('|', {parts}))"
 
 
 def row_digest_sql(alias: str = "") -> str:
@@ -78,24 +83,24 @@ def batch_digest(
     prev_digest: str,
     batch_id: int,
     institution_id: int | None,
+    source: str | None,
     rows: int,
     first_entry: int,
     last_entry: int,
     arrived_at_us: int,
     rows_digest_hex: str,
 ) -> str:
-    """The digest of one batch, chained to the one before it."""
-    text = "|".join(
-        str(x)
-        for x in (
-            prev_digest,
-            batch_id,
-            "~" if institution_id is None else institution_id,
-            rows,
-            first_entry,
-            last_entry,
-            arrived_at_us,
-            rows_digest_hex,
-        )
+    """The digest of one batch, chained to the one before it (every field length-prefixed)."""
+    fields = (
+        prev_digest,
+        batch_id,
+        institution_id,
+        source,
+        rows,
+        first_entry,
+        last_entry,
+        arrived_at_us,
+        rows_digest_hex,
     )
-    return hashlib.sha256(text.encode()).hexdigest()
+    text = "|".join("~" if f is None else f"{len(str(f))}:{f}" for f in fields)
+    return hashlib.sha256(("v2|" + text).encode()).hexdigest()

@@ -52,6 +52,10 @@ def q(expr: str) -> str:
     return f"'''' || {expr} || ''''"
 
 
+# Quantities are counts, hours, days or amounts; past this they are a mistake, and
+# per-unit points (up to 100,000 a unit) would overflow a 64-bit score.
+MAX_QUANTITY = 1_000_000_000
+
 # Rows of the typed batch are in ``b``; each check: (field, bad-row condition, message SQL).
 CHECKS: tuple[tuple[str, str, str], ...] = (
     (
@@ -98,13 +102,23 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ("quantity", "quantity < 0", "'must not be negative: ' || quantity_text"),
     (
         "quantity",
+        f"isfinite(quantity) AND quantity > {MAX_QUANTITY}",
+        f"'must be at most {MAX_QUANTITY:,}: ' || quantity_text",
+    ),
+    (
+        "quantity",
         "kind = 1 AND rp_per_unit AND quantity_text IS NULL",
         f"'required: ' || {q('parameter_code')} || ' counts points per unit of quantity'",
     ),
     (
         "severity",
-        "severity_text IS NOT NULL AND severity IS NULL",
+        "severity_text IS NOT NULL AND NOT regexp_full_match(severity_text, '[+-]?[0-9]+')",
         f"'not a whole number: ' || {q('severity_text')}",
+    ),
+    (
+        "severity",
+        "regexp_full_match(severity_text, '[+-]?[0-9]+') AND severity IS NULL",
+        f"'out of range (-32768 to 32767): ' || {q('severity_text')}",
     ),
     (
         "confidence",
@@ -193,9 +207,11 @@ SELECT t.*,
        CASE WHEN regexp_full_match(t.date_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
             THEN CAST(try_cast(t.date_text AS DATE) - DATE '1970-01-01' AS INTEGER) END AS day,
        try_cast(t.quantity_text AS DOUBLE) AS quantity,
-       try_cast(t.severity_text AS SMALLINT) AS severity,
+       CASE WHEN regexp_full_match(t.severity_text, '[+-]?[0-9]{1,9}')
+            THEN try_cast(t.severity_text AS SMALLINT) END AS severity,
        try_cast(t.confidence_text AS DOUBLE) AS confidence,
-       try_cast(t.refers_text AS BIGINT) AS refers_to,
+       CASE WHEN regexp_full_match(t.refers_text, '[0-9]{1,18}')
+            THEN try_cast(t.refers_text AS BIGINT) END AS refers_to,
        subj.subject_id AS given_subject_id, subj.kind AS subject_kind_given,
        par.parameter_id AS given_parameter_id,
        cp.subject_id AS counterpart_id,
@@ -205,8 +221,10 @@ FROM batch_text t
 LEFT JOIN subjects subj ON subj.code = t.subject_code
 LEFT JOIN parameters par ON par.code = t.parameter_code
 LEFT JOIN subjects cp ON cp.code = t.counterpart_code
-LEFT JOIN entries ref ON ref.entry_id = try_cast(t.refers_text AS BIGINT)
-LEFT JOIN institutions ref_inst ON ref_inst.institution_id = ref.institution_id;
+LEFT JOIN entries ref ON ref.entry_id = CASE WHEN regexp_full_match(t.refers_text, '[0-9]{1,18}')
+                                           THEN try_cast(t.refers_text AS BIGINT) END
+LEFT JOIN (SELECT * FROM rulebook_institutions WHERE rulebook_hash = '$hash') ref_inst
+       ON ref_inst.institution_id = ref.institution_id;
 
 CREATE OR REPLACE TEMP TABLE batch_rows AS
 SELECT *,
@@ -264,12 +282,25 @@ def ingest_table(
     rulebook_hash = active_hash(store)
     if rulebook_hash is None:
         raise LedgerError("no rulebook is active: run `socialrating init --rulebook FILE` first")
-    row = store.one("SELECT institution_id, class FROM institutions WHERE code = ?", [institution])
+    # The class an institution has under the active rulebook (a new rulebook may change it).
+    row = store.one(
+        """SELECT i.institution_id, r.class FROM institutions i
+           JOIN rulebook_institutions r USING (institution_id)
+           WHERE i.code = ? AND r.rulebook_hash = ?""",
+        [institution, rulebook_hash],
+    )
     if row is None:
-        known = [r[0] for r in store.rows("SELECT code FROM institutions ORDER BY code LIMIT 8")]
+        known = [
+            r[0]
+            for r in store.rows(
+                """SELECT i.code FROM institutions i JOIN rulebook_institutions r
+                   USING (institution_id) WHERE r.rulebook_hash = ? ORDER BY 1 LIMIT 8""",
+                [rulebook_hash],
+            )
+        ]
         raise LedgerError(
-            f"unknown institution {institution!r} (for example: {', '.join(known)}; "
-            "`socialrating institutions` lists them all)"
+            f"unknown institution {institution!r}: not in the active rulebook (for example: "
+            f"{', '.join(known)}; `socialrating institutions` lists them all)"
         )
     institution_id, cls = int(row[0]), InstitutionClass(row[1])
     problems = list(problems or [])

@@ -62,6 +62,12 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
                 [rb.hash],
             )
             store.run(
+                """INSERT INTO rulebook_institutions
+                SELECT ?, i.institution_id, n.class
+                FROM new_institutions n JOIN institutions i ON i.code = n.code""",
+                [rb.hash],
+            )
+            store.run(
                 """INSERT INTO rulebook_permissions
                 SELECT ?, p.parameter_id, i.institution_id
                 FROM (SELECT code, unnest(string_split(institutions, ';')) AS inst FROM new_params) n

@@ -5,8 +5,9 @@ Tables (every id is an integer; codes live only in the registries):
 - ``entries``: the ledger. Append-only; each row carries a digest of its content.
 - ``batches``: one row per appended batch, hash-chained to the batch before it.
 - ``subjects``, ``institutions``, ``parameters``: registries of ids and codes.
-- ``rulebooks``, ``rulebook_parameters``, ``rulebook_permissions``: every rulebook ever
-  installed, by content hash, with its compiled parameter table.
+- ``rulebooks``, ``rulebook_parameters``, ``rulebook_institutions``,
+  ``rulebook_permissions``: every rulebook ever installed, by content hash, with its
+  compiled parameter table and the class each institution has under it.
 - ``runs`` and ``snapshot``: one row per scoring run, and its per-subject results.
 """
 
@@ -44,6 +45,8 @@ CREATE TABLE IF NOT EXISTS rulebook_parameters (
     min_confidence DOUBLE, verify_by_authority BOOLEAN, verify_reporters INTEGER,
     verify_window_days INTEGER, subjects VARCHAR, cap_period_days INTEGER,
     cap_max_deduction BIGINT, cap_max_addition BIGINT);
+CREATE TABLE IF NOT EXISTS rulebook_institutions (
+    rulebook_hash VARCHAR NOT NULL, institution_id INTEGER NOT NULL, class VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS rulebook_permissions (
     rulebook_hash VARCHAR NOT NULL, parameter_id INTEGER NOT NULL, institution_id INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -169,4 +172,6 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         store.create_schema()
     else:
         store.require_initialised()
+        if not read_only:
+            store.create_schema()  # adds tables that a newer version introduced
     return store

@@ -62,8 +62,12 @@ class VerifyReport:
         }
 
 
-def verify_ledger(store: Store) -> VerifyReport:
+def verify_ledger(store: Store, expected_head: str | None = None) -> VerifyReport:
     """Check every entry and batch; name the first broken entry.
+
+    ``expected_head`` is a head digest published earlier (``verify`` prints it): the
+    ledger must still contain a batch with that digest. Without it, deleting whole batches
+    from the end, records and batch rows together, leaves a chain that is intact in itself.
 
     Detects a row whose content was edited (its digests no longer match), a row whose
     digests were rewritten to match an edit (its batch's digest no longer matches), a
@@ -112,6 +116,21 @@ def verify_ledger(store: Store) -> VerifyReport:
         )
     findings = _in_order(store, findings, _check_batches(store))
     head = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
+    if expected_head:
+        row = store.one(
+            "SELECT batch_id, first_entry FROM batches WHERE starts_with(digest, ?)",
+            [expected_head.lower()],
+        )
+        if row is None:
+            last = int(store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries"))
+            findings.append(
+                Finding(
+                    last + 1,
+                    None,
+                    f"the published head {expected_head[:16]}… is not in the ledger: batches "
+                    "were deleted from its end or the chain was rewritten",
+                )
+            )
     return VerifyReport(
         entries=int(store.scalar("SELECT count(*) FROM entries")),
         batches=int(store.scalar("SELECT count(*) FROM batches")),
@@ -146,11 +165,22 @@ def _check_batches(store: Store) -> list[Finding]:
     prev = GENESIS
     counts = dict(store.rows("SELECT batch_id, count(*) FROM entries GROUP BY batch_id"))
     batches = store.rows(
-        "SELECT batch_id, institution_id, rows, first_entry, last_entry, arrived_at, "
+        "SELECT batch_id, institution_id, source, rows, first_entry, last_entry, arrived_at, "
         "rows_digest, prev_digest, digest FROM batches ORDER BY batch_id"
     )
     for expected_id, row in enumerate(batches, start=1):
-        batch_id, institution_id, n, first, last, arrived, stored_rows, stored_prev, digest = row
+        (
+            batch_id,
+            institution_id,
+            source,
+            n,
+            first,
+            last,
+            arrived,
+            stored_rows,
+            stored_prev,
+            digest,
+        ) = row
         if batch_id != expected_id:
             findings.append(
                 Finding(first, batch_id, f"batch numbering broken: expected batch {expected_id}")
@@ -175,7 +205,15 @@ def _check_batches(store: Store) -> list[Finding]:
                 Finding(first, batch_id, "row digests of this batch were rewritten or reordered")
             )
         recomputed = batch_digest(
-            stored_prev, batch_id, institution_id, n, first, last, epoch_us(arrived), stored_rows
+            stored_prev,
+            batch_id,
+            institution_id,
+            source,
+            n,
+            first,
+            last,
+            epoch_us(arrived),
+            stored_rows,
         )
         if recomputed != digest:
             findings.append(

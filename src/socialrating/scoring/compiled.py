@@ -17,6 +17,7 @@ import ibis
 import ibis.expr.types as ir
 import pyarrow as pa
 
+from socialrating.errors import ScoringError
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
@@ -107,8 +108,19 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     if key not in _CACHE:
         as_of, subject = ibis.param("int32"), ibis.param("int64")
         expr = PLANS[name](plan_inputs(store, rb), as_of, subject)
-        sql = store.ibis.compile(expr, params={as_of: AS_OF_SENTINEL, subject: SUBJECT_SENTINEL})
-        _CACHE[key] = str(sql)
+
+        def sql(day: int, subject_id: int) -> str:
+            return str(store.ibis.compile(expr, params={as_of: day, subject: subject_id}))
+
+        first = sql(AS_OF_SENTINEL, SUBJECT_SENTINEL)
+        # Compiled again with other values, the text must differ exactly where the
+        # sentinels stand; otherwise a sentinel's digits also occur in the plan itself.
+        other = sql(AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1)
+        if bind(first, AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1) != other:
+            raise ScoringError(
+                f"plan {name!r} for rulebook {rb.short_hash} contains a sentinel value"
+            )
+        _CACHE[key] = first
     return _CACHE[key]
 
 

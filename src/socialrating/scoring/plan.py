@@ -63,6 +63,16 @@ def institution_ids(inputs: PlanInputs, cls: InstitutionClass) -> list[int]:
     return sorted(int(i) for i in ids)
 
 
+def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) -> ir.IntegerValue:
+    """The first day of the window of ``length`` days, counted from ``effective``, holding ``day``.
+
+    The modulo is made non-negative: backends keep the sign of the dividend, which would
+    put a day just before ``effective`` into the first window after it.
+    """
+    since = day - effective
+    return day - (since % length + length) % length
+
+
 def evaluate(
     inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None = None
 ) -> ir.Table:
@@ -130,9 +140,10 @@ def evaluate(
     ).cast("int8")
     # A cap period is named by its first day; modulo keeps this integer arithmetic
     # (Ibis compiles // to a floating-point division on some backends).
-    since = rec.day - rb.effective_day
     period = ibis.ifelse(
-        rec.cap_period_days.notnull(), rec.day - since % rec.cap_period_days.fill_null(1), 0
+        rec.cap_period_days.notnull(),
+        window_start(rec.day, rb.effective_day, rec.cap_period_days.fill_null(1)),
+        0,
     ).cast("int32")
     return rec.mutate(points=points, status=status, expires_day=expires, period=period)
 
@@ -179,7 +190,7 @@ def _report_states(
     checks = checks.group_by(checks.refers_to).aggregate(verified_by=checks.entry_id.min())
     window = r.verify_window_days.fill_null(1)
     keyed = r.mutate(
-        bucket=r.day - (r.day - rb.effective_day) % window,
+        bucket=window_start(r.day, rb.effective_day, window),
         order_key=r.day.cast("int64") * _ORDER_SHIFT + r.entry_id,
     )
     independent = keyed.counterpart_id.notnull() & (keyed.counterpart_id != keyed.subject_id)
@@ -200,20 +211,22 @@ def _report_states(
         joined.n_reporters >= joined.verify_reporters
     )
     first = joined.order_key == joined.first_key
+    # One act counts once: in a corroborated window only the earliest report counts, even
+    # if an authority also verified a later one; outside one, each verified report counts.
     state = ibis.cases(
-        (by_authority, 0),
         (corroborated & first, 0),
         (corroborated, 2),
+        (by_authority, 0),
         else_=1,
     ).cast("int8")
     return joined.select(
         report_entry=joined.entry_id,
         report_state=state,
-        verified_by=ibis.ifelse(by_authority, joined.verified_by, ibis.null("int64")),
+        verified_by=ibis.ifelse(
+            by_authority & (~corroborated | first), joined.verified_by, ibis.null("int64")
+        ),
         corroborates=ibis.ifelse(
-            corroborated & ~first & ~by_authority,
-            joined.first_key % _ORDER_SHIFT,
-            ibis.null("int64"),
+            corroborated & ~first, joined.first_key % _ORDER_SHIFT, ibis.null("int64")
         ),
     )
 

@@ -109,9 +109,10 @@ def _verify_reports(
         return 0, 0
     reports = store.arrow(
         """SELECT e.entry_id, e.day, e.idem_key FROM entries e
-           JOIN institutions i USING (institution_id)
-           WHERE e.kind = ? AND i.class = 'citizen' ORDER BY e.entry_id""",
-        [int(EntryKind.RECORD)],
+           JOIN rulebook_institutions i USING (institution_id)
+           WHERE e.kind = ? AND i.rulebook_hash = ? AND i.class = 'citizen'
+           ORDER BY e.entry_id""",
+        [int(EntryKind.RECORD), rb.hash],
     )
     n = reports.num_rows
     if n == 0:
