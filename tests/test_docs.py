@@ -51,3 +51,12 @@ def test_every_rulebook_field_is_documented() -> None:
         fields |= set(definition.get("properties", {}))
     missing = sorted(f for f in fields if f"`{f}`" not in text)
     assert not missing
+
+
+def test_cli_reference_is_current() -> None:
+    from socialrating.clidoc import reference
+
+    text = (ROOT / "docs" / "cli.md").read_text()
+    assert text.rstrip("\n") == reference().rstrip("\n"), (
+        "docs/cli.md is stale: run python -m socialrating.clidoc > docs/cli.md"
+    )
