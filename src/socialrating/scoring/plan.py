@@ -5,9 +5,9 @@ The stages, in order (each a function of the one before):
 1. ``evaluate``: every record known as of the date, with its points and its status
    (counted, expired, low confidence, unverified, corroborating, before the rulebook took
    effect, not in the rulebook), its expiry day and its cap period.
-2. ``category_totals``: per subject, capped category and cap period, the counted
-   deductions and additions, each clamped to the category's cap (counted points of
-   uncapped categories ride along under category 0).
+2. ``category_totals``: per subject, capped category, cap period and sign, the counted
+   deductions and additions, each clamped to the category's cap (all other counted
+   points ride along under category 0).
 3. ``scores``: per subject, base score plus the totals, and the grade from the bands of
    the subject's kind.
 
@@ -232,42 +232,51 @@ def _report_states(
 
 
 def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
-    """Stage 2: per subject, capped category and period, counted points clamped to the cap.
+    """Stage 2: per subject, capped category, period and sign, counted points clamped.
 
-    Deductions and additions are clamped separately. Counted points of uncapped
-    categories ride along under category 0 and period 0 (no cap), so that one group-by
-    serves both. The group-by is the costliest step of a run, so it carries only the two
-    sums it needs.
+    Deductions (sign -1) and additions (sign 1) of a capped category are grouped apart and
+    clamped to the category's ``max_deduction`` and ``max_addition``; every other counted
+    point rides along under category 0, period 0, sign 0 (no cap), so that one group-by
+    serves all. It is the costliest step of a run, so it carries a single sum.
     """
     e = evaluated.filter(evaluated.status == COUNTED)
     capped = e.cap_period_days.notnull()
+    sign = ibis.cases(
+        (capped & (e.points < 0) & e.cap_max_deduction.notnull(), -1),
+        (capped & (e.points > 0) & e.cap_max_addition.notnull(), 1),
+        else_=0,
+    ).cast("int8")
     keyed = e.select(
         "subject_id",
-        group_category=ibis.ifelse(capped, e.category_id, 0),
-        group_period=ibis.ifelse(capped, e.period, 0),
-        deduction=ibis.least(e.points, 0),
-        addition=ibis.greatest(e.points, 0),
+        "points",
+        group_category=ibis.ifelse(sign != 0, e.category_id, 0),
+        group_period=ibis.ifelse(sign != 0, e.period, 0),
+        sign=sign,
     )
     g = keyed.group_by(
         subject_id=keyed.subject_id,
         category_id=keyed.group_category,
         period=keyed.group_period,
-    ).aggregate(deductions=keyed.deduction.sum(), additions=keyed.addition.sum())
+        sign=keyed.sign,
+    ).aggregate(total=keyed.points.sum())
     p = inputs.parameters
     caps = p.group_by("category_id").aggregate(
         max_deduction=p.cap_max_deduction.max(), max_addition=p.cap_max_addition.max()
     )
     g = g.left_join(caps, g.category_id == caps.category_id)
-    capped_deductions = ibis.greatest(g.deductions, -g.max_deduction.fill_null(_NO_CAP))
-    capped_additions = ibis.least(g.additions, g.max_addition.fill_null(_NO_CAP))
+    clamped = ibis.cases(
+        (g.sign < 0, ibis.greatest(g.total, -g.max_deduction)),
+        (g.sign > 0, ibis.least(g.total, g.max_addition)),
+        else_=g.total,
+    )
     return g.select(
         g.subject_id,
         g.category_id,
         g.period,
-        g.deductions,
-        g.additions,
-        points=(capped_deductions + capped_additions).cast("int64"),
-        cut=(g.deductions + g.additions - capped_deductions - capped_additions).cast("int64"),
+        g.sign,
+        g.total,
+        points=clamped.cast("int64"),
+        cut=(g.total - clamped).cast("int64"),
     )
 
 
