@@ -417,3 +417,23 @@ def test_run_is_tagged_with_rulebook_and_date(store: Store) -> None:
     assert row == (run.rulebook_hash, d("2021-06-01"), 11)
     assert run.records == 1
     assert run.grades["citizen"]["A"] == 9
+
+
+def test_the_plan_as_one_ibis_expression_matches_the_compiled_run(store: Store) -> None:
+    # score_expr is what other Ibis backends will run; it must agree with the cached SQL.
+    from socialrating.ledger import active_rulebook
+    from socialrating.scoring import plan_inputs, score_expr
+
+    feed(
+        store, "police", [rec("C1", "speeding", "2021-02-01"), rec("C1", "speeding", "2021-02-02")]
+    )
+    feed(store, "hotline", [report("C2", "C3", "2021-02-01")])
+    feed(store, "cams", [rec("C4", "red_light", "2021-02-01", confidence="0.5")])
+    run = score_run(store, d("2021-06-01"))
+    expected = dict(
+        store.rows("SELECT subject_id, score FROM snapshot WHERE run_id = ?", [run.run_id])
+    )
+    expr = score_expr(plan_inputs(store, active_rulebook(store)), d("2021-06-01"))
+    got = {r["subject_id"]: r["score"] for r in expr.to_pyarrow().to_pylist()}
+    assert got == expected
+    assert expected[1] == 970
