@@ -656,3 +656,29 @@ def test_classes_follow_the_active_rulebook(store: Store, tmp_path: Path) -> Non
         store, "bank", [{"kind": "verification", "refers_to": entry, "date": "2021-02-05"}]
     )
     assert stored.stored == 1
+
+
+@pytest.mark.parametrize(
+    ("stamp", "typ", "day"),
+    [
+        # 23:30 on 1 Feb in UTC-5 is 04:30 on 2 Feb in UTC: the fact arose on 2 Feb.
+        (
+            dt.datetime(2021, 2, 2, 4, 30, tzinfo=dt.UTC),
+            pa.timestamp("us", "America/New_York"),
+            dt.date(2021, 2, 2),
+        ),
+        (dt.datetime(2021, 2, 3, 8, 0), pa.timestamp("ms"), dt.date(2021, 2, 3)),  # naive: UTC
+    ],
+)
+def test_parquet_timestamps_are_read_as_their_utc_day(
+    store: Store, tmp_path: Path, stamp: dt.datetime, typ: pa.DataType, day: dt.date
+) -> None:
+    table = pa.table(
+        {"key": ["t1"], "subject": ["C1"], "parameter": ["blood"], "date": pa.array([stamp], typ)}
+    )
+    path = tmp_path / "batch.parquet"
+    pq.write_table(table, path)
+    assert ingest_file(store, path, "police").stored == 1
+    assert (
+        store.scalar("SELECT day FROM entries WHERE kind = 1") == (day - dt.date(1970, 1, 1)).days
+    )

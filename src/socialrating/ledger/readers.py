@@ -140,5 +140,16 @@ def _read_parquet(path: Path) -> tuple[pa.Table, list[Problem]]:
     cols: dict[str, list[str | None]] = {}
     for name in table.column_names:
         if name in COLUMNS:
-            cols[name] = [None if v is None else _text(v) for v in table.column(name).to_pylist()]
+            column = table.column(name)
+            if name == "date" and pa.types.is_timestamp(column.type):
+                column = _utc_dates(column)
+            cols[name] = [None if v is None else _text(v) for v in column.to_pylist()]
     return staged_table(cols, list(range(1, table.num_rows + 1))), problems
+
+
+def _utc_dates(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """The UTC day of each timestamp (a naive timestamp is taken to be in UTC)."""
+    typ = column.type
+    if typ.tz is not None:
+        column = column.cast(pa.timestamp(typ.unit, "UTC"))
+    return column.cast(pa.date32())
