@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from socialrating.errors import LedgerError
 from socialrating.ledger import Store, activate_rulebook, open_store
 from socialrating.ledger.append import append_rows
 from socialrating.model import InstitutionClass
@@ -40,10 +41,14 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
     path = DATA / f"ledger-{records}-{subjects}-{seed}.duckdb"
     rb = load_rulebook(SEED)
     if path.exists():
-        store = open_store(path)
-        if store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == records:
-            return store, rb
-        store.close()
+        try:
+            store = open_store(path)
+        except LedgerError as exc:  # written by an older ledger format: build it again
+            log(f"rebuilding: {exc}")
+        else:
+            if store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == records:
+                return store, rb
+            store.close()
         path.unlink()
     log(f"building {path.name}: {subjects:,} subjects, {records:,} records (once)")
     store = open_store(path, create=True)

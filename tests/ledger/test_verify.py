@@ -17,6 +17,7 @@ from tests.conftest import feed, rec
 from typer.testing import CliRunner
 
 from socialrating.cli import app
+from socialrating.errors import LedgerError
 from socialrating.ledger import Store, open_store
 from socialrating.ledger.digests import payload_digest_sql, row_digest_sql
 from socialrating.ledger.verify import VerifyReport, verify_ledger
@@ -262,3 +263,11 @@ def test_deleted_last_batch_is_caught_by_a_published_head(ledger: Path) -> None:
     result = CliRunner().invoke(app, ["verify", "--db", str(ledger), "--head", head[:16], "--json"])
     assert result.exit_code == 1
     assert json.loads(result.stdout)["first_broken"] == 5
+
+
+def test_a_database_of_another_ledger_format_is_refused(ledger: Path) -> None:
+    tamper(ledger, "UPDATE meta SET value = '1' WHERE key = 'schema'")
+    with pytest.raises(LedgerError, match="ledger format 1"):
+        open_store(ledger)
+    with pytest.raises(LedgerError, match="start a new database"):
+        open_store(ledger, create=True)

@@ -26,7 +26,8 @@ import pyarrow as pa
 
 from socialrating.errors import LedgerError, NotInitialised
 
-SCHEMA_VERSION = "1"
+# 2: digests encode each field with its length; snapshots hold score and grade only.
+SCHEMA_VERSION = "2"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -134,6 +135,17 @@ class Store:
                 f"{self.path} holds no ledger yet: run `socialrating init` (or `--db` to "
                 "choose another file)"
             )
+        self.require_current()
+
+    def require_current(self) -> None:
+        """Refuse a database written by another version of the ledger format."""
+        found = self.scalar("SELECT value FROM meta WHERE key = 'schema'")
+        if found is not None and found != SCHEMA_VERSION:
+            raise LedgerError(
+                f"{self.path} was written in ledger format {found}; this version reads format "
+                f"{SCHEMA_VERSION} (its digests differ): start a new database, for example "
+                "with `socialrating demo --db NEW.duckdb`"
+            )
 
     def create_schema(self) -> None:
         for statement in DDL.split(";"):
@@ -168,10 +180,15 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     store = Store(path, backend)
     # DuckDB draws its own progress bar on long queries; the CLI draws ours.
     store.run("SET enable_progress_bar = false")
-    if create:
-        store.create_schema()
-    else:
-        store.require_initialised()
-        if not read_only:
-            store.create_schema()  # adds tables that a newer version introduced
+    try:
+        if create:
+            store.create_schema()
+            store.require_current()
+        else:
+            store.require_initialised()
+            if not read_only:
+                store.create_schema()  # adds tables that a newer version introduced
+    except BaseException:
+        store.close()
+        raise
     return store
