@@ -11,8 +11,6 @@ import datetime as dt
 from dataclasses import dataclass
 from enum import IntEnum, StrEnum
 
-import pyarrow as pa
-
 EPOCH = dt.date(1970, 1, 1)
 
 
@@ -48,10 +46,6 @@ class EntryKind(IntEnum):
     RECORD = 1
     VERIFICATION = 2
     RULEBOOK = 3
-
-    @classmethod
-    def parse(cls, text: str) -> EntryKind:
-        return cls[text.strip().upper()]
 
 
 class Status(StrEnum):
@@ -100,38 +94,3 @@ class Subject:
     born: dt.date | None = None
     sex: str | None = None
     region: str | None = None
-
-
-SUBJECT_SCHEMA = pa.schema(
-    [
-        ("subject_id", pa.int64()),
-        ("code", pa.string()),
-        ("kind", pa.string()),
-        ("born", pa.date32()),
-        ("sex", pa.string()),
-        ("region", pa.string()),
-    ]
-)
-
-# The ledger's columns, in the order their digests cover them.
-ENTRY_SCHEMA = pa.schema(
-    [
-        ("entry_id", pa.int64()),
-        ("batch_id", pa.int32()),
-        ("kind", pa.int8()),
-        ("institution_id", pa.int32()),
-        ("parameter_id", pa.int32()),
-        ("subject_id", pa.int64()),
-        ("day", pa.int32()),
-        ("arrived_at", pa.timestamp("us", tz="UTC")),
-        ("quantity", pa.float64()),
-        ("severity", pa.int16()),
-        ("confidence", pa.float64()),
-        ("counterpart_id", pa.int64()),
-        ("evidence", pa.string()),
-        ("refers_to", pa.int64()),
-        ("idem_key", pa.string()),
-        ("payload_digest", pa.string()),
-        ("row_digest", pa.string()),
-    ]
-)

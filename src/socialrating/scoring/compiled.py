@@ -36,6 +36,15 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
     """The plan's inputs: the store's tables, for rulebook ``rb``."""
     b = store.ibis
     params = b.table("rulebook_parameters")
+    channels = rb.institutions_of(InstitutionClass.CITIZEN)
+    ids = (
+        store.rows(
+            "SELECT institution_id FROM institutions WHERE list_contains(?, code) ORDER BY 1",
+            [channels],
+        )
+        if channels
+        else []
+    )
     return PlanInputs(
         entries=b.table("entries"),
         subjects=b.table("subjects"),
@@ -43,6 +52,7 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         institutions=b.table("institutions"),
         parameters_registry=b.table("parameters"),
         rulebook=rb,
+        report_channels=tuple(int(i) for (i,) in ids),
     )
 
 
@@ -95,19 +105,11 @@ _CACHE: dict[tuple[str, tuple[int, ...], str], str] = {}
 
 def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     """The SQL of plan ``name`` for ``rb`` on ``store``, compiled on first use."""
-    channels = rb.institutions_of(InstitutionClass.CITIZEN)
-    ids = (
-        store.rows(
-            "SELECT institution_id FROM institutions WHERE list_contains(?, code) ORDER BY 1",
-            [channels],
-        )
-        if channels
-        else []
-    )
-    key = (rb.hash, tuple(int(i) for (i,) in ids), name)
+    inputs = plan_inputs(store, rb)
+    key = (rb.hash, inputs.report_channels, name)
     if key not in _CACHE:
         as_of, subject = ibis.param("int32"), ibis.param("int64")
-        expr = PLANS[name](plan_inputs(store, rb), as_of, subject)
+        expr = PLANS[name](inputs, as_of, subject)
 
         def sql(day: int, subject_id: int) -> str:
             return str(store.ibis.compile(expr, params={as_of: day, subject: subject_id}))

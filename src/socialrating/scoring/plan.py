@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import ibis
 import ibis.expr.types as ir
 
-from socialrating.model import STATUS_CODES, EntryKind, InstitutionClass, Status
+from socialrating.model import STATUS_CODES, EntryKind, Status
 from socialrating.rulebook import RulebookHeader
 
 COUNTED = STATUS_CODES[Status.COUNTED]
@@ -43,6 +43,8 @@ class PlanInputs:
         institutions: the institution registry (ids, codes and classes).
         parameters_registry: the parameter registry (ids and codes), for statements.
         rulebook: the rulebook's spec and hash.
+        report_channels: registry ids of the rulebook's citizen channels, whose records
+            are reports (looked up once, outside the plan, so building it queries nothing).
     """
 
     entries: ir.Table
@@ -51,16 +53,7 @@ class PlanInputs:
     institutions: ir.Table
     parameters_registry: ir.Table
     rulebook: RulebookHeader
-
-
-def institution_ids(inputs: PlanInputs, cls: InstitutionClass) -> list[int]:
-    """Registry ids of the rulebook's institutions of one class (a small, eager lookup)."""
-    codes = inputs.rulebook.institutions_of(cls)
-    if not codes:
-        return []
-    t = inputs.institutions
-    ids = t.filter(t.code.isin(codes)).institution_id.to_pyarrow().to_pylist()
-    return sorted(int(i) for i in ids)
+    report_channels: tuple[int, ...] = ()
 
 
 def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) -> ir.IntegerValue:
@@ -104,9 +97,8 @@ def evaluate(
         p.cap_max_deduction,
         p.cap_max_addition,
     )
-    reporters = institution_ids(inputs, InstitutionClass.CITIZEN)
-    if reporters:
-        states = _report_states(inputs, as_of, subject_id, reporters)
+    if inputs.report_channels:
+        states = _report_states(inputs, as_of, subject_id, list(inputs.report_channels))
         rec = rec.left_join(states, rec.entry_id == states.report_entry).select(
             *[rec[c] for c in rec.columns],
             report_state=states.report_state.fill_null(0),
