@@ -1,4 +1,4 @@
-"""Core types of socialrating and their Arrow schemas.
+"""Core types and codes of socialrating (the tables themselves are in ledger/store.py).
 
 Subjects, institutions and parameters get integer ids in their registries; the ledger
 stores only ids. Days are integers counted from 1970-01-01 (UTC), so that validity and
