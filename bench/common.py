@@ -110,6 +110,8 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
                 "counterpart_id": pa.nulls(n, pa.int64()),
                 "evidence": pa.nulls(n, pa.string()),
                 "refers_to": pa.nulls(n, pa.int64()),
+                "act": pa.nulls(n, pa.string()),
+                "level": pa.nulls(n, pa.string()),
                 "idem_key": pa.array([f"b{done + i}" for i in range(n)], pa.string()),
                 "institution": pa.array(iid[param]),
             }

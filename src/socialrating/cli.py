@@ -337,10 +337,17 @@ def show(
     if as_json:
         emit(st.as_dict())
         return
+    stage = f", stage [bold]{st.stage}[/]" if st.stage else ""
     out.print(
         f"[bold]{st.subject.code}[/] ({st.subject.kind.value}) as of {st.as_of}: "
-        f"score [bold]{st.score}[/], grade [bold]{st.grade}[/] — rulebook {st.rulebook_hash[:12]}"
+        f"score [bold]{st.score}[/], grade [bold]{st.grade}[/]{stage} — rulebook {st.rulebook_hash[:12]}"
     )
+    if st.direct:
+        until = st.direct.until.isoformat() if st.direct.until else "repaired"
+        out.print(
+            f"Direct grade [bold]{st.direct.grade}[/] since {st.direct.since} until {until}, "
+            f"set by entry {st.direct.entry_id} ({st.direct.parameter}); additions are frozen."
+        )
     table = Table("date", "entry", "parameter", "from", "points", "counts", "expires", "note")
     table.add_row("", "", "base score", "", "", str(st.base), "", "")
     for line in st.lines:
@@ -353,6 +360,18 @@ def show(
             f"{line.counted:+d}",
             line.expires.isoformat() if line.expires else "never",
             "" if line.reason == "counts" else line.reason,
+        )
+    if st.direct:
+        table.add_row("", "", "points score", "", "", str(st.points_total), "", "")
+        table.add_row(
+            "",
+            "",
+            f"direct grade {st.direct.grade}",
+            "",
+            "",
+            f"{st.adjustment:+d}",
+            "",
+            f"score set by entry {st.direct.entry_id}",
         )
     table.add_row("", "", "[bold]score[/]", "", "", f"[bold]{st.total}[/]", "", "")
     out.print(table)

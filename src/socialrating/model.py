@@ -58,6 +58,11 @@ class Status(StrEnum):
     CORROBORATING = "corroborating"
     BEFORE_EFFECT = "before_effect"
     NOT_IN_RULEBOOK = "not_in_rulebook"
+    ABSORBED = "absorbed"
+    REFUSED = "refused"
+    REPAIRED = "repaired"
+    NO_REPAIR = "nothing_to_repair"
+    FROZEN = "frozen"
 
 
 # The scoring plan carries statuses as small integers; the order is the order of precedence
@@ -70,6 +75,11 @@ STATUS_CODES: dict[Status, int] = {
     Status.LOW_CONFIDENCE: 4,
     Status.UNVERIFIED: 5,
     Status.CORROBORATING: 6,
+    Status.ABSORBED: 7,
+    Status.REFUSED: 8,
+    Status.REPAIRED: 9,
+    Status.NO_REPAIR: 10,
+    Status.FROZEN: 11,
 }
 STATUS_BY_CODE: dict[int, Status] = {code: status for status, code in STATUS_CODES.items()}
 
@@ -81,6 +91,11 @@ STATUS_TEXT: dict[Status, str] = {
     Status.CORROBORATING: "corroborates an earlier report",
     Status.BEFORE_EFFECT: "before the rulebook took effect",
     Status.NOT_IN_RULEBOOK: "parameter not in this rulebook",
+    Status.ABSORBED: "absorbed: the same act counts once",
+    Status.REFUSED: "refused: its condition was not met",
+    Status.REPAIRED: "direct grade ended by a repair",
+    Status.NO_REPAIR: "no standing direct grade to repair",
+    Status.FROZEN: "frozen while a direct grade stands",
 }
 
 

@@ -353,7 +353,7 @@ BAD_ROWS = [
         "police",
         "b,C1,volunteer_hours,2021-02-01,,,,,",
         "quantity",
-        "required: 'volunteer_hours' counts points per unit of quantity",
+        "required: 'volunteer_hours' counts points by quantity",
     ),
     (
         "unknown-kind",
@@ -682,3 +682,33 @@ def test_parquet_timestamps_are_read_as_their_utc_day(
     assert (
         store.scalar("SELECT day FROM entries WHERE kind = 1") == (day - dt.date(1970, 1, 1)).days
     )
+
+
+@pytest.mark.parametrize(
+    ("column", "value", "says"),
+    [
+        ("act", "has space", "not an act id (up to 120 letters, digits, _ . : / -): 'has space'"),
+        ("act", "x" * 121, "not an act id"),
+        ("level", "nat;ional", "not a level code (up to 40 letters, digits, _ . : -): 'nat;ional'"),
+    ],
+)
+def test_bad_act_or_level_is_reported(
+    store: Store, tmp_path: Path, column: str, value: str, says: str
+) -> None:
+    rows = [{**GOOD[0], "key": "ok"}, {**GOOD[0], "key": "bad", column: value}]
+    p = only(rejected(store, write(tmp_path, "csv", rows)))
+    assert (p.line, p.field) == (3, column)
+    assert says in p.reason
+
+
+def test_act_and_level_are_stored_and_digested(store: Store, tmp_path: Path) -> None:
+    rows = [{**GOOD[0], "key": "k1", "act": "case/2021:17", "level": "national"}]
+    ingest_file(store, write(tmp_path, "csv", rows), "police")
+    assert store.one("SELECT act, level FROM entries WHERE idem_key = 'k1'") == (
+        "case/2021:17",
+        "national",
+    )
+    # The same key with another act id is different content, not a duplicate.
+    changed = [{**rows[0], "act": "case/2021:18"}]
+    p = only(rejected(store, write(tmp_path, "csv", changed)))
+    assert p.field == "key" and "different content" in p.reason

@@ -61,7 +61,7 @@ def append_rows(
         INSERT INTO entries
         SELECT entry_id, batch_id, kind, institution_id, parameter_id, subject_id, day,
                arrived_at, quantity, severity, confidence, counterpart_id, evidence, refers_to,
-               idem_key, payload_digest, {row_digest_sql()} AS row_digest
+               act, level, idem_key, payload_digest, {row_digest_sql()} AS row_digest
         FROM (
             SELECT *, {payload_digest_sql()} AS payload_digest FROM (
                 SELECT CAST(? + row_number() OVER (ORDER BY {order_by}) - 1 AS BIGINT) AS entry_id,

@@ -28,6 +28,8 @@ PAYLOAD_COLUMNS = (
     "counterpart_id",
     "evidence",
     "refers_to",
+    "act",
+    "level",
     "idem_key",
 )
 
@@ -45,7 +47,7 @@ def payload_digest_sql(alias: str = "") -> str:
         f"|| CAST({prefix}{col} AS VARCHAR), '~')"
         for col in PAYLOAD_COLUMNS
     )
-    return f"sha256('v2|' || concat_ws('|', {parts}))"
+    return f"sha256('v3|' || concat_ws('|', {parts}))"
 
 
 def row_digest_sql(alias: str = "") -> str:

@@ -107,8 +107,8 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "quantity",
-        "kind = 1 AND rp_per_unit AND quantity_text IS NULL",
-        f"'required: ' || {q('parameter_code')} || ' counts points per unit of quantity'",
+        "kind = 1 AND (rp_per_unit OR rp_bands_id IS NOT NULL) AND quantity_text IS NULL",
+        f"'required: ' || {q('parameter_code')} || ' counts points by quantity'",
     ),
     (
         "severity",
@@ -173,6 +173,17 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
         "'does not match the parameter of entry ' || refers_text",
     ),
     (
+        "act",
+        "act IS NOT NULL AND NOT regexp_full_match(act, '[A-Za-z0-9_.:/\\-]{1,120}')",
+        f"'not an act id (up to 120 letters, digits, _ . : / -): ' || {q('act')}",
+    ),
+    (
+        "level",
+        "level IS NOT NULL AND NOT regexp_full_match(level, '[A-Za-z0-9_.:\\-]{1,40}')",
+        f"'not a level code (up to 40 letters, digits, _ . : -): ' || {q('level')}",
+    ),
+    ("act", "kind = 2 AND act IS NOT NULL", "'a verification carries no act id'"),
+    (
         "key",
         "idem_key IS NOT NULL AND first_payload <> payload_digest",
         f"'key ' || {q('idem_key')} || ' repeats line ' || first_line || ' with different content'",
@@ -198,7 +209,9 @@ SELECT line,
        nullif(trim(counterpart), '') AS counterpart_code,
        nullif(trim(evidence), '') AS evidence,
        lower(coalesce(nullif(trim(kind), ''), 'record')) AS kind_text,
-       nullif(trim(refers_to), '') AS refers_text
+       nullif(trim(refers_to), '') AS refers_text,
+       nullif(trim(act), '') AS act,
+       nullif(trim(level), '') AS level
 FROM staged_batch;
 
 CREATE OR REPLACE TEMP TABLE batch_typed AS
@@ -240,7 +253,7 @@ FROM (
                CAST($institution_id AS INTEGER) AS institution_id,
                s2.kind AS subject_kind,
                rp.parameter_id AS rp_parameter_id, rp.subjects AS rp_subjects,
-               rp.per_unit AS rp_per_unit,
+               rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
                perm.parameter_id IS NOT NULL AS permitted
         FROM batch_typed t
         LEFT JOIN subjects s2 ON s2.subject_id = coalesce(t.given_subject_id, t.ref_subject_id)

@@ -26,6 +26,8 @@ COLUMNS = (
     "evidence",
     "kind",
     "refers_to",
+    "act",
+    "level",
 )
 FORMATS = {".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": "ndjson"}
 

@@ -52,11 +52,9 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
                 FROM new_params n ANTI JOIN parameters p ON p.code = n.code"""
             )
             store.run(
-                """INSERT INTO rulebook_parameters
-                SELECT ?, p.parameter_id, c.category_id, n.category, n.points, n.per_unit,
-                       n.expiry_days, n.min_confidence, n.verify_by_authority, n.verify_reporters,
-                       n.verify_window_days, n.subjects, n.cap_period_days, n.cap_max_deduction,
-                       n.cap_max_addition
+                """INSERT INTO rulebook_parameters BY NAME
+                SELECT ? AS rulebook_hash, p.parameter_id, c.category_id,
+                       n.* EXCLUDE (code, name, tags, institutions, ord)
                 FROM new_params n JOIN parameters p ON p.code = n.code
                 JOIN new_categories c ON c.category = n.category""",
                 [rb.hash],
@@ -104,6 +102,7 @@ def activate_rulebook(store: Store, rb: Rulebook) -> bool:
                    NULL::BIGINT AS subject_id, ? AS day, NULL::DOUBLE AS quantity,
                    NULL::SMALLINT AS severity, NULL::DOUBLE AS confidence,
                    NULL::BIGINT AS counterpart_id, ? AS evidence, NULL::BIGINT AS refers_to,
+                   NULL::VARCHAR AS act, NULL::VARCHAR AS level,
                    ? AS idem_key""",
             [rb.effective_day, rb.hash, f"rulebook:{rb.hash}:{utc_now().isoformat()}"],
         )

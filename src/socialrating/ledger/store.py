@@ -27,7 +27,8 @@ import pyarrow as pa
 from socialrating.errors import LedgerError, NotInitialised
 
 # 2: digests encode each field with its length; snapshots hold score and grade only.
-SCHEMA_VERSION = "2"
+# 3: records carry an act id and a level; snapshots hold the direct grade and the stage.
+SCHEMA_VERSION = "3"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -45,7 +46,11 @@ CREATE TABLE IF NOT EXISTS rulebook_parameters (
     category VARCHAR, points BIGINT, per_unit BOOLEAN, expiry_days INTEGER,
     min_confidence DOUBLE, verify_by_authority BOOLEAN, verify_reporters INTEGER,
     verify_window_days INTEGER, subjects VARCHAR, cap_period_days INTEGER,
-    cap_max_deduction BIGINT, cap_max_addition BIGINT);
+    cap_max_deduction BIGINT, cap_max_addition BIGINT, cap_calendar_year BOOLEAN,
+    repeat_factor DOUBLE, repeat_compound BOOLEAN, points_organisation BIGINT,
+    bands_id INTEGER, validity_id INTEGER, direct_grade VARCHAR, direct_bit BIGINT,
+    repairs_mask BIGINT, reduction BOOLEAN, reduction_from BIGINT, reduction_to BIGINT,
+    reduction_once_days INTEGER);
 CREATE TABLE IF NOT EXISTS rulebook_institutions (
     rulebook_hash VARCHAR NOT NULL, institution_id INTEGER NOT NULL, class VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS rulebook_permissions (
@@ -54,7 +59,8 @@ CREATE TABLE IF NOT EXISTS entries (
     entry_id BIGINT NOT NULL, batch_id INTEGER NOT NULL, kind TINYINT NOT NULL,
     institution_id INTEGER, parameter_id INTEGER, subject_id BIGINT, day INTEGER,
     arrived_at TIMESTAMP NOT NULL, quantity DOUBLE, severity SMALLINT, confidence DOUBLE,
-    counterpart_id BIGINT, evidence VARCHAR, refers_to BIGINT, idem_key VARCHAR,
+    counterpart_id BIGINT, evidence VARCHAR, refers_to BIGINT, act VARCHAR, level VARCHAR,
+    idem_key VARCHAR,
     payload_digest VARCHAR NOT NULL, row_digest VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS batches (
     batch_id INTEGER NOT NULL, institution_id INTEGER, source VARCHAR, rows BIGINT,
@@ -65,7 +71,7 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TIMESTAMP, last_entry BIGINT, subjects BIGINT, stats VARCHAR);
 CREATE TABLE IF NOT EXISTS snapshot (
     run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
-    grade VARCHAR NOT NULL);
+    grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR);
 """
 
 

@@ -23,7 +23,25 @@ import pyarrow.compute as pc
 
 from socialrating.csvrows import read_csv_columns
 from socialrating.errors import Problem
+from socialrating.rulebook.rulebook import (
+    CATEGORY_COLUMNS,
+    PARAMETER_SCHEMA,
+    category_values,
+)
 from socialrating.rulebook.schema import RulebookSpec
+
+# Compiled columns of the pilot mechanics, which only the YAML's parameters can use.
+MECHANICS = (
+    "points_organisation",
+    "bands_id",
+    "validity_id",
+    "direct_grade",
+    "direct_bit",
+    "repairs_mask",
+    "reduction_from",
+    "reduction_to",
+    "reduction_once_days",
+)
 
 COLUMNS = (
     "code",
@@ -329,12 +347,12 @@ def _flag(text: pa.Array, default: bool) -> pa.Array:
 def compile_catalogue(table: pa.Table, spec: RulebookSpec) -> dict[str, pa.Array]:
     """The catalogue's columns in the compiled form of ``rulebook.PARAMETER_SCHEMA``."""
     col = {name: table.column(name).combine_chunks() for name in COLUMNS}
-    caps = {c.code: c.cap for c in spec.categories}
-    cat_codes = pa.array(list(caps))
-    idx = pc.index_in(col["category"], cat_codes)
+    idx = pc.index_in(col["category"], pa.array([c.code for c in spec.categories]))
+    values = [category_values(c) for c in spec.categories]
 
-    def per_category(values: list[int | None], typ: pa.DataType) -> pa.Array:
-        return pa.array(values, typ).take(idx)
+    def per_category(name: str) -> pa.Array:
+        typ = PARAMETER_SCHEMA.field(name).type
+        return pa.array([v[name] for v in values], typ).take(idx)
 
     own_rule = pc.or_(
         pc.or_(pc.is_valid(col["verify_by_authority"]), pc.is_valid(col["verify_reporters"])),
@@ -375,13 +393,7 @@ def compile_catalogue(table: pa.Table, spec: RulebookSpec) -> dict[str, pa.Array
         "tags": joined("tags"),
         "subjects": col["subjects"].fill_null("citizen"),
         "institutions": joined("institutions"),
-        "cap_period_days": per_category(
-            [c.period_days if c else None for c in caps.values()], pa.int32()
-        ),
-        "cap_max_deduction": per_category(
-            [c.max_deduction if c else None for c in caps.values()], pa.int64()
-        ),
-        "cap_max_addition": per_category(
-            [c.max_addition if c else None for c in caps.values()], pa.int64()
-        ),
+        **{name: per_category(name) for name in CATEGORY_COLUMNS},
+        **{name: pa.nulls(len(table), PARAMETER_SCHEMA.field(name).type) for name in MECHANICS},
+        "reduction": pa.array(np.zeros(len(table), dtype=bool)),
     }

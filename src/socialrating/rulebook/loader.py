@@ -16,7 +16,11 @@ from pydantic import ValidationError
 
 from socialrating.errors import Problem, RulebookError
 from socialrating.rulebook.catalogue import check_catalogue, compile_catalogue, read_catalogue
-from socialrating.rulebook.rulebook import Rulebook, compile_parameters, content_hash
+from socialrating.rulebook.rulebook import (
+    Rulebook,
+    compile_parameters,
+    content_hash,
+)
 from socialrating.rulebook.schema import Band, Parameter, RulebookSpec
 from socialrating.rulebook.yamlpos import YamlSyntaxError, line_of, load_with_lines
 
@@ -215,16 +219,31 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
                 )
             )
     for i, cat in enumerate(spec.categories):
+        cap_problem = None
         if cat.cap and cat.cap.max_deduction is None and cat.cap.max_addition is None:
-            problems.append(
-                _p(
-                    path,
-                    line_of(lines, ("categories", i, "cap")),
-                    f"categories[{i}].cap",
-                    "a cap needs max_deduction, max_addition or both",
-                )
-            )
+            cap_problem = "a cap needs max_deduction, max_addition or both"
+        elif cat.cap and (cat.cap.period_days is None) == (not cat.cap.calendar_year):
+            cap_problem = "a cap needs its period: period_days or calendar_year: true (not both)"
+        if cap_problem:
+            where = ("categories", i, "cap")
+            problems.append(_p(path, line_of(lines, where), _dotted(where), cap_problem))
+    problems += _check_stages(path, spec, lines)
     problems += _check_verification(path, ("reports",), spec.reports, lines)
+    return problems
+
+
+def _check_stages(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    problems = []
+    for i, stage in enumerate(spec.stages):
+        if (stage.at_least is None) == (stage.at_most is None):
+            at: tuple[str | int, ...] = ("stages", i)
+            problems.append(
+                _p(path, line_of(lines, at), _dotted(at), "set at_least or at_most (one)")
+            )
+    names = [s.name for s in spec.stages]
+    for name in _duplicates(names):
+        at = ("stages", names.index(name, names.index(name) + 1), "name")
+        problems.append(_p(path, line_of(lines, at), _dotted(at), f"stage {name!r} repeats"))
     return problems
 
 
@@ -268,6 +287,7 @@ def _check_parameters(path: Path, spec: RulebookSpec, lines: Lines) -> list[Prob
 
         here = f"{path}:{line_of(lines, where)}"
         problems += _check_parameter(p, categories, institutions, seen, problem, here)
+        problems += _check_mechanics(spec, p, problem)
         problems += _check_verification(path, (*where, "verification"), p.verification, lines)
     return problems
 
@@ -290,4 +310,60 @@ def _check_parameter(
         out.append(problem("code", f"parameter {p.code!r} is already defined at {seen[p.code]}"))
     else:
         seen[p.code] = here
+    return out
+
+
+def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Problem]:
+    """The checks of a parameter's pilot mechanics: bands, validity, direct grades, repairs."""
+    out = []
+    if p.bands is not None:
+        if p.per_unit:
+            out.append(problem("bands", "bands take the quantity: leave out per_unit"))
+        need, other = (
+            ("points", "per_unit") if p.bands.mode == "highest" else ("per_unit", "points")
+        )
+        for j, step in enumerate(p.bands.steps):
+            if getattr(step, need) is None or getattr(step, other) is not None:
+                out.append(
+                    problem(f"bands.steps[{j}]", f"{p.bands.mode} bands give {need}, not {other}")
+                )
+            if j and step.from_ <= p.bands.steps[j - 1].from_:
+                out.append(problem(f"bands.steps[{j}].from", "steps go from lowest to highest"))
+    for j, rule in enumerate(p.validity or []):
+        last = j == len(p.validity or []) - 1
+        if rule.points_up_to is None and rule.level is None and not last:
+            out.append(problem(f"validity[{j}]", "a rule that matches every record must come last"))
+    kinds = ("citizen", "organisation") if p.subjects == "any" else (p.subjects,)
+    if p.direct_grade is not None:
+        for kind in kinds:
+            bands = list(getattr(spec.grades, kind))
+            band = next((b for b in bands if b.grade == p.direct_grade), None)
+            if band is None:
+                out.append(problem("direct_grade", f"no grade {p.direct_grade!r} for {kind}s"))
+            elif band.min is None and band.direct_score is None:
+                out.append(
+                    problem(
+                        "direct_grade",
+                        f"grade {band.grade!r} is the lowest {kind} band: set its direct_score",
+                    )
+                )
+    if p.repairs is not None:
+        graded = {q.code for q in spec.parameters if q.direct_grade is not None}
+        if p.direct_grade is not None:
+            out.append(problem("repairs", "a parameter that repairs cannot set a grade itself"))
+        for code in p.repairs:
+            if code not in graded:
+                out.append(problem("repairs", f"{code!r} is not a parameter with a direct_grade"))
+    if p.points_organisation is not None and p.subjects == "citizen":
+        out.append(problem("points_organisation", "the parameter applies to citizens only"))
+    r = p.reduction
+    if r is not None:
+        if (
+            r.balance_from is not None
+            and r.balance_to is not None
+            and r.balance_from > r.balance_to
+        ):
+            out.append(problem("reduction", "balance_from is above balance_to"))
+        if r.balance_from is None and r.balance_to is None and r.once_in_days is None:
+            out.append(problem("reduction", "set balance_from, balance_to or once_in_days"))
     return out

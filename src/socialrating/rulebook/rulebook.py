@@ -9,7 +9,7 @@ from functools import cached_property
 import pyarrow as pa
 
 from socialrating.model import InstitutionClass, day_number
-from socialrating.rulebook.schema import Band, RulebookSpec
+from socialrating.rulebook.schema import Band, Category, Parameter, RulebookSpec
 
 # The compiled parameter table: one row per parameter, every default resolved, the
 # category's cap copied onto each row so that scoring needs no join for it.
@@ -31,8 +31,46 @@ PARAMETER_SCHEMA = pa.schema(
         ("cap_period_days", pa.int32()),
         ("cap_max_deduction", pa.int64()),
         ("cap_max_addition", pa.int64()),
+        ("cap_calendar_year", pa.bool_()),
+        ("repeat_factor", pa.float64()),
+        ("repeat_compound", pa.bool_()),
+        # The pilot mechanics (YAML parameters only; null for the catalogue's).
+        ("points_organisation", pa.int64()),
+        ("bands_id", pa.int32()),
+        ("validity_id", pa.int32()),
+        ("direct_grade", pa.string()),
+        ("direct_bit", pa.int64()),
+        ("repairs_mask", pa.int64()),
+        ("reduction", pa.bool_()),
+        ("reduction_from", pa.int64()),
+        ("reduction_to", pa.int64()),
+        ("reduction_once_days", pa.int32()),
     ]
 )
+# The columns a parameter takes from its category.
+CATEGORY_COLUMNS = (
+    "cap_period_days",
+    "cap_max_deduction",
+    "cap_max_addition",
+    "cap_calendar_year",
+    "repeat_factor",
+    "repeat_compound",
+)
+# At most this many parameters may set a grade directly: repairs name them in a bit mask.
+MAX_DIRECT_GRADES = 62
+
+
+def category_values(category: Category) -> dict[str, object]:
+    """The values of CATEGORY_COLUMNS for the parameters of ``category``."""
+    cap, rep = category.cap, category.repeat
+    return {
+        "cap_period_days": cap.period_days if cap else None,
+        "cap_max_deduction": cap.max_deduction if cap else None,
+        "cap_max_addition": cap.max_addition if cap else None,
+        "cap_calendar_year": bool(cap and cap.calendar_year),
+        "repeat_factor": rep.factor if rep else None,
+        "repeat_compound": bool(rep and rep.compound),
+    }
 
 
 def content_hash(yaml_bytes: bytes, catalogue_name: str | None, catalogue_bytes: bytes) -> str:
@@ -81,6 +119,30 @@ class RulebookHeader:
         """Codes of the institutions of one class."""
         return [i.code for i in self.spec.institutions if i.class_ is cls]
 
+    @cached_property
+    def banded(self) -> list[Parameter]:
+        """The parameters whose points come from quantity bands; ``bands_id`` is 1 + index."""
+        return [p for p in self.spec.parameters if p.bands is not None]
+
+    @cached_property
+    def with_validity(self) -> list[Parameter]:
+        """The parameters with validity rules; ``validity_id`` is 1 + index."""
+        return [p for p in self.spec.parameters if p.validity is not None]
+
+    @cached_property
+    def direct(self) -> list[Parameter]:
+        """The parameters that set a grade directly; ``direct_bit`` is 2 ** index."""
+        return [p for p in self.spec.parameters if p.direct_grade is not None]
+
+    def direct_score(self, kind: str, grade: str) -> int:
+        """The score a subject directly graded ``grade`` stands at."""
+        for band in self.bands(kind):
+            if band.grade == grade:
+                score = band.direct_score if band.direct_score is not None else band.min
+                assert score is not None  # ensured by validation
+                return score
+        raise KeyError(grade)
+
     def bands(self, kind: str) -> list[Band]:
         """Grade bands for ``citizen`` or ``organisation``, highest first."""
         grades = self.spec.grades
@@ -115,11 +177,15 @@ def compile_parameters(
     spec: RulebookSpec, catalogue: dict[str, pa.Array] | None = None
 ) -> pa.Table:
     """The compiled parameter table: the YAML's parameters, then the catalogue's."""
-    caps = {c.code: c.cap for c in spec.categories}
+    by_category = {c.code: category_values(c) for c in spec.categories}
     cols: dict[str, list[object]] = {name: [] for name in PARAMETER_SCHEMA.names}
+    header = RulebookHeader(spec, "")
+    banded = {p.code: i for i, p in enumerate(header.banded, start=1)}
+    valid = {p.code: i for i, p in enumerate(header.with_validity, start=1)}
+    bits = {p.code: 2**i for i, p in enumerate(header.direct)}
     for p in spec.parameters:
         v = p.verification or spec.reports
-        cap = caps[p.category]
+        r = p.reduction
         row: dict[str, object] = {
             "code": p.code,
             "name": p.name,
@@ -134,9 +200,17 @@ def compile_parameters(
             "tags": ";".join(p.tags),
             "subjects": p.subjects,
             "institutions": ";".join(p.institutions),
-            "cap_period_days": cap.period_days if cap else None,
-            "cap_max_deduction": cap.max_deduction if cap else None,
-            "cap_max_addition": cap.max_addition if cap else None,
+            **by_category[p.category],
+            "points_organisation": p.points_organisation,
+            "bands_id": banded.get(p.code),
+            "validity_id": valid.get(p.code),
+            "direct_grade": p.direct_grade,
+            "direct_bit": bits.get(p.code),
+            "repairs_mask": sum(bits[c] for c in p.repairs) if p.repairs else None,
+            "reduction": r is not None,
+            "reduction_from": r.balance_from if r else None,
+            "reduction_to": r.balance_to if r else None,
+            "reduction_once_days": r.once_in_days if r else None,
         }
         for name, value in row.items():
             cols[name].append(value)

@@ -31,6 +31,11 @@ class Band(_Strict):
     grade: Annotated[str, Field(min_length=1, max_length=8)]
     min: int | None = None
     label: str = ""
+    direct_score: int | None = Field(
+        default=None,
+        description="The score a subject graded directly into this band stands at "
+        "(default: the band's min; the lowest band must set it if a parameter grades into it).",
+    )
 
 
 class Grades(_Strict):
@@ -72,12 +77,26 @@ class Cap(_Strict):
     """At most ``max_deduction`` points lost and ``max_addition`` gained per period.
 
     Periods are consecutive windows of ``period_days`` days starting on the rulebook's
-    effective date; a record falls in the window of the day its fact arose.
+    effective date, or calendar years (``calendar_year: true``); a record falls in the
+    period of the day its fact arose.
     """
 
-    period_days: Days
+    period_days: Days | None = None
+    calendar_year: bool = False
     max_deduction: Annotated[int, Field(ge=0)] | None = None
     max_addition: Annotated[int, Field(ge=0)] | None = None
+
+
+class Repeat(_Strict):
+    """A repeated offence: a deduction of the category while an earlier one still counts.
+
+    Its points are multiplied by ``factor`` (fractions dropped toward zero). With
+    ``compound``, each further repeat multiplies again (the third offence while two still
+    count is multiplied by factor squared); without, every repeat gets ``factor`` once.
+    """
+
+    factor: Annotated[float, Field(gt=0, le=100)]
+    compound: bool = False
 
 
 class Category(_Strict):
@@ -86,6 +105,54 @@ class Category(_Strict):
     code: Code
     name: str = ""
     cap: Cap | None = None
+    repeat: Repeat | None = None
+
+
+class Step(_Strict):
+    """One band of quantity: from ``from`` units on, ``points`` (highest) or ``per_unit`` (marginal)."""
+
+    from_: Annotated[float, Field(ge=0)] = Field(alias="from")
+    points: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
+    per_unit: Annotated[float, Field(ge=-100_000, le=100_000)] | None = None
+
+
+class QuantityBands(_Strict):
+    """Points from a record's quantity in bands, instead of fixed or per-unit points.
+
+    ``highest``: only the highest band reached counts, its ``points`` (0 below the first).
+    ``marginal``: each band's units count at that band's ``per_unit`` rate, like tax
+    brackets; the sum has its fractions dropped toward zero.
+    """
+
+    mode: Literal["highest", "marginal"]
+    steps: Annotated[list[Step], Field(min_length=1, max_length=50)]
+
+
+class ValidityRule(_Strict):
+    """How long a record counts, if it matches: by its points, by its level, or always.
+
+    ``points_up_to`` matches records whose points (before any repeat factor), in absolute
+    value, are at most that; ``level`` matches records that carry that level. The first
+    rule that matches wins; a rule with neither matches every record.
+    """
+
+    points_up_to: Annotated[int, Field(ge=0)] | None = None
+    level: Code | None = None
+    days: Days
+
+
+class Reduction(_Strict):
+    """When a record that lowers the balance is allowed (a seminar removing a point).
+
+    It counts only if the subject's balance on its day (base plus the points then counting,
+    before caps, other reductions left out) lies within ``balance_from``..``balance_to``, and
+    no earlier such record of the same parameter that met that condition lies within
+    ``once_in_days`` before it.
+    """
+
+    balance_from: int | None = None
+    balance_to: int | None = None
+    once_in_days: Days | None = None
 
 
 class Parameter(_Strict):
@@ -102,6 +169,31 @@ class Parameter(_Strict):
     verification: Verification | None = None
     tags: list[Code] = Field(default_factory=list)
     subjects: Literal["citizen", "organisation", "any"] = "citizen"
+    bands: QuantityBands | None = None
+    validity: list[ValidityRule] | None = None
+    direct_grade: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(
+        default=None,
+        description="While the record counts, the subject has this grade whatever the "
+        "points say; the score stands at the band's direct score, additions are frozen.",
+    )
+    repairs: list[Code] | None = Field(
+        default=None,
+        description="Parameters with a direct grade that this record ends (a debt paid); "
+        "its own points then count for its validity instead, as a fixed deduction.",
+    )
+    points_organisation: Annotated[int, Field(ge=-100_000, le=100_000)] | None = Field(
+        default=None, description="Points for organisations, where they differ from ``points``."
+    )
+    reduction: Reduction | None = None
+
+
+class Stage(_Strict):
+    """A named stage a balance reaches: at ``at_least`` or above, or ``at_most`` or below."""
+
+    name: Code
+    at_least: int | None = None
+    at_most: int | None = None
+    label: str = ""
 
 
 class RulebookSpec(_Strict):
@@ -118,6 +210,11 @@ class RulebookSpec(_Strict):
     institutions: Annotated[list[Institution], Field(min_length=1)]
     categories: Annotated[list[Category], Field(min_length=1)]
     parameters: list[Parameter] = Field(default_factory=list)
+    stages: list[Stage] = Field(
+        default_factory=list,
+        description="Named stages by score, most severe last; a subject is at the last "
+        "stage whose threshold its score meets.",
+    )
     catalogue: str | None = Field(
         default=None,
         description="A CSV (.csv, .csv.gz) or Parquet file of further parameters, "

@@ -21,12 +21,7 @@ from socialrating.errors import ScoringError
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import (
-    PlanInputs,
-    attribute_caps,
-    evaluate,
-    scores,
-)
+from socialrating.scoring.plan import PlanInputs, attribute_caps, records, scores
 
 AS_OF_SENTINEL = 987_654_321
 SUBJECT_SENTINEL = 876_543_219_876_543
@@ -57,40 +52,63 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
 
 
 def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    return scores(inputs, evaluate(inputs, as_of))
+    return scores(inputs, records(inputs, as_of))
 
 
 def _subject_score(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    return scores(inputs, evaluate(inputs, as_of, subject), subject)
+    return scores(inputs, records(inputs, as_of, subject), subject)
 
 
 def _statement_rows(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    records = attribute_caps(evaluate(inputs, as_of, subject))
+    rec = attribute_caps(records(inputs, as_of, subject))
     p, i = inputs.parameters_registry, inputs.institutions
     return (
-        records.left_join(p, records.parameter_id == p.parameter_id)
-        .left_join(i, records.institution_id == i.institution_id)
+        rec.left_join(p, rec.parameter_id == p.parameter_id)
+        .left_join(i, rec.institution_id == i.institution_id)
         .select(
-            records.entry_id,
-            records.day,
-            records.category_id,
-            records.points,
-            records.counted_points,
-            records.status,
-            records.expires_day,
-            records.quantity,
-            records.confidence,
-            records.verified_by,
-            records.corroborates,
-            records.cap_max_deduction,
-            records.cap_max_addition,
-            records.period,
-            records.parameter_id,
+            *[rec[c] for c in STATEMENT_COLUMNS],
             p.code.name("parameter"),
             i.code.name("institution"),
         )
-        .order_by([records.day, records.entry_id])
+        .order_by([rec.day, rec.entry_id])
     )
+
+
+# The record columns a statement line is built from.
+STATEMENT_COLUMNS = (
+    "entry_id",
+    "day",
+    "category_id",
+    "rule_points",
+    "points",
+    "counted_points",
+    "status",
+    "expires_day",
+    "quantity",
+    "confidence",
+    "act",
+    "level",
+    "verified_by",
+    "corroborates",
+    "cap_max_deduction",
+    "cap_max_addition",
+    "cap_calendar_year",
+    "period",
+    "parameter_id",
+    "band",
+    "absorbed_by",
+    "repeat_n",
+    "multiplier",
+    "balance",
+    "refused_by",
+    "reduction_from",
+    "reduction_to",
+    "reduction_once_days",
+    "direct_grade",
+    "repaired_by",
+    "repaired_day",
+    "repairs",
+)
 
 
 PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value], ir.Table]] = {

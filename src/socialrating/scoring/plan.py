@@ -18,6 +18,7 @@ specific to a backend, and every ordering is explicit (day, then entry id).
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import ibis
@@ -25,10 +26,12 @@ import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, EntryKind, Status
 from socialrating.rulebook import RulebookHeader
+from socialrating.rulebook.schema import Parameter
+from socialrating.scoring.mechanics import apply_mechanics, direct_ranks
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 # Orders "day, then entry id" as one integer: entry ids stay below 2**40 (about 10**12).
-_ORDER_SHIFT = 2**40
+ORDER_SHIFT = 2**40
 _NO_CAP = 2**62
 
 
@@ -73,7 +76,10 @@ def evaluate(
 
     ``as_of`` and ``subject_id`` may be Ibis parameters, so the plan compiles once. The
     records flow through in one pipeline (scan, join the parameters, join the few citizen
-    reports' verification states); nothing is materialised on the way.
+    reports' verification states); nothing is materialised on the way. Each record gets
+    its rule's points (fixed, per unit or by quantity band; the organisation's value where
+    the rule has one), its validity (by points or level where the rule says so), whether it
+    is ``valid`` (everything but expiry allows it to count) and its status.
     """
     rb = inputs.rulebook
     rec = _records(inputs, as_of, subject_id)
@@ -87,6 +93,8 @@ def evaluate(
         rec.quantity,
         rec.confidence,
         rec.counterpart_id,
+        rec.act,
+        rec.level,
         p.parameter_id.notnull().name("known"),
         p.category_id,
         p.points.name("base_points"),
@@ -96,6 +104,19 @@ def evaluate(
         p.cap_period_days,
         p.cap_max_deduction,
         p.cap_max_addition,
+        p.cap_calendar_year,
+        p.repeat_factor,
+        p.repeat_compound,
+        p.points_organisation,
+        p.bands_id,
+        p.validity_id,
+        p.direct_grade,
+        p.direct_bit,
+        p.repairs_mask,
+        p.reduction,
+        p.reduction_from,
+        p.reduction_to,
+        p.reduction_once_days,
     )
     if inputs.report_channels:
         states = _report_states(inputs, as_of, subject_id, list(inputs.report_channels))
@@ -111,17 +132,58 @@ def evaluate(
             verified_by=ibis.null("int64"),
             corroborates=ibis.null("int64"),
         )
+    if any(q.points_organisation is not None for q in rb.spec.parameters):
+        s = inputs.subjects
+        orgs = s.filter(s.kind == "organisation").select(org_id=s.subject_id)
+        rec = rec.left_join(orgs, rec.subject_id == orgs.org_id)
+        base = ibis.ifelse(
+            orgs.org_id.notnull() & rec.points_organisation.notnull(),
+            rec.points_organisation,
+            rec.base_points,
+        )
+        rec = rec.select(*[rec[c] for c in rec.columns], rule_base=base)
+    else:
+        rec = rec.mutate(rule_base=rec.base_points)
     qty = rec.quantity.fill_null(1.0)
-    scaled = rec.base_points.cast("float64") * qty
-    # Per-unit points are whole points, fractions dropped toward zero; the 1e-9 absorbs
-    # binary rounding (0.29 * 100 is 28.999…, meant as 29).
-    per_unit = (scaled.sign() * (scaled.abs() + 1e-9).floor()).cast("int64")
-    points = ibis.ifelse(rec.per_unit, per_unit, rec.base_points).fill_null(0)
-    expires = rec.day + rec.expiry_days
+    per_unit = _trunc(rec.rule_base.cast("float64") * qty)
+    points = ibis.ifelse(rec.per_unit, per_unit, rec.rule_base)
+    band = ibis.null("int32")
+    if rb.banded:
+        points = ibis.cases(
+            *[
+                (rec.bands_id == i, _band_points(q, rec.quantity.fill_null(0.0)))
+                for i, q in enumerate(rb.banded, start=1)
+            ],
+            else_=points,
+        )
+        band = ibis.cases(
+            *[
+                (rec.bands_id == i, _band_reached(q, rec.quantity.fill_null(0.0)))
+                for i, q in enumerate(rb.banded, start=1)
+            ],
+            else_=band,
+        )
+    points = points.fill_null(0).cast("int64")
+    expiry_days = rec.expiry_days
+    if rb.with_validity:
+        expiry_days = ibis.cases(
+            *[
+                (rec.validity_id == i, _validity_days(q, points, rec.level, rec.expiry_days))
+                for i, q in enumerate(rb.with_validity, start=1)
+            ],
+            else_=rec.expiry_days,
+        )
+    expires = rec.day + expiry_days
+    valid = (
+        rec.known
+        & (rec.day >= rb.effective_day)
+        & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
+        & (rec.report_state == 0)
+    )
     status = ibis.cases(
         (~rec.known, STATUS_CODES[Status.NOT_IN_RULEBOOK]),
         (rec.day < rb.effective_day, STATUS_CODES[Status.BEFORE_EFFECT]),
-        (rec.expiry_days.notnull() & (as_of >= expires), STATUS_CODES[Status.EXPIRED]),
+        (expires.notnull() & (as_of >= expires), STATUS_CODES[Status.EXPIRED]),
         (
             rec.confidence.notnull() & (rec.confidence < rec.min_confidence),
             STATUS_CODES[Status.LOW_CONFIDENCE],
@@ -136,8 +198,69 @@ def evaluate(
         rec.cap_period_days.notnull(),
         window_start(rec.day, rb.effective_day, rec.cap_period_days.fill_null(1)),
         0,
-    ).cast("int32")
-    return rec.mutate(points=points, status=status, expires_day=expires, period=period)
+    )
+    capped = rec.cap_period_days.notnull()
+    if any(c.cap is not None and c.cap.calendar_year for c in rb.spec.categories):
+        calendar = rec.cap_calendar_year.fill_null(False)
+        period = ibis.ifelse(calendar, year_start(rec.day), period)
+        capped = capped | calendar
+    return rec.mutate(
+        rule_points=points,
+        points=points,
+        band=band.cast("int32"),
+        valid=valid.fill_null(False),
+        status=status,
+        expires_day=expires,
+        period=period.cast("int32"),
+        capped=capped,
+        order_key=rec.day.cast("int64") * ORDER_SHIFT + rec.entry_id,
+    )
+
+
+def _trunc(x: ir.FloatingValue) -> ir.IntegerValue:
+    """Whole points, fractions dropped toward zero; the 1e-9 absorbs binary rounding
+    (0.29 * 100 is 28.999…, meant as 29)."""
+    return (x.sign() * (x.abs() + 1e-9).floor()).cast("int64")
+
+
+def year_start(day: ir.IntegerValue) -> ir.IntegerValue:
+    """The day number of 1 January of the year that holds ``day``."""
+    date = ibis.literal(dt.date(1970, 1, 1)) + day.as_interval("D")
+    return day - date.day_of_year().cast("int32") + 1
+
+
+def _band_points(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:
+    assert p.bands is not None
+    steps = p.bands.steps
+    if p.bands.mode == "highest":
+        return ibis.cases(*[(qty >= s.from_, s.points) for s in reversed(steps)], else_=0).cast(
+            "int64"
+        )
+    total: ir.FloatingValue = ibis.literal(0.0)
+    for i, s in enumerate(steps):
+        top = qty if i == len(steps) - 1 else ibis.least(qty, steps[i + 1].from_)
+        total = total + ibis.greatest(top - s.from_, 0.0) * float(s.per_unit or 0.0)
+    return _trunc(total)
+
+
+def _band_reached(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:
+    assert p.bands is not None
+    steps = list(enumerate(p.bands.steps, start=1))
+    return ibis.cases(*[(qty >= s.from_, i) for i, s in reversed(steps)], else_=0)
+
+
+def _validity_days(
+    p: Parameter, points: ir.IntegerValue, level: ir.StringValue, default: ir.IntegerValue
+) -> ir.IntegerValue:
+    branches = []
+    for rule in p.validity or []:
+        condition: ir.BooleanValue = ibis.literal(True)
+        if rule.points_up_to is not None:
+            condition = condition & (points.abs() <= rule.points_up_to)
+        if rule.level is not None:
+            condition = condition & (level == rule.level).fill_null(False)
+        branches.append((condition, rule.days))
+    return ibis.cases(*branches, else_=default)
 
 
 def _records(
@@ -183,7 +306,7 @@ def _report_states(
     window = r.verify_window_days.fill_null(1)
     keyed = r.mutate(
         bucket=window_start(r.day, rb.effective_day, window),
-        order_key=r.day.cast("int64") * _ORDER_SHIFT + r.entry_id,
+        order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id,
     )
     independent = keyed.counterpart_id.notnull() & (keyed.counterpart_id != keyed.subject_id)
     groups = keyed.group_by(["subject_id", "parameter_id", "bucket"]).aggregate(
@@ -218,7 +341,7 @@ def _report_states(
             by_authority & (~corroborated | first), joined.verified_by, ibis.null("int64")
         ),
         corroborates=ibis.ifelse(
-            corroborated & ~first, joined.first_key % _ORDER_SHIFT, ibis.null("int64")
+            corroborated & ~first, joined.first_key % ORDER_SHIFT, ibis.null("int64")
         ),
     )
 
@@ -232,7 +355,7 @@ def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
     serves all. It is the costliest step of a run, so it carries a single sum.
     """
     e = evaluated.filter(evaluated.status == COUNTED)
-    capped = e.cap_period_days.notnull()
+    capped = e.capped
     sign = ibis.cases(
         (capped & (e.points < 0) & e.cap_max_deduction.notnull(), -1),
         (capped & (e.points > 0) & e.cap_max_addition.notnull(), 1),
@@ -286,10 +409,34 @@ def grade_expr(
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
+def records(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None = None
+) -> ir.Table:
+    """Stages 1 and 2: evaluated records with the pilot mechanics applied (``mechanics``)."""
+    return apply_mechanics(inputs.rulebook, evaluate(inputs, as_of, subject_id))
+
+
+def stage_expr(rulebook: RulebookHeader, score: ir.IntegerValue) -> ir.StringValue:
+    """The stage a score has reached: the last listed stage whose threshold it meets."""
+    branches = []
+    for stage in reversed(rulebook.spec.stages):
+        if stage.at_least is not None:
+            branches.append((score >= stage.at_least, stage.name))
+        elif stage.at_most is not None:
+            branches.append((score <= stage.at_most, stage.name))
+    if not branches:
+        return ibis.null("string")
+    return ibis.cases(*branches, else_=ibis.null("string"))
+
+
 def scores(
     inputs: PlanInputs, evaluated: ir.Table, subject_id: int | ir.Value | None = None
 ) -> ir.Table:
-    """Stage 3: per subject (every registered subject), score and grade."""
+    """Stage 4: per subject (every registered subject), score, grade and stage.
+
+    ``points_score`` is base plus capped points; a standing direct grade sets ``grade``
+    (the worst of several) and puts ``score`` at that band's direct score.
+    """
     rb = inputs.rulebook
     totals = category_totals(inputs, evaluated)
     per_subject = totals.group_by("subject_id").aggregate(points=totals.points.sum())
@@ -297,12 +444,54 @@ def scores(
     if subject_id is not None:
         s = s.filter(s.subject_id == subject_id)
     joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
+    points_score = (rb.spec.base_score + joined.points.fill_null(0)).cast("int64")
+    if not rb.direct:
+        scored = joined.select(subject_id=s.subject_id, kind=s.kind, points_score=points_score)
+        score = scored.points_score
+        return scored.select(
+            "subject_id",
+            score=score,
+            grade=grade_expr(rb, score, scored.kind),
+            points_score="points_score",
+            direct_grade=ibis.null("string"),
+            stage=stage_expr(rb, score),
+        )
+    ranks = direct_ranks(rb, evaluated)
+    joined = joined.left_join(ranks, s.subject_id == ranks.direct_subject)
     scored = joined.select(
         subject_id=s.subject_id,
         kind=s.kind,
-        score=(rb.spec.base_score + joined.points.fill_null(0)).cast("int64"),
+        points_score=points_score,
+        rank=ibis.ifelse(s.kind == "citizen", ranks.rank_citizen, ranks.rank_organisation),
     )
-    return scored.select("subject_id", "score", grade=grade_expr(rb, scored.score, scored.kind))
+    direct_grade = ibis.cases(
+        *[
+            ((scored.kind == kind) & (scored.rank == i), band.grade)
+            for kind in ("citizen", "organisation")
+            for i, band in enumerate(rb.bands(kind))
+        ],
+        else_=ibis.null("string"),
+    )
+    direct_score = ibis.cases(
+        *[
+            ((scored.kind == kind) & (scored.rank == i), rb.direct_score(kind, band.grade))
+            for kind in ("citizen", "organisation")
+            for i, band in enumerate(rb.bands(kind))
+            if band.min is not None or band.direct_score is not None
+        ],
+        else_=ibis.null("int64"),
+    )
+    scored = scored.mutate(
+        direct_grade=direct_grade, score=direct_score.fill_null(scored.points_score).cast("int64")
+    )
+    return scored.select(
+        "subject_id",
+        "score",
+        grade=scored.direct_grade.fill_null(grade_expr(rb, scored.points_score, scored.kind)),
+        points_score="points_score",
+        direct_grade="direct_grade",
+        stage=stage_expr(rb, scored.score),
+    )
 
 
 def attribute_caps(evaluated: ir.Table) -> ir.Table:

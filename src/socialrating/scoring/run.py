@@ -15,13 +15,13 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
-from socialrating.scoring.plan import PlanInputs, evaluate, scores
+from socialrating.scoring.plan import PlanInputs, records, scores
 
 
 def score_expr(inputs: PlanInputs, as_of: dt.date, subject_id: int | None = None) -> ir.Table:
     """The whole plan for ``as_of`` as one Ibis expression: one row per subject (or for one)."""
     day = day_number(as_of)
-    return scores(inputs, evaluate(inputs, day, subject_id), subject_id)
+    return scores(inputs, records(inputs, day, subject_id), subject_id)
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,10 @@ def score_run(
     with store.transaction():
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
-        store.run(f"INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade FROM ({sql})")
+        store.run(
+            f"""INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade, points_score,
+                direct_grade, stage FROM ({sql})"""
+        )
         grades: dict[str, dict[str, int]] = {}
         mean: dict[str, float] = {}
         for kind, grade, n, total in store.rows(

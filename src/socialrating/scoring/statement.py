@@ -24,8 +24,10 @@ from socialrating.scoring.compiled import run_plan
 class StatementLine:
     """One record as the statement shows it.
 
-    ``points`` is what the rule gives; ``counted`` is what it adds to the score after its
-    cap (0 when it does not count); ``reason`` says why it counts in part or not at all.
+    ``points`` is what the rule gives (with any repeat factor applied; ``rule_points``
+    before it); ``counted`` is what it adds to the score after its cap (0 when it does not
+    count); ``reason`` says why it counts in part or not at all, and names the mechanics
+    that shaped it (band reached, repeat factor, act absorbed, repair, direct grade).
     """
 
     entry_id: int
@@ -33,6 +35,7 @@ class StatementLine:
     parameter: str
     category: str
     institution: str
+    rule_points: int
     points: int
     counted: int
     status: Status
@@ -40,6 +43,12 @@ class StatementLine:
     expires: dt.date | None
     quantity: float | None
     confidence: float | None
+    act: str | None = None
+    level: str | None = None
+    band: int | None = None
+    multiplier: float | None = None
+    sets_grade: str | None = None
+    related_entry: int | None = None
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -48,6 +57,7 @@ class StatementLine:
             "parameter": self.parameter,
             "category": self.category,
             "institution": self.institution,
+            "rule_points": self.rule_points,
             "points": self.points,
             "counted": self.counted,
             "status": self.status.value,
@@ -55,12 +65,43 @@ class StatementLine:
             "expires": None if self.expires is None else self.expires.isoformat(),
             "quantity": self.quantity,
             "confidence": self.confidence,
+            "act": self.act,
+            "level": self.level,
+            "band": self.band,
+            "multiplier": self.multiplier,
+            "sets_grade": self.sets_grade,
+            "related_entry": self.related_entry,
+        }
+
+
+@dataclass(frozen=True)
+class DirectGrade:
+    """A grade set directly by a record, standing as of the statement's date."""
+
+    grade: str
+    entry_id: int
+    parameter: str
+    since: dt.date
+    until: dt.date | None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "grade": self.grade,
+            "entry_id": self.entry_id,
+            "parameter": self.parameter,
+            "since": self.since.isoformat(),
+            "until": None if self.until is None else self.until.isoformat(),
         }
 
 
 @dataclass(frozen=True)
 class Statement:
-    """Everything behind one subject's score as of a date, under one rulebook."""
+    """Everything behind one subject's score as of a date, under one rulebook.
+
+    ``points_score`` is the base plus every counted point; a standing direct grade then
+    sets the score (``adjustment`` is the difference), and ``stage`` names the stage the
+    score has reached, if the rulebook has stages.
+    """
 
     subject: Subject
     as_of: dt.date
@@ -69,11 +110,24 @@ class Statement:
     score: int
     grade: str
     lines: list[StatementLine]
+    points_score: int = 0
+    direct: DirectGrade | None = None
+    stage: str | None = None
+
+    @property
+    def points_total(self) -> int:
+        """Base plus every counted point: always equal to ``points_score``."""
+        return self.base + sum(line.counted for line in self.lines)
+
+    @property
+    def adjustment(self) -> int:
+        """What a direct grade adds to the points score to make the score (else 0)."""
+        return self.score - self.points_score
 
     @property
     def total(self) -> int:
-        """Base plus every counted point: always equal to ``score``."""
-        return self.base + sum(line.counted for line in self.lines)
+        """Base, every counted point and the direct grade's adjustment: always ``score``."""
+        return self.points_total + self.adjustment
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,8 +136,12 @@ class Statement:
             "as_of": self.as_of.isoformat(),
             "rulebook_hash": self.rulebook_hash,
             "base": self.base,
+            "points_score": self.points_score,
+            "direct_grade": None if self.direct is None else self.direct.as_dict(),
+            "adjustment": self.adjustment,
             "score": self.score,
             "grade": self.grade,
+            "stage": self.stage,
             "lines": [line.as_dict() for line in self.lines],
         }
 
@@ -105,15 +163,40 @@ def statement(
     row = run_plan(store, rb, "subject_score", day, subject.subject_id).to_pylist()[0]
     categories = {v: k for k, v in rb.category_ids.items()}
     lines = [_line(r, categories, rb) for r in rows]
+    direct = _direct(rb, subject.kind.value, lines)
     # DuckDB sums integers into 128-bit values; the score is a plain int.
     result = Statement(
-        subject, as_of, rb.hash, rb.spec.base_score, int(row["score"]), row["grade"], lines
+        subject,
+        as_of,
+        rb.hash,
+        rb.spec.base_score,
+        int(row["score"]),
+        row["grade"],
+        lines,
+        points_score=int(row["points_score"]),
+        direct=direct,
+        stage=row["stage"],
     )
-    if result.total != result.score:
+    expected = result.score if direct is None else rb.direct_score(subject.kind.value, direct.grade)
+    if result.points_total != result.points_score or expected != result.score:
         raise ScoringError(
-            f"statement of {code} sums to {result.total} but the score is {result.score}"
+            f"statement of {code} sums to {result.points_total} but the points score is "
+            f"{result.points_score} (score {result.score}, expected {expected})"
         )
     return result
+
+
+def _direct(rb: RulebookHeader, kind: str, lines: list[StatementLine]) -> DirectGrade | None:
+    """The worst standing direct grade among the lines (the one the score follows)."""
+    order = [b.grade for b in rb.bands(kind)]
+    standing = [
+        line for line in lines if line.sets_grade in order and line.status is Status.COUNTED
+    ]
+    if not standing:
+        return None
+    worst = max(standing, key=lambda line: (order.index(line.sets_grade or ""), -line.entry_id))
+    assert worst.sets_grade is not None
+    return DirectGrade(worst.sets_grade, worst.entry_id, worst.parameter, worst.date, worst.expires)
 
 
 def _line(r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader) -> StatementLine:
@@ -121,38 +204,101 @@ def _line(r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader) -> 
     points = int(r["points"])
     counted = int(r["counted_points"])
     expires = None if r["expires_day"] is None else day_date(r["expires_day"])
-    reason = STATUS_TEXT[status]
     category = categories.get(r["category_id"], "") if r["category_id"] is not None else ""
-    if status is Status.COUNTED and counted != points:
-        cap = r["cap_max_deduction"] if points < 0 else r["cap_max_addition"]
-        start = day_date(int(r["period"]))
-        reason = f"cap: {category} at most {cap} per {_period_days(rb, category)} days from {start}"
-    elif status is Status.COUNTED and r["verified_by"] is not None:
-        reason = f"report verified by entry {r['verified_by']}"
-    elif status is Status.EXPIRED and expires is not None:
-        reason = f"expired on {expires.isoformat()}"
-    elif status is Status.CORROBORATING:
-        reason = f"corroborates entry {r['corroborates']}"
-    elif status is Status.LOW_CONFIDENCE:
-        reason = f"confidence {r['confidence']} below the minimum"
+    notes, related = _notes(r, status, points, counted, category, expires, rb)
+    multiplier = float(r["multiplier"]) if r["repeat_n"] else None
     return StatementLine(
         entry_id=int(r["entry_id"]),
         date=day_date(int(r["day"])),
         parameter=str(r["parameter"] or f"#{r.get('parameter_id')}"),
         category=category,
         institution=str(r["institution"] or ""),
+        rule_points=int(r["rule_points"]),
         points=points,
         counted=counted,
         status=status,
-        reason=reason,
+        reason="; ".join(notes) or STATUS_TEXT[status],
         expires=expires,
         quantity=r["quantity"],
         confidence=r["confidence"],
+        act=r["act"],
+        level=r["level"],
+        band=None if r["band"] is None else int(r["band"]),
+        multiplier=multiplier,
+        sets_grade=r["direct_grade"],
+        related_entry=related,
     )
 
 
-def _period_days(rb: RulebookHeader, category: str) -> int:
+def _notes(
+    r: dict[str, Any],
+    status: Status,
+    points: int,
+    counted: int,
+    category: str,
+    expires: dt.date | None,
+    rb: RulebookHeader,
+) -> tuple[list[str], int | None]:
+    """What the statement says about one record, and the entry it points to, if any."""
+    notes: list[str] = []
+    related: int | None = None
+    if r["band"] is not None:
+        notes.append(f"band {r['band']} reached with quantity {r['quantity']:g}")
+    if r["repeat_n"]:
+        notes.append(
+            f"repeat {r['repeat_n']} in {category}: {r['rule_points']:+d} times {r['multiplier']:g}"
+        )
+    if status is Status.COUNTED:
+        if counted != points:
+            cap = r["cap_max_deduction"] if points < 0 else r["cap_max_addition"]
+            notes.append(f"cap: {category} at most {cap} {_period(rb, category, r)}")
+        if r["verified_by"] is not None:
+            related = int(r["verified_by"])
+            notes.append(f"report verified by entry {related}")
+        if r["direct_grade"] is not None:
+            until = expires.isoformat() if expires else "repaired"
+            notes.append(f"sets grade {r['direct_grade']} until {until}")
+        if r["repairs"] is not None:
+            related = int(r["repairs"])
+            notes.append(f"repairs the direct grade of entry {related}")
+        if r["balance"] is not None:
+            notes.append(f"allowed at a balance of {r['balance']}")
+    elif status is Status.EXPIRED and expires is not None:
+        notes.append(f"expired on {expires.isoformat()}")
+    elif status is Status.CORROBORATING:
+        related = int(r["corroborates"])
+        notes.append(f"corroborates entry {related}")
+    elif status is Status.LOW_CONFIDENCE:
+        notes.append(f"confidence {r['confidence']} below the minimum")
+    elif status is Status.ABSORBED:
+        related = int(r["absorbed_by"])
+        notes.append(f"act {r['act']} counts once: entry {related} counts for it")
+    elif status is Status.REFUSED:
+        if r["refused_by"] is not None:
+            related = int(r["refused_by"])
+            notes.append(
+                f"refused: entry {related} already counted within {r['reduction_once_days']} days"
+            )
+        else:
+            low = "" if r["reduction_from"] is None else r["reduction_from"]
+            high = "" if r["reduction_to"] is None else r["reduction_to"]
+            notes.append(f"refused: the balance was {r['balance']}, allowed {low}..{high}")
+    elif status is Status.REPAIRED:
+        related = int(r["repaired_by"])
+        notes.append(
+            f"direct grade {r['direct_grade']} ended on {day_date(int(r['repaired_day']))} "
+            f"by entry {related}"
+        )
+    elif status is Status.FROZEN:
+        notes.append("addition frozen while a direct grade stands")
+    return notes, related
+
+
+def _period(rb: RulebookHeader, category: str, r: dict[str, Any]) -> str:
+    start = day_date(int(r["period"]))
+    if r["cap_calendar_year"]:
+        return f"in calendar year {start.year}"
     for c in rb.spec.categories:
         if c.code == category and c.cap is not None:
-            return c.cap.period_days
-    return 0
+            return f"per {c.cap.period_days} days from {start}"
+    return ""

@@ -140,6 +140,8 @@ def _verify_reports(
             "evidence": pa.nulls(m, pa.string()),
             "kind": pa.array(["verification"] * m, pa.string()),
             "refers_to": pa.array(ids).cast(pa.string()),
+            "act": pa.nulls(m, pa.string()),
+            "level": pa.nulls(m, pa.string()),
         }
     )
     result = ingest_table(store, table, state[0], "demo:verifications")

@@ -202,6 +202,8 @@ def batches(
                         "evidence": pa.nulls(n, pa.string()),
                         "kind": pa.nulls(n, pa.string()),
                         "refers_to": pa.nulls(n, pa.string()),
+                        "act": pa.nulls(n, pa.string()),
+                        "level": pa.nulls(n, pa.string()),
                     }
                 ),
             )

@@ -1,0 +1,142 @@
+"""Golden cases: a small rulebook, a ledger and the hand-computed statements, on DuckDB.
+
+Each directory under ``tests/cases/`` holds:
+
+- the rulebook: ``rulebook.yaml``, or the file ``case.yaml`` names as ``rulebook``
+  (relative to the case, so cases can share ``tests/cases/pilot.yaml``);
+- ``ledger.csv``: the records in the order they arrive, with an ``institution`` column
+  (consecutive rows of one institution form one batch); ``refers_to`` names a row's key;
+- ``case.yaml``: ``subjects`` (code → kind) and ``checks``, each an ``as_of`` date and,
+  per subject, the expected ``score``, ``grade`` and optionally ``points_score``,
+  ``stage``, ``direct`` (grade, key, until) and ``lines``: every statement line in order,
+  each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key).
+
+Every check also runs the batch plan and compares the snapshot with the statement.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import yaml
+
+from socialrating.ledger import (
+    Store,
+    activate_rulebook,
+    ingest_table,
+    open_store,
+    register_subjects,
+)
+from socialrating.ledger.readers import staged_table
+from socialrating.rulebook import load_rulebook
+from socialrating.scoring import score_run, statement
+
+CASES = Path(__file__).resolve().parents[1] / "cases"
+NAMES = sorted(p.name for p in CASES.iterdir() if (p / "case.yaml").exists())
+
+
+def _load(tmp_path: Path, case: Path) -> tuple[Store, dict[str, Any], dict[str, int]]:
+    spec = yaml.safe_load((case / "case.yaml").read_text())
+    store = open_store(tmp_path / "golden.duckdb", create=True)
+    activate_rulebook(store, load_rulebook(case / spec.get("rulebook", "rulebook.yaml")))
+    subjects = spec["subjects"]
+    register_subjects(
+        store, pa.table({"code": list(subjects), "kind": [subjects[c] for c in subjects]})
+    )
+    with (case / "ledger.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    keys: dict[str, int] = {}
+    batch: list[dict[str, str]] = []
+    for i, row in enumerate(rows):
+        batch.append(row)
+        if i + 1 == len(rows) or rows[i + 1]["institution"] != row["institution"]:
+            _ingest(store, batch, keys)
+            batch = []
+    return store, spec, keys
+
+
+def _ingest(store: Store, rows: list[dict[str, str]], keys: dict[str, int]) -> None:
+    cols: dict[str, list[str | None]] = {}
+    for name in rows[0]:
+        if name == "institution":
+            continue
+        values = [r[name] or None for r in rows]
+        if name == "refers_to":
+            values = [None if v is None else str(keys[v]) for v in values]
+        cols[name] = values
+    result = ingest_table(
+        store, staged_table(cols, list(range(2, len(rows) + 2))), rows[0]["institution"], "case"
+    )
+    assert result.batch is not None
+    for n, row in enumerate(rows):
+        keys[row["key"]] = result.batch.first_entry + n
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_golden_case(tmp_path: Path, name: str) -> None:
+    store, spec, keys = _load(tmp_path, CASES / name)
+    by_id = {v: k for k, v in keys.items()}
+    try:
+        for check in spec["checks"]:
+            as_of = dt.date.fromisoformat(str(check["as_of"]))
+            run = score_run(store, as_of)
+            snapshot = {
+                code: (score, grade, stage)
+                for code, score, grade, stage in store.rows(
+                    """SELECT s.code, n.score, n.grade, n.stage FROM snapshot n
+                       JOIN subjects s USING (subject_id) WHERE run_id = ?""",
+                    [run.run_id],
+                )
+            }
+            for code, want in check["subjects"].items():
+                where = f"{name} as of {as_of}, {code}"
+                st = statement(store, code, as_of)
+                got = st.as_dict()
+                assert (st.score, st.grade) == (want["score"], want["grade"]), where
+                assert snapshot[code] == (st.score, st.grade, st.stage), where
+                for field in ("points_score", "stage"):
+                    if field in want:
+                        assert got[field] == want[field], f"{where}: {field}"
+                if "direct" in want:
+                    _check_direct(st.as_dict()["direct_grade"], want["direct"], keys, where)
+                if "lines" in want:
+                    _check_lines(got["lines"], want["lines"], by_id, keys, where)
+    finally:
+        store.close()
+
+
+def _check_direct(got: Any, want: Any, keys: dict[str, int], where: str) -> None:
+    if want is None:
+        assert got is None, where
+        return
+    assert got is not None, f"{where}: no direct grade"
+    assert got["grade"] == want["grade"], where
+    assert got["entry_id"] == keys[want["key"]], where
+    until = want.get("until")
+    assert got["until"] == (None if until is None else str(until)), where
+
+
+def _check_lines(
+    got: list[dict[str, Any]],
+    want: list[dict[str, Any]],
+    by_id: dict[int, str],
+    keys: dict[str, int],
+    where: str,
+) -> None:
+    assert [by_id[g["entry_id"]] for g in got] == [w["key"] for w in want], f"{where}: lines"
+    for g, w in zip(got, want, strict=True):
+        for field, value in w.items():
+            if field == "key":
+                continue
+            if field == "related":
+                assert g["related_entry"] == keys[value], f"{where}: {w['key']}.related"
+            elif field == "reason":
+                assert value in g["reason"], f"{where}: {w['key']}.reason {g['reason']!r}"
+            else:
+                expected = str(value) if field == "expires" and value is not None else value
+                assert g[field] == expected, f"{where}: {w['key']}.{field} is {g[field]!r}"
