@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
@@ -10,7 +11,7 @@ from hypothesis import strategies as st
 from tests.conftest import feed
 
 from socialrating.ledger import activate_rulebook, open_store, register_subjects
-from socialrating.rulebook import Rulebook
+from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import score_run, statement
 
 SUBJECTS = ["C1", "C2", "C3", "O1"]
@@ -97,10 +98,122 @@ def test_statements_sum_to_scores(
         )
         for code in SUBJECTS:
             st_ = statement(store, code, as_of)
-            assert st_.base + sum(line.counted for line in st_.lines) == st_.score == stored[code]
+            assert st_.total == st_.score == stored[code]
+            assert st_.points_total == st_.points_score == st_.score
             for line in st_.lines:
                 # A line counts at most its own points, and nothing when it does not count.
                 assert abs(line.counted) <= abs(line.points)
                 assert line.counted == 0 or line.status.value == "counted"
+    finally:
+        store.close()
+
+
+PILOT = Path(__file__).resolve().parents[1] / "cases" / "pilot.yaml"
+PILOT_SUBJECTS = ["c1", "c2", "o1"]
+# (institution, parameter, needs quantity, organisations only)
+PILOT_KINDS = [
+    ("police", "red_light", False, False),
+    ("police", "unsafe_work", False, False),
+    ("court", "court_fine", False, False),
+    ("police", "fine", True, False),
+    ("court", "dishonest_debtor", False, False),
+    ("court", "org_dishonest", False, True),
+    ("court", "court_ban", False, False),
+    ("court", "debt_paid", False, False),
+    ("civil", "volunteer_hours", True, False),
+    ("civil", "donation", True, False),
+    ("civil", "award", False, False),
+    ("civil", "hero", False, False),
+    ("civil", "course", False, False),
+]
+CITIZEN_ONLY = {"red_light", "court_fine", "fine", "dishonest_debtor", "court_ban"}
+CITIZEN_ONLY |= {"volunteer_hours", "donation", "award", "hero", "course"}
+
+pilot_record = st.tuples(
+    st.integers(0, 2),  # subject
+    st.integers(0, len(PILOT_KINDS) - 1),
+    st.integers(-30, 1500),  # day offset from 2020-07-01 (the pilot's effective date)
+    st.sampled_from(["0", "9.5", "10", "41", "299", "300", "1000", "20000"]),
+    st.sampled_from([None, "A1", "A2"]),  # act id
+    st.sampled_from([None, "national", "provincial", "district"]),
+)
+
+
+@settings(
+    max_examples=30,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    records=st.lists(pilot_record, min_size=1, max_size=30),
+    as_of_offset=st.integers(0, 1600),
+)
+def test_statements_sum_to_scores_with_pilot_mechanics(
+    records: list[tuple[int, int, int, str, str | None, str | None]], as_of_offset: int
+) -> None:
+    store = open_store(":memory:", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(PILOT))
+        register_subjects(
+            store,
+            pa.table({"code": PILOT_SUBJECTS, "kind": ["citizen", "citizen", "organisation"]}),
+        )
+        start = dt.date(2020, 7, 1)
+        batches: list[tuple[str, dict[str, object]]] = []
+        for subject, kind, offset, quantity, act, level in records:
+            institution, parameter, needs_quantity, orgs_only = PILOT_KINDS[kind]
+            code = PILOT_SUBJECTS[subject]
+            if orgs_only:
+                code = "o1"
+            elif parameter in CITIZEN_ONLY and code == "o1":
+                code = "c1"
+            row: dict[str, object] = {
+                "subject": code,
+                "parameter": parameter,
+                "date": (start + dt.timedelta(days=offset)).isoformat(),
+                "act": act,
+                "level": level,
+            }
+            if needs_quantity:
+                row["quantity"] = quantity
+            batches.append((institution, row))
+        # Batches in the drawn order (consecutive rows of one institution form one batch):
+        # entry ids follow the draw, not the day.
+        i = 0
+        while i < len(batches):
+            j = i
+            while j < len(batches) and batches[j][0] == batches[i][0]:
+                j += 1
+            feed(store, batches[i][0], [row for _, row in batches[i:j]])
+            i = j
+        as_of = start + dt.timedelta(days=as_of_offset)
+        run = score_run(store, as_of)
+        stored = {
+            code: (score, grade, points_score)
+            for code, score, grade, points_score in store.rows(
+                """SELECT s.code, n.score, n.grade, n.points_score FROM snapshot n
+                   JOIN subjects s USING (subject_id) WHERE run_id = ?""",
+                [run.run_id],
+            )
+        }
+        for code in PILOT_SUBJECTS:
+            st_ = statement(store, code, as_of)
+            assert st_.total == st_.score
+            assert st_.points_total == st_.points_score
+            assert stored[code] == (st_.score, st_.grade, st_.points_score)
+            ids = {line.entry_id: line for line in st_.lines}
+            for line in st_.lines:
+                assert line.counted == 0 or line.status.value == "counted"
+                if line.status.value == "frozen":
+                    assert st_.direct is not None and line.points > 0
+                if line.status.value == "absorbed":
+                    other = ids[line.related_entry or 0]
+                    assert other.act == line.act and other.status.value != "absorbed"
+                if line.status.value == "repaired":
+                    assert ids[line.related_entry or 0].status.value in ("counted", "expired")
+            if st_.direct is None:
+                assert st_.score == st_.points_score
+            else:
+                assert st_.grade == st_.direct.grade
     finally:
         store.close()

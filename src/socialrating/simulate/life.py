@@ -24,6 +24,7 @@ CITIZEN_RATES = {"deduction": 3.0, "addition": 2.5}
 ORGANISATION_RATES = {"deduction": 2.0, "addition": 1.5}
 TAIL_SHARE = 0.15
 CORROBORATED_SHARE = 0.35  # reports that two more citizens also send
+REPAIRED_SHARE = 0.5  # direct grades that a repair (a debt paid) ends within the period
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,9 @@ def draw_records(
     flat = np.fromiter((i for p in permitted for i in p), dtype=np.int64, count=int(counts.sum()))
     points = params.column("points").to_numpy()
     per_unit = params.column("per_unit").to_numpy(zero_copy_only=False)
+    scale = quantity_scales(rb)
+    # Repairs (a debt paid) follow the records they repair; they are not drawn alone.
+    repairs = params.column("repairs_mask").is_valid().to_numpy(zero_copy_only=False)
     applies = np.array(params.column("subjects").to_pylist())
     explicit = np.zeros(params.num_rows, dtype=bool)
     explicit[: len(rb.spec.parameters)] = True
@@ -80,8 +84,10 @@ def draw_records(
             continue
         conduct = nation.conduct[subjects]
         for sign, rate in rates.items():
-            mask = ((applies == kind) | (applies == "any")) & (
-                points < 0 if sign == "deduction" else points > 0
+            mask = (
+                ((applies == kind) | (applies == "any"))
+                & (points < 0 if sign == "deduction" else points > 0)
+                & ~repairs
             )
             candidates = np.flatnonzero(mask)
             if len(candidates) == 0:
@@ -97,9 +103,11 @@ def draw_records(
                 )
             ]
             parts.append(
-                _complete(rng, who, which, nation, offsets, counts, flat, classes, per_unit, days)
+                _complete(
+                    rng, who, which, nation, offsets, counts, flat, classes, per_unit, scale, days
+                )
             )
-    draws = _concat(parts)
+    draws = _with_repairs(rng, _concat(parts), rb, offsets, counts, flat, days)
     return _with_corroboration(rng, draws, classes), inst_codes
 
 
@@ -113,12 +121,17 @@ def _complete(
     flat: np.ndarray,
     classes: np.ndarray,
     per_unit: np.ndarray,
+    scale: np.ndarray,
     days: int,
 ) -> Draws:
     n = len(who)
     institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
     day = rng.integers(0, days, n)
     quantity = np.where(per_unit[which], 1 + rng.poisson(6, n), np.nan)
+    # Banded quantities spread around the middle band: most fall in the lower bands.
+    banded = scale[which]
+    spread = np.round(np.nan_to_num(banded) * rng.lognormal(-0.5, 1.0, n), 1)
+    quantity = np.where(np.isnan(banded), quantity, spread)
     camera = classes[institution] == InstitutionClass.CAMERA.value
     # Most detections are confident; some fall below the rulebook's minimum and do not count.
     confidence = np.where(camera, np.round(0.8 + 0.2 * rng.beta(6, 1.2, n), 3), np.nan)
@@ -138,6 +151,47 @@ def _concat(parts: list[Draws]) -> Draws:
     return Draws(
         *(np.concatenate([getattr(p, f) for p in parts]) for f in Draws.__dataclass_fields__)
     )
+
+
+def _with_repairs(
+    rng: np.random.Generator,
+    d: Draws,
+    rb: Rulebook,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    flat: np.ndarray,
+    days: int,
+) -> Draws:
+    """For some direct-grade records, a later record of a parameter that repairs them."""
+    bits = rb.parameters.column("direct_bit").to_numpy(zero_copy_only=False)
+    masks = rb.parameters.column("repairs_mask").to_pylist()
+    repairer = {}
+    for i, mask in enumerate(masks):
+        for j in np.flatnonzero(~np.isnan(bits)) if mask is not None else []:
+            if int(mask) & int(bits[j]):
+                repairer.setdefault(int(j), i)
+    if not repairer:
+        return d
+    graded = np.flatnonzero(np.isin(d.parameter, list(repairer)))
+    later = d.day[graded] + rng.integers(30, 400, len(graded))
+    keep = (rng.random(len(graded)) < REPAIRED_SHARE) & (later < days)
+    chosen, later = graded[keep], later[keep]
+    if len(chosen) == 0:
+        return d
+    which = np.array([repairer[int(p)] for p in d.parameter[chosen]], dtype=np.int64)
+    n = len(chosen)
+    institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
+    none = np.full(n, np.nan)
+    more = Draws(
+        d.subject[chosen],
+        which,
+        institution,
+        later,
+        none,
+        none,
+        np.full(n, -1),
+    )
+    return _concat([d, more])
 
 
 def _with_corroboration(rng: np.random.Generator, d: Draws, classes: np.ndarray) -> Draws:
@@ -203,12 +257,48 @@ def batches(
                         "kind": pa.nulls(n, pa.string()),
                         "refers_to": pa.nulls(n, pa.string()),
                         "act": pa.nulls(n, pa.string()),
-                        "level": pa.nulls(n, pa.string()),
+                        "level": _levels(rb, d, idx),
                     }
                 ),
             )
         )
     return out
+
+
+def quantity_scales(rb: Rulebook) -> np.ndarray:
+    """Per parameter, the quantity its bands centre on (NaN for parameters without bands)."""
+    scale = np.full(rb.parameters.num_rows, np.nan)
+    for i, p in enumerate(rb.spec.parameters):
+        if p.bands is not None:
+            steps = p.bands.steps
+            scale[i] = max(1.0, steps[len(steps) // 2].from_)
+    return scale
+
+
+def level_options(rb: Rulebook) -> dict[int, list[str]]:
+    """Per parameter whose validity depends on a level: the levels to draw from.
+
+    The rules' levels, and ``local`` for a level no rule names (it gets the default).
+    """
+    out = {}
+    for i, p in enumerate(rb.spec.parameters):
+        levels = [r.level for r in p.validity or [] if r.level is not None]
+        if levels:
+            out[i] = [*levels, "local"]
+    return out
+
+
+def _levels(rb: Rulebook, d: Draws, idx: np.ndarray) -> pa.Array:
+    options = level_options(rb)
+    level: list[str | None] = [None] * len(idx)
+    if options:
+        for k, (param, subject, day) in enumerate(
+            zip(d.parameter[idx], d.subject[idx], d.day[idx], strict=True)
+        ):
+            choices = options.get(int(param))
+            if choices:
+                level[k] = choices[int(subject + day) % len(choices)]
+    return pa.array(level, pa.string())
 
 
 def _text(values: np.ndarray) -> pa.Array:
