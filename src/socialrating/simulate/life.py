@@ -165,7 +165,7 @@ def _with_repairs(
     """For some direct-grade records, a later record of a parameter that repairs them."""
     bits = rb.parameters.column("direct_bit").to_numpy(zero_copy_only=False)
     masks = rb.parameters.column("repairs_mask").to_pylist()
-    repairer = {}
+    repairer: dict[int, int] = {}
     for i, mask in enumerate(masks):
         for j in np.flatnonzero(~np.isnan(bits)) if mask is not None else []:
             if int(mask) & int(bits[j]):
