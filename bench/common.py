@@ -129,3 +129,33 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
         log(f"  {done:,} records")
     store.run("CHECKPOINT")
     return store, rb
+
+
+# The fields of the pilot mechanics, which pandas and pure Python do not implement.
+MECHANICS = ("direct_grade", "repairs", "points_organisation", "bands", "validity", "reduction")
+
+
+def plain_rulebook(rb: Rulebook) -> Rulebook:
+    """The seed without its pilot mechanics: the rules the peers implement.
+
+    Parameters lose direct grades, repairs, organisation values, bands, validity rules and
+    reductions; categories lose repeats; calendar-year caps become 365-day periods. Codes
+    (and so the ledger's parameter ids) stay the same.
+    """
+    import yaml
+
+    data = yaml.safe_load(rb.yaml_text)
+    for p in data["parameters"]:
+        for key in MECHANICS:
+            p.pop(key, None)
+    for c in data["categories"]:
+        c.pop("repeat", None)
+        cap = c.get("cap")
+        if cap and cap.pop("calendar_year", False):
+            cap["period_days"] = 365
+    data["name"] = f"{data['name']}-plain"
+    data["catalogue"] = str((SEED.parent / data["catalogue"]).resolve())
+    DATA.mkdir(parents=True, exist_ok=True)
+    path = DATA / "seed-plain.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return load_rulebook(path)

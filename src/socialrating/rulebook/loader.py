@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from socialrating.errors import Problem, RulebookError
 from socialrating.rulebook.catalogue import check_catalogue, compile_catalogue, read_catalogue
 from socialrating.rulebook.rulebook import (
+    MAX_DIRECT_GRADES,
     Rulebook,
     compile_parameters,
     content_hash,
@@ -289,6 +290,17 @@ def _check_parameters(path: Path, spec: RulebookSpec, lines: Lines) -> list[Prob
         problems += _check_parameter(p, categories, institutions, seen, problem, here)
         problems += _check_mechanics(spec, p, problem)
         problems += _check_verification(path, (*where, "verification"), p.verification, lines)
+    direct = [i for i, p in enumerate(spec.parameters) if p.direct_grade is not None]
+    if len(direct) > MAX_DIRECT_GRADES:
+        i = direct[MAX_DIRECT_GRADES]
+        problems.append(
+            _p(
+                path,
+                line_of(lines, ("parameters", i, "direct_grade")),
+                f"parameters[{i}].direct_grade",
+                f"at most {MAX_DIRECT_GRADES} parameters may set a grade directly",
+            )
+        )
     return problems
 
 
@@ -354,6 +366,8 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
         for code in p.repairs:
             if code not in graded:
                 out.append(problem("repairs", f"{code!r} is not a parameter with a direct_grade"))
+        for code in _duplicates(p.repairs):
+            out.append(problem("repairs", f"{code!r} is named twice"))
     if p.points_organisation is not None and p.subjects == "citizen":
         out.append(problem("points_organisation", "the parameter applies to citizens only"))
     r = p.reduction

@@ -173,6 +173,16 @@ class Rulebook(RulebookHeader):
     catalogue_bytes: bytes = field(default=b"", repr=False, kw_only=True)
 
 
+def _mask(bits: dict[str, int], codes: list[str] | None) -> int | None:
+    """The bit mask of the direct-grade parameters ``codes`` (each bit once)."""
+    if not codes:
+        return None
+    mask = 0
+    for code in codes:
+        mask |= bits[code]
+    return mask
+
+
 def compile_parameters(
     spec: RulebookSpec, catalogue: dict[str, pa.Array] | None = None
 ) -> pa.Table:
@@ -206,7 +216,7 @@ def compile_parameters(
             "validity_id": valid.get(p.code),
             "direct_grade": p.direct_grade,
             "direct_bit": bits.get(p.code),
-            "repairs_mask": sum(bits[c] for c in p.repairs) if p.repairs else None,
+            "repairs_mask": _mask(bits, p.repairs),
             "reduction": r is not None,
             "reduction_from": r.balance_from if r else None,
             "reduction_to": r.balance_to if r else None,

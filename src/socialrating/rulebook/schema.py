@@ -170,7 +170,7 @@ class Parameter(_Strict):
     tags: list[Code] = Field(default_factory=list)
     subjects: Literal["citizen", "organisation", "any"] = "citizen"
     bands: QuantityBands | None = None
-    validity: list[ValidityRule] | None = None
+    validity: Annotated[list[ValidityRule], Field(min_length=1)] | None = None
     direct_grade: Annotated[str, Field(min_length=1, max_length=8)] | None = Field(
         default=None,
         description="While the record counts, the subject has this grade whatever the "

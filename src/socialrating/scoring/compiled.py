@@ -21,7 +21,8 @@ from socialrating.errors import ScoringError
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import PlanInputs, attribute_caps, records, scores
+from socialrating.scoring.mechanics import stages
+from socialrating.scoring.plan import PlanInputs, attribute_caps, scores
 
 AS_OF_SENTINEL = 987_654_321
 SUBJECT_SENTINEL = 876_543_219_876_543
@@ -52,15 +53,17 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
 
 
 def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    return scores(inputs, records(inputs, as_of))
+    st = stages(inputs, as_of)
+    return scores(inputs, st.records, ranks=st.ranks)
 
 
 def _subject_score(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    return scores(inputs, records(inputs, as_of, subject), subject)
+    st = stages(inputs, as_of, subject)
+    return scores(inputs, st.records, subject, st.ranks)
 
 
 def _statement_rows(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
-    rec = attribute_caps(records(inputs, as_of, subject))
+    rec = attribute_caps(stages(inputs, as_of, subject).records)
     p, i = inputs.parameters_registry, inputs.institutions
     return (
         rec.left_join(p, rec.parameter_id == p.parameter_id)

@@ -1,83 +1,142 @@
 """The pilot mechanics: stages between evaluating records and totalling them.
 
-Each stage looks at the records ``plan.evaluate`` produced and changes some records'
-points or status, by joining a small table keyed by entry id back onto the records:
+They look only at the few records that concern them: those of ``plan.special``
+parameters (repeat categories, direct grades, repairs, reductions, organisation values)
+and those that carry an act id. That subset is evaluated on its own, the mechanics run on
+it, and the result (a small table keyed by entry id) is joined back onto the main record
+stream once; so the main stream is scanned once and never materialised.
 
-1. ``acts``: records of one act (same subject, same act id) count once: of its
-   deductions only the heaviest counts, of its additions only the highest; the others
-   are absorbed (ties: the earliest by day, then entry id).
-2. ``repeats``: a deduction of a category with a repeat rule, made while an earlier
+On the subset, in order:
+
+1. **acts**: records of one act (same subject, same act id) count once: of its
+   deductions only the heaviest counts, of its additions only the highest; records of 0
+   points take no part (ties: the earliest by day, then entry id). The others are absorbed.
+2. **repairs**: a repair record (a debt paid) ends the direct grades it names that stand
+   on its day; each direct grade is ended by its first repair only. The direct-grade
+   record stops counting (repaired); a repair that ended nothing does not count.
+3. **repeats**: a deduction of a category with a repeat rule, made while an earlier
    deduction of that category still counted (its validity covers this one's day), has
-   its points multiplied by the factor (by factor ** n for the n-th repeat, if compound).
-3. ``reductions``: a record that lowers the balance (a seminar) counts only if the
-   balance on its day lies in its range and no earlier qualifying one of the same
-   parameter lies within its period; otherwise it is refused.
-4. ``repairs``: a repair record (a debt paid) ends the direct grades it names that stand
-   on its day; the direct-grade record stops counting (repaired) and the repair's own
-   points count for the repair's validity. A repair that ends nothing does not count.
-5. ``direct grades and frozen additions``: a direct-grade record that still counts as of
-   the date sets its subject's grade (the worst of several wins); while one stands, the
-   subject's additions are frozen: shown, not counted.
+   its points multiplied by the factor (by factor ** n for the n-th repeat, if compound),
+   at most ``MAX_POINTS`` in absolute value.
+4. **reductions**: a record with a reduction rule counts only if the balance on its day
+   (the base plus the points of the subject's records of earlier days still counting
+   then, other reductions left out) lies in its range, and no earlier such record of the
+   same parameter that met the range lies within its period; otherwise it is refused.
+5. **direct grades**: a direct-grade record that still counts as of the date sets its
+   subject's grade (the worst wins); while one stands, the subject's additions are frozen.
 
-Every stage is a join or a window: no Python loop, and nothing specific to a backend.
-Stages a rulebook does not use are left out of its plan.
+Absorbed, repaired and repair-less records take no part in later stages. Every stage is a
+join or a window: no Python loop, and nothing specific to a backend.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import ibis
 import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, Status
 from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, evaluate
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 EXPIRED = STATUS_CODES[Status.EXPIRED]
+# A repeated deduction is at most this many points: factors compound fast, and 20 million
+# records of this size still sum within a 64-bit score.
+MAX_POINTS = 1_000_000_000
 
 
-def apply_mechanics(rb: RulebookHeader, ev: ir.Table) -> ir.Table:
-    """Stages 1 to 5 over evaluated records; adds the columns the statement explains.
+@dataclass(frozen=True)
+class Stages:
+    """The records after the mechanics, and the subjects' standing direct grades.
 
-    Added columns: ``absorbed_by`` (the entry that counts for the act), ``repeat_n`` and
-    ``multiplier``, ``balance`` and ``refused_by`` (reductions), ``repaired_by`` and
-    ``repaired_day`` (direct grades), ``repairs`` (the direct grade a repair ended),
-    ``direct_standing`` (the subject has a standing direct grade).
+    Attributes:
+        records: every record, with final ``points`` and ``status`` and the columns the
+            statement explains (``absorbed_by``, ``repeat_n``, ``multiplier``,
+            ``balance``, ``refused_by``, ``repaired_by``, ``repaired_day``, ``repairs``).
+        ranks: per subject with a standing direct grade, the worst band index per subject
+            kind (``direct_ranks``); None when the rulebook has no direct grades.
     """
-    ev = _acts(ev)
+
+    records: ir.Table
+    ranks: ir.Table | None
+
+
+def stages(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None = None
+) -> Stages:
+    """Stages 1 and 2 of the plan: evaluated records with the pilot mechanics applied.
+
+    The plain records (the great majority) flow straight through; the special ones go
+    through the mechanics; the two streams are put together by a union.
+    """
+    rb = inputs.rulebook
+    plain = evaluate(inputs, as_of, subject_id, subset="plain").mutate(
+        absorbed_by=ibis.null("int64"),
+        repeat_n=ibis.literal(0, "int64"),
+        multiplier=ibis.literal(1.0),
+        balance=ibis.null("int64"),
+        refused_by=ibis.null("int64"),
+        repaired_by=ibis.null("int64"),
+        repaired_day=ibis.null("int32"),
+        repairs=ibis.null("int64"),
+    )
+    side = _side(inputs, as_of, subject_id)
+    ev = plain.union(side.select(*plain.columns))
+    if not rb.direct:
+        return Stages(ev, None)
+    standing = side.filter(side.direct_bit.notnull(), side.status == COUNTED)
+    subjects = standing.select(frozen_subject=standing.subject_id).distinct()
+    joined = ev.left_join(subjects, ev.subject_id == subjects.frozen_subject)
+    frozen = (
+        joined.frozen_subject.notnull()
+        & (joined.status == COUNTED)
+        & (joined.points > 0)
+        & joined.direct_bit.isnull()
+    )
+    ev = joined.select(
+        *[joined[c] for c in ev.columns if c != "status"],
+        status=ibis.ifelse(frozen, STATUS_CODES[Status.FROZEN], joined.status).cast("int8"),
+    )
+    return Stages(ev, direct_ranks(rb, standing))
+
+
+def _side(inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None) -> ir.Table:
+    """The special records, evaluated, with the mechanics applied."""
+    rb = inputs.rulebook
+    s = evaluate(inputs, as_of, subject_id, subset="special")
+    s = _acts(s)
+    s = _repairs(s) if rb.direct else _no_repairs(s)
     if any(c.repeat is not None for c in rb.spec.categories):
-        ev = _repeats(ev)
+        s = _repeats(s)
     else:
-        ev = ev.mutate(repeat_n=ibis.literal(0, "int64"), multiplier=ibis.literal(1.0))
+        s = s.mutate(repeat_n=ibis.literal(0, "int64"), multiplier=ibis.literal(1.0))
     if any(p.reduction is not None for p in rb.spec.parameters):
-        ev = _reductions(rb, ev)
+        s = _reductions(inputs, as_of, subject_id, s)
     else:
-        ev = ev.mutate(balance=ibis.null("int64"), refused_by=ibis.null("int64"))
-    if rb.direct:
-        ev = _repairs(ev)
-        ev = _frozen(ev)
-    else:
-        ev = ev.mutate(
-            repaired_by=ibis.null("int64"),
-            repaired_day=ibis.null("int32"),
-            repairs=ibis.null("int64"),
-            direct_standing=ibis.literal(False),
-        )
-    return ev
+        s = s.mutate(balance=ibis.null("int64"), refused_by=ibis.null("int64"))
+    return s
 
 
-def _eligible(ev: ir.Table) -> ir.BooleanValue:
-    """Counted or expired: the statuses a later stage may still change."""
-    return ev.status.isin([COUNTED, EXPIRED])
+def _eligible(t: ir.Table) -> ir.BooleanValue:
+    """Counted or expired: the statuses a mechanic may still change."""
+    return t.status.isin([COUNTED, EXPIRED])
 
 
-def _keep(ev: ir.Table, small: ir.Table, key: str, **extra: ir.Value) -> ir.Table:
-    """``ev`` left-joined to ``small`` on entry id, keeping ev's columns plus ``extra``."""
-    joined = ev.left_join(small, ev.entry_id == small[key])
-    return joined.select(*[joined[c] for c in ev.columns], **extra)
+def _set_status(t: ir.Table, condition: ir.BooleanValue, status: Status) -> ir.Table:
+    new = ibis.ifelse(condition & _eligible(t), STATUS_CODES[status], t.status)
+    return t.mutate(status=new.cast("int8"))
 
 
-def _acts(ev: ir.Table) -> ir.Table:
-    cand = ev.filter(ev.valid, ev.act.notnull())
+def _keep(t: ir.Table, small: ir.Table, key: str, **extra: ir.Value) -> ir.Table:
+    """``t`` left-joined to ``small`` on entry id, keeping t's columns plus ``extra``."""
+    joined = t.left_join(small, t.entry_id == small[key])
+    return joined.select(*[joined[c] for c in t.columns], **extra)
+
+
+def _acts(s: ir.Table) -> ir.Table:
+    cand = s.filter(s.valid, s.act.notnull(), s.points != 0)
     cand = cand.mutate(sign=ibis.ifelse(cand.points < 0, -1, 1))
     w = ibis.window(
         group_by=[cand.subject_id, cand.act, cand.sign],
@@ -89,22 +148,60 @@ def _acts(ev: ir.Table) -> ir.Table:
         first=cand.entry_id.first().over(w),
     )
     absorbed = ranked.filter(ranked.rank > 0)
-    ev = _keep(ev, absorbed, "act_entry", absorbed_by=absorbed.first)
-    return ev.mutate(
-        status=ibis.ifelse(
-            ev.absorbed_by.notnull() & _eligible(ev), STATUS_CODES[Status.ABSORBED], ev.status
-        ).cast("int8")
+    s = _keep(s, absorbed, "act_entry", absorbed_by=absorbed.first)
+    return _set_status(s, s.absorbed_by.notnull(), Status.ABSORBED)
+
+
+def _alive(s: ir.Table) -> ir.BooleanValue:
+    """Valid records that no earlier mechanic took out (absorbed, repaired, no repair)."""
+    return s.valid & s.status.isin([COUNTED, EXPIRED])
+
+
+def _no_repairs(s: ir.Table) -> ir.Table:
+    return s.mutate(
+        repaired_by=ibis.null("int64"), repaired_day=ibis.null("int32"), repairs=ibis.null("int64")
     )
 
 
-def _candidates(ev: ir.Table) -> ir.BooleanValue:
-    """Valid records that an act did not absorb."""
-    return ev.valid & ev.absorbed_by.isnull()
+def _repairs(s: ir.Table) -> ir.Table:
+    ok = _alive(s)
+    d = s.filter(ok, s.direct_bit.notnull()).select(
+        d_entry=s.entry_id,
+        d_subject=s.subject_id,
+        d_bit=s.direct_bit,
+        d_day=s.day,
+        d_expires=s.expires_day,
+        d_order=s.order_key,
+    )
+    r = s.filter(ok, s.repairs_mask.notnull()).select(
+        r_subject=s.subject_id, r_mask=s.repairs_mask, r_day=s.day, r_order=s.order_key
+    )
+    m = d.join(
+        r,
+        [
+            d.d_subject == r.r_subject,
+            (r.r_mask & d.d_bit) != 0,
+            r.r_day >= d.d_day,
+            d.d_expires.isnull() | (r.r_day < d.d_expires),
+        ],
+    )
+    # Each direct grade is ended by its first repair; later repairs find nothing left.
+    ended = m.group_by(ended_entry=m.d_entry).aggregate(
+        first=m.r_order.min(), first_day=m.r_day.min()
+    )
+    ended = ended.mutate(by=ended.first % ORDER_SHIFT)
+    used = ended.group_by(used_entry=ended.by).aggregate(ends=ended.ended_entry.min())
+    s = _keep(
+        s, ended, "ended_entry", repaired_by=ended.by, repaired_day=ended.first_day.cast("int32")
+    )
+    s = _keep(s, used, "used_entry", repairs=used.ends)
+    s = _set_status(s, s.repaired_by.notnull(), Status.REPAIRED)
+    return _set_status(s, s.repairs_mask.notnull() & s.repairs.isnull(), Status.NO_REPAIR)
 
 
-def _repeats(ev: ir.Table) -> ir.Table:
-    cand = ev.filter(
-        _candidates(ev), ev.points < 0, ev.repeat_factor.notnull(), ~ev.reduction.fill_null(False)
+def _repeats(s: ir.Table) -> ir.Table:
+    cand = s.filter(
+        _alive(s), s.points < 0, s.repeat_factor.notnull(), ~s.reduction.fill_null(False)
     )
     a = cand.select("entry_id", "subject_id", "category_id", "order_key", "day")
     b = cand.select(
@@ -123,21 +220,26 @@ def _repeats(ev: ir.Table) -> ir.Table:
         ],
     )
     n = pairs.group_by(repeat_entry=pairs.entry_id).aggregate(n=pairs.b_order.count())
-    ev = _keep(ev, n, "repeat_entry", repeat_n=n.n.fill_null(0).cast("int64"))
+    s = _keep(s, n, "repeat_entry", repeat_n=n.n.fill_null(0).cast("int64"))
+    # Past 30 compounding repeats the factor stops growing: the points are at the bound.
+    exponent = ibis.least(s.repeat_n, 30)
     multiplier = ibis.cases(
-        (ev.repeat_n == 0, 1.0),
-        (ev.repeat_compound.fill_null(False), ev.repeat_factor.pow(ev.repeat_n)),
-        else_=ev.repeat_factor,
+        (s.repeat_n == 0, 1.0),
+        (s.repeat_compound.fill_null(False), s.repeat_factor.pow(exponent)),
+        else_=s.repeat_factor,
     )
-    scaled = ev.points.cast("float64") * multiplier
+    scaled = ibis.greatest(
+        ibis.least(s.points.cast("float64") * multiplier, MAX_POINTS), -MAX_POINTS
+    )
     points = (scaled.sign() * (scaled.abs() + 1e-9).floor()).cast("int64")
-    return ev.mutate(multiplier=multiplier, points=ibis.ifelse(ev.repeat_n > 0, points, ev.points))
+    return s.mutate(multiplier=multiplier, points=ibis.ifelse(s.repeat_n > 0, points, s.points))
 
 
-def _reductions(rb: RulebookHeader, ev: ir.Table) -> ir.Table:
-    base = ibis.literal(rb.spec.base_score, "int64")
-    ok = _candidates(ev)
-    red = ev.filter(ok, ev.reduction.fill_null(False)).select(
+def _reductions(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None, s: ir.Table
+) -> ir.Table:
+    base = ibis.literal(inputs.rulebook.spec.base_score, "int64")
+    red = s.filter(_alive(s), s.reduction.fill_null(False)).select(
         "entry_id",
         "subject_id",
         "parameter_id",
@@ -147,21 +249,36 @@ def _reductions(rb: RulebookHeader, ev: ir.Table) -> ir.Table:
         "reduction_to",
         "reduction_once_days",
     )
-    oth = ev.filter(ok, ~ev.reduction.fill_null(False)).select(
-        o_subject=ev.subject_id, o_order=ev.order_key, o_expires=ev.expires_day, o_points=ev.points
+    # The subjects' other records: plain ones as evaluated, special ones as the stages
+    # so far left them (their points after repeats; absorbed and repaired ones out).
+    others = evaluate(inputs, as_of, subject_id, of_subjects=red.subject_id)
+    done = s.select(
+        o_entry=s.entry_id, o_points=s.points, o_alive=_alive(s), o_reduction=s.reduction
+    )
+    others = others.left_join(done, others.entry_id == done.o_entry)
+    alive = ibis.ifelse(
+        others.o_entry.notnull(),
+        others.o_alive & ~others.o_reduction.fill_null(False),
+        others.valid,
+    )
+    others = others.filter(alive).select(
+        o_subject=others.subject_id,
+        o_day=others.day,
+        o_expires=others.expires_day,
+        o_points=others.o_points.fill_null(others.points),
     )
     joined = red.left_join(
-        oth,
+        others,
         [
-            red.subject_id == oth.o_subject,
-            oth.o_order < red.order_key,
-            oth.o_expires.isnull() | (oth.o_expires > red.day),
+            red.subject_id == others.o_subject,
+            others.o_day < red.day,
+            others.o_expires.isnull() | (others.o_expires > red.day),
         ],
     )
     bal = joined.group_by(red.columns).aggregate(balance=base + joined.o_points.sum().fill_null(0))
-    in_range = ibis.literal(True)
-    in_range = in_range & (bal.reduction_from.isnull() | (bal.balance >= bal.reduction_from))
-    in_range = in_range & (bal.reduction_to.isnull() | (bal.balance <= bal.reduction_to))
+    in_range = (bal.reduction_from.isnull() | (bal.balance >= bal.reduction_from)) & (
+        bal.reduction_to.isnull() | (bal.balance <= bal.reduction_to)
+    )
     bal = bal.mutate(in_range=in_range)
     x = bal.filter(bal.in_range)
     y = x.select(y_subject=x.subject_id, y_param=x.parameter_id, y_order=x.order_key, y_day=x.day)
@@ -177,7 +294,7 @@ def _reductions(rb: RulebookHeader, ev: ir.Table) -> ir.Table:
             ],
         )
         .group_by(blocked_entry=x.entry_id)
-        .aggregate(by=y.y_order.min() % 2**40)
+        .aggregate(by=y.y_order.min() % ORDER_SHIFT)
     )
     result = bal.left_join(blocked, bal.entry_id == blocked.blocked_entry).select(
         reduction_entry=bal.entry_id,
@@ -185,90 +302,25 @@ def _reductions(rb: RulebookHeader, ev: ir.Table) -> ir.Table:
         refused=~bal.in_range | blocked.by.notnull(),
         refused_by=blocked.by,
     )
-    ev = _keep(
-        ev,
+    s = _keep(
+        s,
         result,
         "reduction_entry",
         balance=result.balance,
         refused=result.refused.fill_null(False),
         refused_by=result.refused_by,
     )
-    status = ibis.ifelse(ev.refused & _eligible(ev), STATUS_CODES[Status.REFUSED], ev.status)
-    return ev.mutate(status=status.cast("int8")).drop("refused")
+    return _set_status(s, s.refused, Status.REFUSED).drop("refused")
 
 
-def _repairs(ev: ir.Table) -> ir.Table:
-    ok = _candidates(ev)
-    d = ev.filter(ok, ev.direct_bit.notnull()).select(
-        d_entry=ev.entry_id,
-        d_subject=ev.subject_id,
-        d_bit=ev.direct_bit,
-        d_day=ev.day,
-        d_expires=ev.expires_day,
-        d_order=ev.order_key,
-    )
-    r = ev.filter(ok, ev.repairs_mask.notnull()).select(
-        r_entry=ev.entry_id,
-        r_subject=ev.subject_id,
-        r_mask=ev.repairs_mask,
-        r_day=ev.day,
-        r_order=ev.order_key,
-    )
-    m = d.join(
-        r,
-        [
-            d.d_subject == r.r_subject,
-            (r.r_mask & d.d_bit) != 0,
-            r.r_day >= d.d_day,
-            d.d_expires.isnull() | (r.r_day < d.d_expires),
-        ],
-    )
-    ended = m.group_by(ended_entry=m.d_entry).aggregate(
-        first=m.r_order.min(), first_day=m.r_day.min()
-    )
-    used = m.group_by(used_entry=m.r_entry).aggregate(ends=m.d_order.min() % 2**40)
-    ev = _keep(
-        ev,
-        ended,
-        "ended_entry",
-        repaired_by=ended.first % 2**40,
-        repaired_day=ended.first_day.cast("int32"),
-    )
-    ev = _keep(ev, used, "used_entry", repairs=used.ends)
-    eligible = _eligible(ev)
-    status = ibis.cases(
-        (ev.repaired_by.notnull() & eligible, STATUS_CODES[Status.REPAIRED]),
-        (
-            ev.repairs_mask.notnull() & ev.repairs.isnull() & eligible,
-            STATUS_CODES[Status.NO_REPAIR],
-        ),
-        else_=ev.status,
-    )
-    return ev.mutate(status=status.cast("int8"))
-
-
-def direct_ranks(rb: RulebookHeader, ev: ir.Table) -> ir.Table:
+def direct_ranks(rb: RulebookHeader, standing: ir.Table) -> ir.Table:
     """Per subject with a standing direct grade: the worst band index for each subject kind.
 
     A band's index is its position in the rulebook's list (0 the highest); the worst grade
     has the largest index. ``rank_citizen`` is null where the grade is not a citizen grade.
     """
-    standing = ev.filter(ev.direct_bit.notnull(), ev.status == COUNTED)
     ranks = {}
     for kind in ("citizen", "organisation"):
         branches = [(standing.direct_grade == b.grade, i) for i, b in enumerate(rb.bands(kind))]
         ranks[f"rank_{kind}"] = ibis.cases(*branches, else_=ibis.null("int64")).max()
     return standing.group_by(direct_subject=standing.subject_id).aggregate(**ranks)
-
-
-def _frozen(ev: ir.Table) -> ir.Table:
-    standing = ev.filter(ev.direct_bit.notnull(), ev.status == COUNTED)
-    subjects = standing.select(frozen_subject=standing.subject_id).distinct()
-    joined = ev.left_join(subjects, ev.subject_id == subjects.frozen_subject)
-    ev = joined.select(
-        *[joined[c] for c in ev.columns], direct_standing=subjects.frozen_subject.notnull()
-    )
-    frozen = ev.direct_standing & (ev.status == COUNTED) & (ev.points > 0) & ev.direct_bit.isnull()
-    return ev.mutate(
-        status=ibis.ifelse(frozen, STATUS_CODES[Status.FROZEN], ev.status).cast("int8")
-    )

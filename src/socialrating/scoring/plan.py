@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from typing import Literal
 
 import ibis
 import ibis.expr.types as ir
@@ -27,7 +28,6 @@ import ibis.expr.types as ir
 from socialrating.model import STATUS_CODES, EntryKind, Status
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Parameter
-from socialrating.scoring.mechanics import apply_mechanics, direct_ranks
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 # Orders "day, then entry id" as one integer: entry ids stay below 2**40 (about 10**12).
@@ -69,55 +69,54 @@ def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) 
     return day - (since % length + length) % length
 
 
+def special(p: ir.Table) -> ir.BooleanValue:
+    """Parameters whose records go through the pilot mechanics (see ``mechanics``)."""
+    return (
+        p.repeat_factor.notnull()
+        | p.reduction.fill_null(False)
+        | p.direct_bit.notnull()
+        | p.repairs_mask.notnull()
+        | p.points_organisation.notnull()
+    )
+
+
 def evaluate(
-    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None = None
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None = None,
+    subset: Literal["all", "plain", "special"] = "all",
+    of_subjects: ir.Column | None = None,
 ) -> ir.Table:
     """Stage 1: every record that happened by day ``as_of``, with points and status.
 
     ``as_of`` and ``subject_id`` may be Ibis parameters, so the plan compiles once. The
     records flow through in one pipeline (scan, join the parameters, join the few citizen
     reports' verification states); nothing is materialised on the way. Each record gets
-    its rule's points (fixed, per unit or by quantity band; the organisation's value where
-    the rule has one), its validity (by points or level where the rule says so), whether it
-    is ``valid`` (everything but expiry allows it to count) and its status.
+    its rule's points (fixed, per unit or by quantity band), its validity (by points or
+    level where the rule says so), whether it is ``valid`` (everything but expiry allows
+    it to count) and its status.
+
+    ``subset="special"`` evaluates only the records the pilot mechanics look at: those of
+    ``special`` parameters and those that carry an act id (with, for organisations, the
+    rule's ``points_organisation``); ``subset="plain"`` all the others. ``of_subjects``
+    keeps only those subjects' records.
     """
     rb = inputs.rulebook
     rec = _records(inputs, as_of, subject_id)
+    if of_subjects is not None:
+        rec = rec.filter(rec.subject_id.isin(of_subjects))
     p = inputs.parameters
-    rec = rec.left_join(p, rec.parameter_id == p.parameter_id).select(
-        rec.entry_id,
-        rec.subject_id,
-        rec.parameter_id,
-        rec.institution_id,
-        rec.day,
-        rec.quantity,
-        rec.confidence,
-        rec.counterpart_id,
-        rec.act,
-        rec.level,
-        p.parameter_id.notnull().name("known"),
-        p.category_id,
-        p.points.name("base_points"),
-        p.per_unit,
-        p.expiry_days,
-        p.min_confidence,
-        p.cap_period_days,
-        p.cap_max_deduction,
-        p.cap_max_addition,
-        p.cap_calendar_year,
-        p.repeat_factor,
-        p.repeat_compound,
-        p.points_organisation,
-        p.bands_id,
-        p.validity_id,
-        p.direct_grade,
-        p.direct_bit,
-        p.repairs_mask,
-        p.reduction,
-        p.reduction_from,
-        p.reduction_to,
-        p.reduction_once_days,
-    )
+    if subset == "special":
+        sp = p.filter(special(p))
+        by_rule = _with_parameters(rec.join(sp, rec.parameter_id == sp.parameter_id), rec, sp)
+        acts = rec.filter(rec.act.notnull(), ~rec.parameter_id.isin(sp.parameter_id))
+        by_act = _with_parameters(acts.left_join(p, acts.parameter_id == p.parameter_id), acts, p)
+        rec = by_rule.union(by_act)
+    else:
+        joined = rec.left_join(p, rec.parameter_id == p.parameter_id)
+        rec = _with_parameters(joined, rec, p)
+        if subset == "plain":
+            rec = rec.filter(rec.act.isnull(), ~special(rec).fill_null(False))
     if inputs.report_channels:
         states = _report_states(inputs, as_of, subject_id, list(inputs.report_channels))
         rec = rec.left_join(states, rec.entry_id == states.report_entry).select(
@@ -132,7 +131,7 @@ def evaluate(
             verified_by=ibis.null("int64"),
             corroborates=ibis.null("int64"),
         )
-    if any(q.points_organisation is not None for q in rb.spec.parameters):
+    if subset == "special" and any(q.points_organisation is not None for q in rb.spec.parameters):
         s = inputs.subjects
         orgs = s.filter(s.kind == "organisation").select(org_id=s.subject_id)
         rec = rec.left_join(orgs, rec.subject_id == orgs.org_id)
@@ -214,6 +213,44 @@ def evaluate(
         period=period.cast("int32"),
         capped=capped,
         order_key=rec.day.cast("int64") * ORDER_SHIFT + rec.entry_id,
+    )
+
+
+def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
+    """The columns of a record joined to its parameter that later stages use."""
+    return joined.select(
+        rec.entry_id,
+        rec.subject_id,
+        rec.parameter_id,
+        rec.institution_id,
+        rec.day,
+        rec.quantity,
+        rec.confidence,
+        rec.counterpart_id,
+        rec.act,
+        rec.level,
+        p.parameter_id.notnull().name("known"),
+        p.category_id,
+        p.points.name("base_points"),
+        p.per_unit,
+        p.expiry_days,
+        p.min_confidence,
+        p.cap_period_days,
+        p.cap_max_deduction,
+        p.cap_max_addition,
+        p.cap_calendar_year,
+        p.repeat_factor,
+        p.repeat_compound,
+        p.points_organisation,
+        p.bands_id,
+        p.validity_id,
+        p.direct_grade,
+        p.direct_bit,
+        p.repairs_mask,
+        p.reduction,
+        p.reduction_from,
+        p.reduction_to,
+        p.reduction_once_days,
     )
 
 
@@ -409,13 +446,6 @@ def grade_expr(
     return ibis.cases(*branches, else_=ibis.null("string"))
 
 
-def records(
-    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None = None
-) -> ir.Table:
-    """Stages 1 and 2: evaluated records with the pilot mechanics applied (``mechanics``)."""
-    return apply_mechanics(inputs.rulebook, evaluate(inputs, as_of, subject_id))
-
-
 def stage_expr(rulebook: RulebookHeader, score: ir.IntegerValue) -> ir.StringValue:
     """The stage a score has reached: the last listed stage whose threshold it meets."""
     branches = []
@@ -430,12 +460,16 @@ def stage_expr(rulebook: RulebookHeader, score: ir.IntegerValue) -> ir.StringVal
 
 
 def scores(
-    inputs: PlanInputs, evaluated: ir.Table, subject_id: int | ir.Value | None = None
+    inputs: PlanInputs,
+    evaluated: ir.Table,
+    subject_id: int | ir.Value | None = None,
+    ranks: ir.Table | None = None,
 ) -> ir.Table:
     """Stage 4: per subject (every registered subject), score, grade and stage.
 
-    ``points_score`` is base plus capped points; a standing direct grade sets ``grade``
-    (the worst of several) and puts ``score`` at that band's direct score.
+    ``points_score`` is base plus capped points; a standing direct grade (``ranks``, from
+    ``mechanics.direct_ranks``) sets ``grade`` (the worst of several) and puts ``score`` at
+    that band's direct score.
     """
     rb = inputs.rulebook
     totals = category_totals(inputs, evaluated)
@@ -445,7 +479,7 @@ def scores(
         s = s.filter(s.subject_id == subject_id)
     joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
     points_score = (rb.spec.base_score + joined.points.fill_null(0)).cast("int64")
-    if not rb.direct:
+    if ranks is None:
         scored = joined.select(subject_id=s.subject_id, kind=s.kind, points_score=points_score)
         score = scored.points_score
         return scored.select(
@@ -456,7 +490,6 @@ def scores(
             direct_grade=ibis.null("string"),
             stage=stage_expr(rb, score),
         )
-    ranks = direct_ranks(rb, evaluated)
     joined = joined.left_join(ranks, s.subject_id == ranks.direct_subject)
     scored = joined.select(
         subject_id=s.subject_id,

@@ -15,13 +15,15 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
-from socialrating.scoring.plan import PlanInputs, records, scores
+from socialrating.scoring.mechanics import stages
+from socialrating.scoring.plan import PlanInputs, scores
 
 
 def score_expr(inputs: PlanInputs, as_of: dt.date, subject_id: int | None = None) -> ir.Table:
     """The whole plan for ``as_of`` as one Ibis expression: one row per subject (or for one)."""
     day = day_number(as_of)
-    return scores(inputs, records(inputs, day, subject_id), subject_id)
+    st = stages(inputs, day, subject_id)
+    return scores(inputs, st.records, subject_id, st.ranks)
 
 
 @dataclass(frozen=True)

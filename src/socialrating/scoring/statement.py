@@ -243,7 +243,8 @@ def _notes(
     notes: list[str] = []
     related: int | None = None
     if r["band"] is not None:
-        notes.append(f"band {r['band']} reached with quantity {r['quantity']:g}")
+        quantity = "no quantity" if r["quantity"] is None else f"quantity {r['quantity']:g}"
+        notes.append(f"band {r['band']} reached with {quantity}")
     if r["repeat_n"]:
         notes.append(
             f"repeat {r['repeat_n']} in {category}: {r['rule_points']:+d} times {r['multiplier']:g}"
@@ -277,7 +278,8 @@ def _notes(
         if r["refused_by"] is not None:
             related = int(r["refused_by"])
             notes.append(
-                f"refused: entry {related} already counted within {r['reduction_once_days']} days"
+                f"refused: entry {related}, which also met the balance condition, lies within "
+                f"{r['reduction_once_days']} days before it"
             )
         else:
             low = "" if r["reduction_from"] is None else r["reduction_from"]
