@@ -319,6 +319,8 @@ def print_run(result: Any) -> None:
         f"{result.subjects:,} subjects, {result.records:,} records in {result.seconds:.2f} s"
     )
     out.print(grades_table(result.grades))
+    if result.lists:
+        out.print("lists: " + ", ".join(f"{k} {v:,}" for k, v in result.lists.items()))
 
 
 @app.command()
@@ -374,6 +376,126 @@ def show(
             f"score set by entry {st.direct.entry_id}",
         )
     table.add_row("", "", "[bold]score[/]", "", "", f"[bold]{st.total}[/]", "", "")
+    out.print(table)
+    from socialrating.decisions.decider import membership_text
+
+    for m in st.lists:
+        out.print(f"On list {membership_text(m)}")
+    for d in st.decisions:
+        out.print(decision_line(d))
+
+
+def decision_line(d: Any) -> str:
+    terms = ", ".join(f"{k} {v}" for k, v in d.terms.items())
+    because = "; ".join(r.text for r in d.reasons)
+    return f"{d.service}: [bold]{d.decision}[/]{' (' + terms + ')' if terms else ''} — {because}"
+
+
+# --- decisions and lists ------------------------------------------------------------------
+
+
+@app.command()
+@handles_errors
+def check(
+    subject: Annotated[str, typer.Argument(help="The subject's code.")],
+    service: Annotated[str, typer.Argument(help="The service's code, e.g. flight.")],
+    db: Db = settings.DB.default,
+    run: Annotated[int | None, typer.Option(help="The scoring run [default: the latest].")] = None,
+    as_json: Json = False,
+) -> None:
+    """May SUBJECT use SERVICE? Allowed, refused or terms, with reason codes (latest run)."""
+    from socialrating.decisions.decider import load_decider
+
+    with opened(db) as store:
+        decision = load_decider(store, run).decide(subject, service)
+    if as_json:
+        emit(decision.as_dict())
+        return
+    out.print(f"{subject} — {decision_line(decision)}")
+    for r in decision.reasons:
+        out.print(f"  {r.code}: {r.text}")
+
+
+@app.command("check-batch")
+@handles_errors
+def check_batch(
+    file: Annotated[Path, typer.Argument(help="CSV or Parquet with a column 'subject'.")],
+    service: Annotated[str, typer.Argument(help="The service's code, e.g. flight.")],
+    db: Db = settings.DB.default,
+    run: Annotated[int | None, typer.Option(help="The scoring run [default: the latest].")] = None,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write all decisions to this CSV.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Decide SERVICE for every subject in FILE (a passenger list), from the latest run."""
+    from socialrating.decisions.batch import read_subjects_column, summary
+    from socialrating.decisions.decider import load_decider
+
+    codes = read_subjects_column(file)
+    with opened(db) as store, working("deciding…", as_json):
+        decider = load_decider(store, run)
+        table = decider.decide_many(codes, service)
+    if output is not None:
+        import pyarrow.csv as pacsv
+
+        pacsv.write_csv(table, output)
+    doc = summary(table, decider.run_id, service)
+    if as_json:
+        emit(doc)
+        return
+    counts = ", ".join(f"{k} {v:,}" for k, v in doc["decisions"].items())
+    out.print(f"{doc['subjects']:,} subjects, run {doc['run_id']}: {counts}")
+    shown = Table("subject", "decision", "reasons")
+    for row in doc["not_allowed"][:20]:
+        shown.add_row(row["subject"], row["decision"], row["reasons"])
+    if doc["not_allowed"]:
+        out.print(shown)
+    if output is not None:
+        out.print(f"all decisions written to {output}")
+
+
+@app.command("lists")
+@handles_errors
+def lists_cmd(
+    name: Annotated[str | None, typer.Argument(help="A list's code: show its members.")] = None,
+    db: Db = settings.DB.default,
+    run: Annotated[int | None, typer.Option(help="The scoring run [default: the latest].")] = None,
+    limit: Annotated[int, typer.Option(min=1, help="Members to show.")] = 50,
+    as_json: Json = False,
+) -> None:
+    """The lists (sizes, per cause), or one list's members with the cause of each."""
+    from socialrating.decisions.batch import list_members, list_sizes
+
+    with opened(db) as store:
+        doc = list_sizes(store, run) if name is None else list_members(store, name, run, limit)
+    if as_json:
+        emit(doc)
+        return
+    if name is None:
+        table = Table("list", "name", "members", "by record", "by grade")
+        for row in doc["lists"]:
+            table.add_row(
+                row["list"],
+                row["name"],
+                f"{row['members']:,}",
+                f"{row['by_record']:,}",
+                f"{row['by_grade']:,}",
+            )
+        out.print(f"run {doc['run_id']} as of {doc['as_of']}")
+        out.print(table)
+        return
+    table = Table("subject", "cause", "entry", "grade", "since", "until")
+    for m in doc["members"]:
+        table.add_row(
+            m["subject"],
+            m["cause"],
+            str(m["entry_id"] or ""),
+            m["grade"] or "",
+            m["since"] or "",
+            m["until"] or "",
+        )
+    out.print(f"{name}: {doc['size']:,} members (run {doc['run_id']} as of {doc['as_of']})")
     out.print(table)
 
 

@@ -56,3 +56,43 @@ def test_seed_catalogue_is_reproducible(tmp_path: Path) -> None:
     )
     committed = (SEED.parent / "seed-catalogue.csv.gz").read_bytes()
     assert (tmp_path / "seed-catalogue.csv.gz").read_bytes() == committed
+
+
+# SPEC section 7: about 300 organisation requirements in six areas, taxes and hiring
+# weighing most. The headline parameters use the older prefixes org.environment and
+# org.labour; the requirements block uses org.env and org.safety.
+ORG_AREAS = {
+    "tax": ("org.tax.",),
+    "hiring": ("org.hiring.",),
+    "environment": ("org.env.", "org.environment."),
+    "safety": ("org.safety.", "org.labour."),
+    "quality": ("org.quality.",),
+    "cyber": ("org.cyber.",),
+}
+
+
+def test_seed_has_about_300_organisation_requirements(seed: Rulebook) -> None:
+    by_area: dict[str, list[int]] = {area: [] for area in ORG_AREAS}
+    deductions: dict[str, list[int]] = {area: [] for area in ORG_AREAS}
+    for p in seed.spec.parameters:
+        area = next((a for a, prefixes in ORG_AREAS.items() if p.code.startswith(prefixes)), None)
+        if area is None:
+            continue
+        assert p.subjects == "organisation", p.code
+        assert p.expires_after_days is not None and 365 <= p.expires_after_days <= 1825
+        by_area[area].append(p.points)
+        if p.points < 0 and not p.per_unit:
+            deductions[area].append(p.points)
+    counts = {area: len(points) for area, points in by_area.items()}
+    assert 290 <= sum(counts.values()) <= 310, counts
+    assert min(counts.values()) >= 30, counts
+    # every area has violations and a few positive findings
+    assert all(any(x > 0 for x in pts) and any(x < 0 for x in pts) for pts in by_area.values())
+    mean = {area: sum(d) / len(d) for area, d in deductions.items()}
+    heaviest = max(mean[a] for a in ("environment", "safety", "quality", "cyber"))
+    assert mean["tax"] < heaviest and mean["hiring"] < heaviest, mean
+    # reported by state authorities only
+    classes = seed.institution_classes
+    for p in seed.spec.parameters:
+        if p.code.startswith("org."):
+            assert all(classes[i] is InstitutionClass.STATE for i in p.institutions), p.code

@@ -28,7 +28,8 @@ from socialrating.errors import LedgerError, NotInitialised
 
 # 2: digests encode each field with its length; snapshots hold score and grade only.
 # 3: records carry an act id and a level; snapshots hold the direct grade and the stage.
-SCHEMA_VERSION = "3"
+# 4: rulebook parameters name the lists they enter and leave; runs store list members.
+SCHEMA_VERSION = "4"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -50,7 +51,7 @@ CREATE TABLE IF NOT EXISTS rulebook_parameters (
     repeat_factor DOUBLE, repeat_compound BOOLEAN, points_organisation BIGINT,
     bands_id INTEGER, validity_id INTEGER, direct_grade VARCHAR, direct_bit BIGINT,
     repairs_mask BIGINT, reduction BOOLEAN, reduction_from BIGINT, reduction_to BIGINT,
-    reduction_once_days INTEGER);
+    reduction_once_days INTEGER, list_enter_mask BIGINT, list_leave_mask BIGINT);
 CREATE TABLE IF NOT EXISTS rulebook_institutions (
     rulebook_hash VARCHAR NOT NULL, institution_id INTEGER NOT NULL, class VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS rulebook_permissions (
@@ -69,6 +70,9 @@ CREATE TABLE IF NOT EXISTS batches (
 CREATE TABLE IF NOT EXISTS runs (
     run_id INTEGER NOT NULL, rulebook_hash VARCHAR, as_of DATE, started_at TIMESTAMP,
     finished_at TIMESTAMP, last_entry BIGINT, subjects BIGINT, stats VARCHAR);
+CREATE TABLE IF NOT EXISTS list_members (
+    run_id INTEGER NOT NULL, list VARCHAR NOT NULL, subject_id BIGINT NOT NULL,
+    cause VARCHAR NOT NULL, entry_id BIGINT, grade VARCHAR, start_day INTEGER, end_day INTEGER);
 CREATE TABLE IF NOT EXISTS snapshot (
     run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
     grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR);

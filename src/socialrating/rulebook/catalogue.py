@@ -41,6 +41,8 @@ MECHANICS = (
     "reduction_from",
     "reduction_to",
     "reduction_once_days",
+    "list_enter_mask",
+    "list_leave_mask",
 )
 
 COLUMNS = (

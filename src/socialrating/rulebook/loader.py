@@ -18,6 +18,7 @@ from socialrating.errors import Problem, RulebookError
 from socialrating.rulebook.catalogue import check_catalogue, compile_catalogue, read_catalogue
 from socialrating.rulebook.rulebook import (
     MAX_DIRECT_GRADES,
+    MAX_LISTS,
     Rulebook,
     compile_parameters,
     content_hash,
@@ -229,7 +230,73 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
             where = ("categories", i, "cap")
             problems.append(_p(path, line_of(lines, where), _dotted(where), cap_problem))
     problems += _check_stages(path, spec, lines)
+    problems += _check_lists(path, spec, lines)
+    problems += _check_services(path, spec, lines)
     problems += _check_verification(path, ("reports",), spec.reports, lines)
+    return problems
+
+
+def _grades_of(spec: RulebookSpec, subjects: str) -> list[tuple[str, set[str]]]:
+    kinds = ("citizen", "organisation") if subjects == "any" else (subjects,)
+    return [(k, {b.grade for b in getattr(spec.grades, k)}) for k in kinds]
+
+
+def _check_lists(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    problems = []
+    yaml_codes = {p.code for p in spec.parameters}
+    for i, lst in enumerate(spec.lists):
+
+        def bad(field: str, reason: str, i: int = i) -> None:
+            at: tuple[str | int, ...] = ("lists", i, field) if field else ("lists", i)
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+
+        for field in ("enter_by", "leave_by"):
+            for code in getattr(lst, field):
+                if code not in yaml_codes:
+                    bad(field, f"{code!r} is not a parameter of the YAML")
+        for kind, grades in _grades_of(spec, lst.subjects):
+            for grade in lst.enter_at_grades:
+                if grade not in grades:
+                    bad("enter_at_grades", f"no grade {grade!r} for {kind}s")
+        if not lst.enter_by and not lst.enter_at_grades:
+            bad("", "nobody could ever enter: set enter_by or enter_at_grades")
+    codes = [lst.code for lst in spec.lists]
+    for code in _duplicates(codes):
+        at: tuple[str | int, ...] = ("lists", codes.index(code, codes.index(code) + 1), "code")
+        problems.append(_p(path, line_of(lines, at), _dotted(at), f"list {code!r} repeats"))
+    if len(codes) > MAX_LISTS:
+        at = ("lists", MAX_LISTS)
+        problems.append(_p(path, line_of(lines, at), "lists", f"at most {MAX_LISTS} lists"))
+    return problems
+
+
+def _check_services(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    problems = []
+    lists = {lst.code for lst in spec.lists}
+    for i, service in enumerate(spec.services):
+        for j, rule in enumerate(service.rules):
+
+            def bad(field: str, reason: str, i: int = i, j: int = j) -> None:
+                at: tuple[str | int, ...] = ("services", i, "rules", j, *field.split("."))
+                if not field:
+                    at = ("services", i, "rules", j)
+                problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+
+            for code in rule.when.lists or []:
+                if code not in lists:
+                    bad("when.lists", f"unknown list {code!r}")
+            for kind, grades in _grades_of(spec, service.subjects):
+                for grade in rule.when.grades or []:
+                    if grade not in grades:
+                        bad("when.grades", f"no grade {grade!r} for {kind}s")
+            if rule.decision == "terms" and not rule.terms:
+                bad("terms", "a decision of terms needs its terms")
+            if rule.decision != "terms" and rule.terms:
+                bad("terms", f"terms go with decision: terms, not {rule.decision}")
+    codes = [s.code for s in spec.services]
+    for code in _duplicates(codes):
+        at = ("services", codes.index(code, codes.index(code) + 1), "code")
+        problems.append(_p(path, line_of(lines, at), _dotted(at), f"service {code!r} repeats"))
     return problems
 
 

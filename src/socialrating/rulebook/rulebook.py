@@ -45,6 +45,8 @@ PARAMETER_SCHEMA = pa.schema(
         ("reduction_from", pa.int64()),
         ("reduction_to", pa.int64()),
         ("reduction_once_days", pa.int32()),
+        ("list_enter_mask", pa.int64()),
+        ("list_leave_mask", pa.int64()),
     ]
 )
 # The columns a parameter takes from its category.
@@ -58,6 +60,8 @@ CATEGORY_COLUMNS = (
 )
 # At most this many parameters may set a grade directly: repairs name them in a bit mask.
 MAX_DIRECT_GRADES = 62
+# Lists are named in bit masks too.
+MAX_LISTS = 62
 
 
 def category_values(category: Category) -> dict[str, object]:
@@ -193,6 +197,14 @@ def compile_parameters(
     banded = {p.code: i for i, p in enumerate(header.banded, start=1)}
     valid = {p.code: i for i, p in enumerate(header.with_validity, start=1)}
     bits = {p.code: 2**i for i, p in enumerate(header.direct)}
+    list_bits = {lst.code: 2**i for i, lst in enumerate(spec.lists)}
+    entering: dict[str, list[str]] = {}
+    leaving: dict[str, list[str]] = {}
+    for lst in spec.lists:
+        for code in lst.enter_by:
+            entering.setdefault(code, []).append(lst.code)
+        for code in lst.leave_by:
+            leaving.setdefault(code, []).append(lst.code)
     for p in spec.parameters:
         v = p.verification or spec.reports
         r = p.reduction
@@ -221,6 +233,8 @@ def compile_parameters(
             "reduction_from": r.balance_from if r else None,
             "reduction_to": r.balance_to if r else None,
             "reduction_once_days": r.once_in_days if r else None,
+            "list_enter_mask": _mask(list_bits, entering.get(p.code)),
+            "list_leave_mask": _mask(list_bits, leaving.get(p.code)),
         }
         for name, value in row.items():
             cols[name].append(value)

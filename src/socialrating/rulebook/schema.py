@@ -196,6 +196,62 @@ class Stage(_Strict):
     label: str = ""
 
 
+class BlackList(_Strict):
+    """A named list (a flight ban, the organisation blacklist) and how subjects enter and leave.
+
+    A subject is on the list as of a date when a record of an ``enter_by`` parameter put
+    it there (on the record's day) and neither a record of a ``leave_by`` parameter (on or
+    after that day) nor the end of ``term_days`` has taken it off; a later entry record
+    starts a new term, so a term can be extended. A subject whose grade as of the date is
+    one of ``enter_at_grades`` is on the list too, for as long as it has that grade.
+    Entries and exits by hand are records of parameters made for them (sent by an
+    authority, and so in the ledger like any record). Nobody younger than ``min_age`` on
+    the date is listed.
+    """
+
+    code: Code
+    name: str = ""
+    subjects: Literal["citizen", "organisation", "any"] = "citizen"
+    enter_by: list[Code] = Field(default_factory=list)
+    enter_at_grades: list[Annotated[str, Field(min_length=1, max_length=8)]] = Field(
+        default_factory=list
+    )
+    leave_by: list[Code] = Field(default_factory=list)
+    term_days: Days | None = None
+    min_age: Annotated[int, Field(ge=0, le=150)] | None = None
+
+
+TermValue = str | int | float | bool
+
+
+class When(_Strict):
+    """When a service rule applies: the subject has one of ``grades`` (if given) and is on
+    one of ``lists`` (if given)."""
+
+    grades: list[Annotated[str, Field(min_length=1, max_length=8)]] | None = None
+    lists: list[Code] | None = None
+
+
+class ServiceRule(_Strict):
+    """One rule of a service: when it applies, the decision and its terms."""
+
+    when: When = When()
+    decision: Literal["allowed", "refused", "terms"]
+    terms: dict[Code, TermValue] = Field(default_factory=dict)
+    reason: str = ""
+
+
+class Service(_Strict):
+    """A service a provider asks about; its rules are tried in order, the first that applies
+    decides, and ``otherwise`` decides when none does."""
+
+    code: Code
+    name: str = ""
+    subjects: Literal["citizen", "organisation", "any"] = "citizen"
+    rules: list[ServiceRule] = Field(default_factory=list)
+    otherwise: Literal["allowed", "refused"] = "allowed"
+
+
 class RulebookSpec(_Strict):
     """A whole rulebook, as written in its YAML file."""
 
@@ -215,6 +271,8 @@ class RulebookSpec(_Strict):
         description="Named stages by score, most severe last; a subject is at the last "
         "stage whose threshold its score meets.",
     )
+    lists: list[BlackList] = Field(default_factory=list)
+    services: list[Service] = Field(default_factory=list)
     catalogue: str | None = Field(
         default=None,
         description="A CSV (.csv, .csv.gz) or Parquet file of further parameters, "

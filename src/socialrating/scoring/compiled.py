@@ -21,11 +21,13 @@ from socialrating.errors import ScoringError
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.lists import memberships
 from socialrating.scoring.mechanics import stages
 from socialrating.scoring.plan import PlanInputs, attribute_caps, scores
 
 AS_OF_SENTINEL = 987_654_321
 SUBJECT_SENTINEL = 876_543_219_876_543
+RUN_SENTINEL = 102_938_475
 
 
 def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
@@ -48,21 +50,38 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         institutions=b.table("institutions"),
         parameters_registry=b.table("parameters"),
         rulebook=rb,
+        snapshot=b.table("snapshot"),
         report_channels=tuple(int(i) for (i,) in ids),
     )
 
 
-def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
+def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
     st = stages(inputs, as_of)
     return scores(inputs, st.records, ranks=st.ranks)
 
 
-def _subject_score(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
+def _subject_score(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
     st = stages(inputs, as_of, subject)
     return scores(inputs, st.records, subject, st.ranks)
 
 
-def _statement_rows(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value) -> ir.Table:
+def _run_lists(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
+    snap = inputs.snapshot
+    assert snap is not None, "plan_inputs sets the snapshot table"
+    return memberships(inputs, as_of, snap.filter(snap.run_id == run))
+
+
+def _subject_lists(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    return memberships(inputs, as_of, _subject_score(inputs, as_of, subject, run), subject)
+
+
+def _statement_rows(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
     rec = attribute_caps(stages(inputs, as_of, subject).records)
     p, i = inputs.parameters_registry, inputs.institutions
     return (
@@ -114,10 +133,12 @@ STATEMENT_COLUMNS = (
 )
 
 
-PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value], ir.Table]] = {
+PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]] = {
     "scores": _all_scores,
     "subject_score": _subject_score,
     "statement": _statement_rows,
+    "run_lists": _run_lists,
+    "subject_lists": _subject_lists,
 }
 
 
@@ -129,17 +150,18 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     inputs = plan_inputs(store, rb)
     key = (rb.hash, inputs.report_channels, name)
     if key not in _CACHE:
-        as_of, subject = ibis.param("int32"), ibis.param("int64")
-        expr = PLANS[name](inputs, as_of, subject)
+        as_of, subject, run = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
+        expr = PLANS[name](inputs, as_of, subject, run)
 
-        def sql(day: int, subject_id: int) -> str:
-            return str(store.ibis.compile(expr, params={as_of: day, subject: subject_id}))
+        def sql(day: int, subject_id: int, run_id: int) -> str:
+            values = {as_of: day, subject: subject_id, run: run_id}
+            return str(store.ibis.compile(expr, params=values))
 
-        first = sql(AS_OF_SENTINEL, SUBJECT_SENTINEL)
+        first = sql(AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL)
         # Compiled again with other values, the text must differ exactly where the
         # sentinels stand; otherwise a sentinel's digits also occur in the plan itself.
-        other = sql(AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1)
-        if bind(first, AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1) != other:
+        other = sql(AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1, RUN_SENTINEL + 1)
+        if bind(first, AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1, RUN_SENTINEL + 1) != other:
             raise ScoringError(
                 f"plan {name!r} for rulebook {rb.short_hash} contains a sentinel value"
             )
@@ -147,16 +169,23 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     return _CACHE[key]
 
 
-def bind(sql: str, as_of: int, subject_id: int | None = None) -> str:
-    """The compiled SQL with the as-of day and subject put in place of their sentinels."""
+def bind(sql: str, as_of: int, subject_id: int | None = None, run_id: int | None = None) -> str:
+    """The compiled SQL with the as-of day, subject and run put in place of their sentinels."""
     sql = sql.replace(str(AS_OF_SENTINEL), str(int(as_of)))
     if subject_id is not None:
         sql = sql.replace(str(SUBJECT_SENTINEL), str(int(subject_id)))
+    if run_id is not None:
+        sql = sql.replace(str(RUN_SENTINEL), str(int(run_id)))
     return sql
 
 
 def run_plan(
-    store: Store, rb: RulebookHeader, name: str, as_of: int, subject_id: int | None = None
+    store: Store,
+    rb: RulebookHeader,
+    name: str,
+    as_of: int,
+    subject_id: int | None = None,
+    run_id: int | None = None,
 ) -> pa.Table:
-    """Run plan ``name`` as of day ``as_of`` (for one subject, where the plan takes one)."""
-    return store.arrow(bind(compiled(store, rb, name), as_of, subject_id))
+    """Run plan ``name`` as of day ``as_of`` (for one subject or run, where it takes one)."""
+    return store.arrow(bind(compiled(store, rb, name), as_of, subject_id, run_id))

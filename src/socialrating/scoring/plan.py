@@ -48,6 +48,7 @@ class PlanInputs:
         rulebook: the rulebook's spec and hash.
         report_channels: registry ids of the rulebook's citizen channels, whose records
             are reports (looked up once, outside the plan, so building it queries nothing).
+        snapshot: the snapshots of scoring runs, whose grades put subjects on lists.
     """
 
     entries: ir.Table
@@ -57,6 +58,7 @@ class PlanInputs:
     parameters_registry: ir.Table
     rulebook: RulebookHeader
     report_channels: tuple[int, ...] = ()
+    snapshot: ir.Table | None = None
 
 
 def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) -> ir.IntegerValue:
@@ -77,6 +79,17 @@ def special(p: ir.Table) -> ir.BooleanValue:
         | p.direct_bit.notnull()
         | p.repairs_mask.notnull()
         | p.points_organisation.notnull()
+    )
+
+
+def has_special(rb: RulebookHeader) -> bool:
+    """Whether any parameter of the rulebook is ``special`` (known from the spec alone)."""
+    return any(c.repeat is not None for c in rb.spec.categories) or any(
+        p.reduction is not None
+        or p.direct_grade is not None
+        or p.repairs is not None
+        or p.points_organisation is not None
+        for p in rb.spec.parameters
     )
 
 
@@ -102,21 +115,32 @@ def evaluate(
     keeps only those subjects' records.
     """
     rb = inputs.rulebook
-    rec = _records(inputs, as_of, subject_id)
-    if of_subjects is not None:
-        rec = rec.filter(rec.subject_id.isin(of_subjects))
+    e = inputs.entries
     p = inputs.parameters
+    sp = p.filter(special(p))
+    # Each subset filters the ledger scan itself (rather than filtering a shared scan), so
+    # that no scan is shared between subsets and none is materialised.
     if subset == "special":
-        sp = p.filter(special(p))
-        by_rule = _with_parameters(rec.join(sp, rec.parameter_id == sp.parameter_id), rec, sp)
-        acts = rec.filter(rec.act.notnull(), ~rec.parameter_id.isin(sp.parameter_id))
-        by_act = _with_parameters(acts.left_join(p, acts.parameter_id == p.parameter_id), acts, p)
-        rec = by_rule.union(by_act)
+        by_rule = None
+        if has_special(rb):
+            r = _records(inputs, as_of, subject_id, e.parameter_id.isin(sp.parameter_id))
+            by_rule = _with_parameters(r.join(sp, r.parameter_id == sp.parameter_id), r, sp)
+        acts = _records(
+            inputs, as_of, subject_id, e.act.notnull(), ~e.parameter_id.isin(sp.parameter_id)
+        )
+        rec = _with_parameters(acts.left_join(p, acts.parameter_id == p.parameter_id), acts, p)
+        if by_rule is not None:
+            rec = by_rule.union(rec)
     else:
-        joined = rec.left_join(p, rec.parameter_id == p.parameter_id)
-        rec = _with_parameters(joined, rec, p)
+        extra = []
         if subset == "plain":
-            rec = rec.filter(rec.act.isnull(), ~special(rec).fill_null(False))
+            extra.append(e.act.isnull())
+            if has_special(rb):
+                extra.append(~e.parameter_id.isin(sp.parameter_id))
+        if of_subjects is not None:
+            extra.append(e.subject_id.isin(of_subjects))
+        r = _records(inputs, as_of, subject_id, *extra)
+        rec = _with_parameters(r.left_join(p, r.parameter_id == p.parameter_id), r, p)
     if inputs.report_channels:
         states = _report_states(inputs, as_of, subject_id, list(inputs.report_channels))
         rec = rec.left_join(states, rec.entry_id == states.report_entry).select(
@@ -251,6 +275,8 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
         p.reduction_from,
         p.reduction_to,
         p.reduction_once_days,
+        p.list_enter_mask,
+        p.list_leave_mask,
     )
 
 
@@ -301,13 +327,18 @@ def _validity_days(
 
 
 def _records(
-    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    *extra: ir.BooleanValue,
 ) -> ir.Table:
+    """The ledger's records of days up to ``as_of`` (of one subject), filtered by ``extra``,
+    all in one filter."""
     e = inputs.entries
-    rec = e.filter(e.kind == int(EntryKind.RECORD), e.day <= as_of)
+    predicates = [e.kind == int(EntryKind.RECORD), e.day <= as_of, *extra]
     if subject_id is not None:
-        rec = rec.filter(rec.subject_id == subject_id)
-    return rec
+        predicates.append(e.subject_id == subject_id)
+    return e.filter(*predicates)
 
 
 def _report_states(
@@ -325,8 +356,8 @@ def _report_states(
     """
     rb = inputs.rulebook
     e = inputs.entries
-    r = _records(inputs, as_of, subject_id)
-    r = r.filter(r.institution_id.isin(reporters))
+    e = inputs.entries
+    r = _records(inputs, as_of, subject_id, e.institution_id.isin(reporters))
     p = inputs.parameters
     r = r.join(p, r.parameter_id == p.parameter_id).select(
         r.entry_id,

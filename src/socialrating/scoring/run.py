@@ -38,6 +38,7 @@ class RunResult:
     seconds: float
     grades: dict[str, dict[str, int]] = field(default_factory=dict)
     mean_score: dict[str, float] = field(default_factory=dict)
+    lists: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -49,6 +50,7 @@ class RunResult:
             "seconds": round(self.seconds, 3),
             "grades": self.grades,
             "mean_score": self.mean_score,
+            "lists": self.lists,
         }
 
 
@@ -82,6 +84,18 @@ def score_run(
             f"""INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade, points_score,
                 direct_grade, stage FROM ({sql})"""
         )
+        if rb.spec.lists:
+            lists_sql = bind(compiled(store, rb, "run_lists"), day_number(as_of), None, run_id)
+            store.run(
+                f"""INSERT INTO list_members SELECT {run_id}, list, subject_id, cause, entry_id,
+                    grade, start_day, end_day FROM ({lists_sql})"""
+            )
+        sizes = dict(
+            store.rows(
+                "SELECT list, count(*) FROM list_members WHERE run_id = ? GROUP BY 1", [run_id]
+            )
+        )
+        lists = {lst.code: int(sizes.get(lst.code, 0)) for lst in rb.spec.lists}
         grades: dict[str, dict[str, int]] = {}
         mean: dict[str, float] = {}
         for kind, grade, n, total in store.rows(
@@ -102,6 +116,7 @@ def score_run(
         )
         seconds = time.perf_counter() - started
         stats = {
+            "lists": lists,
             "grades": grades,
             "mean_score": mean,
             "records": int(records),
@@ -119,4 +134,6 @@ def score_run(
                 json.dumps(stats),
             ],
         )
-    return RunResult(run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean)
+    return RunResult(
+        run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean, lists
+    )

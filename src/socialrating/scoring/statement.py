@@ -7,9 +7,10 @@ category cap; base score plus the counted points equals the score the plan compu
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import ScoringError
 from socialrating.ledger.append import utc_now
 from socialrating.ledger.rulebooks import active_rulebook
@@ -113,6 +114,8 @@ class Statement:
     points_score: int = 0
     direct: DirectGrade | None = None
     stage: str | None = None
+    lists: list[Membership] = field(default_factory=list)
+    decisions: list[Decision] = field(default_factory=list)
 
     @property
     def points_total(self) -> int:
@@ -142,8 +145,21 @@ class Statement:
             "score": self.score,
             "grade": self.grade,
             "stage": self.stage,
+            "lists": [_membership_dict(m) for m in self.lists],
+            "decisions": [d.as_dict() for d in self.decisions],
             "lines": [line.as_dict() for line in self.lines],
         }
+
+
+def _membership_dict(m: Membership) -> dict[str, object]:
+    return {
+        "list": m.list,
+        "cause": m.cause,
+        "entry_id": m.entry_id,
+        "grade": m.grade,
+        "since": None if m.start_day is None else day_date(m.start_day).isoformat(),
+        "until": None if m.end_day is None else day_date(m.end_day).isoformat(),
+    }
 
 
 def statement(
@@ -164,6 +180,25 @@ def statement(
     categories = {v: k for k, v in rb.category_ids.items()}
     lines = [_line(r, categories, rb) for r in rows]
     direct = _direct(rb, subject.kind.value, lines)
+    lists = [
+        Membership(m["list"], m["cause"], m["entry_id"], m["grade"], m["start_day"], m["end_day"])
+        for m in run_plan(store, rb, "subject_lists", day, subject.subject_id).to_pylist()
+    ]
+    lists.sort(key=lambda m: (m.list, m.cause))
+    decisions = [
+        decide(
+            service,
+            subject.code,
+            subject.kind.value,
+            row["grade"],
+            int(row["score"]),
+            lists,
+            direct is not None,
+            None if direct is None else direct.entry_id,
+        )
+        for service in rb.spec.services
+        if service.subjects in ("any", subject.kind.value)
+    ]
     # DuckDB sums integers into 128-bit values; the score is a plain int.
     result = Statement(
         subject,
@@ -176,6 +211,8 @@ def statement(
         points_score=int(row["points_score"]),
         direct=direct,
         stage=row["stage"],
+        lists=lists,
+        decisions=decisions,
     )
     expected = result.score if direct is None else rb.direct_score(subject.kind.value, direct.grade)
     if result.points_total != result.points_score or expected != result.score:

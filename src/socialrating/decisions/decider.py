@@ -1,0 +1,284 @@
+"""Decisions from a scoring run's snapshot, held in memory as arrays.
+
+Loading a snapshot (subjects, grades, scores and list memberships) takes about a second
+per ten million subjects; then one decision is a binary search and a few comparisons
+(microseconds), and a batch is the same in NumPy over whole arrays. No query runs on the
+request path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from dataclasses import dataclass
+
+import duckdb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialrating.decisions.rules import Decision, Membership, Reason, decide
+from socialrating.errors import SocialRatingError, UnknownSubject
+from socialrating.ledger.rulebooks import stored_rulebook
+from socialrating.ledger.store import Store
+from socialrating.model import day_date
+from socialrating.rulebook import RulebookHeader
+from socialrating.rulebook.schema import Service
+
+
+class NoSnapshot(SocialRatingError):
+    """No scoring run to decide from."""
+
+
+class UnknownService(SocialRatingError):
+    """The rulebook has no such service."""
+
+
+@dataclass
+class Decider:
+    """Everything a decision needs, from one scoring run.
+
+    Attributes:
+        rulebook: the rulebook of the run (its services and lists).
+        run_id, as_of: the run.
+        codes: subject codes, sorted (a binary search finds one subject).
+        hashes: DuckDB's 64-bit hash of each code: a batch finds its subjects by
+            hashing its codes the same way and searching the sorted hashes.
+        kinds, grades, scores, direct: per subject, in the order of ``codes``; ``grades``
+            index ``grade_names``; ``direct`` is whether a direct grade stands.
+        list_bits: per subject, bit i set when on ``rulebook.spec.lists[i]``.
+        members: memberships of listed subjects, by position in ``codes``.
+    """
+
+    rulebook: RulebookHeader
+    run_id: int
+    as_of: str
+    codes: pa.Array
+    hashes: np.ndarray
+    kinds: np.ndarray
+    grade_names: list[str]
+    grades: np.ndarray
+    scores: np.ndarray
+    direct: np.ndarray
+    list_bits: np.ndarray
+    members: dict[int, list[Membership]]
+
+    def service(self, code: str) -> Service:
+        for s in self.rulebook.spec.services:
+            if s.code == code:
+                return s
+        known = ", ".join(s.code for s in self.rulebook.spec.services) or "none"
+        raise UnknownService(f"unknown service {code!r} (the rulebook's services: {known})")
+
+    # How codes are hashed, here and (as ``hash(s.code)``) when the snapshot is loaded.
+    HASH = "hash(code)"
+
+    def __post_init__(self) -> None:
+        self._sorted_codes = self.codes.to_numpy(zero_copy_only=False)
+        self._order = np.argsort(self.hashes, kind="stable")
+        self._sorted_hashes = self.hashes[self._order]
+        self._hasher = duckdb.connect()
+
+    def position(self, code: str) -> int:
+        i = int(np.searchsorted(self._sorted_codes, code))
+        if i >= len(self._sorted_codes) or self._sorted_codes[i] != code:
+            raise UnknownSubject(f"unknown subject {code!r} (not in run {self.run_id})")
+        return i
+
+    def positions(self, codes: pa.Array) -> tuple[np.ndarray, np.ndarray]:
+        """Positions of many codes (0 where not found) and whether each was found.
+
+        The codes are hashed by DuckDB and looked up among the sorted hashes (in sorted
+        order, which keeps the search in cache); every hit is then checked against the code
+        itself, so a hash collision can only make a subject look unknown, never another.
+        Where two stored codes share a hash, those codes are looked up one by one.
+        """
+        n = len(codes)
+        if n == 0 or len(self.codes) == 0:
+            return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
+        query = pa.table({"code": codes})  # noqa: F841 (read by DuckDB below)
+        qh = self._hasher.sql(f"SELECT {self.HASH} FROM query").to_arrow_table().column(0)
+        qh = qh.to_numpy()
+        order = np.argsort(qh, kind="stable")
+        found_sorted = np.searchsorted(self._sorted_hashes, qh[order])
+        at = np.empty_like(found_sorted)
+        at[order] = found_sorted
+        at = at.clip(max=len(self._sorted_hashes) - 1)
+        pos = self._order[at]
+        hit = self._sorted_hashes[at] == qh
+        same = pc.equal(self.codes.take(pa.array(pos)), codes).to_numpy(zero_copy_only=False)
+        found = hit & np.asarray(same, dtype=bool)
+        for i in np.flatnonzero(hit & ~found):  # a collision: rare, so one by one
+            with contextlib.suppress(UnknownSubject):
+                pos[i], found[i] = self.position(str(codes[i])), True
+        return np.where(found, pos, 0), found
+
+    def decide(self, subject: str, service: str) -> Decision:
+        """The decision for one subject and service."""
+        svc = self.service(service)
+        i = self.position(subject)
+        return decide(
+            svc,
+            subject,
+            str(self.kinds[i]),
+            self.grade_names[int(self.grades[i])],
+            int(self.scores[i]),
+            self.members.get(i, []),
+            bool(self.direct[i]),
+        )
+
+    def decide_many(self, subjects: pa.Array | list[str], service: str) -> pa.Table:
+        """Decisions for many subjects at once (a flight's passenger list).
+
+        Returns a table of ``subject``, ``decision`` (``unknown`` for a subject not in the
+        run), ``reasons`` (reason codes separated by ``;``) and ``terms`` (JSON).
+        """
+        svc = self.service(service)
+        array = subjects if isinstance(subjects, pa.Array) else pa.array(subjects, pa.string())
+        pos, found = self.positions(array.cast(pa.string()))
+        grade = self.grades[pos]
+        bits = self.list_bits[pos]
+        kind_ok = found if svc.subjects == "any" else found & (self.kinds[pos] == svc.subjects)
+        # rule: 0 = otherwise, -1 = wrong kind of subject, -2 = unknown; n = rule n (1-based)
+        rule = np.where(found, np.where(kind_ok, 0, -1), -2).astype(np.int16)
+        open_ = kind_ok.copy()
+        list_index = {lst.code: i for i, lst in enumerate(self.rulebook.spec.lists)}
+        for k, r in enumerate(svc.rules, start=1):
+            hit = open_.copy()
+            if r.when.grades is not None:
+                wanted = np.isin(
+                    np.arange(len(self.grade_names)),
+                    [self.grade_names.index(g) for g in r.when.grades if g in self.grade_names],
+                )
+                hit &= wanted[grade]
+            if r.when.lists is not None:
+                mask = sum(1 << list_index[c] for c in r.when.lists)
+                hit &= (bits & mask) != 0
+            rule[hit] = k
+            open_ &= ~hit
+        return _batch_table(self, svc, array, rule, grade, bits)
+
+
+def _batch_table(
+    d: Decider,
+    svc: Service,
+    codes: pa.Array,
+    rule: np.ndarray,
+    grade: np.ndarray,
+    bits: np.ndarray,
+) -> pa.Table:
+    """The batch's output, with reason strings built once per distinct (rule, grade, lists)."""
+    lists = [lst.code for lst in d.rulebook.spec.lists]
+    n_grades = len(d.grade_names) + 1
+    key = (rule.astype(np.int64) + 3) * n_grades + grade.astype(np.int64)
+    key = key * (1 << len(lists)) + bits
+    uniq, inverse = np.unique(key, return_inverse=True)
+    decisions, reasons, terms = [], [], []
+    for k in uniq.tolist():
+        b = k % (1 << len(lists))
+        rest = k // (1 << len(lists))
+        g, r = rest % n_grades, rest // n_grades - 3
+        decision, reason, term = _describe(
+            svc, r, d.grade_names[g] if g < len(d.grade_names) else "", b, lists
+        )
+        decisions.append(decision)
+        reasons.append(reason)
+        terms.append(term)
+    take = pa.array(inverse.reshape(-1))
+    return pa.table(
+        {
+            "subject": codes,
+            "decision": pa.array(decisions, pa.string()).take(take),
+            "reasons": pa.array(reasons, pa.string()).take(take),
+            "terms": pa.array(terms, pa.string()).take(take),
+        }
+    )
+
+
+def _describe(
+    svc: Service, r: int, grade: str, bits: int, lists: list[str]
+) -> tuple[str, str, str]:
+    if r == -2:
+        return "unknown", "SUBJECT:unknown", "{}"
+    if r == -1:
+        return "refused", "SUBJECTS:other", "{}"
+    if r == 0:
+        return svc.otherwise, f"RULE:{svc.code}#otherwise;GRADE:{grade}", "{}"
+    rule = svc.rules[r - 1]
+    codes = [f"RULE:{svc.code}#{r}"]
+    if rule.when.grades is not None:
+        codes.append(f"GRADE:{grade}")
+    for i, code in enumerate(lists):
+        if rule.when.lists is not None and code in rule.when.lists and bits >> i & 1:
+            codes.append(f"LIST:{code}")
+    return rule.decision, ";".join(codes), json.dumps(rule.terms, sort_keys=True)
+
+
+def load_decider(store: Store, run_id: int | None = None) -> Decider:
+    """The decider for run ``run_id`` (default: the latest run).
+
+    Raises:
+        NoSnapshot: no scoring run yet.
+    """
+    if run_id is None:
+        run_id = store.scalar("SELECT max(run_id) FROM runs")
+        if run_id is None:
+            raise NoSnapshot("no scoring run yet: run `socialrating score` first")
+    row = store.one("SELECT rulebook_hash, as_of FROM runs WHERE run_id = ?", [run_id])
+    if row is None:
+        raise NoSnapshot(f"no scoring run {run_id}")
+    rb = stored_rulebook(store, row[0])
+    grade_names = sorted({b.grade for k in ("citizen", "organisation") for b in rb.bands(k)})
+    store.run(
+        """CREATE OR REPLACE TEMP TABLE decider_snapshot AS
+           SELECT row_number() OVER (ORDER BY s.code) - 1 AS pos, s.code, s.kind, n.grade,
+                  n.score, n.direct_grade IS NOT NULL AS direct, n.subject_id,
+                  hash(s.code) AS h
+           FROM snapshot n JOIN subjects s USING (subject_id) WHERE n.run_id = ?""",
+        [run_id],
+    )
+    try:
+        snap = store.arrow("SELECT * FROM decider_snapshot ORDER BY pos")
+        list_index = {lst.code: i for i, lst in enumerate(rb.spec.lists)}
+        bits = np.zeros(snap.num_rows, dtype=np.int64)
+        members: dict[int, list[Membership]] = {}
+        for lst, pos, cause, entry, grade, start, end in store.rows(
+            """SELECT m.list, d.pos, m.cause, m.entry_id, m.grade, m.start_day, m.end_day
+               FROM list_members m JOIN decider_snapshot d USING (subject_id)
+               WHERE m.run_id = ? ORDER BY m.list, d.pos""",
+            [run_id],
+        ):
+            if lst in list_index:
+                bits[pos] |= 1 << list_index[lst]
+                members.setdefault(int(pos), []).append(
+                    Membership(lst, cause, entry, grade, start, end)
+                )
+    finally:
+        store.run("DROP TABLE IF EXISTS decider_snapshot")
+    grades = pc.index_in(snap.column("grade"), pa.array(grade_names)).to_numpy()
+    return Decider(
+        rulebook=rb,
+        run_id=int(run_id),
+        as_of=str(row[1]),
+        codes=snap.column("code").combine_chunks(),
+        hashes=snap.column("h").to_numpy(),
+        kinds=snap.column("kind").to_numpy(zero_copy_only=False).astype(str),
+        grade_names=grade_names,
+        grades=grades.astype(np.int16),
+        scores=snap.column("score").to_numpy(),
+        direct=snap.column("direct").to_numpy(zero_copy_only=False),
+        list_bits=bits,
+        members=members,
+    )
+
+
+def membership_text(m: Membership) -> str:
+    """A membership as a statement shows it."""
+    since = "" if m.start_day is None else f" since {day_date(m.start_day)}"
+    until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
+    if m.cause == "grade":
+        return f"{m.list}: for grade {m.grade}"
+    return f"{m.list}: entry {m.entry_id}{since}{until}"
+
+
+__all__ = ["Decider", "NoSnapshot", "Reason", "UnknownService", "load_decider"]

@@ -1,0 +1,127 @@
+"""A service's rules applied to a subject's grade and list memberships.
+
+The rules of a service are tried in order; the first whose ``when`` holds decides (the
+subject has one of its grades, if it names grades, and is on one of its lists, if it
+names lists); if none does, ``otherwise`` decides. Every decision carries reason codes:
+
+- ``GRADE:<grade>``: the grade the rule looked at (with the score and, for a direct
+  grade, the record that set it);
+- ``LIST:<list>``: a list membership the rule looked at (with the entry record or the
+  grade that caused it);
+- ``RULE:<service>#<n>``: the rule that decided (1-based), or ``RULE:<service>#otherwise``;
+- ``SUBJECTS:<kind>``: the service is not for this kind of subject (refused).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from socialrating.rulebook.schema import Service, ServiceRule, TermValue
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One reason for a decision: a code, what it means, and the entry behind it, if any."""
+
+    code: str
+    text: str
+    entry_id: int | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {"code": self.code, "text": self.text, "entry_id": self.entry_id}
+
+
+@dataclass(frozen=True)
+class Membership:
+    """A subject's membership of a list, as the decision explains it."""
+
+    list: str
+    cause: str
+    entry_id: int | None = None
+    grade: str | None = None
+    start_day: int | None = None
+    end_day: int | None = None
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The answer to "may this subject use this service?"."""
+
+    subject: str
+    service: str
+    decision: str  # allowed, refused or terms
+    terms: dict[str, TermValue] = field(default_factory=dict)
+    reasons: list[Reason] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "service": self.service,
+            "decision": self.decision,
+            "terms": dict(self.terms),
+            "reasons": [r.as_dict() for r in self.reasons],
+        }
+
+
+def applies(rule: ServiceRule, grade: str, lists: set[str]) -> bool:
+    """Whether ``rule`` holds for a subject of ``grade`` on ``lists``."""
+    w = rule.when
+    if w.grades is not None and grade not in w.grades:
+        return False
+    return w.lists is None or bool(lists.intersection(w.lists))
+
+
+def decide(
+    service: Service,
+    subject: str,
+    kind: str,
+    grade: str,
+    score: int,
+    memberships: list[Membership],
+    direct: bool = False,
+    direct_entry: int | None = None,
+) -> Decision:
+    """The decision for one subject: the first rule that holds, with its reasons."""
+    if service.subjects != "any" and kind != service.subjects:
+        reason = Reason(f"SUBJECTS:{kind}", f"{service.code} is for {service.subjects}s only")
+        return Decision(subject, service.code, "refused", {}, [reason])
+    on = {m.list for m in memberships}
+    for n, rule in enumerate(service.rules, start=1):
+        if not applies(rule, grade, on):
+            continue
+        reasons = [Reason(f"RULE:{service.code}#{n}", rule.reason or _describe(rule))]
+        if rule.when.grades is not None:
+            reasons.append(_grade_reason(grade, score, direct, direct_entry))
+        for m in memberships:
+            if rule.when.lists is not None and m.list in rule.when.lists:
+                reasons.append(_list_reason(m))
+        return Decision(subject, service.code, rule.decision, dict(rule.terms), reasons)
+    reasons = [
+        Reason(f"RULE:{service.code}#otherwise", f"no rule applies: {service.otherwise}"),
+        _grade_reason(grade, score, direct, direct_entry),
+    ]
+    return Decision(subject, service.code, service.otherwise, {}, reasons)
+
+
+def _describe(rule: ServiceRule) -> str:
+    parts = []
+    if rule.when.grades is not None:
+        parts.append(f"grade {' or '.join(rule.when.grades)}")
+    if rule.when.lists is not None:
+        parts.append(f"on {' or '.join(rule.when.lists)}")
+    return f"{rule.decision} when {' and '.join(parts) or 'always'}"
+
+
+def _grade_reason(grade: str, score: int, direct: bool, direct_entry: int | None) -> Reason:
+    if direct_entry is not None:
+        text = f"grade {grade} set directly by entry {direct_entry}"
+        return Reason(f"GRADE:{grade}", text, direct_entry)
+    if direct:
+        return Reason(f"GRADE:{grade}", f"grade {grade} set directly (score {score})")
+    return Reason(f"GRADE:{grade}", f"grade {grade} (score {score})")
+
+
+def _list_reason(m: Membership) -> Reason:
+    if m.cause == "grade":
+        return Reason(f"LIST:{m.list}", f"on {m.list} for grade {m.grade}")
+    return Reason(f"LIST:{m.list}", f"on {m.list} since entry {m.entry_id}", m.entry_id)

@@ -1,0 +1,134 @@
+"""List memberships (flight ban, organisation blacklist, …) as of a date, in the plan.
+
+For each list of the rulebook (a handful), the plan builds:
+
+- **record memberships**: each valid record of an ``enter_by`` parameter starts a term on
+  its day; the term ends at the first record of a ``leave_by`` parameter on or after that
+  day, or after ``term_days``, whichever comes first. A subject is on the list while a
+  term runs as of the date; several running terms (an extension) make one membership,
+  from the earliest start to the latest end, caused by the latest entry record;
+- **grade memberships**: every subject whose grade (from ``graded``, for example the run's
+  snapshot) is one of ``enter_at_grades``;
+
+and keeps only subjects of the list's kind, old enough for its ``min_age`` on the date.
+Each membership names its cause: the entry record, or the grade.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import ibis
+import ibis.expr.types as ir
+
+from socialrating.scoring.plan import PlanInputs, evaluate
+
+EPOCH = dt.date(1970, 1, 1)
+
+
+def memberships(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    graded: ir.Table,
+    subject_id: int | ir.Value | None = None,
+) -> ir.Table:
+    """One row per list and member as of day ``as_of``.
+
+    Columns: ``list``, ``subject_id``, ``cause`` (``record`` or ``grade``), ``entry_id``
+    (the entry record), ``grade``, ``start_day`` and ``end_day`` (null: open-ended).
+
+    Args:
+        graded: ``subject_id`` and ``grade`` of the subjects as of the date.
+    """
+    rb = inputs.rulebook
+    parts = []
+    if any(lst.enter_by for lst in rb.spec.lists):
+        ev = evaluate(inputs, as_of, subject_id)
+        ev = ev.filter(ev.valid, ev.list_enter_mask.notnull() | ev.list_leave_mask.notnull())
+    for i, lst in enumerate(rb.spec.lists):
+        if lst.enter_by:
+            parts.append(_by_records(ev, i, lst.code, lst.term_days, as_of))
+        if lst.enter_at_grades:
+            g = graded.filter(graded.grade.isin(lst.enter_at_grades))
+            parts.append(
+                g.select(
+                    list=ibis.literal(lst.code),
+                    subject_id=g.subject_id.cast("int64"),
+                    cause=ibis.literal("grade"),
+                    entry_id=ibis.null("int64"),
+                    grade=g.grade.cast("string"),
+                    start_day=ibis.null("int32"),
+                    end_day=ibis.null("int32"),
+                )
+            )
+    if not parts:
+        return _empty(graded)
+    rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+    return _eligible(inputs, rows, as_of)
+
+
+def _by_records(
+    ev: ir.Table, i: int, code: str, term: int | None, as_of: int | ir.Value
+) -> ir.Table:
+    bit = 2**i
+    e = ev.filter((ev.list_enter_mask & bit) != 0).select(
+        e_subject=ev.subject_id, start=ev.day, e_entry=ev.entry_id, e_order=ev.order_key
+    )
+    x = ev.filter((ev.list_leave_mask & bit) != 0).select(x_subject=ev.subject_id, x_day=ev.day)
+    j = e.left_join(x, [e.e_subject == x.x_subject, x.x_day >= e.start])
+    terms = j.group_by(["e_subject", "start", "e_entry", "e_order"]).aggregate(
+        exit_day=j.x_day.min()
+    )
+    if term is None:
+        end = terms.exit_day
+    else:
+        term_end = terms.start + term
+        end = ibis.ifelse(terms.exit_day.isnull(), term_end, ibis.least(terms.exit_day, term_end))
+    terms = terms.mutate(end=end)
+    running = terms.filter(terms.start <= as_of, terms.end.isnull() | (terms.end > as_of))
+    members = running.group_by(subject_id=running.e_subject).aggregate(
+        entry_id=running.e_entry.argmax(running.e_order),
+        start_day=running.start.min(),
+        open=running.end.isnull().any(),
+        last_end=running.end.max(),
+    )
+    return members.select(
+        list=ibis.literal(code),
+        subject_id=members.subject_id.cast("int64"),
+        cause=ibis.literal("record"),
+        entry_id=members.entry_id.cast("int64"),
+        grade=ibis.null("string"),
+        start_day=members.start_day.cast("int32"),
+        end_day=ibis.ifelse(members.open, ibis.null("int32"), members.last_end).cast("int32"),
+    )
+
+
+def _eligible(inputs: PlanInputs, rows: ir.Table, as_of: int | ir.Value) -> ir.Table:
+    """Only subjects of each list's kind, and old enough for its ``min_age``."""
+    rb = inputs.rulebook
+    s = inputs.subjects
+    joined = rows.join(s, rows.subject_id == s.subject_id)
+    day = as_of if isinstance(as_of, ir.Value) else ibis.literal(as_of, "int32")
+    today = ibis.literal(EPOCH) + day.as_interval("D")
+    branches = []
+    for lst in rb.spec.lists:
+        ok: ir.BooleanValue = ibis.literal(True)
+        if lst.subjects != "any":
+            ok = ok & (s.kind == lst.subjects)
+        if lst.min_age is not None:
+            ok = ok & (s.born.isnull() | (s.born + ibis.interval(years=lst.min_age) <= today))
+        branches.append((joined.list == lst.code, ok))
+    allowed = ibis.cases(*branches, else_=False) if branches else ibis.literal(False)
+    return joined.filter(allowed).select(*[joined[c] for c in rows.columns])
+
+
+def _empty(graded: ir.Table) -> ir.Table:
+    return graded.filter(ibis.literal(False)).select(
+        list=ibis.literal("").cast("string"),
+        subject_id=graded.subject_id.cast("int64"),
+        cause=ibis.literal(""),
+        entry_id=ibis.null("int64"),
+        grade=ibis.null("string"),
+        start_day=ibis.null("int32"),
+        end_day=ibis.null("int32"),
+    )

@@ -1,0 +1,236 @@
+"""Lists and decisions, worked by hand on tests/data/consequences.yaml (base 1000).
+
+Subjects: c1 (adult), c2 (adult), kid (born 2010: under 18 in 2021), o1 and o2.
+
+- c1: a debtor finding on 2021-02-01 (-200: 800, grade C), paid on 2021-06-01: on
+  ``debtors`` from 2021-02-01 until 2021-06-01.
+- c2: unruly on a flight on 2021-03-01 (-20: 980, A): on ``flight_ban`` for a 100-day
+  term, 2021-03-01 to 2021-06-09; put back by hand (``ban.add``) on 2021-09-01 and taken off
+  by hand (``ban.remove``) on 2021-10-01.
+- kid: unruly on 2021-03-01: not listed (under 18), still 980 and A.
+- o1: a debtor finding (800: grade D for organisations): on ``debtors`` and, by grade, on
+  ``blacklist``. o2: nothing: A.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from tests.conftest import DATA, feed, rec
+
+from socialrating.decisions.decider import Decider, NoSnapshot, UnknownService, load_decider
+from socialrating.errors import UnknownSubject
+from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
+from socialrating.rulebook import load_rulebook
+from socialrating.scoring import score_run, statement
+
+D = dt.date.fromisoformat
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    s = open_store(tmp_path / "c.duckdb", create=True)
+    activate_rulebook(s, load_rulebook(DATA / "consequences.yaml"))
+    register_subjects(
+        s,
+        pa.table(
+            {
+                "code": ["c1", "c2", "kid", "o1", "o2"],
+                "kind": ["citizen", "citizen", "citizen", "organisation", "organisation"],
+                "born": ["1980-01-01", "1990-05-05", "2010-01-01", None, None],
+            }
+        ),
+    )
+    feed(s, "court", [rec("c1", "debtor", "2021-02-01"), rec("o1", "debtor", "2021-02-01")])
+    feed(s, "police", [rec("c2", "unruly", "2021-03-01"), rec("kid", "unruly", "2021-03-01")])
+    feed(s, "court", [rec("c1", "paid", "2021-06-01")])
+    feed(s, "court", [rec("c2", "ban.add", "2021-09-01"), rec("c2", "ban.remove", "2021-10-01")])
+    yield s
+    s.close()
+
+
+def members(store: Store, as_of: str) -> dict[tuple[str, str], tuple[str, int | None]]:
+    run = score_run(store, D(as_of))
+    return {
+        (lst, code): (cause, entry)
+        for lst, code, cause, entry in store.rows(
+            """SELECT m.list, s.code, m.cause, m.entry_id FROM list_members m
+               JOIN subjects s USING (subject_id) WHERE run_id = ?""",
+            [run.run_id],
+        )
+    }
+
+
+def entry(store: Store, code: str, parameter: str) -> int:
+    return int(
+        store.scalar(
+            """SELECT e.entry_id FROM entries e JOIN subjects s USING (subject_id)
+               JOIN parameters p USING (parameter_id) WHERE s.code = ? AND p.code = ?
+               ORDER BY e.entry_id LIMIT 1""",
+            [code, parameter],
+        )
+    )
+
+
+def test_lists_as_of_dates(store: Store) -> None:
+    debt_c1, debt_o1 = entry(store, "c1", "debtor"), entry(store, "o1", "debtor")
+    unruly = entry(store, "c2", "unruly")
+    assert members(store, "2021-01-31") == {}
+    may = members(store, "2021-05-31")
+    assert may == {
+        ("debtors", "c1"): ("record", debt_c1),
+        ("debtors", "o1"): ("record", debt_o1),
+        ("flight_ban", "c2"): ("record", unruly),  # the kid is not listed: under 18
+        ("blacklist", "o1"): ("grade", None),
+    }
+    june = members(store, "2021-06-09")  # c1 paid on 06-01; c2's term ended on 06-09
+    assert ("debtors", "c1") not in june and ("flight_ban", "c2") not in june
+    assert ("debtors", "o1") in june
+    # The day before the term ends, c2 is still on it.
+    assert ("flight_ban", "c2") in members(store, "2021-06-08")
+    by_hand = members(store, "2021-09-15")
+    assert by_hand[("flight_ban", "c2")] == ("record", entry(store, "c2", "ban.add"))
+    assert ("flight_ban", "c2") not in members(store, "2021-10-01")  # taken off by hand
+
+
+def test_min_age_counts_on_the_scoring_day(store: Store, tmp_path: Path) -> None:
+    # The kid turns 18 on 2028-01-01; an unruly record then lists them.
+    feed(store, "police", [rec("kid", "unruly", "2026-01-05")])
+    assert ("flight_ban", "kid") not in members(store, "2026-01-10")  # 16 on that day
+    feed(store, "police", [rec("c2", "unruly", "2026-01-05")])
+    assert ("flight_ban", "c2") in members(store, "2026-01-10")  # 35: listed
+
+
+def decider(store: Store, as_of: str) -> Decider:
+    score_run(store, D(as_of))
+    return load_decider(store)
+
+
+def test_every_service_decides_by_hand(store: Store) -> None:
+    d = decider(store, "2021-05-31")
+    c1_loan = d.decide("c1", "loan")
+    assert (c1_loan.decision, c1_loan.reasons[0].code) == ("refused", "RULE:loan#1")
+    assert c1_loan.reasons[1].code == "LIST:debtors"
+    assert c1_loan.reasons[1].entry_id == entry(store, "c1", "debtor")
+    c2_flight = d.decide("c2", "flight")
+    assert c2_flight.decision == "refused"
+    assert [r.code for r in c2_flight.reasons] == ["RULE:flight#1", "LIST:flight_ban"]
+    assert c2_flight.reasons[1].entry_id == entry(store, "c2", "unruly")
+    c2_loan = d.decide("c2", "loan")
+    assert (c2_loan.decision, c2_loan.terms) == (
+        "terms",
+        {"rate_adjustment": -0.5, "collateral": "none"},
+    )
+    assert [r.code for r in c2_loan.reasons] == ["RULE:loan#2", "GRADE:A"]
+    kid = d.decide("kid", "flight")
+    assert (kid.decision, kid.reasons[0].code) == ("allowed", "RULE:flight#otherwise")
+    assert d.decide("c1", "flight").decision == "allowed"  # C, on no travel list
+    o1 = d.decide("o1", "bidding")
+    assert o1.decision == "refused" and [r.code for r in o1.reasons] == [
+        "RULE:bidding#1",
+        "LIST:blacklist",
+    ]
+    assert d.decide("o2", "bidding").decision == "allowed"
+    wrong_kind = d.decide("c1", "bidding")
+    assert (wrong_kind.decision, wrong_kind.reasons[0].code) == ("refused", "SUBJECTS:citizen")
+
+
+def test_list_exit_on_payment_changes_the_decision(store: Store) -> None:
+    assert decider(store, "2021-05-31").decide("c1", "loan").decision == "refused"
+    after = decider(store, "2021-06-01").decide("c1", "loan")
+    assert (after.decision, after.terms["collateral"]) == ("terms", "full")  # grade C
+
+
+def test_otherwise_refused_for_grade_d(store: Store) -> None:
+    feed(store, "court", [rec("c2", "debtor", "2021-11-01"), rec("c2", "debtor", "2021-11-02")])
+    feed(store, "court", [rec("c2", "paid", "2021-11-03")])  # off the debtors list
+    # As of 2022-03-01 the unruly record of 2021-03-01 has expired: 1000 - 400 = 600, C.
+    loan = decider(store, "2022-03-01").decide("c2", "loan")
+    assert (loan.decision, loan.terms["collateral"]) == ("terms", "full")
+    feed(store, "police", [rec("c2", "unruly", "2022-02-01")])  # 580: D
+    d = decider(store, "2022-03-01")
+    assert d.decide("c2", "loan").decision == "refused"
+    assert d.decide("c2", "loan").reasons[0].code == "RULE:loan#otherwise"
+    assert [r.code for r in d.decide("c2", "flight").reasons][:1] == ["RULE:flight#1"]
+
+
+def test_batch_decisions_equal_single_ones(store: Store) -> None:
+    d = decider(store, "2021-05-31")
+    codes = ["c1", "c2", "kid", "o1", "o2", "nobody", "c2"]
+    for service in ("flight", "loan", "bidding"):
+        table = d.decide_many(codes, service).to_pylist()
+        for code, row in zip(codes, table, strict=True):
+            if code == "nobody":
+                assert (row["decision"], row["reasons"]) == ("unknown", "SUBJECT:unknown")
+                continue
+            single = d.decide(code, service)
+            assert row["decision"] == single.decision, (code, service)
+            codes_single = [r.code for r in single.reasons]
+            if codes_single[0].startswith("SUBJECTS:"):
+                assert row["reasons"] == "SUBJECTS:other"
+            else:
+                assert row["reasons"].split(";") == codes_single, (code, service)
+
+
+def test_statement_shows_lists_and_decisions(store: Store) -> None:
+    st = statement(store, "c2", D("2021-05-31"))
+    assert [(m.list, m.cause) for m in st.lists] == [("flight_ban", "record")]
+    assert [(d.service, d.decision) for d in st.decisions] == [
+        ("flight", "refused"),
+        ("loan", "terms"),
+    ]
+    doc = st.as_dict()
+    assert doc["lists"][0]["since"] == "2021-03-01" and doc["lists"][0]["until"] == "2021-06-09"
+
+
+def test_errors_name_what_is_wrong(store: Store) -> None:
+    with pytest.raises(NoSnapshot, match="socialrating score"):
+        load_decider(store)
+    d = decider(store, "2021-05-31")
+    with pytest.raises(UnknownService, match="flight, loan, bidding"):
+        d.decide("c1", "rocket")
+    with pytest.raises(UnknownSubject, match="'zz'"):
+        d.decide("zz", "flight")
+
+
+def test_batch_lookup_survives_hash_collisions(store: Store) -> None:
+    """With a hash of two values, most codes collide: the batch still finds each subject."""
+    import duckdb
+
+    class Colliding(Decider):
+        HASH = "hash(code) % 2"
+
+    d = decider(store, "2021-05-31")
+    con = duckdb.connect()
+    stored = pa.table({"code": d.codes})  # noqa: F841 (read by DuckDB)
+    hashes = con.sql("SELECT hash(code) % 2 FROM stored").to_arrow_table().column(0).to_numpy()
+    collided = Colliding(
+        rulebook=d.rulebook,
+        run_id=d.run_id,
+        as_of=d.as_of,
+        codes=d.codes,
+        hashes=hashes,
+        kinds=d.kinds,
+        grade_names=d.grade_names,
+        grades=d.grades,
+        scores=d.scores,
+        direct=d.direct,
+        list_bits=d.list_bits,
+        members=d.members,
+    )
+    assert len(set(hashes.tolist())) < len(hashes)
+    codes = ["o2", "c2", "nobody", "c1", "kid", "o1"]
+    got = collided.decide_many(codes, "loan").to_pylist()
+    assert got == d.decide_many(codes, "loan").to_pylist()
+    assert [r["decision"] for r in got] == [
+        "refused",
+        "terms",
+        "unknown",
+        "refused",
+        "terms",
+        "refused",
+    ]

@@ -1,0 +1,85 @@
+"""Malformed lists and services in a rulebook: each names its line, field and what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.rulebook.test_loader import MINI, line_with, only, problems_of, write
+
+from socialrating.rulebook import load_rulebook
+
+GOOD = """\
+lists:
+  - {code: ban, enter_by: [red_light], leave_by: [blood], term_days: 30, min_age: 18}
+  - {code: low, enter_at_grades: [C]}
+services:
+  - code: flight
+    rules:
+      - {when: {lists: [ban]}, decision: refused}
+      - {when: {grades: [A]}, decision: terms, terms: {priority: high}}
+"""
+
+
+def test_valid_lists_and_services_compile(tmp_path: Path) -> None:
+    rb = load_rulebook(write(tmp_path, MINI + GOOD))
+    rows = {r["code"]: r for r in rb.parameters.to_pylist()}
+    assert rows["red_light"]["list_enter_mask"] == 1
+    assert rows["blood"]["list_leave_mask"] == 1
+    assert rows["rumour"]["list_enter_mask"] is None
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "field", "reason"),
+    [
+        (
+            "enter_by: [red_light]",
+            "enter_by: [nope]",
+            "lists[0].enter_by",
+            "'nope' is not a parameter",
+        ),
+        ("leave_by: [blood]", "leave_by: [nope]", "lists[0].leave_by", "'nope' is not a parameter"),
+        (
+            "enter_at_grades: [C]",
+            "enter_at_grades: [Z]",
+            "lists[1].enter_at_grades",
+            "no grade 'Z' for citizens",
+        ),
+        ("{code: low, enter_at_grades: [C]}", "{code: low}", "lists[1]", "nobody could ever enter"),
+        ("{code: low,", "{code: ban,", "lists[1].code", "list 'ban' repeats"),
+        ("lists: [ban]", "lists: [nope]", "services[0].rules[0].when.lists", "unknown list 'nope'"),
+        (
+            "grades: [A]",
+            "grades: [Q]",
+            "services[0].rules[1].when.grades",
+            "no grade 'Q' for citizens",
+        ),
+        (
+            "decision: terms, terms: {priority: high}",
+            "decision: terms",
+            "services[0].rules[1].terms",
+            "needs its terms",
+        ),
+        (
+            "decision: refused}",
+            "decision: refused, terms: {x: 1}}",
+            "services[0].rules[0].terms",
+            "not refused",
+        ),
+    ],
+)
+def test_malformed_list_or_service(
+    tmp_path: Path, old: str, new: str, field: str, reason: str
+) -> None:
+    text = MINI + GOOD.replace(old, new)
+    p = only(problems_of(write(tmp_path, text)))
+    assert p.field == field
+    assert reason in p.reason
+    assert p.line == line_with(MINI + GOOD, old)  # the line the change is on
+
+
+def test_unknown_decision_is_a_type_error(tmp_path: Path) -> None:
+    p = only(
+        problems_of(write(tmp_path, MINI + GOOD.replace("decision: refused", "decision: maybe")))
+    )
+    assert p.field == "services[0].rules[0].decision" and "'maybe'" in p.reason
