@@ -47,6 +47,7 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
             log(f"rebuilding: {exc}")
         else:
             if store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == records:
+                activate_rulebook(store, rb)  # the seed may have changed since the build
                 return store, rb
             store.close()
         path.unlink()
@@ -139,8 +140,8 @@ def plain_rulebook(rb: Rulebook) -> Rulebook:
     """The seed without its pilot mechanics: the rules the peers implement.
 
     Parameters lose direct grades, repairs, organisation values, bands, validity rules and
-    reductions; categories lose repeats; calendar-year caps become 365-day periods. Codes
-    (and so the ledger's parameter ids) stay the same.
+    reductions; categories lose repeats; calendar-year caps become 365-day periods; lists
+    and services go. Codes (and so the ledger's parameter ids) stay the same.
     """
     import yaml
 
@@ -153,6 +154,8 @@ def plain_rulebook(rb: Rulebook) -> Rulebook:
         cap = c.get("cap")
         if cap and cap.pop("calendar_year", False):
             cap["period_days"] = 365
+    data.pop("lists", None)  # the peers compute no lists (nor decisions)
+    data.pop("services", None)
     data["name"] = f"{data['name']}-plain"
     data["catalogue"] = str((SEED.parent / data["catalogue"]).resolve())
     DATA.mkdir(parents=True, exist_ok=True)

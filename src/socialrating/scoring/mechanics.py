@@ -2,9 +2,9 @@
 
 They look only at the few records that concern them: those of ``plan.special``
 parameters (repeat categories, direct grades, repairs, reductions, organisation values)
-and those that carry an act id. That subset is evaluated on its own, the mechanics run on
-it, and the result (a small table keyed by entry id) is joined back onto the main record
-stream once; so the main stream is scanned once and never materialised.
+and those that carry an act id. That subset is evaluated on its own scan, the mechanics
+run on it, and the result (a small table keyed by entry id) is joined back onto the main
+record stream once; so the main stream is never materialised.
 
 On the subset, in order:
 
@@ -68,22 +68,36 @@ def stages(
 ) -> Stages:
     """Stages 1 and 2 of the plan: evaluated records with the pilot mechanics applied.
 
-    The plain records (the great majority) flow straight through; the special ones go
-    through the mechanics; the two streams are put together by a union.
+    Every record is evaluated in one stream; the special ones are also evaluated apart,
+    go through the mechanics, and what the mechanics decided is joined back onto the stream
+    by entry id (a join keeps what the database knows about the stream's columns, which
+    its per-subject aggregation relies on; a union would not).
     """
     rb = inputs.rulebook
-    plain = evaluate(inputs, as_of, subject_id, subset="plain").mutate(
-        absorbed_by=ibis.null("int64"),
-        repeat_n=ibis.literal(0, "int64"),
-        multiplier=ibis.literal(1.0),
-        balance=ibis.null("int64"),
-        refused_by=ibis.null("int64"),
-        repaired_by=ibis.null("int64"),
-        repaired_day=ibis.null("int32"),
-        repairs=ibis.null("int64"),
-    )
+    ev = evaluate(inputs, as_of, subject_id)
     side = _side(inputs, as_of, subject_id)
-    ev = plain.union(side.select(*plain.columns))
+    # Only the records a mechanic changed (or that only the side can evaluate) go back.
+    changed = side.filter(
+        (side.status != side.status0)
+        | (side.repeat_n > 0)
+        | side.points_organisation.notnull()
+        | side.balance.notnull()
+        | side.absorbed_by.notnull()
+        | side.repaired_by.notnull()
+        | side.repairs.notnull()
+    )
+    over = changed.select(
+        m_entry=changed.entry_id,
+        **{f"m_{c}": changed[c] for c in _OVERRIDDEN},
+        **{f"x_{c}": changed[c] for c in _EXPLAINED},
+    )
+    joined = ev.left_join(over, ev.entry_id == over.m_entry)
+    hit = joined.m_entry.notnull()
+    ev = joined.select(
+        *[joined[c] for c in ev.columns if c not in _OVERRIDDEN],
+        **{c: ibis.ifelse(hit, joined[f"m_{c}"], joined[c]) for c in _OVERRIDDEN},
+        **{c: joined[f"x_{c}"].fill_null(default) for c, default in _EXPLAINED.items()},
+    )
     if not rb.direct:
         return Stages(ev, None)
     standing = side.filter(side.direct_bit.notnull(), side.status == COUNTED)
@@ -102,11 +116,26 @@ def stages(
     return Stages(ev, direct_ranks(rb, standing))
 
 
+# What the mechanics decide for their records, and what they add to explain it (with the
+# value of records they did not touch).
+_OVERRIDDEN = ("rule_points", "points", "status", "expires_day", "valid", "band")
+_EXPLAINED: dict[str, ir.Value] = {
+    "absorbed_by": ibis.null("int64"),
+    "repeat_n": ibis.literal(0, "int64"),
+    "multiplier": ibis.literal(1.0),
+    "balance": ibis.null("int64"),
+    "refused_by": ibis.null("int64"),
+    "repaired_by": ibis.null("int64"),
+    "repaired_day": ibis.null("int32"),
+    "repairs": ibis.null("int64"),
+}
+
+
 def _side(inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None) -> ir.Table:
     """The special records, evaluated, with the mechanics applied."""
     rb = inputs.rulebook
     s = evaluate(inputs, as_of, subject_id, subset="special")
-    s = _acts(s)
+    s = _acts(s.mutate(status0=s.status))
     s = _repairs(s) if rb.direct else _no_repairs(s)
     if any(c.repeat is not None for c in rb.spec.categories):
         s = _repeats(s)
