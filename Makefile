@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/decide.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
