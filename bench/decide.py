@@ -31,6 +31,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from common import DATA, SEED, log
 from socialrating.decisions.decider import load_decider
+from socialrating.errors import LedgerError
 from socialrating.ledger import Store, activate_rulebook, open_store
 from socialrating.rulebook import load_rulebook
 
@@ -42,10 +43,14 @@ GRADES = {"AAA": 0.02, "AA": 0.04, "A": 0.65, "B": 0.22, "C": 0.05, "D": 0.02}
 def build(subjects: int) -> Store:
     path = DATA / f"snapshot-{subjects}.duckdb"
     if path.exists():
-        store = open_store(path)
-        if store.scalar("SELECT count(*) FROM snapshot") == subjects:
-            return store
-        store.close()
+        try:
+            store = open_store(path)
+        except LedgerError as exc:  # an older ledger format: build it again
+            log(f"rebuilding: {exc}")
+        else:
+            if store.scalar("SELECT count(*) FROM snapshot") == subjects:
+                return store
+            store.close()
         path.unlink()
     DATA.mkdir(parents=True, exist_ok=True)
     log(f"building {path.name}: {subjects:,} subjects with a snapshot (once)")
@@ -92,13 +97,13 @@ def build(subjects: int) -> Store:
     ):
         store.run(
             f"""INSERT INTO list_members
-                SELECT 1, '{lst}', subject_id, 'record', subject_id, NULL, 18700, 19430
+                SELECT 1, '{lst}', subject_id, 'record', subject_id, NULL, 18700, 19430, NULL
                 FROM subjects WHERE hash(subject_id || '{lst}') % 100000 < {int(share * 100000)}
                   AND ('{kind}' = 'any' OR kind = '{kind}')"""
         )
     store.run(
         """INSERT INTO list_members SELECT 1, 'organisation_blacklist', n.subject_id, 'grade',
-               NULL, n.grade, NULL, NULL
+               NULL, n.grade, NULL, NULL, NULL
            FROM snapshot n JOIN subjects s USING (subject_id)
            WHERE s.kind = 'organisation' AND n.grade = 'D'"""
     )

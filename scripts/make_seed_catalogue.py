@@ -702,6 +702,9 @@ PROFILES: dict[str, Profile] = {
     # Contacts carry no points and get no tail rows.
     "contacts": Profile(weight=0, owners=("telecom.",), tags=("association",),
                         contexts=("by phone",), acts=(A("Contact"),)),
+    # Registers (legal representatives): written out in the YAML, no tail rows.
+    "registry": Profile(weight=0, owners=("market_regulation.",), tags=("civic",),
+                        contexts=("in the register",), acts=(A("Registration"),)),
     # Entries on and exits from lists by hand: written out in the YAML, no tail rows.
     "lists": Profile(weight=0, owners=("court.",), tags=("courts",),
                      contexts=("by hand",), acts=(A("List entry"),)),

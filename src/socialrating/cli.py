@@ -473,7 +473,7 @@ def lists_cmd(
         emit(doc)
         return
     if name is None:
-        table = Table("list", "name", "members", "by record", "by grade")
+        table = Table("list", "name", "members", "by record", "by grade", "joint")
         for row in doc["lists"]:
             table.add_row(
                 row["list"],
@@ -481,17 +481,19 @@ def lists_cmd(
                 f"{row['members']:,}",
                 f"{row['by_record']:,}",
                 f"{row['by_grade']:,}",
+                f"{row['by_joint']:,}",
             )
         out.print(f"run {doc['run_id']} as of {doc['as_of']}")
         out.print(table)
         return
-    table = Table("subject", "cause", "entry", "grade", "since", "until")
+    table = Table("subject", "cause", "entry", "grade", "via", "since", "until")
     for m in doc["members"]:
         table.add_row(
             m["subject"],
             m["cause"],
             str(m["entry_id"] or ""),
             m["grade"] or "",
+            m["via"] or "",
             m["since"] or "",
             m["until"] or "",
         )

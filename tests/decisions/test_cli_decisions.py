@@ -44,6 +44,7 @@ def test_check_lists_and_batch(db: str, tmp_path: Path) -> None:
         ("debtors", 2, 0),
         ("flight_ban", 0, 0),
         ("blacklist", 1, 1),
+        ("rep_ban", 0, 0),
     ]
     debtors = one_json("lists", "debtors", "--db", db)
     assert [(m["subject"], m["cause"], m["since"]) for m in debtors["members"]] == [

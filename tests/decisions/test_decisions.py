@@ -182,6 +182,7 @@ def test_statement_shows_lists_and_decisions(store: Store) -> None:
     assert [(d.service, d.decision) for d in st.decisions] == [
         ("flight", "refused"),
         ("loan", "terms"),
+        ("senior", "allowed"),
     ]
     doc = st.as_dict()
     assert doc["lists"][0]["since"] == "2021-03-01" and doc["lists"][0]["until"] == "2021-06-09"
@@ -191,7 +192,7 @@ def test_errors_name_what_is_wrong(store: Store) -> None:
     with pytest.raises(NoSnapshot, match="socialrating score"):
         load_decider(store)
     d = decider(store, "2021-05-31")
-    with pytest.raises(UnknownService, match="flight, loan, bidding"):
+    with pytest.raises(UnknownService, match="flight, loan, bidding, senior"):
         d.decide("c1", "rocket")
     with pytest.raises(UnknownSubject, match="'zz'"):
         d.decide("zz", "flight")
@@ -234,3 +235,43 @@ def test_batch_lookup_survives_hash_collisions(store: Store) -> None:
         "terms",
         "refused",
     ]
+
+
+def test_joint_punishment_both_ways(store: Store) -> None:
+    """c1 represents o2 (from 2021-01-15); c2 represents o1, the D-graded organisation.
+
+    - o2 is blacklisted while its representative c1 is a dishonest debtor (until c1 pays
+      on 2021-06-01): organisation <- person.
+    - c2 is on rep_ban while o1, which it represents, is blacklisted: person <- organisation.
+    - A new representative for o1 (c1, from 2021-07-01) moves the ban from c2 to c1.
+    """
+    feed(
+        store,
+        "registry",
+        [
+            rec("o2", "rep", "2021-01-15", counterpart="c1", key="r1"),
+            rec("o1", "rep", "2021-01-15", counterpart="c2", key="r2"),
+        ],
+    )
+    link_o2, link_o1 = entry(store, "o2", "rep"), entry(store, "o1", "rep")
+    may = members(store, "2021-05-31")
+    assert may[("blacklist", "o2")] == ("joint", link_o2)
+    assert may[("rep_ban", "c2")] == ("joint", link_o1)
+    # The chain goes on, list by list in the rulebook's order: o2, blacklisted through c1,
+    # puts its representative c1 on rep_ban too.
+    assert may[("rep_ban", "c1")] == ("joint", link_o2)
+    d = load_decider(store)
+    bidding = d.decide("o2", "bidding")
+    assert bidding.decision == "refused"
+    assert bidding.reasons[1].code == "LIST:blacklist" and "with c1" in bidding.reasons[1].text
+    senior = d.decide("c2", "senior")
+    assert senior.decision == "refused" and "with o1" in senior.reasons[1].text
+    june = members(store, "2021-06-01")  # c1 paid: o2 leaves the blacklist, c1 rep_ban
+    assert ("blacklist", "o2") not in june and ("rep_ban", "c1") not in june
+    assert ("rep_ban", "c2") in june
+    feed(store, "registry", [rec("o1", "rep", "2021-07-01", counterpart="c1", key="r3")])
+    july = members(store, "2021-07-01")
+    assert ("rep_ban", "c2") not in july and ("rep_ban", "c1") in july
+    st = statement(store, "c1", D("2021-07-01"))
+    assert [(m.list, m.cause, m.via) for m in st.lists] == [("rep_ban", "joint", "o1")]
+    assert [(x.service, x.decision) for x in st.decisions][-1] == ("senior", "refused")

@@ -83,3 +83,34 @@ def test_unknown_decision_is_a_type_error(tmp_path: Path) -> None:
         problems_of(write(tmp_path, MINI + GOOD.replace("decision: refused", "decision: maybe")))
     )
     assert p.field == "services[0].rules[0].decision" and "'maybe'" in p.reason
+
+
+def test_joint_punishment_needs_an_earlier_list_and_representatives(tmp_path: Path) -> None:
+    text = MINI + GOOD.replace(
+        "{code: low, enter_at_grades: [C]}",
+        "{code: low, enter_at_grades: [C], enter_with: [{list: later, through: organisation}]}",
+    )
+    problems = problems_of(write(tmp_path, text))
+    assert [p.field for p in problems] == ["lists[1].enter_with", "lists[1].enter_with"]
+    assert "list 'later' must be defined before 'low'" in problems[0].reason
+    assert "needs `representatives`" in problems[1].reason
+
+
+def test_representatives_parameter_must_exist(tmp_path: Path) -> None:
+    text = MINI + "representatives: {parameter: nope}\n" + GOOD
+    p = only(problems_of(write(tmp_path, text)))
+    assert (p.field, p.line) == ("representatives.parameter", line_with(text, "nope"))
+    assert "'nope' is not a parameter of the YAML" in p.reason
+
+
+def test_joint_list_loads(tmp_path: Path) -> None:
+    text = (
+        MINI
+        + "representatives: {parameter: blood}\n"
+        + GOOD.replace(
+            "{code: low, enter_at_grades: [C]}",
+            "{code: low, enter_with: [{list: ban, through: representative}]}",
+        )
+    )
+    rb = load_rulebook(write(tmp_path, text))
+    assert rb.spec.lists[1].enter_with[0].through == "representative"

@@ -99,17 +99,15 @@ def list_sizes(store: Store, run_id: int | None = None) -> dict[str, Any]:
     }
     rows = []
     for lst in rb.spec.lists:
-        by_record, by_grade = (
-            counts.get((lst.code, "record"), 0),
-            counts.get((lst.code, "grade"), 0),
-        )
+        by = {cause: counts.get((lst.code, cause), 0) for cause in ("record", "grade", "joint")}
         rows.append(
             {
                 "list": lst.code,
                 "name": lst.name,
-                "members": by_record + by_grade,
-                "by_record": by_record,
-                "by_grade": by_grade,
+                "members": sum(by.values()),
+                "by_record": by["record"],
+                "by_grade": by["grade"],
+                "by_joint": by["joint"],
             }
         )
     return {"run_id": run_id, "as_of": as_of, "lists": rows}
@@ -130,9 +128,10 @@ def list_members(
         )
     )
     rows = store.rows(
-        """SELECT s.code, m.cause, m.entry_id, m.grade, m.start_day, m.end_day
+        """SELECT s.code, m.cause, m.entry_id, m.grade, m.start_day, m.end_day, v.code
            FROM list_members m JOIN subjects s USING (subject_id)
-           WHERE m.run_id = ? AND m.list = ? ORDER BY s.code LIMIT ?""",
+           LEFT JOIN subjects v ON v.subject_id = m.via_subject
+           WHERE m.run_id = ? AND m.list = ? ORDER BY s.code, m.cause LIMIT ?""",
         [run_id, name, limit],
     )
     members = [
@@ -143,7 +142,8 @@ def list_members(
             "grade": grade,
             "since": None if start is None else day_date(int(start)).isoformat(),
             "until": None if end is None else day_date(int(end)).isoformat(),
+            "via": via,
         }
-        for code, cause, entry, grade, start, end in rows
+        for code, cause, entry, grade, start, end, via in rows
     ]
     return {"run_id": run_id, "as_of": as_of, "list": name, "size": size, "members": members}

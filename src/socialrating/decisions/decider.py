@@ -242,16 +242,18 @@ def load_decider(store: Store, run_id: int | None = None) -> Decider:
         list_index = {lst.code: i for i, lst in enumerate(rb.spec.lists)}
         bits = np.zeros(snap.num_rows, dtype=np.int64)
         members: dict[int, list[Membership]] = {}
-        for lst, pos, cause, entry, grade, start, end in store.rows(
-            """SELECT m.list, d.pos, m.cause, m.entry_id, m.grade, m.start_day, m.end_day
+        for lst, pos, cause, entry, grade, start, end, via in store.rows(
+            """SELECT m.list, d.pos, m.cause, m.entry_id, m.grade, m.start_day, m.end_day,
+                      v.code
                FROM list_members m JOIN decider_snapshot d USING (subject_id)
-               WHERE m.run_id = ? ORDER BY m.list, d.pos""",
+               LEFT JOIN subjects v ON v.subject_id = m.via_subject
+               WHERE m.run_id = ? ORDER BY m.list, d.pos, m.cause""",
             [run_id],
         ):
             if lst in list_index:
                 bits[pos] |= 1 << list_index[lst]
                 members.setdefault(int(pos), []).append(
-                    Membership(lst, cause, entry, grade, start, end)
+                    Membership(lst, cause, entry, grade, start, end, via)
                 )
     finally:
         store.run("DROP TABLE IF EXISTS decider_snapshot")
@@ -278,6 +280,10 @@ def membership_text(m: Membership) -> str:
     until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
     if m.cause == "grade":
         return f"{m.list}: for grade {m.grade}"
+    if m.cause == "joint":
+        return (
+            f"{m.list}: with {m.via} (joint punishment, representative named by entry {m.entry_id})"
+        )
     return f"{m.list}: entry {m.entry_id}{since}{until}"
 
 

@@ -41,6 +41,7 @@ class Membership:
     grade: str | None = None
     start_day: int | None = None
     end_day: int | None = None
+    via: str | None = None
 
 
 @dataclass(frozen=True)
@@ -124,4 +125,7 @@ def _grade_reason(grade: str, score: int, direct: bool, direct_entry: int | None
 def _list_reason(m: Membership) -> Reason:
     if m.cause == "grade":
         return Reason(f"LIST:{m.list}", f"on {m.list} for grade {m.grade}")
+    if m.cause == "joint":
+        text = f"on {m.list} with {m.via} (joint punishment; representative named by entry {m.entry_id})"
+        return Reason(f"LIST:{m.list}", text, m.entry_id)
     return Reason(f"LIST:{m.list}", f"on {m.list} since entry {m.entry_id}", m.entry_id)

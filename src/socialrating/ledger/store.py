@@ -29,7 +29,8 @@ from socialrating.errors import LedgerError, NotInitialised
 # 2: digests encode each field with its length; snapshots hold score and grade only.
 # 3: records carry an act id and a level; snapshots hold the direct grade and the stage.
 # 4: rulebook parameters name the lists they enter and leave; runs store list members.
-SCHEMA_VERSION = "4"
+# 5: list members carried by joint punishment name the subject they came through.
+SCHEMA_VERSION = "5"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -72,7 +73,8 @@ CREATE TABLE IF NOT EXISTS runs (
     finished_at TIMESTAMP, last_entry BIGINT, subjects BIGINT, stats VARCHAR);
 CREATE TABLE IF NOT EXISTS list_members (
     run_id INTEGER NOT NULL, list VARCHAR NOT NULL, subject_id BIGINT NOT NULL,
-    cause VARCHAR NOT NULL, entry_id BIGINT, grade VARCHAR, start_day INTEGER, end_day INTEGER);
+    cause VARCHAR NOT NULL, entry_id BIGINT, grade VARCHAR, start_day INTEGER, end_day INTEGER,
+    via_subject BIGINT);
 CREATE TABLE IF NOT EXISTS snapshot (
     run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
     grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR);

@@ -258,11 +258,21 @@ def _check_lists(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
             for grade in lst.enter_at_grades:
                 if grade not in grades:
                     bad("enter_at_grades", f"no grade {grade!r} for {kind}s")
-        if not lst.enter_by and not lst.enter_at_grades:
-            bad("", "nobody could ever enter: set enter_by or enter_at_grades")
+        if not lst.enter_by and not lst.enter_at_grades and not lst.enter_with:
+            bad("", "nobody could ever enter: set enter_by, enter_at_grades or enter_with")
+        earlier = {x.code for x in spec.lists[:i]}
+        for joint in lst.enter_with:
+            if joint.list not in earlier:
+                bad("enter_with", f"list {joint.list!r} must be defined before {lst.code!r}")
+        if lst.enter_with and spec.representatives is None:
+            bad("enter_with", "joint punishment needs `representatives` in the rulebook")
+    if spec.representatives is not None and spec.representatives.parameter not in yaml_codes:
+        at: tuple[str | int, ...] = ("representatives", "parameter")
+        reason = f"{spec.representatives.parameter!r} is not a parameter of the YAML"
+        problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
     codes = [lst.code for lst in spec.lists]
     for code in _duplicates(codes):
-        at: tuple[str | int, ...] = ("lists", codes.index(code, codes.index(code) + 1), "code")
+        at = ("lists", codes.index(code, codes.index(code) + 1), "code")
         problems.append(_p(path, line_of(lines, at), _dotted(at), f"list {code!r} repeats"))
     if len(codes) > MAX_LISTS:
         at = ("lists", MAX_LISTS)

@@ -219,6 +219,27 @@ class BlackList(_Strict):
     leave_by: list[Code] = Field(default_factory=list)
     term_days: Days | None = None
     min_age: Annotated[int, Field(ge=0, le=150)] | None = None
+    enter_with: list[Joint] = Field(default_factory=list)
+
+
+class Joint(_Strict):
+    """Joint punishment: membership carried between an organisation and its representative.
+
+    ``through: representative``: a person is on the list while an organisation it
+    represents is on ``list``. ``through: organisation``: an organisation is on the list
+    while its legal representative is on ``list``.
+    """
+
+    list: Code
+    through: Literal["representative", "organisation"]
+
+
+class Representatives(_Strict):
+    """Where legal representatives come from: records of ``parameter`` about an organisation
+    whose counterpart is the person. The latest such record (by day) as of a date names the
+    representative then; one without a counterpart means none."""
+
+    parameter: Code
 
 
 TermValue = str | int | float | bool
@@ -271,6 +292,7 @@ class RulebookSpec(_Strict):
         description="Named stages by score, most severe last; a subject is at the last "
         "stage whose threshold its score meets.",
     )
+    representatives: Representatives | None = None
     lists: list[BlackList] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
     catalogue: str | None = Field(

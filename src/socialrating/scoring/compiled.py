@@ -43,6 +43,12 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         if channels
         else []
     )
+    rep = rb.spec.representatives
+    rep_id = (
+        store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [rep.parameter])
+        if rep is not None
+        else None
+    )
     return PlanInputs(
         entries=b.table("entries"),
         subjects=b.table("subjects"),
@@ -51,6 +57,7 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         parameters_registry=b.table("parameters"),
         rulebook=rb,
         snapshot=b.table("snapshot"),
+        representative_parameter=None if rep_id is None else int(rep_id),
         report_channels=tuple(int(i) for (i,) in ids),
     )
 
@@ -76,6 +83,11 @@ def _run_lists(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.V
 def _subject_lists(
     inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
 ) -> ir.Table:
+    if any(lst.enter_with for lst in inputs.rulebook.spec.lists):
+        # Joint punishment carries memberships between subjects, so one subject's lists
+        # need everyone's (a full run's worth of work; see the note in docs/rulebook.md).
+        every = memberships(inputs, as_of, _all_scores(inputs, as_of, subject, run))
+        return every.filter(every.subject_id == subject)
     return memberships(inputs, as_of, _subject_score(inputs, as_of, subject, run), subject)
 
 
@@ -148,7 +160,7 @@ _CACHE: dict[tuple[str, tuple[int, ...], str], str] = {}
 def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     """The SQL of plan ``name`` for ``rb`` on ``store``, compiled on first use."""
     inputs = plan_inputs(store, rb)
-    key = (rb.hash, inputs.report_channels, name)
+    key = (rb.hash, (*inputs.report_channels, inputs.representative_parameter or 0), name)
     if key not in _CACHE:
         as_of, subject, run = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
         expr = PLANS[name](inputs, as_of, subject, run)

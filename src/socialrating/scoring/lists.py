@@ -21,7 +21,9 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from socialrating.scoring.plan import PlanInputs, evaluate
+from socialrating.model import EntryKind
+from socialrating.rulebook.schema import BlackList
+from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, evaluate
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -32,21 +34,25 @@ def memberships(
     graded: ir.Table,
     subject_id: int | ir.Value | None = None,
 ) -> ir.Table:
-    """One row per list and member as of day ``as_of``.
+    """One row per list, member and cause as of day ``as_of``.
 
-    Columns: ``list``, ``subject_id``, ``cause`` (``record`` or ``grade``), ``entry_id``
-    (the entry record), ``grade``, ``start_day`` and ``end_day`` (null: open-ended).
+    Columns: ``list``, ``subject_id``, ``cause`` (``record``, ``grade`` or ``joint``),
+    ``entry_id`` (the entry record; for ``joint``, the record naming the representative),
+    ``grade``, ``start_day`` and ``end_day`` (null: open-ended) and ``via_subject`` (for
+    ``joint``: the organisation or representative whose membership is carried over).
 
     Args:
         graded: ``subject_id`` and ``grade`` of the subjects as of the date.
     """
     rb = inputs.rulebook
-    parts = []
+    ev = None
     if any(lst.enter_by for lst in rb.spec.lists):
         ev = evaluate(inputs, as_of, subject_id)
         ev = ev.filter(ev.valid, ev.list_enter_mask.notnull() | ev.list_leave_mask.notnull())
+    done: dict[str, ir.Table] = {}
     for i, lst in enumerate(rb.spec.lists):
-        if lst.enter_by:
+        parts = []
+        if lst.enter_by and ev is not None:
             parts.append(_by_records(ev, i, lst.code, lst.term_days, as_of))
         if lst.enter_at_grades:
             g = graded.filter(graded.grade.isin(lst.enter_at_grades))
@@ -59,12 +65,59 @@ def memberships(
                     grade=g.grade.cast("string"),
                     start_day=ibis.null("int32"),
                     end_day=ibis.null("int32"),
+                    via_subject=ibis.null("int64"),
                 )
             )
-    if not parts:
+        for joint in lst.enter_with:
+            parts.append(_joint(inputs, as_of, lst.code, done[joint.list], joint.through))
+        if parts:
+            rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
+            done[lst.code] = _eligible(inputs, rows, lst, as_of)
+    if not done:
         return _empty(graded)
-    rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
-    return _eligible(inputs, rows, as_of)
+    tables = list(done.values())
+    return tables[0].union(*tables[1:]) if len(tables) > 1 else tables[0]
+
+
+def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
+    """Per organisation, its legal representative as of the date (``org``, ``person``,
+    ``link_entry``): the counterpart of the latest record of the rulebook's
+    representatives parameter about it; none if that record names nobody."""
+    e = inputs.entries
+    r = e.filter(
+        e.kind == int(EntryKind.RECORD),
+        e.day <= as_of,
+        e.parameter_id == (inputs.representative_parameter or -1),
+    )
+    r = r.mutate(order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id)
+    latest = r.group_by(org=r.subject_id).aggregate(
+        person=r.counterpart_id.argmax(r.order_key), link_entry=r.entry_id.argmax(r.order_key)
+    )
+    return latest.filter(latest.person.notnull())
+
+
+def _joint(
+    inputs: PlanInputs, as_of: int | ir.Value, code: str, members: ir.Table, through: str
+) -> ir.Table:
+    links = representatives(inputs, as_of)
+    if through == "representative":  # a person, for an organisation on the other list
+        j = members.join(links, members.subject_id == links.org)
+        subject, via = j.person, j.org
+    else:  # an organisation, for its representative on the other list
+        j = members.join(links, members.subject_id == links.person)
+        subject, via = j.org, j.person
+    j = j.select(subject=subject, via=via, link=j.link_entry)
+    g = j.group_by("subject").aggregate(via=j.via.min(), link=j.link.min())
+    return g.select(
+        list=ibis.literal(code),
+        subject_id=g.subject.cast("int64"),
+        cause=ibis.literal("joint"),
+        entry_id=g.link.cast("int64"),
+        grade=ibis.null("string"),
+        start_day=ibis.null("int32"),
+        end_day=ibis.null("int32"),
+        via_subject=g.via.cast("int64"),
+    )
 
 
 def _by_records(
@@ -100,26 +153,24 @@ def _by_records(
         grade=ibis.null("string"),
         start_day=members.start_day.cast("int32"),
         end_day=ibis.ifelse(members.open, ibis.null("int32"), members.last_end).cast("int32"),
+        via_subject=ibis.null("int64"),
     )
 
 
-def _eligible(inputs: PlanInputs, rows: ir.Table, as_of: int | ir.Value) -> ir.Table:
-    """Only subjects of each list's kind, and old enough for its ``min_age``."""
-    rb = inputs.rulebook
+def _eligible(
+    inputs: PlanInputs, rows: ir.Table, lst: BlackList, as_of: int | ir.Value
+) -> ir.Table:
+    """Only subjects of the list's kind, and old enough for its ``min_age``."""
     s = inputs.subjects
     joined = rows.join(s, rows.subject_id == s.subject_id)
-    day = as_of if isinstance(as_of, ir.Value) else ibis.literal(as_of, "int32")
-    today = ibis.literal(EPOCH) + day.as_interval("D")
-    branches = []
-    for lst in rb.spec.lists:
-        ok: ir.BooleanValue = ibis.literal(True)
-        if lst.subjects != "any":
-            ok = ok & (s.kind == lst.subjects)
-        if lst.min_age is not None:
-            ok = ok & (s.born.isnull() | (s.born + ibis.interval(years=lst.min_age) <= today))
-        branches.append((joined.list == lst.code, ok))
-    allowed = ibis.cases(*branches, else_=False) if branches else ibis.literal(False)
-    return joined.filter(allowed).select(*[joined[c] for c in rows.columns])
+    ok: ir.BooleanValue = ibis.literal(True)
+    if lst.subjects != "any":
+        ok = ok & (s.kind == lst.subjects)
+    if lst.min_age is not None:
+        day = as_of if isinstance(as_of, ir.Value) else ibis.literal(as_of, "int32")
+        today = ibis.literal(EPOCH) + day.as_interval("D")
+        ok = ok & (s.born.isnull() | (s.born + ibis.interval(years=lst.min_age) <= today))
+    return joined.filter(ok).select(*[joined[c] for c in rows.columns])
 
 
 def _empty(graded: ir.Table) -> ir.Table:
@@ -131,4 +182,5 @@ def _empty(graded: ir.Table) -> ir.Table:
         grade=ibis.null("string"),
         start_day=ibis.null("int32"),
         end_day=ibis.null("int32"),
+        via_subject=ibis.null("int64"),
     )

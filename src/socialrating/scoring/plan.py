@@ -49,6 +49,8 @@ class PlanInputs:
         report_channels: registry ids of the rulebook's citizen channels, whose records
             are reports (looked up once, outside the plan, so building it queries nothing).
         snapshot: the snapshots of scoring runs, whose grades put subjects on lists.
+        representative_parameter: registry id of the parameter naming organisations'
+            legal representatives (the rulebook's ``representatives``), if any.
     """
 
     entries: ir.Table
@@ -59,6 +61,7 @@ class PlanInputs:
     rulebook: RulebookHeader
     report_channels: tuple[int, ...] = ()
     snapshot: ir.Table | None = None
+    representative_parameter: int | None = None
 
 
 def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) -> ir.IntegerValue:

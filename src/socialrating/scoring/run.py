@@ -88,7 +88,7 @@ def score_run(
             lists_sql = bind(compiled(store, rb, "run_lists"), day_number(as_of), None, run_id)
             store.run(
                 f"""INSERT INTO list_members SELECT {run_id}, list, subject_id, cause, entry_id,
-                    grade, start_day, end_day FROM ({lists_sql})"""
+                    grade, start_day, end_day, via_subject FROM ({lists_sql})"""
             )
         sizes = dict(
             store.rows(

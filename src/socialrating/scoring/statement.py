@@ -151,10 +151,20 @@ class Statement:
         }
 
 
+def _codes(store: Store, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    rows = store.rows(
+        "SELECT subject_id, code FROM subjects WHERE list_contains(?, subject_id)", [ids]
+    )
+    return {int(i): str(c) for i, c in rows}
+
+
 def _membership_dict(m: Membership) -> dict[str, object]:
     return {
         "list": m.list,
         "cause": m.cause,
+        "via": m.via,
         "entry_id": m.entry_id,
         "grade": m.grade,
         "since": None if m.start_day is None else day_date(m.start_day).isoformat(),
@@ -180,9 +190,19 @@ def statement(
     categories = {v: k for k, v in rb.category_ids.items()}
     lines = [_line(r, categories, rb) for r in rows]
     direct = _direct(rb, subject.kind.value, lines)
+    rows_lists = run_plan(store, rb, "subject_lists", day, subject.subject_id).to_pylist()
+    via_codes = _codes(store, [m["via_subject"] for m in rows_lists if m["via_subject"]])
     lists = [
-        Membership(m["list"], m["cause"], m["entry_id"], m["grade"], m["start_day"], m["end_day"])
-        for m in run_plan(store, rb, "subject_lists", day, subject.subject_id).to_pylist()
+        Membership(
+            m["list"],
+            m["cause"],
+            m["entry_id"],
+            m["grade"],
+            m["start_day"],
+            m["end_day"],
+            via_codes.get(m["via_subject"]),
+        )
+        for m in rows_lists
     ]
     lists.sort(key=lambda m: (m.list, m.cause))
     decisions = [

@@ -108,6 +108,7 @@ def draw_records(
                 )
             )
     draws = _with_repairs(rng, _concat(parts), rb, offsets, counts, flat, days)
+    draws = _with_representatives(rng, draws, rb, nation, offsets, flat)
     return _with_corroboration(rng, draws, classes), inst_codes
 
 
@@ -190,6 +191,34 @@ def _with_repairs(
         none,
         none,
         np.full(n, -1),
+    )
+    return _concat([d, more])
+
+
+def _with_representatives(
+    rng: np.random.Generator,
+    d: Draws,
+    rb: Rulebook,
+    nation: Nation,
+    offsets: np.ndarray,
+    flat: np.ndarray,
+) -> Draws:
+    """Every organisation's legal representative (a citizen), registered on the first day."""
+    reps = rb.spec.representatives
+    orgs = np.arange(nation.citizens, nation.subjects.num_rows)
+    if reps is None or len(orgs) == 0 or nation.citizens == 0:
+        return d
+    which = rb.parameters.column("code").to_pylist().index(reps.parameter)
+    n = len(orgs)
+    none = np.full(n, np.nan)
+    more = Draws(
+        orgs,
+        np.full(n, which),
+        np.full(n, flat[offsets[which]]),
+        np.zeros(n, dtype=np.int64),
+        none,
+        none,
+        rng.integers(0, nation.citizens, n),
     )
     return _concat([d, more])
 
