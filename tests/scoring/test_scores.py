@@ -437,3 +437,21 @@ def test_the_plan_as_one_ibis_expression_matches_the_compiled_run(store: Store) 
     got = {r["subject_id"]: r["score"] for r in expr.to_pyarrow().to_pylist()}
     assert got == expected
     assert expected[1] == 970
+
+
+def test_compiled_plans_are_kept_in_the_database(store: Store, monkeypatch: Any) -> None:
+    """A later process reuses the stored SQL instead of compiling again (seconds)."""
+    from socialrating.ledger.rulebooks import active_rulebook
+    from socialrating.scoring import compiled as compiled_module
+
+    rb = active_rulebook(store)
+    monkeypatch.setattr(compiled_module, "_CACHE", {})  # as in a new process
+    first = compiled_module.compiled(store, rb, "subject_score")
+    assert store.scalar("SELECT count(*) FROM plan_cache WHERE key LIKE ?", [f"{rb.hash}%"]) >= 1
+    monkeypatch.setattr(compiled_module, "_CACHE", {})  # as in a new process
+
+    def no_compiling(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("compiled again")
+
+    monkeypatch.setattr(store.ibis, "compile", no_compiling)
+    assert compiled_module.compiled(store, rb, "subject_score") == first

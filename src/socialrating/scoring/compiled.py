@@ -12,6 +12,7 @@ by the real values before each run.
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
@@ -157,10 +158,37 @@ PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]]
 _CACHE: dict[tuple[str, tuple[int, ...], str], str] = {}
 
 
+def _code_version() -> str:
+    """A digest of the code that builds plans: a stored plan is reused only by the same code."""
+    import hashlib
+
+    import duckdb
+
+    h = hashlib.sha256(f"{ibis.__version__}|{duckdb.__version__}".encode())
+    here = Path(__file__).parent
+    for module in ("plan.py", "mechanics.py", "lists.py", "compiled.py"):
+        h.update((here / module).read_bytes())
+    return h.hexdigest()[:16]
+
+
+CODE_VERSION = _code_version()
+
+
 def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
-    """The SQL of plan ``name`` for ``rb`` on ``store``, compiled on first use."""
+    """The SQL of plan ``name`` for ``rb`` on ``store``, compiled on first use.
+
+    Compiling a plan takes seconds, so the SQL is also kept in the database
+    (``plan_cache``, keyed by rulebook, registry ids, plan and code version): a later
+    process, such as the next `socialrating show`, reuses it.
+    """
     inputs = plan_inputs(store, rb)
     key = (rb.hash, (*inputs.report_channels, inputs.representative_parameter or 0), name)
+    stored_key = f"{key[0]}|{','.join(map(str, key[1]))}|{name}|{CODE_VERSION}"
+    if key not in _CACHE:
+        store.run(PLAN_CACHE_DDL)
+        row = store.one("SELECT sql FROM plan_cache WHERE key = ?", [stored_key])
+        if row is not None:
+            _CACHE[key] = str(row[0])
     if key not in _CACHE:
         as_of, subject, run = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
         expr = PLANS[name](inputs, as_of, subject, run)
@@ -178,7 +206,15 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
                 f"plan {name!r} for rulebook {rb.short_hash} contains a sentinel value"
             )
         _CACHE[key] = first
+        store.run(
+            "INSERT INTO plan_cache SELECT ?, ? WHERE NOT EXISTS "
+            "(SELECT 1 FROM plan_cache WHERE key = ?)",
+            [stored_key, first, stored_key],
+        )
     return _CACHE[key]
+
+
+PLAN_CACHE_DDL = "CREATE TABLE IF NOT EXISTS plan_cache (key VARCHAR NOT NULL, sql VARCHAR)"
 
 
 def bind(sql: str, as_of: int, subject_id: int | None = None, run_id: int | None = None) -> str:
