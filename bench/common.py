@@ -133,7 +133,15 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
 
 
 # The fields of the pilot mechanics, which pandas and pure Python do not implement.
-MECHANICS = ("direct_grade", "repairs", "points_organisation", "bands", "validity", "reduction")
+MECHANICS = (
+    "direct_grade",
+    "repairs",
+    "points_organisation",
+    "points_representative",
+    "bands",
+    "validity",
+    "reduction",
+)
 
 
 def plain_rulebook(rb: Rulebook) -> Rulebook:

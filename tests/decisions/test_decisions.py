@@ -275,3 +275,23 @@ def test_joint_punishment_both_ways(store: Store) -> None:
     st = statement(store, "c1", D("2021-07-01"))
     assert [(m.list, m.cause, m.via) for m in st.lists] == [("rep_ban", "joint", "o1")]
     assert [(x.service, x.decision) for x in st.decisions][-1] == ("senior", "refused")
+
+
+def test_points_for_legal_representatives(store: Store) -> None:
+    """A tax debt costs -10, or -30 for a legal representative (c1 represents o2)."""
+    feed(store, "registry", [rec("o2", "rep", "2021-01-15", counterpart="c1", key="r1")])
+    feed(store, "court", [rec("c1", "tax_debt", "2021-07-01"), rec("c2", "tax_debt", "2021-07-01")])
+    run = score_run(store, D("2021-07-01"))
+    scores = dict(
+        store.rows(
+            """SELECT s.code, n.score FROM snapshot n JOIN subjects s USING (subject_id)
+               WHERE run_id = ?""",
+            [run.run_id],
+        )
+    )
+    assert scores["c1"] == 1000 - 200 - 30  # the debtor finding still counts; paid is 0
+    assert scores["c2"] == 1000 - 20 - 10
+    line = next(
+        x for x in statement(store, "c1", D("2021-07-01")).lines if x.parameter == "tax_debt"
+    )
+    assert (line.rule_points, line.counted) == (-30, -30)

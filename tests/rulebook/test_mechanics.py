@@ -58,6 +58,11 @@ def with_param(extra: str, text: str = MINI) -> str:
             "applies to citizens only",
         ),
         (
+            "points_representative: -5",
+            "parameters[1].points_representative",
+            "needs `representatives` in the rulebook",
+        ),
+        (
             "reduction: {balance_from: 5, balance_to: 1}",
             "parameters[1].reduction",
             "balance_from is above balance_to",

@@ -30,7 +30,8 @@ from socialrating.errors import LedgerError, NotInitialised
 # 3: records carry an act id and a level; snapshots hold the direct grade and the stage.
 # 4: rulebook parameters name the lists they enter and leave; runs store list members.
 # 5: list members carried by joint punishment name the subject they came through.
-SCHEMA_VERSION = "5"
+# 6: rulebook parameters carry points for legal representatives.
+SCHEMA_VERSION = "6"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -50,6 +51,7 @@ CREATE TABLE IF NOT EXISTS rulebook_parameters (
     verify_window_days INTEGER, subjects VARCHAR, cap_period_days INTEGER,
     cap_max_deduction BIGINT, cap_max_addition BIGINT, cap_calendar_year BOOLEAN,
     repeat_factor DOUBLE, repeat_compound BOOLEAN, points_organisation BIGINT,
+    points_representative BIGINT,
     bands_id INTEGER, validity_id INTEGER, direct_grade VARCHAR, direct_bit BIGINT,
     repairs_mask BIGINT, reduction BOOLEAN, reduction_from BIGINT, reduction_to BIGINT,
     reduction_once_days INTEGER, list_enter_mask BIGINT, list_leave_mask BIGINT);

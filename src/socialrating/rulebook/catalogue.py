@@ -33,6 +33,7 @@ from socialrating.rulebook.schema import RulebookSpec
 # Compiled columns of the pilot mechanics, which only the YAML's parameters can use.
 MECHANICS = (
     "points_organisation",
+    "points_representative",
     "bands_id",
     "validity_id",
     "direct_grade",

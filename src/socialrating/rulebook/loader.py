@@ -447,6 +447,10 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
             out.append(problem("repairs", f"{code!r} is named twice"))
     if p.points_organisation is not None and p.subjects == "citizen":
         out.append(problem("points_organisation", "the parameter applies to citizens only"))
+    if p.points_representative is not None and p.subjects == "organisation":
+        out.append(problem("points_representative", "the parameter applies to organisations only"))
+    if p.points_representative is not None and spec.representatives is None:
+        out.append(problem("points_representative", "needs `representatives` in the rulebook"))
     r = p.reduction
     if r is not None:
         if (

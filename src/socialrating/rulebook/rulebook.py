@@ -36,6 +36,7 @@ PARAMETER_SCHEMA = pa.schema(
         ("repeat_compound", pa.bool_()),
         # The pilot mechanics (YAML parameters only; null for the catalogue's).
         ("points_organisation", pa.int64()),
+        ("points_representative", pa.int64()),
         ("bands_id", pa.int32()),
         ("validity_id", pa.int32()),
         ("direct_grade", pa.string()),
@@ -224,6 +225,7 @@ def compile_parameters(
             "institutions": ";".join(p.institutions),
             **by_category[p.category],
             "points_organisation": p.points_organisation,
+            "points_representative": p.points_representative,
             "bands_id": banded.get(p.code),
             "validity_id": valid.get(p.code),
             "direct_grade": p.direct_grade,

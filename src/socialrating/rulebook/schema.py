@@ -184,6 +184,11 @@ class Parameter(_Strict):
     points_organisation: Annotated[int, Field(ge=-100_000, le=100_000)] | None = Field(
         default=None, description="Points for organisations, where they differ from ``points``."
     )
+    points_representative: Annotated[int, Field(ge=-100_000, le=100_000)] | None = Field(
+        default=None,
+        description="Points for a citizen who is an organisation's legal representative "
+        "(as of the scoring day), where they differ from ``points``.",
+    )
     reduction: Reduction | None = None
 
 

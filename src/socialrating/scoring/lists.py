@@ -21,9 +21,8 @@ import datetime as dt
 import ibis
 import ibis.expr.types as ir
 
-from socialrating.model import EntryKind
 from socialrating.rulebook.schema import BlackList
-from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, evaluate
+from socialrating.scoring.plan import PlanInputs, evaluate, representatives
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -77,23 +76,6 @@ def memberships(
         return _empty(graded)
     tables = list(done.values())
     return tables[0].union(*tables[1:]) if len(tables) > 1 else tables[0]
-
-
-def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
-    """Per organisation, its legal representative as of the date (``org``, ``person``,
-    ``link_entry``): the counterpart of the latest record of the rulebook's
-    representatives parameter about it; none if that record names nobody."""
-    e = inputs.entries
-    r = e.filter(
-        e.kind == int(EntryKind.RECORD),
-        e.day <= as_of,
-        e.parameter_id == (inputs.representative_parameter or -1),
-    )
-    r = r.mutate(order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id)
-    latest = r.group_by(org=r.subject_id).aggregate(
-        person=r.counterpart_id.argmax(r.order_key), link_entry=r.entry_id.argmax(r.order_key)
-    )
-    return latest.filter(latest.person.notnull())
 
 
 def _joint(

@@ -81,6 +81,7 @@ def stages(
         (side.status != side.status0)
         | (side.repeat_n > 0)
         | side.points_organisation.notnull()
+        | side.points_representative.notnull()
         | side.balance.notnull()
         | side.absorbed_by.notnull()
         | side.repaired_by.notnull()

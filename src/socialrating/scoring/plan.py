@@ -82,6 +82,7 @@ def special(p: ir.Table) -> ir.BooleanValue:
         | p.direct_bit.notnull()
         | p.repairs_mask.notnull()
         | p.points_organisation.notnull()
+        | p.points_representative.notnull()
     )
 
 
@@ -92,6 +93,7 @@ def has_special(rb: RulebookHeader) -> bool:
         or p.direct_grade is not None
         or p.repairs is not None
         or p.points_organisation is not None
+        or p.points_representative is not None
         for p in rb.spec.parameters
     )
 
@@ -170,6 +172,15 @@ def evaluate(
         rec = rec.select(*[rec[c] for c in rec.columns], rule_base=base)
     else:
         rec = rec.mutate(rule_base=rec.base_points)
+    if subset == "special" and any(q.points_representative is not None for q in rb.spec.parameters):
+        reps = representatives(inputs, as_of).select("person").distinct()
+        rec = rec.left_join(reps, rec.subject_id == reps.person)
+        base = ibis.ifelse(
+            reps.person.notnull() & rec.points_representative.notnull(),
+            rec.points_representative,
+            rec.rule_base,
+        )
+        rec = rec.select(*[rec[c] for c in rec.columns if c != "rule_base"], rule_base=base)
     qty = rec.quantity.fill_null(1.0)
     per_unit = _trunc(rec.rule_base.cast("float64") * qty)
     points = ibis.ifelse(rec.per_unit, per_unit, rec.rule_base)
@@ -269,6 +280,7 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
         p.repeat_factor,
         p.repeat_compound,
         p.points_organisation,
+        p.points_representative,
         p.bands_id,
         p.validity_id,
         p.direct_grade,
@@ -281,6 +293,23 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
         p.list_enter_mask,
         p.list_leave_mask,
     )
+
+
+def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
+    """Per organisation, its legal representative as of the date (``org``, ``person``,
+    ``link_entry``): the counterpart of the latest record of the rulebook's
+    representatives parameter about it; none if that record names nobody."""
+    e = inputs.entries
+    r = e.filter(
+        e.kind == int(EntryKind.RECORD),
+        e.day <= as_of,
+        e.parameter_id == (inputs.representative_parameter or -1),
+    )
+    r = r.mutate(order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id)
+    latest = r.group_by(org=r.subject_id).aggregate(
+        person=r.counterpart_id.argmax(r.order_key), link_entry=r.entry_id.argmax(r.order_key)
+    )
+    return latest.filter(latest.person.notnull())
 
 
 def _trunc(x: ir.FloatingValue) -> ir.IntegerValue:
