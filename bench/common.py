@@ -38,7 +38,8 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
     camera records carry a confidence, per-unit parameters a quantity.
     """
     DATA.mkdir(parents=True, exist_ok=True)
-    path = DATA / f"ledger-{records}-{subjects}-{seed}.duckdb"
+    # v2: contact records name a counterpart (the seed's contagion reads them).
+    path = DATA / f"ledger-v2-{records}-{subjects}-{seed}.duckdb"
     rb = load_rulebook(SEED)
     if path.exists():
         try:
@@ -80,6 +81,8 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
     points = params.column("points").to_numpy()
     explicit = np.zeros(params.num_rows, dtype=bool)
     explicit[: len(rb.spec.parameters)] = True
+    codes = params.column("code").to_pylist()
+    contact = codes.index(rb.spec.contagion.parameter) if rb.spec.contagion else -1
     rng = np.random.default_rng(seed)
     pools = {}
     for kind in ("citizen", "organisation"):
@@ -98,6 +101,9 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
             param[mask] = pool[rng.choice(len(pool), size=int(mask.sum()), p=w)]
         quantity = np.where(per_unit[param], rng.integers(1, 20, n).astype(np.float64), np.nan)
         confidence = np.where(camera[param], np.round(0.8 + 0.2 * rng.random(n), 3), np.nan)
+        # A contact's counterpart: another citizen, mostly one of nearby ids (a circle).
+        near = (subject + rng.integers(-40, 41, n) - 1) % (subjects - organisations) + 1
+        counterpart = np.where(param == contact, near, 0)
         chunk = pa.table(
             {
                 "line": pa.array(np.arange(n), pa.int64()),
@@ -108,7 +114,7 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
                 "quantity": pa.array(quantity, mask=np.isnan(quantity)),
                 "severity": pa.nulls(n, pa.int16()),
                 "confidence": pa.array(confidence, mask=np.isnan(confidence)),
-                "counterpart_id": pa.nulls(n, pa.int64()),
+                "counterpart_id": pa.array(counterpart.astype(np.int64), mask=counterpart == 0),
                 "evidence": pa.nulls(n, pa.string()),
                 "refers_to": pa.nulls(n, pa.int64()),
                 "act": pa.nulls(n, pa.string()),
@@ -148,8 +154,8 @@ def plain_rulebook(rb: Rulebook) -> Rulebook:
     """The seed without its pilot mechanics: the rules the peers implement.
 
     Parameters lose direct grades, repairs, organisation values, bands, validity rules and
-    reductions; categories lose repeats; calendar-year caps become 365-day periods; lists
-    and services go. Codes (and so the ledger's parameter ids) stay the same.
+    reductions; categories lose repeats; calendar-year caps become 365-day periods; lists,
+    services and contagion go. Codes (and so the ledger's parameter ids) stay the same.
     """
     import yaml
 
@@ -164,6 +170,7 @@ def plain_rulebook(rb: Rulebook) -> Rulebook:
             cap["period_days"] = 365
     data.pop("lists", None)  # the peers compute no lists (nor decisions)
     data.pop("services", None)
+    data.pop("contagion", None)
     data["name"] = f"{data['name']}-plain"
     data["catalogue"] = str((SEED.parent / data["catalogue"]).resolve())
     DATA.mkdir(parents=True, exist_ok=True)

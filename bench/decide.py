@@ -84,6 +84,8 @@ def build(subjects: int) -> Store:
             "points_score": pa.array(score.astype(np.int64)),
             "direct_grade": pa.nulls(subjects, pa.string()),
             "stage": pa.nulls(subjects, pa.string()),
+            "contagion": pa.array(np.zeros(subjects, dtype=np.int64)),
+            "contagion_contacts": pa.array(np.zeros(subjects, dtype=np.int64)),
         }
     )
     store.con.register("snap_new", snap)

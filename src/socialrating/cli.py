@@ -321,6 +321,12 @@ def print_run(result: Any) -> None:
     out.print(grades_table(result.grades))
     if result.lists:
         out.print("lists: " + ", ".join(f"{k} {v:,}" for k, v in result.lists.items()))
+    if result.contagion:
+        c = result.contagion
+        out.print(
+            f"contagion: {c['lowered']:,} citizens lowered by contacts, "
+            f"{c['fell_to_from_grades']:,} of them into the grades it spreads from"
+        )
 
 
 @app.command()
@@ -362,6 +368,19 @@ def show(
             f"{line.counted:+d}",
             line.expires.isoformat() if line.expires else "never",
             "" if line.reason == "counts" else line.reason,
+        )
+    if st.contagion:
+        table.add_row("", "", "points score", "", "", str(st.points_total), "", "")
+        names = ", ".join(f"{c.subject} ({c.grade})" for c in st.contacts)
+        table.add_row(
+            "",
+            "",
+            "contagion",
+            "",
+            "",
+            f"{st.contagion:+d}",
+            "",
+            f"{len(st.contacts)} of {st.contacts_in_window} contacts low-graded: {names}",
         )
     if st.direct:
         table.add_row("", "", "points score", "", "", str(st.points_total), "", "")

@@ -220,6 +220,7 @@ def test_batch_lookup_survives_hash_collisions(store: Store) -> None:
         grades=d.grades,
         scores=d.scores,
         direct=d.direct,
+        contagion=d.contagion,
         list_bits=d.list_bits,
         members=d.members,
     )

@@ -44,8 +44,9 @@ class Decider:
         codes: subject codes, sorted (a binary search finds one subject).
         hashes: DuckDB's 64-bit hash of each code: a batch finds its subjects by
             hashing its codes the same way and searching the sorted hashes.
-        kinds, grades, scores, direct: per subject, in the order of ``codes``; ``grades``
-            index ``grade_names``; ``direct`` is whether a direct grade stands.
+        kinds, grades, scores, direct, contagion: per subject, in the order of ``codes``;
+            ``grades`` index ``grade_names``; ``direct`` is whether a direct grade stands;
+            ``contagion`` the points contagion cost.
         list_bits: per subject, bit i set when on ``rulebook.spec.lists[i]``.
         members: memberships of listed subjects, by position in ``codes``.
     """
@@ -60,6 +61,7 @@ class Decider:
     grades: np.ndarray
     scores: np.ndarray
     direct: np.ndarray
+    contagion: np.ndarray
     list_bits: np.ndarray
     members: dict[int, list[Membership]]
 
@@ -125,6 +127,7 @@ class Decider:
             int(self.scores[i]),
             self.members.get(i, []),
             bool(self.direct[i]),
+            contagion=int(self.contagion[i]),
         )
 
     def decide_many(self, subjects: pa.Array | list[str], service: str) -> pa.Table:
@@ -156,7 +159,8 @@ class Decider:
                 hit &= (bits & mask) != 0
             rule[hit] = k
             open_ &= ~hit
-        return _batch_table(self, svc, array, rule, grade, bits)
+        lowered = found & (self.contagion[pos] != 0)
+        return _batch_table(self, svc, array, rule, grade, bits, lowered)
 
 
 def _batch_table(
@@ -166,20 +170,23 @@ def _batch_table(
     rule: np.ndarray,
     grade: np.ndarray,
     bits: np.ndarray,
+    lowered: np.ndarray,
 ) -> pa.Table:
-    """The batch's output, with reason strings built once per distinct (rule, grade, lists)."""
+    """The batch's output, with reason strings built once per distinct (rule, grade, lists,
+    lowered by contagion)."""
     lists = [lst.code for lst in d.rulebook.spec.lists]
     n_grades = len(d.grade_names) + 1
     key = (rule.astype(np.int64) + 3) * n_grades + grade.astype(np.int64)
-    key = key * (1 << len(lists)) + bits
+    key = (key * (1 << len(lists)) + bits) * 2 + lowered
     uniq, inverse = np.unique(key, return_inverse=True)
     decisions, reasons, terms = [], [], []
-    for k in uniq.tolist():
+    for k2 in uniq.tolist():
+        k, contagion = divmod(k2, 2)
         b = k % (1 << len(lists))
         rest = k // (1 << len(lists))
         g, r = rest % n_grades, rest // n_grades - 3
         decision, reason, term = _describe(
-            svc, r, d.grade_names[g] if g < len(d.grade_names) else "", b, lists
+            svc, r, d.grade_names[g] if g < len(d.grade_names) else "", b, lists, bool(contagion)
         )
         decisions.append(decision)
         reasons.append(reason)
@@ -196,18 +203,19 @@ def _batch_table(
 
 
 def _describe(
-    svc: Service, r: int, grade: str, bits: int, lists: list[str]
+    svc: Service, r: int, grade: str, bits: int, lists: list[str], contagion: bool
 ) -> tuple[str, str, str]:
     if r == -2:
         return "unknown", "SUBJECT:unknown", "{}"
     if r == -1:
         return "refused", "SUBJECTS:other", "{}"
+    graded = [f"GRADE:{grade}", "CONTAGION"] if contagion else [f"GRADE:{grade}"]
     if r == 0:
-        return svc.otherwise, f"RULE:{svc.code}#otherwise;GRADE:{grade}", "{}"
+        return svc.otherwise, ";".join([f"RULE:{svc.code}#otherwise", *graded]), "{}"
     rule = svc.rules[r - 1]
     codes = [f"RULE:{svc.code}#{r}"]
     if rule.when.grades is not None:
-        codes.append(f"GRADE:{grade}")
+        codes += graded
     for i, code in enumerate(lists):
         if rule.when.lists is not None and code in rule.when.lists and bits >> i & 1:
             codes.append(f"LIST:{code}")
@@ -232,7 +240,7 @@ def load_decider(store: Store, run_id: int | None = None) -> Decider:
     store.run(
         """CREATE OR REPLACE TEMP TABLE decider_snapshot AS
            SELECT row_number() OVER (ORDER BY s.code) - 1 AS pos, s.code, s.kind, n.grade,
-                  n.score, n.direct_grade IS NOT NULL AS direct, n.subject_id,
+                  n.score, n.direct_grade IS NOT NULL AS direct, n.contagion, n.subject_id,
                   hash(s.code) AS h
            FROM snapshot n JOIN subjects s USING (subject_id) WHERE n.run_id = ?""",
         [run_id],
@@ -269,6 +277,7 @@ def load_decider(store: Store, run_id: int | None = None) -> Decider:
         grades=grades.astype(np.int16),
         scores=snap.column("score").to_numpy(),
         direct=snap.column("direct").to_numpy(zero_copy_only=False),
+        contagion=snap.column("contagion").to_numpy(),
         list_bits=bits,
         members=members,
     )

@@ -8,6 +8,8 @@ names lists); if none does, ``otherwise`` decides. Every decision carries reason
   grade, the record that set it);
 - ``LIST:<list>``: a list membership the rule looked at (with the entry record or the
   grade that caused it);
+- ``CONTAGION``: with ``GRADE``, when contagion lowered the score the grade follows from
+  (the statement names the contacts);
 - ``RULE:<service>#<n>``: the rule that decided (1-based), or ``RULE:<service>#otherwise``;
 - ``SUBJECTS:<kind>``: the service is not for this kind of subject (refused).
 """
@@ -81,6 +83,7 @@ def decide(
     memberships: list[Membership],
     direct: bool = False,
     direct_entry: int | None = None,
+    contagion: int = 0,
 ) -> Decision:
     """The decision for one subject: the first rule that holds, with its reasons."""
     if service.subjects != "any" and kind != service.subjects:
@@ -92,14 +95,14 @@ def decide(
             continue
         reasons = [Reason(f"RULE:{service.code}#{n}", rule.reason or _describe(rule))]
         if rule.when.grades is not None:
-            reasons.append(_grade_reason(grade, score, direct, direct_entry))
+            reasons += _grade_reasons(grade, score, direct, direct_entry, contagion)
         for m in memberships:
             if rule.when.lists is not None and m.list in rule.when.lists:
                 reasons.append(_list_reason(m))
         return Decision(subject, service.code, rule.decision, dict(rule.terms), reasons)
     reasons = [
         Reason(f"RULE:{service.code}#otherwise", f"no rule applies: {service.otherwise}"),
-        _grade_reason(grade, score, direct, direct_entry),
+        *_grade_reasons(grade, score, direct, direct_entry, contagion),
     ]
     return Decision(subject, service.code, service.otherwise, {}, reasons)
 
@@ -113,13 +116,19 @@ def _describe(rule: ServiceRule) -> str:
     return f"{rule.decision} when {' and '.join(parts) or 'always'}"
 
 
-def _grade_reason(grade: str, score: int, direct: bool, direct_entry: int | None) -> Reason:
+def _grade_reasons(
+    grade: str, score: int, direct: bool, direct_entry: int | None, contagion: int
+) -> list[Reason]:
     if direct_entry is not None:
         text = f"grade {grade} set directly by entry {direct_entry}"
-        return Reason(f"GRADE:{grade}", text, direct_entry)
+        return [Reason(f"GRADE:{grade}", text, direct_entry)]
     if direct:
-        return Reason(f"GRADE:{grade}", f"grade {grade} set directly (score {score})")
-    return Reason(f"GRADE:{grade}", f"grade {grade} (score {score})")
+        return [Reason(f"GRADE:{grade}", f"grade {grade} set directly (score {score})")]
+    reasons = [Reason(f"GRADE:{grade}", f"grade {grade} (score {score})")]
+    if contagion:
+        text = f"contagion: {contagion:+d} points for contacts with low-graded citizens"
+        reasons.append(Reason("CONTAGION", text))
+    return reasons
 
 
 def _list_reason(m: Membership) -> Reason:

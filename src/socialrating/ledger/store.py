@@ -31,7 +31,8 @@ from socialrating.errors import LedgerError, NotInitialised
 # 4: rulebook parameters name the lists they enter and leave; runs store list members.
 # 5: list members carried by joint punishment name the subject they came through.
 # 6: rulebook parameters carry points for legal representatives.
-SCHEMA_VERSION = "6"
+# 7: snapshots hold the points contagion cost and the contacts that cost them.
+SCHEMA_VERSION = "7"
 
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
@@ -79,7 +80,8 @@ CREATE TABLE IF NOT EXISTS list_members (
     via_subject BIGINT);
 CREATE TABLE IF NOT EXISTS snapshot (
     run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
-    grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR);
+    grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR,
+    contagion BIGINT NOT NULL DEFAULT 0, contagion_contacts BIGINT NOT NULL DEFAULT 0);
 """
 
 

@@ -230,6 +230,7 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
             where = ("categories", i, "cap")
             problems.append(_p(path, line_of(lines, where), _dotted(where), cap_problem))
     problems += _check_stages(path, spec, lines)
+    problems += _check_contagion(path, spec, lines)
     problems += _check_lists(path, spec, lines)
     problems += _check_services(path, spec, lines)
     problems += _check_verification(path, ("reports",), spec.reports, lines)
@@ -277,6 +278,34 @@ def _check_lists(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     if len(codes) > MAX_LISTS:
         at = ("lists", MAX_LISTS)
         problems.append(_p(path, line_of(lines, at), "lists", f"at most {MAX_LISTS} lists"))
+    return problems
+
+
+def _check_contagion(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    c = spec.contagion
+    if c is None:
+        return []
+    problems = []
+
+    def bad(field: str, reason: str) -> None:
+        at: tuple[str | int, ...] = ("contagion", field)
+        problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+
+    if c.parameter not in {p.code for p in spec.parameters}:
+        bad("parameter", f"{c.parameter!r} is not a parameter of the YAML")
+    order = [b.grade for b in spec.grades.citizen]
+    unknown = [g for g in c.from_grades if g not in order]
+    if unknown:
+        bad("from_grades", f"no grade {unknown[0]!r} for citizens")
+    elif set(c.from_grades) != set(order[len(order) - len(set(c.from_grades)) :]):
+        lowest = order[len(order) - len(set(c.from_grades)) :]
+        bad(
+            "from_grades",
+            f"must be the lowest citizen grades ({', '.join(lowest)}), so that each round "
+            "can only lower scores",
+        )
+    elif len(set(c.from_grades)) == len(order):
+        bad("from_grades", "cannot be every citizen grade: nobody would be left to lower")
     return problems
 
 

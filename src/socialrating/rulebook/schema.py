@@ -247,6 +247,32 @@ class Representatives(_Strict):
     parameter: Code
 
 
+class Contagion(_Strict):
+    """Contagion: a citizen in contact with low-graded citizens loses points.
+
+    A contact is a record of ``parameter`` (a telecom contact: the subject and its
+    counterpart) on one of the ``window_days`` days up to the date; it joins the two
+    citizens both ways, and each pair counts once however many records join it.
+
+    It is computed in ``rounds`` fixed rounds. Round 0 is the score from the citizen's own
+    records. In round k, a citizen whose own grade (round 0) is not one of ``from_grades``
+    and who has no standing direct grade loses ``points`` (negative) for each distinct
+    contact whose grade in round k-1 is one of ``from_grades``, at most ``max_deduction``
+    in all; the grade of round k follows from that score. ``from_grades`` must be the
+    lowest citizen grades, so a round can only lower scores: the rounds are deterministic,
+    each takes in contacts one step further away, and they stop after ``rounds``.
+    """
+
+    parameter: Code
+    from_grades: Annotated[
+        list[Annotated[str, Field(min_length=1, max_length=8)]], Field(min_length=1)
+    ]
+    points: Annotated[int, Field(lt=0, ge=-1_000_000)]
+    max_deduction: Annotated[int, Field(gt=0, le=1_000_000)]
+    window_days: Days
+    rounds: Annotated[int, Field(ge=1, le=6)] = 2
+
+
 TermValue = str | int | float | bool
 
 
@@ -298,6 +324,7 @@ class RulebookSpec(_Strict):
         "stage whose threshold its score meets.",
     )
     representatives: Representatives | None = None
+    contagion: Contagion | None = None
     lists: list[BlackList] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
     catalogue: str | None = Field(

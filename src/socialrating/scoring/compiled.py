@@ -22,6 +22,13 @@ from socialrating.errors import ScoringError
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.contagion import (
+    contacts,
+    contacts_of,
+    reach,
+    spread,
+    without_contagion,
+)
 from socialrating.scoring.lists import memberships
 from socialrating.scoring.mechanics import stages
 from socialrating.scoring.plan import PlanInputs, attribute_caps, scores
@@ -44,12 +51,14 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         if channels
         else []
     )
-    rep = rb.spec.representatives
-    rep_id = (
-        store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [rep.parameter])
-        if rep is not None
-        else None
-    )
+
+    def registry_id(code: str | None) -> int | None:
+        if code is None:
+            return None
+        found = store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [code])
+        return None if found is None else int(found)
+
+    rep, contagion = rb.spec.representatives, rb.spec.contagion
     return PlanInputs(
         entries=b.table("entries"),
         subjects=b.table("subjects"),
@@ -58,21 +67,56 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         parameters_registry=b.table("parameters"),
         rulebook=rb,
         snapshot=b.table("snapshot"),
-        representative_parameter=None if rep_id is None else int(rep_id),
+        representative_parameter=registry_id(rep.parameter if rep else None),
+        contact_parameter=registry_id(contagion.parameter if contagion else None),
         report_channels=tuple(int(i) for (i,) in ids),
     )
 
 
+def scored(
+    inputs: PlanInputs, as_of: int | ir.Value, subject: int | ir.Value | None = None
+) -> ir.Table:
+    """Per subject (or for one): score, grade, stage and what contagion cost, as of a day."""
+    rb = inputs.rulebook
+    if rb.spec.contagion is not None and subject is not None:
+        final = _reached(inputs, as_of, subject)[0]
+        return final.filter(final.subject_id == subject)
+    st = stages(inputs, as_of, subject)
+    per_subject = scores(inputs, st.records, subject, st.ranks)
+    if rb.spec.contagion is None:
+        return without_contagion(per_subject)
+    return spread(rb, per_subject, contacts(inputs, as_of))[0]
+
+
+def _reached(
+    inputs: PlanInputs, as_of: int | ir.Value, subject: int | ir.Value
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """The contagion rounds over the subjects ``subject``'s contagion reaches: the scores
+    after them, the grades of the round before the last, and the contacts."""
+    edges = contacts(inputs, as_of)
+    near = reach(inputs, edges, subject)
+    st = stages(inputs, as_of, near)
+    final, previous = spread(inputs.rulebook, scores(inputs, st.records, near, st.ranks), edges)
+    return final, previous, edges
+
+
 def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
-    st = stages(inputs, as_of)
-    return scores(inputs, st.records, ranks=st.ranks)
+    return scored(inputs, as_of)
 
 
 def _subject_score(
     inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
 ) -> ir.Table:
-    st = stages(inputs, as_of, subject)
-    return scores(inputs, st.records, subject, st.ranks)
+    return scored(inputs, as_of, subject)
+
+
+def _subject_contacts(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    contagion = inputs.rulebook.spec.contagion
+    assert contagion is not None, "only rulebooks with contagion have this plan"
+    _, previous, edges = _reached(inputs, as_of, subject)
+    return contacts_of(edges, previous, subject, contagion.from_grades)
 
 
 def _run_lists(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
@@ -152,6 +196,7 @@ PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]]
     "statement": _statement_rows,
     "run_lists": _run_lists,
     "subject_lists": _subject_lists,
+    "subject_contacts": _subject_contacts,
 }
 
 
@@ -166,7 +211,7 @@ def _code_version() -> str:
 
     h = hashlib.sha256(f"{ibis.__version__}|{duckdb.__version__}".encode())
     here = Path(__file__).parent
-    for module in ("plan.py", "mechanics.py", "lists.py", "compiled.py"):
+    for module in ("plan.py", "mechanics.py", "lists.py", "contagion.py", "compiled.py"):
         h.update((here / module).read_bytes())
     return h.hexdigest()[:16]
 
@@ -182,7 +227,12 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     process, such as the next `socialrating show`, reuses it.
     """
     inputs = plan_inputs(store, rb)
-    key = (rb.hash, (*inputs.report_channels, inputs.representative_parameter or 0), name)
+    ids = (
+        *inputs.report_channels,
+        inputs.representative_parameter or 0,
+        inputs.contact_parameter or 0,
+    )
+    key = (rb.hash, ids, name)
     stored_key = f"{key[0]}|{','.join(map(str, key[1]))}|{name}|{CODE_VERSION}"
     if key not in _CACHE:
         store.run(PLAN_CACHE_DDL)

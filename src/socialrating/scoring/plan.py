@@ -51,6 +51,7 @@ class PlanInputs:
         snapshot: the snapshots of scoring runs, whose grades put subjects on lists.
         representative_parameter: registry id of the parameter naming organisations'
             legal representatives (the rulebook's ``representatives``), if any.
+        contact_parameter: registry id of the contagion's contact parameter, if any.
     """
 
     entries: ir.Table
@@ -62,6 +63,7 @@ class PlanInputs:
     report_channels: tuple[int, ...] = ()
     snapshot: ir.Table | None = None
     representative_parameter: int | None = None
+    contact_parameter: int | None = None
 
 
 def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) -> ir.IntegerValue:
@@ -72,6 +74,14 @@ def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) 
     """
     since = day - effective
     return day - (since % length + length) % length
+
+
+def is_subject(column: ir.IntegerColumn, subject_id: int | ir.Value) -> ir.BooleanValue:
+    """``column`` holds the subject: one id (or an Ibis parameter), or any id of a column
+    of them (the subjects a statement's contagion reaches)."""
+    if isinstance(subject_id, ir.Column):
+        return column.isin(subject_id)
+    return column == subject_id
 
 
 def special(p: ir.Table) -> ir.BooleanValue:
@@ -369,7 +379,7 @@ def _records(
     e = inputs.entries
     predicates = [e.kind == int(EntryKind.RECORD), e.day <= as_of, *extra]
     if subject_id is not None:
-        predicates.append(e.subject_id == subject_id)
+        predicates.append(is_subject(e.subject_id, subject_id))
     return e.filter(*predicates)
 
 
@@ -539,7 +549,7 @@ def scores(
     per_subject = totals.group_by("subject_id").aggregate(points=totals.points.sum())
     s = inputs.subjects
     if subject_id is not None:
-        s = s.filter(s.subject_id == subject_id)
+        s = s.filter(is_subject(s.subject_id, subject_id))
     joined = s.left_join(per_subject, s.subject_id == per_subject.subject_id)
     points_score = (rb.spec.base_score + joined.points.fill_null(0)).cast("int64")
     if ranks is None:
@@ -547,6 +557,7 @@ def scores(
         score = scored.points_score
         return scored.select(
             "subject_id",
+            "kind",
             score=score,
             grade=grade_expr(rb, score, scored.kind),
             points_score="points_score",
@@ -582,6 +593,7 @@ def scores(
     )
     return scored.select(
         "subject_id",
+        "kind",
         "score",
         grade=scored.direct_grade.fill_null(grade_expr(rb, scored.points_score, scored.kind)),
         points_score="points_score",

@@ -14,16 +14,13 @@ from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.compiled import bind, compiled
-from socialrating.scoring.mechanics import stages
-from socialrating.scoring.plan import PlanInputs, scores
+from socialrating.scoring.compiled import bind, compiled, scored
+from socialrating.scoring.plan import PlanInputs
 
 
 def score_expr(inputs: PlanInputs, as_of: dt.date, subject_id: int | None = None) -> ir.Table:
     """The whole plan for ``as_of`` as one Ibis expression: one row per subject (or for one)."""
-    day = day_number(as_of)
-    st = stages(inputs, day, subject_id)
-    return scores(inputs, st.records, subject_id, st.ranks)
+    return scored(inputs, day_number(as_of), subject_id)
 
 
 @dataclass(frozen=True)
@@ -39,6 +36,7 @@ class RunResult:
     grades: dict[str, dict[str, int]] = field(default_factory=dict)
     mean_score: dict[str, float] = field(default_factory=dict)
     lists: dict[str, int] = field(default_factory=dict)
+    contagion: dict[str, int] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -51,6 +49,7 @@ class RunResult:
             "grades": self.grades,
             "mean_score": self.mean_score,
             "lists": self.lists,
+            "contagion": self.contagion,
         }
 
 
@@ -82,7 +81,7 @@ def score_run(
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         store.run(
             f"""INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade, points_score,
-                direct_grade, stage FROM ({sql})"""
+                direct_grade, stage, contagion, contagion_contacts FROM ({sql})"""
         )
         if rb.spec.lists:
             lists_sql = bind(compiled(store, rb, "run_lists"), day_number(as_of), None, run_id)
@@ -110,6 +109,14 @@ def score_run(
         for kind, dist in grades.items():
             mean[kind] = round(mean[kind] / max(1, sum(dist.values())), 2)
         subjects = sum(sum(dist.values()) for dist in grades.values())
+        contagion: dict[str, int] = {}
+        if rb.spec.contagion is not None:
+            lowered, fell = store.one(
+                """SELECT count(*), count(*) FILTER (WHERE list_contains(?, grade))
+                   FROM snapshot WHERE run_id = ? AND contagion < 0""",
+                [rb.spec.contagion.from_grades, run_id],
+            ) or (0, 0)
+            contagion = {"lowered": int(lowered), "fell_to_from_grades": int(fell)}
         records = store.scalar(
             "SELECT count(*) FROM entries WHERE kind = ? AND day <= ?",
             [int(EntryKind.RECORD), day_number(as_of)],
@@ -117,6 +124,7 @@ def score_run(
         seconds = time.perf_counter() - started
         stats = {
             "lists": lists,
+            "contagion": contagion,
             "grades": grades,
             "mean_score": mean,
             "records": int(records),
@@ -135,5 +143,5 @@ def score_run(
             ],
         )
     return RunResult(
-        run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean, lists
+        run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean, lists, contagion
     )

@@ -96,12 +96,33 @@ class DirectGrade:
 
 
 @dataclass(frozen=True)
+class Contact:
+    """A contact that cost the subject points by contagion: who, the grade it had in the
+    round before the last, and the latest contact record joining them in the window."""
+
+    subject: str
+    grade: str
+    last_date: dt.date
+    entry_id: int
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "subject": self.subject,
+            "grade": self.grade,
+            "last_date": self.last_date.isoformat(),
+            "entry_id": self.entry_id,
+        }
+
+
+@dataclass(frozen=True)
 class Statement:
     """Everything behind one subject's score as of a date, under one rulebook.
 
-    ``points_score`` is the base plus every counted point; a standing direct grade then
-    sets the score (``adjustment`` is the difference), and ``stage`` names the stage the
-    score has reached, if the rulebook has stages.
+    ``points_score`` is the base plus every counted point; ``contagion`` what contacts
+    with low-graded citizens cost (``contacts`` names them; ``contacts_in_window`` counts
+    every contact); a standing direct grade then sets the score (``adjustment`` is the
+    difference), and ``stage`` names the stage the score has reached, if the rulebook has
+    stages.
     """
 
     subject: Subject
@@ -116,6 +137,9 @@ class Statement:
     stage: str | None = None
     lists: list[Membership] = field(default_factory=list)
     decisions: list[Decision] = field(default_factory=list)
+    contagion: int = 0
+    contacts: list[Contact] = field(default_factory=list)
+    contacts_in_window: int = 0
 
     @property
     def points_total(self) -> int:
@@ -125,12 +149,13 @@ class Statement:
     @property
     def adjustment(self) -> int:
         """What a direct grade adds to the points score to make the score (else 0)."""
-        return self.score - self.points_score
+        return self.score - self.points_score - self.contagion
 
     @property
     def total(self) -> int:
-        """Base, every counted point and the direct grade's adjustment: always ``score``."""
-        return self.points_total + self.adjustment
+        """Base, every counted point, contagion and the direct grade's adjustment: always
+        ``score``."""
+        return self.points_total + self.contagion + self.adjustment
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -141,6 +166,9 @@ class Statement:
             "base": self.base,
             "points_score": self.points_score,
             "direct_grade": None if self.direct is None else self.direct.as_dict(),
+            "contagion": self.contagion,
+            "contacts": [c.as_dict() for c in self.contacts],
+            "contacts_in_window": self.contacts_in_window,
             "adjustment": self.adjustment,
             "score": self.score,
             "grade": self.grade,
@@ -205,6 +233,24 @@ def statement(
         for m in rows_lists
     ]
     lists.sort(key=lambda m: (m.list, m.cause))
+    contagion = int(row["contagion"])
+    contacts: list[Contact] = []
+    in_window = 0
+    points_score = int(row["points_score"])
+    if exposed(rb, subject.kind.value, points_score, direct is not None):
+        found = run_plan(store, rb, "subject_contacts", day, subject.subject_id).to_pylist()
+        in_window = len(found)
+        low = [c for c in found if c["low"]]
+        codes = _codes(store, [int(c["contact_id"]) for c in low])
+        contacts = [
+            Contact(
+                codes[int(c["contact_id"])],
+                c["grade"],
+                day_date(int(c["last_day"])),
+                int(c["last_entry"]),
+            )
+            for c in low
+        ]
     decisions = [
         decide(
             service,
@@ -215,6 +261,7 @@ def statement(
             lists,
             direct is not None,
             None if direct is None else direct.entry_id,
+            contagion,
         )
         for service in rb.spec.services
         if service.subjects in ("any", subject.kind.value)
@@ -233,14 +280,41 @@ def statement(
         stage=row["stage"],
         lists=lists,
         decisions=decisions,
+        contagion=contagion,
+        contacts=contacts,
+        contacts_in_window=in_window,
     )
-    expected = result.score if direct is None else rb.direct_score(subject.kind.value, direct.grade)
-    if result.points_total != result.points_score or expected != result.score:
+    expected = (
+        result.points_score + contagion
+        if direct is None
+        else rb.direct_score(subject.kind.value, direct.grade)
+    )
+    lost = _contagion_points(rb, len(contacts))
+    if result.points_total != result.points_score or expected != result.score or lost != contagion:
         raise ScoringError(
             f"statement of {code} sums to {result.points_total} but the points score is "
-            f"{result.points_score} (score {result.score}, expected {expected})"
+            f"{result.points_score} (score {result.score}, expected {expected}; contagion "
+            f"{contagion} for {len(contacts)} contacts, expected {lost})"
         )
     return result
+
+
+def exposed(rb: RulebookHeader, kind: str, points_score: int, direct: bool) -> bool:
+    """Whether contagion can lower this subject: a citizen with no standing direct grade
+    whose own grade (from its points score) is not one the contagion spreads from."""
+    c = rb.spec.contagion
+    return (
+        c is not None
+        and kind == "citizen"
+        and not direct
+        and rb.grade_of(points_score, kind) not in c.from_grades
+    )
+
+
+def _contagion_points(rb: RulebookHeader, low_contacts: int) -> int:
+    """What ``low_contacts`` contacts cost an exposed citizen under the rulebook."""
+    c = rb.spec.contagion
+    return 0 if c is None else max(c.points * low_contacts, -c.max_deduction)
 
 
 def _direct(rb: RulebookHeader, kind: str, lines: list[StatementLine]) -> DirectGrade | None:

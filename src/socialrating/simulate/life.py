@@ -25,6 +25,9 @@ ORGANISATION_RATES = {"deduction": 2.0, "addition": 1.5}
 TAIL_SHARE = 0.15
 CORROBORATED_SHARE = 0.35  # reports that two more citizens also send
 REPAIRED_SHARE = 0.5  # direct grades that a repair (a debt paid) ends within the period
+CONTACTS_PER_YEAR = 6.0  # telecom contact records per citizen, for the rulebook's contagion
+NEAR_CONTACTS = 0.8  # the share of contacts within a citizen's circle (nearby ids)
+CIRCLE = 40  # a circle: the citizens within this many ids either side
 
 
 @dataclass(frozen=True)
@@ -109,6 +112,7 @@ def draw_records(
             )
     draws = _with_repairs(rng, _concat(parts), rb, offsets, counts, flat, days)
     draws = _with_representatives(rng, draws, rb, nation, offsets, flat)
+    draws = _with_contacts(rng, draws, rb, nation, offsets, counts, flat, days)
     return _with_corroboration(rng, draws, classes), inst_codes
 
 
@@ -220,6 +224,35 @@ def _with_representatives(
         none,
         rng.integers(0, nation.citizens, n),
     )
+    return _concat([d, more])
+
+
+def _with_contacts(
+    rng: np.random.Generator,
+    d: Draws,
+    rb: Rulebook,
+    nation: Nation,
+    offsets: np.ndarray,
+    counts: np.ndarray,
+    flat: np.ndarray,
+    days: int,
+) -> Draws:
+    """Telecom contacts between citizens, for the rulebook's contagion: most within a
+    circle of nearby citizens (so low grades can spread), the rest with anyone."""
+    contagion = rb.spec.contagion
+    if contagion is None or nation.citizens < 2:
+        return d
+    which = rb.parameters.column("code").to_pylist().index(contagion.parameter)
+    per_citizen = rng.poisson(CONTACTS_PER_YEAR * days / 365.0, nation.citizens)
+    who = np.repeat(np.arange(nation.citizens), per_citizen)
+    n = len(who)
+    step = rng.integers(1, CIRCLE + 1, n) * rng.choice([-1, 1], n)
+    near = (who + step) % nation.citizens
+    anyone = (who + rng.integers(1, nation.citizens, n)) % nation.citizens
+    other = np.where(rng.random(n) < NEAR_CONTACTS, near, anyone)
+    institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
+    none = np.full(n, np.nan)
+    more = Draws(who, np.full(n, which), institution, rng.integers(0, days, n), none, none, other)
     return _concat([d, more])
 
 

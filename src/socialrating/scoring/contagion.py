@@ -1,0 +1,146 @@
+"""Contagion: contact with low-graded citizens lowers a citizen's score, in fixed rounds.
+
+The rulebook's ``contagion`` names a contact parameter (telecom records: a subject and its
+counterpart), the grades that spread (``from_grades``, the lowest citizen grades), the
+points per contact, a cap, a window and a number of rounds. After the scores from the
+subjects' own records (round 0):
+
+- ``contacts``: the distinct pairs of subjects with a contact record on one of the
+  ``window_days`` days up to the date, both ways (a call joins caller and callee);
+- ``spread``: in round k, a citizen who is *exposed* (a citizen whose own grade is not
+  one of ``from_grades`` and who has no standing direct grade) loses ``points`` for each
+  distinct contact who is a citizen with one of ``from_grades`` in round k-1, at most
+  ``max_deduction``; its grade and stage follow from the lowered score.
+
+Only exposed scores change, and only downward, so the set of low-graded citizens can only
+grow from one round to the next: the result is deterministic, and after round k it has
+reached every citizen within k contacts of a low-graded one. It is all joins and
+group-bys on subject ids, nothing specific to a backend.
+
+For one subject (a statement) the rounds need only the subjects within ``rounds``
+contacts of it (``reach``): round k is exact for subjects within ``rounds - k`` contacts,
+so round ``rounds`` is exact for the subject and round ``rounds - 1`` for its contacts.
+"""
+
+from __future__ import annotations
+
+import ibis
+import ibis.expr.types as ir
+
+from socialrating.model import EntryKind
+from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, grade_expr, stage_expr
+
+
+def contacts(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
+    """Distinct contact pairs in the window up to ``as_of``, both ways.
+
+    Columns: ``a`` and ``b`` (subject ids; a row for each direction), ``last_day`` and
+    ``last_entry`` (the latest contact record joining them).
+    """
+    c = inputs.rulebook.spec.contagion
+    assert c is not None, "only rulebooks with contagion have contacts"
+    e = inputs.entries
+    r = e.filter(
+        e.kind == int(EntryKind.RECORD),
+        e.parameter_id == (inputs.contact_parameter or -1),
+        e.day <= as_of,
+        e.day > as_of - c.window_days,
+        e.counterpart_id.notnull(),
+        e.counterpart_id != e.subject_id,
+    )
+    order = r.day.cast("int64") * ORDER_SHIFT + r.entry_id
+    out = r.select(a=r.subject_id, b=r.counterpart_id, day=r.day, entry=r.entry_id, o=order)
+    back = r.select(a=r.counterpart_id, b=r.subject_id, day=r.day, entry=r.entry_id, o=order)
+    both = out.union(back, distinct=False)
+    return both.group_by(["a", "b"]).aggregate(
+        last_day=both.day.max(), last_entry=both.entry.argmax(both.o)
+    )
+
+
+def reach(inputs: PlanInputs, edges: ir.Table, subject_id: int | ir.Value) -> ir.Column:
+    """The subject and every subject within ``rounds`` contacts of it."""
+    c = inputs.rulebook.spec.contagion
+    assert c is not None
+    s = inputs.subjects
+    # The registry's ids are not nullable and the contacts' are: cast both alike for the union.
+    near = s.filter(s.subject_id == subject_id).select(near=s.subject_id.cast("int64"))
+    for _ in range(c.rounds):
+        step = edges.join(near, edges.a == near.near).select(near=edges.b.cast("int64"))
+        near = near.union(step)  # distinct
+    return near.near
+
+
+def spread(rb: RulebookHeader, scored: ir.Table, edges: ir.Table) -> tuple[ir.Table, ir.Table]:
+    """The scores after the rounds, and the grades of the round before the last.
+
+    ``scored`` is the plan's per-subject scores (round 0: ``subject_id``, ``kind``,
+    ``score``, ``grade``, ``points_score``, ``direct_grade``, ``stage``). The result has
+    the same columns, with ``score``, ``grade`` and ``stage`` after the last round, plus
+    ``contagion`` (the points lost, 0 or negative) and ``contagion_contacts`` (the
+    low-graded contacts that cost them). The second table holds ``g_subject``,
+    ``g_kind`` and ``g_grade`` as of the round before the last, the grades a
+    subject's contacts were judged by.
+    """
+    c = rb.spec.contagion
+    assert c is not None
+    exposed = (
+        (scored.kind == "citizen")
+        & scored.direct_grade.isnull()
+        & ~scored.grade.isin(c.from_grades)
+    )
+    base = scored.mutate(exposed=exposed)
+    grades = base.select(g_subject=base.subject_id, g_kind=base.kind, g_grade=base.grade)
+    final = previous = grades
+    for _ in range(c.rounds):
+        previous = grades
+        final = _round(rb, base, edges, grades)
+        grades = final.select(g_subject=final.subject_id, g_kind=final.kind, g_grade=final.grade)
+    return final, previous
+
+
+def _round(rb: RulebookHeader, base: ir.Table, edges: ir.Table, grades: ir.Table) -> ir.Table:
+    c = rb.spec.contagion
+    assert c is not None
+    low = grades.filter(grades.g_kind == "citizen", grades.g_grade.isin(c.from_grades))
+    j = edges.join(low, edges.b == low.g_subject)
+    hits = j.group_by(h_subject=j.a).aggregate(n=j.b.count())
+    t = base.left_join(hits, base.subject_id == hits.h_subject)
+    n = ibis.ifelse(t.exposed, t.n.fill_null(0), 0).cast("int64")
+    lost = ibis.greatest(n * c.points, -c.max_deduction).cast("int64")
+    lowered = (t.points_score + lost).cast("int64")
+    score = ibis.ifelse(t.exposed, lowered, t.score).cast("int64")
+    return t.select(
+        subject_id=t.subject_id,
+        kind=t.kind,
+        score=score,
+        grade=ibis.ifelse(t.exposed, grade_expr(rb, lowered, t.kind), t.grade),
+        points_score=t.points_score,
+        direct_grade=t.direct_grade,
+        stage=stage_expr(rb, score),
+        contagion=lost,
+        contagion_contacts=n,
+    )
+
+
+def without_contagion(scored: ir.Table) -> ir.Table:
+    """``scored`` with the columns ``spread`` adds, for a rulebook without contagion."""
+    return scored.mutate(
+        contagion=ibis.literal(0, "int64"), contagion_contacts=ibis.literal(0, "int64")
+    )
+
+
+def contacts_of(
+    edges: ir.Table, previous: ir.Table, subject_id: int | ir.Value, from_grades: list[str]
+) -> ir.Table:
+    """The subject's contacts in the window, with the grade each had in the round before
+    the last and whether it cost the subject points (``low``)."""
+    mine = edges.filter(edges.a == subject_id)
+    j = mine.left_join(previous, mine.b == previous.g_subject)
+    return j.select(
+        contact_id=j.b,
+        grade=j.g_grade,
+        low=((j.g_kind == "citizen") & j.g_grade.isin(from_grades)).fill_null(False),
+        last_day=j.last_day,
+        last_entry=j.last_entry,
+    ).order_by(["contact_id"])
