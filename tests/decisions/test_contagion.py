@@ -228,3 +228,88 @@ def test_a_valid_contagion_loads(tmp_path: Path) -> None:
 
     rb = load_rulebook(write(tmp_path, MINI + MINI_CONTAGION))
     assert rb.spec.contagion is not None and rb.spec.contagion.rounds == 2
+
+
+# --- property: the plan's rounds equal a plain Python reference, and statements agree ------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from socialrating.rulebook import Rulebook  # noqa: E402
+
+PEOPLE = ["p0", "p1", "p2", "p3", "p4", "p5", "p6", "o1"]  # o1: an organisation
+OWN = {"none": 0, "fine": -100, "minor": -380, "fraud": -450}
+
+
+def reference(
+    rb: Rulebook, own: dict[str, int], pairs: set[frozenset[str]]
+) -> dict[str, tuple[int, str, int]]:
+    """The rounds of docs/rulebook.md section 3.18, one subject at a time."""
+    c = rb.spec.contagion
+    assert c is not None
+    kind = {p: "organisation" if p.startswith("o") else "citizen" for p in PEOPLE}
+    score0 = {p: 1000 + own.get(p, 0) for p in PEOPLE}
+    grade = {p: rb.grade_of(score0[p], kind[p]) for p in PEOPLE}
+    exposed = {p for p in PEOPLE if kind[p] == "citizen" and grade[p] not in c.from_grades}
+    result = {p: (score0[p], grade[p], 0) for p in PEOPLE}
+    for _ in range(c.rounds):
+        low = {p for p in PEOPLE if kind[p] == "citizen" and grade[p] in c.from_grades}
+        for p in exposed:
+            n = sum(1 for q in PEOPLE if q != p and frozenset((p, q)) in pairs and q in low)
+            lost = max(c.points * n, -c.max_deduction)
+            result[p] = (score0[p] + lost, rb.grade_of(score0[p] + lost, "citizen"), lost)
+        grade = {p: result[p][1] for p in PEOPLE}
+    return result
+
+
+contact_record = st.tuples(
+    st.sampled_from(PEOPLE), st.sampled_from(PEOPLE), st.integers(-40, 5)
+)  # a day offset from the scoring day (2021-06-30); > 0 is after it
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    own=st.dictionaries(st.sampled_from(PEOPLE), st.sampled_from(list(OWN))),
+    contacts=st.lists(contact_record, max_size=14),
+    rounds=st.integers(1, 3),
+    shown=st.sampled_from(PEOPLE[:-1]),
+)
+def test_rounds_equal_a_python_reference(
+    tmp_path_factory: pytest.TempPathFactory,
+    own: dict[str, str],
+    contacts: list[tuple[str, str, int]],
+    rounds: int,
+    shown: str,
+) -> None:
+    folder = tmp_path_factory.mktemp("prop")
+    text = (DATA / "contagion.yaml").read_text().replace("rounds: 2", f"rounds: {rounds}")
+    rb = load_rulebook(write(folder, text, "c.yaml"))
+    s = open_store(":memory:", create=True)
+    try:
+        activate_rulebook(s, rb)
+        kinds = ["organisation" if p.startswith("o") else "citizen" for p in PEOPLE]
+        register_subjects(s, pa.table({"code": PEOPLE, "kind": kinds}))
+        # An organisation can only be a fraud (the other findings are for citizens).
+        own = {p: "fraud" if p == "o1" and w != "none" else w for p, w in own.items()}
+        findings = [rec(p, what, "2021-02-01") for p, what in own.items() if what != "none"]
+        if findings:
+            feed(s, "court", findings)
+        as_of = D("2021-06-30")
+        records = [
+            contact(a, b, (as_of + dt.timedelta(days=k)).isoformat()) for a, b, k in contacts
+        ]
+        if records:
+            feed(s, "telecom", records)
+        window = {frozenset((a, b)) for a, b, k in contacts if a != b and -30 < k <= 0}
+        expected = reference(rb, {p: OWN[w] for p, w in own.items()}, window)
+        got = {code: (sc, g, lost) for code, (sc, g, lost, _) in snapshot(s, "2021-06-30").items()}
+        assert got == expected
+        st_ = statement(s, shown, as_of, rb)  # the rounds over its reach only
+        assert (st_.score, st_.grade, st_.contagion) == expected[shown]
+        assert st_.total == st_.score
+    finally:
+        s.close()
