@@ -21,6 +21,7 @@ test: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/score.py
+	$(BIN)/python bench/contagion_cost.py
 	$(BIN)/python bench/decide.py
 
 lint: $(STAMP)

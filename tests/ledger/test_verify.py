@@ -271,3 +271,35 @@ def test_a_database_of_another_ledger_format_is_refused(ledger: Path) -> None:
         open_store(ledger)
     with pytest.raises(LedgerError, match="start a new database"):
         open_store(ledger, create=True)
+
+
+def test_a_database_of_format_6_is_upgraded_in_place(ledger: Path) -> None:
+    """Format 7 only adds the contagion columns to snapshots: a format-6 ledger keeps its
+    entries (and verifies), its old snapshot rows read 0, and new runs fill them."""
+    import datetime as dt
+
+    from socialrating.scoring import score_run
+
+    with open_store(ledger) as store:
+        score_run(store, dt.date(2021, 6, 1))
+    tamper(
+        ledger,
+        "ALTER TABLE snapshot DROP COLUMN contagion",
+        "ALTER TABLE snapshot DROP COLUMN contagion_contacts",
+        "UPDATE meta SET value = '6' WHERE key = 'schema'",
+    )
+    with pytest.raises(LedgerError, match="ledger format 6"):
+        open_store(ledger, read_only=True)  # a reader cannot upgrade it
+    with open_store(ledger) as store:
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "7"
+        rows = store.scalar("SELECT count(*) FROM snapshot")
+        assert rows > 0
+        assert store.scalar("SELECT count(*) FROM snapshot WHERE contagion = 0") == rows
+        assert verify_ledger(store).ok
+        run = score_run(store, dt.date(2021, 6, 2))
+        assert (
+            store.scalar(
+                "SELECT count(*) FROM snapshot WHERE run_id = ? AND contagion = 0", [run.run_id]
+            )
+            == run.subjects
+        )

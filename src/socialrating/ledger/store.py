@@ -34,6 +34,19 @@ from socialrating.errors import LedgerError, NotInitialised
 # 7: snapshots hold the points contagion cost and the contacts that cost them.
 SCHEMA_VERSION = "7"
 
+# Formats that the next one only extends, leaving entries and digests as they are: the
+# statements that bring a database from each up to the next (run when it is opened for
+# writing). Snapshots of earlier runs keep what they were computed with.
+UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "6": (
+        "7",
+        (
+            "ALTER TABLE snapshot ADD COLUMN contagion BIGINT DEFAULT 0",
+            "ALTER TABLE snapshot ADD COLUMN contagion_contacts BIGINT DEFAULT 0",
+        ),
+    ),
+}
+
 DDL = """
 CREATE TABLE IF NOT EXISTS meta (key VARCHAR PRIMARY KEY, value VARCHAR);
 CREATE TABLE IF NOT EXISTS subjects (
@@ -153,6 +166,18 @@ class Store:
             )
         self.require_current()
 
+    def upgrade(self) -> None:
+        """Bring a database of an earlier format up to this one, where that is an extension
+        (``UPGRADES``); each step is one transaction."""
+        found = self.scalar("SELECT value FROM meta WHERE key = 'schema'")
+        while found in UPGRADES:
+            target, statements = UPGRADES[found]
+            with self.transaction():
+                for statement in statements:
+                    self.run(statement)
+                self.run("UPDATE meta SET value = ? WHERE key = 'schema'", [target])
+            found = target
+
     def require_current(self) -> None:
         """Refuse a database written by another version of the ledger format."""
         found = self.scalar("SELECT value FROM meta WHERE key = 'schema'")
@@ -201,6 +226,8 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
             store.create_schema()
             store.require_current()
         else:
+            if not read_only and store.initialised:
+                store.upgrade()
             store.require_initialised()
             if not read_only:
                 store.create_schema()  # adds tables that a newer version introduced
