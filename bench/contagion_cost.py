@@ -11,8 +11,8 @@ import datetime as dt
 import time
 
 import yaml
-from common import DATA, SEED, bench_store, log
 
+from common import DATA, SEED, bench_store, log
 from socialrating.ledger.rulebooks import install_rulebook
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import score_run
