@@ -313,3 +313,25 @@ def test_demo_is_idempotent_and_verifies(tmp_path: Path) -> None:
     assert second["run"]["run_id"] == run["run_id"] + 1
     doc = one_json("verify", "--db", str(tmp_path / "demo.duckdb"))
     assert (doc["ok"], doc["entries"]) == (True, first["stored"] + 1)  # + the activation
+
+
+def test_demo_draws_contacts_for_the_rulebooks_contagion(tmp_path: Path) -> None:
+    from tests.conftest import DATA
+
+    from socialrating.ledger import open_store
+
+    db = str(tmp_path / "contacts.duckdb")
+    rulebook = str(DATA / "contagion.yaml")
+    doc = one_json("demo", "--db", db, "--rulebook", rulebook, "--citizens", "400",
+                   "--organisations", "10", "--days", "90")  # fmt: skip
+    assert set(doc["run"]["contagion"]) == {"lowered", "fell_to_from_grades"}
+    with open_store(db, read_only=True) as store:
+        n, bad = store.one(
+            """SELECT count(*), count(*) FILTER (WHERE c.kind <> 'citizen'
+                                                 OR e.counterpart_id = e.subject_id)
+               FROM entries e JOIN parameters p USING (parameter_id)
+               JOIN subjects c ON c.subject_id = e.counterpart_id
+               WHERE p.code = 'contact'"""
+        ) or (0, 0)
+    # About 6 contacts a citizen a year: some 590 in 90 days, each with another citizen.
+    assert 400 < n < 800 and bad == 0

@@ -149,12 +149,15 @@ def _verify_reports(
 
 
 def _examples(store: Store, run_id: int) -> list[str]:
-    """A subject of the best and of the worst grade, to try `show` on."""
+    """A subject of the best and of the worst grade, and one that contagion lowered the
+    most, to try `show` on."""
     rows = store.rows(
         """SELECT (SELECT code FROM subjects s JOIN snapshot n USING (subject_id)
                    WHERE n.run_id = ? AND s.kind = 'citizen' ORDER BY n.score DESC, s.code LIMIT 1),
                   (SELECT code FROM subjects s JOIN snapshot n USING (subject_id)
-                   WHERE n.run_id = ? AND s.kind = 'citizen' ORDER BY n.score, s.code LIMIT 1)""",
-        [run_id, run_id],
+                   WHERE n.run_id = ? AND s.kind = 'citizen' ORDER BY n.score, s.code LIMIT 1),
+                  (SELECT code FROM subjects s JOIN snapshot n USING (subject_id)
+                   WHERE n.run_id = ? AND n.contagion < 0 ORDER BY n.contagion, s.code LIMIT 1)""",
+        [run_id, run_id, run_id],
     )
     return [c for c in rows[0] if c] if rows else []
