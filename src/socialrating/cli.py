@@ -371,7 +371,9 @@ def show(
         )
     if st.contagion:
         table.add_row("", "", "points score", "", "", str(st.points_total), "", "")
-        names = ", ".join(f"{c.subject} ({c.grade})" for c in st.contacts)
+        names = ", ".join(
+            f"{c.subject} ({c.grade}, {c.last_date} #{c.entry_id})" for c in st.contacts
+        )
         table.add_row(
             "",
             "",

@@ -290,8 +290,14 @@ def test_a_database_of_format_6_is_upgraded_in_place(ledger: Path) -> None:
     )
     with pytest.raises(LedgerError, match="ledger format 6"):
         open_store(ledger, read_only=True)  # a reader cannot upgrade it
-    with open_store(ledger) as store:
+    with open_store(ledger, create=True) as store:  # as `init` and `demo` open it
         assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "7"
+        nullable = store.rows(
+            """SELECT column_name, is_nullable FROM information_schema.columns
+               WHERE table_name = 'snapshot' AND column_name LIKE 'contagion%'"""
+        )
+        assert sorted(nullable) == [("contagion", "NO"), ("contagion_contacts", "NO")]
+    with open_store(ledger) as store:
         rows = store.scalar("SELECT count(*) FROM snapshot")
         assert rows > 0
         assert store.scalar("SELECT count(*) FROM snapshot WHERE contagion = 0") == rows

@@ -43,6 +43,8 @@ UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
         (
             "ALTER TABLE snapshot ADD COLUMN contagion BIGINT DEFAULT 0",
             "ALTER TABLE snapshot ADD COLUMN contagion_contacts BIGINT DEFAULT 0",
+            "ALTER TABLE snapshot ALTER COLUMN contagion SET NOT NULL",
+            "ALTER TABLE snapshot ALTER COLUMN contagion_contacts SET NOT NULL",
         ),
     ),
 }
@@ -184,7 +186,8 @@ class Store:
         if found is not None and found != SCHEMA_VERSION:
             raise LedgerError(
                 f"{self.path} was written in ledger format {found}; this version reads format "
-                f"{SCHEMA_VERSION} (its digests differ): start a new database, for example "
+                f"{SCHEMA_VERSION}: open it for writing to upgrade it in place where that is an "
+                "extension; otherwise (its digests differ) start a new database, for example "
                 "with `socialrating demo --db NEW.duckdb`"
             )
 
@@ -223,6 +226,8 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     store.run("SET enable_progress_bar = false")
     try:
         if create:
+            if not read_only and store.initialised:
+                store.upgrade()
             store.create_schema()
             store.require_current()
         else:

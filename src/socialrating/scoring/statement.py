@@ -120,7 +120,7 @@ class Statement:
 
     ``points_score`` is the base plus every counted point; ``contagion`` what contacts
     with low-graded citizens cost (``contacts`` names them; ``contacts_in_window`` counts
-    every contact); a standing direct grade then sets the score (``adjustment`` is the
+    every contact in the window, for a subject contagion can lower, else 0); a standing direct grade then sets the score (``adjustment`` is the
     difference), and ``stage`` names the stage the score has reached, if the rulebook has
     stages.
     """
