@@ -120,9 +120,9 @@ class Statement:
 
     ``points_score`` is the base plus every counted point; ``contagion`` what contacts
     with low-graded citizens cost (``contacts`` names them; ``contacts_in_window`` counts
-    every contact in the window, for a subject contagion can lower, else 0); a standing direct grade then sets the score (``adjustment`` is the
-    difference), and ``stage`` names the stage the score has reached, if the rulebook has
-    stages.
+    every contact in the window, for a subject contagion can lower, else 0); a standing
+    direct grade then sets the score (``adjustment`` is the difference), and ``stage``
+    names the stage the score has reached, if the rulebook has stages.
     """
 
     subject: Subject
@@ -234,23 +234,11 @@ def statement(
     ]
     lists.sort(key=lambda m: (m.list, m.cause))
     contagion = int(row["contagion"])
+    points_score = int(row["points_score"])
     contacts: list[Contact] = []
     in_window = 0
-    points_score = int(row["points_score"])
     if exposed(rb, subject.kind.value, points_score, direct is not None):
-        found = run_plan(store, rb, "subject_contacts", day, subject.subject_id).to_pylist()
-        in_window = len(found)
-        low = [c for c in found if c["low"]]
-        codes = _codes(store, [int(c["contact_id"]) for c in low])
-        contacts = [
-            Contact(
-                codes[int(c["contact_id"])],
-                c["grade"],
-                day_date(int(c["last_day"])),
-                int(c["last_entry"]),
-            )
-            for c in low
-        ]
+        contacts, in_window = _contacts(store, rb, subject, day)
     decisions = [
         decide(
             service,
@@ -275,7 +263,7 @@ def statement(
         int(row["score"]),
         row["grade"],
         lines,
-        points_score=int(row["points_score"]),
+        points_score=points_score,
         direct=direct,
         stage=row["stage"],
         lists=lists,
@@ -297,6 +285,26 @@ def statement(
             f"{contagion} for {len(contacts)} contacts, expected {lost})"
         )
     return result
+
+
+def _contacts(
+    store: Store, rb: RulebookHeader, subject: Subject, day: int
+) -> tuple[list[Contact], int]:
+    """The subject's low-graded contacts (the ones contagion counted) and how many
+    contacts it has in the window."""
+    found = run_plan(store, rb, "subject_contacts", day, subject.subject_id).to_pylist()
+    low = [c for c in found if c["low"]]
+    codes = _codes(store, [int(c["contact_id"]) for c in low])
+    contacts = [
+        Contact(
+            codes[int(c["contact_id"])],
+            c["grade"],
+            day_date(int(c["last_day"])),
+            int(c["last_entry"]),
+        )
+        for c in low
+    ]
+    return contacts, len(found)
 
 
 def exposed(rb: RulebookHeader, kind: str, points_score: int, direct: bool) -> bool:
