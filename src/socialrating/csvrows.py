@@ -2,6 +2,11 @@
 
 Shared by batch files and rulebook catalogues: both report problems by the line an
 editor shows, so a quoted field spanning lines or a blank line never shifts the count.
+
+Two readers give the same header, values and lines: ``read_csv_columns`` (Python's csv
+module, row by row, exact for any file and the one that words every problem) and
+``read_csv_arrow`` (Arrow's parser, for the common file whose rows are its lines; it
+declines any other file, and the caller then reads it with ``read_csv_columns``).
 """
 
 from __future__ import annotations
@@ -9,8 +14,22 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 
 from socialrating.errors import Problem
+
+# A file the two readers cannot read differently: every line one record, every field
+# either plain (no quote, comma or line break) or quoted, with "" for a quote and no line
+# break inside. A quote inside a plain field, text after a closing quote or a line break
+# in quotes is left to the csv module, whose rules for them are its own.
+_FIELD = r'(?:"(?:[^"\r\n]|"")*"|[^",\r\n]*)'
+_RECORD = rf"{_FIELD}(?:,{_FIELD})*"
+_ONE_RECORD_A_LINE = rf"\A(?:{_RECORD}(?:\r\n|\n|\r))*(?:{_RECORD})?\z"
 
 
 @dataclass
@@ -20,6 +39,21 @@ class CsvColumns:
     header: list[str] = field(default_factory=list)
     columns: dict[str, list[str]] = field(default_factory=dict)
     lines: list[int] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class CsvArrow:
+    """A CSV file read by Arrow: its header, a string array per column, each row's line.
+
+    Attributes:
+        header: the column names, trimmed, as ``read_csv_columns`` gives them.
+        columns: per name, the values as written (a repeated name keeps its last column).
+        lines: each row's line (int64), the same as ``read_csv_columns``'s.
+    """
+
+    header: list[str]
+    columns: dict[str, Any]
+    lines: Any
 
 
 def read_csv_columns(text: Iterable[str], source: str) -> tuple[CsvColumns | None, list[Problem]]:
@@ -60,5 +94,70 @@ def read_csv_columns(text: Iterable[str], source: str) -> tuple[CsvColumns | Non
             continue
         rows.append(values)
         lines.append(line)
-    columns = {h: [row[i] for row in rows] for i, h in enumerate(header)}
+    by_column = zip(*rows, strict=True) if rows else iter([[] for _ in header])
+    columns = {h: list(values) for h, values in zip(header, by_column, strict=True)}
     return CsvColumns(header, columns, lines), problems
+
+
+def _physical_lines(data: bytes) -> int:
+    """The number of lines of ``data`` as csv.reader counts them (\\n, \\r\\n or \\r end one)."""
+    count = data.count(b"\n")
+    if b"\r" in data:
+        count += data.count(b"\r") - data.count(b"\r\n")
+    if data and not data.endswith((b"\n", b"\r")):
+        count += 1
+    return count
+
+
+def read_csv_arrow(data: bytes) -> CsvArrow | None:
+    """The header and columns of CSV ``data`` read by Arrow, or None where it may differ.
+
+    ``data`` is valid UTF-8 without a byte order mark. The result equals what
+    ``read_csv_columns`` reads from the same text (values as strings, untrimmed). None when
+    that cannot be promised, or when ``read_csv_columns`` would report a problem: the file
+    is empty or has fewer than two columns; a record is not one line of plain or cleanly
+    quoted fields; a line is blank; a row has the wrong number of fields; a field is longer
+    than csv.field_size_limit().
+    """
+    if not data:
+        return None
+    # The whole file as one string (no copy), checked by one linear-time RE2 match.
+    large = len(data) >= 2**31
+    offsets = np.array([0, len(data)], np.int64 if large else np.int32)
+    kind = pa.large_string() if large else pa.string()
+    text = pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(offsets), pa.py_buffer(data)])
+    if not pc.match_substring_regex(text, _ONE_RECORD_A_LINE)[0].as_py():
+        return None
+    first_end = min((i for i in (data.find(b"\n"), data.find(b"\r")) if i >= 0), default=len(data))
+    try:
+        header = [h.strip() for h in next(csv.reader([data[:first_end].decode("utf-8")]))]
+    except (StopIteration, csv.Error, UnicodeDecodeError):
+        return None
+    if len(header) < 2:
+        # One column: a line of spaces or "" is a row to Arrow, a blank line to csv.reader.
+        return None
+    rows = _physical_lines(data) - 1
+    names = [f"f{i}" for i in range(len(header))]
+    if rows == 0:
+        table = pa.table([pa.array([], pa.string()) for _ in names], names=names)
+    else:
+        try:
+            table = pacsv.read_csv(
+                pa.BufferReader(data),
+                read_options=pacsv.ReadOptions(skip_rows=1, column_names=names),
+                parse_options=pacsv.ParseOptions(newlines_in_values=False),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(names, pa.string()), strings_can_be_null=False
+                ),
+            )
+        except pa.ArrowException:
+            return None
+    # Arrow skips blank lines, which shift the lines of the rows below them.
+    if table.num_rows != rows:
+        return None
+    columns = [table.column(i).combine_chunks() for i in range(len(names))]
+    limit = csv.field_size_limit()
+    if rows and any(pc.max(pc.binary_length(c)).as_py() > limit for c in columns):
+        return None
+    lines = pa.array(np.arange(2, rows + 2, dtype=np.int64))
+    return CsvArrow(header, dict(zip(header, columns, strict=True)), lines)

@@ -487,6 +487,19 @@ def test_csv_catalogue_loads(tmp_path: Path) -> None:
     assert rb.catalogue_bytes == (tmp_path / "params.csv").read_bytes()
 
 
+@pytest.mark.parametrize(
+    ("cell", "compiled"),
+    [("police;;hotline", "police;hotline"), (";police; ;hotline;", "police;hotline")],
+)
+def test_empty_items_in_a_catalogue_list_are_dropped(
+    tmp_path: Path, cell: str, compiled: str
+) -> None:
+    rows = (f'jaywalk,traffic,-2,"{cell}",traffic;;street', "donate,charity,3,police,")
+    rb = load_rulebook(with_catalogue(tmp_path, "params.csv", csv_text(*rows)))
+    jaywalk = next(r for r in rb.parameters.to_pylist() if r["code"] == "jaywalk")
+    assert (jaywalk["institutions"], jaywalk["tags"]) == (compiled, "traffic;street")
+
+
 def test_catalogue_is_part_of_the_hash(tmp_path: Path) -> None:
     path = with_catalogue(tmp_path, "params.csv", csv_text(*GOOD_ROWS))
     before = load_rulebook(path).hash

@@ -1,8 +1,9 @@
 """A parameter catalogue (CSV, gzipped CSV or Parquet): read and checked column by column.
 
 A catalogue holds the long tail of parameters (160,000 in the seed rulebook), so it is
-checked with vectorised Arrow compute rather than row by row; only bad rows are visited
-one by one, to write their messages. Each row keeps its line (CSV: the physical line an
+read by Arrow's CSV parser when its rows are its lines (else by the csv module, row by
+row, with the same result) and checked with vectorised Arrow compute rather than row by
+row; only bad rows are visited one by one, to write their messages. Each row keeps its line (CSV: the physical line an
 editor shows; Parquet: the 1-based row), so that every problem points at it. Lists inside
 a cell (institutions, tags) are separated by ``;``. The checks are the same as the YAML
 schema's (``schema.Parameter``); a test keeps the two in step.
@@ -10,10 +11,11 @@ schema's (``schema.Parameter``); a test keeps the two in step.
 
 from __future__ import annotations
 
+import codecs
 import gzip
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialrating.csvrows import read_csv_columns
+from socialrating.csvrows import read_csv_arrow, read_csv_columns
 from socialrating.errors import Problem
 from socialrating.rulebook.rulebook import (
     CATEGORY_COLUMNS,
@@ -78,8 +80,14 @@ class Catalogue:
     lines: np.ndarray
 
 
-def read_catalogue(path: Path, data: bytes) -> tuple[pa.Table | None, list[Problem]]:
-    """The catalogue as text columns (every column of COLUMNS, null when empty) with ``line``."""
+def read_catalogue(
+    path: Path, data: bytes, *, fast: bool = True
+) -> tuple[pa.Table | None, list[Problem]]:
+    """The catalogue as text columns (every column of COLUMNS, null when empty) with ``line``.
+
+    A CSV file is read by Arrow when its rows are its lines (the common case), else (or
+    with ``fast=False``) row by row; both give the same table and the same problems.
+    """
     name = path.name.lower()
     if name.endswith(".parquet"):
         return _parquet(path, data)
@@ -95,7 +103,7 @@ def read_catalogue(path: Path, data: bytes) -> tuple[pa.Table | None, list[Probl
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         return None, [Problem(str(path), None, "", f"not UTF-8 text: {exc}")]
-    return _csv(path, text)
+    return _csv(path, data.removeprefix(codecs.BOM_UTF8), text, fast)
 
 
 def _check_header(path: Path, header: list[str]) -> list[Problem]:
@@ -112,24 +120,37 @@ def _check_header(path: Path, header: list[str]) -> list[Problem]:
     return problems
 
 
-def _table(columns: dict[str, list[str]], lines: list[int]) -> pa.Table:
-    n = len(lines)
-    data: dict[str, pa.Array] = {"line": pa.array(lines, pa.int64())}
+def _table(columns: Mapping[str, list[str] | pa.Array], lines: list[int] | pa.Array) -> pa.Table:
+    """The table of text columns: each value trimmed, null when empty."""
+    line = lines if isinstance(lines, pa.Array) else pa.array(lines, pa.int64())
+    data: dict[str, pa.Array] = {"line": line}
+    null = pa.scalar(None, pa.string())
     for col in COLUMNS:
-        arr = pa.array(columns[col], pa.string()) if col in columns else pa.nulls(n, pa.string())
+        values = columns.get(col)
+        if values is None:
+            data[col] = pa.nulls(len(line), pa.string())
+            continue
+        arr = values if isinstance(values, pa.Array) else pa.array(values, pa.string())
         arr = pc.utf8_trim_whitespace(arr)
-        data[col] = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+        data[col] = pc.if_else(pc.equal(arr, ""), null, arr)
     return pa.table(data)
 
 
-def _csv(path: Path, text: str) -> tuple[pa.Table | None, list[Problem]]:
-    read, problems = read_csv_columns(io.StringIO(text, newline=""), str(path))
-    if read is None:
-        return None, problems
-    header_problems = _check_header(path, read.header)
+def _csv(path: Path, body: bytes, text: str, fast: bool) -> tuple[pa.Table | None, list[Problem]]:
+    """``body``: the file's bytes without a BOM; ``text``: the same, decoded."""
+    read = read_csv_arrow(body) if fast else None
+    problems: list[Problem] = []
+    if read is not None:
+        header, columns, lines = read.header, read.columns, read.lines
+    else:
+        exact, problems = read_csv_columns(io.StringIO(text, newline=""), str(path))
+        if exact is None:
+            return None, problems
+        header, columns, lines = exact.header, exact.columns, exact.lines
+    header_problems = _check_header(path, header)
     if header_problems:
         return None, header_problems
-    return _table(read.columns, read.lines), problems
+    return _table(columns, lines), problems
 
 
 def _parquet(path: Path, data: bytes) -> tuple[pa.Table | None, list[Problem]]:
@@ -142,15 +163,16 @@ def _parquet(path: Path, data: bytes) -> tuple[pa.Table | None, list[Problem]]:
     problems = _check_header(path, table.column_names)
     if problems:
         return None, problems
-    columns: dict[str, list[str]] = {}
+    columns: dict[str, pa.Array] = {}
     for name in table.column_names:
         col = table.column(name).combine_chunks()
         if pa.types.is_list(col.type) or pa.types.is_large_list(col.type):
             col = pc.binary_join(col.cast(pa.list_(pa.string())), ";")
         elif pa.types.is_boolean(col.type):
             col = pc.if_else(col, "true", "false")
-        columns[name] = col.cast(pa.string()).fill_null("").to_pylist()
-    return _table(columns, list(range(1, table.num_rows + 1))), []
+        columns[name] = col.cast(pa.string()).fill_null("")
+    lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
+    return _table(columns, lines), []
 
 
 Check = tuple[str, pa.Array, Callable[[str | None], str]]
@@ -179,14 +201,18 @@ def check_catalogue(
     def matches(name: str, pattern: str) -> pa.Array:
         return empty_or(name, pc.match_substring_regex(col[name], pattern))
 
-    def in_range(name: str, low: float, high: float, low_open: bool = False) -> pa.Array:
-        ok = pc.fill_null(pc.match_substring_regex(col[name], NUMBER), False)
+    def in_range(
+        name: str, low: float, high: float, low_open: bool = False, pattern: str = NUMBER
+    ) -> pa.Array:
+        """Empty, or text matching ``pattern`` (a kind of NUMBER) whose value is in range."""
+        ok = pc.fill_null(pc.match_substring_regex(col[name], pattern), False)
         values = pc.cast(pc.if_else(ok, col[name], "nan"), pa.float64())
         above = pc.greater(values, low) if low_open else pc.greater_equal(values, low)
-        return empty_or(name, pc.and_(above, pc.less_equal(values, high)))
+        return empty_or(name, pc.and_(ok, pc.and_(above, pc.less_equal(values, high))))
 
-    def integer(name: str) -> pa.Array:
-        return matches(name, INTEGER)
+    def whole_in_range(name: str, low: int, high: int) -> pa.Array:
+        """Empty, or a whole number (INTEGER) from ``low`` to ``high``."""
+        return in_range(name, low, high, pattern=INTEGER)
 
     def boolean(name: str) -> pa.Array:
         return empty_or(name, pc.is_in(pc.utf8_lower(col[name]), pa.array(TRUE + FALSE)))
@@ -218,13 +244,13 @@ def check_catalogue(
         ("points", required("points"), lambda _: "required"),
         (
             "points",
-            pc.and_(integer("points"), in_range("points", -100_000, 100_000)),
+            whole_in_range("points", -100_000, 100_000),
             lambda x: f"not a whole number from -100000 to 100000: {v(x)}",
         ),
         ("per_unit", boolean("per_unit"), lambda x: f"not true or false: {v(x)}"),
         (
             "expires_after_days",
-            pc.and_(integer("expires_after_days"), in_range("expires_after_days", 1, 36_500)),
+            whole_in_range("expires_after_days", 1, 36_500),
             lambda x: f"not a whole number of days from 1 to 36500: {v(x)}",
         ),
         (
@@ -255,12 +281,12 @@ def check_catalogue(
         ),
         (
             "verify_reporters",
-            pc.and_(integer("verify_reporters"), in_range("verify_reporters", 1, 1000)),
+            whole_in_range("verify_reporters", 1, 1000),
             lambda x: f"not a whole number from 1 to 1000: {v(x)}",
         ),
         (
             "verify_window_days",
-            pc.and_(integer("verify_window_days"), in_range("verify_window_days", 1, 36_500)),
+            whole_in_range("verify_window_days", 1, 36_500),
             lambda x: f"not a whole number of days from 1 to 36500: {v(x)}",
         ),
         (
@@ -320,8 +346,10 @@ def _duplicates(
                 f"parameter {code!r} is already defined at {yaml_codes[code]}",
             )
         )
-    counts = pc.value_counts(codes.drop_null())
-    repeated = pc.filter(counts.field("values"), pc.greater(counts.field("counts"), 1))
+    # Sorted, a repeated code sits next to itself (sorting is cheaper than hashing here).
+    ordered = codes.drop_null().sort()
+    same = pc.equal(ordered[1:], ordered[:-1])
+    repeated = pc.unique(ordered[1:].filter(same))
     if len(repeated):
         first: dict[str, int] = {}
         for i in np.flatnonzero(
@@ -376,9 +404,19 @@ def compile_catalogue(table: pa.Table, spec: RulebookSpec) -> dict[str, pa.Array
 
     def joined(name: str) -> pa.Array:
         parts = pc.split_pattern(col[name].fill_null(""), ";")
-        trimmed = pa.ListArray.from_arrays(parts.offsets, pc.utf8_trim_whitespace(parts.flatten()))
-        out = pc.binary_join(trimmed, ";")
-        return pc.replace_substring_regex(out, ";{2,}|^;|;$", "")
+        items = pc.utf8_trim_whitespace(parts.flatten())
+        out = pc.binary_join(pa.ListArray.from_arrays(parts.offsets, items), ";")
+        # Only a cell with an empty item has separators to drop: rewrite just those cells.
+        empty = np.zeros(len(out), dtype=bool)
+        rows = pc.list_parent_indices(parts).to_numpy()
+        empty[rows[pc.equal(items, "").to_numpy(zero_copy_only=False)]] = True
+        if not empty.any():
+            return out
+        mask = pa.array(empty)
+        # "police;;hotline" is police and hotline: runs of separators become one.
+        fixed = pc.replace_substring_regex(out.filter(mask), ";{2,}", ";")
+        fixed = pc.replace_substring_regex(fixed, "^;|;$", "")
+        return pc.replace_with_mask(out, mask, fixed)
 
     return {
         "code": col["code"],
