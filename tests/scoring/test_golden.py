@@ -8,7 +8,8 @@ Each directory under ``tests/cases/`` holds:
   (consecutive rows of one institution form one batch); ``refers_to`` names a row's key;
 - ``case.yaml``: ``subjects`` (code → kind) and ``checks``, each an ``as_of`` date and,
   per subject, the expected ``score``, ``grade`` and optionally ``points_score``,
-  ``stage``, ``direct`` (grade, key, until) and ``lines``: every statement line in order,
+  ``stage``, ``bounded`` and ``bound`` (what a floor or ceiling did), ``adjustment``,
+  ``direct`` (grade, key, until) and ``lines``: every statement line in order,
   each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key).
 
 Every check also runs the batch plan and compares the snapshot with the statement.
@@ -99,7 +100,7 @@ def test_golden_case(tmp_path: Path, name: str) -> None:
                 got = st.as_dict()
                 assert (st.score, st.grade) == (want["score"], want["grade"]), where
                 assert snapshot[code] == (st.score, st.grade, st.stage), where
-                for field in ("points_score", "stage"):
+                for field in ("points_score", "stage", "bounded", "bound", "adjustment"):
                     if field in want:
                         assert got[field] == want[field], f"{where}: {field}"
                 if "direct" in want:

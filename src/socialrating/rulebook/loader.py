@@ -230,6 +230,7 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
             where = ("categories", i, "cap")
             problems.append(_p(path, line_of(lines, where), _dotted(where), cap_problem))
     problems += _check_stages(path, spec, lines)
+    problems += _check_bounds(path, spec, lines)
     problems += _check_contagion(path, spec, lines)
     problems += _check_lists(path, spec, lines)
     problems += _check_services(path, spec, lines)
@@ -306,6 +307,66 @@ def _check_contagion(path: Path, spec: RulebookSpec, lines: Lines) -> list[Probl
         )
     elif len(set(c.from_grades)) == len(order):
         bad("from_grades", "cannot be every citizen grade: nobody would be left to lower")
+    return problems
+
+
+def _check_bounds(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    """The floor and ceiling: in order, around the base score, and leaving every grade,
+    direct score and stage reachable (so bounding a score never changes its grade)."""
+    low, high = spec.floor, spec.ceiling
+    if low is None and high is None:
+        return []
+    problems = []
+
+    def bad(at: tuple[str | int, ...], reason: str) -> None:
+        problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+
+    if low is not None and high is not None and low >= high:
+        bad(("floor",), f"the floor {low} is not below the ceiling {high}")
+    if low is not None and low > spec.base_score:
+        bad(("floor",), f"the floor {low} is above base_score {spec.base_score}")
+    if high is not None and high < spec.base_score:
+        bad(("ceiling",), f"the ceiling {high} is below base_score {spec.base_score}")
+    for kind in ("citizen", "organisation"):
+        bands: list[Band] = getattr(spec.grades, kind)
+        top, second_lowest = bands[0].min, bands[-2].min if len(bands) > 1 else None
+        if low is not None and second_lowest is not None and low >= second_lowest:
+            bad(
+                ("floor",),
+                f"the lowest {kind} grade {bands[-1].grade!r} could never be reached: its "
+                f"scores are below {second_lowest}, under the floor {low}",
+            )
+        if high is not None and top is not None and high < top:
+            bad(
+                ("ceiling",),
+                f"the highest {kind} grade {bands[0].grade!r} could never be reached: it "
+                f"starts at {top}, above the ceiling {high}",
+            )
+        graded = {
+            p.code: p.direct_grade
+            for p in spec.parameters
+            if p.direct_grade is not None and p.subjects in (kind, "any")
+        }
+        for i, band in enumerate(bands):
+            users = [code for code, grade in graded.items() if grade == band.grade]
+            score, field = band.direct_score, "direct_score"
+            if score is None and users:
+                score, field = band.min, "min"
+            if score is None:
+                continue
+            why = f"a subject graded {band.grade!r} directly stands at its {field} {score}"
+            fix = "" if field == "direct_score" else " (set a direct_score within the bounds)"
+            if low is not None and score < low:
+                bad(("grades", kind, i, field), f"{why}, below the floor {low}{fix}")
+            if high is not None and score > high:
+                bad(("grades", kind, i, field), f"{why}, above the ceiling {high}{fix}")
+    for i, stage in enumerate(spec.stages):
+        if stage.at_least is not None and high is not None and stage.at_least > high:
+            reason = f"never reached: at_least {stage.at_least} is above the ceiling {high}"
+            bad(("stages", i, "at_least"), reason)
+        if stage.at_most is not None and low is not None and stage.at_most < low:
+            reason = f"never reached: at_most {stage.at_most} is below the floor {low}"
+            bad(("stages", i, "at_most"), reason)
     return problems
 
 

@@ -16,6 +16,8 @@ from socialrating.model import InstitutionClass
 Code = Annotated[str, Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:\-]+$")]
 Days = Annotated[int, Field(gt=0, le=36_500)]
 Confidence = Annotated[float, Field(gt=0, le=1)]
+# A score's floor or ceiling: far from any 64-bit limit, so that adding points cannot overflow.
+Bound = Annotated[int, Field(ge=-1_000_000_000_000, le=1_000_000_000_000)]
 
 
 class _Strict(BaseModel):
@@ -312,6 +314,16 @@ class RulebookSpec(_Strict):
     title: str = ""
     effective: dt.date
     base_score: int = 1000
+    floor: Bound | None = Field(
+        default=None,
+        description="The lowest score a subject can have: a lower score is raised to it, "
+        "after points, caps, mechanics and contagion (default: none).",
+    )
+    ceiling: Bound | None = Field(
+        default=None,
+        description="The highest score a subject can have: a higher score is lowered to it "
+        "(default: none).",
+    )
     grades: Grades
     camera: CameraRules = CameraRules()
     reports: Verification = Verification()

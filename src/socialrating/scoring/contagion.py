@@ -10,7 +10,8 @@ subjects' own records (round 0):
 - ``spread``: in round k, a citizen who is *exposed* (a citizen whose own grade is not
   one of ``from_grades`` and who has no standing direct grade) loses ``points`` for each
   distinct contact who is a citizen with one of ``from_grades`` in round k-1, at most
-  ``max_deduction``; its grade and stage follow from the lowered score.
+  ``max_deduction``; the lowered score is bounded by the rulebook's floor and ceiling
+  like any score, and its grade and stage follow from it.
 
 Only exposed scores change, and only downward, so the set of low-graded citizens can only
 grow from one round to the next: the result is deterministic, and after round k it has
@@ -29,7 +30,7 @@ import ibis.expr.types as ir
 
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, grade_expr, stage_expr
+from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, bounded, grade_expr, stage_expr
 
 
 def contacts(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
@@ -108,7 +109,7 @@ def _round(rb: RulebookHeader, base: ir.Table, edges: ir.Table, grades: ir.Table
     t = base.left_join(hits, base.subject_id == hits.h_subject)
     n = ibis.ifelse(t.exposed, t.n.fill_null(0), 0).cast("int64")
     lost = ibis.greatest(n * c.points, -c.max_deduction).cast("int64")
-    lowered = (t.points_score + lost).cast("int64")
+    lowered = bounded(rb, (t.points_score + lost).cast("int64"))
     score = ibis.ifelse(t.exposed, lowered, t.score).cast("int64")
     return t.select(
         subject_id=t.subject_id,

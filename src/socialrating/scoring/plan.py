@@ -307,7 +307,7 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
 
 def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     """Per organisation, its legal representative as of the date (``org``, ``person``,
-    ``link_entry``): the counterpart of the latest record of the rulebook's
+    ``link_entry``, ``link_day``): the counterpart of the latest record of the rulebook's
     representatives parameter about it; none if that record names nobody."""
     e = inputs.entries
     r = e.filter(
@@ -317,7 +317,9 @@ def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     )
     r = r.mutate(order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id)
     latest = r.group_by(org=r.subject_id).aggregate(
-        person=r.counterpart_id.argmax(r.order_key), link_entry=r.entry_id.argmax(r.order_key)
+        person=r.counterpart_id.argmax(r.order_key),
+        link_entry=r.entry_id.argmax(r.order_key),
+        link_day=r.day.argmax(r.order_key),
     )
     return latest.filter(latest.person.notnull())
 
@@ -505,6 +507,20 @@ def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
     )
 
 
+def bounded(rulebook: RulebookHeader, score: ir.IntegerValue) -> ir.IntegerValue:
+    """``score`` clamped into the rulebook's ``floor`` and ``ceiling`` (either may be unset).
+
+    Validation keeps the floor in the lowest band and the ceiling in the highest, so
+    bounding changes a score (and its stage) but never its grade.
+    """
+    spec = rulebook.spec
+    if spec.floor is not None:
+        score = ibis.greatest(score, ibis.literal(spec.floor, "int64")).cast("int64")
+    if spec.ceiling is not None:
+        score = ibis.least(score, ibis.literal(spec.ceiling, "int64")).cast("int64")
+    return score
+
+
 def grade_expr(
     rulebook: RulebookHeader, score: ir.IntegerValue, kind: ir.StringValue
 ) -> ir.StringValue:
@@ -540,9 +556,10 @@ def scores(
 ) -> ir.Table:
     """Stage 4: per subject (every registered subject), score, grade and stage.
 
-    ``points_score`` is base plus capped points; a standing direct grade (``ranks``, from
-    ``mechanics.direct_ranks``) sets ``grade`` (the worst of several) and puts ``score`` at
-    that band's direct score.
+    ``points_score`` is base plus capped points; ``score`` is that, ``bounded`` into the
+    rulebook's floor and ceiling, and the grade and stage follow ``score``. A standing
+    direct grade (``ranks``, from ``mechanics.direct_ranks``) sets ``grade`` (the worst of
+    several) and puts ``score`` at that band's direct score (which lies within the bounds).
     """
     rb = inputs.rulebook
     totals = category_totals(inputs, evaluated)
@@ -554,7 +571,7 @@ def scores(
     points_score = (rb.spec.base_score + joined.points.fill_null(0)).cast("int64")
     if ranks is None:
         scored = joined.select(subject_id=s.subject_id, kind=s.kind, points_score=points_score)
-        score = scored.points_score
+        score = bounded(rb, scored.points_score)
         return scored.select(
             "subject_id",
             "kind",
@@ -589,13 +606,14 @@ def scores(
         else_=ibis.null("int64"),
     )
     scored = scored.mutate(
-        direct_grade=direct_grade, score=direct_score.fill_null(scored.points_score).cast("int64")
+        direct_grade=direct_grade,
+        score=direct_score.fill_null(bounded(rb, scored.points_score)).cast("int64"),
     )
     return scored.select(
         "subject_id",
         "kind",
         "score",
-        grade=scored.direct_grade.fill_null(grade_expr(rb, scored.points_score, scored.kind)),
+        grade=scored.direct_grade.fill_null(grade_expr(rb, scored.score, scored.kind)),
         points_score="points_score",
         direct_grade="direct_grade",
         stage=stage_expr(rb, scored.score),

@@ -120,9 +120,11 @@ class Statement:
 
     ``points_score`` is the base plus every counted point; ``contagion`` what contacts
     with low-graded citizens cost (``contacts`` names them; ``contacts_in_window`` counts
-    every contact in the window, for a subject contagion can lower, else 0); a standing
-    direct grade then sets the score (``adjustment`` is the difference), and ``stage``
-    names the stage the score has reached, if the rulebook has stages.
+    every contact in the window, for a subject contagion can lower, else 0); the
+    rulebook's floor or ceiling then bounds the score (``bounded`` is what the floor added,
+    positive, or the ceiling removed, negative; ``bound`` names which, else None); a
+    standing direct grade instead sets the score (``adjustment`` is the difference), and
+    ``stage`` names the stage the score has reached, if the rulebook has stages.
     """
 
     subject: Subject
@@ -140,6 +142,8 @@ class Statement:
     contagion: int = 0
     contacts: list[Contact] = field(default_factory=list)
     contacts_in_window: int = 0
+    bounded: int = 0
+    bound: str | None = None
 
     @property
     def points_total(self) -> int:
@@ -149,13 +153,13 @@ class Statement:
     @property
     def adjustment(self) -> int:
         """What a direct grade adds to the points score to make the score (else 0)."""
-        return self.score - self.points_score - self.contagion
+        return self.score - self.points_score - self.contagion - self.bounded
 
     @property
     def total(self) -> int:
-        """Base, every counted point, contagion and the direct grade's adjustment: always
-        ``score``."""
-        return self.points_total + self.contagion + self.adjustment
+        """Base, every counted point, contagion, the floor's or ceiling's points and the
+        direct grade's adjustment: always ``score``."""
+        return self.points_total + self.contagion + self.bounded + self.adjustment
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -169,6 +173,8 @@ class Statement:
             "contagion": self.contagion,
             "contacts": [c.as_dict() for c in self.contacts],
             "contacts_in_window": self.contacts_in_window,
+            "bounded": self.bounded,
+            "bound": self.bound,
             "adjustment": self.adjustment,
             "score": self.score,
             "grade": self.grade,
@@ -255,12 +261,14 @@ def statement(
         if service.subjects in ("any", subject.kind.value)
     ]
     # DuckDB sums integers into 128-bit values; the score is a plain int.
+    score = int(row["score"])
+    bounded = 0 if direct is not None else score - points_score - contagion
     result = Statement(
         subject,
         as_of,
         rb.hash,
         rb.spec.base_score,
-        int(row["score"]),
+        score,
         row["grade"],
         lines,
         points_score=points_score,
@@ -271,9 +279,11 @@ def statement(
         contagion=contagion,
         contacts=contacts,
         contacts_in_window=in_window,
+        bounded=bounded,
+        bound="floor" if bounded > 0 else "ceiling" if bounded < 0 else None,
     )
     expected = (
-        result.points_score + contagion
+        bound_score(rb, result.points_score + contagion)
         if direct is None
         else rb.direct_score(subject.kind.value, direct.grade)
     )
@@ -282,7 +292,7 @@ def statement(
         raise ScoringError(
             f"statement of {code} sums to {result.points_total} but the points score is "
             f"{result.points_score} (score {result.score}, expected {expected}; contagion "
-            f"{contagion} for {len(contacts)} contacts, expected {lost})"
+            f"{contagion} for {len(contacts)} contacts, expected {lost}; bounded {bounded})"
         )
     return result
 
@@ -315,8 +325,18 @@ def exposed(rb: RulebookHeader, kind: str, points_score: int, direct: bool) -> b
         c is not None
         and kind == "citizen"
         and not direct
-        and rb.grade_of(points_score, kind) not in c.from_grades
+        and rb.grade_of(bound_score(rb, points_score), kind) not in c.from_grades
     )
+
+
+def bound_score(rb: RulebookHeader, score: int) -> int:
+    """``score`` clamped into the rulebook's floor and ceiling (the plan's ``bounded``)."""
+    floor, ceiling = rb.spec.floor, rb.spec.ceiling
+    if floor is not None:
+        score = max(score, floor)
+    if ceiling is not None:
+        score = min(score, ceiling)
+    return score
 
 
 def _contagion_points(rb: RulebookHeader, low_contacts: int) -> int:
