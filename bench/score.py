@@ -33,7 +33,8 @@ from socialrating.model import day_number
 from socialrating.rulebook import Rulebook
 from socialrating.scoring import score_run
 
-# The baselines of ARCHITECTURE.md (records per second), for reference only.
+# The earlier baselines of docs/architecture.md ("Pinned dependencies and baselines"),
+# in records per second, for reference only.
 BASELINES = {"pure Python": 0.9e6, "pandas": 3.6e6, "Ibis on DuckDB 2.0": 12e6}
 TARGET_RATE = 10e6
 TARGET_VS_PANDAS = 3.0
@@ -166,7 +167,7 @@ def score_python(
 
 
 def reference_query(store: Store, rb: Rulebook, as_of: int) -> int:
-    """ARCHITECTURE.md's baseline workload, as plain DuckDB SQL, on the same ledger.
+    """The baseline workload (docs/architecture.md), as plain DuckDB SQL, on the same ledger.
 
     Join records to the parameter table, drop expired ones, sum points per subject and
     category, cap each category, add the base, grade: less than the plan does (no
@@ -232,7 +233,7 @@ def main() -> None:
     ).to_pandas()
     log(f"  best {best:.2f} s, median {median:.2f} s: {ours / 1e6:.2f} M records/s")
 
-    log("reference: ARCHITECTURE.md's baseline workload as plain DuckDB SQL")
+    log("reference: the baseline workload (docs/architecture.md) as plain DuckDB SQL")
     _, r_best, _ = timed(lambda: reference_query(store, rb, as_of), args.repeat)
     log(f"  best {r_best:.2f} s: {n / r_best / 1e6:.2f} M records/s")
 
@@ -295,7 +296,7 @@ def main() -> None:
     for name, rate in rates.items():
         print(f"{name:38s} {rate:>14,.0f} {ours / rate:>15.2f}x")
     print()
-    print("Baselines of ARCHITECTURE.md (other runs, for reference):")
+    print("Earlier baselines of docs/architecture.md (other runs, for reference):")
     for name, rate in BASELINES.items():
         print(f"  {name:36s} {rate:>14,.0f}")
     vs_pandas = ours / rates["pandas (merge + group-by)"]
