@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/socialrating demo
 
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 bench: $(STAMP)
 	$(BIN)/python bench/score.py

@@ -35,7 +35,7 @@ BATCH = (
 
 
 def cli(*args: str) -> Result:
-    return CliRunner().invoke(app, list(args))
+    return CliRunner().invoke(app, list(args), prog_name="socialrating")
 
 
 def ok(*args: str) -> Result:
@@ -310,7 +310,8 @@ def test_demo_is_idempotent_and_verifies(tmp_path: Path) -> None:
     second = one_json(*args)
     assert (second["stored"], second["duplicates"]) == (0, first["stored"])
     assert second["run"]["grades"] == run["grades"]
-    assert second["run"]["run_id"] == run["run_id"] + 1
+    assert second["run"]["run_id"] == run["run_id"]  # nothing new: no second run
+    assert (first["reused_run"], second["reused_run"]) == (False, True)
     doc = one_json("verify", "--db", str(tmp_path / "demo.duckdb"))
     assert (doc["ok"], doc["entries"]) == (True, first["stored"] + 1)  # + the activation
 

@@ -10,13 +10,17 @@ from typing import Any
 import typer.main
 
 from socialrating.cli import app
+from socialrating.cli.help import ORDER, metavar, summary
 
 # Typer carries its own copy of click, so commands are read by their attributes.
 
 
 def _commands(group: Any, prefix: str) -> list[tuple[str, Any]]:
     out: list[tuple[str, Any]] = []
-    for name in sorted(group.commands):
+    rank: dict[str, int] = {}
+    for i, name in enumerate(ORDER):
+        rank.setdefault(name, i)
+    for name in sorted(group.commands, key=lambda n: (rank.get(n, len(ORDER)), n)):
         command = group.commands[name]
         if hasattr(command, "commands"):
             out += _commands(command, f"{prefix} {name}")
@@ -29,8 +33,9 @@ def _option(param: Any) -> str:
     if param.param_type_name == "argument":
         text = (param.help or "").replace("|", "\\|")
         optional = "" if param.required else " (optional)"
-        return f"| `{param.name.upper()}` | {text}{optional} | |"
-    names = ", ".join(f"`{o}`" for o in param.opts)
+        return f"| `{metavar(param)}` | {text}{optional} | |"
+    value = "" if getattr(param, "is_flag", False) else f" {metavar(param)}"
+    names = ", ".join(f"`{o}{value}`" for o in param.opts)
     flag = getattr(param, "is_flag", False)
     default = "" if param.default in (None, False) or flag else f"`{param.default}`"
     if param.envvar:
@@ -49,12 +54,15 @@ def reference() -> str:
         "",
     ]
     for name, command in _commands(root, "socialrating"):
-        lines += [f"## `{name}`", "", (command.help or "").strip().split("\n")[0], ""]
+        lines += [f"## `{name}`", "", summary(command), ""]
         params = [p for p in command.params if p.name != "help"]
         if params:
             lines += ["| argument or option | meaning | default |", "| --- | --- | --- |"]
             lines += [_option(p) for p in params]
             lines.append("")
+        if command.epilog:
+            epilog = command.epilog.replace("\b\n", "")
+            lines += ["```text", epilog.strip("\n"), "```", ""]
     return "\n".join(lines)
 
 

@@ -60,21 +60,21 @@ def test_check_lists_and_batch(db: str, tmp_path: Path) -> None:
     assert out.read_text().count("\n") == 4
     pq.write_table(pa.table({"subject": ["o1"]}), tmp_path / "pax.parquet")
     doc = one_json("check-batch", str(tmp_path / "pax.parquet"), "bidding", "--db", db)
-    assert doc["not_allowed"] == [
-        {
-            "subject": "o1",
-            "decision": "refused",
-            "reasons": "RULE:bidding#1;LIST:blacklist",
-            "terms": "{}",
-        }
+    # One shape for a decision everywhere: a batch's is the one `check --json` prints.
+    assert doc["not_allowed"] == [one_json("check", "o1", "bidding", "--db", db)]
+    assert [r["code"] for r in doc["not_allowed"][0]["reasons"]] == [
+        "RULE:bidding#1",
+        "LIST:blacklist",
     ]
+    assert doc["not_allowed"][0]["terms"] == {}
 
 
 @pytest.mark.parametrize(
     ("name", "content", "says"),
     [
         ("pax.csv", "passenger\nc1\n", "no column 'subject' (columns: passenger)"),
-        ("pax.csv", "subject\nc1\n\n  \nc2\n", "empty"),
+        # a blank line and a seat spanning two lines before: the empty subject is on line 5
+        ("pax.csv", 'subject,seat\n\nc1,"1A\n(window)"\n ,2B\n', "pax.csv:5: subject: empty"),
         ("pax.txt", "subject\nc1\n", "use a .csv or .parquet file"),
         ("pax.parquet", "not parquet", "pax.parquet"),
     ],
@@ -86,6 +86,17 @@ def test_malformed_batch_files(db: str, tmp_path: Path, name: str, content: str,
     result = cli("check-batch", str(path), "flight", "--db", db)
     assert result.exit_code != 0
     assert says in result.output
+
+
+def test_a_parquet_list_names_rows_from_1(db: str, tmp_path: Path) -> None:
+    ok("score", "--db", db, "--as-of", "2021-05-31")
+    path = tmp_path / "pax.parquet"
+    pq.write_table(pa.table({"subject": ["c1", None, " "]}), path)
+    result = cli("check-batch", str(path), "flight", "--db", db)
+    assert result.exit_code != 0
+    assert "2 row(s) without a subject, by row number from 1" in result.output
+    assert f"{path}:2: subject: empty" in result.output
+    assert f"{path}:3: subject: empty" in result.output
 
 
 def test_unknown_service(db: str) -> None:

@@ -258,11 +258,17 @@ def test_deleted_last_batch_is_caught_by_a_published_head(ledger: Path) -> None:
     with open_store(ledger) as store:
         report = verify_ledger(store, expected_head=head)
     assert not report.ok
-    assert report.first is not None and report.first.entry_id == 5
-    assert "published head" in report.first.reason
+    assert report.first is None and report.head_found is False
+    assert report.head_problem is not None
+    assert "batches were deleted from its end" in report.head_problem
     result = CliRunner().invoke(app, ["verify", "--db", str(ledger), "--head", head[:16], "--json"])
     assert result.exit_code == 1
-    assert json.loads(result.stdout)["first_broken"] == 5
+    doc = json.loads(result.stdout)
+    assert (doc["ok"], doc["first_broken"], doc["head_found"]) == (False, None, False)
+    result = CliRunner().invoke(app, ["verify", "--db", str(ledger), "--head", head[:16]])
+    assert result.exit_code == 1
+    assert f"the head digest {head[:16]} is not in this ledger (4 entries" in result.stdout
+    assert "first broken entry" not in result.stdout
 
 
 def test_a_database_of_another_ledger_format_is_refused(ledger: Path) -> None:

@@ -284,14 +284,15 @@ def load_decider(store: Store, run_id: int | None = None) -> Decider:
 
 
 def membership_text(m: Membership) -> str:
-    """A membership as a statement shows it."""
+    """A membership as a statement shows it: the list, why, and since and until when."""
     since = "" if m.start_day is None else f" since {day_date(m.start_day)}"
     until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
     if m.cause == "grade":
-        return f"{m.list}: for grade {m.grade}"
+        return f"{m.list}: for grade {m.grade}{since}, while the grade lasts"
     if m.cause == "joint":
         return (
-            f"{m.list}: with {m.via} (joint punishment, representative named by entry {m.entry_id})"
+            f"{m.list}: with {m.via} (joint punishment, representative named by entry "
+            f"{m.entry_id}){since}{until}"
         )
     return f"{m.list}: entry {m.entry_id}{since}{until}"
 

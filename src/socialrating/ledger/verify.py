@@ -39,10 +39,25 @@ class VerifyReport:
     batches: int
     head: str
     findings: list[Finding] = field(default_factory=list)
+    expected_head: str | None = None
+    head_found: bool | None = None
 
     @property
     def ok(self) -> bool:
-        return not self.findings
+        """No entry or batch is broken, and the expected head (if given) is in the ledger."""
+        return not self.findings and self.head_found is not False
+
+    @property
+    def head_problem(self) -> str | None:
+        """What it means that the expected head is missing, or None."""
+        if self.head_found is not False:
+            return None
+        return (
+            f"the head digest {self.expected_head} is not in this ledger ({self.entries:,} "
+            f"entries in {self.batches:,} batches, head {self.head[:16]}): if it was published "
+            "from this ledger, batches were deleted from its end or the chain was rewritten; "
+            "otherwise it is another ledger's digest or mistyped"
+        )
 
     @property
     def first(self) -> Finding | None:
@@ -55,6 +70,9 @@ class VerifyReport:
             "batches": self.batches,
             "head": self.head,
             "first_broken": None if self.first is None else self.first.entry_id,
+            "expected_head": self.expected_head,
+            "head_found": self.head_found,
+            "head_problem": self.head_problem,
             "findings": [
                 {"entry_id": f.entry_id, "batch_id": f.batch_id, "reason": f.reason}
                 for f in self.findings
@@ -65,9 +83,12 @@ class VerifyReport:
 def verify_ledger(store: Store, expected_head: str | None = None) -> VerifyReport:
     """Check every entry and batch; name the first broken entry.
 
-    ``expected_head`` is a head digest published earlier (``verify`` prints it): the
-    ledger must still contain a batch with that digest. Without it, deleting whole batches
-    from the end, records and batch rows together, leaves a chain that is intact in itself.
+    ``expected_head`` is a head digest (or a prefix of one) published earlier (``verify``
+    prints it): the ledger must still contain a batch with that digest, else the report
+    says so in ``head_found`` and ``head_problem`` (no entry is named: the ledger cannot
+    tell a deleted end from a digest that was never its own). Without it, deleting whole
+    batches from the end, records and batch rows together, leaves a chain that is intact
+    in itself.
 
     Detects a row whose content was edited (its digests no longer match), a row whose
     digests were rewritten to match an edit (its batch's digest no longer matches), a
@@ -116,26 +137,22 @@ def verify_ledger(store: Store, expected_head: str | None = None) -> VerifyRepor
         )
     findings = _in_order(store, findings, _check_batches(store))
     head = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
+    head_found = None
     if expected_head:
-        row = store.one(
-            "SELECT batch_id, first_entry FROM batches WHERE starts_with(digest, ?)",
-            [expected_head.lower()],
-        )
-        if row is None:
-            last = int(store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries"))
-            findings.append(
-                Finding(
-                    last + 1,
-                    None,
-                    f"the published head {expected_head[:16]}… is not in the ledger: batches "
-                    "were deleted from its end or the chain was rewritten",
-                )
+        head_found = (
+            store.one(
+                "SELECT batch_id FROM batches WHERE starts_with(digest, ?)",
+                [expected_head.lower()],
             )
+            is not None
+        )
     return VerifyReport(
         entries=int(store.scalar("SELECT count(*) FROM entries")),
         batches=int(store.scalar("SELECT count(*) FROM batches")),
         head=head,
         findings=findings,
+        expected_head=expected_head,
+        head_found=head_found,
     )
 
 

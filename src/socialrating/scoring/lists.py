@@ -40,6 +40,12 @@ def memberships(
     ``grade``, ``start_day`` and ``end_day`` (null: open-ended) and ``via_subject`` (for
     ``joint``: the organisation or representative whose membership is carried over).
 
+    A ``record`` membership runs from its entry record's day to its exit or term end; a
+    ``joint`` one from the later of the other membership's start and the day of the record
+    linking the two, to the other membership's end; a ``grade`` one has no dates here
+    (a grade is not a dated fact: a scoring run dates it, see ``scoring/run.py``), nor
+    has a joint one carried from a grade.
+
     Args:
         graded: ``subject_id`` and ``grade`` of the subjects as of the date.
     """
@@ -82,22 +88,47 @@ def _joint(
     inputs: PlanInputs, as_of: int | ir.Value, code: str, members: ir.Table, through: str
 ) -> ir.Table:
     links = representatives(inputs, as_of)
+    # One row per member of the other list: the earliest start of its causes, and the
+    # latest end (open when any cause is open-ended).
+    members = members.group_by("subject_id").aggregate(
+        start_day=members.start_day.min(),
+        end_day=ibis.ifelse(
+            members.end_day.isnull().any(), ibis.null("int32"), members.end_day.max()
+        ),
+    )
     if through == "representative":  # a person, for an organisation on the other list
         j = members.join(links, members.subject_id == links.org)
         subject, via = j.person, j.org
     else:  # an organisation, for its representative on the other list
         j = members.join(links, members.subject_id == links.person)
         subject, via = j.org, j.person
-    j = j.select(subject=subject, via=via, link=j.link_entry)
-    g = j.group_by("subject").aggregate(via=j.via.min(), link=j.link.min())
+    # Carried from the day both hold: the other membership and the link naming the person
+    # (unknown here when the other membership is for a grade: a run dates those).
+    start = ibis.ifelse(
+        j.start_day.isnull(), ibis.null("int32"), ibis.greatest(j.start_day, j.link_day)
+    )
+    # -1 stands for an open end or unknown start: argmin skips rows whose value is null.
+    j = j.select(
+        subject=subject,
+        via=via,
+        link=j.link_entry,
+        start=start.fill_null(-1).cast("int32"),
+        end=j.end_day.fill_null(-1).cast("int32"),
+    )
+    g = j.group_by("subject").aggregate(
+        via=j.via.min(),
+        link=j.link.argmin(j.via),
+        start=j.start.argmin(j.via),
+        end=j.end.argmin(j.via),
+    )
     return g.select(
         list=ibis.literal(code),
         subject_id=g.subject.cast("int64"),
         cause=ibis.literal("joint"),
         entry_id=g.link.cast("int64"),
         grade=ibis.null("string"),
-        start_day=ibis.null("int32"),
-        end_day=ibis.null("int32"),
+        start_day=ibis.ifelse(g.start == -1, ibis.null("int32"), g.start).cast("int32"),
+        end_day=ibis.ifelse(g.end == -1, ibis.null("int32"), g.end).cast("int32"),
         via_subject=g.via.cast("int64"),
     )
 

@@ -6,6 +6,7 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import ibis.expr.types as ir
 
@@ -66,6 +67,43 @@ def _tune(store: Store) -> None:
         store.run(f"SET perfect_ht_threshold = {bits}")
 
 
+def _date_grade_memberships(store: Store, rb: RulebookHeader, run_id: int, as_of: dt.date) -> None:
+    """Give the run's grade memberships, and joint ones carried from them, a start.
+
+    A grade is not a dated fact, so a run dates it: a subject listed for its grade is
+    listed since the as-of date of the earliest run, in the unbroken series of runs of
+    this rulebook up to this one, that listed it for that grade on that list (the run
+    before this one is the latest by as-of date, then by id). A joint membership then
+    starts on the later of the start of the membership it was carried from and the day of
+    the record linking the two.
+    """
+    store.run(
+        """UPDATE list_members m SET start_day = coalesce(
+               (SELECT p.start_day FROM list_members p
+                WHERE p.run_id = (SELECT run_id FROM runs
+                                  WHERE rulebook_hash = ? AND (as_of < ? OR (as_of = ? AND run_id < ?))
+                                  ORDER BY as_of DESC, run_id DESC LIMIT 1)
+                  AND p.list = m.list AND p.subject_id = m.subject_id AND p.cause = 'grade'
+                  AND p.grade = m.grade),
+               ?)
+           WHERE m.run_id = ? AND m.cause = 'grade'""",
+        [rb.hash, as_of, as_of, run_id, day_number(as_of), run_id],
+    )
+    for lst in rb.spec.lists:  # in order: a list's joint sources come before it
+        sources = [joint.list for joint in lst.enter_with]
+        if not sources:
+            continue
+        store.run(
+            """UPDATE list_members m SET start_day = greatest(m.start_day,
+                   (SELECT min(v.start_day) FROM list_members v
+                    WHERE v.run_id = m.run_id AND v.subject_id = m.via_subject
+                      AND list_contains(?, v.list)),
+                   (SELECT day FROM entries e WHERE e.entry_id = m.entry_id))
+               WHERE m.run_id = ? AND m.list = ? AND m.cause = 'joint'""",
+            [sources, run_id, lst.code],
+        )
+
+
 def score_run(
     store: Store, as_of: dt.date | None = None, rulebook: RulebookHeader | None = None
 ) -> RunResult:
@@ -89,6 +127,7 @@ def score_run(
                 f"""INSERT INTO list_members SELECT {run_id}, list, subject_id, cause, entry_id,
                     grade, start_day, end_day, via_subject FROM ({lists_sql})"""
             )
+            _date_grade_memberships(store, rb, run_id, as_of)
         sizes = dict(
             store.rows(
                 "SELECT list, count(*) FROM list_members WHERE run_id = ? GROUP BY 1", [run_id]
@@ -144,4 +183,61 @@ def score_run(
         )
     return RunResult(
         run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean, lists, contagion
+    )
+
+
+def list_runs(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
+    """The scoring runs, latest first: id, as-of date, rulebook, when, how long, and what
+    they covered (subjects, records, the last ledger entry they saw) with list sizes."""
+    rows = store.rows(
+        f"""SELECT r.run_id, r.as_of, r.rulebook_hash, b.name, b.version, r.started_at,
+                   r.finished_at, r.subjects, r.last_entry, r.stats
+            FROM runs r LEFT JOIN rulebooks b ON b.hash = r.rulebook_hash
+            ORDER BY r.run_id DESC {"" if limit is None else f"LIMIT {int(limit)}"}"""
+    )
+    runs: list[dict[str, Any]] = []
+    for run_id, as_of, rb_hash, name, version, started, finished, subjects, last, stats in rows:
+        figures = json.loads(stats) if stats else {}
+        runs.append(
+            {
+                "run_id": int(run_id),
+                "as_of": as_of.isoformat(),
+                "rulebook_hash": rb_hash,
+                "rulebook": f"{name} {version}",
+                "started_at": started.isoformat() + "Z",
+                "seconds": round((finished - started).total_seconds(), 3),
+                "subjects": int(subjects),
+                "records": int(figures.get("records", 0)),
+                "last_entry": int(last),
+                "lists": figures.get("lists", {}),
+            }
+        )
+    return runs
+
+
+def unchanged_run(store: Store, rulebook_hash: str, as_of: dt.date) -> RunResult | None:
+    """The latest run of this rulebook as of this date that saw the whole ledger as it is
+    now (no entry since), or None: scoring again would store the same snapshot."""
+    row = store.one(
+        """SELECT run_id, subjects, started_at, finished_at, stats FROM runs
+           WHERE rulebook_hash = ? AND as_of = ?
+             AND last_entry = (SELECT coalesce(max(entry_id), 0) FROM entries)
+           ORDER BY run_id DESC LIMIT 1""",
+        [rulebook_hash, as_of],
+    )
+    if row is None:
+        return None
+    run_id, subjects, started, finished, stats = row
+    figures = json.loads(stats) if stats else {}
+    return RunResult(
+        int(run_id),
+        rulebook_hash,
+        as_of,
+        int(subjects),
+        int(figures.get("records", 0)),
+        (finished - started).total_seconds(),
+        figures.get("grades", {}),
+        figures.get("mean_score", {}),
+        figures.get("lists", {}),
+        figures.get("contagion", {}),
     )

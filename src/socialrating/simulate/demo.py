@@ -15,6 +15,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import RunResult, score_run
+from socialrating.scoring.run import unchanged_run
 from socialrating.simulate.life import batches, draw_records
 from socialrating.simulate.nation import make_nation
 
@@ -42,6 +43,8 @@ class DemoResult:
     duplicates: int
     run: RunResult
     examples: list[str] = field(default_factory=list)
+    reused: bool = False
+    """Whether the ledger was already scored as of the date (``run`` is that run)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -50,6 +53,7 @@ class DemoResult:
             "duplicates": self.duplicates,
             "run": self.run.as_dict(),
             "examples": self.examples,
+            "reused_run": self.reused,
         }
 
 
@@ -93,11 +97,16 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
         v_stored, v_dup = _verify_reports(store, rb, rng, config.seed, first_day + config.days - 1)
         stored, duplicates = stored + v_stored, duplicates + v_dup
         progress.advance(task)
-        task = progress.add_task("scoring", total=1)
-        run = score_run(store, day_date(first_day + config.days - 1))
-        progress.advance(task)
+        as_of = day_date(first_day + config.days - 1)
+        # Nothing new since a run of this rulebook and date: its snapshot stands.
+        run = unchanged_run(store, rb.hash, as_of) if stored == 0 else None
+        reused = run is not None
+        if run is None:
+            task = progress.add_task("scoring", total=1)
+            run = score_run(store, as_of)
+            progress.advance(task)
         examples = _examples(store, run.run_id)
-    return DemoResult(nation.subjects.num_rows, stored, duplicates, run, examples)
+    return DemoResult(nation.subjects.num_rows, stored, duplicates, run, examples, reused)
 
 
 def _verify_reports(

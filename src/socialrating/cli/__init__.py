@@ -1,0 +1,14 @@
+"""The command line: a thin shell over the library, one module per group of commands.
+
+Every command that prints data takes ``--json``. Modules import the library inside each
+command, so ``socialrating --help`` starts without loading DuckDB, Ibis or Arrow.
+"""
+
+from socialrating.cli import decisions, demo, ledger, registry, rulebook, scoring
+from socialrating.cli.app import app
+
+__all__ = ["app", "decisions", "demo", "ledger", "main", "registry", "rulebook", "scoring"]
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()

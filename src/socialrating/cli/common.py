@@ -1,0 +1,158 @@
+"""What every command shares: the consoles, the common options, errors, JSON and progress.
+
+Data is never markup: both consoles have Rich's markup and emoji codes switched off, so a
+reason code such as ``GRADE:A`` or a subject code such as ``[x]`` prints as it is. Style
+is added only to our own words, with ``styled``. Rich is imported when a command first
+prints, not when ``--help`` runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from functools import cache, wraps
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import typer
+
+from socialrating import settings
+from socialrating.errors import ProblemsError, SocialRatingError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+Db = Annotated[
+    str,
+    typer.Option(
+        "--db", envvar=settings.DB.env, help=settings.DB.help, metavar="PATH", show_default=True
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of", metavar="DATE", help="Score as of this date (YYYY-MM-DD); default today (UTC)."
+    ),
+]
+Run = Annotated[
+    int | None,
+    typer.Option(
+        metavar="N", help="The scoring run (see `socialrating runs`) [default: the latest]."
+    ),
+]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@cache
+def out() -> Console:
+    """The console for results (stdout); wide outside a terminal, where tables would wrap."""
+    from rich.console import Console
+
+    width = None if sys.stdout.isatty() else 160
+    return Console(highlight=False, markup=False, emoji=False, width=width)
+
+
+@cache
+def err() -> Console:
+    """The console for errors, spinners and progress (stderr)."""
+    from rich.console import Console
+
+    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+
+
+def styled(*parts: str | tuple[str, str]) -> Text:
+    """A line of text: plain strings as they are, ``(text, style)`` pairs styled."""
+    from rich.text import Text
+
+    return Text.assemble(*parts)
+
+
+def bold(text: object) -> tuple[str, str]:
+    return (str(text), "bold")
+
+
+def table(*headers: str) -> Table:
+    """A table whose cells print as they are (markup is off on both consoles)."""
+    from rich.table import Table
+
+    return Table(*headers)
+
+
+def handles_errors(fn: F) -> F:
+    """Turn library errors into a clear message (JSON with --json) and exit status 1; end
+    quietly when the reader of stdout goes away (``socialrating show … | head``)."""
+
+    @wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except SocialRatingError as exc:
+            if kwargs.get("as_json"):
+                doc: dict[str, Any] = {
+                    "error": type(exc).__name__,
+                    "message": str(exc).split("\n")[0],
+                }
+                if isinstance(exc, ProblemsError):
+                    doc["problems"] = [p.as_dict() for p in exc.problems]
+                print(json.dumps(doc, indent=2))
+            else:
+                err().print(styled(("error:", "bold red"), " ", str(exc)), soft_wrap=True)
+            raise typer.Exit(1) from None
+        except BrokenPipeError:
+            # The reader has all it wanted; writes (and the flush at exit) go nowhere.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(0) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def emit(doc: object) -> None:
+    """Print one JSON document."""
+    print(json.dumps(doc, indent=2, default=_json_default))
+
+
+def _json_default(value: object) -> object:
+    # DuckDB returns sums as Decimal: they are numbers in JSON, not strings.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return str(value)
+
+
+def parse_date(text: str | None, option: str = "--as-of") -> dt.date | None:
+    if text is None:
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"not a date (YYYY-MM-DD): {text!r}", param_hint=option) from None
+
+
+@contextmanager
+def working(message: str, as_json: bool) -> Iterator[None]:
+    """A spinner on stderr while a step runs (none with --json, whose output is parsed)."""
+    if as_json:
+        yield
+        return
+    with err().status(message, spinner="dots"):
+        yield
+
+
+@contextmanager
+def opened(db: str, *, create: bool = False, read_only: bool = False) -> Iterator[Any]:
+    """The store at ``db``, closed when the block ends."""
+    from socialrating.ledger import open_store
+
+    store = open_store(db, create=create, read_only=read_only)
+    try:
+        yield store
+    finally:
+        store.close()

@@ -1,0 +1,67 @@
+"""`socialrating demo`: a synthetic nation, rated end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socialrating import settings
+from socialrating.cli.app import app
+from socialrating.cli.common import Db, Json, emit, err, handles_errors, out
+from socialrating.cli.help import Command
+
+
+@app.command(cls=Command)
+@handles_errors
+def demo(
+    db: Db = settings.DB.default,
+    citizens: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
+    ] = 100_000,
+    organisations: Annotated[int, typer.Option(min=0, metavar="N", help="Organisations.")] = 10_000,
+    days: Annotated[
+        int,
+        typer.Option(min=1, max=3650, metavar="N", help="Days of records from the effective date."),
+    ] = 365,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the random generator.")] = 2021,
+    rulebook: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Rulebook [default: the seed].")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Generate a synthetic nation, ingest a year of its records, score it and show its grades."""
+    from socialrating.cli.scoring import print_run
+    from socialrating.simulate.demo import DemoConfig, run_demo
+
+    config = DemoConfig(
+        db=db,
+        citizens=citizens,
+        organisations=organisations,
+        days=days,
+        seed=seed,
+        rulebook=rulebook or Path(settings.RULEBOOK.value()),
+    )
+    result = run_demo(config, console=None if as_json else err())
+    if as_json:
+        emit(result.as_dict())
+        return
+    out().print(
+        f"demo: {result.subjects:,} subjects, {result.stored:,} new entries "
+        f"({result.duplicates:,} already in the ledger) in {db}"
+    )
+    if result.reused:
+        out().print(
+            f"nothing new: run {result.run.run_id} already scored this ledger as of "
+            f"{result.run.as_of}; its figures:"
+        )
+    print_run(result.run)
+    if result.examples:
+        where = "" if db == settings.DB.default else f" --db {db}"
+        out().print(
+            "Try: "
+            + "; ".join(
+                f"socialrating show {c}{where} --as-of {result.run.as_of}" for c in result.examples
+            )
+        )

@@ -1,0 +1,246 @@
+"""`socialrating score | runs | show`: scoring runs and statements."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from socialrating import settings
+from socialrating.cli.app import app
+from socialrating.cli.common import (
+    AsOf,
+    Db,
+    Json,
+    bold,
+    emit,
+    handles_errors,
+    opened,
+    out,
+    parse_date,
+    styled,
+    table,
+    working,
+)
+from socialrating.cli.help import Command
+
+SHOWN_LINES = 40  # statement lines a terminal shows unless --limit says otherwise
+
+
+def grades_table(grades: dict[str, dict[str, int]]) -> Any:
+    shown = table("kind", "grade", "subjects", "share")
+    for kind, dist in grades.items():
+        total = max(1, sum(dist.values()))
+        for grade, n in dist.items():
+            shown.add_row(kind, grade, f"{n:,}", f"{100 * n / total:.2f} %")
+    return shown
+
+
+@app.command(cls=Command)
+@handles_errors
+def score(db: Db = settings.DB.default, as_of: AsOf = None, as_json: Json = False) -> None:
+    """Score every subject and store a snapshot tagged with the rulebook hash and date."""
+    from socialrating.scoring import score_run
+
+    day = parse_date(as_of)
+    with opened(db) as store, working("scoring…", as_json):
+        result = score_run(store, day)
+    if as_json:
+        emit(result.as_dict())
+        return
+    print_run(result)
+
+
+def print_run(result: Any) -> None:
+    out().print(
+        f"run {result.run_id}: as of {result.as_of}, rulebook {result.rulebook_hash[:12]}, "
+        f"{result.subjects:,} subjects, {result.records:,} records in {result.seconds:.2f} s"
+    )
+    out().print(grades_table(result.grades))
+    if result.lists:
+        out().print("lists: " + ", ".join(f"{k} {v:,}" for k, v in result.lists.items()))
+    if result.contagion:
+        c = result.contagion
+        out().print(
+            f"contagion: {c['lowered']:,} citizens lowered by contacts, "
+            f"{c['fell_to_from_grades']:,} of them into the grades it spreads from"
+        )
+
+
+@app.command(cls=Command)
+@handles_errors
+def runs(
+    db: Db = settings.DB.default,
+    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Runs to show.")] = 20,
+    as_json: Json = False,
+) -> None:
+    """The scoring runs, latest first: as-of date, rulebook, subjects, records, lists."""
+    from socialrating.scoring.run import list_runs
+
+    with opened(db) as store:
+        found = list_runs(store, limit)
+    if as_json:
+        emit(found)
+        return
+    if not found:
+        out().print("no scoring run yet: run `socialrating score`")
+        return
+    shown = table("run", "as of", "rulebook", "hash", "started (UTC)", "seconds", "subjects",
+                  "records", "lists")  # fmt: skip
+    for r in found:
+        lists = ", ".join(f"{k} {v:,}" for k, v in r["lists"].items())
+        shown.add_row(
+            str(r["run_id"]),
+            r["as_of"],
+            r["rulebook"],
+            r["rulebook_hash"][:12],
+            r["started_at"][:19].replace("T", " "),
+            f"{r['seconds']:.2f}",
+            f"{r['subjects']:,}",
+            f"{r['records']:,}",
+            lists,
+        )
+    out().print(shown)
+
+
+@app.command(cls=Command)
+@handles_errors
+def show(
+    subject: Annotated[str, typer.Argument(metavar="SUBJECT", help="The subject's code.")],
+    db: Db = settings.DB.default,
+    as_of: AsOf = None,
+    category: Annotated[
+        str | None,
+        typer.Option(metavar="CODE", help="List only the lines of this category."),
+    ] = None,
+    limit: Annotated[
+        int | None,
+        typer.Option(
+            min=0,
+            metavar="N",
+            help=f"List the latest N lines; 0 lists all [default: {SHOWN_LINES}; with --json all].",
+            show_default=False,
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """A subject's statement: a summary, then every record with its rule, points and expiry,
+    summing to the score."""
+    from socialrating.ledger import active_rulebook
+    from socialrating.scoring import statement
+    from socialrating.scoring.summary import statement_document
+
+    day = parse_date(as_of)
+    with opened(db) as store:
+        rb = active_rulebook(store)
+        categories = [c.code for c in rb.spec.categories]
+        if category is not None and category not in categories:
+            raise typer.BadParameter(
+                f"no category {category!r} in the rulebook (its categories: "
+                f"{', '.join(categories)})",
+                param_hint="--category",
+            )
+        st = statement(store, subject, day, rb)
+    if limit is None:
+        limit = 0 if as_json else SHOWN_LINES
+    doc = statement_document(st, category, limit)
+    if as_json:
+        emit(doc)
+        return
+    print_statement(st, doc)
+
+
+def print_statement(st: Any, doc: dict[str, Any]) -> None:
+    """The statement as a terminal shows it: header, summary, lines, lists, decisions."""
+    from socialrating.cli.decisions import decision_line
+    from socialrating.decisions.decider import membership_text
+
+    stage = ["", ", stage ", bold(st.stage)] if st.stage else [""]
+    out().print(
+        styled(
+            bold(st.subject.code),
+            f" ({st.subject.kind.value}) as of {st.as_of}: score ",
+            bold(st.score),
+            ", grade ",
+            bold(st.grade),
+            *stage,
+            f" — rulebook {st.rulebook_hash[:12]}",
+        )
+    )
+    summary = doc["summary"]
+    if summary["key_reasons"]:
+        out().print(styled(bold("Key reasons")))
+        for r in summary["key_reasons"]:
+            out().print(f"  {r['points']:+d}  {r['text']}")
+    totals = table("category", "points", "records counted", "not counted", "cut by cap")
+    totals.add_row("base score", str(st.base), "", "", "")
+    for t in summary["categories"]:
+        totals.add_row(
+            t["category"] or "(none)",
+            f"{t['points']:+d}",
+            f"{t['counted']:,}",
+            f"{t['not_counted']:,}",
+            f"{t['cut']:+d}" if t["cut"] else "",
+        )
+    out().print(totals)
+    if st.direct:
+        until = st.direct.until.isoformat() if st.direct.until else "repaired"
+        out().print(
+            f"Direct grade {st.direct.grade} since {st.direct.since} until {until}, "
+            f"set by entry {st.direct.entry_id} ({st.direct.parameter}); additions are frozen."
+        )
+    _lines_table(st, doc)
+    for m in st.lists:
+        out().print(f"On list {membership_text(m)}")
+    for d in st.decisions:
+        out().print(decision_line(d))
+
+
+def _lines_table(st: Any, doc: dict[str, Any]) -> None:
+    lines = doc["lines"]
+    shown = table("date", "entry", "parameter", "from", "points", "counts", "expires", "note")
+    shown.add_row("", "", "base score", "", "", str(st.base), "", "")
+    if doc["lines_left_out"]:
+        what = f" of {doc['category']}" if doc["category"] else ""
+        shown.add_row("", "", f"… {doc['lines_left_out']:,} more lines{what}", "", "", "", "", "")
+    for line in lines:
+        shown.add_row(
+            line["date"],
+            str(line["entry_id"]),
+            line["parameter"],
+            line["institution"],
+            f"{line['points']:+d}",
+            f"{line['counted']:+d}",
+            line["expires"] or "never",
+            "" if line["reason"] == "counts" else line["reason"],
+        )
+    if st.contagion:
+        shown.add_row("", "", "points score", "", "", str(st.points_total), "", "")
+        names = ", ".join(
+            f"{c.subject} ({c.grade}, {c.last_date} #{c.entry_id})" for c in st.contacts
+        )
+        note = f"{len(st.contacts)} of {st.contacts_in_window} contacts low-graded: {names}"
+        shown.add_row("", "", "contagion", "", "", f"{st.contagion:+d}", "", note)
+    if st.bounded:
+        shown.add_row(
+            "", "", f"score {st.bound}", "", "", f"{st.bounded:+d}", "", "set by the rulebook"
+        )
+    if st.direct:
+        shown.add_row("", "", "points score", "", "", str(st.points_total), "", "")
+        shown.add_row(
+            "",
+            "",
+            f"direct grade {st.direct.grade}",
+            "",
+            "",
+            f"{st.adjustment:+d}",
+            "",
+            f"score set by entry {st.direct.entry_id}",
+        )
+    shown.add_row("", "", "score", "", "", str(st.total), "", "")
+    out().print(shown)
+    if doc["lines_left_out"]:
+        out().print(
+            f"{len(lines):,} of {doc['lines_total']:,} lines listed; the totals above cover "
+            "all (--limit 0 lists all, --category one category)"
+        )

@@ -1,0 +1,142 @@
+"""Read the registries: the subjects, and the parameters an institution may report.
+
+These answer a newcomer's first questions ("who is registered?", "what may I send?")
+without a scoring run. Each returns a plain dict, the same for the CLI's tables and
+its ``--json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from socialrating.errors import SocialRatingError
+from socialrating.ledger.rulebooks import active_hash, stored_rulebook_full
+from socialrating.ledger.store import Store
+from socialrating.model import SubjectKind
+
+PARAMETER_FIELDS = (
+    "code",
+    "name",
+    "category",
+    "points",
+    "per_unit",
+    "expiry_days",
+    "subjects",
+    "institutions",
+    "tags",
+)
+
+
+class UnknownInstitution(SocialRatingError):
+    """No institution with that code under the active rulebook."""
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern that matches ``text`` anywhere, taken literally."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def list_subjects(
+    store: Store,
+    kind: SubjectKind | None = None,
+    search: str | None = None,
+    region: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """Registered subjects, by code: how many there are, how many match, and the first
+    ``limit`` of those (code, kind, born, sex, region).
+
+    ``search`` matches any part of the code, case-insensitively.
+    """
+    where, params = ["TRUE"], []
+    if kind is not None:
+        where.append("kind = ?")
+        params.append(kind.value)
+    if search:
+        where.append("code ILIKE ? ESCAPE '\\'")
+        params.append(_like(search))
+    if region:
+        where.append("region = ?")
+        params.append(region)
+    condition = " AND ".join(where)
+    total = int(store.scalar("SELECT count(*) FROM subjects"))
+    matched = int(store.scalar(f"SELECT count(*) FROM subjects WHERE {condition}", params))
+    rows = store.rows(
+        f"""SELECT code, kind, born, sex, region FROM subjects WHERE {condition}
+            ORDER BY code LIMIT ?""",
+        [*params, limit],
+    )
+    subjects = [
+        {
+            "code": code,
+            "kind": k,
+            "born": None if born is None else born.isoformat(),
+            "sex": sex,
+            "region": reg,
+        }
+        for code, k, born, sex, reg in rows
+    ]
+    return {"total": total, "matched": matched, "subjects": subjects}
+
+
+def list_parameters(
+    store: Store,
+    institution: str | None = None,
+    search: str | None = None,
+    limit: int = 50,
+) -> dict[str, Any]:
+    """The active rulebook's parameters: how many it has, how many match, and the first
+    ``limit`` of those, by code.
+
+    Args:
+        institution: only the parameters this institution may report.
+        search: text found (case-insensitively) in the code, name, category or tags.
+
+    Raises:
+        UnknownInstitution: ``institution`` is not one of the rulebook's institutions.
+    """
+    rb_hash = active_hash(store)
+    if rb_hash is None:
+        from socialrating.errors import NotInitialised
+
+        raise NotInitialised("no rulebook is active: run `socialrating init --rulebook FILE`")
+    rb = stored_rulebook_full(store, rb_hash)
+    table = rb.parameters
+    mask = pa.array([True] * table.num_rows)
+    if institution is not None:
+        known = [i.code for i in rb.spec.institutions]
+        if institution not in known:
+            close = [c for c in known if institution.lower() in c.lower()][:5]
+            hint = f" (did you mean {', '.join(close)}?)" if close else ""
+            raise UnknownInstitution(
+                f"unknown institution {institution!r} under rulebook {rb.spec.name} "
+                f"{rb.spec.version}{hint}; `socialrating institutions` lists them"
+            )
+        # Codes are letters, digits and "_.:-", so ";code;" finds exactly one code.
+        listed = pc.binary_join_element_wise(";", table.column("institutions").fill_null(""), "")
+        listed = pc.binary_join_element_wise(listed, ";", "")
+        mask = pc.and_(mask, pc.match_substring(listed, f";{institution};"))
+    if search:
+        needle = search.lower()
+        hit = pa.array([False] * table.num_rows)
+        for col in ("code", "name", "category", "tags"):
+            text = pc.utf8_lower(table.column(col).fill_null(""))
+            hit = pc.or_(hit, pc.match_substring(text, needle))
+        mask = pc.and_(mask, hit)
+    found = table.filter(mask)
+    shown = found.sort_by("code").slice(0, limit).select(list(PARAMETER_FIELDS))
+    rows = []
+    for r in shown.to_pylist():
+        r["institutions"] = [c for c in (r["institutions"] or "").split(";") if c]
+        r["tags"] = [t for t in (r["tags"] or "").split(";") if t]
+        rows.append(r)
+    return {
+        "rulebook": rb.hash,
+        "total": table.num_rows,
+        "matched": found.num_rows,
+        "parameters": rows,
+    }

@@ -1,0 +1,106 @@
+"""A statement's summary: totals per category and the key reasons, first.
+
+A statement of 600 records is read from the top: the score and grade, how much each
+area of life added or took, and the few records (and adjustments) that moved the score
+most, like a credit score's key factors, but each naming its record. The lines follow,
+optionally one category's only and the latest few.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from socialrating.model import Status
+from socialrating.scoring.statement import Statement, StatementLine
+
+KEY_REASONS = 4
+
+
+def category_totals(st: Statement) -> list[dict[str, Any]]:
+    """Per category (in the rulebook's order of first appearance): the points counted, the
+    records counted, the records that did not count, and the points caps cut."""
+    totals: dict[str, dict[str, Any]] = {}
+    for line in st.lines:
+        t = totals.setdefault(
+            line.category,
+            {"category": line.category, "points": 0, "counted": 0, "not_counted": 0, "cut": 0},
+        )
+        if line.status is Status.COUNTED:
+            t["points"] += line.counted
+            t["counted"] += 1
+            t["cut"] += line.points - line.counted
+        else:
+            t["not_counted"] += 1
+    return sorted(totals.values(), key=lambda t: (t["points"] >= 0, -abs(t["points"])))
+
+
+def key_reasons(st: Statement, n: int = KEY_REASONS) -> list[dict[str, Any]]:
+    """What moved the score most: a direct grade, contagion, a floor or ceiling, then the
+    counted records with the largest effect (deductions before additions at equal size)."""
+    reasons: list[dict[str, Any]] = []
+    if st.direct is not None:
+        reasons.append(
+            {
+                "points": st.adjustment,
+                "entry_id": st.direct.entry_id,
+                "text": f"grade {st.direct.grade} set directly by {st.direct.parameter} "
+                f"(entry {st.direct.entry_id}, {st.direct.since})",
+            }
+        )
+    if st.contagion:
+        reasons.append(
+            {
+                "points": st.contagion,
+                "entry_id": None,
+                "text": f"contagion: {len(st.contacts)} low-graded contact(s)",
+            }
+        )
+    if st.bounded:
+        reasons.append(
+            {"points": st.bounded, "entry_id": None, "text": f"the rulebook's score {st.bound}"}
+        )
+    counted = [line for line in st.lines if line.status is Status.COUNTED and line.counted]
+    counted.sort(key=lambda line: (-abs(line.counted), line.counted, line.entry_id))
+    for line in counted[: max(0, n - len(reasons))]:
+        reasons.append(
+            {
+                "points": line.counted,
+                "entry_id": line.entry_id,
+                "text": f"{line.parameter} on {line.date} (entry {line.entry_id}, {line.category})",
+            }
+        )
+    return reasons
+
+
+def shown_lines(
+    st: Statement, category: str | None = None, limit: int | None = None
+) -> tuple[list[StatementLine], int]:
+    """The lines to show: of one category if asked, the latest ``limit`` if asked (in date
+    order); and how many lines that leaves out."""
+    lines = [line for line in st.lines if category is None or line.category == category]
+    if limit is not None and limit > 0 and len(lines) > limit:
+        latest = sorted(lines, key=lambda line: (line.date, line.entry_id))[-limit:]
+        keep = {line.entry_id for line in latest}
+        shown = [line for line in lines if line.entry_id in keep]
+        return shown, len(lines) - len(shown)
+    return lines, 0
+
+
+def statement_document(
+    st: Statement, category: str | None = None, limit: int | None = None
+) -> dict[str, Any]:
+    """The statement as one JSON document: summary first, then the lines asked for.
+
+    With ``category`` or ``limit``, ``lines`` holds only those; ``lines_total`` and
+    ``lines_left_out`` say how many there are in all and how many are not listed (the
+    summary always covers every line, and the score is always the whole score).
+    """
+    doc = st.as_dict()
+    del doc["lines"]  # listed after the summary
+    lines, _ = shown_lines(st, category, limit)
+    doc["summary"] = {"categories": category_totals(st), "key_reasons": key_reasons(st)}
+    doc["lines"] = [line.as_dict() for line in lines]
+    doc["lines_total"] = len(st.lines)
+    doc["lines_left_out"] = len(st.lines) - len(lines)
+    doc["category"] = category
+    return doc
