@@ -23,6 +23,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/score.py
 	$(BIN)/python bench/contagion_cost.py
 	$(BIN)/python bench/decide.py
+	$(BIN)/python bench/startup.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

@@ -132,9 +132,17 @@ def _grade_reasons(
 
 
 def _list_reason(m: Membership) -> Reason:
+    from socialrating.model import day_date
+
+    since = "" if m.start_day is None else f" since {day_date(m.start_day)}"
+    until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
     if m.cause == "grade":
-        return Reason(f"LIST:{m.list}", f"on {m.list} for grade {m.grade}")
+        return Reason(f"LIST:{m.list}", f"on {m.list} for grade {m.grade}{since}")
     if m.cause == "joint":
-        text = f"on {m.list} with {m.via} (joint punishment; representative named by entry {m.entry_id})"
+        text = (
+            f"on {m.list} with {m.via}{since}{until} (joint punishment; representative "
+            f"named by entry {m.entry_id})"
+        )
         return Reason(f"LIST:{m.list}", text, m.entry_id)
-    return Reason(f"LIST:{m.list}", f"on {m.list} since entry {m.entry_id}", m.entry_id)
+    text = f"on {m.list}{since}{until} (entry {m.entry_id})"
+    return Reason(f"LIST:{m.list}", text, m.entry_id)
