@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
-from socialrating.errors import LedgerError
+from socialrating.errors import LedgerError, LedgerFormatError
 from socialrating.ledger import Store, activate_rulebook, open_store
 from socialrating.ledger.append import append_rows
 from socialrating.model import InstitutionClass
@@ -44,8 +44,11 @@ def bench_store(records: int, subjects: int, seed: int = 7) -> tuple[Store, Rule
     if path.exists():
         try:
             store = open_store(path)
-        except LedgerError as exc:  # written by an older ledger format: build it again
+        except LedgerFormatError as exc:  # written by an older ledger format: build it again
             log(f"rebuilding: {exc}")
+        except LedgerError as exc:
+            # Held by another process, say: never delete what could not be opened.
+            raise SystemExit(f"cannot use the bench ledger {path}: {exc}") from None
         else:
             if store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == records:
                 activate_rulebook(store, rb)  # the seed may have changed since the build

@@ -10,8 +10,9 @@ package (the command line's ``--help``, say) does not load DuckDB, Ibis and Arro
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from socialrating.lazy import exports
 
 __version__ = "0.1.0"
 
@@ -64,12 +65,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    if name in _WHERE:
-        value = getattr(import_module(_WHERE[name]), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'socialrating' has no attribute {name!r}")
+__getattr__ = exports(__name__, _WHERE)
 
 
 if TYPE_CHECKING:

@@ -7,8 +7,13 @@
     ├── RulebookError                 a rulebook failed validation (carries every Problem)
     ├── LedgerError                   the ledger refused or cannot do something
     │   ├── BatchRejected             a batch had bad rows; nothing was stored (carries every Problem)
-    │   └── NotInitialised            the database has no ledger yet (run `socialrating init`)
+    │   ├── NotInitialised            the database has no ledger yet (run `socialrating init`)
+    │   └── LedgerFormatError         the database was written in another ledger format
     ├── UnknownSubject                no subject with that code
+    ├── UnknownInstitution            no institution with that code under the rulebook
+    ├── UnknownService                the rulebook has no such service
+    ├── UnknownList                   the rulebook has no such list
+    ├── NoSnapshot                    no scoring run to decide from
     └── ScoringError                  the scoring plan cannot run as asked
 
 Errors that carry problems list them all: one bad row never hides the next.
@@ -86,8 +91,28 @@ class NotInitialised(LedgerError):
     """The database holds no ledger yet."""
 
 
+class LedgerFormatError(LedgerError):
+    """The database was written in a ledger format this version does not read."""
+
+
 class UnknownSubject(SocialRatingError):
     """No subject with the given code is registered."""
+
+
+class UnknownInstitution(SocialRatingError):
+    """No institution with the given code under the active rulebook."""
+
+
+class UnknownService(SocialRatingError):
+    """The rulebook has no such service."""
+
+
+class UnknownList(SocialRatingError):
+    """The rulebook has no such list."""
+
+
+class NoSnapshot(SocialRatingError):
+    """No scoring run to decide from."""
 
 
 class ScoringError(SocialRatingError):

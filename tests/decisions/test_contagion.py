@@ -29,7 +29,14 @@ from tests.conftest import DATA, feed, rec
 from tests.rulebook.test_loader import line_with, only, problems_of, write
 
 from socialrating.decisions.decider import load_decider
-from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
+from socialrating.ledger import (
+    Store,
+    activate_rulebook,
+    active_rulebook,
+    open_store,
+    register_subjects,
+)
+from socialrating.model import day_number
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import score_run, statement
 
@@ -313,3 +320,19 @@ def test_rounds_equal_a_python_reference(
         assert st_.total == st_.score
     finally:
         s.close()
+
+
+@pytest.mark.parametrize("as_of", ["2021-06-29", "2021-06-30", "2021-09-30"])
+def test_a_statement_reads_only_what_it_needs(store: Store, as_of: str) -> None:
+    """A statement reads the entries within its subject's reach (``scoring/lookup``); it
+    equals the statement computed over the whole ledger, and reads less of it."""
+    from socialrating.scoring.lookup import needed_subjects
+
+    for code in HAND:
+        narrow = statement(store, code, D(as_of)).as_dict()
+        assert narrow == statement(store, code, D(as_of), narrow=False).as_dict(), code
+    rb = active_rulebook(store)
+    h = store.scalar("SELECT subject_id FROM subjects WHERE code = 'h'")
+    contact = store.scalar("SELECT parameter_id FROM parameters WHERE code = 'contact'")
+    near, _ = needed_subjects(store, rb, int(h), day_number(D(as_of)), None, int(contact))
+    assert len(near) < store.scalar("SELECT count(*) FROM subjects")

@@ -30,8 +30,9 @@ import pyarrow as pa
 import pytest
 from tests.conftest import SEED, feed, rec
 
-from socialrating.decisions.decider import Decider, load_decider
+from socialrating.decisions.decider import Decider, UnknownService, load_decider
 from socialrating.decisions.rules import decide
+from socialrating.errors import UnknownSubject
 from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
 from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import score_run, statement
@@ -322,3 +323,45 @@ def test_seed_reasons_name_the_records(store: Store, decider: Decider) -> None:
     st = statement(store, "rep", D(AS_OF))
     by_service = {d.service: d.decision for d in st.decisions}
     assert by_service["senior_position"] == "refused" and by_service["loan"] == "terms"
+
+
+def test_a_look_up_decides_as_the_loaded_run(store: Store, decider: Decider) -> None:
+    """`check` reads one subject's rows; it answers exactly as the whole run loaded."""
+    from socialrating.decisions.lookup import decide_one
+
+    for code in CITIZENS + ORGANISATIONS:
+        for svc in decider.rulebook.spec.services:
+            assert decide_one(store, code, svc.code) == decider.decide(code, svc.code)
+    with pytest.raises(UnknownSubject, match="'ghost'"):
+        decide_one(store, "ghost", "flight")
+    with pytest.raises(UnknownService, match="'teleport'"):
+        decide_one(store, "debtor", "teleport")
+
+
+def test_statement_lists_equal_the_run(store: Store) -> None:
+    """A statement computes one subject's lists from the subjects linked to it (joint
+    punishment chains two links deep here); they equal the whole run's."""
+    run = {
+        code: sorted(
+            (lst, cause, entry, via)
+            for lst, cause, entry, via in store.rows(
+                """SELECT m.list, m.cause, m.entry_id, v.code FROM list_members m
+                   JOIN subjects s USING (subject_id)
+                   LEFT JOIN subjects v ON v.subject_id = m.via_subject
+                   WHERE m.run_id = (SELECT max(run_id) FROM runs) AND s.code = ?""",
+                [code],
+            )
+        )
+        for code in CITIZENS + ORGANISATIONS
+    }
+    for code in CITIZENS + ORGANISATIONS:
+        st = statement(store, code, D(AS_OF))
+        assert sorted((m.list, m.cause, m.entry_id, m.via) for m in st.lists) == run[code], code
+    assert run["debtor"] and any(m[1] == "joint" for m in run["debtor"])
+
+
+def test_statements_read_only_what_they_need(store: Store) -> None:
+    """Joint punishment two links deep: each narrow statement equals the whole ledger's."""
+    for code in CITIZENS + ORGANISATIONS:
+        narrow = statement(store, code, D(AS_OF)).as_dict()
+        assert narrow == statement(store, code, D(AS_OF), narrow=False).as_dict(), code

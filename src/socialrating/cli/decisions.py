@@ -55,10 +55,10 @@ def check(
     as_json: Json = False,
 ) -> None:
     """May SUBJECT use SERVICE? Allowed, refused or terms, with reason codes (latest run)."""
-    from socialrating.decisions.decider import load_decider
+    from socialrating.decisions.lookup import decide_one
 
     with opened(db) as store:
-        decision = load_decider(store, run).decide(subject, service)
+        decision = decide_one(store, subject, service, run)
     if as_json:
         emit(decision.as_dict())
         return

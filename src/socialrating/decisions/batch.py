@@ -8,17 +8,19 @@ from typing import TYPE_CHECKING, Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialrating.errors import Problem, ProblemsError, SocialRatingError, UnknownSubject
+from socialrating.errors import (
+    NoSnapshot,
+    Problem,
+    ProblemsError,
+    UnknownList,
+    UnknownSubject,
+)
 from socialrating.ledger.rulebooks import stored_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import day_date
 
 if TYPE_CHECKING:
     from socialrating.decisions.decider import Decider
-
-
-class UnknownList(SocialRatingError):
-    """The rulebook has no such list."""
 
 
 def read_subjects_column(path: Path) -> pa.Array:
@@ -125,8 +127,6 @@ def write_decisions(table: pa.Table, decider: Decider, service: str, path: Path)
 
 
 def _run(store: Store, run_id: int | None) -> tuple[int, str, str]:
-    from socialrating.decisions.decider import NoSnapshot
-
     if run_id is None:
         run_id = store.scalar("SELECT max(run_id) FROM runs")
     row = (

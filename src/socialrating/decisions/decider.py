@@ -18,20 +18,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialrating.decisions.rules import Decision, Membership, Reason, decide
-from socialrating.errors import SocialRatingError, UnknownSubject
+from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import stored_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import day_date
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Service
-
-
-class NoSnapshot(SocialRatingError):
-    """No scoring run to decide from."""
-
-
-class UnknownService(SocialRatingError):
-    """The rulebook has no such service."""
 
 
 @dataclass

@@ -12,7 +12,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialrating.errors import SocialRatingError
+from socialrating.errors import NotInitialised, UnknownInstitution
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook_full
 from socialrating.ledger.store import Store
 from socialrating.model import SubjectKind
@@ -28,10 +28,6 @@ PARAMETER_FIELDS = (
     "institutions",
     "tags",
 )
-
-
-class UnknownInstitution(SocialRatingError):
-    """No institution with that code under the active rulebook."""
 
 
 def _like(text: str) -> str:
@@ -101,8 +97,6 @@ def list_parameters(
     """
     rb_hash = active_hash(store)
     if rb_hash is None:
-        from socialrating.errors import NotInitialised
-
         raise NotInitialised("no rulebook is active: run `socialrating init --rulebook FILE`")
     rb = stored_rulebook_full(store, rb_hash)
     table = rb.parameters

@@ -6,19 +6,24 @@ ledger itself says which rulebook was in force from when.
 
 from __future__ import annotations
 
-import pyarrow as pa
 import yaml
 
 from socialrating.errors import LedgerError, NotInitialised
-from socialrating.ledger.append import append_rows, utc_now
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
-from socialrating.rulebook import Rulebook, RulebookHeader, load_rulebook_from_bytes
+from socialrating.rulebook.rulebook import Rulebook, RulebookHeader
 from socialrating.rulebook.schema import RulebookSpec
+
+# Installing and loading a rulebook need Arrow and the loader; reading a stored one (a
+# decision's look-up) does not, so those are imported where they are used.
 
 
 def install_rulebook(store: Store, rb: Rulebook) -> None:
     """Store a rulebook and register its institutions and parameters (new codes get new ids)."""
+    import pyarrow as pa
+
+    from socialrating.ledger.append import utc_now
+
     if store.scalar("SELECT count(*) FROM rulebooks WHERE hash = ?", [rb.hash]):
         return
     con = store.con
@@ -92,6 +97,8 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
 
 def activate_rulebook(store: Store, rb: Rulebook) -> bool:
     """Install ``rb`` and make it the active rulebook. Returns False if it already was."""
+    from socialrating.ledger.append import append_rows, utc_now
+
     install_rulebook(store, rb)
     if active_hash(store) == rb.hash:
         return False
@@ -127,6 +134,8 @@ def stored_rulebook(store: Store, rulebook_hash: str) -> RulebookHeader:
     Its parameter table stays in the database, where the scoring plan joins it. A stored
     rulebook never changes (its hash is its content), so it is parsed once per process.
     """
+    if rulebook_hash in _HEADERS:  # a full hash, parsed before: no query
+        return _HEADERS[rulebook_hash]
     rows = store.rows(
         "SELECT hash FROM rulebooks WHERE starts_with(hash, ?) LIMIT 2", [rulebook_hash]
     )
@@ -155,6 +164,8 @@ def active_rulebook(store: Store) -> RulebookHeader:
 
 def stored_rulebook_full(store: Store, rulebook_hash: str) -> Rulebook:
     """A stored rulebook with its catalogue, loaded and validated again from its stored files."""
+    from socialrating.rulebook.loader import load_rulebook_from_bytes
+
     row = store.one(
         "SELECT name, yaml_text, catalogue_name, catalogue_bytes FROM rulebooks WHERE hash = ?",
         [rulebook_hash],

@@ -15,16 +15,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import duckdb
-import ibis
-import ibis.backends.duckdb
-import pyarrow as pa
 
-from socialrating.errors import LedgerError, NotInitialised
+from socialrating.errors import LedgerError, LedgerFormatError, NotInitialised
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # 2: digests encode each field with its length; snapshots hold score and grade only.
 # 3: records carry an act id and a level; snapshots hold the direct grade and the stage.
@@ -93,6 +93,8 @@ CREATE TABLE IF NOT EXISTS list_members (
     run_id INTEGER NOT NULL, list VARCHAR NOT NULL, subject_id BIGINT NOT NULL,
     cause VARCHAR NOT NULL, entry_id BIGINT, grade VARCHAR, start_day INTEGER, end_day INTEGER,
     via_subject BIGINT);
+CREATE UNIQUE INDEX IF NOT EXISTS subjects_code ON subjects (code);
+CREATE INDEX IF NOT EXISTS entries_subject ON entries (subject_id);
 CREATE TABLE IF NOT EXISTS snapshot (
     run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, score BIGINT NOT NULL,
     grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR,
@@ -102,14 +104,25 @@ CREATE TABLE IF NOT EXISTS snapshot (
 
 @dataclass
 class Store:
-    """An open socialrating database: an Ibis backend and its DuckDB connection."""
+    """An open socialrating database: its DuckDB connection, and an Ibis backend on the
+    same connection when a scoring plan needs one (importing Ibis takes a fair part of a
+    second, which a look-up or an ingest need not pay)."""
 
     path: str
-    ibis: ibis.backends.duckdb.Backend
+    con: duckdb.DuckDBPyConnection
+    read_only: bool = False
+    _ibis: Any = field(default=None, repr=False)
+    cache: dict[str, Any] = field(default_factory=dict, repr=False)
+    """Things made once per open store (a look-up cursor); each closed with the store."""
 
     @property
-    def con(self) -> duckdb.DuckDBPyConnection:
-        return self.ibis.con  # type: ignore[no-any-return]
+    def ibis(self) -> Any:
+        """The Ibis DuckDB backend on this store's connection (made on first use)."""
+        if self._ibis is None:
+            import ibis
+
+            self._ibis = ibis.duckdb.from_connection(self.con)
+        return self._ibis
 
     def run(self, query: str, params: list[Any] | None = None) -> None:
         """Execute a statement and finish its result."""
@@ -141,7 +154,11 @@ class Store:
         self.run("COMMIT")
 
     def close(self) -> None:
-        self.ibis.disconnect()
+        for thing in self.cache.values():
+            if hasattr(thing, "close"):
+                thing.close()
+        self.cache.clear()
+        self.con.close()
 
     def __enter__(self) -> Store:
         return self
@@ -184,7 +201,7 @@ class Store:
         """Refuse a database written by another version of the ledger format."""
         found = self.scalar("SELECT value FROM meta WHERE key = 'schema'")
         if found is not None and found != SCHEMA_VERSION:
-            raise LedgerError(
+            raise LedgerFormatError(
                 f"{self.path} was written in ledger format {found}; this version reads format "
                 f"{SCHEMA_VERSION}: open it for writing to upgrade it in place where that is an "
                 "extension; otherwise (its digests differ) start a new database, for example "
@@ -218,10 +235,14 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
             f"no database at {path}: run `socialrating init` first (or `--db` to choose a file)"
         )
     try:
-        backend = ibis.duckdb.connect(path, read_only=read_only)
+        con = duckdb.connect(path, read_only=read_only)
     except duckdb.Error as exc:
         raise LedgerError(f"cannot open {path}: {exc}") from exc
-    store = Store(path, backend)
+    store = Store(path, con, read_only)
+    # As Ibis sets up its own connections: times in UTC, and no Python variables read as
+    # tables by name (every table a query reads is registered on purpose).
+    store.run("SET TimeZone = 'UTC'")
+    store.run("SET python_enable_replacements = false")
     # DuckDB draws its own progress bar on long queries; the CLI draws ours.
     store.run("SET enable_progress_bar = false")
     try:

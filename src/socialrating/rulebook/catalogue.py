@@ -27,8 +27,8 @@ from socialrating.csvrows import read_csv_arrow, read_csv_columns
 from socialrating.errors import Problem
 from socialrating.rulebook.rulebook import (
     CATEGORY_COLUMNS,
-    PARAMETER_SCHEMA,
     category_values,
+    parameter_schema,
 )
 from socialrating.rulebook.schema import RulebookSpec
 
@@ -382,7 +382,7 @@ def compile_catalogue(table: pa.Table, spec: RulebookSpec) -> dict[str, pa.Array
     values = [category_values(c) for c in spec.categories]
 
     def per_category(name: str) -> pa.Array:
-        typ = PARAMETER_SCHEMA.field(name).type
+        typ = parameter_schema().field(name).type
         return pa.array([v[name] for v in values], typ).take(idx)
 
     own_rule = pc.or_(
@@ -435,6 +435,6 @@ def compile_catalogue(table: pa.Table, spec: RulebookSpec) -> dict[str, pa.Array
         "subjects": col["subjects"].fill_null("citizen"),
         "institutions": joined("institutions"),
         **{name: per_category(name) for name in CATEGORY_COLUMNS},
-        **{name: pa.nulls(len(table), PARAMETER_SCHEMA.field(name).type) for name in MECHANICS},
+        **{name: pa.nulls(len(table), parameter_schema().field(name).type) for name in MECHANICS},
         "reduction": pa.array(np.zeros(len(table), dtype=bool)),
     }

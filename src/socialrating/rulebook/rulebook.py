@@ -4,52 +4,69 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from functools import cached_property
-
-import pyarrow as pa
+from functools import cache, cached_property
+from typing import TYPE_CHECKING
 
 from socialrating.model import InstitutionClass, day_number
 from socialrating.rulebook.schema import Band, Category, Parameter, RulebookSpec
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+
 # The compiled parameter table: one row per parameter, every default resolved, the
 # category's cap copied onto each row so that scoring needs no join for it.
-PARAMETER_SCHEMA = pa.schema(
-    [
-        ("code", pa.string()),
-        ("name", pa.string()),
-        ("category", pa.string()),
-        ("points", pa.int64()),
-        ("per_unit", pa.bool_()),
-        ("expiry_days", pa.int32()),
-        ("min_confidence", pa.float64()),
-        ("verify_by_authority", pa.bool_()),
-        ("verify_reporters", pa.int32()),
-        ("verify_window_days", pa.int32()),
-        ("tags", pa.string()),
-        ("subjects", pa.string()),
-        ("institutions", pa.string()),
-        ("cap_period_days", pa.int32()),
-        ("cap_max_deduction", pa.int64()),
-        ("cap_max_addition", pa.int64()),
-        ("cap_calendar_year", pa.bool_()),
-        ("repeat_factor", pa.float64()),
-        ("repeat_compound", pa.bool_()),
-        # The pilot mechanics (YAML parameters only; null for the catalogue's).
-        ("points_organisation", pa.int64()),
-        ("points_representative", pa.int64()),
-        ("bands_id", pa.int32()),
-        ("validity_id", pa.int32()),
-        ("direct_grade", pa.string()),
-        ("direct_bit", pa.int64()),
-        ("repairs_mask", pa.int64()),
-        ("reduction", pa.bool_()),
-        ("reduction_from", pa.int64()),
-        ("reduction_to", pa.int64()),
-        ("reduction_once_days", pa.int32()),
-        ("list_enter_mask", pa.int64()),
-        ("list_leave_mask", pa.int64()),
-    ]
-)
+@cache
+def parameter_schema() -> pa.Schema:
+    """The Arrow schema of the compiled parameter table (``PARAMETER_SCHEMA``)."""
+    import pyarrow as pa
+
+    return pa.schema(
+        [
+            ("code", pa.string()),
+            ("name", pa.string()),
+            ("category", pa.string()),
+            ("points", pa.int64()),
+            ("per_unit", pa.bool_()),
+            ("expiry_days", pa.int32()),
+            ("min_confidence", pa.float64()),
+            ("verify_by_authority", pa.bool_()),
+            ("verify_reporters", pa.int32()),
+            ("verify_window_days", pa.int32()),
+            ("tags", pa.string()),
+            ("subjects", pa.string()),
+            ("institutions", pa.string()),
+            ("cap_period_days", pa.int32()),
+            ("cap_max_deduction", pa.int64()),
+            ("cap_max_addition", pa.int64()),
+            ("cap_calendar_year", pa.bool_()),
+            ("repeat_factor", pa.float64()),
+            ("repeat_compound", pa.bool_()),
+            # The pilot mechanics (YAML parameters only; null for the catalogue's).
+            ("points_organisation", pa.int64()),
+            ("points_representative", pa.int64()),
+            ("bands_id", pa.int32()),
+            ("validity_id", pa.int32()),
+            ("direct_grade", pa.string()),
+            ("direct_bit", pa.int64()),
+            ("repairs_mask", pa.int64()),
+            ("reduction", pa.bool_()),
+            ("reduction_from", pa.int64()),
+            ("reduction_to", pa.int64()),
+            ("reduction_once_days", pa.int32()),
+            ("list_enter_mask", pa.int64()),
+            ("list_leave_mask", pa.int64()),
+        ]
+    )
+
+
+def __getattr__(name: str) -> object:
+    # PARAMETER_SCHEMA is built on first use: Arrow is not needed to read a rulebook's spec.
+    if name == "PARAMETER_SCHEMA":
+        return parameter_schema()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # The columns a parameter takes from its category.
 CATEGORY_COLUMNS = (
     "cap_period_days",
@@ -192,8 +209,10 @@ def compile_parameters(
     spec: RulebookSpec, catalogue: dict[str, pa.Array] | None = None
 ) -> pa.Table:
     """The compiled parameter table: the YAML's parameters, then the catalogue's."""
+    import pyarrow as pa
+
     by_category = {c.code: category_values(c) for c in spec.categories}
-    cols: dict[str, list[object]] = {name: [] for name in PARAMETER_SCHEMA.names}
+    cols: dict[str, list[object]] = {name: [] for name in parameter_schema().names}
     header = RulebookHeader(spec, "")
     banded = {p.code: i for i, p in enumerate(header.banded, start=1)}
     valid = {p.code: i for i, p in enumerate(header.with_validity, start=1)}
@@ -240,10 +259,9 @@ def compile_parameters(
         }
         for name, value in row.items():
             cols[name].append(value)
-    table = pa.table(cols, schema=PARAMETER_SCHEMA)
+    table = pa.table(cols, schema=parameter_schema())
     if catalogue is None:
         return table
-    tail = pa.table(
-        [catalogue[f.name].cast(f.type) for f in PARAMETER_SCHEMA], schema=PARAMETER_SCHEMA
-    )
+    schema = parameter_schema()
+    tail = pa.table([catalogue[f.name].cast(f.type) for f in schema], schema=schema)
     return pa.concat_tables([table, tail]).combine_chunks()

@@ -30,7 +30,14 @@ import ibis.expr.types as ir
 
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, bounded, grade_expr, stage_expr
+from socialrating.scoring.plan import (
+    ORDER_SHIFT,
+    PlanInputs,
+    bounded,
+    grade_expr,
+    is_subject,
+    stage_expr,
+)
 
 
 def contacts(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
@@ -60,12 +67,13 @@ def contacts(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
 
 
 def reach(inputs: PlanInputs, edges: ir.Table, subject_id: int | ir.Value) -> ir.Column:
-    """The subject and every subject within ``rounds`` contacts of it."""
+    """The subject (or subjects, a column of ids) and every subject within ``rounds``
+    contacts of it."""
     c = inputs.rulebook.spec.contagion
     assert c is not None
     s = inputs.subjects
     # The registry's ids are not nullable and the contacts' are: cast both alike for the union.
-    near = s.filter(s.subject_id == subject_id).select(near=s.subject_id.cast("int64"))
+    near = s.filter(is_subject(s.subject_id, subject_id)).select(near=s.subject_id.cast("int64"))
     for _ in range(c.rounds):
         step = edges.join(near, edges.a == near.near).select(near=edges.b.cast("int64"))
         near = near.union(step)  # distinct

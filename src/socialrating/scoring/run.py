@@ -6,21 +6,25 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any
-
-import ibis.expr.types as ir
+from typing import TYPE_CHECKING, Any
 
 from socialrating.ledger.append import utc_now
 from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.compiled import bind, compiled, scored
-from socialrating.scoring.plan import PlanInputs
+from socialrating.scoring.compiled import bind, compiled
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+
+    from socialrating.scoring.plan import PlanInputs
 
 
 def score_expr(inputs: PlanInputs, as_of: dt.date, subject_id: int | None = None) -> ir.Table:
     """The whole plan for ``as_of`` as one Ibis expression: one row per subject (or for one)."""
+    from socialrating.scoring.plans import scored
+
     return scored(inputs, day_number(as_of), subject_id)
 
 
@@ -118,14 +122,17 @@ def score_run(
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         store.run(
+            # In subject order: a look-up of one subject's row then reads one row group.
             f"""INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade, points_score,
-                direct_grade, stage, contagion, contagion_contacts FROM ({sql})"""
+                direct_grade, stage, contagion, contagion_contacts FROM ({sql})
+                ORDER BY subject_id"""
         )
         if rb.spec.lists:
             lists_sql = bind(compiled(store, rb, "run_lists"), day_number(as_of), None, run_id)
             store.run(
                 f"""INSERT INTO list_members SELECT {run_id}, list, subject_id, cause, entry_id,
-                    grade, start_day, end_day, via_subject FROM ({lists_sql})"""
+                    grade, start_day, end_day, via_subject FROM ({lists_sql})
+                    ORDER BY subject_id, list, cause"""
             )
             _date_grade_memberships(store, rb, run_id, as_of)
         sizes = dict(

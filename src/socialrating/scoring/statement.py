@@ -7,18 +7,19 @@ category cap; base score plus the counted points equals the score the plan compu
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import ScoringError
-from socialrating.ledger.append import utc_now
 from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.ledger.subjects import find_subject
 from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.compiled import run_plan
+from socialrating.scoring.compiled import compiled, run_plan
+from socialrating.scoring.lookup import lookup
 
 
 @dataclass(frozen=True)
@@ -207,24 +208,62 @@ def _membership_dict(m: Membership) -> dict[str, object]:
 
 
 def statement(
-    store: Store, code: str, as_of: dt.date | None = None, rulebook: RulebookHeader | None = None
+    store: Store,
+    code: str,
+    as_of: dt.date | None = None,
+    rulebook: RulebookHeader | None = None,
+    *,
+    narrow: bool = True,
 ) -> Statement:
     """The statement of the subject with ``code`` as of ``as_of`` (default today, UTC).
+
+    The plan reads only the entries the statement can depend on (``lookup``), unless
+    ``narrow`` is false: then it reads the whole ledger (the same result, for tests).
 
     Raises:
         UnknownSubject: no subject has that code.
         ScoringError: the lines do not sum to the score (a bug: it must never happen).
     """
-    as_of = as_of or utc_now().date()
+    if as_of is None:
+        from socialrating.ledger.append import utc_now
+
+        as_of = utc_now().date()
     subject = find_subject(store, code)
     rb = rulebook or active_rulebook(store)
     day = day_number(as_of)
-    rows = run_plan(store, rb, "statement", day, subject.subject_id).to_pylist()
-    row = run_plan(store, rb, "subject_score", day, subject.subject_id).to_pylist()[0]
+    if not narrow:
+
+        def whole(name: str) -> list[dict[str, Any]]:
+            rows: list[dict[str, Any]] = run_plan(
+                store, rb, name, day, subject.subject_id
+            ).to_pylist()
+            return rows
+
+        return _statement(store, rb, subject, as_of, whole)
+    session = lookup(store)
+    session.fill(rb, subject.subject_id, day)
+
+    def narrowed(name: str) -> list[dict[str, Any]]:
+        return session.run(compiled(store, rb, name), day, subject.subject_id)
+
+    return _statement(store, rb, subject, as_of, narrowed)
+
+
+def _statement(
+    store: Store,
+    rb: RulebookHeader,
+    subject: Subject,
+    as_of: dt.date,
+    plan: Callable[[str], list[dict[str, Any]]],
+) -> Statement:
+    code = subject.code
+
+    rows = plan("statement")
+    row = plan("subject_score")[0]
     categories = {v: k for k, v in rb.category_ids.items()}
     lines = [_line(r, categories, rb) for r in rows]
     direct = _direct(rb, subject.kind.value, lines)
-    rows_lists = run_plan(store, rb, "subject_lists", day, subject.subject_id).to_pylist()
+    rows_lists = plan("subject_lists")
     via_codes = _codes(store, [m["via_subject"] for m in rows_lists if m["via_subject"]])
     lists = [
         Membership(
@@ -244,7 +283,7 @@ def statement(
     contacts: list[Contact] = []
     in_window = 0
     if exposed(rb, subject.kind.value, points_score, direct is not None):
-        contacts, in_window = _contacts(store, rb, subject, day)
+        contacts, in_window = _contacts(plan("subject_contacts"), store)
     decisions = [
         decide(
             service,
@@ -297,12 +336,9 @@ def statement(
     return result
 
 
-def _contacts(
-    store: Store, rb: RulebookHeader, subject: Subject, day: int
-) -> tuple[list[Contact], int]:
-    """The subject's low-graded contacts (the ones contagion counted) and how many
-    contacts it has in the window."""
-    found = run_plan(store, rb, "subject_contacts", day, subject.subject_id).to_pylist()
+def _contacts(found: list[dict[str, Any]], store: Store) -> tuple[list[Contact], int]:
+    """The subject's low-graded contacts (the ones contagion counted), from the plan's
+    rows of its contacts, and how many contacts it has in the window."""
     low = [c for c in found if c["low"]]
     codes = _codes(store, [int(c["contact_id"]) for c in low])
     contacts = [

@@ -1,0 +1,91 @@
+"""One subject's decision from a scoring run, read from that subject's rows alone.
+
+A provider asks about one passenger; loading the whole run (``decider.load_decider``,
+about a second per ten million subjects) is for batches and for a service that answers
+many. A look-up reads the run's row for the subject, its list memberships and the codes
+of the subjects they came through, each a point read: the subject's code through the
+registry's index, the rest by run and subject id, which the snapshot and the list
+members are stored in order of. The decision is the same ``rules.decide`` a loaded
+decider makes, with the same reasons.
+"""
+
+from __future__ import annotations
+
+from socialrating.decisions.rules import Decision, Membership, decide
+from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
+from socialrating.ledger.rulebooks import stored_rulebook
+from socialrating.ledger.store import Store
+
+
+def run_of(store: Store, run_id: int | None) -> tuple[int, str]:
+    """The run (default: the latest) and its rulebook hash.
+
+    Raises:
+        NoSnapshot: no scoring run yet, or no run ``run_id``.
+    """
+    if run_id is None:
+        row = store.one("SELECT run_id, rulebook_hash FROM runs ORDER BY run_id DESC LIMIT 1")
+        if row is None:
+            raise NoSnapshot("no scoring run yet: run `socialrating score` first")
+    else:
+        row = store.one("SELECT run_id, rulebook_hash FROM runs WHERE run_id = ?", [run_id])
+        if row is None:
+            raise NoSnapshot(f"no scoring run {run_id}")
+    return int(row[0]), str(row[1])
+
+
+def decide_one(store: Store, code: str, service: str, run_id: int | None = None) -> Decision:
+    """May the subject ``code`` use ``service``, by run ``run_id`` (default: the latest)?
+
+    Raises:
+        NoSnapshot: no such run.
+        UnknownService: the run's rulebook has no such service.
+        UnknownSubject: no subject ``code`` in the run.
+    """
+    run, rb_hash = run_of(store, run_id)
+    rb = stored_rulebook(store, rb_hash)
+    svc = next((s for s in rb.spec.services if s.code == service), None)
+    if svc is None:
+        known = ", ".join(s.code for s in rb.spec.services) or "none"
+        raise UnknownService(f"unknown service {service!r} (the rulebook's services: {known})")
+    # Literal ids (not parameters) let DuckDB prune row groups by their min and max.
+    found = store.one("SELECT subject_id, kind FROM subjects WHERE code = ?", [code])
+    row = None
+    if found is not None:
+        subject_id, kind = int(found[0]), str(found[1])
+        row = store.one(
+            f"""SELECT score, grade, direct_grade IS NOT NULL, contagion FROM snapshot
+                WHERE run_id = {run} AND subject_id = {subject_id}"""
+        )
+    if found is None or row is None:
+        raise UnknownSubject(f"unknown subject {code!r} (not in run {run})")
+    score, grade, direct, contagion = row
+    lists = {x.code for x in rb.spec.lists}
+    rows = store.rows(
+        f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
+            FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}
+            ORDER BY list, cause"""
+    )
+    vias = sorted({int(r[6]) for r in rows if r[6] is not None})
+    via_codes = dict(
+        store.rows(
+            f"SELECT subject_id, code FROM subjects WHERE subject_id IN ({', '.join(map(str, vias))})"
+        )
+        if vias
+        else []
+    )
+    members = [
+        Membership(lst, cause, entry, g, start, end, via_codes.get(via))
+        for lst, cause, entry, g, start, end, via in rows
+        if lst in lists
+    ]
+    return decide(
+        svc,
+        code,
+        kind,
+        str(grade),
+        int(score),
+        members,
+        bool(direct),
+        contagion=int(contagion),
+    )

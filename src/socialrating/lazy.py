@@ -1,0 +1,27 @@
+"""Public names of a package, imported when first used (PEP 562).
+
+A package's ``__init__`` re-exports its public API; importing every module behind it up
+front would make each command pay for Arrow, NumPy and Ibis even when it needs none of
+them (``socialrating check`` reads three rows). ``exports`` gives a package a
+``__getattr__`` that imports a name's module on first access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from importlib import import_module
+from typing import Any
+
+
+def exports(package: str, where: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` for ``package`` that imports each name of ``where`` (name →
+    module) on first use and keeps it in the package's namespace."""
+
+    def __getattr__(name: str) -> Any:
+        if name in where:
+            value = getattr(import_module(where[name]), name)
+            setattr(import_module(package), name, value)
+            return value
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

@@ -1,0 +1,188 @@
+"""The ledger entries one subject's statement reads, and nothing more.
+
+A statement runs the same compiled plans as a scoring run, over temporary tables that
+hold only the entries it can depend on (read through the ledger's index on subject ids),
+and the subjects and parameters those name (``Lookup``). Which entries those are follows
+from the plan itself:
+
+- the subject's own entries, and those naming it as counterpart (a contact, a
+  representative register, a report it made);
+- with joint punishment, the same for every subject within as many links (organisation
+  and legal representative, as the rulebook's representatives register names them) as
+  there are lists carried between them: a list at a time, each from an earlier list;
+- with contagion, the same for every subject within ``rounds`` contacts of any of those
+  (the rounds that decide a subject's contagion reach no further, see ``contagion``);
+- every entry of an organisation that a register record among them names, so that the
+  latest record about it (which decides its representative) is there too;
+- the verifications of citizen reports among them.
+
+Subjects further away cannot change the subject's lines, score, lists or contagion, so
+the statement equals the one computed over the whole ledger (a test checks it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from socialrating.ledger.store import Store
+from socialrating.model import EntryKind
+from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL
+
+
+def _ids(values: set[int]) -> str:
+    return ", ".join(str(int(v)) for v in sorted(values)) or "NULL"
+
+
+def _neighbours(
+    store: Store, subjects: set[int], parameter: int, first: int | None, last: int
+) -> set[int]:
+    """Subjects that share a record of ``parameter`` (days ``first`` to ``last``) with one
+    of ``subjects``, either side."""
+    window = "" if first is None else f" AND day >= {first}"
+    found = store.rows(
+        f"""SELECT subject_id, counterpart_id FROM entries
+            WHERE kind = {int(EntryKind.RECORD)} AND parameter_id = {parameter}
+              AND day <= {last}{window} AND counterpart_id IS NOT NULL
+              AND (subject_id IN ({_ids(subjects)}) OR counterpart_id IN ({_ids(subjects)}))"""
+    )
+    return {int(x) for row in found for x in row}
+
+
+def needed_subjects(
+    store: Store,
+    rb: RulebookHeader,
+    subject_id: int,
+    day: int,
+    representative: int | None,
+    contact: int | None,
+) -> tuple[set[int], set[int]]:
+    """The subjects whose entries a statement of ``subject_id`` as of ``day`` reads in full,
+    and the organisations among them whose register records must all be there."""
+    near = {subject_id}
+    hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
+    if representative is not None:
+        for _ in range(hops):
+            near |= _neighbours(store, near, representative, None, day)
+    contagion = rb.spec.contagion
+    if contagion is not None and contact is not None:
+        frontier = set(near)
+        for _ in range(contagion.rounds):
+            found = _neighbours(store, frontier, contact, day - contagion.window_days + 1, day)
+            frontier = found - near
+            near |= found
+    organisations: set[int] = set()
+    if representative is not None:
+        organisations = {
+            int(o)
+            for (o,) in store.rows(
+                f"""SELECT DISTINCT subject_id FROM entries
+                    WHERE kind = {int(EntryKind.RECORD)} AND parameter_id = {representative}
+                      AND counterpart_id IN ({_ids(near)})"""
+            )
+        }
+    return near, organisations
+
+
+def _parameter_id(store: Store, code: str | None) -> int | None:
+    if code is None:
+        return None
+    found = store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [code])
+    return None if found is None else int(found)
+
+
+SHADOWED = ("entries", "subjects", "rulebook_parameters", "parameters")
+"""The tables a look-up's cursor holds its own small copies of, under the same names."""
+
+
+class Lookup:
+    """A cursor on the store whose temporary tables shadow the ledger's for one subject.
+
+    In it, ``entries``, ``subjects``, ``rulebook_parameters`` and ``parameters`` are
+    temporary tables (DuckDB reads a temporary table before a stored one of the same
+    name) holding only what one statement reads; the compiled plans run on it unchanged,
+    prepared once per process and executed with the day and subject as parameters.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self.cur = store.con.cursor()
+        db = str(store.scalar("SELECT current_database()"))
+        self.stored = {name: f'"{db}".main.{name}' for name in SHADOWED}
+        for name in SHADOWED:
+            self.cur.execute(
+                f"CREATE TEMP TABLE {name} AS SELECT * FROM {self.stored[name]} LIMIT 0"
+            )
+        self.prepared: dict[str, str] = {}  # compiled SQL -> prepared statement
+
+    def fill(self, rb: RulebookHeader, subject_id: int, day: int) -> None:
+        """Hold what a statement of ``subject_id`` as of ``day`` reads (see the module)."""
+        spec = rb.spec
+        rep = spec.representatives.parameter if spec.representatives else None
+        contact = spec.contagion.parameter if spec.contagion else None
+        near, organisations = needed_subjects(
+            self.store,
+            rb,
+            subject_id,
+            day,
+            _parameter_id(self.store, rep),
+            _parameter_id(self.store, contact),
+        )
+        e, s = self.stored["entries"], self.stored["subjects"]
+        rp, p = self.stored["rulebook_parameters"], self.stored["parameters"]
+        statements = [f"DELETE FROM temp.main.{name}" for name in SHADOWED] + [
+            f"""INSERT INTO temp.main.entries
+                WITH mine AS (
+                    SELECT * FROM {e} WHERE subject_id IN ({_ids(near | organisations)})
+                    UNION
+                    SELECT * FROM {e} WHERE counterpart_id IN ({_ids(near)})
+                )
+                SELECT * FROM mine
+                UNION ALL
+                SELECT * FROM {e} WHERE kind = {int(EntryKind.VERIFICATION)}
+                  AND refers_to IN (SELECT entry_id FROM mine)""",
+            f"""INSERT INTO temp.main.subjects SELECT * FROM {s} WHERE subject_id IN (
+                    SELECT subject_id FROM temp.main.entries
+                    UNION SELECT counterpart_id FROM temp.main.entries
+                    UNION SELECT unnest([{_ids(near | organisations)}]))""",
+            f"""INSERT INTO temp.main.rulebook_parameters SELECT * FROM {rp}
+                WHERE rulebook_hash = '{rb.hash}' AND parameter_id IN
+                      (SELECT parameter_id FROM temp.main.entries)""",
+            f"""INSERT INTO temp.main.parameters SELECT * FROM {p}
+                WHERE parameter_id IN (SELECT parameter_id FROM temp.main.entries)""",
+        ]
+        self.cur.execute("BEGIN TRANSACTION")
+        try:
+            for statement in statements:
+                self.cur.execute(statement)
+        except BaseException:
+            self.cur.execute("ROLLBACK")
+            raise
+        self.cur.execute("COMMIT")
+
+    def run(self, sql: str, day: int, subject_id: int) -> list[dict[str, Any]]:
+        """Run a compiled plan (``sql``, with the sentinels for day and subject) on the
+        shadowing tables, prepared on first use; its rows as dicts (a handful: no Arrow)."""
+        if sql not in self.prepared:
+            handle = f"lookup_{len(self.prepared)}"
+            text = sql.replace(str(AS_OF_SENTINEL), "$as_of").replace(
+                str(SUBJECT_SENTINEL), "$subject"
+            )
+            self.cur.execute(f"PREPARE {handle} AS {text}")
+            self.prepared[sql] = handle
+        result = self.cur.execute(
+            f"EXECUTE {self.prepared[sql]}(as_of := {int(day)}, subject := {int(subject_id)})"
+        )
+        names = [d[0] for d in result.description or []]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
+
+    def close(self) -> None:
+        self.cur.close()
+
+
+def lookup(store: Store) -> Lookup:
+    """The store's look-up cursor, made on first use and kept until the store closes."""
+    found = store.cache.get("lookup")
+    if not isinstance(found, Lookup):
+        found = store.cache["lookup"] = Lookup(store)
+    return found

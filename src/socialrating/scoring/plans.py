@@ -1,0 +1,195 @@
+"""The scoring plans, as Ibis expressions of the plan's inputs: a whole run's scores and
+lists, and one subject's statement lines, score, lists and contacts.
+
+Each takes the inputs and Ibis parameters for the as-of day, the subject and the run;
+``compiled`` compiles them to SQL once per rulebook and keeps the SQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import ibis.expr.types as ir
+
+from socialrating.ledger.store import Store
+from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.contagion import (
+    contacts,
+    contacts_of,
+    reach,
+    spread,
+    without_contagion,
+)
+from socialrating.scoring.lists import memberships
+from socialrating.scoring.mechanics import stages
+from socialrating.scoring.plan import (
+    PlanInputs,
+    attribute_caps,
+    is_subject,
+    representatives,
+    scores,
+)
+
+
+def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
+    """The plan's inputs: the store's tables, for rulebook ``rb``."""
+    from socialrating.scoring.compiled import plan_ids
+
+    b = store.ibis
+    params = b.table("rulebook_parameters")
+    channels, representative, contact = plan_ids(store, rb)
+    return PlanInputs(
+        entries=b.table("entries"),
+        subjects=b.table("subjects"),
+        parameters=params.filter(params.rulebook_hash == rb.hash),
+        institutions=b.table("institutions"),
+        parameters_registry=b.table("parameters"),
+        rulebook=rb,
+        snapshot=b.table("snapshot"),
+        representative_parameter=representative,
+        contact_parameter=contact,
+        report_channels=channels,
+    )
+
+
+def scored(
+    inputs: PlanInputs, as_of: int | ir.Value, subject: int | ir.Value | None = None
+) -> ir.Table:
+    """Per subject (or for one): score, grade, stage and what contagion cost, as of a day."""
+    rb = inputs.rulebook
+    if rb.spec.contagion is not None and subject is not None:
+        final = _reached(inputs, as_of, subject)[0]
+        return final.filter(is_subject(final.subject_id, subject))
+    st = stages(inputs, as_of, subject)
+    per_subject = scores(inputs, st.records, subject, st.ranks)
+    if rb.spec.contagion is None:
+        return without_contagion(per_subject)
+    return spread(rb, per_subject, contacts(inputs, as_of))[0]
+
+
+def _reached(
+    inputs: PlanInputs, as_of: int | ir.Value, subject: int | ir.Value
+) -> tuple[ir.Table, ir.Table, ir.Table]:
+    """The contagion rounds over the subjects ``subject``'s contagion reaches: the scores
+    after them, the grades of the round before the last, and the contacts."""
+    edges = contacts(inputs, as_of)
+    near = reach(inputs, edges, subject)
+    st = stages(inputs, as_of, near)
+    final, previous = spread(inputs.rulebook, scores(inputs, st.records, near, st.ranks), edges)
+    return final, previous, edges
+
+
+def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
+    return scored(inputs, as_of)
+
+
+def _subject_score(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    return scored(inputs, as_of, subject)
+
+
+def _subject_contacts(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    contagion = inputs.rulebook.spec.contagion
+    assert contagion is not None, "only rulebooks with contagion have this plan"
+    _, previous, edges = _reached(inputs, as_of, subject)
+    return contacts_of(edges, previous, subject, contagion.from_grades)
+
+
+def _run_lists(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
+    snap = inputs.snapshot
+    assert snap is not None, "plan_inputs sets the snapshot table"
+    return memberships(inputs, as_of, snap.filter(snap.run_id == run))
+
+
+def _subject_lists(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    hops = sum(1 for lst in inputs.rulebook.spec.lists if lst.enter_with)
+    if hops:
+        # Joint punishment carries memberships between linked subjects, a list at a time,
+        # each from an earlier list: the subject's lists need those of the subjects within
+        # that many links of it, and nobody else's.
+        near = linked(inputs, as_of, subject, hops)
+        every = memberships(inputs, as_of, scored(inputs, as_of, near), near)
+        return every.filter(every.subject_id == subject)
+    return memberships(inputs, as_of, _subject_score(inputs, as_of, subject, run), subject)
+
+
+def linked(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, hops: int) -> ir.Column:
+    """The subject and every subject within ``hops`` links of it: an organisation and its
+    legal representative as of the date are linked, both ways."""
+    links = representatives(inputs, as_of)
+    s = inputs.subjects
+    near = s.filter(s.subject_id == subject).select(near=s.subject_id.cast("int64"))
+    for _ in range(hops):
+        persons = links.join(near, links.org == near.near).select(near=links.person.cast("int64"))
+        orgs = links.join(near, links.person == near.near).select(near=links.org.cast("int64"))
+        near = near.union(persons).union(orgs)  # distinct
+    return near.near
+
+
+def _statement_rows(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    rec = attribute_caps(stages(inputs, as_of, subject).records)
+    p, i = inputs.parameters_registry, inputs.institutions
+    return (
+        rec.left_join(p, rec.parameter_id == p.parameter_id)
+        .left_join(i, rec.institution_id == i.institution_id)
+        .select(
+            *[rec[c] for c in STATEMENT_COLUMNS],
+            p.code.name("parameter"),
+            i.code.name("institution"),
+        )
+        .order_by([rec.day, rec.entry_id])
+    )
+
+
+# The record columns a statement line is built from.
+STATEMENT_COLUMNS = (
+    "entry_id",
+    "day",
+    "category_id",
+    "rule_points",
+    "points",
+    "counted_points",
+    "status",
+    "expires_day",
+    "quantity",
+    "confidence",
+    "act",
+    "level",
+    "verified_by",
+    "corroborates",
+    "cap_max_deduction",
+    "cap_max_addition",
+    "cap_calendar_year",
+    "period",
+    "parameter_id",
+    "band",
+    "absorbed_by",
+    "repeat_n",
+    "multiplier",
+    "balance",
+    "refused_by",
+    "reduction_from",
+    "reduction_to",
+    "reduction_once_days",
+    "direct_grade",
+    "repaired_by",
+    "repaired_day",
+    "repairs",
+)
+
+
+PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]] = {
+    "scores": _all_scores,
+    "subject_score": _subject_score,
+    "statement": _statement_rows,
+    "run_lists": _run_lists,
+    "subject_lists": _subject_lists,
+    "subject_contacts": _subject_contacts,
+}
