@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -71,4 +72,5 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     assert "examples/people.csv: 4 new subject(s) registered" in said
     assert "examples/batch.csv: 5 stored" in said
     assert "C900000001 (citizen) as of 2021-12-31" in said
+    assert re.search(r"-20\s+\w[^\n]*\(traffic\.red_light\) on 2021-03-14", said)  # named
     assert (tmp_path / "small.duckdb").is_file()

@@ -35,7 +35,7 @@ def _option(param: Any) -> str:
         optional = "" if param.required else " (optional)"
         return f"| `{metavar(param)}` | {text}{optional} | |"
     value = "" if getattr(param, "is_flag", False) else f" {metavar(param)}"
-    names = ", ".join(f"`{o}{value}`" for o in param.opts)
+    names = ", ".join(f"`{o}{value}`" for o in param.opts).replace("|", "\\|")
     flag = getattr(param, "is_flag", False)
     default = "" if param.default in (None, False) or flag else f"`{param.default}`"
     if param.envvar:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -80,6 +81,8 @@ def test_batch_decisions_have_the_shape_of_check(db: str, tmp_path: Path) -> Non
         "reasons": [
             {"code": "SUBJECT:unknown", "text": "not a subject of run 1", "entry_id": None}
         ],
+        "as_of": "2021-05-31",
+        "run_id": 1,
     }
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines == [*singles, unknown]
@@ -212,7 +215,29 @@ def test_statement_limit_and_category(busy: str) -> None:
     doc = one_json("show", "C1", "--db", busy, "--as-of", "2021-06-01", "--category", "charity")
     assert [line["parameter"] for line in doc["lines"]] == ["blood"]
     text = ok("show", "C1", "--db", busy, "--as-of", "2021-06-01").stdout
-    assert "… 6 more lines" in text and "40 of 46 lines listed" in text
+    # The first 6 red lights are left out: -30 of them count (the cap), shown as one row.
+    assert re.search(r"… 6 earlier lines\s*│[│\s]*│\s*-30\s*│", text), text
+    assert "40 of 46 lines listed (46 in all)" in text
+    doc = one_json("show", "C1", "--db", busy, "--as-of", "2021-06-01", "--category", "traffic")
+    assert (doc["lines_matching"], doc["lines_left_out"], doc["lines_other_categories"]) == (
+        45,
+        0,
+        1,
+    )
+    assert doc["points_other_categories"] == 10
+    text = ok("show", "C1", "--db", busy, "--as-of", "2021-06-01", "--category", "traffic",
+              "--limit", "3").stdout  # fmt: skip
+    assert "… 42 earlier lines of traffic" in text and "… 1 lines of other categories" in text
+    assert "3 of 45 lines of traffic listed (46 in all)" in text
+    listed = one_json("show", "C1", "--db", busy, "--as-of", "2021-06-01", "--category",
+                      "traffic", "--limit", "3")  # fmt: skip
+    assert (
+        listed["base"]
+        + listed["points_other_categories"]
+        + listed["points_left_out"]
+        + sum(line["counted"] for line in listed["lines"])
+        == listed["score"]
+    )
     assert text.index("Key reasons") < text.index("red_light")
     bad = cli("show", "C1", "--db", busy, "--category", "nope")
     assert bad.exit_code == 2 and "no category 'nope' in the rulebook" in bad.stderr
@@ -225,3 +250,49 @@ def test_demo_again_says_nothing_is_new(tmp_path: Path) -> None:
     again = ok(*args).stdout
     assert "nothing new: run 1 already scored this ledger as of 2021-01-20" in again
     assert len(one_json("runs", "--db", str(tmp_path / "d.duckdb"))) == 1
+
+
+# --- what a reviewer found as a newcomer ---------------------------------------------------
+
+
+def test_verify_cannot_save_the_head_where_it_cannot_write(db: str, tmp_path: Path) -> None:
+    result = cli("verify", "--db", db, "--save-head", str(tmp_path / "no" / "such" / "h.txt"))
+    assert result.exit_code == 1
+    assert "cannot write the head digest to" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_lists_names_a_run_that_is_not_there(db: str) -> None:
+    result = cli("lists", "debtors", "--db", db, "--run", "99")
+    assert result.exit_code == 1 and "no scoring run 99" in result.stderr
+
+
+def test_limit_0_shows_all(db: str) -> None:
+    assert len(one_json("lists", "debtors", "--db", db, "--limit", "0")["members"]) == 2
+    assert one_json("subjects", "list", "--db", db, "--limit", "0")["subjects"][2]["code"] == "o1"
+    assert len(one_json("parameters", "--db", db, "--limit", "0")["parameters"]) == 7
+    assert len(one_json("runs", "--db", db, "--limit", "0")) == 1
+
+
+def test_a_decision_names_its_run_and_date(db: str) -> None:
+    doc = one_json("check", "c1", "loan", "--db", db)
+    assert (doc["run_id"], doc["as_of"]) == (1, "2021-05-31")
+    assert (
+        "(run 1, grade and lists as of 2021-05-31)" in ok("check", "c1", "loan", "--db", db).stdout
+    )
+    shown = one_json("show", "c1", "--db", db, "--as-of", "2021-06-15")
+    assert {(d["run_id"], d["as_of"]) for d in shown["decisions"]} == {(None, "2021-06-15")}
+
+
+def test_an_empty_passenger_list(db: str, tmp_path: Path) -> None:
+    (tmp_path / "none.csv").write_text("subject\n")
+    text = ok("check-batch", str(tmp_path / "none.csv"), "flight", "--db", db).stdout
+    assert "0 subjects, run 1: nothing to decide" in text
+
+
+def test_statement_lines_name_their_parameters(db: str) -> None:
+    # tests/data/consequences.yaml names no parameter: the code stands alone.
+    doc = one_json("show", "c1", "--db", db, "--as-of", "2021-05-31")
+    (line,) = doc["lines"]
+    assert (line["parameter"], line["name"]) == ("debtor", None)
+    assert doc["summary"]["key_reasons"][0]["text"].startswith("debtor on 2021-02-01")

@@ -92,11 +92,11 @@ def test_help_starts_without_the_engine() -> None:
     assert done.stderr.strip() == "[]"
 
 
-def test_a_closed_pipe_ends_quietly(db: str) -> None:
+@pytest.mark.parametrize("table", [False, True], ids=["json", "table"])
+def test_a_closed_pipe_ends_quietly(db: str, table: bool) -> None:
     """``socialrating … | head`` ends with status 0 and no broken-pipe message."""
-    proc = subprocess.Popen(
-        [SOCIALRATING, "rulebook", "schema"], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    args = ["subjects", "list", "--db", db] if table else ["rulebook", "schema"]
+    proc = subprocess.Popen([SOCIALRATING, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     proc.stdout.close()  # the reader goes away before the command writes
     with proc.stderr:
@@ -149,7 +149,7 @@ def test_parameters(db: str) -> None:
     assert debtor == {
         "code": "debtor", "name": debtor["name"], "category": "courts", "points": -200,
         "per_unit": False, "expiry_days": 1095, "subjects": "any", "institutions": ["court"],
-        "tags": debtor["tags"],
+        "tags": debtor["tags"], "worth": "-200", "counts_for": "1095 days",
     }  # fmt: skip
     police = one_json("parameters", "--db", db, "--institution", "police")
     assert [p["code"] for p in police["parameters"]] == ["unruly"]

@@ -205,3 +205,14 @@ def test_a_parquet_file_without_kind_is_named(tmp_path: Path) -> None:
     assert [str(p) for p in exc.value.problems] == [
         f"{path}: kind: no column 'kind' (columns: code)"
     ]
+
+
+def test_a_birth_date_in_the_future_is_refused(store: Store, tmp_path: Path) -> None:
+    path = tmp_path / "future.csv"
+    path.write_text("code,kind,born\nN1,citizen,1990-01-01\nN2,citizen,2999-01-01\n")
+    with pytest.raises(BatchRejected) as info:
+        register_subjects(store, read_subjects_file(path), str(path))
+    assert [(p.line, p.field, p.reason) for p in info.value.problems] == [
+        (3, "born", "in the future: 2999-01-01")
+    ]
+    assert store.scalar("SELECT count(*) FROM subjects WHERE code LIKE 'N%'") == 0

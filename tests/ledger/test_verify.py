@@ -20,6 +20,7 @@ from socialrating.cli import app
 from socialrating.errors import LedgerError
 from socialrating.ledger import Store, open_store
 from socialrating.ledger.digests import payload_digest_sql, row_digest_sql
+from socialrating.ledger.store import SCHEMA_VERSION
 from socialrating.ledger.verify import VerifyReport, verify_ledger
 
 
@@ -297,7 +298,7 @@ def test_a_database_of_format_6_is_upgraded_in_place(ledger: Path) -> None:
     with pytest.raises(LedgerError, match="ledger format 6"):
         open_store(ledger, read_only=True)  # a reader cannot upgrade it
     with open_store(ledger, create=True) as store:  # as `init` and `demo` open it
-        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "7"
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == SCHEMA_VERSION
         nullable = store.rows(
             """SELECT column_name, is_nullable FROM information_schema.columns
                WHERE table_name = 'snapshot' AND column_name LIKE 'contagion%'"""
@@ -315,3 +316,22 @@ def test_a_database_of_format_6_is_upgraded_in_place(ledger: Path) -> None:
             )
             == run.subjects
         )
+
+
+def test_a_database_of_format_7_is_upgraded_in_place(ledger: Path) -> None:
+    """Format 8 keeps parameter names; a format-7 ledger gains the column, and statements
+    of rulebooks installed before show codes where there is no name."""
+    import datetime as dt
+
+    from socialrating.scoring import statement
+
+    tamper(
+        ledger,
+        "ALTER TABLE rulebook_parameters DROP COLUMN name",
+        "UPDATE meta SET value = '7' WHERE key = 'schema'",
+    )
+    with open_store(ledger) as store:
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == SCHEMA_VERSION
+        assert verify_ledger(store).ok
+        st = statement(store, "C1", dt.date(2021, 6, 1))
+        assert st.lines and all(line.name is None for line in st.lines)

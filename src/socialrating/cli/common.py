@@ -51,21 +51,30 @@ Run = Annotated[
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _console(**options: Any) -> Console:
+    from rich.console import Console
+
+    class Quiet(Console):
+        def on_broken_pipe(self) -> None:
+            # The reader has all it wanted (`socialrating … | head`): not an error.
+            self.quiet = True
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise SystemExit(0)
+
+    return Quiet(highlight=False, markup=False, emoji=False, **options)
+
+
 @cache
 def out() -> Console:
     """The console for results (stdout); wide outside a terminal, where tables would wrap."""
-    from rich.console import Console
-
-    width = None if sys.stdout.isatty() else 160
-    return Console(highlight=False, markup=False, emoji=False, width=width)
+    return _console(width=None if sys.stdout.isatty() else 160)
 
 
 @cache
 def err() -> Console:
     """The console for errors, spinners and progress (stderr)."""
-    from rich.console import Console
-
-    return Console(stderr=True, highlight=False, markup=False, emoji=False)
+    return _console(stderr=True)
 
 
 def styled(*parts: str | tuple[str, str]) -> Text:
@@ -80,10 +89,11 @@ def bold(text: object) -> tuple[str, str]:
 
 
 def table(*headers: str) -> Table:
-    """A table whose cells print as they are (markup is off on both consoles)."""
-    from rich.table import Table
+    """A table whose cells print as they are (markup is off on both consoles); a value too
+    long for a narrow terminal folds onto the next line rather than being cut short."""
+    from rich.table import Column, Table
 
-    return Table(*headers)
+    return Table(*(Column(h, overflow="fold") for h in headers))
 
 
 def handles_errors(fn: F) -> F:

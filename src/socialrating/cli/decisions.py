@@ -63,6 +63,7 @@ def check(
         emit(decision.as_dict())
         return
     out().print(styled(f"{subject} — ", decision_line(decision)))
+    out().print(f"  (run {decision.run_id}, grade and lists as of {decision.as_of})")
     for r in decision.reasons:
         out().print(f"  {r.code}: {r.text}")
 
@@ -98,7 +99,7 @@ def check_batch(
     if as_json:
         emit(doc)
         return
-    counts = ", ".join(f"{k} {v:,}" for k, v in doc["decisions"].items())
+    counts = ", ".join(f"{k} {v:,}" for k, v in doc["decisions"].items()) or "nothing to decide"
     out().print(f"{doc['subjects']:,} subjects, run {doc['run_id']}: {counts}")
     shown = table("subject", "decision", "reasons")
     for row in doc["not_allowed"][:20]:
@@ -120,7 +121,9 @@ def lists_cmd(
     ] = None,
     db: Db = settings.DB.default,
     run: Run = None,
-    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Members to show.")] = 50,
+    limit: Annotated[
+        int, typer.Option(min=0, metavar="N", help="Members to show; 0 shows all.")
+    ] = 50,
     as_json: Json = False,
 ) -> None:
     """The lists (sizes, per cause), or one list's members with why and since when."""

@@ -12,6 +12,7 @@ from socialrating import settings
 from socialrating.cli.app import app
 from socialrating.cli.common import Db, Json, emit, handles_errors, opened, out, styled, working
 from socialrating.cli.help import Command
+from socialrating.errors import Problem, ProblemsError
 
 BATCH_COLUMNS = """\b
 A batch has a header line and one record per line (CSV), row (Parquet) or
@@ -150,7 +151,11 @@ def verify(
     with opened(db) as store, working("verifying every entry…", as_json):
         report = verify_ledger(store, expected)
     if save_head is not None and report.ok:
-        save_head.write_text(report.head + "\n", encoding="utf-8")
+        try:
+            save_head.write_text(report.head + "\n", encoding="utf-8")
+        except OSError as exc:
+            problem = Problem(str(save_head), None, "", str(exc))
+            raise ProblemsError(f"cannot write the head digest to {save_head}", [problem]) from None
     if as_json:
         emit(report.as_dict())
     elif report.ok:

@@ -13,7 +13,7 @@ from socialrating.cli.common import Db, Json, emit, handles_errors, opened, out,
 from socialrating.cli.help import Command
 from socialrating.model import SubjectKind
 
-Limit = Annotated[int, typer.Option(min=1, metavar="N", help="Rows to show.")]
+Limit = Annotated[int, typer.Option(min=0, metavar="N", help="Rows to show; 0 shows all.")]
 
 
 @subjects_app.command("import", cls=Command)
@@ -119,14 +119,12 @@ def parameters(
     if as_json:
         emit(doc)
         return
-    shown = table("code", "name", "category", "points", "expires", "reported by")
+    shown = table("code", "name", "category", "worth", "counts for", "reported by")
     for p in doc["parameters"]:
-        points = "" if p["points"] is None else f"{p['points']:+d}"
-        if p["per_unit"]:
-            points += " per unit"
         who = p["institutions"]
         reporters = ", ".join(who[:3]) + (f" +{len(who) - 3} more" if len(who) > 3 else "")
-        expires = "never" if p["expiry_days"] is None else f"{p['expiry_days']} days"
-        shown.add_row(p["code"], p["name"] or "", p["category"], points, expires, reporters)
+        shown.add_row(
+            p["code"], p["name"] or "", p["category"], p["worth"], p["counts_for"], reporters
+        )
     out().print(shown)
     out().print(_counted(len(doc["parameters"]), doc["matched"], doc["total"], "parameters"))

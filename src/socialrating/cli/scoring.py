@@ -71,7 +71,7 @@ def print_run(result: Any) -> None:
 @handles_errors
 def runs(
     db: Db = settings.DB.default,
-    limit: Annotated[int, typer.Option(min=1, metavar="N", help="Runs to show.")] = 20,
+    limit: Annotated[int, typer.Option(min=0, metavar="N", help="Runs to show; 0 shows all.")] = 20,
     as_json: Json = False,
 ) -> None:
     """The scoring runs, latest first: as-of date, rulebook, subjects, records, lists."""
@@ -182,6 +182,13 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
             f"{t['not_counted']:,}",
             f"{t['cut']:+d}" if t["cut"] else "",
         )
+    if st.contagion:
+        totals.add_row("contagion", f"{st.contagion:+d}", "", "", "")
+    if st.bounded:
+        totals.add_row(f"score {st.bound}", f"{st.bounded:+d}", "", "", "")
+    if st.direct:
+        totals.add_row(f"direct grade {st.direct.grade}", f"{st.adjustment:+d}", "", "", "")
+    totals.add_row("score", str(st.score), "", "", "")
     out().print(totals)
     if st.direct:
         until = st.direct.until.isoformat() if st.direct.until else "repaired"
@@ -200,9 +207,13 @@ def _lines_table(st: Any, doc: dict[str, Any]) -> None:
     lines = doc["lines"]
     shown = table("date", "entry", "parameter", "from", "points", "counts", "expires", "note")
     shown.add_row("", "", "base score", "", "", str(st.base), "", "")
+    if doc["lines_other_categories"]:
+        n, points = doc["lines_other_categories"], doc["points_other_categories"]
+        shown.add_row("", "", f"… {n:,} lines of other categories", "", "", f"{points:+d}", "", "")
     if doc["lines_left_out"]:
         what = f" of {doc['category']}" if doc["category"] else ""
-        shown.add_row("", "", f"… {doc['lines_left_out']:,} more lines{what}", "", "", "", "", "")
+        n, points = doc["lines_left_out"], doc["points_left_out"]
+        shown.add_row("", "", f"… {n:,} earlier lines{what}", "", "", f"{points:+d}", "", "")
     for line in lines:
         shown.add_row(
             line["date"],
@@ -239,8 +250,9 @@ def _lines_table(st: Any, doc: dict[str, Any]) -> None:
         )
     shown.add_row("", "", "score", "", "", str(st.total), "", "")
     out().print(shown)
-    if doc["lines_left_out"]:
+    if doc["lines_left_out"] or doc["lines_other_categories"]:
+        what = f" of {doc['category']}" if doc["category"] else ""
         out().print(
-            f"{len(lines):,} of {doc['lines_total']:,} lines listed; the totals above cover "
-            "all (--limit 0 lists all, --category one category)"
+            f"{len(lines):,} of {doc['lines_matching']:,} lines{what} listed "
+            f"({doc['lines_total']:,} in all); --limit 0 lists all, --category one category"
         )

@@ -9,7 +9,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialrating.errors import (
-    NoSnapshot,
     Problem,
     ProblemsError,
     UnknownList,
@@ -77,6 +76,8 @@ def decision_dict(decider: Decider, subject: str, service: str) -> dict[str, Any
             "decision": "unknown",
             "terms": {},
             "reasons": [{"code": "SUBJECT:unknown", "text": text, "entry_id": None}],
+            "as_of": decider.as_of,
+            "run_id": decider.run_id,
         }
 
 
@@ -127,16 +128,9 @@ def write_decisions(table: pa.Table, decider: Decider, service: str, path: Path)
 
 
 def _run(store: Store, run_id: int | None) -> tuple[int, str, str]:
-    if run_id is None:
-        run_id = store.scalar("SELECT max(run_id) FROM runs")
-    row = (
-        None
-        if run_id is None
-        else store.one("SELECT run_id, rulebook_hash, as_of FROM runs WHERE run_id = ?", [run_id])
-    )
-    if row is None:
-        raise NoSnapshot("no scoring run yet: run `socialrating score` first")
-    return int(row[0]), str(row[1]), str(row[2])
+    from socialrating.decisions.lookup import run_of
+
+    return run_of(store, run_id)
 
 
 def list_sizes(store: Store, run_id: int | None = None) -> dict[str, Any]:
@@ -187,17 +181,21 @@ def list_members(
             "SELECT count(*) FROM list_members WHERE run_id = ? AND list = ?", [run_id, name]
         )
     )
+    limited = f"LIMIT {int(limit)}" if limit else ""
+    # The members shown first, then what explains each: joins over a few rows only.
     rows = store.rows(
-        """SELECT s.code, m.cause, m.entry_id, m.grade, m.start_day, m.end_day, v.code,
+        f"""WITH m AS (
+               SELECT s.code, m.* FROM list_members m JOIN subjects s USING (subject_id)
+               WHERE m.run_id = ? AND m.list = ? ORDER BY s.code, m.cause {limited})
+           SELECT m.code, m.cause, m.entry_id, m.grade, m.start_day, m.end_day, v.code,
                   p.code, e.day, i.code, n.score
-           FROM list_members m JOIN subjects s USING (subject_id)
-           LEFT JOIN subjects v ON v.subject_id = m.via_subject
+           FROM m LEFT JOIN subjects v ON v.subject_id = m.via_subject
            LEFT JOIN entries e ON e.entry_id = m.entry_id
            LEFT JOIN parameters p ON p.parameter_id = e.parameter_id
            LEFT JOIN institutions i ON i.institution_id = e.institution_id
            LEFT JOIN snapshot n ON n.run_id = m.run_id AND n.subject_id = m.subject_id
-           WHERE m.run_id = ? AND m.list = ? ORDER BY s.code, m.cause LIMIT ?""",
-        [run_id, name, limit],
+           ORDER BY m.code, m.cause""",
+        [run_id, name],
     )
     lst = next(lst for lst in rb.spec.lists if lst.code == name)
     sources = " or ".join(joint.list for joint in lst.enter_with)

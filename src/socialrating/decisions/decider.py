@@ -120,7 +120,7 @@ class Decider:
             self.members.get(i, []),
             bool(self.direct[i]),
             contagion=int(self.contagion[i]),
-        )
+        ).by(self.run_id, self.as_of)
 
     def decide_many(self, subjects: pa.Array | list[str], service: str) -> pa.Table:
         """Decisions for many subjects at once (a flight's passenger list).

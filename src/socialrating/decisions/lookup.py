@@ -17,21 +17,23 @@ from socialrating.ledger.rulebooks import stored_rulebook
 from socialrating.ledger.store import Store
 
 
-def run_of(store: Store, run_id: int | None) -> tuple[int, str]:
-    """The run (default: the latest) and its rulebook hash.
+def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
+    """The run (default: the latest), its rulebook hash and its as-of date.
 
     Raises:
         NoSnapshot: no scoring run yet, or no run ``run_id``.
     """
     if run_id is None:
-        row = store.one("SELECT run_id, rulebook_hash FROM runs ORDER BY run_id DESC LIMIT 1")
+        row = store.one(
+            "SELECT run_id, rulebook_hash, as_of FROM runs ORDER BY run_id DESC LIMIT 1"
+        )
         if row is None:
             raise NoSnapshot("no scoring run yet: run `socialrating score` first")
     else:
-        row = store.one("SELECT run_id, rulebook_hash FROM runs WHERE run_id = ?", [run_id])
+        row = store.one("SELECT run_id, rulebook_hash, as_of FROM runs WHERE run_id = ?", [run_id])
         if row is None:
             raise NoSnapshot(f"no scoring run {run_id}")
-    return int(row[0]), str(row[1])
+    return int(row[0]), str(row[1]), str(row[2])
 
 
 def decide_one(store: Store, code: str, service: str, run_id: int | None = None) -> Decision:
@@ -42,7 +44,7 @@ def decide_one(store: Store, code: str, service: str, run_id: int | None = None)
         UnknownService: the run's rulebook has no such service.
         UnknownSubject: no subject ``code`` in the run.
     """
-    run, rb_hash = run_of(store, run_id)
+    run, rb_hash, as_of = run_of(store, run_id)
     rb = stored_rulebook(store, rb_hash)
     svc = next((s for s in rb.spec.services if s.code == service), None)
     if svc is None:
@@ -88,4 +90,4 @@ def decide_one(store: Store, code: str, service: str, run_id: int | None = None)
         members,
         bool(direct),
         contagion=int(contagion),
-    )
+    ).by(run, as_of)

@@ -16,7 +16,7 @@ names lists); if none does, ``otherwise`` decides. Every decision carries reason
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from socialrating.rulebook.schema import Service, ServiceRule, TermValue
 
@@ -55,6 +55,10 @@ class Decision:
     decision: str  # allowed, refused or terms
     terms: dict[str, TermValue] = field(default_factory=dict)
     reasons: list[Reason] = field(default_factory=list)
+    as_of: str | None = None
+    """The date the grade and lists decided on are as of."""
+    run_id: int | None = None
+    """The scoring run decided from (None: computed for a statement)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -63,7 +67,13 @@ class Decision:
             "decision": self.decision,
             "terms": dict(self.terms),
             "reasons": [r.as_dict() for r in self.reasons],
+            "as_of": self.as_of,
+            "run_id": self.run_id,
         }
+
+    def by(self, run_id: int | None, as_of: object) -> Decision:
+        """The decision, naming the run and date it was decided from."""
+        return replace(self, run_id=run_id, as_of=str(as_of))
 
 
 def applies(rule: ServiceRule, grade: str, lists: set[str]) -> bool:

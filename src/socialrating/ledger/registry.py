@@ -16,6 +16,7 @@ from socialrating.errors import NotInitialised, UnknownInstitution
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook_full
 from socialrating.ledger.store import Store
 from socialrating.model import SubjectKind
+from socialrating.rulebook.schema import Parameter
 
 PARAMETER_FIELDS = (
     "code",
@@ -44,7 +45,7 @@ def list_subjects(
     limit: int = 50,
 ) -> dict[str, Any]:
     """Registered subjects, by code: how many there are, how many match, and the first
-    ``limit`` of those (code, kind, born, sex, region).
+    ``limit`` of those (0: all) with code, kind, born, sex and region.
 
     ``search`` matches any part of the code, case-insensitively.
     """
@@ -63,8 +64,8 @@ def list_subjects(
     matched = int(store.scalar(f"SELECT count(*) FROM subjects WHERE {condition}", params))
     rows = store.rows(
         f"""SELECT code, kind, born, sex, region FROM subjects WHERE {condition}
-            ORDER BY code LIMIT ?""",
-        [*params, limit],
+            ORDER BY code {f"LIMIT {int(limit)}" if limit else ""}""",
+        params,
     )
     subjects = [
         {
@@ -86,7 +87,13 @@ def list_parameters(
     limit: int = 50,
 ) -> dict[str, Any]:
     """The active rulebook's parameters: how many it has, how many match, and the first
-    ``limit`` of those, by code.
+    ``limit`` of those (0: all), in the rulebook's order (the parameters written out in
+    its YAML first, then its catalogue's).
+
+    Each says what it is worth (``points``, and in ``worth`` in words: per unit, by
+    quantity bands, other values for organisations, or a direct grade) and how long it
+    counts (``expiry_days``, and ``counts_for`` in words: by level or size where the
+    rulebook says so).
 
     Args:
         institution: only the parameters this institution may report.
@@ -122,11 +129,13 @@ def list_parameters(
             hit = pc.or_(hit, pc.match_substring(text, needle))
         mask = pc.and_(mask, hit)
     found = table.filter(mask)
-    shown = found.sort_by("code").slice(0, limit).select(list(PARAMETER_FIELDS))
+    shown = found.slice(0, limit or None).select(list(PARAMETER_FIELDS))
+    written = {p.code: p for p in rb.spec.parameters}
     rows = []
     for r in shown.to_pylist():
         r["institutions"] = [c for c in (r["institutions"] or "").split(";") if c]
         r["tags"] = [t for t in (r["tags"] or "").split(";") if t]
+        r["worth"], r["counts_for"] = _described(r, written.get(r["code"]))
         rows.append(r)
     return {
         "rulebook": rb.hash,
@@ -134,3 +143,33 @@ def list_parameters(
         "matched": found.num_rows,
         "parameters": rows,
     }
+
+
+def _described(row: dict[str, Any], written: Parameter | None) -> tuple[str, str]:
+    """What a parameter is worth and how long it counts, in words (a row of the compiled
+    parameter table, and the parameter as the YAML writes it, if it does)."""
+    points = row["points"]
+    worth = "" if points is None else f"{points:+d}" + (" per unit" if row["per_unit"] else "")
+    days = row["expiry_days"]
+    counts = "for ever" if days is None else f"{days} days"
+    if written is None:
+        return worth, counts
+    if written.bands is not None:
+        steps = written.bands.steps
+        values = [s.points for s in steps if s.points is not None]
+        if values:
+            worth = f"by quantity: {min(values):+d} to {max(values):+d} ({written.bands.mode} band)"
+        else:
+            worth = f"by quantity, in {len(steps)} marginal bands"
+    if written.direct_grade is not None:
+        worth = f"sets grade {written.direct_grade}" + (f"; {worth}" if worth else "")
+    if written.points_organisation is not None:
+        worth += f" ({written.points_organisation:+d} for organisations)"
+    if written.validity:
+        spans = sorted({v.days for v in written.validity})
+        counts = (
+            f"{spans[0]} to {spans[-1]} days by size or level"
+            if len(spans) > 1
+            else f"{spans[0]} days"
+        )
+    return worth, counts

@@ -59,7 +59,7 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
             store.run(
                 """INSERT INTO rulebook_parameters BY NAME
                 SELECT ? AS rulebook_hash, p.parameter_id, c.category_id,
-                       n.* EXCLUDE (code, name, tags, institutions, ord)
+                       n.* EXCLUDE (code, tags, institutions, ord)
                 FROM new_params n JOIN parameters p ON p.code = n.code
                 JOIN new_categories c ON c.category = n.category""",
                 [rb.hash],

@@ -13,6 +13,7 @@ Tables (every id is an integer; codes live only in the registries):
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -32,12 +33,15 @@ if TYPE_CHECKING:
 # 5: list members carried by joint punishment name the subject they came through.
 # 6: rulebook parameters carry points for legal representatives.
 # 7: snapshots hold the points contagion cost and the contacts that cost them.
-SCHEMA_VERSION = "7"
+# 8: rulebook parameters keep their names (statements show them).
+SCHEMA_VERSION = "8"
 
 # Formats that the next one only extends, leaving entries and digests as they are: the
 # statements that bring a database from each up to the next (run when it is opened for
 # writing). Snapshots of earlier runs keep what they were computed with.
 UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # Rulebooks installed before keep no names: their statements show codes.
+    "7": ("8", ("ALTER TABLE rulebook_parameters ADD COLUMN IF NOT EXISTS name VARCHAR",)),
     "6": (
         "7",
         (
@@ -70,7 +74,7 @@ CREATE TABLE IF NOT EXISTS rulebook_parameters (
     points_representative BIGINT,
     bands_id INTEGER, validity_id INTEGER, direct_grade VARCHAR, direct_bit BIGINT,
     repairs_mask BIGINT, reduction BOOLEAN, reduction_from BIGINT, reduction_to BIGINT,
-    reduction_once_days INTEGER, list_enter_mask BIGINT, list_leave_mask BIGINT);
+    reduction_once_days INTEGER, list_enter_mask BIGINT, list_leave_mask BIGINT, name VARCHAR);
 CREATE TABLE IF NOT EXISTS rulebook_institutions (
     rulebook_hash VARCHAR NOT NULL, institution_id INTEGER NOT NULL, class VARCHAR NOT NULL);
 CREATE TABLE IF NOT EXISTS rulebook_permissions (
@@ -237,6 +241,14 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     try:
         con = duckdb.connect(path, read_only=read_only)
     except duckdb.Error as exc:
+        held = re.search(r"Conflicting lock is held in (.*?) \(PID (\d+)\)", str(exc))
+        if "Could not set lock" in str(exc):
+            by = f" ({held.group(1)}, PID {held.group(2)})" if held else ""
+            raise LedgerError(
+                f"{path} is in use by another process{by}: a database open for writing (a "
+                "score, an ingest, a demo) cannot be opened by another process until it is "
+                "done; try again when it has finished"
+            ) from None
         raise LedgerError(f"cannot open {path}: {exc}") from exc
     store = Store(path, con, read_only)
     # As Ibis sets up its own connections: times in UTC, and no Python variables read as

@@ -75,6 +75,11 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
                 "'not a date (YYYY-MM-DD): ''' || born_text || ''''",
             ),
             (
+                "born",
+                "born > current_date",
+                "'in the future: ' || born_text",
+            ),
+            (
                 "code",
                 "count(*) OVER (PARTITION BY code) > 1 AND code IS NOT NULL",
                 "'code ''' || code || ''' appears more than once'",

@@ -200,7 +200,7 @@ def list_runs(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
         f"""SELECT r.run_id, r.as_of, r.rulebook_hash, b.name, b.version, r.started_at,
                    r.finished_at, r.subjects, r.last_entry, r.stats
             FROM runs r LEFT JOIN rulebooks b ON b.hash = r.rulebook_hash
-            ORDER BY r.run_id DESC {"" if limit is None else f"LIMIT {int(limit)}"}"""
+            ORDER BY r.run_id DESC {f"LIMIT {int(limit)}" if limit else ""}"""
     )
     runs: list[dict[str, Any]] = []
     for run_id, as_of, rb_hash, name, version, started, finished, subjects, last, stats in rows:

@@ -51,12 +51,15 @@ class StatementLine:
     multiplier: float | None = None
     sets_grade: str | None = None
     related_entry: int | None = None
+    name: str | None = None
+    """The parameter's name in the rulebook (None where the rulebook kept none)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "entry_id": self.entry_id,
             "date": self.date.isoformat(),
             "parameter": self.parameter,
+            "name": self.name,
             "category": self.category,
             "institution": self.institution,
             "rule_points": self.rule_points,
@@ -261,7 +264,8 @@ def _statement(
     rows = plan("statement")
     row = plan("subject_score")[0]
     categories = {v: k for k, v in rb.category_ids.items()}
-    lines = [_line(r, categories, rb) for r in rows]
+    names = _names(store, rb, {int(r["parameter_id"]) for r in rows})
+    lines = [_line(r, categories, rb, names) for r in rows]
     direct = _direct(rb, subject.kind.value, lines)
     rows_lists = plan("subject_lists")
     via_codes = _codes(store, [m["via_subject"] for m in rows_lists if m["via_subject"]])
@@ -295,7 +299,7 @@ def _statement(
             direct is not None,
             None if direct is None else direct.entry_id,
             contagion,
-        )
+        ).by(None, as_of)
         for service in rb.spec.services
         if service.subjects in ("any", subject.kind.value)
     ]
@@ -394,7 +398,21 @@ def _direct(rb: RulebookHeader, kind: str, lines: list[StatementLine]) -> Direct
     return DirectGrade(worst.sets_grade, worst.entry_id, worst.parameter, worst.date, worst.expires)
 
 
-def _line(r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader) -> StatementLine:
+def _names(store: Store, rb: RulebookHeader, ids: set[int]) -> dict[int, str]:
+    """The rulebook's names of the parameters ``ids`` (where it kept them)."""
+    if not ids:
+        return {}
+    found = store.rows(
+        "SELECT parameter_id, name FROM rulebook_parameters WHERE rulebook_hash = ? "
+        f"AND parameter_id IN ({', '.join(str(i) for i in sorted(ids))}) AND name <> ''",
+        [rb.hash],
+    )
+    return {int(i): str(n) for i, n in found}
+
+
+def _line(
+    r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader, names: dict[int, str]
+) -> StatementLine:
     status = STATUS_BY_CODE[int(r["status"])]
     points = int(r["points"])
     counted = int(r["counted_points"])
@@ -422,6 +440,7 @@ def _line(r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader) -> 
         multiplier=multiplier,
         sets_grade=r["direct_grade"],
         related_entry=related,
+        name=names.get(int(r["parameter_id"])),
     )
 
 

@@ -66,7 +66,8 @@ def key_reasons(st: Statement, n: int = KEY_REASONS) -> list[dict[str, Any]]:
             {
                 "points": line.counted,
                 "entry_id": line.entry_id,
-                "text": f"{line.parameter} on {line.date} (entry {line.entry_id}, {line.category})",
+                "text": (f"{line.name} ({line.parameter})" if line.name else line.parameter)
+                + f" on {line.date} (entry {line.entry_id}, {line.category})",
             }
         )
     return reasons
@@ -91,16 +92,29 @@ def statement_document(
 ) -> dict[str, Any]:
     """The statement as one JSON document: summary first, then the lines asked for.
 
-    With ``category`` or ``limit``, ``lines`` holds only those; ``lines_total`` and
-    ``lines_left_out`` say how many there are in all and how many are not listed (the
-    summary always covers every line, and the score is always the whole score).
+    With ``category`` or ``limit``, ``lines`` holds only those: ``lines_total`` counts
+    every line, ``lines_matching`` those of the category (all, without one), and
+    ``lines_left_out`` those of the category that ``limit`` leaves out (the summary always
+    covers every line, and the score is always the whole score).
     """
     doc = st.as_dict()
     del doc["lines"]  # listed after the summary
-    lines, _ = shown_lines(st, category, limit)
+    lines, left_out = shown_lines(st, category, limit)
     doc["summary"] = {"categories": category_totals(st), "key_reasons": key_reasons(st)}
-    doc["lines"] = [line.as_dict() for line in lines]
-    doc["lines_total"] = len(st.lines)
-    doc["lines_left_out"] = len(st.lines) - len(lines)
     doc["category"] = category
+    shown = {line.entry_id for line in lines}
+    others = [line for line in st.lines if category is not None and line.category != category]
+    earlier = [
+        line
+        for line in st.lines
+        if line.entry_id not in shown and (category is None or line.category == category)
+    ]
+    doc["lines_total"] = len(st.lines)
+    doc["lines_matching"] = len(lines) + left_out
+    doc["lines_left_out"] = left_out
+    # What the lines not listed add, so that what is listed still sums to the score.
+    doc["points_left_out"] = sum(line.counted for line in earlier)
+    doc["lines_other_categories"] = len(others)
+    doc["points_other_categories"] = sum(line.counted for line in others)
+    doc["lines"] = [line.as_dict() for line in lines]
     return doc
