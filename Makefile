@@ -24,6 +24,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/contagion_cost.py
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/startup.py
+	$(BIN)/python bench/ingest.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

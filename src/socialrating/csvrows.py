@@ -7,13 +7,19 @@ Two readers give the same header, values and lines: ``read_csv_columns`` (Python
 module, row by row, exact for any file and the one that words every problem) and
 ``read_csv_arrow`` (Arrow's parser, for the common file whose rows are its lines; it
 declines any other file, and the caller then reads it with ``read_csv_columns``).
+``iter_csv_columns`` is ``read_csv_columns`` a chunk of rows at a time, and
+``scan_csv_layout`` checks a file a block at a time for another parser (DuckDB's) to read
+it as ``read_csv_columns`` would, lines included.
 """
 
 from __future__ import annotations
 
+import codecs
 import csv
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -22,6 +28,8 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from socialrating.errors import Problem
+
+CHUNK_ROWS = 65_536  # rows per chunk when a file is read a chunk at a time
 
 # A file the two readers cannot read differently: every line one record, every field
 # either plain (no quote, comma or line break) or quoted, with "" for a quote and no line
@@ -62,13 +70,28 @@ def read_csv_columns(text: Iterable[str], source: str) -> tuple[CsvColumns | Non
     Returns None (with the problem) when there is no readable header. Blank lines are
     skipped; a row with the wrong number of fields is reported and left out.
     """
+    # One chunk holds every row.
+    return next(iter_csv_columns(text, source, chunk_rows=sys.maxsize))
+
+
+def iter_csv_columns(
+    text: Iterable[str], source: str, chunk_rows: int = CHUNK_ROWS
+) -> Iterator[tuple[CsvColumns | None, list[Problem]]]:
+    """``read_csv_columns`` a chunk of at most ``chunk_rows`` rows at a time, in file order.
+
+    Yields (columns, problems) pairs: each chunk has the header, its rows and their lines,
+    and the problems of the lines it covers. A file with a header yields at least one
+    chunk (perhaps empty); one without yields ``(None, [the problem])`` only.
+    """
     reader = csv.reader(text)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
-        return None, [Problem(source, 1, "", "empty file: no header line")]
+        yield None, [Problem(source, 1, "", "empty file: no header line")]
+        return
     except csv.Error as exc:
-        return None, [Problem(source, 1, "", f"not valid CSV: {exc}")]
+        yield None, [Problem(source, 1, "", f"not valid CSV: {exc}")]
+        return
     problems: list[Problem] = []
     rows: list[list[str]] = []
     lines: list[int] = []
@@ -94,9 +117,16 @@ def read_csv_columns(text: Iterable[str], source: str) -> tuple[CsvColumns | Non
             continue
         rows.append(values)
         lines.append(line)
+        if len(rows) >= chunk_rows:
+            yield _chunk(header, rows, lines), problems
+            problems, rows, lines = [], [], []
+    yield _chunk(header, rows, lines), problems
+
+
+def _chunk(header: list[str], rows: list[list[str]], lines: list[int]) -> CsvColumns:
     by_column = zip(*rows, strict=True) if rows else iter([[] for _ in header])
     columns = {h: list(values) for h, values in zip(header, by_column, strict=True)}
-    return CsvColumns(header, columns, lines), problems
+    return CsvColumns(header, columns, lines)
 
 
 def _physical_lines(data: bytes) -> int:
@@ -161,3 +191,120 @@ def read_csv_arrow(data: bytes) -> CsvArrow | None:
         return None
     lines = pa.array(np.arange(2, rows + 2, dtype=np.int64))
     return CsvArrow(header, dict(zip(header, columns, strict=True)), lines)
+
+
+# --- CSV files whose records are their lines, read by another parser ---------------------
+
+BLOCK_BYTES = 16 << 20  # a file is checked a block of about this size at a time
+
+# What str.strip() removes: a field of these only is blank to read_csv_columns' callers.
+_SPACES = "".join(f"\\x{{{c:x}}}" for c in range(0x3001) if chr(c).isspace())
+BLANK_RE2 = f"[{_SPACES}]*"  # an RE2 pattern (DuckDB's regexp_full_match, Arrow's compute)
+
+
+@dataclass(frozen=True)
+class CsvLayout:
+    """A CSV file whose records are its lines (see ``scan_csv_layout``).
+
+    Attributes:
+        header: the column names, trimmed, as ``read_csv_columns`` gives them.
+        rows: the lines after the header, blank lines at the end of the file not counted.
+    """
+
+    header: list[str]
+    rows: int
+
+
+def scan_csv_layout(path: Path, block_bytes: int = BLOCK_BYTES) -> CsvLayout | None:
+    """The header and number of rows of the CSV file at ``path`` if every line is one record.
+
+    Then a CSV parser told the dialect (comma, double quote, ``""`` for a quote) reads the
+    rows ``read_csv_columns`` reads, row i (from 0) on line i + 2, as long as it finds
+    ``rows`` rows: a blank line other than at the end makes it find fewer. None when that
+    cannot be promised (read the file with ``read_csv_columns``): the file is empty or not
+    UTF-8, has fewer than two columns, mixes line ends or ends a line with a lone carriage
+    return, has a line that is not one record of plain or cleanly quoted fields as many as
+    the header's, or a line longer than ``4 * block_bytes``. The file is read a block at a
+    time (blocks end at line ends), so memory stays bounded whatever its size.
+
+    Raises:
+        OSError: the file cannot be read.
+    """
+    header: list[str] | None = None
+    records = ""
+    crlf: bool | None = None
+    newlines = 0
+    last = b""
+    carry = b""
+    with path.open("rb") as f:
+        while True:
+            data = f.read(block_bytes)
+            block = carry + data
+            if not block:
+                break
+            if data:
+                cut = block.rfind(b"\n") + 1
+                if cut == 0:
+                    if len(block) > 4 * block_bytes:
+                        return None
+                    carry = block
+                    continue
+                block, carry = block[:cut], block[cut:]
+            else:
+                carry = b""
+            if header is None:
+                block = block.removeprefix(codecs.BOM_UTF8)
+                header = _header_line(block)
+                if header is None:
+                    return None
+                records = _records_pattern(len(header))
+            lines = block.count(b"\n")
+            if b"\r" in block:
+                ends = block.count(b"\r\n")
+                if ends != lines or block.count(b"\r") != ends:
+                    return None  # a lone carriage return, or both kinds of line end
+            block_crlf = b"\r" in block
+            if lines and crlf is not None and block_crlf != crlf:
+                return None
+            crlf = block_crlf if lines else crlf
+            if not _matches(block, records):
+                return None
+            newlines += lines
+            last = block
+    if header is None:
+        return None
+    body = last.rstrip(b"\r\n")
+    if not body:
+        return None  # blank lines at the end, across blocks: left to the exact reader
+    ends = last[len(body) :].count(b"\n")
+    lines = newlines + (0 if ends else 1)
+    return CsvLayout(header, lines - 1 - max(ends - 1, 0))
+
+
+def _header_line(block: bytes) -> list[str] | None:
+    end = block.find(b"\n")
+    try:
+        text = (block if end < 0 else block[:end]).decode("utf-8").rstrip("\r")
+        header = [h.strip() for h in next(csv.reader([text]))]
+    except (UnicodeDecodeError, csv.Error, StopIteration):
+        return None
+    # One column: a line of spaces or "" is a row to other parsers, a blank line to csv.reader.
+    return header if 2 <= len(header) <= 1000 else None
+
+
+def _records_pattern(width: int) -> str:
+    """Lines of ``width`` fields each (see _ONE_RECORD_A_LINE), and blank lines at the end."""
+    record = rf"{_FIELD}(?:,{_FIELD}){{{width - 1}}}"
+    return rf"\A(?:{record}(?:\r\n|\n))*(?:{record})?(?:\r\n|\n)*\z"
+
+
+def _matches(block: bytes, pattern: str) -> bool:
+    """Whether ``block`` is valid UTF-8 and matches ``pattern`` (RE2)."""
+    offsets = np.array([0, len(block)], np.int64 if len(block) >= 2**31 else np.int32)
+    kind = pa.large_string() if len(block) >= 2**31 else pa.string()
+    text = pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(offsets), pa.py_buffer(block)])
+    try:
+        text.validate(full=True)  # UTF-8
+    except pa.ArrowInvalid:
+        return False
+    return bool(pc.match_substring_regex(text, pattern)[0].as_py())

@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from dataclasses import dataclass
 
+import numpy as np
+
+from socialrating.errors import LedgerError
 from socialrating.ledger.digests import (
     GENESIS,
     PAYLOAD_COLUMNS,
     batch_digest,
     payload_digest_sql,
     row_digest_sql,
-    rows_digest,
+    update_rows_digest,
 )
 from socialrating.ledger.store import Store
 
 _EPOCH = dt.datetime(1970, 1, 1)
+_FETCH_ROWS = 262_144  # row digests hashed per fetch (memory stays bounded)
 
 
 @dataclass(frozen=True)
@@ -43,19 +48,47 @@ def epoch_us(ts: dt.datetime) -> int:
 def append_rows(
     store: Store, relation: str, institution_id: int | None, source: str, order_by: str = "line"
 ) -> Batch | None:
-    """Append the rows of ``relation`` (a table or view) as one batch.
+    """Append the rows of ``relation`` (a table or view) as one batch, in ``order_by`` order.
 
     ``relation`` has every payload column but ``institution_id`` (given here) and a column
-    to order by. The caller has validated the rows; this only numbers, digests and stores
-    them, inside the caller's transaction. Returns None when there are no rows.
+    to order by. The caller has validated the rows; this digests, numbers and stores them
+    (see ``append_digested``), inside the caller's transaction. Returns None when there
+    are no rows.
     """
-    n = int(store.scalar(f"SELECT count(*) FROM {relation}"))
+    cols = ", ".join(c for c in PAYLOAD_COLUMNS if c != "institution_id")
+    institution = "NULL" if institution_id is None else str(int(institution_id))
+    store.run(
+        f"""CREATE OR REPLACE TEMP VIEW append_source AS
+            SELECT *, {payload_digest_sql()} AS payload_digest FROM (
+                SELECT row_number() OVER (ORDER BY {order_by}) - 1 AS pos,
+                       CAST({institution} AS INTEGER) AS institution_id, {cols}
+                FROM {relation})"""
+    )
+    try:
+        return append_digested(store, "append_source", institution_id, source)
+    finally:
+        store.run("DROP VIEW IF EXISTS append_source")
+
+
+def append_digested(
+    store: Store, relation: str, institution_id: int | None, source: str, rows: int | None = None
+) -> Batch | None:
+    """Append the rows of ``relation``, whose payload digests are computed, as one batch.
+
+    ``relation`` (a table or view) has ``pos`` (0 to n - 1, the order of the entries),
+    every column of PAYLOAD_COLUMNS and ``payload_digest`` (``payload_digest_sql``). The
+    caller has validated the rows; this numbers them (entry ``first + pos``), adds each
+    row's digest and the batch's, chained to the batch before, inside the caller's
+    transaction. DuckDB computes the row digests in parallel; the batch's digest reads
+    them back a slice at a time. ``rows`` is the number of rows, when the caller knows it.
+    Returns None when there are no rows.
+    """
+    n = int(store.scalar(f"SELECT count(*) FROM {relation}")) if rows is None else rows
     if n == 0:
         return None
     batch_id = store.next_id("batches", "batch_id")
     first = store.next_id("entries", "entry_id")
     arrived = utc_now()
-    cols = [c for c in PAYLOAD_COLUMNS if c != "institution_id"]
     store.run(
         f"""
         INSERT INTO entries
@@ -63,21 +96,15 @@ def append_rows(
                arrived_at, quantity, severity, confidence, counterpart_id, evidence, refers_to,
                act, level, idem_key, payload_digest, {row_digest_sql()} AS row_digest
         FROM (
-            SELECT *, {payload_digest_sql()} AS payload_digest FROM (
-                SELECT CAST(? + row_number() OVER (ORDER BY {order_by}) - 1 AS BIGINT) AS entry_id,
-                       CAST(? AS INTEGER) AS batch_id, CAST(? AS INTEGER) AS institution_id,
-                       CAST(? AS TIMESTAMP) AS arrived_at, {", ".join(cols)}
-                FROM {relation}
-            )
+            SELECT CAST(? + pos AS BIGINT) AS entry_id, CAST(? AS INTEGER) AS batch_id,
+                   CAST(? AS TIMESTAMP) AS arrived_at, * EXCLUDE (pos)
+            FROM {relation}
         )
         """,
-        [first, batch_id, institution_id, arrived],
-    )
-    digests = store.arrow(
-        "SELECT row_digest FROM entries WHERE batch_id = ? ORDER BY entry_id", [batch_id]
+        [first, batch_id, arrived],
     )
     prev = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
-    rows_hex = rows_digest(digests.column(0))
+    rows_hex = _rows_digest(store, batch_id, first, n)
     last = first + n - 1
     digest = batch_digest(
         prev, batch_id, institution_id, source, n, first, last, epoch_us(arrived), rows_hex
@@ -87,3 +114,29 @@ def append_rows(
         [batch_id, institution_id, source, n, first, last, arrived, rows_hex, prev, digest],
     )
     return Batch(batch_id, institution_id, source, n, first, last, digest)
+
+
+def _rows_digest(store: Store, batch_id: int, first: int, n: int) -> str:
+    """``rows_digest`` of the batch's row digests, read a slice at a time in entry order.
+
+    The rows come back in the order they were inserted (DuckDB preserves insertion order),
+    which is entry order; each slice's entry ids are checked, and if they ever are not in
+    order, the digests are read again sorted.
+    """
+    query = "SELECT entry_id, row_digest FROM entries WHERE batch_id = ?"
+    for ordered in (False, True):
+        h = hashlib.sha256()
+        expected = first
+        reader = store.con.sql(
+            query + (" ORDER BY entry_id" if ordered else ""), params=[batch_id]
+        ).to_arrow_reader(_FETCH_ROWS)
+        with reader:
+            for chunk in reader:
+                ids = chunk.column(0).to_numpy()
+                if not np.array_equal(ids, np.arange(expected, expected + len(ids))):
+                    break
+                update_rows_digest(h, chunk.column(1))
+                expected += len(ids)
+        if expected == first + n:
+            return h.hexdigest()
+    raise LedgerError(f"batch {batch_id}: its entries are not numbered {first} to {first + n - 1}")

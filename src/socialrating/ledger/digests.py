@@ -64,17 +64,22 @@ def rows_digest(row_digests: pa.ChunkedArray | pa.Array) -> str:
     h = hashlib.sha256()
     chunks = row_digests.chunks if isinstance(row_digests, pa.ChunkedArray) else [row_digests]
     for chunk in chunks:
-        if len(chunk) == 0:
-            continue
-        if chunk.null_count:
-            raise ValueError("a row digest is missing")
-        chunk = chunk.cast(pa.large_string()) if chunk.type != pa.large_string() else chunk
-        # The string data buffer holds the digests back to back: hash it without copying.
-        offsets = chunk.buffers()[1]
-        data = chunk.buffers()[2]
-        start, end = _offset(offsets, chunk.offset), _offset(offsets, chunk.offset + len(chunk))
-        h.update(memoryview(data)[start:end])
+        update_rows_digest(h, chunk)
     return h.hexdigest()
+
+
+def update_rows_digest(h: hashlib._Hash, chunk: pa.Array) -> None:
+    """Feed the next row digests (hex strings, in entry order) to ``rows_digest``'s hash ``h``."""
+    if len(chunk) == 0:
+        return
+    if chunk.null_count:
+        raise ValueError("a row digest is missing")
+    chunk = chunk.cast(pa.large_string()) if chunk.type != pa.large_string() else chunk
+    # The string data buffer holds the digests back to back: hash it without copying.
+    offsets = chunk.buffers()[1]
+    data = chunk.buffers()[2]
+    start, end = _offset(offsets, chunk.offset), _offset(offsets, chunk.offset + len(chunk))
+    h.update(memoryview(data)[start:end])
 
 
 def _offset(offsets: pa.Buffer, i: int) -> int:

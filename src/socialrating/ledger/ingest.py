@@ -1,23 +1,39 @@
 """Validate a batch from an institution and append it: all of it, or nothing.
 
-Validation runs in DuckDB over the whole batch at once. Each check is a row of CHECKS: the
-field it is about, the condition that makes a row bad, and the message (a SQL expression
-that names the bad value). Every bad row is reported, with its line, before anything is
-stored. Rows whose idempotency key was already stored with the same content, or that
-repeat an earlier line of the same batch, are skipped: re-sending a batch stores nothing new.
+The pipeline, all in DuckDB (set-based and parallel), with its memory bounded:
+
+1. stage: the file, a chunk at a time, as text with lines (``readers.stage_file``);
+2. type and check: one pass over the staged rows (``batch_wide`` into ``batch_rows``)
+   types every value, joins the registries and evaluates every row check at once;
+3. keys: keys repeated in the batch (found by a 64-bit hash of each key first) and keys
+   already in the ledger;
+4. report: only when something is wrong, every problem is worded, with its line;
+5. append: the new rows, numbered in file order, in one transaction; each row's payload
+   and row digest are computed once, as they are stored (``append.append_digested``).
+
+Each check is a row of ROW_CHECKS or KEY_CHECKS: the field it is about, the condition that
+makes a row bad, and the message (a SQL expression that names the bad value). Every bad
+row is reported, with its line, before anything is stored. Rows whose idempotency key was
+already stored with the same content, or that repeat an earlier line of the same batch,
+are skipped: re-sending a batch stores nothing new.
 """
 
 from __future__ import annotations
 
+import functools
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pyarrow as pa
 
 from socialrating.errors import BatchRejected, LedgerError, Problem
-from socialrating.ledger.append import Batch, append_rows, utc_now
-from socialrating.ledger.digests import payload_digest_sql
-from socialrating.ledger.readers import read_batch
+from socialrating.ledger.append import Batch, append_digested, utc_now
+from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
+from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass, day_number
@@ -56,8 +72,9 @@ def q(expr: str) -> str:
 # per-unit points (up to 100,000 a unit) would overflow a 64-bit score.
 MAX_QUANTITY = 1_000_000_000
 
-# Rows of the typed batch are in ``b``; each check: (field, bad-row condition, message SQL).
-CHECKS: tuple[tuple[str, str, str], ...] = (
+# The checks of each row on its own: (field, bad-row condition, message SQL), over the
+# columns of ``batch_wide``.
+ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
     (
         "kind",
         "kind IS NULL",
@@ -183,6 +200,11 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
         f"'not a level code (up to 40 letters, digits, _ . : -): ' || {q('level')}",
     ),
     ("act", "kind = 2 AND act IS NOT NULL", "'a verification carries no act id'"),
+)
+
+# The checks of a key against the rest of the batch and the ledger: over ``batch_checked``,
+# which adds the first line and digest of a repeated key and the entry a stored key names.
+KEY_CHECKS: tuple[tuple[str, str, str], ...] = (
     (
         "key",
         "idem_key IS NOT NULL AND first_payload <> payload_digest",
@@ -196,92 +218,259 @@ CHECKS: tuple[tuple[str, str, str], ...] = (
     ),
 )
 
-_TYPED = """
-CREATE OR REPLACE TEMP TABLE batch_text AS
-SELECT line,
-       nullif(trim(key), '') AS idem_key,
-       nullif(trim(subject), '') AS subject_code,
-       nullif(trim(parameter), '') AS parameter_code,
-       nullif(trim(date), '') AS date_text,
-       nullif(trim(quantity), '') AS quantity_text,
-       nullif(trim(severity), '') AS severity_text,
-       nullif(trim(confidence), '') AS confidence_text,
-       nullif(trim(counterpart), '') AS counterpart_code,
-       nullif(trim(evidence), '') AS evidence,
-       lower(coalesce(nullif(trim(kind), ''), 'record')) AS kind_text,
-       nullif(trim(refers_to), '') AS refers_text,
-       nullif(trim(act), '') AS act,
-       nullif(trim(level), '') AS level
-FROM staged_batch;
+CHECKS = ROW_CHECKS + KEY_CHECKS
 
-CREATE OR REPLACE TEMP TABLE batch_typed AS
-SELECT t.*,
-       CASE t.kind_text WHEN 'record' THEN 1 WHEN 'verification' THEN 2 END::TINYINT AS kind,
-       CASE WHEN regexp_full_match(t.date_text, '[0-9]{4}-[0-9]{2}-[0-9]{2}')
-            THEN CAST(try_cast(t.date_text AS DATE) - DATE '1970-01-01' AS INTEGER) END AS day,
-       try_cast(t.quantity_text AS DOUBLE) AS quantity,
-       CASE WHEN regexp_full_match(t.severity_text, '[+-]?[0-9]{1,9}')
-            THEN try_cast(t.severity_text AS SMALLINT) END AS severity,
-       try_cast(t.confidence_text AS DOUBLE) AS confidence,
-       CASE WHEN regexp_full_match(t.refers_text, '[0-9]{1,18}')
-            THEN try_cast(t.refers_text AS BIGINT) END AS refers_to,
-       subj.subject_id AS given_subject_id, subj.kind AS subject_kind_given,
-       par.parameter_id AS given_parameter_id,
-       cp.subject_id AS counterpart_id,
-       ref.kind AS ref_kind, ref.subject_id AS ref_subject_id,
-       ref.parameter_id AS ref_parameter_id, ref_inst.class AS ref_class
-FROM batch_text t
-LEFT JOIN subjects subj ON subj.code = t.subject_code
-LEFT JOIN parameters par ON par.code = t.parameter_code
-LEFT JOIN subjects cp ON cp.code = t.counterpart_code
-LEFT JOIN entries ref ON ref.entry_id = CASE WHEN regexp_full_match(t.refers_text, '[0-9]{1,18}')
-                                           THEN try_cast(t.refers_text AS BIGINT) END
-LEFT JOIN (SELECT * FROM rulebook_institutions WHERE rulebook_hash = '$hash') ref_inst
-       ON ref_inst.institution_id = ref.institution_id;
+_REFERS = "CASE WHEN regexp_full_match(refers_text, '[0-9]{1,18}') THEN try_cast(refers_text AS BIGINT) END"
 
-CREATE OR REPLACE TEMP TABLE batch_rows AS
-SELECT *,
-       first_value(payload_digest) OVER w AS first_payload,
-       first_value(line) OVER w AS first_line,
-       row_number() OVER w > 1 AS repeated
-FROM (
-    SELECT b.*, {payload} AS payload_digest
-    FROM (
-        SELECT t.*,
-               coalesce(t.given_subject_id, t.ref_subject_id) AS subject_id,
-               coalesce(t.given_parameter_id, t.ref_parameter_id) AS parameter_id,
-               CAST($institution_id AS INTEGER) AS institution_id,
-               s2.kind AS subject_kind,
-               rp.parameter_id AS rp_parameter_id, rp.subjects AS rp_subjects,
-               rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
-               perm.parameter_id IS NOT NULL AS permitted
-        FROM batch_typed t
-        LEFT JOIN subjects s2 ON s2.subject_id = coalesce(t.given_subject_id, t.ref_subject_id)
-        LEFT JOIN (SELECT * FROM rulebook_parameters WHERE rulebook_hash = '$hash') rp
-               ON rp.parameter_id = coalesce(t.given_parameter_id, t.ref_parameter_id)
-        LEFT JOIN (SELECT * FROM rulebook_permissions
-                   WHERE rulebook_hash = '$hash' AND institution_id = $institution_id) perm
-               ON perm.parameter_id = rp.parameter_id
-    ) b
-) WINDOW w AS (PARTITION BY idem_key ORDER BY line);
 
-CREATE OR REPLACE TEMP TABLE batch_checked AS
-SELECT r.*, e.entry_id AS stored_entry, e.payload_digest AS stored_payload
-FROM batch_rows r
-LEFT JOIN (SELECT entry_id, idem_key, payload_digest FROM entries
-           WHERE institution_id = $institution_id) e ON e.idem_key = r.idem_key;
+def _clean(col: str) -> str:
+    """SQL for ``nullif(trim(col), '')``, skipping the trim where nothing is to trim."""
+    # Most values start with a printable character and end with no space: those stay.
+    return (
+        f"CASE WHEN ascii({col}) BETWEEN 33 AND 132 AND NOT ends_with({col}, ' ') THEN {col} "
+        f"ELSE nullif(trim({col}), '') END"
+    )
+
+
+# The registries' rows a batch names besides its subjects, as small tables keyed as the
+# batch names them: its parameters by code (with what the active rulebook says of each),
+# the entries it refers to (with their subject's kind and parameter), its counterparts.
+_LOOKUPS = f"""
+CREATE OR REPLACE TEMP TABLE batch_permitted AS
+SELECT DISTINCT parameter_id FROM rulebook_permissions
+WHERE rulebook_hash = '$hash' AND institution_id = $institution_id;
+
+CREATE OR REPLACE TEMP TABLE batch_params AS
+WITH codes AS (
+    SELECT DISTINCT {_clean("parameter")} AS code FROM staged_batch WHERE parameter IS NOT NULL
+)
+SELECT p.code, p.parameter_id, rp.parameter_id AS rp_parameter_id, rp.subjects AS rp_subjects,
+       rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
+       perm.parameter_id IS NOT NULL AS permitted
+FROM codes JOIN parameters p USING (code)
+LEFT JOIN rulebook_parameters rp ON rp.parameter_id = p.parameter_id AND rp.rulebook_hash = '$hash'
+LEFT JOIN batch_permitted perm ON perm.parameter_id = rp.parameter_id;
+
+CREATE OR REPLACE TEMP TABLE batch_refs AS
+SELECT e.entry_id, e.kind AS ref_kind, e.subject_id AS ref_subject_id,
+       e.parameter_id AS ref_parameter_id, ri.class AS ref_class, s.kind AS ref_subject_kind,
+       rp.parameter_id AS ref_rp_parameter_id, rp.subjects AS ref_rp_subjects,
+       rp.per_unit AS ref_rp_per_unit, rp.bands_id AS ref_rp_bands_id,
+       perm.parameter_id IS NOT NULL AS ref_permitted
+FROM entries e
+LEFT JOIN rulebook_institutions ri
+       ON ri.institution_id = e.institution_id AND ri.rulebook_hash = '$hash'
+LEFT JOIN subjects s ON s.subject_id = e.subject_id
+LEFT JOIN rulebook_parameters rp ON rp.parameter_id = e.parameter_id AND rp.rulebook_hash = '$hash'
+LEFT JOIN batch_permitted perm ON perm.parameter_id = rp.parameter_id
+WHERE e.entry_id IN (SELECT {_REFERS} FROM (
+    SELECT {_clean("refers_to")} AS refers_text FROM staged_batch
+    WHERE refers_to IS NOT NULL));
+
+CREATE OR REPLACE TEMP TABLE batch_counterparts AS
+SELECT code, subject_id FROM subjects
+WHERE code IN (SELECT {_clean("counterpart")} FROM staged_batch WHERE counterpart IS NOT NULL);
 """
+
+# Every staged row, typed and joined to the registries: a view, which DuckDB runs once,
+# in parallel, into ``batch_rows``. A verification names no subject or parameter of its
+# own: they are those of the entry it refers to.
+_WIDE = f"""
+CREATE OR REPLACE TEMP VIEW batch_wide AS
+WITH trimmed AS (
+    SELECT pos, line,
+           {_clean("key")} AS idem_key,
+           {_clean("subject")} AS subject_code,
+           {_clean("parameter")} AS parameter_code,
+           {_clean("date")} AS date_text,
+           {_clean("quantity")} AS quantity_text,
+           {_clean("severity")} AS severity_text,
+           {_clean("confidence")} AS confidence_text,
+           {_clean("counterpart")} AS counterpart_code,
+           {_clean("evidence")} AS evidence,
+           lower(coalesce({_clean("kind")}, 'record')) AS kind_text,
+           {_clean("refers_to")} AS refers_text,
+           {_clean("act")} AS act,
+           {_clean("level")} AS level
+    FROM staged_batch
+), typed AS (
+    SELECT t.*,
+           CASE t.kind_text WHEN 'record' THEN 1 WHEN 'verification' THEN 2 END::TINYINT AS kind,
+           CASE WHEN regexp_full_match(t.date_text, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')
+                THEN CAST(try_cast(t.date_text AS DATE) - DATE '1970-01-01' AS INTEGER) END AS day,
+           try_cast(t.quantity_text AS DOUBLE) AS quantity,
+           CASE WHEN regexp_full_match(t.severity_text, '[+-]?[0-9]{{1,9}}')
+                THEN try_cast(t.severity_text AS SMALLINT) END AS severity,
+           try_cast(t.confidence_text AS DOUBLE) AS confidence,
+           {_REFERS} AS refers_to
+    FROM trimmed t
+), joined AS (
+    SELECT t.*,
+           subj.subject_id AS given_subject_id, subj.kind AS given_subject_kind,
+           par.parameter_id AS given_parameter_id,
+           par.rp_parameter_id AS given_rp_parameter_id, par.rp_subjects AS given_rp_subjects,
+           par.rp_per_unit AS given_rp_per_unit, par.rp_bands_id AS given_rp_bands_id,
+           par.permitted AS given_permitted,
+           cp.subject_id AS counterpart_id,
+           ref.*
+    FROM typed t
+    LEFT JOIN subjects subj ON subj.code = t.subject_code
+    LEFT JOIN batch_params par ON par.code = t.parameter_code
+    LEFT JOIN batch_counterparts cp ON cp.code = t.counterpart_code
+    LEFT JOIN batch_refs ref ON ref.entry_id = t.refers_to
+)
+SELECT j.*,
+       coalesce(j.given_subject_id, j.ref_subject_id) AS subject_id,
+       CASE WHEN j.given_subject_id IS NOT NULL THEN j.given_subject_kind
+            ELSE j.ref_subject_kind END AS subject_kind,
+       coalesce(j.given_parameter_id, j.ref_parameter_id) AS parameter_id,
+       CAST($institution_id AS INTEGER) AS institution_id,
+       CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_rp_parameter_id
+            ELSE j.ref_rp_parameter_id END AS rp_parameter_id,
+       CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_rp_subjects
+            ELSE j.ref_rp_subjects END AS rp_subjects,
+       CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_rp_per_unit
+            ELSE j.ref_rp_per_unit END AS rp_per_unit,
+       CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_rp_bands_id
+            ELSE j.ref_rp_bands_id END AS rp_bands_id,
+       CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_permitted
+            ELSE coalesce(j.ref_permitted, false) END AS permitted
+FROM joined j
+"""
+
+# What is stored of each row, and whether any row check failed: one pass, materialised in
+# file order (the joins may scramble it), so that the entries are stored in their order.
+# The payload digest is computed once, when the rows are appended.
+_ROWS = """
+CREATE OR REPLACE TEMP TABLE batch_rows AS
+SELECT pos, line, {payload_columns}, coalesce({bad}, false) AS bad
+FROM batch_wide ORDER BY pos
+"""
+
+# Keys the batch repeats (with the first line and digest of each), found by grouping a
+# 64-bit hash of every key (cheap) and then the few keys whose hash repeats; and keys
+# already in the ledger.
+_KEYS = """
+CREATE OR REPLACE TEMP TABLE batch_repeats AS
+SELECT idem_key, arg_min({payload}, line) AS first_payload, min(line) AS first_line
+FROM batch_rows r
+WHERE idem_key IS NOT NULL AND hash(idem_key) IN (
+    SELECT hash(idem_key) FROM batch_rows WHERE idem_key IS NOT NULL
+    GROUP BY 1 HAVING count(*) > 1)
+GROUP BY idem_key HAVING count(*) > 1;
+
+CREATE OR REPLACE TEMP TABLE batch_stored AS
+SELECT idem_key, entry_id AS stored_entry, payload_digest AS stored_payload
+FROM entries
+WHERE institution_id = $institution_id
+  AND idem_key IN (SELECT idem_key FROM batch_rows WHERE idem_key IS NOT NULL);
+"""
+
+_KEY_CONFLICTS = """
+SELECT (SELECT count(*) FROM batch_rows r JOIN batch_repeats p USING (idem_key)
+        WHERE {payload} <> p.first_payload)
+     + (SELECT count(*) FROM batch_rows r JOIN batch_stored s USING (idem_key)
+        WHERE {payload} <> s.stored_payload)
+"""
+
+# Only when something is wrong: the rows to word problems for, with all the checks need.
+_CHECKED = """
+CREATE OR REPLACE TEMP TABLE batch_checked AS
+SELECT w.*, {payload} AS payload_digest, p.first_payload, p.first_line, s.stored_entry,
+       s.stored_payload
+FROM batch_wide w
+LEFT JOIN batch_repeats p ON p.idem_key = w.idem_key
+LEFT JOIN batch_stored s ON s.idem_key = w.idem_key
+WHERE p.idem_key IS NOT NULL OR s.idem_key IS NOT NULL
+   OR w.pos IN (SELECT pos FROM batch_rows WHERE bad)
+"""
+
+# The rows to store when some are skipped: numbered again from 0 in file order.
+_NEW = """
+CREATE OR REPLACE TEMP TABLE batch_new AS
+SELECT row_number() OVER (ORDER BY r.pos) - 1 AS pos, r.* EXCLUDE (pos)
+FROM batch_rows r
+LEFT JOIN batch_repeats p ON p.idem_key = r.idem_key
+LEFT JOIN batch_stored s ON s.idem_key = r.idem_key
+WHERE NOT coalesce(r.line > p.first_line, false) AND s.idem_key IS NULL
+"""
+
+_TEMPORARY = (
+    ("VIEW", "batch_payloads"),
+    ("VIEW", "batch_wide"),
+    ("TABLE", "batch_permitted"),
+    ("TABLE", "batch_params"),
+    ("TABLE", "batch_refs"),
+    ("TABLE", "batch_counterparts"),
+    ("TABLE", "batch_rows"),
+    ("TABLE", "batch_repeats"),
+    ("TABLE", "batch_stored"),
+    ("TABLE", "batch_checked"),
+    ("TABLE", "batch_new"),
+)
+
+
+# DuckDB's memory while a batch is staged, checked and appended. Past it, staged rows,
+# sorts and joins spill to DuckDB's temporary directory, so a batch of any size fits.
+INGEST_MEMORY = "256MB"
+
+
+@contextmanager
+def bounded_memory(store: Store, limit: str = INGEST_MEMORY) -> Iterator[None]:
+    """DuckDB's memory limit lowered to ``limit`` for the block, then reset.
+
+    Only DuckDB's default is lowered: a limit someone set is theirs to keep (and DuckDB
+    shows a limit to three figures only, so it could not be put back exactly).
+    """
+    current = str(store.scalar("SELECT current_setting('memory_limit')"))
+    if current != _default_memory_limit() or _bytes(current) <= _bytes(limit):
+        yield
+        return
+    store.run(f"SET memory_limit = '{limit}'")
+    try:
+        yield
+    finally:
+        store.run("RESET memory_limit")
+
+
+@functools.cache
+def _default_memory_limit() -> str:
+    con = duckdb.connect()
+    try:
+        return str(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    finally:
+        con.close()
+
+
+_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {f"{p}ib": 1024 ** (i + 1) for i, p in enumerate("kmgtpe")}
+
+
+def _bytes(text: str) -> float:
+    """Bytes in a DuckDB memory setting (``244.1 MiB``, ``256MB``); unknown means unbounded."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if match is None or match.group(2).lower() not in _UNITS:
+        return float("inf")
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 def ingest_file(store: Store, path: str | Path, institution: str) -> IngestResult:
     """Read, validate and append the batch file at ``path`` from ``institution``.
 
+    The file is staged in DuckDB a chunk at a time (``readers.stage_file``); validation,
+    digests and the append run there, in parallel, with memory bounded whatever its size.
+
     Raises:
         BatchRejected: the file or any row is bad; every problem is listed; nothing is stored.
         LedgerError: the institution is unknown or no rulebook is active.
     """
-    table, problems = read_batch(path)
-    return ingest_table(store, table, institution, str(path), problems)
+    context = _context(store, institution)
+    with bounded_memory(store):
+        try:
+            problems = stage_file(store.con, path)
+            return _ingest_staged(store, context, str(path), problems)
+        finally:
+            drop_staged(store.con)
 
 
 def ingest_table(
@@ -291,7 +480,30 @@ def ingest_table(
     source: str,
     problems: list[Problem] | None = None,
 ) -> IngestResult:
-    """Validate and append a staged batch (see ``readers.staged_table``) from ``institution``."""
+    """Validate and append a batch (see ``readers.staged_table``) from ``institution``.
+
+    ``table`` holds ``line`` and the columns of ``readers.COLUMNS`` as text (absent ones
+    are null); ``problems`` are those found while reading it, reported with the rows'.
+    """
+    context = _context(store, institution)
+    with bounded_memory(store):
+        try:
+            stage_table(store.con, table)
+            return _ingest_staged(store, context, source, list(problems or []))
+        finally:
+            drop_staged(store.con)
+
+
+@dataclass(frozen=True)
+class _Context:
+    institution: str
+    institution_id: int
+    cls: InstitutionClass
+    rulebook_hash: str
+
+
+def _context(store: Store, institution: str) -> _Context:
+    """The active rulebook and the institution's id and class under it."""
     rulebook_hash = active_hash(store)
     if rulebook_hash is None:
         raise LedgerError("no rulebook is active: run `socialrating init --rulebook FILE` first")
@@ -315,47 +527,85 @@ def ingest_table(
             f"unknown institution {institution!r}: not in the active rulebook (for example: "
             f"{', '.join(known)}; `socialrating institutions` lists them all)"
         )
-    institution_id, cls = int(row[0]), InstitutionClass(row[1])
-    problems = list(problems or [])
-    con = store.con
-    con.register("staged_batch", table)
+    return _Context(institution, int(row[0]), InstitutionClass(row[1]), rulebook_hash)
+
+
+def _substitute(sql: str, context: _Context) -> str:
+    subst = {
+        "$institution_id": str(context.institution_id),
+        "$institution": "'" + context.institution.replace("'", "''") + "'",  # a SQL literal
+        "$class": context.cls.value,
+        "$hash": context.rulebook_hash,
+        "$today": str(day_number(utc_now().date())),
+    }
+    for key, value in subst.items():
+        sql = sql.replace(key, value)
+    return sql
+
+
+def _ingest_staged(
+    store: Store, context: _Context, source: str, problems: list[Problem]
+) -> IngestResult:
+    """Validate the staged batch and append its new rows: all of them, or none."""
     try:
-        store.run(
-            _TYPED.replace("{payload}", payload_digest_sql("b"))
-            .replace("$institution_id", str(institution_id))
-            .replace("$hash", rulebook_hash)
+        _run_all(store, _substitute(_LOOKUPS, context))
+        store.run(_substitute(_WIDE, context))
+        failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
+        rows_sql = _ROWS.replace("{payload_columns}", ", ".join(PAYLOAD_COLUMNS))
+        store.run(_substitute(rows_sql.replace("{bad}", f"({failed})"), context))
+        _run_all(store, _substitute(_KEYS.replace("{payload}", payload_digest_sql("r")), context))
+        bad, repeats, stored_keys = store.one(
+            "SELECT (SELECT count(*) FROM batch_rows WHERE bad), "
+            "(SELECT count(*) FROM batch_repeats), (SELECT count(*) FROM batch_stored)"
+        ) or (0, 0, 0)
+        conflicts = (repeats or stored_keys) and store.scalar(
+            _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))
         )
-        subst = {
-            "$institution": "'" + institution.replace("'", "''") + "'",  # a SQL literal
-            "$class": cls.value,
-            "$today": str(day_number(utc_now().date())),
-        }
-        selects = []
-        for field, condition, message in CHECKS:
-            for key, value in subst.items():
-                condition, message = condition.replace(key, value), message.replace(key, value)
-            selects.append(
-                f"SELECT line, '{field}' AS field, {message} AS reason FROM batch_checked WHERE {condition}"
-            )
-        bad = store.rows(f"SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY line, field")
-        problems += [Problem(source, line, field, reason) for line, field, reason in bad]
-        if problems:
+        if problems or bad or conflicts:
+            problems += _problems(store, context, source)
             problems.sort(key=lambda p: (p.line or 0, p.field))
             raise BatchRejected(
                 f"{source}: {len(problems)} problem(s); nothing from this batch was stored",
                 problems,
             )
-        n = table.num_rows
+        drop_staged(store.con)  # what is stored is in batch_rows now
+        n = new = int(store.scalar("SELECT count(*) FROM batch_rows"))
+        relation = "batch_rows"
+        if repeats or stored_keys:
+            store.run(_NEW)
+            relation = "batch_new"
+            new = int(store.scalar("SELECT count(*) FROM batch_new"))
         store.run(
-            "CREATE OR REPLACE TEMP VIEW batch_new AS SELECT * FROM batch_checked "
-            "WHERE NOT repeated AND stored_payload IS NULL"
+            "CREATE OR REPLACE TEMP VIEW batch_payloads AS "
+            f"SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation}"
         )
         with store.transaction():
-            batch = append_rows(store, "batch_new", institution_id, source)
+            batch = append_digested(
+                store, "batch_payloads", context.institution_id, source, rows=new
+            )
         stored = batch.rows if batch else 0
-        return IngestResult(source, institution, n, stored, n - stored, batch)
+        return IngestResult(source, context.institution, n, stored, n - stored, batch)
     finally:
-        con.unregister("staged_batch")
-        for name in ("batch_text", "batch_typed", "batch_rows", "batch_checked"):
-            store.run(f"DROP TABLE IF EXISTS {name}")
-        store.run("DROP VIEW IF EXISTS batch_new")
+        for kind, name in _TEMPORARY:
+            store.run(f"DROP {kind} IF EXISTS {name}")
+
+
+def _run_all(store: Store, statements: str) -> None:
+    for statement in statements.split(";"):
+        if statement.strip():
+            store.run(statement)
+
+
+def _problems(store: Store, context: _Context, source: str) -> list[Problem]:
+    """Every problem of the rows that failed a check, worded, in line order."""
+    store.run(_CHECKED.replace("{payload}", payload_digest_sql("w")))
+    selects = [
+        f"SELECT line, '{field}' AS field, {message} AS reason FROM batch_checked WHERE {condition}"
+        for field, condition, message in CHECKS
+    ]
+    bad = store.rows(
+        _substitute(
+            f"SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY line, field, reason", context
+        )
+    )
+    return [Problem(source, line, field, reason) for line, field, reason in bad]
