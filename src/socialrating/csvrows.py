@@ -83,14 +83,20 @@ def iter_csv_columns(
     and the problems of the lines it covers. A file with a header yields at least one
     chunk (perhaps empty); one without yields ``(None, [the problem])`` only.
     """
-    reader = csv.reader(text)
+    # strict: a quote opened and never closed is an error, not a field that swallows the
+    # rest of the file (Python's reader would otherwise end it silently at the end).
+    reader = csv.reader(text, strict=True)
     try:
         header = [h.strip() for h in next(reader)]
     except StopIteration:
         yield None, [Problem(source, 1, "", "empty file: no header line")]
         return
     except csv.Error as exc:
-        yield None, [Problem(source, 1, "", f"not valid CSV: {exc}")]
+        yield None, [Problem(source, 1, "", f"not valid CSV: {_said(exc)}")]
+        return
+    twice = duplicated(header)
+    if twice:
+        yield None, [Problem(source, 1, h, f"column {h!r} appears more than once") for h in twice]
         return
     problems: list[Problem] = []
     rows: list[list[str]] = []
@@ -104,7 +110,7 @@ def iter_csv_columns(
         except StopIteration:
             break
         except csv.Error as exc:
-            problems.append(Problem(source, start, "", f"not valid CSV: {exc}"))
+            problems.append(Problem(source, start, "", f"not valid CSV: {_said(exc)}"))
             start = reader.line_num + 1
             continue
         line, start = start, reader.line_num + 1
@@ -121,6 +127,25 @@ def iter_csv_columns(
             yield _chunk(header, rows, lines), problems
             problems, rows, lines = [], [], []
     yield _chunk(header, rows, lines), problems
+
+
+def duplicated(header: list[str]) -> list[str]:
+    """The column names a header repeats, in order of first repeat."""
+    seen: set[str] = set()
+    twice: list[str] = []
+    for name in header:
+        if name in seen and name not in twice:
+            twice.append(name)
+        seen.add(name)
+    return twice
+
+
+def _said(exc: csv.Error) -> str:
+    """What Python's CSV reader says, in a user's words where it is terse."""
+    text = str(exc)
+    if "unexpected end of data" in text:
+        return "a quoted field opens on this line and is never closed"
+    return text
 
 
 def _chunk(header: list[str], rows: list[list[str]], lines: list[int]) -> CsvColumns:

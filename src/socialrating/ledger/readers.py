@@ -29,6 +29,7 @@ from socialrating.csvrows import (
     BLANK_RE2,
     CHUNK_ROWS,
     CsvLayout,
+    duplicated,
     iter_csv_columns,
     scan_csv_layout,
 )
@@ -158,6 +159,8 @@ def _unknown(source: str, line: int | None, names: list[str]) -> list[Problem]:
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
     layout = scan_csv_layout(path)
+    if layout is not None and duplicated(layout.header):
+        return _stage_csv_exact(con, path)  # which names the repeated columns
     if layout is not None and _stage_csv_fast(con, path, layout):
         return _unknown(str(path), 1, layout.header)
     return _stage_csv_exact(con, path)

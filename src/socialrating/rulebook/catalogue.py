@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialrating.csvrows import read_csv_arrow, read_csv_columns
+from socialrating.csvrows import duplicated, read_csv_arrow, read_csv_columns
 from socialrating.errors import Problem
 from socialrating.rulebook.rulebook import (
     CATEGORY_COLUMNS,
@@ -108,6 +108,10 @@ def read_catalogue(
 
 def _check_header(path: Path, header: list[str]) -> list[Problem]:
     problems = [
+        Problem(str(path), 1, col, f"column {col!r} appears more than once")
+        for col in duplicated(header)
+    ]
+    problems += [
         Problem(str(path), 1, col, f"unknown column {col!r} (known: {', '.join(COLUMNS)})")
         for col in header
         if col not in COLUMNS
