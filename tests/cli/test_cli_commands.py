@@ -296,3 +296,13 @@ def test_statement_lines_name_their_parameters(db: str) -> None:
     (line,) = doc["lines"]
     assert (line["parameter"], line["name"]) == ("debtor", None)
     assert doc["summary"]["key_reasons"][0]["text"].startswith("debtor on 2021-02-01")
+
+
+def test_a_statement_dates_grade_memberships_as_the_run_did(db: str) -> None:
+    def lists(code: str, as_of: str) -> dict[str, tuple[str, str | None]]:
+        doc = one_json("show", code, "--db", db, "--as-of", as_of)
+        return {m["list"]: (m["cause"], m["since"]) for m in doc["lists"]}
+
+    assert lists("o1", "2021-06-15")["blacklist"] == ("grade", "2021-05-31")
+    assert lists("c2", "2021-06-15")["rep_ban"] == ("joint", "2021-05-31")
+    assert lists("o1", "2021-05-01")["blacklist"] == ("grade", None)  # before any run

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from socialrating.decisions.rules import Decision, Membership, decide
@@ -281,7 +281,7 @@ def _statement(
         )
         for m in rows_lists
     ]
-    lists.sort(key=lambda m: (m.list, m.cause))
+    lists = sorted(_dated(store, rb, subject, as_of, lists), key=lambda m: (m.list, m.cause))
     contagion = int(row["contagion"])
     points_score = int(row["points_score"])
     contacts: list[Contact] = []
@@ -396,6 +396,34 @@ def _direct(rb: RulebookHeader, kind: str, lines: list[StatementLine]) -> Direct
     worst = max(standing, key=lambda line: (order.index(line.sets_grade or ""), -line.entry_id))
     assert worst.sets_grade is not None
     return DirectGrade(worst.sets_grade, worst.entry_id, worst.parameter, worst.date, worst.expires)
+
+
+def _dated(
+    store: Store, rb: RulebookHeader, subject: Subject, as_of: dt.date, lists: list[Membership]
+) -> list[Membership]:
+    """Memberships with a start the plan cannot know (a grade, or carried from one) dated
+    as the latest scoring run of the rulebook up to ``as_of`` dated them, where that run
+    has the same membership (see ``run._date_grade_memberships``)."""
+    undated = [m for m in lists if m.start_day is None and m.cause in ("grade", "joint")]
+    if not undated:
+        return lists
+    run = store.scalar(
+        "SELECT run_id FROM runs WHERE rulebook_hash = ? AND as_of <= ? "
+        "ORDER BY as_of DESC, run_id DESC LIMIT 1",
+        [rb.hash, as_of],
+    )
+    if run is None:
+        return lists
+    starts = {
+        (lst, cause): start
+        for lst, cause, start in store.rows(
+            f"""SELECT list, cause, start_day FROM list_members
+                WHERE run_id = {int(run)} AND subject_id = {int(subject.subject_id)}"""
+        )
+    }
+    return [
+        replace(m, start_day=starts.get((m.list, m.cause))) if m in undated else m for m in lists
+    ]
 
 
 def _names(store: Store, rb: RulebookHeader, ids: set[int]) -> dict[int, str]:
