@@ -3,7 +3,8 @@
 A package's ``__init__`` re-exports its public API; importing every module behind it up
 front would make each command pay for Arrow, NumPy and Ibis even when it needs none of
 them (``socialrating check`` reads three rows). ``exports`` gives a package a
-``__getattr__`` that imports a name's module on first access.
+``__getattr__`` that imports a name's module on first access. No exported name may be
+the name of one of the package's modules: importing that module would replace it.
 """
 
 from __future__ import annotations
@@ -18,10 +19,15 @@ def exports(package: str, where: dict[str, str]) -> Callable[[str], Any]:
     module) on first use and keeps it in the package's namespace."""
 
     def __getattr__(name: str) -> Any:
-        if name in where:
-            value = getattr(import_module(where[name]), name)
-            setattr(import_module(package), name, value)
-            return value
-        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        if name not in where:
+            raise AttributeError(f"module {package!r} has no attribute {name!r}")
+        module = import_module(where[name])
+        parent = import_module(package)
+        # Every name the module gives, at once (importing a module sets the package's
+        # attribute of the module's own name; none of the names here is a module's).
+        for other, source in where.items():
+            if source == where[name]:
+                setattr(parent, other, getattr(module, other))
+        return getattr(module, name)
 
     return __getattr__

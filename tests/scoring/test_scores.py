@@ -10,6 +10,7 @@ civic (litter -1, any subject). Camera minimum confidence 0.9.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from tests.conftest import d, feed, rec
@@ -455,3 +456,21 @@ def test_compiled_plans_are_kept_in_the_database(store: Store, monkeypatch: Any)
 
     monkeypatch.setattr(store.ibis, "compile", no_compiling)
     assert compiled_module.compiled(store, rb, "subject_score") == first
+
+
+def test_plans_compile_and_run_on_a_database_opened_read_only(
+    store: Store, db_path: Path, monkeypatch: Any
+) -> None:
+    """A reader (a provider's look-up, a benchmark) compiles for itself and writes nothing."""
+    from socialrating.ledger import open_store
+    from socialrating.scoring import compiled as compiled_module
+
+    feed(store, "police", [rec("C1", "red_light", "2021-02-01")])
+    store.close()
+    monkeypatch.setattr(compiled_module, "_CACHE", {})
+    with open_store(db_path, read_only=True) as reader:
+        st = statement(reader, "C1", d("2021-06-01"))
+        assert st.score == 990
+        assert not reader.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'plan_cache'"
+        )

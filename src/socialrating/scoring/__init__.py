@@ -39,9 +39,9 @@ __getattr__ = exports(
         "RunResult": "socialrating.scoring.run",
         "score_expr": "socialrating.scoring.run",
         "score_run": "socialrating.scoring.run",
-        "Statement": "socialrating.scoring.statement",
-        "StatementLine": "socialrating.scoring.statement",
-        "statement": "socialrating.scoring.statement",
+        "Statement": "socialrating.scoring.statements",
+        "StatementLine": "socialrating.scoring.statements",
+        "statement": "socialrating.scoring.statements",
     },
 )
 
@@ -56,4 +56,4 @@ if TYPE_CHECKING:
     )
     from socialrating.scoring.plans import plan_inputs
     from socialrating.scoring.run import RunResult, score_expr, score_run
-    from socialrating.scoring.statement import Statement, StatementLine, statement
+    from socialrating.scoring.statements import Statement, StatementLine, statement

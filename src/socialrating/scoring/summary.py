@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from socialrating.model import Status
-from socialrating.scoring.statement import Statement, StatementLine
+from socialrating.scoring.statements import Statement, StatementLine
 
 KEY_REASONS = 4
 
