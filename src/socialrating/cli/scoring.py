@@ -38,13 +38,28 @@ def grades_table(grades: dict[str, dict[str, int]]) -> Any:
 
 @app.command(cls=Command)
 @handles_errors
-def score(db: Db = settings.DB.default, as_of: AsOf = None, as_json: Json = False) -> None:
-    """Score every subject and store a snapshot tagged with the rulebook hash and date."""
+def score(
+    db: Db = settings.DB.default,
+    as_of: AsOf = None,
+    full: Annotated[
+        bool,
+        typer.Option(
+            "--full",
+            help="Score everyone again, even after an earlier run of the same rulebook.",
+        ),
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Score every subject and store a snapshot tagged with the rulebook hash and date.
+
+    After an earlier run of the same rulebook, only the subjects whose result can have
+    changed since are scored again, and the others carried over (the same snapshot).
+    """
     from socialrating.scoring import score_run
 
     day = parse_date(as_of)
     with opened(db) as store, working("scoring…", as_json):
-        result = score_run(store, day)
+        result = score_run(store, day, full=full)
     if as_json:
         emit(result.as_dict())
         return
@@ -56,6 +71,12 @@ def print_run(result: Any) -> None:
         f"run {result.run_id}: as of {result.as_of}, rulebook {result.rulebook_hash[:12]}, "
         f"{result.subjects:,} subjects, {result.records:,} records in {result.seconds:.2f} s"
     )
+    if result.incremental:
+        inc = result.incremental
+        out().print(
+            f"incremental, from run {inc['base_run']}: {inc['scores']:,} subjects scored again"
+            f" (lists of {inc['lists']:,}); the others carried over (--full scores everyone)"
+        )
     out().print(grades_table(result.grades))
     if result.lists:
         out().print("lists: " + ", ".join(f"{k} {v:,}" for k, v in result.lists.items()))

@@ -101,11 +101,16 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     if key not in _CACHE:
         import ibis
 
-        from socialrating.scoring.plans import PLANS, plan_inputs
+        from socialrating.scoring.plans import CHOSEN, PLANS, plan_inputs
 
         inputs = plan_inputs(store, rb)
         as_of, subject, run = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
-        expr = PLANS[name](inputs, as_of, subject, run)
+        if name in CHOSEN:  # the table of chosen subjects must exist (it may be empty)
+            table, plan = CHOSEN[name]
+            store.run(f"CREATE TEMP TABLE IF NOT EXISTS {table} (subject_id BIGINT)")
+            expr = plan(inputs, as_of, run, store.ibis.table(table).subject_id)
+        else:
+            expr = PLANS[name](inputs, as_of, subject, run)
 
         def sql(day: int, subject_id: int, run_id: int) -> str:
             values = {as_of: day, subject: subject_id, run: run_id}

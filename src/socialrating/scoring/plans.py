@@ -119,11 +119,12 @@ def _subject_lists(
 
 
 def linked(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, hops: int) -> ir.Column:
-    """The subject and every subject within ``hops`` links of it: an organisation and its
-    legal representative as of the date are linked, both ways."""
+    """The subject (or subjects, a column of ids) and every subject within ``hops`` links
+    of it: an organisation and its legal representative as of the date are linked, both
+    ways."""
     links = representatives(inputs, as_of)
     s = inputs.subjects
-    near = s.filter(s.subject_id == subject).select(near=s.subject_id.cast("int64"))
+    near = s.filter(is_subject(s.subject_id, subject)).select(near=s.subject_id.cast("int64"))
     for _ in range(hops):
         persons = links.join(near, links.org == near.near).select(near=links.person.cast("int64"))
         orgs = links.join(near, links.person == near.near).select(near=links.org.cast("int64"))
@@ -184,6 +185,30 @@ STATEMENT_COLUMNS = (
     "repairs",
 )
 
+
+def _chosen_scores(
+    inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column
+) -> ir.Table:
+    return scored(inputs, as_of, chosen)
+
+
+def _chosen_lists(
+    inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column
+) -> ir.Table:
+    snap = inputs.snapshot
+    assert snap is not None, "plan_inputs sets the snapshot table"
+    hops = sum(1 for lst in inputs.rulebook.spec.lists if lst.enter_with)
+    near = linked(inputs, as_of, chosen, hops) if hops else chosen
+    every = memberships(inputs, as_of, snap.filter(snap.run_id == run), near)
+    return every.filter(every.subject_id.isin(chosen))
+
+
+CHOSEN: dict[str, tuple[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Column], ir.Table]]] = {
+    "scores@chosen": ("chosen_scores", _chosen_scores),
+    "run_lists@chosen": ("chosen_lists", _chosen_lists),
+}
+"""The plans of an incremental run: those of a whole run, for the subjects in a table
+(the subjects whose result can have changed, ``incremental``), and the table's name."""
 
 PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]] = {
     "scores": _all_scores,

@@ -14,6 +14,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
+from socialrating.scoring.incremental import LISTS, SCORES, base_run, choose
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -42,6 +43,10 @@ class RunResult:
     mean_score: dict[str, float] = field(default_factory=dict)
     lists: dict[str, int] = field(default_factory=dict)
     contagion: dict[str, int] = field(default_factory=dict)
+    incremental: dict[str, int] = field(default_factory=dict)
+    """For an incremental run: the run it started from (``base_run``) and how many
+    subjects it scored again (``scores``) and whose lists it computed again (``lists``);
+    empty for a full run."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -55,6 +60,7 @@ class RunResult:
             "mean_score": self.mean_score,
             "lists": self.lists,
             "contagion": self.contagion,
+            "incremental": self.incremental,
         }
 
 
@@ -71,7 +77,9 @@ def _tune(store: Store) -> None:
         store.run(f"SET perfect_ht_threshold = {bits}")
 
 
-def _date_grade_memberships(store: Store, rb: RulebookHeader, run_id: int, as_of: dt.date) -> None:
+def _date_grade_memberships(
+    store: Store, rb: RulebookHeader, run_id: int, as_of: dt.date, only: str | None = None
+) -> None:
     """Give the run's grade memberships, and joint ones carried from them, a start.
 
     A grade is not a dated fact, so a run dates it: a subject listed for its grade is
@@ -79,8 +87,10 @@ def _date_grade_memberships(store: Store, rb: RulebookHeader, run_id: int, as_of
     this rulebook up to this one, that listed it for that grade on that list (the run
     before this one is the latest by as-of date, then by id). A joint membership then
     starts on the later of the start of the membership it was carried from and the day of
-    the record linking the two.
+    the record linking the two. With ``only`` (a table of subject ids), only those
+    subjects' memberships are dated.
     """
+    mine = "" if only is None else f" AND m.subject_id IN (SELECT subject_id FROM {only})"
     store.run(
         """UPDATE list_members m SET start_day = coalesce(
                (SELECT p.start_day FROM list_members p
@@ -90,7 +100,8 @@ def _date_grade_memberships(store: Store, rb: RulebookHeader, run_id: int, as_of
                   AND p.list = m.list AND p.subject_id = m.subject_id AND p.cause = 'grade'
                   AND p.grade = m.grade),
                ?)
-           WHERE m.run_id = ? AND m.cause = 'grade'""",
+           WHERE m.run_id = ? AND m.cause = 'grade'"""
+        + mine,
         [rb.hash, as_of, as_of, run_id, day_number(as_of), run_id],
     )
     for lst in rb.spec.lists:  # in order: a list's joint sources come before it
@@ -103,38 +114,72 @@ def _date_grade_memberships(store: Store, rb: RulebookHeader, run_id: int, as_of
                     WHERE v.run_id = m.run_id AND v.subject_id = m.via_subject
                       AND list_contains(?, v.list)),
                    (SELECT day FROM entries e WHERE e.entry_id = m.entry_id))
-               WHERE m.run_id = ? AND m.list = ? AND m.cause = 'joint'""",
+               WHERE m.run_id = ? AND m.list = ? AND m.cause = 'joint'"""
+            + mine,
             [sources, run_id, lst.code],
         )
 
 
+SNAPSHOT_COLUMNS = (
+    "subject_id, score, grade, points_score, direct_grade, stage, contagion, contagion_contacts"
+)
+LIST_COLUMNS = "list, subject_id, cause, entry_id, grade, start_day, end_day, via_subject"
+
+
 def score_run(
-    store: Store, as_of: dt.date | None = None, rulebook: RulebookHeader | None = None
+    store: Store,
+    as_of: dt.date | None = None,
+    rulebook: RulebookHeader | None = None,
+    *,
+    full: bool = False,
 ) -> RunResult:
-    """Score every subject as of ``as_of`` (default: today, UTC) and store the snapshot."""
+    """Score every subject as of ``as_of`` (default: today, UTC) and store the snapshot.
+
+    After an earlier run of the same rulebook (unless ``full``), only the subjects whose
+    result can have changed since are scored again (``incremental``); everyone else's
+    rows are carried over from that run. The snapshot is the same either way.
+    """
     as_of = as_of or utc_now().date()
     rb = rulebook or active_rulebook(store)
     started = time.perf_counter()
     started_at = utc_now()
-    sql = bind(compiled(store, rb, "scores"), day_number(as_of))
+    day = day_number(as_of)
+    base = None if full else base_run(store, rb)
     _tune(store)
     with store.transaction():
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
+        rescored: dict[str, int] = {}
+        if base is None:
+            sql = bind(compiled(store, rb, "scores"), day)
+            rows = f"SELECT {SNAPSHOT_COLUMNS} FROM ({sql})"
+        else:
+            n_scores, n_lists = choose(store, rb, base, day)
+            rescored = {"base_run": base.run_id, "scores": n_scores, "lists": n_lists}
+            sql = bind(compiled(store, rb, "scores@chosen"), day)
+            rows = f"""SELECT {SNAPSHOT_COLUMNS} FROM snapshot
+                       ANTI JOIN {SCORES} USING (subject_id) WHERE run_id = {base.run_id}
+                       UNION ALL SELECT {SNAPSHOT_COLUMNS} FROM ({sql})"""
+        # In subject order: a look-up of one subject's row then reads one row group.
         store.run(
-            # In subject order: a look-up of one subject's row then reads one row group.
-            f"""INSERT INTO snapshot SELECT {run_id}, subject_id, score, grade, points_score,
-                direct_grade, stage, contagion, contagion_contacts FROM ({sql})
-                ORDER BY subject_id"""
+            f"INSERT INTO snapshot SELECT {run_id}, {SNAPSHOT_COLUMNS} FROM ({rows}) "
+            "ORDER BY subject_id"
         )
         if rb.spec.lists:
-            lists_sql = bind(compiled(store, rb, "run_lists"), day_number(as_of), None, run_id)
+            if base is None:
+                lists_sql = bind(compiled(store, rb, "run_lists"), day, None, run_id)
+                members = f"SELECT {LIST_COLUMNS} FROM ({lists_sql})"
+            else:
+                lists_sql = bind(compiled(store, rb, "run_lists@chosen"), day, None, run_id)
+                members = f"""SELECT {LIST_COLUMNS} FROM list_members
+                              ANTI JOIN {LISTS} USING (subject_id) WHERE run_id = {base.run_id}
+                              UNION ALL SELECT {LIST_COLUMNS} FROM ({lists_sql})"""
             store.run(
-                f"""INSERT INTO list_members SELECT {run_id}, list, subject_id, cause, entry_id,
-                    grade, start_day, end_day, via_subject FROM ({lists_sql})
-                    ORDER BY subject_id, list, cause"""
+                f"INSERT INTO list_members SELECT {run_id}, {LIST_COLUMNS} FROM ({members}) "
+                "ORDER BY subject_id"
             )
-            _date_grade_memberships(store, rb, run_id, as_of)
+            # Carried members keep their dates; those computed again are dated now.
+            _date_grade_memberships(store, rb, run_id, as_of, None if base is None else LISTS)
         sizes = dict(
             store.rows(
                 "SELECT list, count(*) FROM list_members WHERE run_id = ? GROUP BY 1", [run_id]
@@ -174,6 +219,7 @@ def score_run(
             "grades": grades,
             "mean_score": mean,
             "records": int(records),
+            "incremental": rescored,
         }
         store.run(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -189,7 +235,17 @@ def score_run(
             ],
         )
     return RunResult(
-        run_id, rb.hash, as_of, int(subjects), int(records), seconds, grades, mean, lists, contagion
+        run_id,
+        rb.hash,
+        as_of,
+        int(subjects),
+        int(records),
+        seconds,
+        grades,
+        mean,
+        lists,
+        contagion,
+        rescored,
     )
 
 

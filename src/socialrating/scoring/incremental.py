@@ -1,0 +1,175 @@
+"""Which subjects a run must score again, given an earlier run of the same rulebook.
+
+A subject's result (score, grade, stage, contagion, lists) as of a day depends on its
+own entries, on the day, and through contagion and joint punishment on other subjects'
+results. Between a run as of day ``d0`` that saw the ledger up to entry ``last`` and a
+run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in order):
+
+- an entry came in after ``last`` about it, naming it as counterpart, or referring to
+  an entry about it (a verification of its report; later, a correction or a void);
+- one of its records falls on a day in (``lo``, ``hi``]: it counts from that day on
+  (so do its register links and contacts, and verifications of its reports);
+- one of its records expires on a day in (``lo``, ``hi``]: any validity the parameter
+  can have (by size or level) is taken;
+- a list term of one of its records ends in (``lo``, ``hi``], or it reached a list's
+  minimum age in it;
+- it was registered after the earlier run;
+
+- (contagion) a contact of it left the window between the two days;
+
+and then (contagion) anyone within ``rounds`` contacts of such a subject, the contacts
+taken over both days' windows; those are the subjects to score again. Their lists, and
+those of anyone within as many links (organisation and legal representative) as lists
+carry between them, are computed again. Everyone else's rows are carried over from the
+earlier run unchanged: the result equals a full run's (a property test checks it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from socialrating.ledger.store import Store
+from socialrating.model import EntryKind, day_number
+from socialrating.rulebook import RulebookHeader
+
+SCORES = "chosen_scores"
+LISTS = "chosen_lists"
+
+
+@dataclass(frozen=True)
+class BaseRun:
+    """The earlier run an incremental run starts from."""
+
+    run_id: int
+    as_of_day: int
+    last_entry: int
+
+
+def base_run(store: Store, rb: RulebookHeader) -> BaseRun | None:
+    """The latest run of the rulebook, if any."""
+    row = store.one(
+        "SELECT run_id, as_of, last_entry FROM runs WHERE rulebook_hash = ? "
+        "ORDER BY run_id DESC LIMIT 1",
+        [rb.hash],
+    )
+    if row is None:
+        return None
+    return BaseRun(int(row[0]), day_number(row[1]), int(row[2]))
+
+
+def _spans(store: Store, rb: RulebookHeader) -> None:
+    """A temporary table of every (parameter, days) a record of the rulebook can count for."""
+    store.run(
+        """CREATE OR REPLACE TEMP TABLE chosen_spans AS
+           SELECT parameter_id, expiry_days AS days FROM rulebook_parameters
+           WHERE rulebook_hash = ? AND expiry_days IS NOT NULL""",
+        [rb.hash],
+    )
+    for p in rb.with_validity:
+        for rule in p.validity or []:
+            store.run(
+                """INSERT INTO chosen_spans SELECT parameter_id, ? FROM parameters
+                   WHERE code = ?""",
+                [rule.days, p.code],
+            )
+
+
+def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[int, int]:
+    """Fill the temporary tables ``chosen_scores`` and ``chosen_lists`` with the subjects
+    whose score, and whose lists, a run as of ``day`` must compute again after ``base``.
+
+    Returns how many subjects each holds.
+    """
+    lo, hi = sorted((base.as_of_day, day))
+    record, verification = int(EntryKind.RECORD), int(EntryKind.VERIFICATION)
+    _spans(store, rb)
+    terms = " UNION ".join(
+        f"""SELECT e.subject_id FROM entries e JOIN parameters p USING (parameter_id)
+            WHERE e.kind = {record} AND list_contains({list(lst.enter_by)!r}, p.code)
+              AND e.day + {int(lst.term_days)} > {lo} AND e.day + {int(lst.term_days)} <= {hi}"""
+        for lst in rb.spec.lists
+        if lst.term_days is not None and lst.enter_by
+    )
+    ages = " UNION ALL ".join(
+        f"""SELECT subject_id FROM subjects WHERE born IS NOT NULL
+            AND date_diff('day', DATE '1970-01-01', born + INTERVAL {int(lst.min_age)} YEAR)
+                BETWEEN {lo + 1} AND {hi}"""
+        for lst in rb.spec.lists
+        if lst.min_age is not None
+    )
+    store.run(
+        f"""CREATE OR REPLACE TEMP TABLE {SCORES} AS
+        WITH new AS (SELECT * FROM entries WHERE entry_id > {base.last_entry})
+        SELECT subject_id FROM new WHERE subject_id IS NOT NULL
+        UNION SELECT counterpart_id FROM new WHERE counterpart_id IS NOT NULL
+        UNION SELECT r.subject_id FROM new n JOIN entries r ON r.entry_id = n.refers_to
+        UNION SELECT subject_id FROM entries
+              WHERE kind = {record} AND day > {lo} AND day <= {hi}
+        UNION SELECT counterpart_id FROM entries
+              WHERE kind = {record} AND day > {lo} AND day <= {hi} AND counterpart_id IS NOT NULL
+        UNION SELECT r.subject_id FROM entries v JOIN entries r ON r.entry_id = v.refers_to
+              WHERE v.kind = {verification} AND v.day > {lo} AND v.day <= {hi}
+        UNION SELECT e.subject_id FROM entries e JOIN chosen_spans p USING (parameter_id)
+              WHERE e.kind = {record} AND e.day + p.days > {lo} AND e.day + p.days <= {hi}
+        UNION SELECT subject_id FROM list_members
+              WHERE run_id = {base.run_id} AND end_day > {lo} AND end_day <= {hi}
+        UNION SELECT s.subject_id FROM subjects s ANTI JOIN
+              (SELECT subject_id FROM snapshot WHERE run_id = {base.run_id}) b USING (subject_id)
+        {"UNION " + ages if ages else ""}
+        {"UNION " + terms if terms else ""}"""
+    )
+    store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
+    contagion = rb.spec.contagion
+    contact = _parameter_id(store, contagion.parameter if contagion else None)
+    if contagion is not None and contact is not None:
+        # The contacts of both days' windows: those entering and those leaving count too.
+        edges = (
+            f"kind = {record} AND parameter_id = {contact} AND counterpart_id IS NOT NULL "
+            f"AND day > {lo - contagion.window_days} AND day <= {hi}"
+        )
+        w = contagion.window_days
+        leaving = (
+            f"kind = {record} AND parameter_id = {contact} AND counterpart_id IS NOT NULL "
+            f"AND day > {lo - w} AND day <= {hi - w}"
+        )
+        store.run(
+            f"INSERT INTO {SCORES} SELECT subject_id FROM entries WHERE {leaving} "
+            f"UNION SELECT counterpart_id FROM entries WHERE {leaving}"
+        )
+        for _ in range(contagion.rounds):
+            _widen(store, SCORES, edges)
+    store.run(f"CREATE OR REPLACE TEMP TABLE {LISTS} AS SELECT DISTINCT subject_id FROM {SCORES}")
+    hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
+    rep = rb.spec.representatives
+    representative = _parameter_id(store, rep.parameter if rep else None)
+    if hops and representative is not None:
+        links = (
+            f"kind = {record} AND parameter_id = {representative} "
+            f"AND counterpart_id IS NOT NULL AND day <= {hi}"
+        )
+        for _ in range(hops):
+            _widen(store, LISTS, links)
+    store.run(f"CREATE OR REPLACE TEMP TABLE {SCORES} AS SELECT DISTINCT subject_id FROM {SCORES}")
+    n_scores = int(store.scalar(f"SELECT count(*) FROM {SCORES}"))
+    n_lists = int(store.scalar(f"SELECT count(*) FROM {LISTS}"))
+    return n_scores, n_lists
+
+
+def _widen(store: Store, table: str, edges: str) -> None:
+    """Add to ``table`` every subject that shares a record of ``edges`` with one in it."""
+    store.run(
+        f"""INSERT INTO {table}
+            SELECT counterpart_id FROM entries
+            WHERE {edges} AND subject_id IN (SELECT subject_id FROM {table})
+            UNION
+            SELECT subject_id FROM entries
+            WHERE {edges} AND counterpart_id IN (SELECT subject_id FROM {table})
+            EXCEPT SELECT subject_id FROM {table}"""
+    )
+
+
+def _parameter_id(store: Store, code: str | None) -> int | None:
+    if code is None:
+        return None
+    found = store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [code])
+    return None if found is None else int(found)

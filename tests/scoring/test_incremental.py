@@ -1,0 +1,233 @@
+"""Property: an incremental run stores exactly what a full run as of the same day stores.
+
+For random ledgers on rulebooks with every kind of dependency between subjects and days
+(caps, expiry, reports and verifications, camera confidence; lists with terms, minimum
+ages and joint punishment two links deep; contagion in two rounds; the pilot mechanics),
+a first batch is scored in full as of one day, a second batch comes in (new subjects
+too), and the ledger is scored as of another day (earlier or later) incrementally and in
+full: the snapshots and the list members are the same row for row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import DATA, TINY, feed
+
+from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
+from socialrating.rulebook import load_rulebook
+from socialrating.scoring import score_run
+
+PILOT = Path(__file__).resolve().parents[1] / "cases" / "pilot.yaml"
+
+# Per rulebook: subjects (code, kind, born), and the records one may draw: (institution,
+# parameter, the subjects it may be about, extra fields: "q" a quantity, "c" a camera
+# confidence, "p" a counterpart person, "r" a citizen reporter, "v" a verification).
+Scenario = tuple[list[tuple[str, str, str | None]], list[tuple[str, str, list[str], str]]]
+SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
+    "tiny": (
+        TINY,
+        (
+            [
+                ("C1", "citizen", None),
+                ("C2", "citizen", None),
+                ("C3", "citizen", None),
+                ("O1", "organisation", None),
+            ],
+            [
+                ("police", "red_light", ["C1", "C2", "C3"], ""),
+                ("cams", "speeding", ["C1", "C2"], "c"),
+                ("police", "blood", ["C1", "C2", "C3"], ""),
+                ("police", "volunteer_hours", ["C1", "C3"], "q"),
+                ("hotline", "rumour", ["C1", "C2", "C3"], "r"),
+                ("court", "late_tax", ["O1"], "q"),
+                ("police", "hero", ["C2"], ""),
+            ],
+        ),
+        dt.date(2021, 1, 1),
+    ),
+    "consequences": (
+        DATA / "consequences.yaml",
+        (
+            [
+                ("c1", "citizen", "1980-01-01"),
+                ("c2", "citizen", "1990-05-05"),
+                ("kid", "citizen", "2003-03-15"),
+                ("o1", "organisation", None),
+                ("o2", "organisation", None),
+            ],
+            [
+                ("court", "debtor", ["c1", "c2", "kid", "o1", "o2"], ""),
+                ("court", "paid", ["c1", "c2", "o1"], ""),
+                ("police", "unruly", ["c1", "c2", "kid"], ""),
+                ("court", "ban.add", ["c1", "kid"], ""),
+                ("court", "ban.remove", ["c1", "kid"], ""),
+                ("court", "tax_debt", ["c1", "c2"], ""),
+                ("registry", "rep", ["o1", "o2"], "p"),
+            ],
+        ),
+        dt.date(2021, 1, 1),
+    ),
+    "contagion": (
+        DATA / "contagion.yaml",
+        (
+            [(f"p{i}", "citizen", None) for i in range(6)] + [("o1", "organisation", None)],
+            [
+                ("court", "fraud", ["p0", "p1", "o1"], ""),
+                ("court", "minor", [f"p{i}" for i in range(6)], ""),
+                ("court", "fine", [f"p{i}" for i in range(6)], ""),
+                ("court", "probation", ["p2", "p3"], ""),
+                ("telecom", "contact", [f"p{i}" for i in range(6)], "p"),
+            ],
+        ),
+        dt.date(2021, 1, 1),
+    ),
+    "pilot": (
+        PILOT,
+        (
+            [("c1", "citizen", None), ("c2", "citizen", None), ("o1", "organisation", None)],
+            [
+                ("police", "red_light", ["c1", "c2"], ""),
+                ("police", "unsafe_work", ["c1", "o1"], ""),
+                ("court", "dishonest_debtor", ["c1", "c2"], ""),
+                ("court", "org_dishonest", ["o1"], ""),
+                ("court", "debt_paid", ["c1", "c2", "o1"], ""),
+                ("police", "fine", ["c1", "c2"], "q"),
+                ("civil", "volunteer_hours", ["c1", "c2"], "q"),
+                ("civil", "course", ["c1", "c2"], ""),
+            ],
+        ),
+        dt.date(2020, 7, 1),
+    ),
+}
+
+draw = st.tuples(
+    st.integers(0, 50),  # which record (modulo the scenario's kinds)
+    st.integers(0, 50),  # which subject (modulo those it may be about)
+    st.integers(-20, 500),  # day offset from the rulebook's effective date
+    st.integers(0, 50),  # counterpart, quantity, confidence: whatever the record needs
+)
+
+
+def rows_of(name: str, draws: list[tuple[int, int, int, int]]) -> list[tuple[str, dict[str, Any]]]:
+    _, (subjects, kinds), start = SCENARIOS[name]
+    citizens = [code for code, kind, _ in subjects if kind == "citizen"]
+    out = []
+    for k, s, offset, extra in draws:
+        institution, parameter, about, needs = kinds[k % len(kinds)]
+        row: dict[str, Any] = {
+            "subject": about[s % len(about)],
+            "parameter": parameter,
+            "date": (start + dt.timedelta(days=offset)).isoformat(),
+        }
+        if "q" in needs:
+            row["quantity"] = [1, 2.5, 7, 40, 300][extra % 5]
+        if "c" in needs:
+            row["confidence"] = [0.85, 0.9, 0.95, 0.99][extra % 4]
+        if "p" in needs or "r" in needs:
+            others = [c for c in citizens if c != row["subject"]]
+            row["counterpart"] = others[extra % len(others)]
+        out.append((institution, row))
+    return out
+
+
+def feed_all(store: Store, rows: list[tuple[str, dict[str, Any]]]) -> None:
+    i = 0
+    while i < len(rows):  # consecutive rows of one institution make one batch
+        j = i
+        while j < len(rows) and rows[j][0] == rows[i][0]:
+            j += 1
+        feed(store, rows[i][0], [row for _, row in rows[i:j]])
+        i = j
+
+
+def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    snapshot = store.rows(
+        """SELECT subject_id, score, grade, points_score, direct_grade, stage, contagion,
+                  contagion_contacts FROM snapshot WHERE run_id = ? ORDER BY subject_id""",
+        [run_id],
+    )
+    # A grade is dated by the runs before (run._date_grade_memberships), which differ.
+    members = store.rows(
+        """SELECT list, subject_id, cause, entry_id, grade,
+                  CASE WHEN cause = 'record' THEN start_day END, end_day, via_subject
+           FROM list_members WHERE run_id = ? ORDER BY ALL""",
+        [run_id],
+    )
+    return snapshot, members
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+@settings(
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    first=st.lists(draw, max_size=25),
+    second=st.lists(draw, max_size=12),
+    days=st.tuples(st.integers(0, 520), st.integers(0, 520)),
+    late_subject=st.booleans(),
+)
+def test_an_incremental_run_equals_a_full_run(
+    name: str,
+    first: list[tuple[int, int, int, int]],
+    second: list[tuple[int, int, int, int]],
+    days: tuple[int, int],
+    late_subject: bool,
+) -> None:
+    path, (subjects, _), start = SCENARIOS[name]
+    store = open_store(":memory:", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(path))
+        codes, kinds, born = zip(*subjects, strict=True)
+        register_subjects(store, pa.table({"code": codes, "kind": kinds, "born": born}))
+        feed_all(store, rows_of(name, first))
+        d0, d1 = (start + dt.timedelta(days=d) for d in days)
+        base = score_run(store, d0, full=True)
+        if late_subject:  # registered after the first run
+            register_subjects(store, pa.table({"code": ["late"], "kind": ["citizen"]}))
+        feed_all(store, rows_of(name, second))
+        incremental = score_run(store, d1)
+        assert incremental.incremental["base_run"] == base.run_id
+        full = score_run(store, d1, full=True)
+        assert not full.incremental
+        assert stored(store, incremental.run_id) == stored(store, full.run_id)
+        assert (incremental.grades, incremental.lists) == (full.grades, full.lists)
+    finally:
+        store.close()
+
+
+def test_an_incremental_run_scores_only_what_changed(tmp_path: Path) -> None:
+    """After a day with one new record, one subject is scored again, not everyone."""
+    store = open_store(tmp_path / "i.duckdb", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(TINY))
+        codes = [f"C{i}" for i in range(1, 51)]
+        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 50}))
+        feed(store, "police", [{"subject": c, "parameter": "blood", "date": "2021-02-01"}
+                               for c in codes])  # fmt: skip
+        score_run(store, dt.date(2021, 6, 1))
+        feed(store, "police", [{"subject": "C7", "parameter": "red_light", "date": "2021-06-01"}])
+        run = score_run(store, dt.date(2021, 6, 2))
+        assert (run.incremental["scores"], run.incremental["lists"]) == (1, 1)
+        score = store.scalar(
+            "SELECT score FROM snapshot n JOIN subjects s USING (subject_id) "
+            "WHERE run_id = ? AND code = 'C7'",
+            [run.run_id],
+        )
+        assert score == 1000 + 10 - 10
+        assert store.scalar("SELECT count(*) FROM snapshot WHERE run_id = ?", [run.run_id]) == 50
+        quiet = score_run(store, dt.date(2022, 2, 2))  # nothing happened or expired since
+        assert quiet.incremental["scores"] == 0
+        later = score_run(store, dt.date(2022, 6, 2))  # C7's red light expired on 2022-06-01
+        assert later.incremental["scores"] == 1
+    finally:
+        store.close()
