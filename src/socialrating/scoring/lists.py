@@ -6,7 +6,11 @@ For each list of the rulebook (a handful), the plan builds:
   its day; the term ends at the first record of a ``leave_by`` parameter on or after that
   day, or after ``term_days``, whichever comes first. A subject is on the list while a
   term runs as of the date; several running terms (an extension) make one membership,
-  from the earliest start to the latest end, caused by the latest entry record;
+  from the earliest start to the latest end, caused by the latest entry record. Every
+  record the plan reads is of a day up to the date, so a term that meets a leaving record
+  has ended by then: a term runs when it started after the subject's last leaving record
+  of the list and its ``term_days`` have not passed (a group-by and a join per list, not
+  a join of every entry record to every later leaving one);
 - **grade memberships**: every subject whose grade (from ``graded``, for example the run's
   snapshot) is one of ``enter_at_grades``;
 
@@ -50,15 +54,25 @@ def memberships(
         graded: ``subject_id`` and ``grade`` of the subjects as of the date.
     """
     rb = inputs.rulebook
-    ev = None
+    by_records: dict[int, ir.Table] = {}
     if any(lst.enter_by for lst in rb.spec.lists):
-        ev = evaluate(inputs, as_of, subject_id)
-        ev = ev.filter(ev.valid, ev.list_enter_mask.notnull() | ev.list_leave_mask.notnull())
+        # Only the records of the few list parameters, chosen in the scan: joining every
+        # record to the parameters first and then narrowing cost most of this query.
+        p = inputs.parameters
+        listed = p.filter(p.list_enter_mask.notnull() | p.list_leave_mask.notnull())
+        ev = evaluate(inputs, as_of, subject_id, of_parameters=listed)
+        # Only the columns the terms need: the database may keep this table for its two
+        # uses, and every column it keeps costs memory.
+        ev = ev.filter(ev.valid).select(
+            "subject_id", "entry_id", "day", "order_key", "list_enter_mask", "list_leave_mask"
+        )
+        by_records = _by_records(ev, rb.spec.lists, as_of)
+    links = representatives(inputs, as_of) if any(lst.enter_with for lst in rb.spec.lists) else None
     done: dict[str, ir.Table] = {}
     for i, lst in enumerate(rb.spec.lists):
         parts = []
-        if lst.enter_by and ev is not None:
-            parts.append(_by_records(ev, i, lst.code, lst.term_days, as_of))
+        if i in by_records:
+            parts.append(by_records[i])
         if lst.enter_at_grades:
             g = graded.filter(graded.grade.isin(lst.enter_at_grades))
             parts.append(
@@ -74,7 +88,8 @@ def memberships(
                 )
             )
         for joint in lst.enter_with:
-            parts.append(_joint(inputs, as_of, lst.code, done[joint.list], joint.through))
+            assert links is not None
+            parts.append(_joint(links, lst.code, done[joint.list], joint.through))
         if parts:
             rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
             done[lst.code] = _eligible(inputs, rows, lst, as_of)
@@ -84,13 +99,10 @@ def memberships(
     return tables[0].union(*tables[1:]) if len(tables) > 1 else tables[0]
 
 
-def _joint(
-    inputs: PlanInputs, as_of: int | ir.Value, code: str, members: ir.Table, through: str
-) -> ir.Table:
-    links = representatives(inputs, as_of)
+def _joint(links: ir.Table, code: str, members: ir.Table, through: str) -> ir.Table:
     # One row per member of the other list: the earliest start of its causes, and the
     # latest end (open when any cause is open-ended).
-    members = members.group_by("subject_id").aggregate(
+    members = members.group_by(["list", "subject_id"]).aggregate(
         start_day=members.start_day.min(),
         end_day=ibis.ifelse(
             members.end_day.isnull().any(), ibis.null("int32"), members.end_day.max()
@@ -115,7 +127,7 @@ def _joint(
         start=start.fill_null(-1).cast("int32"),
         end=j.end_day.fill_null(-1).cast("int32"),
     )
-    g = j.group_by("subject").aggregate(
+    g = j.group_by(g_list=ibis.literal(code), subject=j.subject).aggregate(
         via=j.via.min(),
         link=j.link.argmin(j.via),
         start=j.start.argmin(j.via),
@@ -133,41 +145,49 @@ def _joint(
     )
 
 
-def _by_records(
-    ev: ir.Table, i: int, code: str, term: int | None, as_of: int | ir.Value
-) -> ir.Table:
-    bit = 2**i
-    e = ev.filter((ev.list_enter_mask & bit) != 0).select(
-        e_subject=ev.subject_id, start=ev.day, e_entry=ev.entry_id, e_order=ev.order_key
-    )
-    x = ev.filter((ev.list_leave_mask & bit) != 0).select(x_subject=ev.subject_id, x_day=ev.day)
-    j = e.left_join(x, [e.e_subject == x.x_subject, x.x_day >= e.start])
-    terms = j.group_by(["e_subject", "start", "e_entry", "e_order"]).aggregate(
-        exit_day=j.x_day.min()
-    )
-    if term is None:
-        end = terms.exit_day
-    else:
-        term_end = terms.start + term
-        end = ibis.ifelse(terms.exit_day.isnull(), term_end, ibis.least(terms.exit_day, term_end))
-    terms = terms.mutate(end=end)
-    running = terms.filter(terms.start <= as_of, terms.end.isnull() | (terms.end > as_of))
-    members = running.group_by(subject_id=running.e_subject).aggregate(
-        entry_id=running.e_entry.argmax(running.e_order),
-        start_day=running.start.min(),
-        open=running.end.isnull().any(),
-        last_end=running.end.max(),
-    )
-    return members.select(
-        list=ibis.literal(code),
-        subject_id=members.subject_id.cast("int64"),
-        cause=ibis.literal("record"),
-        entry_id=members.entry_id.cast("int64"),
-        grade=ibis.null("string"),
-        start_day=members.start_day.cast("int32"),
-        end_day=ibis.ifelse(members.open, ibis.null("int32"), members.last_end).cast("int32"),
-        via_subject=ibis.null("int64"),
-    )
+def _by_records(ev: ir.Table, lists: list[BlackList], as_of: int | ir.Value) -> dict[int, ir.Table]:
+    """Per list (by index) with ``enter_by``: its members by record.
+
+    ``ev`` holds the valid records of list parameters; a list's bit in a record's
+    ``list_enter_mask`` says the record enters it, in ``list_leave_mask`` that it leaves it.
+    Each list's rows are grouped by list and subject: with a key of one integer column
+    DuckDB may size its table by the range of subject ids (``perfect_ht_threshold``),
+    far more than a list's rows need.
+    """
+    out = {}
+    for i, lst in enumerate(lists):
+        if not lst.enter_by:
+            continue
+        li = ibis.literal(i, "int16")
+        entries = ev.filter((ev.list_enter_mask & 2**i) != 0)
+        running = []
+        if lst.leave_by:
+            # The subject's last leaving record: a term that started after it met none.
+            x = ev.filter((ev.list_leave_mask & 2**i) != 0)
+            last = x.group_by(x_li=li, x_subject=x.subject_id).aggregate(left=x.day.max())
+            entries = entries.left_join(last, entries.subject_id == last.x_subject)
+            running.append(entries.left.isnull() | (entries.day > entries.left))
+        if lst.term_days is not None:
+            running.append(entries.day + lst.term_days > as_of)
+        r = entries.filter(*running) if running else entries
+        m = r.group_by(m_li=li, member=r.subject_id).aggregate(
+            entry_id=r.entry_id.argmax(r.order_key),
+            start_day=r.day.min(),
+            last_start=r.day.max(),
+        )
+        # A running term met no leaving record, so it ends at its term's end (or never).
+        end = ibis.null("int32") if lst.term_days is None else m.last_start + lst.term_days
+        out[i] = m.select(
+            list=ibis.literal(lst.code),
+            subject_id=m.member.cast("int64"),
+            cause=ibis.literal("record"),
+            entry_id=m.entry_id.cast("int64"),
+            grade=ibis.null("string"),
+            start_day=m.start_day.cast("int32"),
+            end_day=end.cast("int32"),
+            via_subject=ibis.null("int64"),
+        )
+    return out
 
 
 def _eligible(

@@ -1,12 +1,12 @@
 """The pilot mechanics: stages between evaluating records and totalling them.
 
 They look only at the few records that concern them: those of ``plan.special``
-parameters (repeat categories, direct grades, repairs, reductions, organisation values)
-and those that carry an act id. That subset is evaluated on its own scan, the mechanics
-run on it, and the result (a small table keyed by entry id) is joined back onto the main
-record stream once; so the main stream is never materialised.
+parameters (repeat categories, direct grades, repairs, reductions, organisation values),
+and for acts those that carry an act id. Each subset is evaluated on its own scan and the
+mechanics run on it; the special records then join the stream of all other records by a
+union, so the main stream is neither materialised nor joined back by entry id.
 
-On the subset, in order:
+In order:
 
 1. **acts**: records of one act (same subject, same act id) count once: of its
    deductions only the heaviest counts, of its additions only the highest; records of 0
@@ -38,7 +38,7 @@ import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, Status
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, evaluate
+from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, evaluate, has_special
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 EXPIRED = STATUS_CODES[Status.EXPIRED]
@@ -68,36 +68,25 @@ def stages(
 ) -> Stages:
     """Stages 1 and 2 of the plan: evaluated records with the pilot mechanics applied.
 
-    Every record is evaluated in one stream; the special ones are also evaluated apart,
-    go through the mechanics, and what the mechanics decided is joined back onto the stream
-    by entry id (a join keeps what the database knows about the stream's columns, which
-    its per-subject aggregation relies on; a union would not).
+    The records of plain parameters flow through in one stream (``evaluate``'s plain
+    subset); those of special parameters are evaluated apart, go through the mechanics,
+    and join the stream by a union, so nothing is joined back by entry id. Acts concern
+    records of any parameter: the few records with an act id are evaluated apart, and
+    which of them are absorbed is joined onto both branches.
     """
     rb = inputs.rulebook
-    ev = evaluate(inputs, as_of, subject_id)
-    side = _side(inputs, as_of, subject_id)
-    # Only the records a mechanic changed (or that only the side can evaluate) go back.
-    changed = side.filter(
-        (side.status != side.status0)
-        | (side.repeat_n > 0)
-        | side.points_organisation.notnull()
-        | side.points_representative.notnull()
-        | side.balance.notnull()
-        | side.absorbed_by.notnull()
-        | side.repaired_by.notnull()
-        | side.repairs.notnull()
-    )
-    over = changed.select(
-        m_entry=changed.entry_id,
-        **{f"m_{c}": changed[c] for c in _OVERRIDDEN},
-        **{f"x_{c}": changed[c] for c in _EXPLAINED},
-    )
-    joined = ev.left_join(over, ev.entry_id == over.m_entry)
-    hit = joined.m_entry.notnull()
-    ev = joined.select(
-        *[joined[c] for c in ev.columns if c not in _OVERRIDDEN],
-        **{c: ibis.ifelse(hit, joined[f"m_{c}"], joined[c]) for c in _OVERRIDDEN},
-        **{c: joined[f"x_{c}"].fill_null(default) for c, default in _EXPLAINED.items()},
+    absorbed = _absorbed(evaluate(inputs, as_of, subject_id, subset="acts"))
+    plain = _apply_acts(evaluate(inputs, as_of, subject_id, subset="plain"), absorbed)
+    defaults = {c: v for c, v in _EXPLAINED.items() if c != "absorbed_by"}
+    if not has_special(rb):
+        return Stages(plain.mutate(**defaults), None)
+    side = _side(inputs, as_of, subject_id, absorbed)
+    columns = [*plain.columns, *defaults]
+    ev = plain.mutate(**defaults).union(
+        side.select(
+            *[side[c].cast(_EXPLAINED[c].type()) if c in _EXPLAINED else side[c] for c in columns]
+        ),
+        distinct=False,
     )
     if not rb.direct:
         return Stages(ev, None)
@@ -117,9 +106,8 @@ def stages(
     return Stages(ev, direct_ranks(rb, standing))
 
 
-# What the mechanics decide for their records, and what they add to explain it (with the
-# value of records they did not touch).
-_OVERRIDDEN = ("rule_points", "points", "status", "expires_day", "valid", "band")
+# What the mechanics add to explain what they decided (with the value of records they
+# do not look at).
 _EXPLAINED: dict[str, ir.Value] = {
     "absorbed_by": ibis.null("int64"),
     "repeat_n": ibis.literal(0, "int64"),
@@ -132,18 +120,23 @@ _EXPLAINED: dict[str, ir.Value] = {
 }
 
 
-def _side(inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None) -> ir.Table:
-    """The special records, evaluated, with the mechanics applied."""
+def _side(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    absorbed: ir.Table,
+) -> ir.Table:
+    """The records of special parameters, evaluated, with the mechanics applied."""
     rb = inputs.rulebook
     s = evaluate(inputs, as_of, subject_id, subset="special")
-    s = _acts(s.mutate(status0=s.status))
+    s = _apply_acts(s, absorbed)
     s = _repairs(s) if rb.direct else _no_repairs(s)
     if any(c.repeat is not None for c in rb.spec.categories):
         s = _repeats(s)
     else:
         s = s.mutate(repeat_n=ibis.literal(0, "int64"), multiplier=ibis.literal(1.0))
     if any(p.reduction is not None for p in rb.spec.parameters):
-        s = _reductions(inputs, as_of, subject_id, s)
+        s = _reductions(inputs, as_of, subject_id, s, absorbed)
     else:
         s = s.mutate(balance=ibis.null("int64"), refused_by=ibis.null("int64"))
     return s
@@ -165,8 +158,10 @@ def _keep(t: ir.Table, small: ir.Table, key: str, **extra: ir.Value) -> ir.Table
     return joined.select(*[joined[c] for c in t.columns], **extra)
 
 
-def _acts(s: ir.Table) -> ir.Table:
-    cand = s.filter(s.valid, s.act.notnull(), s.points != 0)
+def _absorbed(acts: ir.Table) -> ir.Table:
+    """The records absorbed into an act (``act_entry``), with the record that counts for
+    them (``first``), from the evaluated records that carry an act id."""
+    cand = acts.filter(acts.valid, acts.points != 0)
     cand = cand.mutate(sign=ibis.ifelse(cand.points < 0, -1, 1))
     w = ibis.window(
         group_by=[cand.subject_id, cand.act, cand.sign],
@@ -177,9 +172,14 @@ def _acts(s: ir.Table) -> ir.Table:
         rank=ibis.row_number().over(w),
         first=cand.entry_id.first().over(w),
     )
-    absorbed = ranked.filter(ranked.rank > 0)
-    s = _keep(s, absorbed, "act_entry", absorbed_by=absorbed.first)
-    return _set_status(s, s.absorbed_by.notnull(), Status.ABSORBED)
+    return ranked.filter(ranked.rank > 0)
+
+
+def _apply_acts(t: ir.Table, absorbed: ir.Table) -> ir.Table:
+    """``t`` with the records absorbed into an act marked (``absorbed_by``); a join that
+    the database drops when the ledger holds no act ids."""
+    t = _keep(t, absorbed, "act_entry", absorbed_by=absorbed.first)
+    return _set_status(t, t.absorbed_by.notnull(), Status.ABSORBED)
 
 
 def _alive(s: ir.Table) -> ir.BooleanValue:
@@ -266,7 +266,11 @@ def _repeats(s: ir.Table) -> ir.Table:
 
 
 def _reductions(
-    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None, s: ir.Table
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    s: ir.Table,
+    absorbed: ir.Table,
 ) -> ir.Table:
     base = ibis.literal(inputs.rulebook.spec.base_score, "int64")
     red = s.filter(_alive(s), s.reduction.fill_null(False)).select(
@@ -280,22 +284,25 @@ def _reductions(
         "reduction_once_days",
     )
     # The subjects' other records: plain ones as evaluated, special ones as the stages
-    # so far left them (their points after repeats; absorbed and repaired ones out).
-    others = evaluate(inputs, as_of, subject_id, of_subjects=red.subject_id)
-    done = s.select(
-        o_entry=s.entry_id, o_points=s.points, o_alive=_alive(s), o_reduction=s.reduction
-    )
-    others = others.left_join(done, others.entry_id == done.o_entry)
-    alive = ibis.ifelse(
-        others.o_entry.notnull(),
-        others.o_alive & ~others.o_reduction.fill_null(False),
-        others.valid,
-    )
-    others = others.filter(alive).select(
-        o_subject=others.subject_id,
-        o_day=others.day,
-        o_expires=others.expires_day,
-        o_points=others.o_points.fill_null(others.points),
+    # so far left them (their points after repeats; absorbed and repaired ones out, and
+    # other reductions). The two are apart already, so a union puts them together.
+    plain = evaluate(inputs, as_of, subject_id, subset="plain", of_subjects=red.subject_id)
+    plain = _apply_acts(plain, absorbed)
+    plain = plain.filter(_alive(plain))
+    special = s.filter(_alive(s), ~s.reduction.fill_null(False))
+    others = plain.select(
+        o_subject=plain.subject_id,
+        o_day=plain.day,
+        o_expires=plain.expires_day,
+        o_points=plain.points,
+    ).union(
+        special.select(
+            o_subject=special.subject_id,
+            o_day=special.day,
+            o_expires=special.expires_day,
+            o_points=special.points,
+        ),
+        distinct=False,
     )
     joined = red.left_join(
         others,
@@ -305,7 +312,10 @@ def _reductions(
             others.o_expires.isnull() | (others.o_expires > red.day),
         ],
     )
-    bal = joined.group_by(red.columns).aggregate(balance=base + joined.o_points.sum().fill_null(0))
+    sums = joined.group_by(b_entry=joined.entry_id).aggregate(
+        balance=base + joined.o_points.sum().fill_null(0)
+    )
+    bal = red.join(sums, red.entry_id == sums.b_entry).select(red, sums.balance)
     in_range = (bal.reduction_from.isnull() | (bal.balance >= bal.reduction_from)) & (
         bal.reduction_to.isnull() | (bal.balance <= bal.reduction_to)
     )

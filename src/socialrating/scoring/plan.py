@@ -112,8 +112,9 @@ def evaluate(
     inputs: PlanInputs,
     as_of: int | ir.Value,
     subject_id: int | ir.Value | None = None,
-    subset: Literal["all", "plain", "special"] = "all",
+    subset: Literal["all", "plain", "special", "acts"] = "all",
     of_subjects: ir.Column | None = None,
+    of_parameters: ir.Table | None = None,
 ) -> ir.Table:
     """Stage 1: every record that happened by day ``as_of``, with points and status.
 
@@ -124,40 +125,46 @@ def evaluate(
     level where the rule says so), whether it is ``valid`` (everything but expiry allows
     it to count) and its status.
 
-    ``subset="special"`` evaluates only the records the pilot mechanics look at: those of
-    ``special`` parameters and those that carry an act id (with, for organisations, the
-    rule's ``points_organisation``); ``subset="plain"`` all the others. ``of_subjects``
-    keeps only those subjects' records.
+    ``subset="special"`` evaluates only the records of ``special`` parameters, whose
+    points may depend on the subject (an organisation's or a legal representative's
+    value) and which the pilot mechanics look at; ``subset="plain"`` all the others;
+    ``subset="acts"`` the records that carry an act id, whatever their parameter (valued
+    as ``special`` values them). ``of_subjects`` keeps only those subjects' records;
+    ``of_parameters`` (rows of ``inputs.parameters``) only the records of those
+    parameters, filtered in the scan before any join.
     """
     rb = inputs.rulebook
     e = inputs.entries
     p = inputs.parameters
-    sp = p.filter(special(p))
     # Each subset filters the ledger scan itself (rather than filtering a shared scan), so
     # that no scan is shared between subsets and none is materialised.
     if subset == "special":
-        by_rule = None
-        if has_special(rb):
-            r = _records(inputs, as_of, subject_id, e.parameter_id.isin(sp.parameter_id))
-            by_rule = _with_parameters(r.join(sp, r.parameter_id == sp.parameter_id), r, sp)
-        acts = _records(
-            inputs, as_of, subject_id, e.act.notnull(), ~e.parameter_id.isin(sp.parameter_id)
-        )
-        rec = _with_parameters(acts.left_join(p, acts.parameter_id == p.parameter_id), acts, p)
-        if by_rule is not None:
-            rec = by_rule.union(rec)
+        sp = p.filter(special(p))
+        r = _records(inputs, as_of, subject_id, e.parameter_id.isin(sp.parameter_id))
+        rec = _with_parameters(r.join(sp, r.parameter_id == sp.parameter_id), r, sp)
     else:
         extra = []
-        if subset == "plain":
-            extra.append(e.act.isnull())
-            if has_special(rb):
-                extra.append(~e.parameter_id.isin(sp.parameter_id))
+        if subset == "acts":
+            extra.append(e.act.notnull())
         if of_subjects is not None:
             extra.append(e.subject_id.isin(of_subjects))
+        if of_parameters is not None:
+            p = of_parameters
+            extra.append(e.parameter_id.isin(p.parameter_id))
         r = _records(inputs, as_of, subject_id, *extra)
-        rec = _with_parameters(r.left_join(p, r.parameter_id == p.parameter_id), r, p)
+        if subset == "plain" and has_special(rb):
+            # Marked on the parameters and filtered once joined: cheaper than an anti-join
+            # of the ledger against the special parameters (unknown ones are plain).
+            p = p.mutate(plain_rule=~special(p))
+            joined = r.left_join(p, r.parameter_id == p.parameter_id)
+            joined = joined.filter(joined.plain_rule.fill_null(True))
+            rec = _with_parameters(joined, r, p)
+        else:
+            rec = _with_parameters(r.left_join(p, r.parameter_id == p.parameter_id), r, p)
     if inputs.report_channels:
-        states = _report_states(inputs, as_of, subject_id, list(inputs.report_channels))
+        states = _report_states(
+            inputs, as_of, subject_id, list(inputs.report_channels), of_parameters
+        )
         rec = rec.left_join(states, rec.entry_id == states.report_entry).select(
             *[rec[c] for c in rec.columns],
             report_state=states.report_state.fill_null(0),
@@ -170,7 +177,8 @@ def evaluate(
             verified_by=ibis.null("int64"),
             corroborates=ibis.null("int64"),
         )
-    if subset == "special" and any(q.points_organisation is not None for q in rb.spec.parameters):
+    priced = subset in ("special", "acts")
+    if priced and any(q.points_organisation is not None for q in rb.spec.parameters):
         s = inputs.subjects
         orgs = s.filter(s.kind == "organisation").select(org_id=s.subject_id)
         rec = rec.left_join(orgs, rec.subject_id == orgs.org_id)
@@ -182,8 +190,8 @@ def evaluate(
         rec = rec.select(*[rec[c] for c in rec.columns], rule_base=base)
     else:
         rec = rec.mutate(rule_base=rec.base_points)
-    if subset == "special" and any(q.points_representative is not None for q in rb.spec.parameters):
-        reps = representatives(inputs, as_of).select("person").distinct()
+    if priced and any(q.points_representative is not None for q in rb.spec.parameters):
+        reps = representatives(inputs, as_of).select("person", "parameter_id").distinct()
         rec = rec.left_join(reps, rec.subject_id == reps.person)
         base = ibis.ifelse(
             reps.person.notnull() & rec.points_representative.notnull(),
@@ -316,7 +324,9 @@ def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
         e.parameter_id == (inputs.representative_parameter or -1),
     )
     r = r.mutate(order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id)
-    latest = r.group_by(org=r.subject_id).aggregate(
+    # Grouped by the parameter too (one value): a key of one small integer column lets
+    # DuckDB size its table by the range of subject ids, far more than these few rows.
+    latest = r.group_by(org=r.subject_id, parameter_id=r.parameter_id).aggregate(
         person=r.counterpart_id.argmax(r.order_key),
         link_entry=r.entry_id.argmax(r.order_key),
         link_day=r.day.argmax(r.order_key),
@@ -390,19 +400,23 @@ def _report_states(
     as_of: int | ir.Value,
     subject_id: int | ir.Value | None,
     reporters: list[int],
+    of_parameters: ir.Table | None = None,
 ) -> ir.Table:
     """Per citizen report: 0 it counts, 1 unverified, 2 it corroborates an earlier one.
 
     A report counts when a state authority verified it by ``as_of`` (if the parameter
     allows it), or when at least ``verify_reporters`` distinct citizens other than the
     subject reported the same subject and parameter in the same window; then the earliest
-    of them counts (by day, then entry id) and the others corroborate it.
+    of them counts (by day, then entry id) and the others corroborate it. Reports are
+    grouped by parameter, so ``of_parameters`` (only those parameters' reports) leaves
+    every state the same.
     """
     rb = inputs.rulebook
     e = inputs.entries
-    e = inputs.entries
+    p = inputs.parameters if of_parameters is None else of_parameters
     r = _records(inputs, as_of, subject_id, e.institution_id.isin(reporters))
-    p = inputs.parameters
+    if of_parameters is not None:
+        r = r.filter(r.parameter_id.isin(p.parameter_id))
     r = r.join(p, r.parameter_id == p.parameter_id).select(
         r.entry_id,
         r.subject_id,
@@ -464,9 +478,11 @@ def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
     Deductions (sign -1) and additions (sign 1) of a capped category are grouped apart and
     clamped to the category's ``max_deduction`` and ``max_addition``; every other counted
     point rides along under category 0, period 0, sign 0 (no cap), so that one group-by
-    serves all. It is the costliest step of a run, so it carries a single sum.
+    serves all. It is the costliest step of a run, so it carries a single sum, and only
+    the records that add to it.
     """
-    e = evaluated.filter(evaluated.status == COUNTED)
+    # Records of 0 points add nothing to any total (a fifth of the seed's: list entries).
+    e = evaluated.filter(evaluated.status == COUNTED, evaluated.points != 0)
     capped = e.capped
     sign = ibis.cases(
         (capped & (e.points < 0) & e.cap_max_deduction.notnull(), -1),
