@@ -17,6 +17,7 @@ approach's records per second and the plan's ratio to each. Usage:
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import gc
 import statistics
 import sys
@@ -29,7 +30,8 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).parent))
 
 from common import AS_OF, bench_store, log, plain_rulebook
-from socialrating.ledger import Store, install_rulebook
+from socialrating.ledger import Store, activate_rulebook, install_rulebook, open_store
+from socialrating.ledger.append import append_rows
 from socialrating.model import day_number
 from socialrating.rulebook import Rulebook
 from socialrating.scoring import score_run
@@ -45,6 +47,7 @@ BASELINES = {
 }
 TARGET_RATE = 10e6
 TARGET_VS_PANDAS = 3.0
+TARGET_INCREMENTAL = 10.0  # one day of records, against a full run (issue 10)
 # Issue 10: the plain seed at least as fast as the reference query, the full seed at
 # least this fraction of the plain seed's rate.
 TARGET_FULL_VS_PLAIN = 0.6
@@ -218,6 +221,9 @@ def main() -> None:
     ap.add_argument("--subjects", type=int, default=2_000_000)
     ap.add_argument("--python-records", type=int, default=2_000_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument(
+        "--no-incremental", action="store_true", help="skip the incremental runs (minutes)"
+    )
     args = ap.parse_args()
 
     store, seed = bench_store(args.records, args.subjects)
@@ -328,7 +334,94 @@ def main() -> None:
     print(
         f"parity: pandas {'same' if same else 'DIFFERENT'}, Python {'same' if py_same else 'DIFFERENT'}"
     )
+    if not args.no_incremental:
+        path = store.path
+        store.close()
+        incremental_rows(path, seed, n)
     if not (same and py_same):
+        sys.exit(1)
+
+
+def add_days(store: Store, first: int, days: int, per_day: int, tag: str) -> None:
+    """``days`` days of new records from day ``first`` on, ``per_day`` a day, drawn from the
+    ledger's own records (same subjects, parameters and institutions), through the ledger's
+    append (digests and chain)."""
+    for d in range(days):
+        store.run(
+            f"""CREATE OR REPLACE TEMP TABLE new_records AS
+                SELECT row_number() OVER () AS line, kind, parameter_id, subject_id,
+                       {first + d} AS day, quantity, severity, confidence, counterpart_id,
+                       evidence, refers_to, act, level,
+                       '{tag}-{d}-' || entry_id AS idem_key, institution_id
+                FROM (SELECT * FROM entries WHERE kind = 1) USING SAMPLE {per_day} ROWS
+                (reservoir, {7 + d})"""
+        )
+        for (inst,) in store.rows("SELECT DISTINCT institution_id FROM new_records ORDER BY 1"):
+            store.run(
+                "CREATE OR REPLACE TEMP VIEW new_batch AS SELECT * EXCLUDE (institution_id) "
+                f"FROM new_records WHERE institution_id = {int(inst)}"
+            )
+            with store.transaction():
+                append_rows(store, "new_batch", int(inst), tag)
+
+
+def incremental_rows(path: str, seed: Rulebook, n: int) -> None:
+    """Incremental runs after one day and after seven days of new records (a day: the
+    ledger's records over 365), each against a full run as of the same day, on a copy of
+    the bench ledger; both must store the same snapshot."""
+    import shutil
+
+    work = str(Path(path).with_name("incremental-work.duckdb"))
+    shutil.copyfile(path, work)
+    store = open_store(work)
+    try:
+        activate_rulebook(store, seed)
+        per_day = n // 365
+        day0 = day_number(AS_OF)
+        log("incremental: a full run of the full seed as of the last day (the base)")
+        score_run(store, AS_OF, seed, full=True)
+        rows = []
+        for label, days in (("one day", 1), ("seven days", 7)):
+            add_days(store, day0 + 1, days, per_day, f"incr-{days}")
+            as_of = AS_OF + dt.timedelta(days=days)
+            start = time.perf_counter()
+            inc = score_run(store, as_of, seed)
+            inc_s = time.perf_counter() - start
+            start = time.perf_counter()
+            full = score_run(store, as_of, seed, full=True)
+            full_s = time.perf_counter() - start
+            differ = store.scalar(
+                f"""SELECT count(*) FROM (
+                    SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {inc.run_id}
+                    EXCEPT ALL SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {full.run_id})"""
+            )
+            rows.append((label, days * per_day, inc, inc_s, full_s, differ))
+            log(f"  {label}: incremental {inc_s:.2f} s, full {full_s:.2f} s, {inc.incremental}")
+            # The next measurement starts from the full run as of this day, as a night would.
+            store.run(f"DELETE FROM snapshot WHERE run_id = {inc.run_id}")
+            store.run(f"DELETE FROM list_members WHERE run_id = {inc.run_id}")
+            store.run(f"DELETE FROM runs WHERE run_id = {inc.run_id}")
+            day0 += days
+    finally:
+        store.close()
+        Path(work).unlink(missing_ok=True)
+        Path(work + ".wal").unlink(missing_ok=True)
+    print()
+    print(f"{'run (full seed)':38s} {'seconds':>10s} {'full run':>10s} {'faster':>8s}  rescored")
+    for label, added, inc, inc_s, full_s, differ in rows:
+        same = "same snapshot" if differ == 0 else f"{differ} ROWS DIFFER"
+        print(
+            f"{'incremental, ' + label:38s} {inc_s:>10.2f} {full_s:>10.2f} {full_s / inc_s:>7.2f}x"
+            f"  {inc.incremental.get('scores', 0):,} of {inc.subjects:,} subjects after "
+            f"{added:,} new records; {same}"
+        )
+    one = rows[0]
+    ratio = one[4] / one[3]
+    print(
+        f"target incremental one day >= {TARGET_INCREMENTAL}x faster than full: "
+        f"{'met' if ratio >= TARGET_INCREMENTAL else 'NOT met'} ({ratio:.2f}x)"
+    )
+    if any(r[5] for r in rows):
         sys.exit(1)
 
 

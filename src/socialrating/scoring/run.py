@@ -165,6 +165,9 @@ def score_run(
             f"INSERT INTO snapshot SELECT {run_id}, {SNAPSHOT_COLUMNS} FROM ({rows}) "
             "ORDER BY subject_id"
         )
+        # Only the per-subject stage gains from it; elsewhere (the lists, keyed by list
+        # and subject) each thread would allocate a table of every subject id.
+        store.run("RESET perfect_ht_threshold")
         if rb.spec.lists:
             if base is None:
                 lists_sql = bind(compiled(store, rb, "run_lists"), day, None, run_id)
