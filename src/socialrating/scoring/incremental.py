@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.compiled import plan_ids
 
 SCORES = "chosen_scores"
 LISTS = "chosen_lists"
@@ -119,8 +120,8 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         {"UNION " + terms if terms else ""}"""
     )
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
+    _, representative, contact = plan_ids(store, rb)
     contagion = rb.spec.contagion
-    contact = _parameter_id(store, contagion.parameter if contagion else None)
     if contagion is not None and contact is not None:
         # The contacts of both days' windows: those entering and those leaving count too.
         edges = (
@@ -140,8 +141,6 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
             _widen(store, SCORES, edges)
     store.run(f"CREATE OR REPLACE TEMP TABLE {LISTS} AS SELECT DISTINCT subject_id FROM {SCORES}")
     hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
-    rep = rb.spec.representatives
-    representative = _parameter_id(store, rep.parameter if rep else None)
     if hops and representative is not None:
         links = (
             f"kind = {record} AND parameter_id = {representative} "
@@ -166,10 +165,3 @@ def _widen(store: Store, table: str, edges: str) -> None:
             WHERE {edges} AND counterpart_id IN (SELECT subject_id FROM {table})
             EXCEPT SELECT subject_id FROM {table}"""
     )
-
-
-def _parameter_id(store: Store, code: str | None) -> int | None:
-    if code is None:
-        return None
-    found = store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [code])
-    return None if found is None else int(found)

@@ -27,7 +27,7 @@ from typing import Any
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL
+from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL, plan_ids
 
 
 def _ids(values: set[int]) -> str:
@@ -84,13 +84,6 @@ def needed_subjects(
     return near, organisations
 
 
-def _parameter_id(store: Store, code: str | None) -> int | None:
-    if code is None:
-        return None
-    found = store.scalar("SELECT parameter_id FROM parameters WHERE code = ?", [code])
-    return None if found is None else int(found)
-
-
 SHADOWED = ("entries", "subjects", "rulebook_parameters", "parameters")
 """The tables a look-up's cursor holds its own small copies of, under the same names."""
 
@@ -117,16 +110,9 @@ class Lookup:
 
     def fill(self, rb: RulebookHeader, subject_id: int, day: int) -> None:
         """Hold what a statement of ``subject_id`` as of ``day`` reads (see the module)."""
-        spec = rb.spec
-        rep = spec.representatives.parameter if spec.representatives else None
-        contact = spec.contagion.parameter if spec.contagion else None
+        _, representative, contact = plan_ids(self.store, rb)
         near, organisations = needed_subjects(
-            self.store,
-            rb,
-            subject_id,
-            day,
-            _parameter_id(self.store, rep),
-            _parameter_id(self.store, contact),
+            self.store, rb, subject_id, day, representative, contact
         )
         e, s = self.stored["entries"], self.stored["subjects"]
         rp, p = self.stored["rulebook_parameters"], self.stored["parameters"]
