@@ -60,3 +60,12 @@ def test_cli_reference_is_current() -> None:
     assert text.rstrip("\n") == reference().rstrip("\n"), (
         "docs/cli.md is stale: run python -m socialrating.clidoc > docs/cli.md"
     )
+
+
+def test_the_api_docs_print_the_current_policy() -> None:
+    from socialrating.service.policy import with_policy
+
+    text = (ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    assert text == with_policy(text), (
+        "docs/api.md is stale: run python -m socialrating.service.policy --write"
+    )

@@ -4,10 +4,20 @@ Every command that prints data takes ``--json``. Modules import the library insi
 command, so ``socialrating --help`` starts without loading DuckDB, Ibis or Arrow.
 """
 
-from socialrating.cli import decisions, demo, ledger, registry, rulebook, scoring
+from socialrating.cli import decisions, demo, ledger, registry, rulebook, scoring, service
 from socialrating.cli.app import app
 
-__all__ = ["app", "decisions", "demo", "ledger", "main", "registry", "rulebook", "scoring"]
+__all__ = [
+    "app",
+    "decisions",
+    "demo",
+    "ledger",
+    "main",
+    "registry",
+    "rulebook",
+    "scoring",
+    "service",
+]
 
 
 def main() -> None:  # pragma: no cover - console entry point

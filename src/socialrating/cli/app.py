@@ -27,7 +27,14 @@ subjects_app = typer.Typer(
     cls=Group,
 )
 app.add_typer(rulebook_app, name="rulebook")
+keys_app = typer.Typer(
+    help="API keys: create one (shown once), list them, revoke one.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    cls=Group,
+)
 app.add_typer(subjects_app, name="subjects")
+app.add_typer(keys_app, name="keys")
 
 
 def _version(value: bool) -> None:

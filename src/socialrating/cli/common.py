@@ -16,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from functools import cache, wraps
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
@@ -159,9 +160,19 @@ def working(message: str, as_json: bool) -> Iterator[None]:
 @contextmanager
 def opened(db: str, *, create: bool = False, read_only: bool = False) -> Iterator[Any]:
     """The store at ``db``, closed when the block ends."""
+    from socialrating.errors import LedgerError
     from socialrating.ledger import open_store
 
-    store = open_store(db, create=create, read_only=read_only)
+    try:
+        store = open_store(db, create=create, read_only=read_only)
+    except LedgerError as exc:
+        marker = Path(f"{db}.serve")  # written by `socialrating serve` while it runs
+        if "in use by another process" in str(exc) and marker.is_file():
+            held = marker.read_text(encoding="utf-8").strip()
+            raise LedgerError(
+                f"{db} is held by {held}: ask the server (its HTTP API), or stop it first"
+            ) from None
+        raise
     try:
         yield store
     finally:

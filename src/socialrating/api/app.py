@@ -1,0 +1,215 @@
+"""The FastAPI application: authenticate, call one use case, return its result.
+
+One process holds the database; each request works on a cursor of its own (DuckDB's
+transactions keep a reader from waiting on a writer). Every error is JSON with a stable
+code (``models.ErrorOut``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import asynccontextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from socialrating import errors
+from socialrating.api.models import (
+    AccessLogOut,
+    AggregatesOut,
+    DecisionOut,
+    DecisionsIn,
+    DecisionsOut,
+    ErrorOut,
+    HealthOut,
+    IngestOut,
+    RecordsIn,
+    StatementOut,
+)
+from socialrating.ledger.store import Store, open_store
+from socialrating.service import usecases
+from socialrating.service.keys import principal_for
+from socialrating.service.policy import AccessError, Principal, Unauthenticated
+from socialrating.service.tables import ensure_tables
+
+STATUS: list[tuple[type[Exception], int, str]] = [
+    (errors.UnknownSubject, 404, "not_found"),
+    (errors.UnknownService, 404, "not_found"),
+    (errors.UnknownList, 404, "not_found"),
+    (errors.UnknownInstitution, 404, "not_found"),
+    (errors.NoSnapshot, 409, "no_run"),
+    (errors.ProblemsError, 422, "invalid"),
+    (errors.LedgerError, 409, "ledger"),
+    (errors.SocialRatingError, 400, "bad_request"),
+]
+ERRORS: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorOut, "description": "No key, or an unknown or revoked one."},
+    403: {"model": ErrorOut, "description": "The key's role may not do this (here)."},
+    404: {"model": ErrorOut, "description": "No such subject, service or list."},
+    422: {"model": ErrorOut, "description": "The request or its records are malformed."},
+}
+
+
+def store(request: Request) -> Iterator[Store]:
+    """A cursor of the open database for this request."""
+    root: Store = request.app.state.store
+    cursor = Store(root.path, root.con.cursor(), root.read_only)
+    try:
+        yield cursor
+    finally:
+        cursor.close()
+
+
+def principal(
+    s: Annotated[Store, Depends(store)],
+    authorization: Annotated[str | None, Header(description="Bearer sr_…")] = None,
+) -> Principal:
+    """Who the request's key belongs to.
+
+    Raises:
+        Unauthenticated: no key, or an unknown or revoked one.
+    """
+    token = None
+    if authorization and authorization.lower().startswith("bearer "):
+        token = authorization[7:].strip()
+    found = principal_for(s, token)
+    if found is None:
+        raise Unauthenticated("a valid API key is required: Authorization: Bearer sr_…")
+    return found
+
+
+Db = Annotated[Store, Depends(store)]
+Who = Annotated[Principal, Depends(principal)]
+
+
+def create_app(db: str) -> FastAPI:
+    """The API over the database at ``db`` (opened for writing while the app runs)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> Any:
+        store = open_store(db)
+        ensure_tables(store)
+        app.state.store = store
+        try:
+            yield
+        finally:
+            store.close()
+
+    app = FastAPI(
+        title="socialrating",
+        version="0.1.0",
+        description="The information centre as a service: records in, decisions and "
+        "statements out, each party seeing only what its key's role may.",
+        lifespan=lifespan,
+    )
+
+    @app.exception_handler(AccessError)
+    async def access_error(request: Request, exc: AccessError) -> JSONResponse:
+        return _error(exc.status, exc.code, str(exc))
+
+    @app.exception_handler(errors.SocialRatingError)
+    async def library_error(request: Request, exc: errors.SocialRatingError) -> JSONResponse:
+        for cls, status, code in STATUS:
+            if isinstance(exc, cls):
+                problems = [p.as_dict() for p in getattr(exc, "problems", [])]
+                message = str(exc).split("\n")[0]
+                return _error(status, code, message, problems=problems)
+        return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            {
+                "source": "request",
+                "line": None,
+                "field": ".".join(map(str, e["loc"])),
+                "reason": e["msg"],
+            }
+            for e in exc.errors()
+        ]
+        field = problems[0]["field"] if problems else None
+        return _error(422, "invalid", "the request is malformed", field, problems)
+
+    @app.get("/v1/health", response_model=HealthOut, tags=["service"])
+    def health(s: Db) -> dict[str, Any]:
+        """That the service runs, and on which ledger and run. No key needed."""
+        return usecases.health(s)
+
+    @app.get(
+        "/v1/decisions/{service}/{subject}",
+        response_model=DecisionOut,
+        responses=ERRORS,
+        tags=["decisions"],
+    )
+    def decision(service: str, subject: str, s: Db, who: Who) -> dict[str, Any]:
+        """May SUBJECT use SERVICE? From the latest scoring run, with reason codes."""
+        return usecases.decide(s, who, subject, service)
+
+    @app.post(
+        "/v1/decisions/{service}",
+        response_model=DecisionsOut,
+        responses=ERRORS,
+        tags=["decisions"],
+    )
+    def decisions(service: str, body: DecisionsIn, s: Db, who: Who) -> dict[str, Any]:
+        """Decide SERVICE for many subjects at once (a passenger list)."""
+        return usecases.decide_many(s, who, service, body.subjects)
+
+    @app.get(
+        "/v1/statements/{subject}",
+        response_model=StatementOut,
+        responses=ERRORS,
+        tags=["statements"],
+    )
+    def statement(
+        subject: str,
+        s: Db,
+        who: Who,
+        as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD; default today")] = None,
+    ) -> dict[str, Any]:
+        """A subject's statement: every point with the record, rule and date behind it."""
+        return usecases.statement(s, who, subject, as_of)
+
+    @app.get(
+        "/v1/access-log/{subject}",
+        response_model=AccessLogOut,
+        responses=ERRORS,
+        tags=["statements"],
+    )
+    def access_log(subject: str, s: Db, who: Who) -> dict[str, Any]:
+        """Who read the subject's data, when, for what."""
+        return usecases.access_log(s, who, subject)
+
+    @app.post(
+        "/v1/institutions/{institution}/records",
+        response_model=IngestOut,
+        responses=ERRORS,
+        tags=["records"],
+    )
+    def records(institution: str, body: RecordsIn, s: Db, who: Who) -> dict[str, Any]:
+        """Append a batch of records from INSTITUTION: all rows, or none if any is bad."""
+        return usecases.ingest_records(s, who, institution, body.records, f"api:{institution}")
+
+    @app.get("/v1/aggregates/grades", response_model=AggregatesOut, responses=ERRORS,
+             tags=["aggregates"])  # fmt: skip
+    def grades(
+        s: Db, who: Who, by: Annotated[str, Query(pattern="^(region|age_band|sex)$")] = "region"
+    ) -> dict[str, Any]:
+        """Subjects per grade by region, age band or sex; small cells suppressed."""
+        return usecases.aggregates(s, who, by)
+
+    return app
+
+
+def _error(
+    status: int,
+    code: str,
+    message: str,
+    field: str | None = None,
+    problems: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    body = ErrorOut(error=code, message=message, field=field, problems=problems or [])
+    return JSONResponse(status_code=status, content=body.model_dump())

@@ -1,0 +1,21 @@
+"""The service's own tables: API keys (hashes only) and the access log."""
+
+from __future__ import annotations
+
+from socialrating.ledger.store import Store
+
+DDL = (
+    """CREATE TABLE IF NOT EXISTS api_keys (
+        key_id INTEGER NOT NULL, key_hash VARCHAR NOT NULL, role VARCHAR NOT NULL,
+        acts_for VARCHAR, created_at TIMESTAMP NOT NULL, revoked_at TIMESTAMP)""",
+    """CREATE TABLE IF NOT EXISTS access_log (
+        read_at TIMESTAMP NOT NULL, key_id INTEGER, role VARCHAR NOT NULL, action VARCHAR NOT NULL,
+        subject_id BIGINT NOT NULL, detail VARCHAR)""",
+)
+
+
+def ensure_tables(store: Store) -> None:
+    """Create the service's tables where they are missing (a database opened for writing)."""
+    if not store.read_only:
+        for statement in DDL:
+            store.run(statement)

@@ -1,0 +1,147 @@
+"""The API under every role: only what the policy allows succeeds, and a refusal leaks
+nothing (not even whether a subject exists).
+
+The ledger (tests/data/consequences.yaml, as of 2021-05-31): c1 is a debtor (refused a
+loan), c2 clean (a loan on terms), o1 an organisation; one key per role.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.conftest import DATA
+from tests.test_cli import ok
+
+from socialrating.api import create_app
+from socialrating.ledger import open_store
+from socialrating.service.keys import create_key
+from socialrating.service.policy import Role
+
+ROLES: dict[str, tuple[Role, tuple[str, ...]]] = {
+    "admin": (Role.ADMIN, ()),
+    "institution": (Role.INSTITUTION, ("court",)),
+    "provider": (Role.PROVIDER, ("loan",)),
+    "subject": (Role.SUBJECT, ("c1",)),
+    "reviewer": (Role.REVIEWER, ()),
+    "analyst": (Role.ANALYST, ()),
+    "public": (Role.PUBLIC, ()),
+}
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
+    tmp = tmp_path_factory.mktemp("api")
+    db = str(tmp / "api.duckdb")
+    ok("init", "--db", db, "--rulebook", str(DATA / "consequences.yaml"))
+    (tmp / "s.csv").write_text(
+        "code,kind,born,sex,region\nc1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n"
+        "o1,organisation,,,south\n"
+    )
+    ok("subjects", "import", str(tmp / "s.csv"), "--db", db)
+    (tmp / "b.csv").write_text("key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")
+    ok("ingest", str(tmp / "b.csv"), "--institution", "court", "--db", db)
+    ok("score", "--db", db, "--as-of", "2021-05-31")
+    with open_store(db) as store:
+        secrets = {name: create_key(store, role, scope)[1] for name, (role, scope) in ROLES.items()}
+    with TestClient(create_app(db)) as client:
+        yield client, secrets
+
+
+def call(client: TestClient, secret: str | None, method: str, url: str, body: Any = None) -> Any:
+    headers = {} if secret is None else {"Authorization": f"Bearer {secret}"}
+    return client.request(method, url, headers=headers, json=body)
+
+
+RECORD = {
+    "records": [{"key": "api-1", "subject": "c2", "parameter": "tax_debt", "date": "2021-03-01"}]
+}
+POLICE = {
+    "records": [{"key": "api-2", "subject": "c2", "parameter": "unruly", "date": "2021-03-01"}]
+}
+# (method, url, body, the roles that may)
+ENDPOINTS = [
+    ("GET", "/v1/decisions/loan/c1", None, {"admin", "provider"}),
+    ("POST", "/v1/decisions/loan", {"subjects": ["c1", "c2"]}, {"admin", "provider"}),
+    ("GET", "/v1/decisions/bidding/o1", None, {"admin"}),  # the provider is for loans only
+    ("GET", "/v1/statements/c1?as_of=2021-05-31", None, {"admin", "subject"}),
+    ("GET", "/v1/statements/c2?as_of=2021-05-31", None, {"admin"}),  # not the subject's own
+    ("GET", "/v1/access-log/c1", None, {"admin", "subject"}),
+    ("GET", "/v1/aggregates/grades?by=region", None, {"admin", "analyst"}),
+    ("POST", "/v1/institutions/court/records", RECORD, {"admin", "institution"}),
+    ("POST", "/v1/institutions/police/records", POLICE, {"admin"}),  # not its institution
+]
+
+
+@pytest.mark.parametrize(("method", "url", "body", "may"), ENDPOINTS, ids=lambda v: str(v)[:40])
+def test_every_role_against_every_endpoint(
+    served: tuple[TestClient, dict[str, str]], method: str, url: str, body: Any, may: set[str]
+) -> None:
+    client, secrets = served
+    for name, secret in secrets.items():
+        response = call(client, secret, method, url, body)
+        if name in may:
+            # The records' idempotency key makes a second acceptance store nothing new.
+            assert response.status_code == 200, (name, response.text)
+        else:
+            assert response.status_code == 403, (name, response.status_code, response.text)
+            assert response.json()["error"] == "forbidden"
+    assert call(client, None, method, url, body).status_code == 401
+    assert call(client, "sr_not-a-key", method, url, body).status_code == 401
+
+
+def test_a_refusal_does_not_say_whether_a_subject_exists(
+    served: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, secrets = served
+    for name in ("institution", "reviewer", "analyst", "public"):
+        there = call(client, secrets[name], "GET", "/v1/statements/c2")
+        nowhere = call(client, secrets[name], "GET", "/v1/statements/nobody")
+        assert (there.status_code, there.json()) == (nowhere.status_code, nowhere.json())
+    there = call(client, secrets["subject"], "GET", "/v1/statements/c2")
+    nowhere = call(client, secrets["subject"], "GET", "/v1/statements/nobody")
+    assert (there.status_code, there.json()) == (nowhere.status_code, nowhere.json())
+
+
+def test_a_provider_sees_no_score_and_no_record(served: tuple[TestClient, dict[str, str]]) -> None:
+    client, secrets = served
+    doc = call(client, secrets["provider"], "GET", "/v1/decisions/loan/c1").json()
+    assert doc["decision"] == "refused"
+    assert [r["code"] for r in doc["reasons"]] == ["RULE:loan#1", "LIST:debtors"]
+    text = str(doc)
+    assert "score" not in text and all(r["entry_id"] is None for r in doc["reasons"])
+    admin = call(client, secrets["admin"], "GET", "/v1/decisions/loan/c1").json()
+    assert admin["reasons"][1]["entry_id"] is not None  # the operator sees the record
+
+
+def test_the_subject_sees_who_read_its_data(served: tuple[TestClient, dict[str, str]]) -> None:
+    client, secrets = served
+    call(client, secrets["provider"], "GET", "/v1/decisions/loan/c1")
+    reads = call(client, secrets["subject"], "GET", "/v1/access-log/c1").json()["reads"]
+    assert any(r["role"] == "provider" and r["action"] == "decide" for r in reads)
+
+
+def test_aggregates_suppress_small_cells(served: tuple[TestClient, dict[str, str]]) -> None:
+    client, secrets = served
+    doc = call(client, secrets["analyst"], "GET", "/v1/aggregates/grades?by=region").json()
+    assert doc["cells"] and all(c["subjects"] is None for c in doc["cells"])  # all under 10
+    bad = call(client, secrets["analyst"], "GET", "/v1/aggregates/grades?by=name")
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid"
+
+
+def test_errors_are_json_with_a_code(served: tuple[TestClient, dict[str, str]]) -> None:
+    client, secrets = served
+    admin = secrets["admin"]
+    missing = call(client, admin, "GET", "/v1/decisions/loan/nobody")
+    assert missing.status_code == 404 and missing.json()["error"] == "not_found"
+    bad = call(client, admin, "POST", "/v1/institutions/court/records",
+               {"records": [{"key": "x", "subject": "c1", "parameter": "debtor", "date": "2021-02-30"}]})  # fmt: skip
+    assert bad.status_code == 422
+    assert bad.json()["problems"][0]["field"] == "date"
+    malformed = call(client, admin, "POST", "/v1/decisions/loan", {"people": []})
+    assert malformed.status_code == 422 and malformed.json()["error"] == "invalid"
+    assert call(client, None, "GET", "/v1/health").json()["ok"] is True
+    schema = client.get("/openapi.json").json()
+    assert "/v1/decisions/{service}/{subject}" in schema["paths"]
