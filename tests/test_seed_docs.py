@@ -154,6 +154,13 @@ def single(values: object) -> object:
 
 
 CLAIMS = [
+    # Appeals.
+    Claim(
+        r"takes the default \(1\.13, 3\.20\): a reviewer answers an appeal within (\d+) "
+        r"working days",
+        lambda s: (s.spec.appeals.deadline_days,),
+        lambda s: s.spec.appeals.working_days and not s.spec.appeals.holidays,
+    ),
     # The introduction.
     Claim(
         r"provinces \(`p01`-`p(\d+)`\) and cities \(`city01`-`city(\d+)`\)",
@@ -607,6 +614,7 @@ ALLOWED = [
     r"section \d+",
     r"\(\d\.\d+\)",  # this file's sections
     r"COVID-19",
+    r"court list would set 15 calendar days",  # another rulebook's, not the seed's
     r"about \d+ % of citizens lose points",  # an outcome of the demo, not of the seed
 ]
 

@@ -14,7 +14,9 @@
     ├── UnknownService                the rulebook has no such service
     ├── UnknownList                   the rulebook has no such list
     ├── NoSnapshot                    no scoring run to decide from
-    └── ScoringError                  the scoring plan cannot run as asked
+    ├── ScoringError                  the scoring plan cannot run as asked
+    └── AppealError                   an appeal or a review was refused; nothing was stored
+        └── UnknownAppeal             no appeal with that number
 
 Errors that carry problems list them all: one bad row never hides the next.
 """
@@ -117,3 +119,12 @@ class NoSnapshot(SocialRatingError):
 
 class ScoringError(SocialRatingError):
     """The scoring plan cannot run as asked."""
+
+
+class AppealError(SocialRatingError):
+    """An appeal or a review was refused (no such record, not the subject's, already under
+    appeal or voided, reviewed already, an empty reason); nothing was stored."""
+
+
+class UnknownAppeal(AppealError):
+    """No appeal with the given number."""

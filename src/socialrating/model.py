@@ -41,11 +41,19 @@ class InstitutionClass(StrEnum):
 
 
 class EntryKind(IntEnum):
-    """What a ledger entry is. Stored as a small integer in the ``kind`` column."""
+    """What a ledger entry is. Stored as a small integer in the ``kind`` column.
+
+    Appeals, reviews and voids come from no institution (``appeals/``): an appeal refers
+    to the record it disputes, a review to the appeal it answers, and a void (appended
+    with the review that voids) to the record it takes out of scoring.
+    """
 
     RECORD = 1
     VERIFICATION = 2
     RULEBOOK = 3
+    APPEAL = 4
+    REVIEW = 5
+    VOID = 6
 
 
 class Status(StrEnum):
@@ -63,10 +71,12 @@ class Status(StrEnum):
     REPAIRED = "repaired"
     NO_REPAIR = "nothing_to_repair"
     FROZEN = "frozen"
+    VOIDED = "voided"
 
 
 # The scoring plan carries statuses as small integers; the order is the order of precedence
-# (a record that is both expired and unverified shows as expired).
+# (a record that is both expired and unverified shows as expired), but for ``voided``,
+# added last, which comes before every other: a voided record never counts for anything.
 STATUS_CODES: dict[Status, int] = {
     Status.COUNTED: 0,
     Status.NOT_IN_RULEBOOK: 1,
@@ -80,6 +90,7 @@ STATUS_CODES: dict[Status, int] = {
     Status.REPAIRED: 9,
     Status.NO_REPAIR: 10,
     Status.FROZEN: 11,
+    Status.VOIDED: 12,
 }
 STATUS_BY_CODE: dict[int, Status] = {code: status for status, code in STATUS_CODES.items()}
 
@@ -96,6 +107,7 @@ STATUS_TEXT: dict[Status, str] = {
     Status.REPAIRED: "direct grade ended by a repair",
     Status.NO_REPAIR: "no standing direct grade to repair",
     Status.FROZEN: "frozen while a direct grade stands",
+    Status.VOIDED: "voided on appeal",
 }
 
 

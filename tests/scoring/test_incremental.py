@@ -5,7 +5,8 @@ For random ledgers on rulebooks with every kind of dependency between subjects a
 ages and joint punishment two links deep; contagion in two rounds; the pilot mechanics),
 a first batch is scored in full as of one day, a second batch comes in (new subjects
 too), and the ledger is scored as of another day (earlier or later) incrementally and in
-full: the snapshots and the list members are the same row for row.
+full: the snapshots and the list members are the same row for row. Some records are
+appealed, and the appeals voided or upheld, before the first run and after it.
 """
 
 from __future__ import annotations
@@ -20,7 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import DATA, TINY, feed
 
+from socialrating.appeals import file_appeal, review_appeal
+from socialrating.errors import AppealError
 from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
+from socialrating.model import day_date
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import score_run
 
@@ -147,6 +151,25 @@ def feed_all(store: Store, rows: list[tuple[str, dict[str, Any]]]) -> None:
         i = j
 
 
+def appeal_records(store: Store, picks: list[tuple[int, bool]]) -> None:
+    """Appeal the records ``picks`` choose (by position among the ledger's records), each
+    voided or upheld on the record's own day."""
+    records = store.rows(
+        """SELECT e.entry_id, s.code, e.day FROM entries e JOIN subjects s USING (subject_id)
+           WHERE e.kind = 1 ORDER BY e.entry_id"""
+    )
+    for pick, void in picks:
+        if not records:
+            return
+        entry, code, day = records[pick % len(records)]
+        try:
+            found = file_appeal(store, code, entry, "disputed", day_date(day))
+        except AppealError:  # voided already
+            continue
+        outcome = "voided" if void else "upheld"
+        review_appeal(store, found.appeal_id, outcome, "reviewed", "reviewer", day_date(day))
+
+
 def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     snapshot = store.rows(
         """SELECT subject_id, score, grade, points_score, direct_grade, stage, contagion,
@@ -175,6 +198,8 @@ def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple
     second=st.lists(draw, max_size=12),
     days=st.tuples(st.integers(0, 520), st.integers(0, 520)),
     late_subject=st.booleans(),
+    early_appeals=st.lists(st.tuples(st.integers(0, 80), st.booleans()), max_size=2),
+    appeals=st.lists(st.tuples(st.integers(0, 80), st.booleans()), max_size=4),
 )
 def test_an_incremental_run_equals_a_full_run(
     name: str,
@@ -182,6 +207,8 @@ def test_an_incremental_run_equals_a_full_run(
     second: list[tuple[int, int, int, int]],
     days: tuple[int, int],
     late_subject: bool,
+    early_appeals: list[tuple[int, bool]],
+    appeals: list[tuple[int, bool]],
 ) -> None:
     path, (subjects, _), start = SCENARIOS[name]
     store = open_store(":memory:", create=True)
@@ -190,11 +217,13 @@ def test_an_incremental_run_equals_a_full_run(
         codes, kinds, born = zip(*subjects, strict=True)
         register_subjects(store, pa.table({"code": codes, "kind": kinds, "born": born}))
         feed_all(store, rows_of(name, first))
+        appeal_records(store, early_appeals)
         d0, d1 = (start + dt.timedelta(days=d) for d in days)
         base = score_run(store, d0, full=True)
         if late_subject:  # registered after the first run
             register_subjects(store, pa.table({"code": ["late"], "kind": ["citizen"]}))
         feed_all(store, rows_of(name, second))
+        appeal_records(store, appeals)
         incremental = score_run(store, d1)
         assert incremental.incremental["base_run"] == base.run_id
         full = score_run(store, d1, full=True)

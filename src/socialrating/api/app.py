@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, Header, Query, Request
+from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
@@ -20,6 +20,9 @@ from socialrating import errors
 from socialrating.api.models import (
     AccessLogOut,
     AggregatesOut,
+    AppealIn,
+    AppealOut,
+    AppealsOut,
     DecisionOut,
     DecisionsIn,
     DecisionsOut,
@@ -27,6 +30,7 @@ from socialrating.api.models import (
     HealthOut,
     IngestOut,
     RecordsIn,
+    ReviewIn,
     StatementOut,
 )
 from socialrating.ledger.store import Store, open_store
@@ -40,6 +44,8 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.UnknownService, 404, "not_found"),
     (errors.UnknownList, 404, "not_found"),
     (errors.UnknownInstitution, 404, "not_found"),
+    (errors.UnknownAppeal, 404, "not_found"),
+    (errors.AppealError, 409, "appeal_refused"),
     (errors.NoSnapshot, 409, "no_run"),
     (errors.ProblemsError, 422, "invalid"),
     (errors.LedgerError, 409, "ledger"),
@@ -48,7 +54,8 @@ STATUS: list[tuple[type[Exception], int, str]] = [
 ERRORS: dict[int | str, dict[str, Any]] = {
     401: {"model": ErrorOut, "description": "No key, or an unknown or revoked one."},
     403: {"model": ErrorOut, "description": "The key's role may not do this (here)."},
-    404: {"model": ErrorOut, "description": "No such subject, service or list."},
+    404: {"model": ErrorOut, "description": "No such subject, service, list or appeal."},
+    409: {"model": ErrorOut, "description": "Refused as things stand (e.g. under appeal already)."},
     422: {"model": ErrorOut, "description": "The request or its records are malformed."},
 }
 
@@ -200,6 +207,38 @@ def create_app(db: str) -> FastAPI:
     ) -> dict[str, Any]:
         """Subjects per grade by region, age band or sex; small cells suppressed."""
         return usecases.aggregates(s, who, by)
+
+    @app.post("/v1/appeals", response_model=AppealOut, responses=ERRORS, tags=["appeals"])
+    def file_appeal(body: AppealIn, s: Db, who: Who) -> dict[str, Any]:
+        """A subject appeals a record about it; a reviewer must answer by the deadline."""
+        return usecases.file_appeal(s, who, body.subject, body.entry_id, body.reason)
+
+    @app.get("/v1/appeals", response_model=AppealsOut, responses=ERRORS, tags=["appeals"])
+    def appeals(
+        s: Db,
+        who: Who,
+        subject: Annotated[str | None, Query(description="Only this subject's")] = None,
+        status: Annotated[
+            str | None,
+            Query(pattern="^(open|overdue|reviewed)$", description="open, overdue or reviewed"),
+        ] = None,
+    ) -> dict[str, Any]:
+        """The appeals in filing order: the review queue, or a subject's own."""
+        return usecases.appeals(s, who, subject, status)
+
+    @app.get("/v1/appeals/{appeal_id}", response_model=AppealOut, responses=ERRORS,
+             tags=["appeals"])  # fmt: skip
+    def appeal(appeal_id: Annotated[int, Path(ge=1, le=2**62)], s: Db, who: Who) -> dict[str, Any]:
+        """One appeal: the record, the reason, the deadline, the review and its effect."""
+        return usecases.appeal(s, who, appeal_id)
+
+    @app.post("/v1/appeals/{appeal_id}/review", response_model=AppealOut, responses=ERRORS,
+              tags=["appeals"])  # fmt: skip
+    def review(
+        appeal_id: Annotated[int, Path(ge=1, le=2**62)], body: ReviewIn, s: Db, who: Who
+    ) -> dict[str, Any]:
+        """Uphold the disputed record, or void it: it stops counting at once."""
+        return usecases.review_appeal(s, who, appeal_id, body.outcome, body.reason)
 
     return app
 

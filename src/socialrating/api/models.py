@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -95,3 +95,46 @@ class AggregatesOut(BaseModel):
     by: str
     cells: list[dict[str, Any]]
     suppressed_below: int
+
+
+class AppealIn(BaseModel):
+    """A subject's appeal against one record about it (the entry id its statement shows)."""
+
+    model_config = ConfigDict(extra="forbid")
+    subject: str = Field(min_length=1, max_length=200)
+    entry_id: int = Field(ge=1, le=2**62)
+    reason: str = Field(min_length=1, max_length=2000, description="Why, in a sentence.")
+
+
+class ReviewIn(BaseModel):
+    """A reviewer's answer: the record stands (upheld) or stops counting (voided)."""
+
+    model_config = ConfigDict(extra="forbid")
+    outcome: Literal["upheld", "voided"]
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class AppealOut(BaseModel):
+    """An appeal, its record, its deadline, and its review if it had one."""
+
+    appeal_id: int
+    subject: str
+    entry_id: int
+    parameter: str
+    entry_date: str
+    institution: str | None
+    reason: str
+    filed: str
+    deadline: str
+    status: str = Field(description="open, overdue, upheld or voided")
+    late: bool
+    review_reason: str | None
+    reviewer: str | None
+    reviewed: str | None
+    appeal_entry: int
+    review_entry: int | None
+    void_entry: int | None
+
+
+class AppealsOut(BaseModel):
+    appeals: list[AppealOut]

@@ -4,11 +4,21 @@ Every command that prints data takes ``--json``. Modules import the library insi
 command, so ``socialrating --help`` starts without loading DuckDB, Ibis or Arrow.
 """
 
-from socialrating.cli import decisions, demo, ledger, registry, rulebook, scoring, service
+from socialrating.cli import (
+    appeals,
+    decisions,
+    demo,
+    ledger,
+    registry,
+    rulebook,
+    scoring,
+    service,
+)
 from socialrating.cli.app import app
 
 __all__ = [
     "app",
+    "appeals",
     "decisions",
     "demo",
     "ledger",

@@ -26,8 +26,8 @@ METAVARS: dict[Any, str] = {
 # The order a newcomer meets the commands in (the README's tour); others follow by name.
 ORDER = (
     "rulebook", "init", "subjects", "institutions", "parameters", "ingest", "verify",
-    "score", "runs", "show", "check", "check-batch", "lists", "keys", "serve", "demo",
-    "check", "schema", "import", "create", "list", "revoke",
+    "score", "runs", "file", "show", "appeals", "review", "check", "check-batch", "lists",
+    "keys", "serve", "demo", "check", "schema", "import", "create", "list", "revoke",
 )  # fmt: skip
 
 

@@ -173,6 +173,7 @@ def show(
 
 def print_statement(st: Any, doc: dict[str, Any]) -> None:
     """The statement as a terminal shows it: header, summary, lines, lists, decisions."""
+    from socialrating.cli.appeals import appeal_line
     from socialrating.cli.decisions import decision_line
     from socialrating.decisions.decider import membership_text
 
@@ -222,6 +223,8 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
         out().print(f"On list {membership_text(m)}")
     for d in st.decisions:
         out().print(decision_line(d))
+    for a in st.appeals:
+        out().print(appeal_line(a))
 
 
 def _lines_table(st: Any, doc: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 from pathlib import Path
 from typing import Annotated
 
@@ -38,10 +39,26 @@ def serve(
     out().print(styled(("serving", "green"), f" {db} on {url} (docs at {url}/docs); Ctrl-C stops"))
     marker = server_marker(db)
     marker.write_text(f"socialrating serve on {url} (PID {os.getpid()})\n", encoding="utf-8")
+    # uvicorn shuts down gracefully on SIGTERM or Ctrl-C, then raises the signal again
+    # under the handlers it found: these make that a normal stop (exit 0), not a kill.
+    previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         uvicorn.run(create_app(db), host=host, port=port, log_level="warning")
+    except _Stopped:
+        pass
     finally:
         marker.unlink(missing_ok=True)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    out().print(f"stopped serving {db}")
+
+
+class _Stopped(Exception):
+    """The server was asked to stop (SIGTERM, Ctrl-C), and has."""
+
+
+def _stop(signum: int, frame: object) -> None:
+    raise _Stopped
 
 
 @keys_app.command("create", cls=Command)

@@ -235,6 +235,24 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     problems += _check_lists(path, spec, lines)
     problems += _check_services(path, spec, lines)
     problems += _check_verification(path, ("reports",), spec.reports, lines)
+    problems += _check_appeals(path, spec, lines)
+    return problems
+
+
+def _check_appeals(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    """Holidays only count working days, and each is listed once."""
+    a = spec.appeals
+    problems = []
+    if a.holidays and not a.working_days:
+        at: tuple[str | int, ...] = ("appeals", "holidays")
+        reason = "holidays only matter with working_days: true (calendar days count every day)"
+        problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+    seen: set[object] = set()
+    for i, day in enumerate(a.holidays):
+        if day in seen:
+            at = ("appeals", "holidays", i)
+            problems.append(_p(path, line_of(lines, at), _dotted(at), f"{day} is listed twice"))
+        seen.add(day)
     return problems
 
 

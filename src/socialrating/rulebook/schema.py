@@ -275,6 +275,25 @@ class Contagion(_Strict):
     rounds: Annotated[int, Field(ge=1, le=6)] = 2
 
 
+class Appeals(_Strict):
+    """How long a reviewer has to answer a subject's appeal against a record.
+
+    The deadline is ``deadline_days`` days after the day the appeal was filed (that day
+    not counted): working days (Monday to Friday, but for ``holidays``) with
+    ``working_days``, else calendar days. The default is the county pilots' rule,
+    objections answered within 7 working days; the court list reviews a correction
+    request within 15 (calendar) days.
+    """
+
+    deadline_days: Annotated[int, Field(ge=1, le=365)] = 7
+    working_days: bool = True
+    holidays: list[dt.date] = Field(
+        default_factory=list,
+        description="Weekdays that are not working days (public holidays); only with "
+        "``working_days``.",
+    )
+
+
 TermValue = str | int | float | bool
 
 
@@ -339,6 +358,10 @@ class RulebookSpec(_Strict):
     contagion: Contagion | None = None
     lists: list[BlackList] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
+    appeals: Appeals = Field(
+        default=Appeals(),
+        description="The deadline for reviewing an appeal (default: 7 working days).",
+    )
     catalogue: str | None = Field(
         default=None,
         description="A CSV (.csv, .csv.gz) or Parquet file of further parameters, "

@@ -37,6 +37,7 @@ from socialrating.scoring.plan import (
     grade_expr,
     is_subject,
     stage_expr,
+    unvoided,
 )
 
 
@@ -57,6 +58,7 @@ def contacts(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
         e.counterpart_id.notnull(),
         e.counterpart_id != e.subject_id,
     )
+    r = unvoided(inputs, r)  # a contact voided on appeal joins nobody
     order = r.day.cast("int64") * ORDER_SHIFT + r.entry_id
     out = r.select(a=r.subject_id, b=r.counterpart_id, day=r.day, entry=r.entry_id, o=order)
     back = r.select(a=r.counterpart_id, b=r.subject_id, day=r.day, entry=r.entry_id, o=order)

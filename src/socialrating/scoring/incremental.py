@@ -6,7 +6,8 @@ results. Between a run as of day ``d0`` that saw the ledger up to entry ``last``
 run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in order):
 
 - an entry came in after ``last`` about it, naming it as counterpart, or referring to
-  an entry about it (a verification of its report; later, a correction or a void);
+  an entry about it (a verification of its report, an appeal, a review, a void: a void
+  carries the voided record's subject and counterpart);
 - one of its records falls on a day in (``lo``, ``hi``]: it counts from that day on
   (so do its register links and contacts, and verifications of its reports);
 - one of its records expires on a day in (``lo``, ``hi``]: any validity the parameter
@@ -14,6 +15,10 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
 - a list term of one of its records ends in (``lo``, ``hi``], or it reached a list's
   minimum age in it;
 - it was registered after the earlier run;
+- (legal representatives' points) a register record of an organisation it was ever
+  named for came in after ``last`` or falls on a day in (``lo``, ``hi``], or such a
+  record was voided: the organisation's representative may have changed, to it or from
+  it;
 
 - (contagion) a contact of it left the window between the two days;
 
@@ -119,8 +124,23 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         {"UNION " + ages if ages else ""}
         {"UNION " + terms if terms else ""}"""
     )
-    store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     _, representative, contact = plan_ids(store, rb)
+    if representative is not None and any(
+        p.points_representative is not None for p in rb.spec.parameters
+    ):
+        # A register entry about an organisation (a new record or void, or a record that
+        # starts counting) can change who represents it, and so the points of every person
+        # any of its register records names: the one it names, and the one it replaces.
+        store.run(
+            f"""INSERT INTO {SCORES}
+            SELECT counterpart_id FROM entries
+            WHERE kind = {record} AND parameter_id = {representative} AND day <= {hi}
+              AND counterpart_id IS NOT NULL AND subject_id IN (
+                SELECT subject_id FROM entries WHERE parameter_id = {representative}
+                  AND (entry_id > {base.last_entry}
+                       OR (kind = {record} AND day > {lo} AND day <= {hi})))"""
+        )
+    store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     contagion = rb.spec.contagion
     if contagion is not None and contact is not None:
         # The contacts of both days' windows: those entering and those leaving count too.

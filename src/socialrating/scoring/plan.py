@@ -3,8 +3,8 @@
 The stages, in order (each a function of the one before):
 
 1. ``evaluate``: every record known as of the date, with its points and its status
-   (counted, expired, low confidence, unverified, corroborating, before the rulebook took
-   effect, not in the rulebook), its expiry day and its cap period.
+   (voided on appeal, counted, expired, low confidence, unverified, corroborating, before
+   the rulebook took effect, not in the rulebook), its expiry day and its cap period.
 2. ``category_totals``: per subject, capped category, cap period and sign, the counted
    deductions and additions, each clamped to the category's cap (all other counted
    points ride along under category 0).
@@ -123,7 +123,8 @@ def evaluate(
     reports' verification states); nothing is materialised on the way. Each record gets
     its rule's points (fixed, per unit or by quantity band), its validity (by points or
     level where the rule says so), whether it is ``valid`` (everything but expiry allows
-    it to count) and its status.
+    it to count) and its status. A record voided on appeal (``voids``) keeps its row, with
+    status ``voided`` and not ``valid``, so that no mechanic, list or total takes it in.
 
     ``subset="special"`` evaluates only the records of ``special`` parameters, whose
     points may depend on the subject (an organisation's or a legal representative's
@@ -161,6 +162,10 @@ def evaluate(
             rec = _with_parameters(joined, r, p)
         else:
             rec = _with_parameters(r.left_join(p, r.parameter_id == p.parameter_id), r, p)
+    v = voids(inputs)
+    rec = rec.left_join(v, rec.entry_id == v.voided_entry).select(
+        *[rec[c] for c in rec.columns], voided=v.voided_entry.notnull()
+    )
     if inputs.report_channels:
         states = _report_states(
             inputs, as_of, subject_id, list(inputs.report_channels), of_parameters
@@ -230,12 +235,14 @@ def evaluate(
         )
     expires = rec.day + expiry_days
     valid = (
-        rec.known
+        ~rec.voided
+        & rec.known
         & (rec.day >= rb.effective_day)
         & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
         & (rec.report_state == 0)
     )
     status = ibis.cases(
+        (rec.voided, STATUS_CODES[Status.VOIDED]),
         (~rec.known, STATUS_CODES[Status.NOT_IN_RULEBOOK]),
         (rec.day < rb.effective_day, STATUS_CODES[Status.BEFORE_EFFECT]),
         (expires.notnull() & (as_of >= expires), STATUS_CODES[Status.EXPIRED]),
@@ -316,13 +323,15 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
 def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     """Per organisation, its legal representative as of the date (``org``, ``person``,
     ``link_entry``, ``link_day``): the counterpart of the latest record of the rulebook's
-    representatives parameter about it; none if that record names nobody."""
+    representatives parameter about it (a voided one is no record); none if that record
+    names nobody."""
     e = inputs.entries
     r = e.filter(
         e.kind == int(EntryKind.RECORD),
         e.day <= as_of,
         e.parameter_id == (inputs.representative_parameter or -1),
     )
+    r = unvoided(inputs, r)
     r = r.mutate(order_key=r.day.cast("int64") * ORDER_SHIFT + r.entry_id)
     # Grouped by the parameter too (one value): a key of one small integer column lets
     # DuckDB size its table by the range of subject ids, far more than these few rows.
@@ -387,12 +396,30 @@ def _records(
     *extra: ir.BooleanValue,
 ) -> ir.Table:
     """The ledger's records of days up to ``as_of`` (of one subject), filtered by ``extra``,
-    all in one filter."""
+    all in one filter (voided ones too: ``evaluate`` marks them)."""
     e = inputs.entries
     predicates = [e.kind == int(EntryKind.RECORD), e.day <= as_of, *extra]
     if subject_id is not None:
         predicates.append(is_subject(e.subject_id, subject_id))
     return e.filter(*predicates)
+
+
+def voids(inputs: PlanInputs) -> ir.Table:
+    """The records voided on appeal (``voided_entry``): those a void entry refers to.
+
+    A void corrects the record for every as-of date, whatever the void's own day: the
+    record should never have counted (docs/rulebook.md, 3.20). The ledger holds few voids,
+    and its scan for them skips the row groups that hold none.
+    """
+    e = inputs.entries
+    v = e.filter(e.kind == int(EntryKind.VOID), e.refers_to.notnull())
+    return v.select(voided_entry=v.refers_to).distinct()
+
+
+def unvoided(inputs: PlanInputs, records: ir.Table) -> ir.Table:
+    """``records`` (rows of the ledger, with ``entry_id``) but the voided ones."""
+    v = voids(inputs)
+    return records.anti_join(v, records.entry_id == v.voided_entry)
 
 
 def _report_states(
@@ -414,7 +441,7 @@ def _report_states(
     rb = inputs.rulebook
     e = inputs.entries
     p = inputs.parameters if of_parameters is None else of_parameters
-    r = _records(inputs, as_of, subject_id, e.institution_id.isin(reporters))
+    r = unvoided(inputs, _records(inputs, as_of, subject_id, e.institution_id.isin(reporters)))
     if of_parameters is not None:
         r = r.filter(r.parameter_id.isin(p.parameter_id))
     r = r.join(p, r.parameter_id == p.parameter_id).select(

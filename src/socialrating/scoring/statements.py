@@ -1,7 +1,9 @@
 """A subject's statement: every record with its rule, points, date, expiry and status.
 
 The statement is the scoring plan filtered to one subject, with each record's share of its
-category cap; base score plus the counted points equals the score the plan computes.
+category cap; base score plus the counted points equals the score the plan computes. It
+lists the subject's appeals too, and each line says the appeals against its record: under
+appeal (and until when), upheld, or voided (by which review, and why).
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from socialrating.appeals.cases import Appeal, appeals_of
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import ScoringError
 from socialrating.ledger.rulebooks import active_rulebook
@@ -53,6 +56,8 @@ class StatementLine:
     related_entry: int | None = None
     name: str | None = None
     """The parameter's name in the rulebook (None where the rulebook kept none)."""
+    appeals: tuple[int, ...] = ()
+    """The numbers of the appeals against the record, in filing order."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -76,6 +81,7 @@ class StatementLine:
             "multiplier": self.multiplier,
             "sets_grade": self.sets_grade,
             "related_entry": self.related_entry,
+            "appeals": list(self.appeals),
         }
 
 
@@ -129,6 +135,8 @@ class Statement:
     positive, or the ceiling removed, negative; ``bound`` names which, else None); a
     standing direct grade instead sets the score (``adjustment`` is the difference), and
     ``stage`` names the stage the score has reached, if the rulebook has stages.
+    ``appeals`` are the subject's appeals, in filing order, those awaiting review judged
+    against their deadlines as of the statement's date.
     """
 
     subject: Subject
@@ -148,6 +156,7 @@ class Statement:
     contacts_in_window: int = 0
     bounded: int = 0
     bound: str | None = None
+    appeals: list[Appeal] = field(default_factory=list)
 
     @property
     def points_total(self) -> int:
@@ -185,6 +194,7 @@ class Statement:
             "stage": self.stage,
             "lists": [_membership_dict(m) for m in self.lists],
             "decisions": [d.as_dict() for d in self.decisions],
+            "appeals": [a.as_dict() for a in self.appeals],
             "lines": [line.as_dict() for line in self.lines],
         }
 
@@ -265,7 +275,8 @@ def _statement(
     row = plan("subject_score")[0]
     categories = {v: k for k, v in rb.category_ids.items()}
     names = _names(store, rb, {int(r["parameter_id"]) for r in rows})
-    lines = [_line(r, categories, rb, names) for r in rows]
+    appeals = appeals_of(store, subject.subject_id, as_of)
+    lines = _with_appeals([_line(r, categories, rb, names) for r in rows], appeals)
     direct = _direct(rb, subject.kind.value, lines)
     rows_lists = plan("subject_lists")
     via_codes = _codes(store, [m["via_subject"] for m in rows_lists if m["via_subject"]])
@@ -324,6 +335,7 @@ def _statement(
         contacts_in_window=in_window,
         bounded=bounded,
         bound="floor" if bounded > 0 else "ceiling" if bounded < 0 else None,
+        appeals=appeals,
     )
     expected = (
         bound_score(rb, result.points_score + contagion)
@@ -338,6 +350,53 @@ def _statement(
             f"{contagion} for {len(contacts)} contacts, expected {lost}; bounded {bounded})"
         )
     return result
+
+
+def _with_appeals(lines: list[StatementLine], appeals: list[Appeal]) -> list[StatementLine]:
+    """The lines, each saying the appeals against its record: a voided line which review
+    voided it and why; another the appeals under review (until when) or upheld."""
+    against: dict[int, list[Appeal]] = {}
+    for a in appeals:
+        against.setdefault(a.entry_id, []).append(a)
+    out = []
+    for line in lines:
+        mine = against.get(line.entry_id, [])
+        if not mine:
+            out.append(line)
+            continue
+        notes: list[str] = []
+        related = line.related_entry
+        for a in mine:
+            if a.status == "voided" and line.status is Status.VOIDED:
+                related = a.review_entry
+                notes.insert(
+                    0,
+                    f"voided on {a.reviewed} by the review of appeal {a.appeal_id} "
+                    f"({a.reviewer}: {a.review_reason})",
+                )
+            elif a.status == "upheld":
+                notes.append(f"appeal {a.appeal_id} upheld on {a.reviewed}")
+            elif a.status == "overdue":
+                notes.append(
+                    f"under appeal {a.appeal_id} since {a.filed}: review overdue since {a.deadline}"
+                )
+            elif a.status == "open":
+                notes.append(
+                    f"under appeal {a.appeal_id} since {a.filed}: review due by {a.deadline}"
+                )
+        if line.status is Status.VOIDED:
+            reason = "; ".join(notes) or line.reason
+        else:
+            reason = "; ".join([line.reason, *notes])
+        out.append(
+            replace(
+                line,
+                reason=reason,
+                related_entry=related,
+                appeals=tuple(a.appeal_id for a in mine),
+            )
+        )
+    return out
 
 
 def _contacts(found: list[dict[str, Any]], store: Store) -> tuple[list[Contact], int]:

@@ -35,6 +35,9 @@ class Action(StrEnum):
     STATEMENT = "statement"
     ACCESS_LOG = "access_log"
     AGGREGATES = "aggregates"
+    APPEAL = "appeal"
+    APPEALS = "appeals"
+    REVIEW = "review"
     KEYS = "keys"
 
 
@@ -70,9 +73,36 @@ POLICY: dict[Action, dict[Role, str]] = {
         Role.ADMIN: "all",
         Role.ANALYST: "grades by region, age band and sex; cells under 10 subjects suppressed",
     },
+    Action.APPEAL: {
+        Role.ADMIN: "on behalf of any subject",
+        Role.SUBJECT: "against records about itself",
+    },
+    Action.APPEALS: {
+        Role.ADMIN: "all",
+        Role.SUBJECT: "its own",
+        Role.REVIEWER: "the queue: every appeal, its record and deadline (each read logged)",
+    },
+    Action.REVIEW: {
+        Role.ADMIN: "any appeal",
+        Role.REVIEWER: "any appeal: uphold the record or void it",
+    },
     Action.KEYS: {Role.ADMIN: "create, list and revoke keys"},
 }
 """Per action, the roles that may take it and on what (no entry: refused)."""
+
+DOING: dict[Action, str] = {
+    Action.HEALTH: "check health",
+    Action.INGEST: "send records",
+    Action.DECIDE: "ask decisions",
+    Action.STATEMENT: "read statements",
+    Action.ACCESS_LOG: "read access logs",
+    Action.AGGREGATES: "read aggregates",
+    Action.APPEAL: "file appeals",
+    Action.APPEALS: "read appeals",
+    Action.REVIEW: "review appeals",
+    Action.KEYS: "manage keys",
+}
+"""What a refusal says the key may not do."""
 
 
 class AccessError(SocialRatingError):
@@ -129,9 +159,11 @@ def check(principal: Principal, action: Action, resource: str | None = None) -> 
             never says whether the resource exists.
     """
     if not allowed(principal, action, resource):
+        # Says only the role and the action: whether the resource exists is not told.
+        somewhere = principal.role in POLICY[action]
         raise Forbidden(
-            f"a {principal.role.value} key may not {action.value.replace('_', ' ')}"
-            + ("" if resource is None else " here")
+            f"a {principal.role.value} key may not {DOING[action]}"
+            + (" for this resource" if somewhere else "")
         )
 
 

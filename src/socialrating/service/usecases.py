@@ -9,12 +9,16 @@ person.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any, cast
 
-from socialrating.errors import UnknownSubject
+from socialrating.errors import AppealError, UnknownAppeal, UnknownSubject
 from socialrating.ledger.store import Store
 from socialrating.service.access import access_of, log_access, log_accesses
-from socialrating.service.policy import Action, Principal, Role, check
+from socialrating.service.policy import SCOPED, Action, Principal, Role, check
+
+if TYPE_CHECKING:
+    from socialrating.appeals.cases import Appeal
 
 SMALLEST_CELL = 10
 """Aggregates suppress cells of fewer subjects (they could point at a person)."""
@@ -68,6 +72,32 @@ def _for_provider(decision: dict[str, Any]) -> dict[str, Any]:
     return {**decision, "reasons": reasons}
 
 
+_RESCORING = threading.Lock()
+
+
+def fresh(store: Store) -> int | None:
+    """Make the latest run reflect every entry acknowledged so far; its run id.
+
+    When entries came in after the latest run (records, verifications, a void on appeal),
+    the subjects they touch (and whom those touch: contacts, representatives) are scored
+    again as of that run's date, in an incremental run; everyone else's rows are carried
+    over. A record dated after that date counts from the next run on a later date.
+    """
+    from socialrating.scoring.run import score_run
+
+    latest = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
+    newest = "SELECT coalesce(max(entry_id), 0) FROM entries"
+    run = store.one(latest)
+    if run is None or int(store.scalar(newest)) <= int(run[2]):
+        return None if run is None else int(run[0])
+    with _RESCORING:  # one rescoring at a time; the others then find it done
+        run = store.one(latest)
+        assert run is not None
+        if int(store.scalar(newest)) > int(run[2]):
+            return score_run(store, run[1]).run_id
+        return int(run[0])
+
+
 def decide(
     store: Store, principal: Principal, subject: str, service: str, run_id: int | None = None
 ) -> dict[str, Any]:
@@ -75,6 +105,8 @@ def decide(
     from socialrating.decisions.lookup import decide_one
 
     check(principal, Action.DECIDE, service)
+    if run_id is None:
+        fresh(store)
     decision = decide_one(store, subject, service, run_id).as_dict()
     _log(store, principal, "decide", subject, service)
     return decision if principal.role is Role.ADMIN else _for_provider(decision)
@@ -88,6 +120,7 @@ def decide_many(
     from socialrating.decisions.decider import load_decider
 
     check(principal, Action.DECIDE, service)
+    fresh(store)
     decider = _decider(store, load_decider)
     decisions = [decision_dict(decider, s, service) for s in subjects]
     log_accesses(store, principal, "decide", subjects, service)
@@ -179,6 +212,79 @@ def aggregates(store: Store, principal: Principal, by: str) -> dict[str, Any]:
         "cells": cells,
         "suppressed_below": SMALLEST_CELL,
     }
+
+
+def file_appeal(
+    store: Store, principal: Principal, subject: str, entry_id: int, reason: str
+) -> dict[str, Any]:
+    """File ``subject``'s appeal against its record ``entry_id``, dated today (UTC)."""
+    from socialrating.appeals import file_appeal as file
+
+    check(principal, Action.APPEAL, subject)
+    if principal.role is not Role.ADMIN:
+        # One answer for a missing entry and another subject's: neither is said.
+        about = store.one(
+            """SELECT e.kind FROM entries e JOIN subjects s USING (subject_id)
+               WHERE e.entry_id = ? AND s.code = ?""",
+            [entry_id, subject],
+        )
+        if about is None or about[0] != 1:
+            raise AppealError(f"entry {entry_id} is not a record about {subject}")
+    found = file(store, subject, entry_id, reason)
+    return found.as_dict()
+
+
+def appeals(
+    store: Store, principal: Principal, subject: str | None, status: str | None
+) -> dict[str, Any]:
+    """The appeals in filing order (a subject's own; for a reviewer, the queue)."""
+    from socialrating.appeals import list_appeals
+
+    if subject is None and principal.role is Role.SUBJECT and principal.acts_for:
+        subject = principal.acts_for[0]
+    check(principal, Action.APPEALS, subject)
+    found = list_appeals(store, subject, status)  # type: ignore[arg-type]
+    log_accesses(store, principal, "appeals", sorted({a.subject for a in found}))
+    return {"appeals": [a.as_dict() for a in found]}
+
+
+def appeal(store: Store, principal: Principal, appeal_id: int) -> dict[str, Any]:
+    """One appeal, its record, deadline, review and effect."""
+    from socialrating.appeals import appeal as read
+
+    found = _appeal_for(store, principal, Action.APPEALS, appeal_id, read)
+    _log(store, principal, "appeal", found.subject, str(appeal_id))
+    return found.as_dict()
+
+
+def review_appeal(
+    store: Store, principal: Principal, appeal_id: int, outcome: str, reason: str
+) -> dict[str, Any]:
+    """Uphold or void the record an appeal disputes; the reviewer is the key."""
+    from socialrating.appeals import appeal as read
+    from socialrating.appeals import review_appeal as review
+
+    _appeal_for(store, principal, Action.REVIEW, appeal_id, read)
+    found = review(store, appeal_id, outcome, reason, str(principal))  # type: ignore[arg-type]
+    _log(store, principal, "review", found.subject, str(appeal_id))
+    return found.as_dict()
+
+
+def _appeal_for(
+    store: Store, principal: Principal, action: Action, appeal_id: int, read: Any
+) -> Appeal:
+    """The appeal, if ``principal`` may take ``action`` on it; a subject asking for an
+    appeal not its own (or none) is refused alike."""
+    if principal.role in SCOPED:
+        try:
+            found = read(store, appeal_id)
+        except UnknownAppeal:
+            found = None
+        check(principal, action, None if found is None else found.subject)
+        assert found is not None  # check refused a missing appeal
+        return cast("Appeal", found)
+    check(principal, action)
+    return cast("Appeal", read(store, appeal_id))
 
 
 def _subject_id(store: Store, code: str) -> int:
