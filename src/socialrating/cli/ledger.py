@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -12,7 +12,7 @@ from socialrating import settings
 from socialrating.cli.app import app
 from socialrating.cli.common import Db, Json, emit, handles_errors, opened, out, styled, working
 from socialrating.cli.help import Command
-from socialrating.errors import Problem, ProblemsError
+from socialrating.errors import LedgerError, Problem, ProblemsError
 
 BATCH_COLUMNS = """\b
 A batch has a header line and one record per line (CSV), row (Parquet) or
@@ -142,25 +142,55 @@ def verify(
             help="Write the head digest to FILE (to publish it) when the ledger is intact.",
         ),
     ] = None,
+    rescore: Annotated[
+        int | None,
+        typer.Option(
+            metavar="RUN",
+            min=1,
+            help="Also compute run RUN again, in full, from the entries it saw, and compare "
+            "with what it stored.",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Check the hash chain; name the first edited, inserted or deleted entry. Exit 1 if broken."""
+    """Check the hash chain, naming the first edited, inserted or deleted entry, and that
+    every rulebook, registry, cached plan and run matches what the ledger recorded of it.
+    Opens the file read-only. Exit 1 if anything is broken."""
+    import duckdb
+
+    from socialrating.ledger.integrity import rescore as rescore_run
+    from socialrating.ledger.integrity import verify_integrity
     from socialrating.ledger.verify import verify_ledger
 
     expected = _head(head)
-    with opened(db) as store, working("verifying every entry…", as_json):
-        report = verify_ledger(store, expected)
-    if save_head is not None and report.ok:
+    again = None
+    with opened(db, read_only=True) as store, working("verifying every entry…", as_json):
+        try:
+            report = verify_ledger(store, expected)
+            integrity = verify_integrity(store)
+            if rescore is not None:
+                again = rescore_run(store, rescore)
+        except duckdb.Error as exc:  # a damaged file: say so, in one line
+            raise LedgerError(f"{db} cannot be read as a ledger: {exc}".split("\n")[0]) from None
+    ok = report.ok and integrity.ok and (again is None or again.ok)
+    if save_head is not None and ok:
         try:
             save_head.write_text(report.head + "\n", encoding="utf-8")
         except OSError as exc:
             problem = Problem(str(save_head), None, "", str(exc))
             raise ProblemsError(f"cannot write the head digest to {save_head}", [problem]) from None
     if as_json:
-        emit(report.as_dict())
-    elif report.ok:
+        doc = report.as_dict()
+        doc["ok"] = ok
+        doc["integrity"] = integrity.as_dict()
+        doc["rescore"] = None if again is None else again.as_dict()
+        emit(doc)
+        if not ok:
+            raise typer.Exit(1)
+        return
+    if report.ok:
         found = f"; it holds head {expected}" if expected else ""
-        saved = f"; saved to {save_head}" if save_head is not None else ""
+        saved = f"; saved to {save_head}" if save_head is not None and ok else ""
         out().print(
             styled(
                 ("ok", "green"),
@@ -179,5 +209,39 @@ def verify(
             out().print(f"  … and {len(report.findings) - 20} more")
         if report.head_problem:
             out().print(styled(("broken", "bold red"), f": {report.head_problem}"))
-    if not report.ok:
+    _print_integrity(integrity)
+    if again is not None:
+        _print_rescore(again)
+    if not ok:
         raise typer.Exit(1)
+
+
+def _print_integrity(report: Any) -> None:
+    checked = (
+        f"{report.rulebooks:,} rulebook(s), {report.registries:,} registries, "
+        f"{report.plans:,} cached plan(s) and {report.runs:,} run(s)"
+    )
+    if report.ok:
+        out().print(styled(("ok", "green"), f": {checked} match what the ledger recorded"))
+        return
+    out().print(styled(("broken", "bold red"), f": {len(report.problems)} problem(s) in {checked}"))
+    for problem in report.problems[:20]:
+        out().print(f"  {problem}")
+    if len(report.problems) > 20:
+        out().print(f"  … and {len(report.problems) - 20} more")
+
+
+def _print_rescore(r: Any) -> None:
+    what = f"run {r.run_id} (as of {r.as_of}, {r.subjects:,} subjects"
+    what += f", {r.members:,} list members)" if r.members else ")"
+    if r.ok:
+        out().print(styled(("ok", "green"), f": {what} computed again: the same"))
+        return
+    out().print(
+        styled(
+            ("broken", "bold red"),
+            f": {what} computed again: {r.differing:,} subject(s) and "
+            f"{r.members_differing:,} list member row(s) differ"
+            + (f", e.g. {', '.join(r.examples)}" if r.examples else ""),
+        )
+    )

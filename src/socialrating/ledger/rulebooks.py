@@ -6,6 +6,8 @@ ledger itself says which rulebook was in force from when.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import yaml
 
 from socialrating.errors import LedgerError, NotInitialised
@@ -13,6 +15,9 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook.rulebook import Rulebook, RulebookHeader
 from socialrating.rulebook.schema import RulebookSpec
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 # Installing and loading a rulebook need Arrow and the loader; reading a stored one (a
 # decision's look-up) does not, so those are imported where they are used.
@@ -26,16 +31,11 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
 
     if store.scalar("SELECT count(*) FROM rulebooks WHERE hash = ?", [rb.hash]):
         return
+    from socialrating.ledger.integrity import record_compiled, record_registries
+
     con = store.con
-    institutions = pa.table(
-        {
-            "code": [i.code for i in rb.spec.institutions],
-            "name": [i.name for i in rb.spec.institutions],
-            "class": [i.class_.value for i in rb.spec.institutions],
-            "ord": list(range(len(rb.spec.institutions))),
-        }
-    )
-    params = rb.parameters.append_column("ord", pa.array(range(rb.parameters.num_rows), pa.int64()))
+    institutions = _institutions_table(rb)
+    params = _params_table(rb)
     categories = pa.table(
         {"category": list(rb.category_ids), "category_id": list(rb.category_ids.values())}
     )
@@ -56,27 +56,10 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
                        + row_number() OVER (ORDER BY ord), n.code
                 FROM new_params n ANTI JOIN parameters p ON p.code = n.code"""
             )
-            store.run(
-                """INSERT INTO rulebook_parameters BY NAME
-                SELECT ? AS rulebook_hash, p.parameter_id, c.category_id,
-                       n.* EXCLUDE (code, tags, institutions, ord)
-                FROM new_params n JOIN parameters p ON p.code = n.code
-                JOIN new_categories c ON c.category = n.category""",
-                [rb.hash],
-            )
-            store.run(
-                """INSERT INTO rulebook_institutions
-                SELECT ?, i.institution_id, n.class
-                FROM new_institutions n JOIN institutions i ON i.code = n.code""",
-                [rb.hash],
-            )
-            store.run(
-                """INSERT INTO rulebook_permissions
-                SELECT ?, p.parameter_id, i.institution_id
-                FROM (SELECT code, unnest(string_split(institutions, ';')) AS inst FROM new_params) n
-                JOIN parameters p ON p.code = n.code JOIN institutions i ON i.code = n.inst""",
-                [rb.hash],
-            )
+            compile_tables(store, rb, registered=True)
+            for table in ("parameters", "institutions", "permissions"):
+                store.run(f"INSERT INTO rulebook_{table} SELECT * FROM temp.compiled_{table}")
+                store.run(f"DROP TABLE temp.compiled_{table}")
             store.run(
                 "INSERT INTO rulebooks VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -90,9 +73,85 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
                     utc_now(),
                 ],
             )
+            record_registries(store, ("institutions", "parameters"))
+            record_compiled(store, rb.hash)
     finally:
         for name in ("new_institutions", "new_params", "new_categories"):
             con.unregister(name)
+
+
+def compile_tables(store: Store, rb: Rulebook, registered: bool = False) -> None:
+    """Compile ``rb`` into the temp tables ``compiled_parameters``, ``compiled_institutions``
+    and ``compiled_permissions`` (the rows of ``rulebook_parameters``, ``_institutions``
+    and ``_permissions`` for it), by the registry ids its codes have.
+
+    ``registered``: the relations ``new_params``, ``new_institutions`` and
+    ``new_categories`` are registered already (``install_rulebook``); else they are made
+    here, and the registries must hold every code (``verify`` compiles a stored rulebook
+    again to compare).
+    """
+    if not registered:
+        import pyarrow as pa
+
+        con = store.con
+        con.register("new_institutions", _institutions_table(rb))
+        con.register("new_params", _params_table(rb))
+        con.register(
+            "new_categories",
+            pa.table(
+                {"category": list(rb.category_ids), "category_id": list(rb.category_ids.values())}
+            ),
+        )
+    try:
+        for table in ("parameters", "institutions", "permissions"):
+            store.run(
+                f"CREATE OR REPLACE TEMP TABLE compiled_{table} AS "
+                f"SELECT * FROM main.rulebook_{table} LIMIT 0"
+            )
+        store.run(
+            """INSERT INTO temp.compiled_parameters BY NAME
+            SELECT ? AS rulebook_hash, p.parameter_id, c.category_id,
+                   n.* EXCLUDE (code, tags, institutions, ord)
+            FROM new_params n JOIN parameters p ON p.code = n.code
+            JOIN new_categories c ON c.category = n.category""",
+            [rb.hash],
+        )
+        store.run(
+            """INSERT INTO temp.compiled_institutions
+            SELECT ?, i.institution_id, n.class
+            FROM new_institutions n JOIN institutions i ON i.code = n.code""",
+            [rb.hash],
+        )
+        store.run(
+            """INSERT INTO temp.compiled_permissions
+            SELECT ?, p.parameter_id, i.institution_id
+            FROM (SELECT code, unnest(string_split(institutions, ';')) AS inst FROM new_params) n
+            JOIN parameters p ON p.code = n.code JOIN institutions i ON i.code = n.inst""",
+            [rb.hash],
+        )
+    finally:
+        if not registered:
+            for name in ("new_institutions", "new_params", "new_categories"):
+                store.con.unregister(name)
+
+
+def _institutions_table(rb: Rulebook) -> pa.Table:
+    import pyarrow as pa
+
+    return pa.table(
+        {
+            "code": [i.code for i in rb.spec.institutions],
+            "name": [i.name for i in rb.spec.institutions],
+            "class": [i.class_.value for i in rb.spec.institutions],
+            "ord": list(range(len(rb.spec.institutions))),
+        }
+    )
+
+
+def _params_table(rb: Rulebook) -> pa.Table:
+    import pyarrow as pa
+
+    return rb.parameters.append_column("ord", pa.array(range(rb.parameters.num_rows), pa.int64()))
 
 
 def activate_rulebook(store: Store, rb: Rulebook) -> bool:
@@ -144,10 +203,33 @@ def stored_rulebook(store: Store, rulebook_hash: str) -> RulebookHeader:
         raise LedgerError(f"{found} stored rulebook has a hash starting {rulebook_hash!r}")
     full_hash = rows[0][0]
     if full_hash not in _HEADERS:
-        text = store.scalar("SELECT yaml_text FROM rulebooks WHERE hash = ?", [full_hash])
+        text = _checked_text(store, full_hash)
         data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         _HEADERS[full_hash] = RulebookHeader(spec=RulebookSpec.model_validate(data), hash=full_hash)
     return _HEADERS[full_hash]
+
+
+def _checked_text(store: Store, rulebook_hash: str) -> str:
+    """A stored rulebook's text, once its text and catalogue are proved to hash to its hash.
+
+    Raises:
+        IntegrityError: they do not (the database was edited).
+    """
+    from socialrating.ledger.integrity import EDITED, IntegrityError
+    from socialrating.rulebook.rulebook import content_hash
+
+    text, cat_name, cat_bytes = store.one(
+        "SELECT yaml_text, catalogue_name, catalogue_bytes FROM rulebooks WHERE hash = ?",
+        [rulebook_hash],
+    ) or (None, None, None)
+    if (
+        text is None
+        or content_hash(str(text).encode(), cat_name, bytes(cat_bytes or b"")) != rulebook_hash
+    ):
+        raise IntegrityError(
+            f"stored rulebook {rulebook_hash[:12]} no longer hashes to its hash: {EDITED}"
+        )
+    return str(text)
 
 
 def active_rulebook(store: Store) -> RulebookHeader:

@@ -14,7 +14,7 @@ Tables (every id is an integer; codes live only in the registries):
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,12 +34,22 @@ if TYPE_CHECKING:
 # 6: rulebook parameters carry points for legal representatives.
 # 7: snapshots hold the points contagion cost and the contacts that cost them.
 # 8: rulebook parameters keep their names (statements show them).
-SCHEMA_VERSION = "8"
+# 9: the ledger records digests of the registries, of each rulebook's compiled tables, of
+#    each cached plan and of each run's stored results (entry kinds 7, 8 and 9).
+SCHEMA_VERSION = "9"
 
 # Formats that the next one only extends, leaving entries and digests as they are: the
 # statements that bring a database from each up to the next (run when it is opened for
 # writing). Snapshots of earlier runs keep what they were computed with.
 UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # Plans cached before are covered by no digest: they are compiled again when used.
+    "8": (
+        "9",
+        (
+            "CREATE TABLE IF NOT EXISTS plan_cache (key VARCHAR NOT NULL, sql VARCHAR)",
+            "DELETE FROM plan_cache",
+        ),
+    ),
     # Rulebooks installed before keep no names: their statements show codes.
     "7": ("8", ("ALTER TABLE rulebook_parameters ADD COLUMN IF NOT EXISTS name VARCHAR",)),
     "6": (
@@ -51,6 +61,19 @@ UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
             "ALTER TABLE snapshot ALTER COLUMN contagion_contacts SET NOT NULL",
         ),
     ),
+}
+
+
+def _record_everything(store: Store) -> None:
+    from socialrating.ledger.integrity import record_everything
+
+    record_everything(store)
+
+
+# What an upgrade from a format does after its statements, in the same transaction.
+UPGRADE_STEPS: dict[str, Callable[[Store], None]] = {
+    # The registries, compiled tables and runs as they are become covered by the ledger.
+    "8": _record_everything,
 }
 
 DDL = """
@@ -118,6 +141,7 @@ class Store:
     _ibis: Any = field(default=None, repr=False)
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Things made once per open store (a look-up cursor); each closed with the store."""
+    _depth: int = field(default=0, repr=False)
 
     @property
     def ibis(self) -> Any:
@@ -148,13 +172,27 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """All or nothing: commit when the block ends, roll back if it raises."""
+        """All or nothing: commit when the block ends, roll back if it raises.
+
+        Inside another transaction of this store, the block is part of that one, which
+        commits or rolls back the whole (a digest recorded after a change goes with it).
+        """
+        if self._depth:
+            self._depth += 1
+            try:
+                yield
+            finally:
+                self._depth -= 1
+            return
         self.run("BEGIN TRANSACTION")
+        self._depth = 1
         try:
             yield
         except BaseException:
+            self._depth = 0
             self.run("ROLLBACK")
             raise
+        self._depth = 0
         self.run("COMMIT")
 
     def close(self) -> None:
@@ -198,6 +236,8 @@ class Store:
             with self.transaction():
                 for statement in statements:
                     self.run(statement)
+                if found in UPGRADE_STEPS:
+                    UPGRADE_STEPS[found](self)
                 self.run("UPDATE meta SET value = ? WHERE key = 'schema'", [target])
             found = target
 

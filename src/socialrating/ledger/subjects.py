@@ -112,7 +112,12 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
                        t.code, t.kind, t.born, t.sex, t.region
                 FROM ({typed}) t ANTI JOIN subjects s ON s.code = t.code"""
             )
-            return int(store.scalar("SELECT count(*) FROM subjects")) - before
+            added = int(store.scalar("SELECT count(*) FROM subjects")) - before
+            if added:
+                from socialrating.ledger.integrity import record_registries
+
+                record_registries(store, ("subjects",))
+            return added
     finally:
         store.con.unregister("new_subjects")
 

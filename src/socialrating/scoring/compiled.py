@@ -97,7 +97,7 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
     if key not in _CACHE and _has_cache_table(store):
         row = store.one("SELECT sql FROM plan_cache WHERE key = ?", [stored_key])
         if row is not None:
-            _CACHE[key] = str(row[0])
+            _CACHE[key] = _trusted(store, stored_key, str(row[0]))
     if key not in _CACHE:
         import ibis
 
@@ -126,13 +126,34 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
             )
         _CACHE[key] = first
         if not store.read_only:  # a database opened read-only compiles for this process
+            from socialrating.ledger.integrity import record_plan
+
             store.run(PLAN_CACHE_DDL)
-            store.run(
-                "INSERT INTO plan_cache SELECT ?, ? WHERE NOT EXISTS "
-                "(SELECT 1 FROM plan_cache WHERE key = ?)",
-                [stored_key, first, stored_key],
-            )
+            with store.transaction():  # the plan and the digest the ledger records of it
+                store.run("DELETE FROM plan_cache WHERE key = ?", [stored_key])
+                store.run("INSERT INTO plan_cache VALUES (?, ?)", [stored_key, first])
+                record_plan(store, stored_key, first)
     return _CACHE[key]
+
+
+def _trusted(store: Store, key: str, sql: str) -> str:
+    """A cached plan's SQL, once it is proved to be what the ledger recorded of it.
+
+    Raises:
+        IntegrityError: the ledger recorded no digest of it, or another one.
+    """
+    import hashlib
+
+    from socialrating.ledger.integrity import EDITED, IntegrityError, recorded_plan
+
+    recorded = recorded_plan(store, key)
+    if recorded != hashlib.sha256(sql.encode()).hexdigest():
+        said = "no digest of it" if recorded is None else "another digest"
+        raise IntegrityError(
+            f"the cached plan {key.split('|')[2]!r} of rulebook {key[:12]} is not what the "
+            f"ledger recorded ({said}): {EDITED}"
+        )
+    return sql
 
 
 def _has_cache_table(store: Store) -> bool:

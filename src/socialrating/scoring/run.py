@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from socialrating.ledger.append import utc_now
+from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run
 from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
@@ -147,6 +148,10 @@ def score_run(
     base = None if full else base_run(store, rb)
     _tune(store)
     with store.transaction():
+        # Nothing it reads may differ from what the ledger recorded of it.
+        trusted_compiled(store, rb.hash)
+        if base is not None:
+            trusted_run(store, base.run_id)
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         rescored: dict[str, int] = {}
@@ -237,6 +242,7 @@ def score_run(
                 json.dumps(stats),
             ],
         )
+        record_run(store, run_id)
     return RunResult(
         run_id,
         rb.hash,

@@ -7,6 +7,7 @@ import secrets
 from dataclasses import dataclass
 
 from socialrating.errors import SocialRatingError
+from socialrating.ledger.integrity import record_registries
 from socialrating.ledger.store import Store
 from socialrating.service.policy import SCOPED, Principal, Role
 from socialrating.service.tables import ensure_tables
@@ -84,6 +85,7 @@ def create_key(store: Store, role: Role, acts_for: tuple[str, ...] = ()) -> tupl
             "INSERT INTO api_keys VALUES (?, ?, ?, ?, now()::TIMESTAMP, NULL)",
             [key_id, _digest(token), role.value, ",".join(acts_for)],
         )
+        record_registries(store, ("api_keys",))
     return key(store, key_id), token
 
 
@@ -130,7 +132,9 @@ def revoke_key(store: Store, key_id: int) -> Key:
     found = key(store, key_id)
     if found.revoked_at is not None:
         raise KeyError_(f"key {key_id} was revoked on {found.revoked_at}")
-    store.run("UPDATE api_keys SET revoked_at = now()::TIMESTAMP WHERE key_id = ?", [key_id])
+    with store.transaction():
+        store.run("UPDATE api_keys SET revoked_at = now()::TIMESTAMP WHERE key_id = ?", [key_id])
+        record_registries(store, ("api_keys",))
     return key(store, key_id)
 
 

@@ -86,7 +86,8 @@ def fresh(store: Store) -> int | None:
     from socialrating.scoring.run import score_run
 
     latest = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
-    newest = "SELECT coalesce(max(entry_id), 0) FROM entries"
+    # Entries a score depends on (not the digests the ledger records of its own tables).
+    newest = "SELECT coalesce(max(entry_id), 0) FROM entries WHERE kind <= 6"
     run = store.one(latest)
     if run is None or int(store.scalar(newest)) <= int(run[2]):
         return None if run is None else int(run[0])

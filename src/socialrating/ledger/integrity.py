@@ -1,0 +1,564 @@
+"""Integrity beyond the entries: digests, recorded in the ledger, of everything a score
+depends on.
+
+The entries are hash-chained (``digests``, ``verify``), but a score also depends on
+tables that are not entries: the registries that turn codes into ids, each rulebook's
+stored text and the tables compiled from it, the cached scoring plans, and the stored
+results of each run (a decision reads them; an incremental run carries them over). Each
+change to one of these appends a ledger entry that records its digest, chained like every
+record, so that an edit made outside socialrating no longer matches:
+
+- ``registry`` (kind 7), after every change of a registry (subjects, institutions,
+  parameters, API keys): the table's rows and digest;
+- ``run`` (kind 8), when a run finishes: its ``runs`` row and the digests of its snapshot
+  and its list members;
+- ``compiled`` (kind 9), when a rulebook is installed: the digests of its compiled tables
+  (parameters, institutions' classes, permissions); and when a scoring plan is cached:
+  the SHA-256 of its SQL.
+
+A rulebook's own text needs no entry: its content hash is its identity, which the
+rulebook's activation entry records. ``verify_integrity`` checks all of it;
+``trusted_*`` are the checks that scoring makes before it relies on a table (refusing with
+``IntegrityError``), each far cheaper than a run.
+
+A table's digest is order-free: each row is digested (MD5 of its fields, length-prefixed,
+NULL as ``~``), the digests are sorted and grouped by their first two hex digits, and the
+groups' SHA-256 are hashed in order. DuckDB computes it in parallel.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from socialrating.errors import LedgerError
+from socialrating.ledger.store import Store
+from socialrating.model import EntryKind
+
+REGISTRIES = ("subjects", "institutions", "parameters", "api_keys")
+"""The registries, whose digests the ledger records after each change."""
+
+COMPILED_TABLES = ("rulebook_parameters", "rulebook_institutions", "rulebook_permissions")
+"""The tables compiled from each rulebook (rows of its hash)."""
+
+
+class IntegrityError(LedgerError):
+    """A table that scores depend on does not match the digest the ledger recorded of it:
+    the database was edited outside socialrating."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A table's (or a part's) rows and their order-free digest."""
+
+    rows: int
+    digest: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "digest": self.digest}
+
+
+def columns_of(store: Store, table: str) -> list[str]:
+    """The table's columns, in their order (every one is digested: an edit to any shows)."""
+    found = [
+        str(c)
+        for (c,) in store.rows(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_name = ? AND table_schema = 'main'
+                 AND table_catalog = current_database() ORDER BY ordinal_position""",
+            [table],
+        )
+    ]
+    if not found:
+        raise LedgerError(f"the database has no table {table!r}")
+    return found
+
+
+def table_digest(store: Store, table: str, where: str = "TRUE", relation: str = "") -> Digest:
+    """The digest of ``table``'s rows that satisfy ``where`` (read from ``relation``, a table
+    or temp table of the same columns, when given)."""
+    fields = ", ".join(
+        f"coalesce(CAST(length(CAST({c} AS VARCHAR)) AS VARCHAR) || ':' || CAST({c} AS VARCHAR),"
+        " '~')"
+        for c in (f'"{c}"' for c in columns_of(store, table))
+    )
+    rows, digest = store.one(
+        f"""WITH r AS (
+              SELECT md5(concat_ws('|', {fields})) AS d FROM {relation or table} WHERE {where}),
+            g AS (SELECT left(d, 2) AS b, count(*) AS n,
+                         sha256(string_agg(d, '' ORDER BY d)) AS d FROM r GROUP BY b)
+            SELECT coalesce(sum(n), 0), sha256(coalesce(string_agg(d, '' ORDER BY b), ''))
+            FROM g"""
+    ) or (0, "")
+    return Digest(int(rows), str(digest))
+
+
+def _exists(store: Store, table: str) -> bool:
+    return bool(
+        store.scalar(
+            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+            "AND table_schema = 'main' AND table_catalog = current_database()",
+            [table],
+        )
+    )
+
+
+def record(store: Store, kind: EntryKind, evidence: dict[str, Any], source: str) -> None:
+    """Append one integrity entry (from no institution), inside the caller's transaction
+    or in one of its own."""
+    from socialrating.ledger.append import append_rows
+
+    text = json.dumps(evidence, sort_keys=True, separators=(",", ":"))
+    store.run(
+        f"""CREATE OR REPLACE TEMP TABLE integrity_row AS
+        SELECT 0 AS line, {int(kind)} AS kind, NULL::INTEGER AS parameter_id,
+               NULL::BIGINT AS subject_id, NULL::INTEGER AS day, NULL::DOUBLE AS quantity,
+               NULL::SMALLINT AS severity, NULL::DOUBLE AS confidence,
+               NULL::BIGINT AS counterpart_id, ? AS evidence, NULL::BIGINT AS refers_to,
+               NULL::VARCHAR AS act, NULL::VARCHAR AS level, ? AS idem_key""",
+        [text, f"{kind.name.lower()}:{uuid.uuid4().hex}"],
+    )
+    append_rows(store, "integrity_row", None, source)
+    store.run("DROP TABLE integrity_row")
+
+
+def record_registries(store: Store, names: Iterable[str] = REGISTRIES) -> None:
+    """Record the digests of the registries ``names`` as they are now (after a change)."""
+    for name in names:
+        if _exists(store, name):
+            d = table_digest(store, name)
+            record(store, EntryKind.REGISTRY, {"table": name, **d.as_dict()}, f"registry {name}")
+
+
+def compiled_digests(store: Store, rulebook_hash: str, temp: bool = False) -> dict[str, Any]:
+    """The digests of the tables compiled from one rulebook (of the temp tables
+    ``compiled_*`` that ``rulebooks.compile_tables`` makes, with ``temp``)."""
+    found = {}
+    for table in COMPILED_TABLES:
+        relation = f"temp.compiled_{table.removeprefix('rulebook_')}" if temp else ""
+        where = "TRUE" if temp else f"rulebook_hash = '{rulebook_hash}'"
+        found[table] = table_digest(store, table, where, relation).as_dict()
+    return found
+
+
+def record_compiled(store: Store, rulebook_hash: str) -> None:
+    """Record the digests of the tables just compiled from a rulebook."""
+    record(
+        store,
+        EntryKind.COMPILED,
+        {"rulebook": rulebook_hash, "tables": compiled_digests(store, rulebook_hash)},
+        f"compiled rulebook {rulebook_hash[:12]}",
+    )
+
+
+def record_plan(store: Store, key: str, sql: str) -> None:
+    """Record the SHA-256 of a scoring plan's SQL as it is cached."""
+    import hashlib
+
+    digest = hashlib.sha256(sql.encode()).hexdigest()
+    record(store, EntryKind.COMPILED, {"plan": key, "sha256": digest}, "cached plan")
+
+
+def run_digests(store: Store, run_id: int) -> dict[str, Any]:
+    """The digests of a run's stored results: its ``runs`` row (but for its times and
+    figures), its snapshot and its list members."""
+    row = store.one(
+        "SELECT rulebook_hash, CAST(as_of AS VARCHAR), last_entry, subjects FROM runs "
+        "WHERE run_id = ?",
+        [run_id],
+    )
+    where = f"run_id = {int(run_id)}"
+    return {
+        "run_id": int(run_id),
+        "run": None if row is None else list(row),
+        "snapshot": table_digest(store, "snapshot", where).as_dict(),
+        "list_members": table_digest(store, "list_members", where).as_dict(),
+    }
+
+
+def record_run(store: Store, run_id: int) -> None:
+    """Record the digests of a run's results, as it finishes."""
+    record(store, EntryKind.RUN, run_digests(store, run_id), f"run {run_id}")
+
+
+def record_everything(store: Store) -> None:
+    """Record the digests of everything as it is (a database upgraded to this format: its
+    tables are trusted as found, from now on)."""
+    record_registries(store)
+    for (h,) in store.rows("SELECT hash FROM rulebooks ORDER BY installed_at, hash"):
+        record_compiled(store, str(h))
+    for (run_id,) in store.rows("SELECT run_id FROM runs ORDER BY run_id"):
+        record_run(store, int(run_id))
+
+
+# -- reading what the ledger recorded -------------------------------------------------
+
+
+def _recorded(store: Store, kind: EntryKind) -> list[tuple[int, dict[str, Any]]]:
+    return [
+        (int(entry), json.loads(evidence))
+        for entry, evidence in store.rows(
+            "SELECT entry_id, evidence FROM entries WHERE kind = ? ORDER BY entry_id",
+            [int(kind)],
+        )
+    ]
+
+
+def latest_registries(store: Store) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Per registry, the latest digest recorded of it (and its entry)."""
+    return {doc["table"]: (entry, doc) for entry, doc in _recorded(store, EntryKind.REGISTRY)}
+
+
+def recorded_runs(store: Store) -> dict[int, tuple[int, dict[str, Any]]]:
+    return {int(doc["run_id"]): (entry, doc) for entry, doc in _recorded(store, EntryKind.RUN)}
+
+
+def recorded_compiled(store: Store) -> dict[str, tuple[int, dict[str, Any]]]:
+    """Per rulebook hash, the digests of its compiled tables (the latest recorded)."""
+    return {
+        doc["rulebook"]: (entry, doc)
+        for entry, doc in _recorded(store, EntryKind.COMPILED)
+        if "rulebook" in doc
+    }
+
+
+def recorded_plan(store: Store, key: str) -> str | None:
+    """The SHA-256 recorded of the cached plan ``key`` (None: none was)."""
+    found = store.scalar(
+        """SELECT evidence FROM entries WHERE kind = ? AND evidence LIKE ?
+           ORDER BY entry_id DESC LIMIT 1""",
+        [int(EntryKind.COMPILED), f'%"plan":{json.dumps(key)}%'],
+    )
+    return None if found is None else str(json.loads(found)["sha256"])
+
+
+# -- the checks that scoring makes ----------------------------------------------------
+
+EDITED = "the database was edited outside socialrating; run `socialrating verify` for details"
+
+
+def trusted_compiled(store: Store, rulebook_hash: str) -> None:
+    """Refuse a rulebook whose compiled tables differ from the digests recorded when it
+    was installed.
+
+    Raises:
+        IntegrityError: they differ, or none were recorded.
+    """
+    found = recorded_compiled(store).get(rulebook_hash)
+    if found is None:
+        raise IntegrityError(
+            f"the ledger recorded no digest of rulebook {rulebook_hash[:12]}'s compiled "
+            f"tables: {EDITED}"
+        )
+    now = compiled_digests(store, rulebook_hash)
+    for table, d in found[1]["tables"].items():
+        if now[table] != d:
+            raise IntegrityError(
+                f"{table} of rulebook {rulebook_hash[:12]} differs from the digest recorded "
+                f"in entry {found[0]}: {EDITED}"
+            )
+
+
+def trusted_run(store: Store, run_id: int) -> None:
+    """Refuse a run whose stored results differ from the digests recorded when it finished.
+
+    Raises:
+        IntegrityError: they differ, or none were recorded.
+    """
+    found = recorded_runs(store).get(int(run_id))
+    if found is None:
+        raise IntegrityError(f"the ledger recorded no digest of run {run_id}: {EDITED}")
+    now = run_digests(store, run_id)
+    for part in ("run", "snapshot", "list_members"):
+        if now[part] != found[1][part]:
+            what = "the runs row" if part == "run" else part
+            raise IntegrityError(
+                f"{what} of run {run_id} differs from the digest recorded in entry "
+                f"{found[0]}: {EDITED}"
+            )
+
+
+# -- verify ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One table (or part) that does not match what the ledger says of it."""
+
+    what: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.what}: {self.reason}"
+
+
+@dataclass(frozen=True)
+class IntegrityReport:
+    """What ``verify_integrity`` checked, and every mismatch."""
+
+    rulebooks: int
+    registries: int
+    runs: int
+    plans: int
+    problems: list[Problem]
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "rulebooks": self.rulebooks,
+            "registries": self.registries,
+            "runs": self.runs,
+            "plans": self.plans,
+            "problems": [{"what": p.what, "reason": p.reason} for p in self.problems],
+        }
+
+
+def verify_integrity(store: Store) -> IntegrityReport:
+    """Check every rulebook against its hash and what the code compiles from it, every
+    registry, cached plan and run against the digest the ledger recorded. Reads only."""
+    problems: list[Problem] = []
+    rulebooks = _verify_rulebooks(store, problems)
+    registries = _verify_registries(store, problems)
+    plans = _verify_plans(store, problems)
+    runs = _verify_runs(store, problems)
+    return IntegrityReport(rulebooks, registries, runs, plans, problems)
+
+
+def _verify_rulebooks(store: Store, problems: list[Problem]) -> int:
+    from socialrating.ledger.rulebooks import compile_tables, stored_rulebook_full
+    from socialrating.rulebook.rulebook import content_hash
+
+    activated = {str(h) for (h,) in store.rows("SELECT evidence FROM entries WHERE kind = ?", [3])}
+    compiled = recorded_compiled(store)
+    stored = store.rows(
+        "SELECT hash, yaml_text, catalogue_name, catalogue_bytes FROM rulebooks ORDER BY hash"
+    )
+    for h in sorted(activated - {str(r[0]) for r in stored}):
+        problems.append(Problem(f"rulebook {h[:12]}", "activated in the ledger, but not stored"))
+    for h, text, cat_name, cat_bytes in stored:
+        what = f"rulebook {str(h)[:12]}"
+        actual = content_hash(str(text).encode(), cat_name, bytes(cat_bytes or b""))
+        if actual != h:
+            problems.append(
+                Problem(what, f"its stored text or catalogue hashes to {actual[:12]}, not {h}")
+            )
+            continue
+        found = compiled.get(str(h))
+        if found is None:
+            problems.append(Problem(what, "the ledger recorded no digest of its compiled tables"))
+            continue
+        now = compiled_digests(store, str(h))
+        for table, d in found[1]["tables"].items():
+            if now[table] != d:
+                problems.append(
+                    Problem(
+                        f"{table} of {what}",
+                        f"differs from the digest recorded in entry {found[0]}",
+                    )
+                )
+        # What the code compiles from the stored text, against what is stored.
+        try:
+            compile_tables(store, stored_rulebook_full(store, str(h)))
+            again = compiled_digests(store, str(h), temp=True)
+        except Exception as exc:  # a damaged rulebook: say so, never a traceback
+            problems.append(Problem(what, f"cannot be compiled again: {exc}"))
+            continue
+        finally:
+            for table in COMPILED_TABLES:
+                store.run(f"DROP TABLE IF EXISTS temp.compiled_{table.removeprefix('rulebook_')}")
+        for table in COMPILED_TABLES:
+            if again[table] != now[table]:
+                problems.append(
+                    Problem(f"{table} of {what}", "differs from what the code compiles from it")
+                )
+    return len(stored)
+
+
+def _verify_registries(store: Store, problems: list[Problem]) -> int:
+    latest = latest_registries(store)
+    checked = 0
+    for name in REGISTRIES:
+        if not _exists(store, name):
+            continue
+        checked += 1
+        now = table_digest(store, name)
+        found = latest.get(name)
+        if found is None:
+            if now.rows:
+                problems.append(Problem(name, "the ledger recorded no digest of this registry"))
+            continue
+        if now.as_dict() != {"rows": found[1]["rows"], "digest": found[1]["digest"]}:
+            problems.append(
+                Problem(
+                    name,
+                    f"{now.rows:,} rows that differ from the {found[1]['rows']:,} whose digest "
+                    f"entry {found[0]} recorded",
+                )
+            )
+    return checked
+
+
+def _verify_plans(store: Store, problems: list[Problem]) -> int:
+    import hashlib
+
+    if not _exists(store, "plan_cache"):
+        return 0
+    plans = store.rows("SELECT key, sql FROM plan_cache ORDER BY key")
+    for key, sql in plans:
+        recorded = recorded_plan(store, str(key))
+        what = f"cached plan {str(key).split('|')[2]} of rulebook {str(key)[:12]}"
+        if recorded is None:
+            problems.append(Problem(what, "the ledger recorded no digest of it"))
+        elif hashlib.sha256(str(sql).encode()).hexdigest() != recorded:
+            problems.append(Problem(what, "its SQL differs from the digest the ledger recorded"))
+    return len(plans)
+
+
+def _verify_runs(store: Store, problems: list[Problem]) -> int:
+    recorded = recorded_runs(store)
+    runs = [int(r) for (r,) in store.rows("SELECT run_id FROM runs ORDER BY run_id")]
+    stored = set(runs)
+    for run_id in runs:
+        found = recorded.get(run_id)
+        if found is None:
+            problems.append(Problem(f"run {run_id}", "the ledger recorded no digest of it"))
+            continue
+        now = run_digests(store, run_id)
+        for part in ("run", "snapshot", "list_members"):
+            if now[part] != found[1][part]:
+                what = "its runs row" if part == "run" else f"its {part}"
+                problems.append(
+                    Problem(
+                        f"run {run_id}",
+                        f"{what} differs from the digest recorded in entry {found[0]}",
+                    )
+                )
+    for run_id in sorted(set(recorded) - stored):
+        problems.append(Problem(f"run {run_id}", "recorded in the ledger, but deleted"))
+    # Stored rows of runs that do not exist.
+    for table in ("snapshot", "list_members"):
+        orphans = store.scalar(
+            f"SELECT count(DISTINCT run_id) FROM {table} WHERE run_id NOT IN "
+            "(SELECT run_id FROM runs)"
+        )
+        if orphans:
+            problems.append(Problem(table, f"rows of {orphans} run(s) that are not in runs"))
+    return len(runs)
+
+
+# -- verify --rescore -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RescoreReport:
+    """A run computed again from the ledger as it stood, against what it stored."""
+
+    run_id: int
+    as_of: str
+    subjects: int
+    differing: int
+    examples: list[str]
+    members: int
+    members_differing: int
+
+    @property
+    def ok(self) -> bool:
+        return not self.differing and not self.members_differing
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "ok": self.ok,
+            "run_id": self.run_id,
+            "as_of": self.as_of,
+            "subjects": self.subjects,
+            "differing": self.differing,
+            "examples": self.examples,
+            "list_members": self.members,
+            "list_members_differing": self.members_differing,
+        }
+
+
+# Compared without the membership dates: a grade's membership carried from run to run keeps
+# the day it began, which a computation from scratch cannot know.
+_MEMBER_COLUMNS = "list, subject_id, cause, entry_id, grade, via_subject"
+
+
+def rescore(store: Store, run_id: int) -> RescoreReport:
+    """Compute run ``run_id`` again, in full, from the entries it saw (up to its last entry)
+    and the subjects it scored, and compare with its stored snapshot and list members.
+    Reads only (temp views shadow the ledger's tables meanwhile).
+
+    Raises:
+        LedgerError: no such run.
+    """
+    from socialrating.ledger.rulebooks import stored_rulebook
+    from socialrating.model import day_number
+    from socialrating.scoring.compiled import bind, compiled
+    from socialrating.scoring.run import SNAPSHOT_COLUMNS
+
+    row = store.one(
+        "SELECT rulebook_hash, as_of, last_entry, subjects FROM runs WHERE run_id = ?",
+        [int(run_id)],
+    )
+    if row is None:
+        last = store.scalar("SELECT max(run_id) FROM runs")
+        held = f"its runs are 1 to {last}" if last else "it has no run yet"
+        raise LedgerError(f"no run {run_id} in the database ({held})")
+    rulebook_hash, as_of, last_entry, subjects = row
+    rb = stored_rulebook(store, str(rulebook_hash))
+    day = day_number(as_of)
+    # Plans are compiled (or read from the cache) before the views shadow the tables.
+    scores = bind(compiled(store, rb, "scores"), day)
+    lists = bind(compiled(store, rb, "run_lists"), day, None, int(run_id)) if rb.spec.lists else ""
+    main = f'"{store.scalar("SELECT current_database()")}".main'  # temp's schema is main too
+    store.run(
+        f"CREATE OR REPLACE TEMP VIEW entries AS SELECT * FROM {main}.entries "
+        f"WHERE entry_id <= {int(last_entry)}"
+    )
+    store.run(
+        f"CREATE OR REPLACE TEMP VIEW subjects AS SELECT * FROM {main}.subjects "
+        f"WHERE subject_id <= (SELECT max(subject_id) FROM (SELECT subject_id FROM "
+        f"{main}.subjects ORDER BY subject_id LIMIT {int(subjects)}))"
+    )
+    try:
+        store.run(
+            f"CREATE OR REPLACE TEMP TABLE rescored AS SELECT {SNAPSHOT_COLUMNS} FROM ({scores})"
+        )
+        stored = f"SELECT {SNAPSHOT_COLUMNS} FROM {main}.snapshot WHERE run_id = {int(run_id)}"
+        again = f"SELECT {SNAPSHOT_COLUMNS} FROM temp.rescored"
+        differing = store.rows(
+            f"""SELECT DISTINCT subject_id FROM (({stored}) EXCEPT ALL ({again})
+                UNION ALL (({again}) EXCEPT ALL ({stored}))) ORDER BY 1"""
+        )
+        members = members_differing = 0
+        if lists:
+            kept = f"SELECT {_MEMBER_COLUMNS} FROM {main}.list_members WHERE run_id = {int(run_id)}"
+            redone = f"SELECT {_MEMBER_COLUMNS} FROM ({lists})"
+            members = int(store.scalar(f"SELECT count(*) FROM ({kept})"))
+            members_differing = int(
+                store.scalar(
+                    f"""SELECT count(*) FROM (({kept}) EXCEPT ALL ({redone})
+                        UNION ALL (({redone}) EXCEPT ALL ({kept})))"""
+                )
+            )
+    finally:
+        store.run("DROP VIEW IF EXISTS temp.entries")
+        store.run("DROP VIEW IF EXISTS temp.subjects")
+        store.run("DROP TABLE IF EXISTS temp.rescored")
+    codes = [
+        str(c)
+        for (c,) in store.rows(
+            "SELECT code FROM subjects WHERE list_contains(?, subject_id) ORDER BY subject_id",
+            [[int(s) for (s,) in differing[:10]]],
+        )
+    ]
+    return RescoreReport(
+        int(run_id), str(as_of), int(subjects), len(differing), codes, members, members_differing
+    )
