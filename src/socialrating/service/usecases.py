@@ -86,15 +86,16 @@ def fresh(store: Store) -> int | None:
     from socialrating.scoring.run import score_run
 
     latest = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
-    # Entries a score depends on (not the digests the ledger records of its own tables).
-    newest = "SELECT coalesce(max(entry_id), 0) FROM entries WHERE kind <= 6"
+    # Entries a score depends on (not the digests the ledger records of its own tables),
+    # after the run's last: entries are stored in id order, so this reads only the tail.
+    newer = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ? AND kind <= 6)"
     run = store.one(latest)
-    if run is None or int(store.scalar(newest)) <= int(run[2]):
+    if run is None or not store.scalar(newer, [int(run[2])]):
         return None if run is None else int(run[0])
     with _RESCORING:  # one rescoring at a time; the others then find it done
         run = store.one(latest)
         assert run is not None
-        if int(store.scalar(newest)) > int(run[2]):
+        if store.scalar(newer, [int(run[2])]):
             return score_run(store, run[1]).run_id
         return int(run[0])
 
