@@ -54,12 +54,6 @@ class EntryKind(IntEnum):
     APPEAL = 4
     REVIEW = 5
     VOID = 6
-    # Digests of what scores depend on beyond the entries (``ledger/integrity.py``), from
-    # no institution: a registry after each change, a run's stored results when it
-    # finished, and what the code compiled (a rulebook's tables, a cached plan).
-    REGISTRY = 7
-    RUN = 8
-    COMPILED = 9
 
 
 class Status(StrEnum):

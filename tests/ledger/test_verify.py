@@ -1,7 +1,8 @@
 """Verifying the ledger: a clean one is ok, and each kind of tampering names its entry.
 
-The ledger built here: entry 1 (batch 1) activates the tiny rulebook; batch 2 holds
-entries 2, 3, 4 and batch 3 holds entries 5, 6. Each tampering is done the way an
+The ledger built here: entry 1 activates the tiny rulebook; batch ``B["first"]`` holds
+entries 2, 3, 4 and the last batch, ``B["second"]``, holds entries 5, 6 (the other batches
+hold no entry: they record digests of the registries and the compiled rulebook). Each tampering is done the way an
 intruder would: with a separate DuckDB connection to the file, after the store is closed.
 """
 
@@ -24,9 +25,14 @@ from socialrating.ledger.store import SCHEMA_VERSION
 from socialrating.ledger.verify import VerifyReport, verify_ledger
 
 
+B: dict[str, int] = {}
+"""The ledger's batch ids (``ledger`` sets them)."""
+
+
 @pytest.fixture
 def ledger(store: Store) -> Iterator[Path]:
-    """The path of a closed ledger with batches 1 (entry 1), 2 (entries 2-4) and 3 (5-6)."""
+    """The path of a closed ledger whose batches ``B["first"]`` (entries 2-4) and
+    ``B["second"]`` (5-6, the last) hold the records."""
     first = feed(
         store,
         "police",
@@ -42,6 +48,12 @@ def ledger(store: Store) -> Iterator[Path]:
     assert first.batch is not None and second.batch is not None
     assert (first.batch.first_entry, first.batch.last_entry) == (2, 4)
     assert (second.batch.first_entry, second.batch.last_entry) == (5, 6)
+    B.update(
+        first=first.batch.batch_id,
+        second=second.batch.batch_id,
+        total=int(store.scalar("SELECT count(*) FROM batches")),
+    )
+    assert B["second"] == B["first"] + 1 == B["total"]
     store.close()
     yield Path(store.path)
 
@@ -67,9 +79,16 @@ def reasons(report: VerifyReport) -> list[tuple[int, str]]:
 def test_clean_ledger_is_ok(ledger: Path) -> None:
     report = verify(ledger)
     assert report.ok
-    assert (report.entries, report.batches, report.first, report.findings) == (6, 3, None, [])
+    assert (report.entries, report.batches, report.first, report.findings) == (
+        6,
+        B["total"],
+        None,
+        [],
+    )
     with open_store(ledger) as store:
-        assert report.head == store.scalar("SELECT digest FROM batches WHERE batch_id = 3")
+        assert report.head == store.scalar(
+            "SELECT digest FROM batches WHERE batch_id = ?", [B["second"]]
+        )
     assert report.as_dict()["first_broken"] is None
 
 
@@ -78,7 +97,7 @@ def test_edited_quantity_names_that_entry(ledger: Path) -> None:
     report = verify(ledger)
     assert not report.ok
     assert report.first is not None
-    assert (report.first.entry_id, report.first.batch_id) == (4, 2)
+    assert (report.first.entry_id, report.first.batch_id) == (4, B["first"])
     assert reasons(report) == [(4, "edited: its content no longer matches its digest")]
 
 
@@ -117,7 +136,7 @@ def test_edit_with_recomputed_digests_is_caught_by_the_batch(ledger: Path) -> No
     assert not report.ok
     # The batch's digest over its rows names the batch, by its first entry.
     assert report.first is not None
-    assert (report.first.entry_id, report.first.batch_id) == (2, 2)
+    assert (report.first.entry_id, report.first.batch_id) == (2, B["first"])
     assert reasons(report) == [(2, "row digests of this batch were rewritten or reordered")]
 
 
@@ -158,18 +177,22 @@ def test_inserted_copy_with_a_used_number_is_named(ledger: Path) -> None:
 
 
 def test_edited_batch_digest_breaks_the_chain(ledger: Path) -> None:
-    tamper(ledger, "UPDATE batches SET digest = repeat('0', 64) WHERE batch_id = 2")
+    tamper(
+        ledger, "UPDATE batches SET digest = repeat('0', 64) WHERE batch_id = " + str(B["first"])
+    )
     report = verify(ledger)
     assert reasons(report) == [
         (2, "batch record edited: its digest does not match"),
         (5, "chain broken: does not follow the batch before"),
     ]
-    assert [f.batch_id for f in report.findings] == [2, 3]
+    assert [f.batch_id for f in report.findings] == [B["first"], B["second"]]
     assert report.as_dict()["first_broken"] == 2
 
 
 def test_edited_batch_row_count_is_named(ledger: Path) -> None:
-    tamper(ledger, "UPDATE batches SET rows = 2, last_entry = 3 WHERE batch_id = 2")
+    tamper(
+        ledger, "UPDATE batches SET rows = 2, last_entry = 3 WHERE batch_id = " + str(B["first"])
+    )
     report = verify(ledger)
     assert report.as_dict()["first_broken"] == 4
     assert (4, "inserted: outside the entries its batch holds") in reasons(report)
@@ -183,11 +206,16 @@ def test_cli_verify_exits_0_on_a_clean_ledger(ledger: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(app, ["verify", "--db", str(ledger)])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("ok: 6 entries in 3 batches; head ")
+    assert result.stdout.startswith(f"ok: 6 entries in {B['total']} batches; head ")
     result = runner.invoke(app, ["verify", "--db", str(ledger), "--json"])
     assert result.exit_code == 0, result.output
     doc = json.loads(result.stdout)
-    assert (doc["ok"], doc["entries"], doc["batches"], doc["first_broken"]) == (True, 6, 3, None)
+    assert (doc["ok"], doc["entries"], doc["batches"], doc["first_broken"]) == (
+        True,
+        6,
+        B["total"],
+        None,
+    )
 
 
 def test_cli_verify_exits_1_on_a_broken_ledger(ledger: Path) -> None:
@@ -196,13 +224,19 @@ def test_cli_verify_exits_1_on_a_broken_ledger(ledger: Path) -> None:
     result = runner.invoke(app, ["verify", "--db", str(ledger)])
     assert result.exit_code == 1
     assert "first broken entry 4" in result.stdout
-    assert "entry 4 (batch 2): edited: its content no longer matches its digest" in result.stdout
+    assert f"entry 4 (batch {B['first']}): edited: its content no longer matches its digest" in (
+        result.stdout
+    )
     result = runner.invoke(app, ["verify", "--db", str(ledger), "--json"])
     assert result.exit_code == 1
     doc = json.loads(result.stdout)
     assert (doc["ok"], doc["first_broken"]) == (False, 4)
     assert doc["findings"] == [
-        {"entry_id": 4, "batch_id": 2, "reason": "edited: its content no longer matches its digest"}
+        {
+            "entry_id": 4,
+            "batch_id": B["first"],
+            "reason": "edited: its content no longer matches its digest",
+        }
     ]
 
 
@@ -244,7 +278,7 @@ def test_shifting_text_between_fields_is_detected(store: Store) -> None:
 
 
 def test_edited_batch_source_breaks_the_chain(ledger: Path) -> None:
-    tamper(ledger, "UPDATE batches SET source = 'forged.csv' WHERE batch_id = 2")
+    tamper(ledger, "UPDATE batches SET source = 'forged.csv' WHERE batch_id = " + str(B["first"]))
     report = verify(ledger)
     assert not report.ok
     assert reasons(report)[0] == (2, "batch record edited: its digest does not match")
@@ -253,7 +287,9 @@ def test_edited_batch_source_breaks_the_chain(ledger: Path) -> None:
 def test_deleted_last_batch_is_caught_by_a_published_head(ledger: Path) -> None:
     head = verify(ledger).head
     tamper(
-        ledger, "DELETE FROM entries WHERE batch_id = 3", "DELETE FROM batches WHERE batch_id = 3"
+        ledger,
+        f"DELETE FROM entries WHERE batch_id = {B['second']}",
+        f"DELETE FROM batches WHERE batch_id = {B['second']}",
     )
     assert verify(ledger).ok  # intact in itself: only the published head shows the loss
     with open_store(ledger) as store:

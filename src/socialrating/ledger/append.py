@@ -116,6 +116,25 @@ def append_digested(
     return Batch(batch_id, institution_id, source, n, first, last, digest)
 
 
+def append_note(store: Store, source: str) -> int:
+    """Append a batch of no entries whose ``source`` says something the ledger records
+    (a digest of a table, ``integrity``), chained like every batch; its batch id.
+
+    Such a batch holds no entry, so entry numbers stay those of records alone; its
+    digest covers its source, and the next batch's digest covers its digest.
+    """
+    batch_id = store.next_id("batches", "batch_id")
+    arrived = utc_now()
+    prev = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
+    empty = hashlib.sha256().hexdigest()  # ``rows_digest`` of no rows
+    digest = batch_digest(prev, batch_id, None, source, 0, None, None, epoch_us(arrived), empty)
+    store.run(
+        "INSERT INTO batches VALUES (?, NULL, ?, 0, NULL, NULL, ?, ?, ?, ?)",
+        [batch_id, source, arrived, empty, prev, digest],
+    )
+    return batch_id
+
+
 def _rows_digest(store: Store, batch_id: int, first: int, n: int) -> str:
     """``rows_digest`` of the batch's row digests, read a slice at a time in entry order.
 

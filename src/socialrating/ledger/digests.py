@@ -92,8 +92,8 @@ def batch_digest(
     institution_id: int | None,
     source: str | None,
     rows: int,
-    first_entry: int,
-    last_entry: int,
+    first_entry: int | None,
+    last_entry: int | None,
     arrived_at_us: int,
     rows_digest_hex: str,
 ) -> str:

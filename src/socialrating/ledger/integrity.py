@@ -5,18 +5,19 @@ The entries are hash-chained (``digests``, ``verify``), but a score also depends
 tables that are not entries: the registries that turn codes into ids, each rulebook's
 stored text and the tables compiled from it, the cached scoring plans, and the stored
 results of each run (a decision reads them; an incremental run carries them over). Each
-change to one of these appends a ledger entry that records its digest, chained like every
-record, so that an edit made outside socialrating no longer matches:
+change to one of these appends to the ledger a batch of no entries whose source records
+its digest (``append.append_note``), chained like every batch, so that an edit made
+outside socialrating no longer matches (entry numbers stay those of records):
 
-- ``registry`` (kind 7), after every change of a registry (subjects, institutions,
-  parameters, API keys): the table's rows and digest;
-- ``run`` (kind 8), when a run finishes: its ``runs`` row and the digests of its snapshot
-  and its list members;
-- ``compiled`` (kind 9), when a rulebook is installed: the digests of its compiled tables
+- ``registry:``, after every change of a registry (subjects, institutions, parameters,
+  API keys): the table's rows and digest;
+- ``run:``, when a run finishes: its ``runs`` row and the digests of its snapshot and its
+  list members;
+- ``compiled:``, when a rulebook is installed: the digests of its compiled tables
   (parameters, institutions' classes, permissions); and when a scoring plan is cached:
   the SHA-256 of its SQL.
 
-A rulebook's own text needs no entry: its content hash is its identity, which the
+A rulebook's own text needs no digest: its content hash is its identity, which the
 rulebook's activation entry records. ``verify_integrity`` checks all of it;
 ``trusted_*`` are the checks that scoring makes before it relies on a table (refusing with
 ``IntegrityError``), each far cheaper than a run.
@@ -29,14 +30,15 @@ groups' SHA-256 are hashed in order. DuckDB computes it in parallel.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
-from socialrating.model import EntryKind
+
+# What a batch of no entries records (its source starts with one of these, and a colon).
+REGISTRY, RUN, COMPILED = "registry", "run", "compiled"
 
 REGISTRIES = ("subjects", "institutions", "parameters", "api_keys")
 """The registries, whose digests the ledger records after each change."""
@@ -106,23 +108,12 @@ def _exists(store: Store, table: str) -> bool:
     )
 
 
-def record(store: Store, kind: EntryKind, evidence: dict[str, Any], source: str) -> None:
-    """Append one integrity entry (from no institution), inside the caller's transaction
-    or in one of its own."""
-    from socialrating.ledger.append import append_rows
+def record(store: Store, kind: str, evidence: dict[str, Any]) -> None:
+    """Record a digest in the ledger: a batch of no entries whose source is ``kind`` and
+    the digest (``append.append_note``), inside the caller's transaction."""
+    from socialrating.ledger.append import append_note
 
-    text = json.dumps(evidence, sort_keys=True, separators=(",", ":"))
-    store.run(
-        f"""CREATE OR REPLACE TEMP TABLE integrity_row AS
-        SELECT 0 AS line, {int(kind)} AS kind, NULL::INTEGER AS parameter_id,
-               NULL::BIGINT AS subject_id, NULL::INTEGER AS day, NULL::DOUBLE AS quantity,
-               NULL::SMALLINT AS severity, NULL::DOUBLE AS confidence,
-               NULL::BIGINT AS counterpart_id, ? AS evidence, NULL::BIGINT AS refers_to,
-               NULL::VARCHAR AS act, NULL::VARCHAR AS level, ? AS idem_key""",
-        [text, f"{kind.name.lower()}:{uuid.uuid4().hex}"],
-    )
-    append_rows(store, "integrity_row", None, source)
-    store.run("DROP TABLE integrity_row")
+    append_note(store, f"{kind}:{json.dumps(evidence, sort_keys=True, separators=(',', ':'))}")
 
 
 def record_registries(store: Store, names: Iterable[str] = REGISTRIES) -> None:
@@ -130,7 +121,7 @@ def record_registries(store: Store, names: Iterable[str] = REGISTRIES) -> None:
     for name in names:
         if _exists(store, name):
             d = table_digest(store, name)
-            record(store, EntryKind.REGISTRY, {"table": name, **d.as_dict()}, f"registry {name}")
+            record(store, REGISTRY, {"table": name, **d.as_dict()})
 
 
 def compiled_digests(store: Store, rulebook_hash: str, temp: bool = False) -> dict[str, Any]:
@@ -148,9 +139,8 @@ def record_compiled(store: Store, rulebook_hash: str) -> None:
     """Record the digests of the tables just compiled from a rulebook."""
     record(
         store,
-        EntryKind.COMPILED,
+        COMPILED,
         {"rulebook": rulebook_hash, "tables": compiled_digests(store, rulebook_hash)},
-        f"compiled rulebook {rulebook_hash[:12]}",
     )
 
 
@@ -159,7 +149,7 @@ def record_plan(store: Store, key: str, sql: str) -> None:
     import hashlib
 
     digest = hashlib.sha256(sql.encode()).hexdigest()
-    record(store, EntryKind.COMPILED, {"plan": key, "sha256": digest}, "cached plan")
+    record(store, COMPILED, {"plan": key, "sha256": digest})
 
 
 def run_digests(store: Store, run_id: int) -> dict[str, Any]:
@@ -181,7 +171,7 @@ def run_digests(store: Store, run_id: int) -> dict[str, Any]:
 
 def record_run(store: Store, run_id: int) -> None:
     """Record the digests of a run's results, as it finishes."""
-    record(store, EntryKind.RUN, run_digests(store, run_id), f"run {run_id}")
+    record(store, RUN, run_digests(store, run_id))
 
 
 def record_everything(store: Store) -> None:
@@ -197,30 +187,33 @@ def record_everything(store: Store) -> None:
 # -- reading what the ledger recorded -------------------------------------------------
 
 
-def _recorded(store: Store, kind: EntryKind) -> list[tuple[int, dict[str, Any]]]:
+def _recorded(store: Store, kind: str) -> list[tuple[int, dict[str, Any]]]:
+    """The digests recorded of ``kind``, by batch, in ledger order."""
     return [
-        (int(entry), json.loads(evidence))
-        for entry, evidence in store.rows(
-            "SELECT entry_id, evidence FROM entries WHERE kind = ? ORDER BY entry_id",
-            [int(kind)],
+        (int(batch), json.loads(str(source)[len(kind) + 1 :]))
+        for batch, source in store.rows(
+            """SELECT batch_id, source FROM batches
+               WHERE rows = 0 AND institution_id IS NULL AND starts_with(source, ?)
+               ORDER BY batch_id""",
+            [kind + ":"],
         )
     ]
 
 
 def latest_registries(store: Store) -> dict[str, tuple[int, dict[str, Any]]]:
     """Per registry, the latest digest recorded of it (and its entry)."""
-    return {doc["table"]: (entry, doc) for entry, doc in _recorded(store, EntryKind.REGISTRY)}
+    return {doc["table"]: (entry, doc) for entry, doc in _recorded(store, REGISTRY)}
 
 
 def recorded_runs(store: Store) -> dict[int, tuple[int, dict[str, Any]]]:
-    return {int(doc["run_id"]): (entry, doc) for entry, doc in _recorded(store, EntryKind.RUN)}
+    return {int(doc["run_id"]): (entry, doc) for entry, doc in _recorded(store, RUN)}
 
 
 def recorded_compiled(store: Store) -> dict[str, tuple[int, dict[str, Any]]]:
     """Per rulebook hash, the digests of its compiled tables (the latest recorded)."""
     return {
         doc["rulebook"]: (entry, doc)
-        for entry, doc in _recorded(store, EntryKind.COMPILED)
+        for entry, doc in _recorded(store, COMPILED)
         if "rulebook" in doc
     }
 
@@ -228,11 +221,11 @@ def recorded_compiled(store: Store) -> dict[str, tuple[int, dict[str, Any]]]:
 def recorded_plan(store: Store, key: str) -> str | None:
     """The SHA-256 recorded of the cached plan ``key`` (None: none was)."""
     found = store.scalar(
-        """SELECT evidence FROM entries WHERE kind = ? AND evidence LIKE ?
-           ORDER BY entry_id DESC LIMIT 1""",
-        [int(EntryKind.COMPILED), f'%"plan":{json.dumps(key)}%'],
+        """SELECT source FROM batches WHERE rows = 0 AND institution_id IS NULL
+             AND starts_with(source, ?) ORDER BY batch_id DESC LIMIT 1""",
+        [f'{COMPILED}:{{"plan":{json.dumps(key)},'],
     )
-    return None if found is None else str(json.loads(found)["sha256"])
+    return None if found is None else str(json.loads(str(found)[len(COMPILED) + 1 :])["sha256"])
 
 
 # -- the checks that scoring makes ----------------------------------------------------
@@ -258,7 +251,7 @@ def trusted_compiled(store: Store, rulebook_hash: str) -> None:
         if now[table] != d:
             raise IntegrityError(
                 f"{table} of rulebook {rulebook_hash[:12]} differs from the digest recorded "
-                f"in entry {found[0]}: {EDITED}"
+                f"in batch {found[0]}: {EDITED}"
             )
 
 
@@ -276,7 +269,7 @@ def trusted_run(store: Store, run_id: int) -> None:
         if now[part] != found[1][part]:
             what = "the runs row" if part == "run" else part
             raise IntegrityError(
-                f"{what} of run {run_id} differs from the digest recorded in entry "
+                f"{what} of run {run_id} differs from the digest recorded in batch "
                 f"{found[0]}: {EDITED}"
             )
 
@@ -360,7 +353,7 @@ def _verify_rulebooks(store: Store, problems: list[Problem]) -> int:
                 problems.append(
                     Problem(
                         f"{table} of {what}",
-                        f"differs from the digest recorded in entry {found[0]}",
+                        f"differs from the digest recorded in batch {found[0]}",
                     )
                 )
         # What the code compiles from the stored text, against what is stored.
@@ -399,7 +392,7 @@ def _verify_registries(store: Store, problems: list[Problem]) -> int:
                 Problem(
                     name,
                     f"{now.rows:,} rows that differ from the {found[1]['rows']:,} whose digest "
-                    f"entry {found[0]} recorded",
+                    f"batch {found[0]} recorded",
                 )
             )
     return checked
@@ -437,7 +430,7 @@ def _verify_runs(store: Store, problems: list[Problem]) -> int:
                 problems.append(
                     Problem(
                         f"run {run_id}",
-                        f"{what} differs from the digest recorded in entry {found[0]}",
+                        f"{what} differs from the digest recorded in batch {found[0]}",
                     )
                 )
     for run_id in sorted(set(recorded) - stored):

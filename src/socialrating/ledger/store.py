@@ -35,7 +35,7 @@ if TYPE_CHECKING:
 # 7: snapshots hold the points contagion cost and the contacts that cost them.
 # 8: rulebook parameters keep their names (statements show them).
 # 9: the ledger records digests of the registries, of each rulebook's compiled tables, of
-#    each cached plan and of each run's stored results (entry kinds 7, 8 and 9).
+#    each cached plan and of each run's stored results (batches of no entries).
 SCHEMA_VERSION = "9"
 
 # Formats that the next one only extends, leaving entries and digests as they are: the

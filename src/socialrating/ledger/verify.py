@@ -122,7 +122,7 @@ def verify_ledger(store: Store, expected_head: str | None = None) -> VerifyRepor
             UNION SELECT g.entry_id FROM (
                 SELECT unnest(generate_series(greatest(first_entry, 1), least(last_entry,
                        (SELECT coalesce(max(entry_id), 0) + 1 FROM entries)))) AS entry_id
-                FROM batches
+                FROM batches WHERE first_entry IS NOT NULL
             ) g ANTI JOIN entries e ON e.entry_id = g.entry_id
             ORDER BY 1 LIMIT {LIMIT}"""
     ):
@@ -185,19 +185,22 @@ def _check_batches(store: Store) -> list[Finding]:
         "SELECT batch_id, institution_id, source, rows, first_entry, last_entry, arrived_at, "
         "rows_digest, prev_digest, digest FROM batches ORDER BY batch_id"
     )
+    seen = 0  # the last entry of the batches so far: a batch of no entries is named by it
     for expected_id, row in enumerate(batches, start=1):
         (
             batch_id,
             institution_id,
             source,
             n,
-            first,
+            first_entry,
             last,
             arrived,
             stored_rows,
             stored_prev,
             digest,
         ) = row
+        first = seen if first_entry is None else first_entry
+        seen = max(seen, last or 0)
         if batch_id != expected_id:
             findings.append(
                 Finding(first, batch_id, f"batch numbering broken: expected batch {expected_id}")
@@ -227,7 +230,7 @@ def _check_batches(store: Store) -> list[Finding]:
             institution_id,
             source,
             n,
-            first,
+            first_entry,
             last,
             epoch_us(arrived),
             stored_rows,
