@@ -25,6 +25,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/serve.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

@@ -26,6 +26,23 @@ class Setting:
         """The value in force: the environment variable if set, else the default."""
         return os.environ.get(self.env, self.default)
 
+    def count(self) -> int:
+        """The value in force as a whole number of 1 or more (``_`` may group digits).
+
+        Raises:
+            SettingsError: it is not one.
+        """
+        from socialrating.errors import SettingsError
+
+        text = self.value()
+        try:
+            number = int(text)
+        except ValueError:
+            number = 0
+        if number < 1:
+            raise SettingsError(f"{self.env} must be a whole number of 1 or more, not {text!r}")
+        return number
+
 
 DB = Setting(
     "db",
@@ -40,4 +57,19 @@ RULEBOOK = Setting(
     "Rulebook that `init` activates when none is given.",
 )
 
-SETTINGS: tuple[Setting, ...] = (DB, RULEBOOK)
+API_MAX_BODY_BYTES = Setting(
+    "api_max_body_bytes",
+    "SOCIALRATING_API_MAX_BODY_BYTES",
+    str(64 * 1024 * 1024),
+    "Largest request body `serve` reads, in bytes; a larger one is answered 413 "
+    "(`too_large`) before it is read (Content-Length) or as soon as it grows past it.",
+)
+API_MAX_BATCH_ROWS = Setting(
+    "api_max_batch_rows",
+    "SOCIALRATING_API_MAX_BATCH_ROWS",
+    "100000",
+    "Most records one `POST /v1/institutions/{institution}/records` may carry; more is "
+    "answered 413 (`too_many_rows`) and nothing is stored.",
+)
+
+SETTINGS: tuple[Setting, ...] = (DB, RULEBOOK, API_MAX_BODY_BYTES, API_MAX_BATCH_ROWS)

@@ -63,62 +63,17 @@ POLICE = {
 }
 # (method, url, body, the roles that may): tuples, so test ids are the same in every worker
 ENDPOINTS = [
-    (
-        "GET",
-        "/v1/decisions/loan/c1",
-        None,
-        (
-            "admin",
-            "provider",
-        ),
-    ),
-    (
-        "POST",
-        "/v1/decisions/loan",
-        {"subjects": ["c1", "c2"]},
-        (
-            "admin",
-            "provider",
-        ),
-    ),
+    ("GET", "/v1/decisions/loan/c1", None, ("admin", "provider")),
+    ("POST", "/v1/decisions/loan", {"subjects": ["c1", "c2"]}, ("admin", "provider")),
     ("GET", "/v1/decisions/bidding/o1", None, ("admin",)),  # the provider is for loans only
-    (
-        "GET",
-        "/v1/statements/c1?as_of=2021-05-31",
-        None,
-        (
-            "admin",
-            "subject",
-        ),
-    ),
+    ("GET", "/v1/statements/c1?as_of=2021-05-31", None, ("admin", "subject")),
     ("GET", "/v1/statements/c2?as_of=2021-05-31", None, ("admin",)),  # not the subject's own
-    (
-        "GET",
-        "/v1/access-log/c1",
-        None,
-        (
-            "admin",
-            "subject",
-        ),
-    ),
-    (
-        "GET",
-        "/v1/aggregates/grades?by=region",
-        None,
-        (
-            "admin",
-            "analyst",
-        ),
-    ),
-    (
-        "POST",
-        "/v1/institutions/court/records",
-        RECORD,
-        (
-            "admin",
-            "institution",
-        ),
-    ),
+    ("GET", "/v1/access-log/c1", None, ("admin", "subject")),
+    ("GET", "/v1/aggregates/grades?by=region", None, ("admin", "analyst")),
+    ("GET", "/v1/public/lists", None, tuple(ROLES)),  # published: any key
+    ("GET", "/v1/appeals", None, ("admin", "subject", "reviewer")),  # the subject's own
+    ("GET", "/v1/appeals?subject=c2", None, ("admin", "reviewer")),
+    ("POST", "/v1/institutions/court/records", RECORD, ("admin", "institution")),
     ("POST", "/v1/institutions/police/records", POLICE, ("admin",)),  # not its institution
 ]
 

@@ -24,7 +24,6 @@ from socialrating.ledger.digests import payload_digest_sql, row_digest_sql
 from socialrating.ledger.store import SCHEMA_VERSION
 from socialrating.ledger.verify import VerifyReport, verify_ledger
 
-
 B: dict[str, int] = {}
 """The ledger's batch ids (``ledger`` sets them)."""
 

@@ -74,8 +74,9 @@ def test_statements_sum_to_scores(
                 row["quantity"] = quantity
             if needs_confidence:
                 row["confidence"] = confidence
-            if institution == "hotline":
-                row["counterpart"] = SUBJECTS[reporter]
+            if institution == "hotline":  # a citizen other than the subject reports
+                others = [c for c in SUBJECTS[:3] if c != row["subject"]]
+                row["counterpart"] = others[reporter % len(others)]
             by_institution.setdefault(institution, []).append(row)
         first_report = None
         for institution, rows in sorted(by_institution.items()):

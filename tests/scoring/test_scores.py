@@ -13,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from tests.conftest import d, feed, rec
 
+from socialrating.errors import BatchRejected
 from socialrating.ledger import Store
 from socialrating.model import Status
 from socialrating.scoring import Statement, score_run, statement
@@ -275,9 +277,11 @@ def test_the_same_reporter_or_the_subject_is_not_independent(store: Store) -> No
         [
             report("C1", "C2", "2021-02-01", key="a"),
             report("C1", "C2", "2021-02-02", key="b"),
-            report("C1", "C1", "2021-02-03", key="c"),
         ],
     )
+    # A report by its own subject is refused at the door: it corroborates nothing.
+    with pytest.raises(BatchRejected, match="a citizen cannot report itself"):
+        feed(store, "hotline", [report("C1", "C1", "2021-02-03", key="c")])
     assert show(store, "C1", "2021-06-01").score == 1000
     feed(store, "hotline", [report("C1", "C3", "2021-02-04")])
     assert show(store, "C1", "2021-06-01").score == 1000  # C2 and C3: two reporters

@@ -15,8 +15,11 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
 
-from socialrating import errors
+from socialrating import errors, settings
+from socialrating.api.bodies import BodyLimit, BodyRefused, read_records
 from socialrating.api.models import (
     AccessLogOut,
     AggregatesOut,
@@ -29,9 +32,11 @@ from socialrating.api.models import (
     ErrorOut,
     HealthOut,
     IngestOut,
-    RecordsIn,
+    PublicListOut,
+    PublicListsOut,
     ReviewIn,
     StatementOut,
+    records_body,
 )
 from socialrating.ledger.store import Store, open_store
 from socialrating.service import usecases
@@ -52,10 +57,12 @@ STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.SocialRatingError, 400, "bad_request"),
 ]
 ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": ErrorOut, "description": "The request's body cannot be read (not UTF-8)."},
     401: {"model": ErrorOut, "description": "No key, or an unknown or revoked one."},
     403: {"model": ErrorOut, "description": "The key's role may not do this (here)."},
     404: {"model": ErrorOut, "description": "No such subject, service, list or appeal."},
     409: {"model": ErrorOut, "description": "Refused as things stand (e.g. under appeal already)."},
+    413: {"model": ErrorOut, "description": "The body is over the size limit (too_large)."},
     422: {"model": ErrorOut, "description": "The request or its records are malformed."},
 }
 
@@ -92,8 +99,19 @@ Db = Annotated[Store, Depends(store)]
 Who = Annotated[Principal, Depends(principal)]
 
 
-def create_app(db: str) -> FastAPI:
-    """The API over the database at ``db`` (opened for writing while the app runs)."""
+def create_app(
+    db: str, max_body_bytes: int | None = None, max_batch_rows: int | None = None
+) -> FastAPI:
+    """The API over the database at ``db`` (opened for writing while the app runs).
+
+    ``max_body_bytes`` and ``max_batch_rows`` bound request bodies and batches (default:
+    the settings ``api_max_body_bytes`` and ``api_max_batch_rows``).
+
+    Raises:
+        SettingsError: a limit's setting is not a whole number of 1 or more.
+    """
+    max_body = max_body_bytes or settings.API_MAX_BODY_BYTES.count()
+    max_rows = max_batch_rows or settings.API_MAX_BATCH_ROWS.count()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:
@@ -112,6 +130,11 @@ def create_app(db: str) -> FastAPI:
         "statements out, each party seeing only what its key's role may.",
         lifespan=lifespan,
     )
+    app.add_middleware(BodyLimit, limit=max_body)
+
+    @app.exception_handler(BodyRefused)
+    async def body_refused(request: Request, exc: BodyRefused) -> JSONResponse:
+        return _error(exc.status_code, exc.code, str(exc.detail))
 
     @app.exception_handler(AccessError)
     async def access_error(request: Request, exc: AccessError) -> JSONResponse:
@@ -125,6 +148,14 @@ def create_app(db: str) -> FastAPI:
                 message = str(exc).split("\n")[0]
                 return _error(status, code, message, problems=problems)
         return _error(400, "bad_request", str(exc))
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        # What the framework refuses itself (an unreadable body, no such route or method):
+        # JSON in the same shape as every other error.
+        code = HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "error")
+        headers = dict(exc.headers) if exc.headers else None
+        return _error(exc.status_code, code, str(exc.detail), headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -161,9 +192,11 @@ def create_app(db: str) -> FastAPI:
         responses=ERRORS,
         tags=["decisions"],
     )
-    def decisions(service: str, body: DecisionsIn, s: Db, who: Who) -> dict[str, Any]:
+    def decisions(service: str, body: DecisionsIn, s: Db, who: Who) -> JSONResponse:
         """Decide SERVICE for many subjects at once (a passenger list)."""
-        return usecases.decide_many(s, who, service, body.subjects)
+        # Returned as it is: validating 100,000 decisions against the model again would
+        # take longer than deciding them (the schemathesis test checks the shape).
+        return JSONResponse(usecases.decide_many(s, who, service, body.subjects))
 
     @app.get(
         "/v1/statements/{subject}",
@@ -193,12 +226,22 @@ def create_app(db: str) -> FastAPI:
     @app.post(
         "/v1/institutions/{institution}/records",
         response_model=IngestOut,
-        responses=ERRORS,
+        responses=ERRORS | BODY_ERRORS,
         tags=["records"],
+        openapi_extra=records_body(),
     )
-    def records(institution: str, body: RecordsIn, s: Db, who: Who) -> dict[str, Any]:
-        """Append a batch of records from INSTITUTION: all rows, or none if any is bad."""
-        return usecases.ingest_records(s, who, institution, body.records, f"api:{institution}")
+    async def records(institution: str, request: Request, s: Db, who: Who) -> dict[str, Any]:
+        """Append a batch of records from INSTITUTION: all rows, or none if any is bad.
+
+        The body is JSON, `{"records": [...]}`, or NDJSON (`Content-Type:
+        application/x-ndjson`), one record object per line, read as it streams in.
+        """
+        usecases.may_ingest(who, institution)  # before the body is read
+        source = f"api:{institution}"
+        rows, lines, problems = await read_records(request, max_rows, source)
+        return await run_in_threadpool(
+            usecases.ingest_records, s, who, institution, rows, source, lines, problems
+        )
 
     @app.get("/v1/aggregates/grades", response_model=AggregatesOut, responses=ERRORS,
              tags=["aggregates"])  # fmt: skip
@@ -207,6 +250,24 @@ def create_app(db: str) -> FastAPI:
     ) -> dict[str, Any]:
         """Subjects per grade by region, age band or sex; small cells suppressed."""
         return usecases.aggregates(s, who, by)
+
+    @app.get("/v1/public/lists", response_model=PublicListsOut, responses=ERRORS,
+             tags=["public"])  # fmt: skip
+    def published(s: Db, who: Who) -> dict[str, Any]:
+        """The lists the rulebook publishes (as the court's debtor list is), with sizes."""
+        return usecases.public_lists(s, who)
+
+    @app.get("/v1/public/lists/{code}", response_model=PublicListOut, responses=ERRORS,
+             tags=["public"])  # fmt: skip
+    def published_list(
+        code: str,
+        s: Db,
+        who: Who,
+        limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+        offset: Annotated[int, Query(ge=0, le=2**40)] = 0,
+    ) -> dict[str, Any]:
+        """A published list's members: only the fields the rulebook marks public."""
+        return usecases.public_list(s, who, code, limit, offset)
 
     @app.post("/v1/appeals", response_model=AppealOut, responses=ERRORS, tags=["appeals"])
     def file_appeal(body: AppealIn, s: Db, who: Who) -> dict[str, Any]:
@@ -243,12 +304,29 @@ def create_app(db: str) -> FastAPI:
     return app
 
 
+BODY_ERRORS: dict[int | str, dict[str, Any]] = {
+    413: {
+        "model": ErrorOut,
+        "description": "The body is over the size limit (too_large), or the batch has more "
+        "records than the limit (too_many_rows); nothing is stored.",
+    },
+    415: {
+        "model": ErrorOut,
+        "description": "The body is neither application/json nor application/x-ndjson.",
+    },
+}
+
+HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+"""The ``error`` code of what the framework refuses itself, by status."""
+
+
 def _error(
     status: int,
     code: str,
     message: str,
     field: str | None = None,
     problems: list[dict[str, Any]] | None = None,
+    headers: dict[str, str] | None = None,
 ) -> JSONResponse:
     body = ErrorOut(error=code, message=message, field=field, problems=problems or [])
-    return JSONResponse(status_code=status, content=body.model_dump())
+    return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)

@@ -53,11 +53,56 @@ class DecisionsOut(BaseModel):
     decisions: list[DecisionOut]
 
 
-class RecordsIn(BaseModel):
-    """A batch of records from one institution: all stored, or none if any is bad."""
+Scalar = str | int | float | bool | None
+
+
+class RecordIn(BaseModel):
+    """One record: the columns of a batch file (see `socialrating ingest --help`), and no
+    other. Each value is one string or number; the key is a string."""
 
     model_config = ConfigDict(extra="forbid")
-    records: list[dict[str, str | int | float | None]] = Field(min_length=1, max_length=100_000)
+    key: str = Field(description="The idempotency key: the same key and content count once.")
+    subject: Scalar = None
+    parameter: Scalar = None
+    date: Scalar = Field(None, description="YYYY-MM-DD, from 1900-01-01 to today.")
+    quantity: Scalar = None
+    severity: Scalar = None
+    confidence: Scalar = None
+    counterpart: Scalar = None
+    evidence: Scalar = None
+    kind: Scalar = Field(None, description="record (the default) or verification")
+    refers_to: Scalar = None
+    act: Scalar = None
+    level: Scalar = None
+
+
+class RecordsIn(BaseModel):
+    """A batch of records from one institution: all stored, or none if any is bad. At
+    most SOCIALRATING_API_MAX_BATCH_ROWS records (100,000 by default)."""
+
+    model_config = ConfigDict(extra="forbid")
+    records: list[RecordIn] = Field(min_length=1)
+
+
+def records_body() -> dict[str, Any]:
+    """The OpenAPI request body of a batch (``openapi_extra``): JSON or NDJSON."""
+    schema = RecordsIn.model_json_schema()
+    record = schema.pop("$defs")["RecordIn"]
+    schema["properties"]["records"]["items"] = record  # inline: no component to refer to
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": schema},
+                "application/x-ndjson": {
+                    "schema": {
+                        "type": "string",
+                        "description": "One record object per line (each as in records).",
+                    },
+                },
+            },
+        },
+    }
 
 
 class IngestOut(BaseModel):
@@ -138,3 +183,23 @@ class AppealOut(BaseModel):
 
 class AppealsOut(BaseModel):
     appeals: list[AppealOut]
+
+
+class PublicListsOut(BaseModel):
+    """The lists that the rulebook publishes."""
+
+    run_id: int
+    as_of: str
+    lists: list[dict[str, Any]]
+
+
+class PublicListOut(BaseModel):
+    """A published list's members, each with only the fields the rulebook marks public."""
+
+    run_id: int
+    as_of: str
+    code: str = Field(alias="list", description="The list's code.")
+    size: int
+    offset: int
+    fields: list[str]
+    members: list[dict[str, Any]]

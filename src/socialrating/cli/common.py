@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -166,9 +167,8 @@ def opened(db: str, *, create: bool = False, read_only: bool = False) -> Iterato
     try:
         store = open_store(db, create=create, read_only=read_only)
     except LedgerError as exc:
-        marker = Path(f"{db}.serve")  # written by `socialrating serve` while it runs
-        if "in use by another process" in str(exc) and marker.is_file():
-            held = marker.read_text(encoding="utf-8").strip()
+        held = serving(db, str(exc)) if "in use by another process" in str(exc) else None
+        if held is not None:
             raise LedgerError(
                 f"{db} is held by {held}: ask the server (its HTTP API), or stop it first"
             ) from None
@@ -177,3 +177,37 @@ def opened(db: str, *, create: bool = False, read_only: bool = False) -> Iterato
         yield store
     finally:
         store.close()
+
+
+def serving(db: str, refusal: str = "") -> str | None:
+    """The server holding ``db``, as its marker file names it ("socialrating serve on URL
+    (PID n)"), or None when no server runs on it.
+
+    ``socialrating serve`` writes the marker while it runs and removes it when it stops; a
+    server that was killed leaves it behind. So the marker counts only while its process
+    lives, and, when ``refusal`` (DuckDB's lock error) names the process holding the lock,
+    only if that is the same process.
+    """
+    marker = Path(f"{db}.serve")
+    try:
+        held = marker.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    found = re.search(r"\(PID (\d+)\)$", held)
+    if found is None:
+        return None
+    pid = int(found.group(1))
+    holder = re.search(r"PID (\d+)\)", refusal)
+    if holder is not None:
+        return held if int(holder.group(1)) == pid else None
+    return held if _alive(pid) else None
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # it runs, as another user
+        return True
+    return True

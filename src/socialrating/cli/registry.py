@@ -31,7 +31,7 @@ def subjects_import(
     from socialrating.ledger.subjects import read_subjects_file
 
     with opened(db) as store:
-        n = register_subjects(store, read_subjects_file(file), str(file))
+        n = register_subjects(store, read_subjects_file(file, refuse_others=True), str(file))
     if as_json:
         emit({"file": str(file), "registered": n})
     else:

@@ -161,7 +161,7 @@ def list_sizes(store: Store, run_id: int | None = None) -> dict[str, Any]:
 
 
 def list_members(
-    store: Store, name: str, run_id: int | None = None, limit: int = 50
+    store: Store, name: str, run_id: int | None = None, limit: int = 50, offset: int = 0
 ) -> dict[str, Any]:
     """The members of list ``name`` (at most ``limit``), each with why and since when.
 
@@ -181,7 +181,9 @@ def list_members(
             "SELECT count(*) FROM list_members WHERE run_id = ? AND list = ?", [run_id, name]
         )
     )
-    limited = f"LIMIT {int(limit)}" if limit else ""
+    limited = (f"LIMIT {int(limit)}" if limit else "") + (
+        f" OFFSET {int(offset)}" if offset else ""
+    )
     # The members shown first, then what explains each: joins over a few rows only.
     rows = store.rows(
         f"""WITH m AS (

@@ -33,6 +33,18 @@ import pyarrow as pa
 from socialrating.errors import BatchRejected, LedgerError, Problem
 from socialrating.ledger.append import Batch, append_digested, utc_now
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
+from socialrating.ledger.limits import (
+    CONTROL_RE2,
+    EARLIEST_DATE,
+    EARLIEST_DAY,
+    EARLY_DATE_RE2,
+    LATE_DATE_RE2,
+    TEXT_CONTROL_RE2,
+    printable,
+    shown_sql,
+    too_long_message_sql,
+    too_long_sql,
+)
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash
 from socialrating.ledger.store import Store
@@ -64,8 +76,8 @@ class IngestResult:
 
 
 def q(expr: str) -> str:
-    """SQL for ``'<value of expr>'`` in a message."""
-    return f"'''' || {expr} || ''''"
+    """SQL for ``'<value of expr>'`` in a message (a long value cut short)."""
+    return f"'''' || {shown_sql(expr)} || ''''"
 
 
 # Quantities are counts, hours, days or amounts; past this they are a mistake, and
@@ -110,7 +122,8 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
         "date_text IS NOT NULL AND day IS NULL",
         f"'not a date (YYYY-MM-DD): ' || {q('date_text')}",
     ),
-    ("date", "day > $today", "'is in the future: ' || date_text"),
+    ("date", "day > $today", f"'is in the future: ' || {shown_sql('date_text')}"),
+    ("date", f"day < {EARLIEST_DAY}", f"'is before {EARLIEST_DATE}: ' || {shown_sql('date_text')}"),
     (
         "quantity",
         "quantity_text IS NOT NULL AND (quantity IS NULL OR NOT isfinite(quantity))",
@@ -200,6 +213,50 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
         f"'not a level code (up to 40 letters, digits, _ . : -): ' || {q('level')}",
     ),
     ("act", "kind = 2 AND act IS NOT NULL", "'a verification carries no act id'"),
+    (
+        "counterpart",
+        "kind = 1 AND '$class' = 'citizen' AND counterpart_id = given_subject_id",
+        f"'the reporter ' || {q('counterpart_code')} || ' is the subject of the report: "
+        "a citizen cannot report itself'",
+    ),
+    # Keys and codes hold no control characters; free text none but tab and line breaks.
+    *(
+        (
+            field,
+            f"has_control AND regexp_matches({column}, '{CONTROL_RE2}')",
+            f"'must not contain control characters: ' || {q(column)}",
+        )
+        for field, column in (
+            ("key", "idem_key"),
+            ("subject", "subject_code"),
+            ("parameter", "parameter_code"),
+            ("counterpart", "counterpart_code"),
+        )
+    ),
+    (
+        "evidence",
+        f"has_control AND regexp_matches(evidence, '{TEXT_CONTROL_RE2}')",
+        f"'must not contain control characters other than tab and line breaks: ' || {q('evidence')}",
+    ),
+    # Every field, in every format, holds at most MAX_FIELD_CHARS characters.
+    *(
+        (field, too_long_sql(column), too_long_message_sql(column))
+        for field, column in (
+            ("key", "idem_key"),
+            ("subject", "subject_code"),
+            ("parameter", "parameter_code"),
+            ("date", "date_text"),
+            ("quantity", "quantity_text"),
+            ("severity", "severity_text"),
+            ("confidence", "confidence_text"),
+            ("counterpart", "counterpart_code"),
+            ("evidence", "evidence"),
+            ("kind", "kind_text"),
+            ("refers_to", "refers_text"),
+            ("act", "act"),
+            ("level", "level"),
+        )
+    ),
 )
 
 # The checks of a key against the rest of the batch and the ledger: over ``batch_checked``,
@@ -296,12 +353,21 @@ WITH trimmed AS (
 ), typed AS (
     SELECT t.*,
            CASE t.kind_text WHEN 'record' THEN 1 WHEN 'verification' THEN 2 END::TINYINT AS kind,
-           CASE WHEN regexp_full_match(t.date_text, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')
-                THEN CAST(try_cast(t.date_text AS DATE) - DATE '1970-01-01' AS INTEGER) END AS day,
+           -- A day out of any calendar's range (a Parquet date or timestamp, as DuckDB
+           -- writes it) is the latest or the earliest day: the date checks say which.
+           CAST(CASE WHEN regexp_full_match(t.date_text, '[0-9]{{4}}-[0-9]{{2}}-[0-9]{{2}}')
+                     THEN try_cast(t.date_text AS DATE) - DATE '1970-01-01'
+                     WHEN regexp_full_match(t.date_text, '{LATE_DATE_RE2}') THEN 2147483647
+                     WHEN regexp_full_match(t.date_text, '{EARLY_DATE_RE2}') THEN -2147483647
+                END AS INTEGER) AS day,
            try_cast(t.quantity_text AS DOUBLE) AS quantity,
            CASE WHEN regexp_full_match(t.severity_text, '[+-]?[0-9]{{1,9}}')
                 THEN try_cast(t.severity_text AS SMALLINT) END AS severity,
            try_cast(t.confidence_text AS DOUBLE) AS confidence,
+           -- One search of the texts for a control character; which holds it is asked
+           -- only where one does.
+           regexp_matches(concat(t.idem_key, t.subject_code, t.parameter_code,
+                                 t.counterpart_code, t.evidence), '{CONTROL_RE2}') AS has_control,
            {_REFERS} AS refers_to
     FROM trimmed t
 ), joined AS (
@@ -562,7 +628,12 @@ def _ingest_staged(
             _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))
         )
         if problems or bad or conflicts:
-            problems += _problems(store, context, source)
+            # A field the reader found bad (an object, a lone surrogate) is staged as null:
+            # what the checks then say of it (missing) is not said again.
+            said = {(p.line, p.field) for p in problems if p.field}
+            problems += [
+                p for p in _problems(store, context, source) if (p.line, p.field) not in said
+            ]
             problems.sort(key=lambda p: (p.line or 0, p.field))
             raise BatchRejected(
                 f"{source}: {len(problems)} problem(s); nothing from this batch was stored",
@@ -608,4 +679,4 @@ def _problems(store: Store, context: _Context, source: str) -> list[Problem]:
             f"SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY line, field, reason", context
         )
     )
-    return [Problem(source, line, field, reason) for line, field, reason in bad]
+    return [Problem(source, line, field, printable(reason, 1000)) for line, field, reason in bad]

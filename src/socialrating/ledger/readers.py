@@ -20,7 +20,10 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 import duckdb
 import pyarrow as pa
@@ -34,6 +37,7 @@ from socialrating.csvrows import (
     scan_csv_layout,
 )
 from socialrating.errors import Problem
+from socialrating.ledger.limits import MAX_LINE_CHARS, SHOWN_CHARS, printable
 
 COLUMNS = (
     "key",
@@ -76,6 +80,9 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> list[Problem
     """
     path = Path(path)
     fmt = FORMATS.get(path.suffix.lower())
+    if path.is_dir():
+        _new_rows(con)
+        return [Problem(str(path), None, "", "is a directory, not a batch file")]
     if fmt is None:
         _new_rows(con)
         return [
@@ -147,8 +154,14 @@ def _append(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
 
 
 def _unknown(source: str, line: int | None, names: list[str]) -> list[Problem]:
+    """A problem for each name not in COLUMNS: unknown columns are refused, in every format."""
     return [
-        Problem(source, line, name, f"unknown column {name!r} (known: {', '.join(COLUMNS)})")
+        Problem(
+            source,
+            line,
+            printable(name, SHOWN_CHARS),
+            f"unknown column '{printable(name, SHOWN_CHARS)}' (known: {', '.join(COLUMNS)})",
+        )
         for name in names
         if name not in COLUMNS
     ]
@@ -237,42 +250,99 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
     problems: list[Problem] = []
     objs: list[dict[str, object]] = []
     lines: list[int] = []
-    known = frozenset(COLUMNS)
     unknown: set[str] = set()
-    loads = json.loads
     with path.open(encoding="utf-8-sig") as f:
-        for line, text in enumerate(f, start=1):
-            if not text.strip():
-                continue
-            try:
-                obj = loads(text)
-            except json.JSONDecodeError as exc:
+        for line, text in _lines(f, MAX_LINE_CHARS):
+            if text is None:
                 problems.append(
-                    Problem(src, line, "", f"not valid JSON: {exc.msg} (column {exc.colno})")
+                    Problem(src, line, "", f"longer than {MAX_LINE_CHARS:,} characters: not read")
                 )
                 continue
-            if not isinstance(obj, dict):
-                problems.append(Problem(src, line, "", "each line must be a JSON object"))
+            if not text.strip():
                 continue
-            if not known.issuperset(obj):
-                for name in obj:
-                    if name not in known and name not in unknown:
-                        unknown.add(name)
-                        problems += _unknown(src, line, [name])
+            obj = parse_record(src, line, text, problems)
+            if obj is None:
+                continue
+            unknown_columns(src, line, obj, unknown, problems)
             objs.append(obj)
             lines.append(line)
             if len(objs) >= CHUNK_ROWS:
-                _append(con, _ndjson_table(src, objs, lines, problems))
+                _append(con, records_table(src, objs, lines, problems))
                 objs, lines = [], []
-    _append(con, _ndjson_table(src, objs, lines, problems))
+    _append(con, records_table(src, objs, lines, problems))
     return problems
 
 
-def _ndjson_table(
+def _lines(f: TextIO, limit: int) -> Iterator[tuple[int, str | None]]:
+    """Each line of ``f`` with its number; None for a line over ``limit`` characters, which
+    is skipped without being held in memory."""
+    line = 0
+    while text := f.readline(limit + 1):
+        line += 1
+        if len(text) > limit and not text.endswith("\n"):
+            while (rest := f.readline(limit + 1)) and not rest.endswith("\n"):
+                pass
+            yield line, None
+            continue
+        yield line, text
+
+
+def parse_record(
+    src: str, line: int, text: str | bytes, problems: list[Problem]
+) -> dict[str, object] | None:
+    """One line of NDJSON (a file's, or an HTTP body's) as a record: a JSON object. None,
+    with the problem added to ``problems``, when it is not one."""
+    if isinstance(text, bytes):
+        try:
+            text = text.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            reason = f"not UTF-8 text: byte {exc.start + 1} of the line ({exc.reason})"
+            problems.append(Problem(src, line, "", reason))
+            return None
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(Problem(src, line, "", f"not valid JSON: {exc.msg} (column {exc.colno})"))
+        return None
+    except RecursionError:
+        problems.append(Problem(src, line, "", "not valid JSON: nested too deeply"))
+        return None
+    except ValueError as exc:  # a number of more than 4,300 digits
+        problems.append(Problem(src, line, "", f"not valid JSON: {printable(str(exc), 200)}"))
+        return None
+    if not isinstance(obj, dict):
+        problems.append(Problem(src, line, "", "each line must be a JSON object"))
+        return None
+    return obj
+
+
+_KNOWN = frozenset(COLUMNS)
+
+
+def unknown_columns(
+    src: str, line: int, obj: dict[str, object], seen: set[str], problems: list[Problem]
+) -> None:
+    """A problem for each name of ``obj`` not in COLUMNS and not in ``seen`` (then added)."""
+    if _KNOWN.issuperset(obj):
+        return
+    for name in obj:
+        if name not in _KNOWN and name not in seen:
+            seen.add(name)
+            problems += _unknown(src, line, [name])
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def records_table(
     src: str, objs: list[dict[str, object]], lines: list[int], problems: list[Problem]
 ) -> pa.Table:
-    """The text columns of parsed NDJSON objects; a value that is an object or a list is a
-    problem (and null)."""
+    """The text columns (see ``staged_table``) of parsed JSON records, from NDJSON or HTTP.
+
+    A value that is an object or a list, a string holding a lone surrogate (JSON's
+    ``"\\ud800"``, which is not Unicode text) or a ``key`` that is not a string is a
+    problem; the value is staged as null (a key that is a number as written).
+    """
     present = set().union(*objs)
     data: dict[str, pa.Array] = {"line": pa.array(lines, pa.int64())}
     for name in COLUMNS:
@@ -283,16 +353,38 @@ def _ndjson_table(
         try:
             data[name] = pa.array(values, pa.string())  # the common case: text (or null) only
             continue
-        except (pa.ArrowInvalid, pa.ArrowTypeError):
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
             pass
         texts: list[str | None] = []
         for line, value in zip(lines, values, strict=True):
-            if isinstance(value, (dict, list)):
-                problems.append(Problem(src, line, name, f"must be a single value, not {value!r}"))
-                value = None
-            texts.append(None if value is None else _text(value))
+            text = None
+            if isinstance(value, str):
+                if _SURROGATE.search(value) is None:
+                    text = value
+                else:
+                    problems.append(Problem(src, line, name, _surrogate(value)))
+            elif isinstance(value, (dict, list)):
+                shown = printable(repr(value), SHOWN_CHARS)
+                problems.append(Problem(src, line, name, f"must be a single value, not {shown}"))
+            elif value is not None:
+                text = _text(value)
+                if name == "key":
+                    reason = (
+                        f"must be a string (text in quotes), not {printable(text, SHOWN_CHARS)}"
+                    )
+                    problems.append(Problem(src, line, name, reason))
+            texts.append(text)
         data[name] = pa.array(texts, pa.string())
     return pa.table(data)
+
+
+def _surrogate(value: str) -> str:
+    found = _SURROGATE.search(value)
+    assert found is not None
+    return (
+        f"not Unicode text: a lone surrogate {printable(found.group())} at character "
+        f"{found.start() + 1} of '{printable(value, SHOWN_CHARS)}'"
+    )
 
 
 def _text(value: object) -> str:
@@ -317,7 +409,30 @@ def _stage_parquet(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
         problem = _stage_parquet_exact(con, path)
         if problem is not None:
             return [problem]
-    return _unknown(src, None, schema.names)
+    return _unknown(src, None, schema.names) + _parquet_types(src, schema)
+
+
+def _parquet_types(src: str, schema: pa.Schema) -> list[Problem]:
+    """A problem for each known column whose type no value may have: a list, a struct or
+    a map (a field holds one value), and a ``key`` that is not text."""
+    problems = []
+    for field in schema:
+        typ = field.type
+        if field.name not in COLUMNS:
+            continue
+        if pa.types.is_nested(typ):
+            reason = f"must hold single values (text, numbers, dates), not {typ}"
+            problems.append(Problem(src, None, field.name, reason))
+        elif field.name == "key" and not _is_text(typ) and not pa.types.is_null(typ):
+            reason = f"must be a text column (an idempotency key is text), not {typ}"
+            problems.append(Problem(src, None, field.name, reason))
+    return problems
+
+
+def _is_text(typ: pa.DataType) -> bool:
+    if pa.types.is_dictionary(typ):
+        typ = typ.value_type
+    return bool(pa.types.is_string(typ) or pa.types.is_large_string(typ))
 
 
 def _parquet_text(name: str, typ: pa.DataType) -> str | None:
@@ -333,6 +448,8 @@ def _parquet_text(name: str, typ: pa.DataType) -> str | None:
         # DuckDB writes a double as Python does (the shortest text that reads back the same).
         return f"CAST(CAST({col} AS DOUBLE) AS VARCHAR)"
     if pa.types.is_date32(typ):
+        # A day out of Python's range is written as DuckDB writes it ('infinity',
+        # '148108-07-06', '5877642-06-23 (BC)'): ingest refuses it as out of range.
         return f"CAST({col} AS VARCHAR)"
     if name == "date" and pa.types.is_timestamp(typ):
         # The UTC day of each timestamp (a naive timestamp is taken to be in UTC).
@@ -387,10 +504,7 @@ def _stage_parquet_exact(con: duckdb.DuckDBPyConnection, path: Path) -> Problem 
                 cols: dict[str, list[str | None]] = {}
                 for name in batch.schema.names:
                     if name in COLUMNS:
-                        column = batch.column(name)
-                        if name == "date" and pa.types.is_timestamp(column.type):
-                            column = _utc_dates(column)
-                        cols[name] = [None if v is None else _text(v) for v in column.to_pylist()]
+                        cols[name] = _column_text(con, name, batch.column(name))
                 _append(con, staged_table(cols, list(range(line, line + batch.num_rows))))
                 line += batch.num_rows
     except (pa.ArrowException, OSError) as exc:
@@ -399,9 +513,29 @@ def _stage_parquet_exact(con: duckdb.DuckDBPyConnection, path: Path) -> Problem 
     return None
 
 
-def _utc_dates(column: pa.Array) -> pa.Array:
-    """The UTC day of each timestamp (a naive timestamp is taken to be in UTC)."""
+def _column_text(con: duckdb.DuckDBPyConnection, name: str, column: pa.Array) -> list[str | None]:
+    """Each value of a Parquet column as text: as the fast path writes it where it reads the
+    type (dates: as DuckDB writes them, also out of Python's range), else as str()."""
     typ = column.type
-    if typ.tz is not None:
-        column = column.cast(pa.timestamp(typ.unit, "UTC"))
-    return column.cast(pa.date32())
+    if pa.types.is_date(typ) or (name == "date" and pa.types.is_timestamp(typ)):
+        return list(date_text(con, column).to_pylist())
+    try:
+        return [None if v is None else _text(v) for v in column.to_pylist()]
+    except (ValueError, OverflowError):  # a timestamp out of Python's range
+        return list(column.cast(pa.string()).to_pylist())
+
+
+def date_text(con: duckdb.DuckDBPyConnection, column: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Dates or timestamps as DuckDB writes their day (YYYY-MM-DD; a timestamp's UTC day, a
+    naive one taken to be in UTC), also days out of Python's range ('infinity',
+    '148108-07-06', '5877642-06-23 (BC)'), so that a check can say they are out of range."""
+    typ = column.type
+    expr = _parquet_text("date", typ) if pa.types.is_timestamp(typ) else None
+    expr = expr or 'CAST(CAST("date" AS DATE) AS VARCHAR)'
+    con.register("staged_dates", pa.table({"date": column}))
+    try:
+        return (
+            con.sql(f"SELECT {expr} FROM staged_dates").to_arrow_table().column(0).combine_chunks()
+        )
+    finally:
+        con.unregister("staged_dates")

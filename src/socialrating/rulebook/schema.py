@@ -203,6 +203,14 @@ class Stage(_Strict):
     label: str = ""
 
 
+PublicField = Literal[
+    "subject", "kind", "region", "since", "until", "cause", "parameter", "date", "institution"
+]
+"""What a published list may show of a member: its code, kind and region; since and until
+when; why (cause), and for a record the parameter, its date and the institution that sent
+it. Never a score, a grade's score, or another subject."""
+
+
 class BlackList(_Strict):
     """A named list (a flight ban, the organisation blacklist) and how subjects enter and leave.
 
@@ -227,6 +235,11 @@ class BlackList(_Strict):
     term_days: Days | None = None
     min_age: Annotated[int, Field(ge=0, le=150)] | None = None
     enter_with: list[Joint] = Field(default_factory=list)
+    public: list[PublicField] = Field(
+        default_factory=list,
+        description="The fields of a member that anyone may read (the list is published, "
+        "as the court's debtor list is): none by default, and then the list is not public.",
+    )
 
 
 class Joint(_Strict):

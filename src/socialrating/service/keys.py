@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 
 from socialrating.errors import SocialRatingError
@@ -135,19 +136,36 @@ def revoke_key(store: Store, key_id: int) -> Key:
     with store.transaction():
         store.run("UPDATE api_keys SET revoked_at = now()::TIMESTAMP WHERE key_id = ?", [key_id])
         record_registries(store, ("api_keys",))
+    _KNOWN.clear()  # at once, in this process too
     return key(store, key_id)
+
+
+_KNOWN: dict[tuple[str, str], tuple[float, Principal]] = {}
+"""Keys found valid lately, by database and hash, with when: a busy service reads a key's
+row once a second, not on every request. Revoking a key forgets them all (no other process
+can revoke one meanwhile: the server holds the database)."""
+KNOWN_FOR = 1.0
+"""Seconds a key found valid is taken as valid without reading its row again."""
 
 
 def principal_for(store: Store, token: str | None) -> Principal | None:
     """Who a secret belongs to, or None (no key, unknown, revoked)."""
     if not token or not token.startswith(PREFIX):
         return None
+    digest = _digest(token)
+    now = time.monotonic()
+    known = _KNOWN.get((store.path, digest))
+    if known is not None and now - known[0] < KNOWN_FOR:
+        return known[1]
     row = store.one(
         "SELECT key_id, role, acts_for FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
-        [_digest(token)],
+        [digest],
     )
     if row is None:
+        _KNOWN.pop((store.path, digest), None)
         return None
-    return Principal(
+    found = Principal(
         Role(str(row[1])), tuple(c for c in str(row[2] or "").split(",") if c), int(row[0])
     )
+    _KNOWN[(store.path, digest)] = (now, found)
+    return found

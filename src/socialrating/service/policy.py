@@ -35,6 +35,7 @@ class Action(StrEnum):
     STATEMENT = "statement"
     ACCESS_LOG = "access_log"
     AGGREGATES = "aggregates"
+    PUBLIC_LISTS = "public_lists"
     APPEAL = "appeal"
     APPEALS = "appeals"
     REVIEW = "review"
@@ -73,6 +74,9 @@ POLICY: dict[Action, dict[Role, str]] = {
         Role.ADMIN: "all",
         Role.ANALYST: "grades by region, age band and sex; cells under 10 subjects suppressed",
     },
+    Action.PUBLIC_LISTS: {
+        role: "the lists a rulebook publishes, only the fields it marks public" for role in Role
+    },
     Action.APPEAL: {
         Role.ADMIN: "on behalf of any subject",
         Role.SUBJECT: "against records about itself",
@@ -97,6 +101,7 @@ DOING: dict[Action, str] = {
     Action.STATEMENT: "read statements",
     Action.ACCESS_LOG: "read access logs",
     Action.AGGREGATES: "read aggregates",
+    Action.PUBLIC_LISTS: "read public lists",
     Action.APPEAL: "file appeals",
     Action.APPEALS: "read appeals",
     Action.REVIEW: "review appeals",
@@ -146,7 +151,7 @@ def allowed(principal: Principal, action: Action, resource: str | None = None) -
     or subject code its role is scoped by)."""
     if principal.role not in POLICY[action]:
         return False
-    if principal.role in SCOPED and action is not Action.HEALTH:
+    if principal.role in SCOPED and action not in (Action.HEALTH, Action.PUBLIC_LISTS):
         return resource is not None and resource in principal.acts_for
     return True
 

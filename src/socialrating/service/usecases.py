@@ -12,9 +12,9 @@ import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
-from socialrating.errors import AppealError, UnknownAppeal, UnknownSubject
+from socialrating.errors import AppealError, Problem, UnknownAppeal, UnknownSubject
 from socialrating.ledger.store import Store
-from socialrating.service.access import access_of, log_access, log_accesses
+from socialrating.service.access import access_of, log_access_of, log_accesses
 from socialrating.service.policy import SCOPED, Action, Principal, Role, check
 
 if TYPE_CHECKING:
@@ -35,21 +35,39 @@ def health(store: Store) -> dict[str, Any]:
     }
 
 
+def may_ingest(principal: Principal, institution: str) -> None:
+    """Refuse a principal who may not send records from ``institution`` (before a request
+    body is read)."""
+    check(principal, Action.INGEST, institution)
+
+
 def ingest_records(
-    store: Store, principal: Principal, institution: str, rows: list[dict[str, Any]], source: str
+    store: Store,
+    principal: Principal,
+    institution: str,
+    rows: list[dict[str, Any]],
+    source: str,
+    lines: list[int] | None = None,
+    problems: list[Problem] | None = None,
 ) -> dict[str, Any]:
-    """Append records from ``institution``: all of them, or none if any is bad."""
+    """Append records (JSON objects) from ``institution``: all of them, or none if any is bad.
+
+    Each row is checked as an NDJSON line is: an unknown column, a value that is a list or
+    an object, a lone surrogate or a key that is not a string is a problem. ``lines`` say
+    where each row came from (default: 1, 2, …); ``problems`` found while reading them
+    (lines that are not records) are reported with the rows'.
+    """
     from socialrating.ledger.ingest import ingest_table
-    from socialrating.ledger.readers import COLUMNS, staged_table
+    from socialrating.ledger.readers import records_table, unknown_columns
 
     check(principal, Action.INGEST, institution)
-    columns: dict[str, list[str | None]] = {c: [] for c in COLUMNS}
-    for row in rows:
-        for c in COLUMNS:
-            value = row.get(c)
-            columns[c].append(None if value is None else str(value))
-    table = staged_table(columns, list(range(1, len(rows) + 1)))
-    return ingest_table(store, table, institution, source).as_dict()
+    lines = list(range(1, len(rows) + 1)) if lines is None else lines
+    found = list(problems or [])
+    unknown: set[str] = set()
+    for line, row in zip(lines, rows, strict=True):
+        unknown_columns(source, line, row, unknown, found)
+    table = records_table(source, rows, lines, found)
+    return ingest_table(store, table, institution, source, found).as_dict()
 
 
 SAFE_TEXT = {
@@ -85,12 +103,21 @@ def fresh(store: Store) -> int | None:
     """
     from socialrating.scoring.run import score_run
 
+    # The latest run and the ledger's last entry, from two small tables (every entry is
+    # appended in a batch): while neither moves after a check found the run current, it
+    # stays current, and the entries need not be read again.
+    state = store.one(
+        "SELECT (SELECT max(run_id) FROM runs), (SELECT max(last_entry) FROM batches)"
+    )
+    if state is not None and state[0] is not None and _CURRENT.get(store.path) == state:
+        return int(state[0])
     latest = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
-    # Entries a score depends on (not the digests the ledger records of its own tables),
-    # after the run's last: entries are stored in id order, so this reads only the tail.
-    newer = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ? AND kind <= 6)"
+    # Entries after the run's last: stored in id order, so this reads only the tail.
+    newer = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ?)"
     run = store.one(latest)
     if run is None or not store.scalar(newer, [int(run[2])]):
+        if run is not None and state is not None:
+            _CURRENT[store.path] = state  # current as of ``state``, read before the check
         return None if run is None else int(run[0])
     with _RESCORING:  # one rescoring at a time; the others then find it done
         run = store.one(latest)
@@ -100,16 +127,27 @@ def fresh(store: Store) -> int | None:
         return int(run[0])
 
 
+_CURRENT: dict[str, tuple[Any, ...]] = {}
+"""Per database, the (latest run, last entry) at which ``fresh`` last found the run current."""
+
+
 def decide(
     store: Store, principal: Principal, subject: str, service: str, run_id: int | None = None
 ) -> dict[str, Any]:
-    """May ``subject`` use ``service``? From the latest run (or ``run_id``)."""
+    """May ``subject`` use ``service``? From the latest run (or ``run_id``).
+
+    The latest run is answered from memory (the run loaded whole, as for a batch: a binary
+    search, no query); another run from its rows (``decide_one``).
+    """
+    from socialrating.decisions.decider import load_decider
     from socialrating.decisions.lookup import decide_one
 
     check(principal, Action.DECIDE, service)
     if run_id is None:
-        fresh(store)
-    decision = decide_one(store, subject, service, run_id).as_dict()
+        decider = _decider(store, load_decider, fresh(store))
+        decision = decider.decide(subject, service).as_dict()
+    else:
+        decision = decide_one(store, subject, service, run_id).as_dict()
     _log(store, principal, "decide", subject, service)
     return decision if principal.role is Role.ADMIN else _for_provider(decision)
 
@@ -122,8 +160,7 @@ def decide_many(
     from socialrating.decisions.decider import load_decider
 
     check(principal, Action.DECIDE, service)
-    fresh(store)
-    decider = _decider(store, load_decider)
+    decider = _decider(store, load_decider, fresh(store))
     decisions = [decision_dict(decider, s, service) for s in subjects]
     log_accesses(store, principal, "decide", subjects, service)
     if principal.role is not Role.ADMIN:
@@ -132,17 +169,26 @@ def decide_many(
 
 
 _DECIDERS: dict[tuple[str, int], Any] = {}
+_LOADING = threading.Lock()
 
 
-def _decider(store: Store, load: Any) -> Any:
-    """The latest run loaded whole, kept while it is the latest (a batch or a busy service
-    answers from memory)."""
-    latest = store.scalar("SELECT max(run_id) FROM runs")
+def _decider(store: Store, load: Any, latest: int | None) -> Any:
+    """The latest run (``latest``, as ``fresh`` found it) loaded whole, kept while it is the
+    latest (a batch or a busy service answers from memory).
+
+    Raises:
+        NoSnapshot: no run yet (``latest`` is None).
+    """
     key = (store.path, int(latest or 0))
-    if key not in _DECIDERS:
-        _DECIDERS.clear()
-        _DECIDERS[key] = load(store)
-    return _DECIDERS[key]
+    found = _DECIDERS.get(key)
+    if found is None:
+        with _LOADING:  # one load at a time: requests arriving meanwhile wait for it
+            found = _DECIDERS.get(key)
+            if found is None:
+                found = load(store, latest)
+                _DECIDERS.clear()
+                _DECIDERS[key] = found
+    return found
 
 
 def statement(
@@ -214,6 +260,75 @@ def aggregates(store: Store, principal: Principal, by: str) -> dict[str, Any]:
         "cells": cells,
         "suppressed_below": SMALLEST_CELL,
     }
+
+
+def public_lists(store: Store, principal: Principal) -> dict[str, Any]:
+    """The lists the latest run's rulebook publishes: their sizes and public fields."""
+    from socialrating.decisions.batch import list_sizes
+
+    check(principal, Action.PUBLIC_LISTS)
+    sizes = list_sizes(store)
+    public = _published(store, int(sizes["run_id"]))
+    return {
+        "run_id": sizes["run_id"],
+        "as_of": sizes["as_of"],
+        "lists": [
+            {"list": x["list"], "name": x["name"], "members": x["members"],
+             "fields": public[x["list"]]}
+            for x in sizes["lists"]
+            if x["list"] in public
+        ],
+    }  # fmt: skip
+
+
+def public_list(
+    store: Store, principal: Principal, code: str, limit: int = 100, offset: int = 0
+) -> dict[str, Any]:
+    """The members of a published list, each with only the fields the rulebook marks
+    public, in code order (``limit`` and ``offset`` page through it)."""
+    from socialrating.decisions.batch import list_members
+    from socialrating.errors import UnknownList
+
+    check(principal, Action.PUBLIC_LISTS)
+    run = store.scalar("SELECT max(run_id) FROM runs")
+    fields = _published(store, int(run)).get(code) if run is not None else None
+    if fields is None:  # unknown and unpublished lists alike
+        raise UnknownList(f"no published list {code!r}")
+    doc = list_members(store, code, None, limit, offset)
+    extra: dict[str, tuple[str, str]] = {}
+    if {"kind", "region"} & set(fields):
+        codes = [m["subject"] for m in doc["members"]]
+        extra = {
+            str(c): (str(k), r)
+            for c, k, r in store.rows(
+                "SELECT code, kind, region FROM subjects WHERE list_contains(?, code)", [codes]
+            )
+        }
+    members = []
+    for m in doc["members"]:
+        kind, region = extra.get(m["subject"], (None, None))
+        full = {**m, "kind": kind, "region": region}
+        if m["cause"] != "record":  # a grade or another subject is never published
+            full.update(parameter=None, date=None, institution=None)
+        members.append({f: full[f] for f in fields})
+    return {
+        "run_id": doc["run_id"],
+        "as_of": doc["as_of"],
+        "list": code,
+        "size": doc["size"],
+        "offset": offset,
+        "fields": fields,
+        "members": members,
+    }
+
+
+def _published(store: Store, run_id: int) -> dict[str, list[str]]:
+    """Per list that the run's rulebook publishes, its public fields."""
+    from socialrating.ledger.rulebooks import stored_rulebook
+
+    rb_hash = store.scalar("SELECT rulebook_hash FROM runs WHERE run_id = ?", [run_id])
+    rb = stored_rulebook(store, str(rb_hash))
+    return {lst.code: list(lst.public) for lst in rb.spec.lists if lst.public}
 
 
 def file_appeal(
@@ -297,6 +412,4 @@ def _subject_id(store: Store, code: str) -> int:
 
 
 def _log(store: Store, principal: Principal, action: str, subject: str, detail: str) -> None:
-    found = store.scalar("SELECT subject_id FROM subjects WHERE code = ?", [subject])
-    if found is not None:
-        log_access(store, principal, action, int(found), detail)
+    log_access_of(store, principal, action, subject, detail)

@@ -1,0 +1,137 @@
+"""The service's request paths made cheaper keep their promises: every read is in the
+access log once it is answered (reads made together are committed together), a revoked
+key stops working at once, and a decision from the run held in memory is the decision
+read from the run's rows."""
+
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from tests.conftest import DATA, feed, rec
+
+from socialrating.decisions.lookup import decide_one
+from socialrating.errors import UnknownService, UnknownSubject
+from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
+from socialrating.rulebook import load_rulebook
+from socialrating.scoring import score_run
+from socialrating.service import usecases
+from socialrating.service.access import log_access_of, log_accesses
+from socialrating.service.keys import create_key, principal_for, revoke_key
+from socialrating.service.policy import Principal, Role
+from socialrating.service.tables import ensure_tables
+
+READER = Principal(Role.PROVIDER, ("loan",), 7)
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[Store]:
+    """The consequences rulebook (loan, flight, bidding, senior), subjects C1..C9 and O1."""
+    store = open_store(tmp_path / "served.duckdb", create=True)
+    activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+    register_subjects(
+        store,
+        pa.table(
+            {
+                "code": [f"C{i}" for i in range(1, 10)] + ["O1"],
+                "kind": ["citizen"] * 9 + ["organisation"],
+            }
+        ),
+    )
+    ensure_tables(store)
+    yield store
+    store.close()
+
+
+def cursor(store: Store) -> Store:
+    """A connection of its own, as each request has."""
+    return Store(store.path, store.con.cursor(), store.read_only)
+
+
+def logged(store: Store) -> list[tuple[str, str, str]]:
+    return store.rows(
+        """SELECT s.code, a.action, a.detail FROM access_log a JOIN subjects s USING (subject_id)
+           ORDER BY ALL"""
+    )
+
+
+def test_reads_made_together_are_each_logged_once(served: Store) -> None:
+    codes = [f"C{i}" for i in range(1, 10)]
+    started = threading.Barrier(12)
+    errors: list[BaseException] = []
+
+    def reader(n: int) -> None:
+        own = cursor(served)
+        started.wait()
+        try:
+            for i in range(25):
+                log_access_of(own, READER, "decide", codes[(n + i) % 9], f"{n}-{i}")
+            log_access_of(own, READER, "decide", "nobody", f"{n}-x")  # not registered
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=reader, args=(n,)) for n in range(12)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    rows = logged(served)
+    assert len(rows) == 12 * 25
+    assert sorted(d for _, _, d in rows) == sorted(f"{n}-{i}" for n in range(12) for i in range(25))
+    assert all(code == codes[(int(d.split("-")[0]) + int(d.split("-")[1])) % 9]
+               for code, _, d in rows)  # fmt: skip
+
+
+def test_a_failed_write_fails_every_read_it_carried(served: Store) -> None:
+    served.run("ALTER TABLE access_log RENAME TO access_log_away")
+    with pytest.raises(Exception, match="access_log"):
+        log_access_of(cursor(served), READER, "decide", "C1")
+    served.run("ALTER TABLE access_log_away RENAME TO access_log")
+    log_access_of(cursor(served), READER, "decide", "C1")  # and the next one writes again
+    assert logged(served) == [("C1", "decide", "")]
+
+
+def test_a_batch_logs_each_registered_subject_once(served: Store) -> None:
+    log_accesses(served, READER, "decide", ["C1", "C2", "C1", "nobody"], "loan")
+    log_accesses(served, READER, "decide", [], "loan")
+    assert logged(served) == [("C1", "decide", "loan"), ("C2", "decide", "loan")]
+
+
+def test_a_revoked_key_stops_working_at_once(served: Store) -> None:
+    key, secret = create_key(served, Role.ANALYST)
+    assert principal_for(served, secret) == Principal(Role.ANALYST, (), key.key_id)
+    assert principal_for(served, secret) is not None  # now from memory
+    revoke_key(served, key.key_id)
+    assert principal_for(served, secret) is None
+    assert principal_for(served, "sr_unknown") is None
+
+
+def test_a_decision_from_memory_is_the_one_read_from_the_run(served: Store) -> None:
+    feed(served, "court", [rec("C1", "debtor", "2021-02-01"), rec("O1", "debtor", "2021-02-01")])
+    feed(served, "police", [rec("C2", "unruly", "2021-02-01")])
+    run = score_run(served, dt.date(2021, 5, 31)).run_id
+    admin, provider = Principal(Role.ADMIN), Principal(Role.PROVIDER, ("loan", "flight"), 3)
+    for code in ("C1", "C2", "C3", "O1"):
+        for service in ("loan", "flight", "bidding", "senior"):
+            fast = usecases.decide(served, admin, code, service)
+            assert fast == decide_one(served, code, service).as_dict(), (code, service)
+            assert fast == usecases.decide(served, admin, code, service, run_id=run)
+    assert usecases.decide(served, provider, "C1", "loan")["decision"] == "refused"
+    with pytest.raises(UnknownSubject, match="nobody"):
+        usecases.decide(served, admin, "nobody", "loan")
+    with pytest.raises(UnknownService, match="ferry"):
+        usecases.decide(served, admin, "C1", "ferry")
+    # A record acknowledged after the run counts in the next decision (scored again first).
+    before = usecases.decide(served, admin, "C3", "loan")
+    feed(served, "court", [rec("C3", "debtor", "2021-03-01")])
+    after = usecases.decide(served, admin, "C3", "loan")
+    assert (before["decision"], after["decision"]) == ("terms", "refused")
+    assert after["run_id"] > before["run_id"]
+    assert after == decide_one(served, "C3", "loan").as_dict()
