@@ -7,6 +7,7 @@ loan), c2 clean (a loan on terms), o1 an organisation; one key per role.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,6 +74,8 @@ ENDPOINTS = [
     ("GET", "/v1/public/lists", None, tuple(ROLES)),  # published: any key
     ("GET", "/v1/appeals", None, ("admin", "subject", "reviewer")),  # the subject's own
     ("GET", "/v1/appeals?subject=c2", None, ("admin", "reviewer")),
+    ("GET", "/v1/institutions/court/batches", None, ("admin", "institution")),
+    ("GET", "/v1/institutions/police/batches", None, ("admin",)),  # not its institution
     ("POST", "/v1/institutions/court/records", RECORD, ("admin", "institution")),
     ("POST", "/v1/institutions/police/records", POLICE, ("admin",)),  # not its institution
 ]
@@ -152,3 +155,20 @@ def test_errors_are_json_with_a_code(served: tuple[TestClient, dict[str, str]]) 
     assert call(client, None, "GET", "/v1/health").json()["ok"] is True
     schema = client.get("/openapi.json").json()
     assert "/v1/decisions/{service}/{subject}" in schema["paths"]
+
+
+def test_an_institution_reads_its_batches_and_why_one_was_refused(
+    served: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, secrets = served
+    bad = {"records": [{"key": "bad-1", "subject": "c2", "parameter": "tax_debt",
+                        "date": "2021-13-01"}]}  # fmt: skip
+    refused = call(client, secrets["institution"], "POST", "/v1/institutions/court/records", bad)
+    assert refused.status_code == 422
+    doc = call(client, secrets["institution"], "GET", "/v1/institutions/court/batches").json()
+    assert doc["institution"] == "court" and doc["batches"]
+    assert all(b["rows"] > 0 and b["digest"] for b in doc["batches"])
+    rejection = doc["rejections"][0]
+    assert rejection["rows"] == 1 and rejection["problems"] == 1
+    assert rejection["first_problems"][0]["field"] == "date"
+    assert "score" not in json.dumps(doc) and "grade" not in json.dumps(doc)

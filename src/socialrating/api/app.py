@@ -26,6 +26,7 @@ from socialrating.api.models import (
     AppealIn,
     AppealOut,
     AppealsOut,
+    BatchesOut,
     DecisionOut,
     DecisionsIn,
     DecisionsOut,
@@ -222,6 +223,21 @@ def create_app(
     def access_log(subject: str, s: Db, who: Who) -> dict[str, Any]:
         """Who read the subject's data, when, for what."""
         return usecases.access_log(s, who, subject)
+
+    @app.get(
+        "/v1/institutions/{institution}/batches",
+        response_model=BatchesOut,
+        responses=ERRORS,
+        tags=["records"],
+    )
+    def batches(
+        institution: str,
+        s: Db,
+        who: Who,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 50,
+    ) -> dict[str, Any]:
+        """INSTITUTION's latest batches in the ledger, and those refused with their problems."""
+        return usecases.batches(s, who, institution, limit)
 
     @app.post(
         "/v1/institutions/{institution}/records",

@@ -203,3 +203,11 @@ class PublicListOut(BaseModel):
     offset: int
     fields: list[str]
     members: list[dict[str, Any]]
+
+
+class BatchesOut(BaseModel):
+    """An institution's batches in the ledger and the ones refused, newest first."""
+
+    institution: str
+    batches: list[dict[str, Any]]
+    rejections: list[dict[str, Any]]

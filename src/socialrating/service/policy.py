@@ -31,6 +31,7 @@ class Action(StrEnum):
 
     HEALTH = "health"
     INGEST = "ingest"
+    BATCHES = "batches"
     DECIDE = "decide"
     STATEMENT = "statement"
     ACCESS_LOG = "access_log"
@@ -56,6 +57,10 @@ POLICY: dict[Action, dict[Role, str]] = {
     Action.INGEST: {
         Role.ADMIN: "any institution",
         Role.INSTITUTION: "its own institution, for the parameters the rulebook gives it",
+    },
+    Action.BATCHES: {
+        Role.ADMIN: "any institution's",
+        Role.INSTITUTION: "its own batches, and the ones refused with every problem",
     },
     Action.DECIDE: {
         Role.ADMIN: "any service",
@@ -97,6 +102,7 @@ POLICY: dict[Action, dict[Role, str]] = {
 DOING: dict[Action, str] = {
     Action.HEALTH: "check health",
     Action.INGEST: "send records",
+    Action.BATCHES: "read batches",
     Action.DECIDE: "ask decisions",
     Action.STATEMENT: "read statements",
     Action.ACCESS_LOG: "read access logs",

@@ -1,4 +1,5 @@
-"""The service's own tables: API keys (hashes only) and the access log."""
+"""The service's own tables: API keys (hashes only), the access log, and the batches the
+service refused (an institution reads why)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS access_log (
         read_at TIMESTAMP NOT NULL, key_id INTEGER, role VARCHAR NOT NULL, action VARCHAR NOT NULL,
         subject_id BIGINT NOT NULL, detail VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS rejections (
+        rejected_at TIMESTAMP NOT NULL, institution VARCHAR NOT NULL, source VARCHAR,
+        rows BIGINT, problems BIGINT, first_problems VARCHAR)""",
 )
 
 

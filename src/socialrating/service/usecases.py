@@ -12,7 +12,13 @@ import datetime as dt
 import threading
 from typing import TYPE_CHECKING, Any, cast
 
-from socialrating.errors import AppealError, Problem, UnknownAppeal, UnknownSubject
+from socialrating.errors import (
+    AppealError,
+    Problem,
+    ProblemsError,
+    UnknownAppeal,
+    UnknownSubject,
+)
 from socialrating.ledger.store import Store
 from socialrating.service.access import access_of, log_access_of, log_accesses
 from socialrating.service.policy import SCOPED, Action, Principal, Role, check
@@ -66,8 +72,70 @@ def ingest_records(
     unknown: set[str] = set()
     for line, row in zip(lines, rows, strict=True):
         unknown_columns(source, line, row, unknown, found)
-    table = records_table(source, rows, lines, found)
-    return ingest_table(store, table, institution, source, found).as_dict()
+    try:
+        table = records_table(source, rows, lines, found)
+        return ingest_table(store, table, institution, source, found).as_dict()
+    except ProblemsError as exc:  # refused: nothing stored; the institution can read why
+        _rejected(store, institution, source, len(rows), exc.problems)
+        raise
+
+
+def _rejected(
+    store: Store, institution: str, source: str, rows: int, problems: list[Problem]
+) -> None:
+    import json
+
+    first = json.dumps([p.as_dict() for p in problems[:20]], ensure_ascii=False)
+    store.run(
+        "INSERT INTO rejections VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?)",
+        [institution, source, rows, len(problems), first],
+    )
+
+
+def batches(
+    store: Store, principal: Principal, institution: str, limit: int = 50
+) -> dict[str, Any]:
+    """An institution's latest batches in the ledger, and the latest it sent that were
+    refused, with their first problems: what it sent, never what it did to a score."""
+    import json
+
+    from socialrating.errors import UnknownInstitution
+
+    check(principal, Action.BATCHES, institution)
+    found = store.scalar("SELECT institution_id FROM institutions WHERE code = ?", [institution])
+    if found is None:
+        raise UnknownInstitution(f"no institution {institution!r} is registered")
+    stored = [
+        {
+            "batch_id": int(b),
+            "source": src,
+            "rows": int(n),
+            "first_entry": first,
+            "last_entry": last,
+            "arrived_at": f"{at:%Y-%m-%d %H:%M:%S}",
+            "digest": digest,
+        }
+        for b, src, n, first, last, at, digest in store.rows(
+            """SELECT batch_id, source, rows, first_entry, last_entry, arrived_at, digest
+               FROM batches WHERE institution_id = ? ORDER BY batch_id DESC LIMIT ?""",
+            [int(found), int(limit)],
+        )
+    ]
+    refused = [
+        {
+            "rejected_at": f"{at:%Y-%m-%d %H:%M:%S}",
+            "source": src,
+            "rows": n,
+            "problems": p,
+            "first_problems": json.loads(first),
+        }
+        for at, src, n, p, first in store.rows(
+            """SELECT rejected_at, source, rows, problems, first_problems FROM rejections
+               WHERE institution = ? ORDER BY rejected_at DESC LIMIT ?""",
+            [institution, int(limit)],
+        )
+    ]
+    return {"institution": institution, "batches": stored, "rejections": refused}
 
 
 SAFE_TEXT = {
