@@ -172,3 +172,22 @@ def test_an_institution_reads_its_batches_and_why_one_was_refused(
     assert rejection["rows"] == 1 and rejection["problems"] == 1
     assert rejection["first_problems"][0]["field"] == "date"
     assert "score" not in json.dumps(doc) and "grade" not in json.dumps(doc)
+
+
+def test_aggregates_of_lists_and_decisions(served: tuple[TestClient, dict[str, str]]) -> None:
+    client, secrets = served
+    for url, key in (
+        ("/v1/aggregates/lists?by=sex", "list"),
+        ("/v1/aggregates/decisions/loan?by=age_band", "decision"),
+    ):
+        got = call(client, secrets["analyst"], "GET", url)
+        assert got.status_code == 200, got.text
+        doc = got.json()
+        assert doc["cells"] and all(key in c and c["subjects"] is None for c in doc["cells"])
+        assert doc["of"] in ("lists", "decisions:loan")
+        assert call(client, secrets["provider"], "GET", url).status_code == 403
+    decided = call(client, secrets["analyst"], "GET", "/v1/aggregates/decisions/loan").json()
+    # Three subjects: every cell is under 10, so none is shown; the cells still say which.
+    assert {c["decision"] for c in decided["cells"]} >= {"refused"}
+    unknown = call(client, secrets["analyst"], "GET", "/v1/aggregates/decisions/nothing")
+    assert unknown.status_code == 404

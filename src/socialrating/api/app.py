@@ -98,6 +98,7 @@ def principal(
 
 Db = Annotated[Store, Depends(store)]
 Who = Annotated[Principal, Depends(principal)]
+By = Annotated[str, Query(pattern="^(region|age_band|sex)$", description="region, age_band or sex")]
 
 
 def create_app(
@@ -261,11 +262,22 @@ def create_app(
 
     @app.get("/v1/aggregates/grades", response_model=AggregatesOut, responses=ERRORS,
              tags=["aggregates"])  # fmt: skip
-    def grades(
-        s: Db, who: Who, by: Annotated[str, Query(pattern="^(region|age_band|sex)$")] = "region"
-    ) -> dict[str, Any]:
+    def grades(s: Db, who: Who, by: By = "region") -> dict[str, Any]:
         """Subjects per grade by region, age band or sex; small cells suppressed."""
         return usecases.aggregates(s, who, by)
+
+    @app.get("/v1/aggregates/lists", response_model=AggregatesOut, responses=ERRORS,
+             tags=["aggregates"])  # fmt: skip
+    def lists(s: Db, who: Who, by: By = "region") -> dict[str, Any]:
+        """Subjects on each list by region, age band or sex; small cells suppressed."""
+        return usecases.aggregates(s, who, by, "lists")
+
+    @app.get("/v1/aggregates/decisions/{service}", response_model=AggregatesOut,
+             responses=ERRORS, tags=["aggregates"])  # fmt: skip
+    def decided(service: str, s: Db, who: Who, by: By = "region") -> dict[str, Any]:
+        """Subjects per decision SERVICE gives, by region, age band or sex; small cells
+        suppressed."""
+        return usecases.aggregates(s, who, by, "decisions", service)
 
     @app.get("/v1/public/lists", response_model=PublicListsOut, responses=ERRORS,
              tags=["public"])  # fmt: skip

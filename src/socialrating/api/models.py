@@ -135,9 +135,12 @@ class AccessLogOut(BaseModel):
 
 
 class AggregatesOut(BaseModel):
+    """Subjects per cell (kind, group, and grade, list or decision); small cells null."""
+
     run_id: int
     as_of: str
     by: str
+    of: str = Field(description="grades, lists, or decisions:SERVICE")
     cells: list[dict[str, Any]]
     suppressed_below: int
 

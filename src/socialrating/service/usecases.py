@@ -284,9 +284,13 @@ def access_log(store: Store, principal: Principal, subject: str) -> dict[str, An
     return {"subject": subject, "reads": access_of(store, subject_id)}
 
 
-def aggregates(store: Store, principal: Principal, by: str) -> dict[str, Any]:
-    """Subjects per grade of the latest run by ``region``, ``age_band`` or ``sex``; cells
-    of fewer than ``SMALLEST_CELL`` subjects are suppressed (null)."""
+def aggregates(
+    store: Store, principal: Principal, by: str, what: str = "grades", service: str | None = None
+) -> dict[str, Any]:
+    """Subjects of the latest run by ``region``, ``age_band`` or ``sex``, and by ``what``:
+    their grade (``grades``), each list they are on (``lists``), or the decision
+    ``service`` gives them (``decisions``). Cells of fewer than ``SMALLEST_CELL`` subjects
+    are suppressed (null)."""
     check(principal, Action.AGGREGATES)
     groups = {
         "region": "coalesce(s.region, 'unknown')",
@@ -301,30 +305,48 @@ def aggregates(store: Store, principal: Principal, by: str) -> dict[str, Any]:
             f"cannot group by {by!r}",
             [Problem("by", None, "by", f"use one of {', '.join(groups)}")],
         )
+    latest = fresh(store) if what == "decisions" else None
     run = store.one("SELECT run_id, as_of FROM runs ORDER BY run_id DESC LIMIT 1")
     if run is None:
         from socialrating.errors import NoSnapshot
 
         raise NoSnapshot("no scoring run yet")
-    rows = store.rows(
-        f"""SELECT s.kind, {groups[by]} AS g, n.grade, count(*)
-            FROM snapshot n JOIN subjects s USING (subject_id), (SELECT as_of FROM runs
-            WHERE run_id = {int(run[0])}) r
-            WHERE n.run_id = {int(run[0])} GROUP BY ALL ORDER BY ALL"""
-    )
+    run_id = int(run[0])
+    at = f"(SELECT as_of FROM runs WHERE run_id = {run_id}) r"
+    if what == "grades":
+        key, source = "grade", f"snapshot n JOIN subjects s USING (subject_id), {at}"
+        cell, where = "n.grade", f"n.run_id = {run_id}"
+    elif what == "lists":
+        key, source = "list", f"list_members n JOIN subjects s USING (subject_id), {at}"
+        cell, where = "n.list", f"n.run_id = {run_id}"
+    else:
+        from socialrating.decisions.decider import load_decider
+
+        decider = _decider(store, load_decider, latest)
+        codes = store.arrow(
+            f"SELECT s.code FROM snapshot n JOIN subjects s USING (subject_id) "
+            f"WHERE n.run_id = {run_id}"
+        ).column(0)
+        store.con.register("agg_decisions", decider.decide_many(codes, str(service)))
+        key, source = "decision", f"agg_decisions n JOIN subjects s ON s.code = n.subject, {at}"
+        cell, where = "n.decision", "TRUE"
+    try:
+        rows = store.rows(
+            f"""SELECT s.kind, {groups[by]} AS g, {cell}, count(DISTINCT s.subject_id)
+                FROM {source} WHERE {where} GROUP BY ALL ORDER BY ALL"""
+        )
+    finally:
+        if what == "decisions":
+            store.con.unregister("agg_decisions")
     cells = [
-        {
-            "kind": kind,
-            by: group,
-            "grade": grade,
-            "subjects": int(n) if n >= SMALLEST_CELL else None,
-        }
-        for kind, group, grade, n in rows
+        {"kind": kind, by: group, key: value, "subjects": int(n) if n >= SMALLEST_CELL else None}
+        for kind, group, value, n in rows
     ]
     return {
-        "run_id": int(run[0]),
+        "run_id": run_id,
         "as_of": str(run[1]),
         "by": by,
+        "of": what if service is None else f"{what}:{service}",
         "cells": cells,
         "suppressed_below": SMALLEST_CELL,
     }
