@@ -13,8 +13,7 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from tests.conftest import DATA
-from tests.test_cli import ok
+from tests.ledgers import cli_ledger
 
 from socialrating.api import create_app
 from socialrating.ledger import open_store
@@ -35,16 +34,7 @@ ROLES: dict[str, tuple[Role, tuple[str, ...]]] = {
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[TestClient, dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("api")
-    db = str(tmp / "api.duckdb")
-    ok("init", "--db", db, "--rulebook", str(DATA / "consequences.yaml"))
-    (tmp / "s.csv").write_text(
-        "code,kind,born,sex,region\nc1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n"
-        "o1,organisation,,,south\n"
-    )
-    ok("subjects", "import", str(tmp / "s.csv"), "--db", db)
-    (tmp / "b.csv").write_text("key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")
-    ok("ingest", str(tmp / "b.csv"), "--institution", "court", "--db", db)
-    ok("score", "--db", db, "--as-of", "2021-05-31")
+    db = cli_ledger(tmp)
     with open_store(db) as store:
         secrets = {name: create_key(store, role, scope)[1] for name, (role, scope) in ROLES.items()}
     with TestClient(create_app(db)) as client:

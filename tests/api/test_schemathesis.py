@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import positive_data_acceptance
-from tests.conftest import DATA
+from tests.ledgers import DEBTOR, cli_ledger
 from tests.test_cli import ok
 
 from socialrating.api import create_app
@@ -59,18 +59,7 @@ def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, str]]:
     from schemathesis.python import asgi
 
     tmp: Path = tmp_path_factory.mktemp("schemathesis")
-    db = str(tmp / "api.duckdb")
-    ok("init", "--db", db, "--rulebook", str(DATA / "consequences.yaml"))
-    (tmp / "s.csv").write_text(
-        "code,kind,born,sex,region\nc1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n"
-        "o1,organisation,,,south\n"
-    )
-    ok("subjects", "import", str(tmp / "s.csv"), "--db", db)
-    (tmp / "b.csv").write_text(
-        "key,subject,parameter,date\nk1,c1,debtor,2021-02-01\nk2,c2,tax_debt,2021-02-02\n"
-    )
-    ok("ingest", str(tmp / "b.csv"), "--institution", "court", "--db", db)
-    ok("score", "--db", db, "--as-of", "2021-05-31")
+    db = cli_ledger(tmp, batch=DEBTOR + "k2,c2,tax_debt,2021-02-02\n")
     with open_store(db) as store:
         _, admin = create_key(store, Role.ADMIN)
         entry = store.scalar("SELECT min(entry_id) FROM entries WHERE kind = 1")

@@ -16,6 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from tests.conftest import DATA
+from tests.ledgers import cli_ledger
 from tests.test_cli import cli, ok
 
 from socialrating.ledger import open_store
@@ -29,19 +30,9 @@ from socialrating.service.policy import Role
 @pytest.fixture(scope="module")
 def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("integrity")
-    db = str(tmp / "i.duckdb")
-    ok("init", "--db", db, "--rulebook", str(DATA / "consequences.yaml"))
-    (tmp / "s.csv").write_text(
-        "code,kind,born,sex,region\nc1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n"
-        "o1,organisation,,,south\n"
-    )
-    ok("subjects", "import", str(tmp / "s.csv"), "--db", db)
-    (tmp / "b.csv").write_text("key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")
-    ok("ingest", str(tmp / "b.csv"), "--institution", "court", "--db", db)
     # As in a new process, so that the plans are compiled, and cached in this file.
     compiled_module._CACHE.clear()
-    ok("score", "--db", db, "--as-of", "2021-05-31")
-    ok("score", "--db", db, "--as-of", "2021-06-30")
+    db = cli_ledger(tmp, scored=("2021-05-31", "2021-06-30"))
     with open_store(db) as store:
         create_key(store, Role.ADMIN)
     return Path(db)
