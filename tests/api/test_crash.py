@@ -37,7 +37,7 @@ from socialrating.service.policy import Role
 SR = str(Path(sys.executable).parent / "socialrating")
 KILLS = 20
 SUBJECTS = 40
-BUDGET = 150.0
+BUDGET = 240.0
 """Seconds the kill-and-restart phase may take at most (about 50 on 2 idle cores)."""
 
 
@@ -191,7 +191,9 @@ def test_a_killed_server_keeps_every_acknowledged_batch_whole(ledger: tuple[str,
     server = start(db, port)
     client.start()
     try:
-        while kills < KILLS and time.monotonic() - began < BUDGET:
+        # At least KILLS kills, and at least KILLS batches acknowledged among them (on a
+        # loaded machine a restarted server may be killed before it answers one).
+        while (kills < KILLS or client.answered < KILLS) and time.monotonic() - began < BUDGET:
             # Mostly at a random moment once the server has answered a batch (its first
             # request imports much, under a loaded machine for a second or more); now and
             # then at a random moment from its start.
