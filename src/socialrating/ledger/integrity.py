@@ -144,12 +144,16 @@ def record_compiled(store: Store, rulebook_hash: str) -> None:
     )
 
 
-def record_plan(store: Store, key: str, sql: str) -> None:
-    """Record the SHA-256 of a scoring plan's SQL as it is cached."""
+def plan_digest(sql: str) -> str:
+    """The digest of a scoring plan's SQL: its SHA-256."""
     import hashlib
 
-    digest = hashlib.sha256(sql.encode()).hexdigest()
-    record(store, COMPILED, {"plan": key, "sha256": digest})
+    return hashlib.sha256(sql.encode()).hexdigest()
+
+
+def record_plan(store: Store, key: str, sql: str) -> None:
+    """Record the digest of a scoring plan's SQL as it is cached."""
+    record(store, COMPILED, {"plan": key, "sha256": plan_digest(sql)})
 
 
 def run_digests(store: Store, run_id: int) -> dict[str, Any]:
@@ -246,13 +250,12 @@ def trusted_compiled(store: Store, rulebook_hash: str) -> None:
             f"the ledger recorded no digest of rulebook {rulebook_hash[:12]}'s compiled "
             f"tables: {EDITED}"
         )
-    now = compiled_digests(store, rulebook_hash)
-    for table, d in found[1]["tables"].items():
-        if now[table] != d:
-            raise IntegrityError(
-                f"{table} of rulebook {rulebook_hash[:12]} differs from the digest recorded "
-                f"in batch {found[0]}: {EDITED}"
-            )
+    _, differing = compiled_against(store, rulebook_hash, found[1])
+    if differing:
+        raise IntegrityError(
+            f"{differing[0]} of rulebook {rulebook_hash[:12]} differs from the digest recorded "
+            f"in batch {found[0]}: {EDITED}"
+        )
 
 
 def trusted_run(store: Store, run_id: int) -> None:
@@ -264,14 +267,28 @@ def trusted_run(store: Store, run_id: int) -> None:
     found = recorded_runs(store).get(int(run_id))
     if found is None:
         raise IntegrityError(f"the ledger recorded no digest of run {run_id}: {EDITED}")
+    differing = run_against(store, run_id, found[1])
+    if differing:
+        what = "the runs row" if differing[0] == "run" else differing[0]
+        raise IntegrityError(
+            f"{what} of run {run_id} differs from the digest recorded in batch {found[0]}: {EDITED}"
+        )
+
+
+def compiled_against(
+    store: Store, rulebook_hash: str, recorded: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
+    """The digests of a rulebook's compiled tables now, and those that differ from the
+    ``recorded`` ones."""
+    now = compiled_digests(store, rulebook_hash)
+    return now, [t for t, d in recorded["tables"].items() if now[t] != d]
+
+
+def run_against(store: Store, run_id: int, recorded: dict[str, Any]) -> list[str]:
+    """The parts of a run (``run``, ``snapshot``, ``list_members``) whose digests now
+    differ from the ``recorded`` ones."""
     now = run_digests(store, run_id)
-    for part in ("run", "snapshot", "list_members"):
-        if now[part] != found[1][part]:
-            what = "the runs row" if part == "run" else part
-            raise IntegrityError(
-                f"{what} of run {run_id} differs from the digest recorded in batch "
-                f"{found[0]}: {EDITED}"
-            )
+    return [part for part in ("run", "snapshot", "list_members") if now[part] != recorded[part]]
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -325,8 +342,7 @@ def verify_integrity(store: Store) -> IntegrityReport:
 
 
 def _verify_rulebooks(store: Store, problems: list[Problem]) -> int:
-    from socialrating.ledger.rulebooks import compile_tables, stored_rulebook_full
-    from socialrating.rulebook.rulebook import content_hash
+    from socialrating.ledger.rulebooks import compile_tables, stored_hash, stored_rulebook_full
 
     activated = {str(h) for (h,) in store.rows("SELECT evidence FROM entries WHERE kind = ?", [3])}
     compiled = recorded_compiled(store)
@@ -337,7 +353,7 @@ def _verify_rulebooks(store: Store, problems: list[Problem]) -> int:
         problems.append(Problem(f"rulebook {h[:12]}", "activated in the ledger, but not stored"))
     for h, text, cat_name, cat_bytes in stored:
         what = f"rulebook {str(h)[:12]}"
-        actual = content_hash(str(text).encode(), cat_name, bytes(cat_bytes or b""))
+        actual = stored_hash(text, cat_name, cat_bytes)
         if actual != h:
             problems.append(
                 Problem(what, f"its stored text or catalogue hashes to {actual[:12]}, not {h}")
@@ -347,15 +363,13 @@ def _verify_rulebooks(store: Store, problems: list[Problem]) -> int:
         if found is None:
             problems.append(Problem(what, "the ledger recorded no digest of its compiled tables"))
             continue
-        now = compiled_digests(store, str(h))
-        for table, d in found[1]["tables"].items():
-            if now[table] != d:
-                problems.append(
-                    Problem(
-                        f"{table} of {what}",
-                        f"differs from the digest recorded in batch {found[0]}",
-                    )
+        now, differing = compiled_against(store, str(h), found[1])
+        for table in differing:
+            problems.append(
+                Problem(
+                    f"{table} of {what}", f"differs from the digest recorded in batch {found[0]}"
                 )
+            )
         # What the code compiles from the stored text, against what is stored.
         try:
             compile_tables(store, stored_rulebook_full(store, str(h)))
@@ -399,8 +413,6 @@ def _verify_registries(store: Store, problems: list[Problem]) -> int:
 
 
 def _verify_plans(store: Store, problems: list[Problem]) -> int:
-    import hashlib
-
     if not _exists(store, "plan_cache"):
         return 0
     plans = store.rows("SELECT key, sql FROM plan_cache ORDER BY key")
@@ -409,7 +421,7 @@ def _verify_plans(store: Store, problems: list[Problem]) -> int:
         what = f"cached plan {str(key).split('|')[2]} of rulebook {str(key)[:12]}"
         if recorded is None:
             problems.append(Problem(what, "the ledger recorded no digest of it"))
-        elif hashlib.sha256(str(sql).encode()).hexdigest() != recorded:
+        elif plan_digest(str(sql)) != recorded:
             problems.append(Problem(what, "its SQL differs from the digest the ledger recorded"))
     return len(plans)
 
@@ -423,16 +435,13 @@ def _verify_runs(store: Store, problems: list[Problem]) -> int:
         if found is None:
             problems.append(Problem(f"run {run_id}", "the ledger recorded no digest of it"))
             continue
-        now = run_digests(store, run_id)
-        for part in ("run", "snapshot", "list_members"):
-            if now[part] != found[1][part]:
-                what = "its runs row" if part == "run" else f"its {part}"
-                problems.append(
-                    Problem(
-                        f"run {run_id}",
-                        f"{what} differs from the digest recorded in batch {found[0]}",
-                    )
+        for part in run_against(store, run_id, found[1]):
+            what = "its runs row" if part == "run" else f"its {part}"
+            problems.append(
+                Problem(
+                    f"run {run_id}", f"{what} differs from the digest recorded in batch {found[0]}"
                 )
+            )
     for run_id in sorted(set(recorded) - stored):
         problems.append(Problem(f"run {run_id}", "recorded in the ledger, but deleted"))
     # Stored rows of runs that do not exist.

@@ -209,6 +209,14 @@ def stored_rulebook(store: Store, rulebook_hash: str) -> RulebookHeader:
     return _HEADERS[full_hash]
 
 
+def stored_hash(text: object, catalogue_name: str | None, catalogue_bytes: object) -> str:
+    """The content hash of a stored rulebook's text and catalogue (a ``rulebooks`` row's
+    ``yaml_text``, ``catalogue_name`` and ``catalogue_bytes``)."""
+    from socialrating.rulebook.rulebook import content_hash
+
+    return content_hash(str(text).encode(), catalogue_name, bytes(catalogue_bytes or b""))  # type: ignore[call-overload]
+
+
 def _checked_text(store: Store, rulebook_hash: str) -> str:
     """A stored rulebook's text, once its text and catalogue are proved to hash to its hash.
 
@@ -216,16 +224,12 @@ def _checked_text(store: Store, rulebook_hash: str) -> str:
         IntegrityError: they do not (the database was edited).
     """
     from socialrating.ledger.integrity import EDITED, IntegrityError
-    from socialrating.rulebook.rulebook import content_hash
 
     text, cat_name, cat_bytes = store.one(
         "SELECT yaml_text, catalogue_name, catalogue_bytes FROM rulebooks WHERE hash = ?",
         [rulebook_hash],
     ) or (None, None, None)
-    if (
-        text is None
-        or content_hash(str(text).encode(), cat_name, bytes(cat_bytes or b"")) != rulebook_hash
-    ):
+    if text is None or stored_hash(text, cat_name, cat_bytes) != rulebook_hash:
         raise IntegrityError(
             f"stored rulebook {rulebook_hash[:12]} no longer hashes to its hash: {EDITED}"
         )

@@ -142,12 +142,10 @@ def _trusted(store: Store, key: str, sql: str) -> str:
     Raises:
         IntegrityError: the ledger recorded no digest of it, or another one.
     """
-    import hashlib
-
-    from socialrating.ledger.integrity import EDITED, IntegrityError, recorded_plan
+    from socialrating.ledger.integrity import EDITED, IntegrityError, plan_digest, recorded_plan
 
     recorded = recorded_plan(store, key)
-    if recorded != hashlib.sha256(sql.encode()).hexdigest():
+    if recorded != plan_digest(sql):
         said = "no digest of it" if recorded is None else "another digest"
         raise IntegrityError(
             f"the cached plan {key.split('|')[2]!r} of rulebook {key[:12]} is not what the "
