@@ -20,9 +20,9 @@ from socialrating.ledger import Store, activate_rulebook, open_store, register_s
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import score_run
 from socialrating.service import usecases
-from socialrating.service.access import log_access_of, log_accesses
+from socialrating.service.access import log_access_of, log_accesses, start_writer, writer_for
 from socialrating.service.keys import create_key, principal_for, revoke_key
-from socialrating.service.policy import Principal, Role
+from socialrating.service.policy import AccessError, Principal, Role
 from socialrating.service.tables import ensure_tables
 
 READER = Principal(Role.PROVIDER, ("loan",), 7)
@@ -59,7 +59,10 @@ def logged(store: Store) -> list[tuple[str, str, str]]:
     )
 
 
-def test_reads_made_together_are_each_logged_once(served: Store) -> None:
+@pytest.mark.parametrize("writer", [False, True], ids=["callers-write", "writer-thread"])
+def test_reads_made_together_are_each_logged_once(served: Store, writer: bool) -> None:
+    if writer:
+        start_writer(served)
     codes = [f"C{i}" for i in range(1, 10)]
     started = threading.Barrier(12)
     errors: list[BaseException] = []
@@ -89,7 +92,10 @@ def test_reads_made_together_are_each_logged_once(served: Store) -> None:
                for code, _, d in rows)  # fmt: skip
 
 
-def test_a_failed_write_fails_every_read_it_carried(served: Store) -> None:
+@pytest.mark.parametrize("writer", [False, True], ids=["callers-write", "writer-thread"])
+def test_a_failed_write_fails_every_read_it_carried(served: Store, writer: bool) -> None:
+    if writer:
+        start_writer(served)
     served.run("ALTER TABLE access_log RENAME TO access_log_away")
     with pytest.raises(Exception, match="access_log"):
         log_access_of(cursor(served), READER, "decide", "C1")
@@ -135,3 +141,46 @@ def test_a_decision_from_memory_is_the_one_read_from_the_run(served: Store) -> N
     assert (before["decision"], after["decision"]) == ("terms", "refused")
     assert after["run_id"] > before["run_id"]
     assert after == decide_one(served, "C3", "loan").as_dict()
+
+
+def test_a_writer_writes_what_is_pending_when_its_store_closes(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "w.duckdb", create=True)
+    register_subjects(store, pa.table({"code": ["C1", "C2"], "kind": ["citizen"] * 2}))
+    ensure_tables(store)
+    writer = start_writer(store)
+    pending = [writer.submit((7, "provider", "decide", code, "loan")) for code in ("C1", "C2")]
+    store.close()  # closes the writer first: what it holds is written, then it is forgotten
+    assert all(f.done() and f.exception() is None for f in pending)
+    assert writer_for(str(tmp_path / "w.duckdb")) is None
+    with open_store(tmp_path / "w.duckdb") as again:
+        assert logged(again) == [("C1", "decide", "loan"), ("C2", "decide", "loan")]
+
+
+def test_a_decision_from_memory_waits_for_nothing_but_is_the_same(served: Store) -> None:
+    """``decide_from_memory`` answers only while the latest run is known current and held
+    in memory: the decision ``decide`` gives, its read logged once the future is done."""
+    feed(served, "court", [rec("C1", "debtor", "2021-02-01")])
+    score_run(served, dt.date(2021, 5, 31))
+    provider = Principal(Role.PROVIDER, ("loan",), 3)
+    start_writer(served)
+    # Nothing known yet: the database must be read first.
+    assert usecases.decide_from_memory(served.path, provider, "C1", "loan") is None
+    slow = usecases.decide(served, provider, "C1", "loan")
+    quick = usecases.decide_from_memory(served.path, provider, "C1", "loan")
+    assert quick is not None
+    decision, logged_read = quick
+    assert decision == slow and decision["decision"] == "refused"
+    logged_read.result(timeout=10)
+    assert logged(served) == [("C1", "decide", "loan")] * 2
+    # Refusals stay the policy's, wherever the answer comes from.
+    with pytest.raises(AccessError):
+        usecases.decide_from_memory(served.path, provider, "C1", "flight")
+    with pytest.raises(UnknownSubject):
+        usecases.decide_from_memory(served.path, provider, "nobody", "loan")
+    # A record acknowledged (a commit): memory no longer answers until the run is current.
+    feed(served, "court", [rec("C2", "debtor", "2021-03-01")])
+    assert usecases.decide_from_memory(served.path, provider, "C2", "loan") is None
+    assert usecases.decide(served, provider, "C2", "loan")["decision"] == "refused"
+    quick = usecases.decide_from_memory(served.path, provider, "C2", "loan")
+    assert quick is not None and quick[0]["decision"] == "refused"
+    quick[1].result(timeout=10)

@@ -7,6 +7,7 @@ code (``models.ErrorOut``).
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import Iterator
 from contextlib import asynccontextmanager
@@ -41,7 +42,8 @@ from socialrating.api.models import (
 )
 from socialrating.ledger.store import Store, open_store
 from socialrating.service import usecases
-from socialrating.service.keys import principal_for
+from socialrating.service.access import start_writer
+from socialrating.service.keys import known_principal, principal_for
 from socialrating.service.policy import AccessError, Principal, Unauthenticated
 from socialrating.service.tables import ensure_tables
 
@@ -78,18 +80,28 @@ def store(request: Request) -> Iterator[Store]:
         cursor.close()
 
 
+Authorization = Annotated[str | None, Header(description="Bearer sr_…")]
+
+
+def bearer(authorization: str | None) -> str | None:
+    """The key in an ``Authorization: Bearer …`` header."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip()
+    return None
+
+
 def principal(
-    s: Annotated[Store, Depends(store)],
-    authorization: Annotated[str | None, Header(description="Bearer sr_…")] = None,
+    s: Annotated[Store, Depends(store)], authorization: Authorization = None
 ) -> Principal:
     """Who the request's key belongs to.
 
     Raises:
         Unauthenticated: no key, or an unknown or revoked one.
     """
-    token = None
-    if authorization and authorization.lower().startswith("bearer "):
-        token = authorization[7:].strip()
+    return _who(s, bearer(authorization))
+
+
+def _who(s: Store, token: str | None) -> Principal:
     found = principal_for(s, token)
     if found is None:
         raise Unauthenticated("a valid API key is required: Authorization: Bearer sr_…")
@@ -99,6 +111,14 @@ def principal(
 Db = Annotated[Store, Depends(store)]
 Who = Annotated[Principal, Depends(principal)]
 By = Annotated[str, Query(pattern="^(region|age_band|sex)$", description="region, age_band or sex")]
+
+
+def _decide(root: Store, token: str | None, subject: str, service: str) -> dict[str, Any]:
+    cursor = Store(root.path, root.con.cursor(), root.read_only)
+    try:
+        return usecases.decide(cursor, _who(cursor, token), subject, service)
+    finally:
+        cursor.close()
 
 
 def create_app(
@@ -119,6 +139,7 @@ def create_app(
     async def lifespan(app: FastAPI) -> Any:
         store = open_store(db)
         ensure_tables(store)
+        start_writer(store)  # closed, with what it has pending written, when the store is
         app.state.store = store
         try:
             yield
@@ -184,9 +205,24 @@ def create_app(
         responses=ERRORS,
         tags=["decisions"],
     )
-    def decision(service: str, subject: str, s: Db, who: Who) -> dict[str, Any]:
+    async def decision(
+        service: str, subject: str, request: Request, authorization: Authorization = None
+    ) -> JSONResponse:
         """May SUBJECT use SERVICE? From the latest scoring run, with reason codes."""
-        return usecases.decide(s, who, subject, service)
+        # The common case waits on nothing but the access log's commit, on the event loop:
+        # the key known lately, the latest run current and in memory. Otherwise, as every
+        # other route, on a thread of its own with a cursor of its own.
+        root: Store = request.app.state.store
+        token = bearer(authorization)
+        who = known_principal(root.path, token)
+        quick = (
+            None if who is None else usecases.decide_from_memory(root.path, who, subject, service)
+        )
+        if quick is None:
+            return JSONResponse(await run_in_threadpool(_decide, root, token, subject, service))
+        decided, logged = quick
+        await asyncio.wrap_future(logged)
+        return JSONResponse(decided)
 
     @app.post(
         "/v1/decisions/{service}",

@@ -39,6 +39,7 @@ class Decider:
         kinds, grades, scores, direct, contagion: per subject, in the order of ``codes``;
             ``grades`` index ``grade_names``; ``direct`` is whether a direct grade stands;
             ``contagion`` the points contagion cost.
+        ids: per subject, its id.
         list_bits: per subject, bit i set when on ``rulebook.spec.lists[i]``.
         members: memberships of listed subjects, by position in ``codes``.
     """
@@ -54,6 +55,7 @@ class Decider:
     scores: np.ndarray
     direct: np.ndarray
     contagion: np.ndarray
+    ids: np.ndarray
     list_bits: np.ndarray
     members: dict[int, list[Membership]]
 
@@ -270,6 +272,7 @@ def load_decider(store: Store, run_id: int | None = None) -> Decider:
         scores=snap.column("score").to_numpy(),
         direct=snap.column("direct").to_numpy(zero_copy_only=False),
         contagion=snap.column("contagion").to_numpy(),
+        ids=snap.column("subject_id").to_numpy(),
         list_bits=bits,
         members=members,
     )

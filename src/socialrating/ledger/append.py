@@ -86,6 +86,7 @@ def append_digested(
     n = int(store.scalar(f"SELECT count(*) FROM {relation}")) if rows is None else rows
     if n == 0:
         return None
+    _require_transaction(store)
     batch_id = store.next_id("batches", "batch_id")
     first = store.next_id("entries", "entry_id")
     arrived = utc_now()
@@ -123,6 +124,7 @@ def append_note(store: Store, source: str) -> int:
     Such a batch holds no entry, so entry numbers stay those of records alone; its
     digest covers its source, and the next batch's digest covers its digest.
     """
+    _require_transaction(store)
     batch_id = store.next_id("batches", "batch_id")
     arrived = utc_now()
     prev = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
@@ -133,6 +135,13 @@ def append_note(store: Store, source: str) -> int:
         [batch_id, source, arrived, empty, prev, digest],
     )
     return batch_id
+
+
+def _require_transaction(store: Store) -> None:
+    """Refuse to append outside a transaction: the batch would not be all or nothing, and a
+    server would not know that the ledger moved (``store.commits``)."""
+    if not store.in_transaction:
+        raise LedgerError("a batch is appended inside a transaction (Store.transaction)")
 
 
 def _rows_digest(store: Store, batch_id: int, first: int, n: int) -> str:

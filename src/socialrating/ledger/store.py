@@ -129,6 +129,21 @@ CREATE TABLE IF NOT EXISTS snapshot (
 """
 
 
+_COMMITTED: dict[str, int] = {}
+"""Per database path, how many transactions this process has committed on it."""
+
+
+def commits(path: str) -> int:
+    """How many transactions this process has committed on the database at ``path``.
+
+    Every change that scores or decisions depend on (entries, runs, registries) is made in
+    a transaction (``Store.transaction``); while this count stands still, a process that
+    holds the database for writing (no other process can write it meanwhile) knows that
+    nothing they depend on has changed, without reading a table.
+    """
+    return _COMMITTED.get(path, 0)
+
+
 @dataclass
 class Store:
     """An open socialrating database: its DuckDB connection, and an Ibis backend on the
@@ -170,9 +185,17 @@ class Store:
     def arrow(self, query: str, params: list[Any] | None = None) -> pa.Table:
         return self.con.sql(query, params=params or None).to_arrow_table()
 
+    @property
+    def in_transaction(self) -> bool:
+        """Whether a ``transaction`` block of this store is under way."""
+        return self._depth > 0
+
     @contextmanager
-    def transaction(self) -> Iterator[None]:
+    def transaction(self, counted: bool = True) -> Iterator[None]:
         """All or nothing: commit when the block ends, roll back if it raises.
+
+        A commit is ``counted`` (``commits``) unless it changes nothing that scores or
+        decisions depend on (the access log).
 
         Inside another transaction of this store, the block is part of that one, which
         commits or rolls back the whole (a digest recorded after a change goes with it).
@@ -194,6 +217,8 @@ class Store:
             raise
         self._depth = 0
         self.run("COMMIT")
+        if counted:
+            _COMMITTED[self.path] = _COMMITTED.get(self.path, 0) + 1
 
     def close(self) -> None:
         for thing in self.cache.values():

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from contextlib import nullcontext
 
+from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
 from socialrating.service.policy import Principal
 
@@ -19,88 +21,138 @@ def log_access(
     )
 
 
-@dataclass
-class _Group:
-    """The reads of one database waiting to be written together, and the batches written."""
-
-    lock: threading.Condition = field(default_factory=threading.Condition)
-    rows: list[tuple[int | None, str, str, str, str]] = field(default_factory=list)
-    gathering: int = 1
-    """The batch that rows added now will be written in."""
-    written: int = 0
-    """The last batch written (or failed)."""
-    writing: bool = False
-    failed: dict[int, BaseException] = field(default_factory=dict)
+Row = tuple[int | None, str, str, int | str, str]
+"""A read to log: key id, role, action, the subject (its id, or its code), detail."""
 
 
-_GROUPS: dict[str, _Group] = {}
-_GROUPS_LOCK = threading.Lock()
+class AccessWriter:
+    """Writes the access log of one database from a thread of its own, in groups.
+
+    Each commit is a write to disk, which costs more than the read it logs: every read
+    submitted while a group is being written goes into the next group, one statement and
+    one commit for all of them (a group commit), so the more reads arrive together, the
+    fewer commits each costs. ``submit`` returns a future that is done once the read is
+    committed (or failed with the group's error): a read answered after it is a read
+    logged. A server starts one (``start_writer``); without one, reads are written by the
+    caller, one commit each.
+    """
+
+    def __init__(self, store: Store) -> None:
+        self.path = store.path
+        self._store = Store(store.path, store.con.cursor(), store.read_only)
+        self._lock = threading.Condition()
+        self._pending: list[tuple[Row, Future[None]]] = []
+        self._closed = False
+        self._thread = threading.Thread(target=self._loop, name="access-log", daemon=True)
+        self._thread.start()
+
+    def submit(self, row: Row) -> Future[None]:
+        """Log ``row`` with the next group; done once it is committed."""
+        done: Future[None] = Future()
+        with self._lock:
+            if self._closed:
+                raise LedgerError("the access log is closed: the service is stopping")
+            self._pending.append((row, done))
+            self._lock.notify()
+        return done
+
+    def _loop(self) -> None:
+        while True:
+            with self._lock:
+                while not self._pending and not self._closed:
+                    self._lock.wait()
+                if not self._pending:
+                    break
+                group, self._pending = self._pending, []
+            try:
+                _write(self._store, [row for row, _ in group])
+            except BaseException as exc:
+                for _, done in group:
+                    done.set_exception(exc)
+            else:
+                for _, done in group:
+                    done.set_result(None)
+        self._store.close()
+
+    def close(self) -> None:
+        """Write what is pending, then stop (and forget this writer)."""
+        with self._lock:
+            self._closed = True
+            self._lock.notify()
+        self._thread.join()
+        if _WRITERS.get(self.path) is self:
+            del _WRITERS[self.path]
+
+
+_WRITERS: dict[str, AccessWriter] = {}
+
+
+def start_writer(store: Store) -> AccessWriter:
+    """Log every read of ``store``'s database through a writer thread of group commits
+    until ``store`` closes (a server, which answers many reads at once)."""
+    writer = AccessWriter(store)
+    _WRITERS[store.path] = writer
+    store.cache["access_writer"] = writer  # closed, and so flushed, with the store
+    return writer
+
+
+def writer_for(path: str) -> AccessWriter | None:
+    """The writer logging reads of the database at ``path``, if a server started one."""
+    return _WRITERS.get(path)
 
 
 def log_access_of(
     store: Store, principal: Principal, action: str, code: str, detail: str = ""
 ) -> None:
     """Write that ``principal`` read the data of the subject ``code``, if it is registered;
-    return once it is committed.
-
-    Reads made at the same time are committed together (a group commit: each commit is a
-    write to disk, which costs more than the read it logs). The first caller writes every
-    row gathered so far in one statement, its own among them; callers that arrive while it
-    writes wait, and the first of them then writes theirs. Nobody returns before its row is
-    committed, so a read answered is a read logged.
-    """
-    with _GROUPS_LOCK:
-        group = _GROUPS.setdefault(store.path, _Group())
-    with group.lock:
-        group.rows.append((principal.key_id, principal.role.value, action, code, detail))
-        mine = group.gathering
-        while group.writing and group.written < mine:
-            group.lock.wait()
-        if group.written >= mine:  # another caller wrote it
-            failed = group.failed.get(mine)
-            if failed is not None:
-                raise failed
-            return
-        rows, group.rows = group.rows, []
-        group.gathering += 1
-        group.writing = True
-    error: BaseException | None = None
-    try:
-        _write(store, rows)
-    except BaseException as exc:
-        error = exc
-    with group.lock:
-        group.writing = False
-        group.written = mine
-        if error is not None:
-            group.failed[mine] = error
-            for old in [b for b in group.failed if b < mine - 100]:
-                del group.failed[old]
-        group.lock.notify_all()
-    if error is not None:
-        raise error
+    return once it is committed (with the reads made at the same time, when a writer
+    logs this database: ``AccessWriter``)."""
+    row = (principal.key_id, principal.role.value, action, code, detail)
+    writer = _WRITERS.get(store.path)
+    if writer is None:
+        _write(store, [row])
+    else:
+        writer.submit(row).result()
 
 
-def _write(store: Store, rows: list[tuple[int | None, str, str, str, str]]) -> None:
-    """Insert reads (key, role, action, subject code, detail) of registered subjects."""
-    if len(rows) == 1:
-        key_id, role, action, code, detail = rows[0]
+def _write(store: Store, rows: list[Row]) -> None:
+    """Insert reads (key, role, action, subject id or code, detail) of registered subjects,
+    in one statement."""
+    by_id = [r for r in rows if isinstance(r[3], int)]
+    by_code = [r for r in rows if not isinstance(r[3], int)]
+    if len(by_code) == 1 and not by_id:  # the subject found by the index on its code
+        key_id, role, action, code, detail = by_code[0]
         store.run(
             """INSERT INTO access_log SELECT now()::TIMESTAMP, ?, ?, ?, subject_id, ?
                FROM subjects WHERE code = ?""",
             [key_id, role, action, detail, code],
         )
         return
-    key_ids, roles, actions, codes, details = (list(c) for c in zip(*rows, strict=True))
-    store.run(
-        """INSERT INTO access_log
-           SELECT now()::TIMESTAMP, q.key_id, q.role, q.action, s.subject_id, q.detail
-           FROM (SELECT unnest(?::INTEGER[]) AS key_id, unnest(?::VARCHAR[]) AS role,
-                        unnest(?::VARCHAR[]) AS action, unnest(?::VARCHAR[]) AS code,
-                        unnest(?::VARCHAR[]) AS detail) q
-           JOIN subjects s USING (code)""",
-        [key_ids, roles, actions, codes, details],
-    )
+    # By id, as they are; by code, joined with the subjects (a scan of the registry). Each
+    # statement costs a few milliseconds whatever its rows, and so does a commit: one for
+    # both (not counted as a change: nothing a decision reads).
+    with store.transaction(counted=False) if by_id and by_code else nullcontext():
+        if by_id:
+            key_ids, roles, actions, subject_ids, details = (
+                list(c) for c in zip(*by_id, strict=True)
+            )
+            store.run(
+                """INSERT INTO access_log SELECT now()::TIMESTAMP, unnest(?::INTEGER[]),
+                       unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]),
+                       unnest(?::VARCHAR[])""",
+                [key_ids, roles, actions, subject_ids, details],
+            )
+        if by_code:
+            key_ids, roles, actions, codes, details = (list(c) for c in zip(*by_code, strict=True))
+            store.run(
+                """INSERT INTO access_log
+                   SELECT now()::TIMESTAMP, q.key_id, q.role, q.action, s.subject_id, q.detail
+                   FROM (SELECT unnest(?::INTEGER[]) AS key_id, unnest(?::VARCHAR[]) AS role,
+                                unnest(?::VARCHAR[]) AS action, unnest(?::VARCHAR[]) AS code,
+                                unnest(?::VARCHAR[]) AS detail) q
+                   JOIN subjects s USING (code)""",
+                [key_ids, roles, actions, codes, details],
+            )
 
 
 def log_accesses(

@@ -148,6 +148,15 @@ KNOWN_FOR = 1.0
 """Seconds a key found valid is taken as valid without reading its row again."""
 
 
+def known_principal(path: str, token: str | None) -> Principal | None:
+    """Who a secret belongs to, if a key found valid lately says so from memory (no
+    query); None when only its row can say (``principal_for``)."""
+    if not token or not token.startswith(PREFIX):
+        return None
+    known = _KNOWN.get((path, _digest(token)))
+    return known[1] if known is not None and time.monotonic() - known[0] < KNOWN_FOR else None
+
+
 def principal_for(store: Store, token: str | None) -> Principal | None:
     """Who a secret belongs to, or None (no key, unknown, revoked)."""
     if not token or not token.startswith(PREFIX):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import threading
+from concurrent.futures import Future
 from typing import TYPE_CHECKING, Any, cast
 
 from socialrating.errors import (
@@ -19,7 +20,7 @@ from socialrating.errors import (
     UnknownAppeal,
     UnknownSubject,
 )
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, commits
 from socialrating.service.access import access_of, log_access_of, log_accesses
 from socialrating.service.policy import SCOPED, Action, Principal, Role, check
 
@@ -171,32 +172,45 @@ def fresh(store: Store) -> int | None:
     """
     from socialrating.scoring.run import score_run
 
-    # The latest run and the ledger's last entry, from two small tables (every entry is
-    # appended in a batch): while neither moves after a check found the run current, it
-    # stays current, and the entries need not be read again.
-    state = store.one(
-        "SELECT (SELECT max(run_id) FROM runs), (SELECT max(last_entry) FROM batches)"
-    )
-    if state is not None and state[0] is not None and _CURRENT.get(store.path) == state:
-        return int(state[0])
+    # While this process commits nothing on the database, which it holds for writing (no
+    # other process can change it), a run found current stays current: no table is read.
+    seen = commits(store.path)
+    known = _CURRENT.get(store.path)
+    if known is not None and known[0] == seen:
+        return known[1]
     latest = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
     # Entries after the run's last: stored in id order, so this reads only the tail.
     newer = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ?)"
     run = store.one(latest)
     if run is None or not store.scalar(newer, [int(run[2])]):
-        if run is not None and state is not None:
-            _CURRENT[store.path] = state  # current as of ``state``, read before the check
-        return None if run is None else int(run[0])
+        found = None if run is None else int(run[0])
+        if found is not None:
+            _CURRENT[store.path] = (seen, found)  # current as of ``seen``, counted before
+        return found
     with _RESCORING:  # one rescoring at a time; the others then find it done
         run = store.one(latest)
         assert run is not None
         if store.scalar(newer, [int(run[2])]):
-            return score_run(store, run[1]).run_id
+            score_run(store, run[1])
+        # Current now, unless entries came in meanwhile (scored again on the next call).
+        seen = commits(store.path)
+        run = store.one(latest)
+        assert run is not None
+        if not store.scalar(newer, [int(run[2])]):
+            _CURRENT[store.path] = (seen, int(run[0]))
         return int(run[0])
 
 
-_CURRENT: dict[str, tuple[Any, ...]] = {}
-"""Per database, the (latest run, last entry) at which ``fresh`` last found the run current."""
+_CURRENT: dict[str, tuple[int, int]] = {}
+"""Per database, the commits counted (``store.commits``) when ``fresh`` last found the latest
+run current, and that run."""
+
+
+def current_run(path: str) -> int | None:
+    """The latest run of the database at ``path`` if ``fresh`` found it current and nothing
+    was committed since (answered from memory), else None."""
+    known = _CURRENT.get(path)
+    return known[1] if known is not None and known[0] == commits(path) else None
 
 
 def decide(
@@ -218,6 +232,29 @@ def decide(
         decision = decide_one(store, subject, service, run_id).as_dict()
     _log(store, principal, "decide", subject, service)
     return decision if principal.role is Role.ADMIN else _for_provider(decision)
+
+
+def decide_from_memory(
+    path: str, principal: Principal, subject: str, service: str
+) -> tuple[dict[str, Any], Future[None]] | None:
+    """``decide`` for the latest run, answered without waiting on the database: the
+    decision, and its access-log write under way (done once committed: answer then).
+
+    None when the answer needs the database: the latest run is not known current (see
+    ``current_run``) or not loaded, or no writer logs reads of it (``AccessWriter``).
+    """
+    from socialrating.service.access import writer_for
+
+    check(principal, Action.DECIDE, service)
+    run_id = current_run(path)
+    decider = None if run_id is None else _DECIDERS.get((path, run_id))
+    writer = writer_for(path)
+    if decider is None or writer is None:
+        return None
+    decision = decider.decide(subject, service).as_dict()
+    subject_id = int(decider.ids[decider.position(subject)])
+    logged = writer.submit((principal.key_id, principal.role.value, "decide", subject_id, service))
+    return (decision if principal.role is Role.ADMIN else _for_provider(decision)), logged
 
 
 def decide_many(
