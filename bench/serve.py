@@ -10,7 +10,8 @@ of its own on loopback; the load comes from ``--clients`` other processes, each 
 - single decisions: ``GET /v1/decisions/flight/{subject}`` with a provider's key, a
   random subject each time: decisions per second, p50 and p99 latency;
 - batch decisions: ``POST /v1/decisions/flight`` with ``--batch`` subjects per body:
-  decisions per second;
+  decisions per second, as JSON (every decision in full) and as CSV (``Accept:
+  text/csv``: decided together, the columns ``check-batch`` writes);
 - ingest: ``POST /v1/institutions/{institution}/records`` with ``--records`` records per
   body (each with a key of its own, the content of the demo's own records of that
   institution): records per second;
@@ -23,7 +24,7 @@ Targets (issue 11): at least 3,000 single decisions/s with p99 under 10 ms; at l
 500,000 decisions/s in batches; at least 100,000 records/s ingested. Usage:
 
     .venv/bin/python bench/serve.py [--citizens 100000] [--seconds 10] [--clients 2]
-        [--connections 2] [--batch 10000] [--records 10000]
+        [--connections 4] [--batch 10000] [--records 10000]
 """
 
 from __future__ import annotations
@@ -73,6 +74,8 @@ def _worker(
         rng = random.Random(seed * 1000 + index)
         conn = http.client.HTTPConnection("127.0.0.1", job["port"], timeout=120)
         headers = {"Authorization": f"Bearer {job['secret']}"}
+        if job.get("accept"):
+            headers["Accept"] = job["accept"]
         done = items = 0
         latencies: list[float] = []
         bad: list[int] = []
@@ -119,7 +122,7 @@ def _request(job: dict[str, Any], rng: random.Random, tag: str) -> tuple[str, st
         return "GET", "/v1/health", None, 1
     if job["phase"] == "single":
         return "GET", f"/v1/decisions/{SERVICE}/{rng.choice(codes)}", None, 1
-    if job["phase"] == "batch":
+    if job["phase"] in ("batch", "batch_csv"):
         k = job["batch"]
         start = rng.randrange(len(codes))
         subjects = (codes[start:] + codes[:start])[:k] if k <= len(codes) else codes
@@ -303,7 +306,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--seconds", type=float, default=10.0, help="per phase")
     parser.add_argument("--clients", type=int, default=2, help="client processes")
-    parser.add_argument("--connections", type=int, default=2, help="per client process")
+    parser.add_argument("--connections", type=int, default=4, help="per client process")
     parser.add_argument("--batch", type=int, default=10_000, help="subjects per batch body")
     parser.add_argument("--records", type=int, default=10_000, help="records per ingest body")
     args = parser.parse_args()
@@ -328,6 +331,7 @@ def main() -> None:
             common = {"port": port, "codes": codes, "connections": args.connections}
             single = {**common, "phase": "single", "secret": facts["provider"]}
             batch = {**common, "phase": "batch", "secret": facts["provider"], "batch": args.batch}
+            batch_csv = {**batch, "phase": "batch_csv", "accept": "text/csv"}
             ingest = {
                 **common,
                 "phase": "ingest",
@@ -347,6 +351,8 @@ def main() -> None:
             got_single = load(single, args.clients, args.seconds)
             log(f"batch decisions: {streams} connections, {args.seconds:g} s")
             got_batch = load(batch, args.clients, args.seconds)
+            log(f"batch decisions as CSV: {streams} connections, {args.seconds:g} s")
+            got_csv = load(batch_csv, args.clients, args.seconds)
             # Last: records after the run make the next decision rescore first.
             log(f"ingest: {streams} connections, {args.seconds:g} s")
             got_ingest = load(ingest, args.clients, args.seconds)
@@ -354,7 +360,7 @@ def main() -> None:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
 
-    report(args, facts, local, got_health, got_single, got_batch, got_ingest)
+    report(args, facts, local, got_health, got_single, got_batch, got_csv, got_ingest)
 
 
 def report(
@@ -364,6 +370,7 @@ def report(
     health: dict[str, Any],
     single: dict[str, Any],
     batch: dict[str, Any],
+    batch_csv: dict[str, Any],
     ingest: dict[str, Any],
 ) -> None:
     def verdict(ok: bool) -> str:
@@ -391,13 +398,19 @@ def report(
             f">= {TARGET_BATCH:,}/s: " + verdict(batch["per_second"] >= TARGET_BATCH),
         ),
         (
+            "batch as CSV: the same, Accept: text/csv",
+            f"{batch_csv['per_second']:,.0f} dec/s",
+            batch_csv,
+            f">= {TARGET_BATCH:,}/s: " + verdict(batch_csv["per_second"] >= TARGET_BATCH),
+        ),
+        (
             f"ingest: POST .../records ({len(facts['records']):,} per body)",
             f"{ingest['per_second']:,.0f} rec/s",
             ingest,
             f">= {TARGET_INGEST:,}/s: " + verdict(ingest["per_second"] >= TARGET_INGEST),
         ),
         (
-            "ceiling: GET /v1/health (no key, 2 small queries)",
+            "peer: GET /v1/health (no key, 2 small queries)",
             f"{health['per_second']:,.0f} req/s",
             health,
             "peer",
@@ -417,7 +430,11 @@ def report(
     ]
     for name, figure, f, target in rows:
         print(f"{name:52s} {figure:>18s} {f['p50_ms']:>7.2f}ms {f['p99_ms']:>7.2f}ms  {target}")
-    for name, f in (("health", health), ("single", single), ("batch", batch), ("ingest", ingest)):
+    phases = (
+        ("health", health), ("single", single), ("batch", batch), ("batch as CSV", batch_csv),
+        ("ingest", ingest),
+    )  # fmt: skip
+    for name, f in phases:
         if f["errors"]:
             print(f"{name}: {len(f['errors'])} answers not 200: {sorted(set(f['errors']))}")
 

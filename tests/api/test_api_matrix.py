@@ -7,6 +7,7 @@ loan), c2 clean (a loan on terms), o1 an organisation; one key per role.
 
 from __future__ import annotations
 
+import csv
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -181,3 +182,36 @@ def test_aggregates_of_lists_and_decisions(served: tuple[TestClient, dict[str, s
     assert {c["decision"] for c in decided["cells"]} >= {"refused"}
     unknown = call(client, secrets["analyst"], "GET", "/v1/aggregates/decisions/nothing")
     assert unknown.status_code == 404
+
+
+def test_a_batch_as_csv_is_the_batch_as_json_decided_together(
+    served: tuple[TestClient, dict[str, str]],
+) -> None:
+    client, secrets = served
+    subjects = ["c1", "c2", "o1", "nobody", "c1"]
+    headers = {"Authorization": f"Bearer {secrets['provider']}"}
+    as_json = client.post("/v1/decisions/loan", headers=headers, json={"subjects": subjects})
+    before = len(call(client, secrets["subject"], "GET", "/v1/access-log/c1").json()["reads"])
+    as_csv = client.post(
+        "/v1/decisions/loan", headers={**headers, "Accept": "text/csv"}, json={"subjects": subjects}
+    )
+    assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
+    assert as_csv.headers["x-run-id"] == str(as_json.json()["run_id"])
+    lines = as_csv.text.splitlines()
+    assert lines[0] == '"subject","decision","reasons","terms"'
+    rows = list(csv.reader(lines[1:]))
+    assert [r[0] for r in rows] == subjects
+    for row, decision in zip(rows, as_json.json()["decisions"], strict=True):
+        assert row[1] == decision["decision"], row
+        assert row[2] == ";".join(r["code"] for r in decision["reasons"]), row
+        assert json.loads(row[3]) == decision["terms"], row
+    assert rows[3][1:3] == ["unknown", "SUBJECT:unknown"]
+    # c1 read once more (asked twice in the list): the access log says so once.
+    after = call(client, secrets["subject"], "GET", "/v1/access-log/c1").json()["reads"]
+    assert len(after) == before + 1
+    refused = client.post(
+        "/v1/decisions/bidding",
+        headers={**headers, "Accept": "text/csv"},
+        json={"subjects": subjects},
+    )
+    assert refused.status_code == 403 and refused.json()["error"] == "forbidden"

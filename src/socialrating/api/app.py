@@ -13,9 +13,11 @@ from collections.abc import Iterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
+import pyarrow as pa
+import pyarrow.csv as pacsv
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -40,6 +42,7 @@ from socialrating.api.models import (
     StatementOut,
     records_body,
 )
+from socialrating.decisions.batch import CSV_COLUMNS
 from socialrating.ledger.store import Store, open_store
 from socialrating.service import usecases
 from socialrating.service.access import start_writer
@@ -227,11 +230,35 @@ def create_app(
     @app.post(
         "/v1/decisions/{service}",
         response_model=DecisionsOut,
-        responses=ERRORS,
+        responses={
+            200: {
+                "description": "Every decision in full (JSON), or with `Accept: text/csv` "
+                "one CSV row per subject: " + ", ".join(CSV_COLUMNS) + " (as "
+                "`socialrating check-batch -o FILE.csv` writes), decided together: many "
+                "times faster for long lists.",
+                "content": {"text/csv": {"schema": {"type": "string"}}},
+            },
+            **ERRORS,
+        },
         tags=["decisions"],
     )
-    def decisions(service: str, body: DecisionsIn, s: Db, who: Who) -> JSONResponse:
+    def decisions(
+        service: str,
+        body: DecisionsIn,
+        s: Db,
+        who: Who,
+        accept: Annotated[str | None, Header(description="text/csv for CSV")] = None,
+    ) -> Response:
         """Decide SERVICE for many subjects at once (a passenger list)."""
+        if accept and "text/csv" in accept.lower():
+            run_id, table = usecases.decide_many_table(s, who, service, body.subjects)
+            sink = pa.BufferOutputStream()
+            pacsv.write_csv(table, sink)
+            return Response(
+                sink.getvalue().to_pybytes(),
+                media_type="text/csv",
+                headers={"X-Run-Id": str(run_id)},
+            )
         # Returned as it is: validating 100,000 decisions against the model again would
         # take longer than deciding them (the schemathesis test checks the shape).
         return JSONResponse(usecases.decide_many(s, who, service, body.subjects))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import threading
 from dataclasses import dataclass
 
 import duckdb
@@ -74,6 +75,7 @@ class Decider:
         self._order = np.argsort(self.hashes, kind="stable")
         self._sorted_hashes = self.hashes[self._order]
         self._hasher = duckdb.connect()
+        self._hashing = threading.Lock()
 
     def position(self, code: str) -> int:
         i = int(np.searchsorted(self._sorted_codes, code))
@@ -93,7 +95,8 @@ class Decider:
         if n == 0 or len(self.codes) == 0:
             return np.zeros(n, dtype=np.int64), np.zeros(n, dtype=bool)
         query = pa.table({"code": codes})  # noqa: F841 (read by DuckDB below)
-        qh = self._hasher.sql(f"SELECT {self.HASH} FROM query").to_arrow_table().column(0)
+        with self._hashing:  # one connection, which threads (a server's) must not share
+            qh = self._hasher.sql(f"SELECT {self.HASH} FROM query").to_arrow_table().column(0)
         qh = qh.to_numpy()
         order = np.argsort(qh, kind="stable")
         found_sorted = np.searchsorted(self._sorted_hashes, qh[order])
@@ -201,8 +204,9 @@ def _describe(
 ) -> tuple[str, str, str]:
     if r == -2:
         return "unknown", "SUBJECT:unknown", "{}"
-    if r == -1:
-        return "refused", "SUBJECTS:other", "{}"
+    if r == -1:  # the kind the service is not for: the other one
+        other = "organisation" if svc.subjects == "citizen" else "citizen"
+        return "refused", f"SUBJECTS:{other}", "{}"
     graded = [f"GRADE:{grade}", "CONTAGION"] if contagion else [f"GRADE:{grade}"]
     if r == 0:
         return svc.otherwise, ";".join([f"RULE:{svc.code}#otherwise", *graded]), "{}"

@@ -169,6 +169,18 @@ def log_accesses(
     )
 
 
+def log_subject_ids(
+    store: Store, principal: Principal, action: str, subject_ids: list[int], detail: str = ""
+) -> None:
+    """Write that ``principal`` read the data of each subject of ``subject_ids`` (once each)."""
+    if subject_ids:
+        store.run(
+            """INSERT INTO access_log SELECT now()::TIMESTAMP, ?, ?, ?, subject_id, ?
+               FROM (SELECT DISTINCT unnest(?::BIGINT[]) AS subject_id)""",
+            [principal.key_id, principal.role.value, action, detail, subject_ids],
+        )
+
+
 def access_of(store: Store, subject_id: int, limit: int = 100) -> list[dict[str, object]]:
     """Who read this subject's data, when and for what, latest first."""
     return [

@@ -21,10 +21,12 @@ from socialrating.errors import (
     UnknownSubject,
 )
 from socialrating.ledger.store import Store, commits
-from socialrating.service.access import access_of, log_access_of, log_accesses
+from socialrating.service.access import access_of, log_access_of, log_accesses, log_subject_ids
 from socialrating.service.policy import SCOPED, Action, Principal, Role, check
 
 if TYPE_CHECKING:
+    import pyarrow as pa
+
     from socialrating.appeals.cases import Appeal
 
 SMALLEST_CELL = 10
@@ -271,6 +273,28 @@ def decide_many(
     if principal.role is not Role.ADMIN:
         decisions = [_for_provider(d) for d in decisions]
     return {"run_id": decider.run_id, "service": service, "decisions": decisions}
+
+
+def decide_many_table(
+    store: Store, principal: Principal, service: str, subjects: list[str]
+) -> tuple[int, pa.Table]:
+    """Decisions for many subjects at once, as ``check-batch`` writes them to a CSV file
+    (``batch.CSV_COLUMNS``: subject, decision, reason codes, terms; no texts, no entries,
+    which a provider may see of any decision): the run, and the table. Decided together
+    (``Decider.decide_many``), not one by one as ``decide_many``'s full objects are.
+    """
+    import pyarrow as pa
+
+    from socialrating.decisions.batch import CSV_COLUMNS
+    from socialrating.decisions.decider import load_decider
+
+    check(principal, Action.DECIDE, service)
+    decider = _decider(store, load_decider, fresh(store))
+    codes = pa.array(subjects, pa.string())
+    table = decider.decide_many(codes, service)
+    pos, found = decider.positions(codes)
+    log_subject_ids(store, principal, "decide", decider.ids[pos[found]].tolist(), service)
+    return decider.run_id, table.select(list(CSV_COLUMNS))
 
 
 _DECIDERS: dict[tuple[str, int], Any] = {}
