@@ -127,15 +127,21 @@ class Decider:
             contagion=int(self.contagion[i]),
         ).by(self.run_id, self.as_of)
 
-    def decide_many(self, subjects: pa.Array | list[str], service: str) -> pa.Table:
+    def decide_many(
+        self,
+        subjects: pa.Array | list[str],
+        service: str,
+        located: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> pa.Table:
         """Decisions for many subjects at once (a flight's passenger list).
 
         Returns a table of ``subject``, ``decision`` (``unknown`` for a subject not in the
         run), ``reasons`` (reason codes separated by ``;``) and ``terms`` (JSON).
+        ``located`` is what ``positions`` gives for ``subjects``, when the caller has it.
         """
         svc = self.service(service)
         array = subjects if isinstance(subjects, pa.Array) else pa.array(subjects, pa.string())
-        pos, found = self.positions(array.cast(pa.string()))
+        pos, found = located or self.positions(array.cast(pa.string()))
         grade = self.grades[pos]
         bits = self.list_bits[pos]
         kind_ok = found if svc.subjects == "any" else found & (self.kinds[pos] == svc.subjects)

@@ -291,8 +291,8 @@ def decide_many_table(
     check(principal, Action.DECIDE, service)
     decider = _decider(store, load_decider, fresh(store))
     codes = pa.array(subjects, pa.string())
-    table = decider.decide_many(codes, service)
     pos, found = decider.positions(codes)
+    table = decider.decide_many(codes, service, (pos, found))
     log_subject_ids(store, principal, "decide", decider.ids[pos[found]].tolist(), service)
     return decider.run_id, table.select(list(CSV_COLUMNS))
 
