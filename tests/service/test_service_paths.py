@@ -184,3 +184,88 @@ def test_a_decision_from_memory_waits_for_nothing_but_is_the_same(served: Store)
     quick = usecases.decide_from_memory(served.path, provider, "C2", "loan")
     assert quick is not None and quick[0]["decision"] == "refused"
     quick[1].result(timeout=10)
+
+
+def test_batches_sent_at_once_are_numbered_and_counted_once(served: Store) -> None:
+    """Requests appending at the same time, each on a cursor of its own, take turns: no
+    entry or batch number is used twice, and a key sent in two batches at once counts once."""
+    from socialrating.ledger.verify import verify_ledger
+
+    admin = Principal(Role.ADMIN)
+    started = threading.Barrier(6)
+    errors: list[BaseException] = []
+
+    def sender(n: int) -> None:
+        own = cursor(served)
+        started.wait()
+        try:
+            for j in range(4):
+                rows = [
+                    # Keys "shared-…" are sent by every thread: only the first batch stores them.
+                    {"key": f"{'shared' if i < 5 else n}-{j}-{i}", "subject": f"C{i % 9 + 1}",
+                     "parameter": "debtor", "date": "2021-02-01"}
+                    for i in range(40)
+                ]  # fmt: skip
+                usecases.ingest_records(own, admin, "court", rows, f"t{n}-{j}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+        finally:
+            own.close()
+
+    threads = [threading.Thread(target=sender, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors
+    ids, distinct, keys = served.one(
+        "SELECT count(*), count(DISTINCT entry_id), count(DISTINCT idem_key) FROM entries "
+        "WHERE kind = 1"
+    ) or (0, 0, 0)
+    assert ids == distinct == keys == 6 * 4 * 35 + 4 * 5
+    batches = served.one("SELECT count(*), count(DISTINCT batch_id) FROM batches") or (0, 0)
+    assert batches[0] == batches[1]
+    assert verify_ledger(served).ok
+
+
+def test_decisions_do_not_wait_behind_a_batch_being_stored(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While a batch holds its transaction open (a big ingest), decisions are answered and
+    their reads logged; once it is acknowledged, the next decision reflects it."""
+    from socialrating.ledger import append, ingest
+
+    score_run(served, dt.date(2021, 5, 31))
+    provider = Principal(Role.PROVIDER, ("loan",), 3)
+    start_writer(served)
+    assert usecases.decide(served, provider, "C4", "loan")["decision"] == "terms"
+    inside, release = threading.Event(), threading.Event()
+    original = append.append_digested
+
+    def slow_append(*args: object, **kwargs: object) -> object:
+        found = original(*args, **kwargs)  # type: ignore[arg-type]
+        inside.set()
+        assert release.wait(30)
+        return found
+
+    monkeypatch.setattr(ingest, "append_digested", slow_append)
+    own = cursor(served)
+    rows = [{"key": "slow-1", "subject": "C4", "parameter": "debtor", "date": "2021-02-01"}]
+    writer = threading.Thread(
+        target=usecases.ingest_records, args=(own, Principal(Role.ADMIN), "court", rows, "slow")
+    )
+    writer.start()
+    try:
+        assert inside.wait(30)
+        for _ in range(5):
+            quick = usecases.decide_from_memory(served.path, provider, "C4", "loan")
+            assert quick is not None and quick[0]["decision"] == "terms"
+            quick[1].result(timeout=10)  # logged while the batch's transaction is open
+            assert usecases.decide(served, provider, "C4", "loan")["decision"] == "terms"
+        assert writer.is_alive()
+    finally:
+        release.set()
+        writer.join()
+        own.close()
+    assert usecases.decide(served, provider, "C4", "loan")["decision"] == "refused"
+    assert logged(served).count(("C4", "decide", "loan")) == 12

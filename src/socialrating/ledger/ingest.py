@@ -552,10 +552,13 @@ def ingest_table(
     are null); ``problems`` are those found while reading it, reported with the rows'.
     """
     context = _context(store, institution)
+    # One batch at a time from its keys' check to its commit: a key another batch is
+    # storing meanwhile would count twice (``Store.writing``).
     with bounded_memory(store):
         try:
             stage_table(store.con, table)
-            return _ingest_staged(store, context, source, list(problems or []))
+            with store.writing():
+                return _ingest_staged(store, context, source, list(problems or []))
         finally:
             drop_staged(store.con)
 

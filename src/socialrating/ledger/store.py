@@ -14,8 +14,9 @@ Tables (every id is an integer; codes live only in the registries):
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -129,6 +130,9 @@ CREATE TABLE IF NOT EXISTS snapshot (
 """
 
 
+_WRITE_LOCKS: dict[str, threading.RLock] = {}
+_WRITE_LOCKS_LOCK = threading.Lock()
+
 _COMMITTED: dict[str, int] = {}
 """Per database path, how many transactions this process has committed on it."""
 
@@ -185,6 +189,21 @@ class Store:
     def arrow(self, query: str, params: list[Any] | None = None) -> pa.Table:
         return self.con.sql(query, params=params or None).to_arrow_table()
 
+    @contextmanager
+    def writing(self) -> Iterator[None]:
+        """One writer at a time, in this process, on this database (threads of a server,
+        each on a cursor of its own).
+
+        Entry and batch numbers are the next after the last committed, and an idempotency
+        key counts once only if no other batch stores it meanwhile: DuckDB would let two
+        transactions append the same numbers, so writers take turns. Reentrant; readers and
+        the access log never take it.
+        """
+        with _WRITE_LOCKS_LOCK:
+            lock = _WRITE_LOCKS.setdefault(self.path, threading.RLock())
+        with lock:
+            yield
+
     @property
     def in_transaction(self) -> bool:
         """Whether a ``transaction`` block of this store is under way."""
@@ -194,8 +213,9 @@ class Store:
     def transaction(self, counted: bool = True) -> Iterator[None]:
         """All or nothing: commit when the block ends, roll back if it raises.
 
-        A commit is ``counted`` (``commits``) unless it changes nothing that scores or
-        decisions depend on (the access log).
+        A transaction that changes what scores or decisions depend on is ``counted``
+        (``commits``) and waits for its turn (``writing``); one that does not (the access
+        log) neither.
 
         Inside another transaction of this store, the block is part of that one, which
         commits or rolls back the whole (a digest recorded after a change goes with it).
@@ -207,18 +227,19 @@ class Store:
             finally:
                 self._depth -= 1
             return
-        self.run("BEGIN TRANSACTION")
-        self._depth = 1
-        try:
-            yield
-        except BaseException:
+        with self.writing() if counted else nullcontext():
+            self.run("BEGIN TRANSACTION")
+            self._depth = 1
+            try:
+                yield
+            except BaseException:
+                self._depth = 0
+                self.run("ROLLBACK")
+                raise
             self._depth = 0
-            self.run("ROLLBACK")
-            raise
-        self._depth = 0
-        self.run("COMMIT")
-        if counted:
-            _COMMITTED[self.path] = _COMMITTED.get(self.path, 0) + 1
+            self.run("COMMIT")
+            if counted:
+                _COMMITTED[self.path] = _COMMITTED.get(self.path, 0) + 1
 
     def close(self) -> None:
         for thing in self.cache.values():
