@@ -35,6 +35,7 @@ from socialrating.ledger.append import append_rows
 from socialrating.model import day_number
 from socialrating.rulebook import Rulebook
 from socialrating.scoring import score_run
+from socialrating.scoring.compiled import compiled
 
 # The baselines of docs/architecture.md ("Pinned dependencies and baselines"), medians
 # of other runs on this ledger, in records per second, for reference only.
@@ -224,11 +225,19 @@ def main() -> None:
     ap.add_argument(
         "--no-incremental", action="store_true", help="skip the incremental runs (minutes)"
     )
+    ap.add_argument(
+        "--only-incremental", action="store_true", help="only the incremental runs and theirs"
+    )
     args = ap.parse_args()
 
     store, seed = bench_store(args.records, args.subjects)
     as_of = day_number(AS_OF)
     n = args.records
+    if args.only_incremental:
+        path = store.path
+        store.close()
+        incremental_rows(path, seed, n)
+        return
 
     log("socialrating: score_run on the seed with its pilot mechanics")
     score_run(store, AS_OF, seed, full=True)  # warm: compiles the plan once, as a service would
@@ -365,6 +374,12 @@ def add_days(store: Store, first: int, days: int, per_day: int, tag: str) -> Non
                 append_rows(store, "new_batch", int(inst), tag)
 
 
+def forget_run(store: Store, run_id: int) -> None:
+    """Delete a run's rows (so that the next run starts from the run before it)."""
+    for table in ("snapshot", "list_members", "runs"):
+        store.run(f"DELETE FROM {table} WHERE run_id = {int(run_id)}")
+
+
 def incremental_rows(path: str, seed: Rulebook, n: int) -> None:
     """Incremental runs after one day and after seven days of new records (a day: the
     ledger's records over 365), each against a full run as of the same day, on a copy of
@@ -380,47 +395,70 @@ def incremental_rows(path: str, seed: Rulebook, n: int) -> None:
         day0 = day_number(AS_OF)
         log("incremental: a full run of the full seed as of the last day (the base)")
         score_run(store, AS_OF, seed, full=True)
+        # The incremental plans compiled once (seconds), as the first incremental run of a
+        # database does, and cached in it: neither a server nor a later process compiles
+        # them again.
+        for plan in ("scores@chosen", "run_lists@chosen"):
+            compiled(store, seed, plan)
         rows = []
         for label, days in (("one day", 1), ("seven days", 7)):
             add_days(store, day0 + 1, days, per_day, f"incr-{days}")
             as_of = AS_OF + dt.timedelta(days=days)
-            start = time.perf_counter()
-            inc = score_run(store, as_of, seed)
-            inc_s = time.perf_counter() - start
-            start = time.perf_counter()
-            full = score_run(store, as_of, seed, full=True)
-            full_s = time.perf_counter() - start
-            differ = store.scalar(
-                f"""SELECT count(*) FROM (
-                    SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {inc.run_id}
-                    EXCEPT ALL SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {full.run_id})"""
-            )
-            rows.append((label, days * per_day, inc, inc_s, full_s, differ))
-            log(f"  {label}: incremental {inc_s:.2f} s, full {full_s:.2f} s, {inc.incremental}")
-            # The next measurement starts from the full run as of this day, as a night would.
-            store.run(f"DELETE FROM snapshot WHERE run_id = {inc.run_id}")
-            store.run(f"DELETE FROM list_members WHERE run_id = {inc.run_id}")
-            store.run(f"DELETE FROM runs WHERE run_id = {inc.run_id}")
+            # As a server runs it, holding the file since it stored the base run: no check
+            # of the base (``store.vouched``), the file warm. Then as `socialrating score`
+            # does, in a process that opens the file: it checks the base run's digests
+            # first, and reads the file cold. Each against a full run in the same state,
+            # each pair compared before anything is deleted; the cold full run stays, as
+            # the base of the next night.
+            for how in ("held", "opened"):
+                if how == "opened":
+                    store.close()
+                    store = open_store(work)
+                start = time.perf_counter()
+                inc = score_run(store, as_of, seed)
+                inc_s = time.perf_counter() - start
+                if how == "opened":
+                    store.close()
+                    store = open_store(work)
+                start = time.perf_counter()
+                full = score_run(store, as_of, seed, full=True)
+                full_s = time.perf_counter() - start
+                differ = store.scalar(
+                    f"""SELECT count(*) FROM (
+                        (SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {inc.run_id}
+                         EXCEPT ALL
+                         SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {full.run_id})
+                        UNION ALL
+                        (SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {full.run_id}
+                         EXCEPT ALL
+                         SELECT * EXCLUDE (run_id) FROM snapshot WHERE run_id = {inc.run_id}))"""
+                )
+                rows.append((f"{label}, file {how}", days * per_day, inc, inc_s, full_s, differ))
+                log(f"  {label} ({how}): incremental {inc_s:.2f} s, full {full_s:.2f} s")
+                forget_run(store, inc.run_id)
+                if how == "held":
+                    forget_run(store, full.run_id)
             day0 += days
     finally:
         store.close()
         Path(work).unlink(missing_ok=True)
         Path(work + ".wal").unlink(missing_ok=True)
     print()
-    print(f"{'run (full seed)':38s} {'seconds':>10s} {'full run':>10s} {'faster':>8s}  rescored")
+    print(f"{'run (full seed)':44s} {'seconds':>10s} {'full run':>10s} {'faster':>8s}  rescored")
     for label, added, inc, inc_s, full_s, differ in rows:
         same = "same snapshot" if differ == 0 else f"{differ} ROWS DIFFER"
         print(
-            f"{'incremental, ' + label:38s} {inc_s:>10.2f} {full_s:>10.2f} {full_s / inc_s:>7.2f}x"
+            f"{'incremental, ' + label:44s} {inc_s:>10.2f} {full_s:>10.2f} {full_s / inc_s:>7.2f}x"
             f"  {inc.incremental.get('scores', 0):,} of {inc.subjects:,} subjects after "
             f"{added:,} new records; {same}"
         )
-    one = rows[0]
-    ratio = one[4] / one[3]
-    print(
-        f"target incremental one day >= {TARGET_INCREMENTAL}x faster than full: "
-        f"{'met' if ratio >= TARGET_INCREMENTAL else 'NOT met'} ({ratio:.2f}x)"
-    )
+    for one in rows[:2]:
+        ratio = one[4] / one[3]
+        print(
+            f"target incremental one day >= {TARGET_INCREMENTAL}x faster than full "
+            f"({one[0].split(', ')[1]}): "
+            f"{'met' if ratio >= TARGET_INCREMENTAL else 'NOT met'} ({ratio:.2f}x)"
+        )
     if any(r[5] for r in rows):
         sys.exit(1)
 

@@ -238,3 +238,32 @@ def test_an_upgraded_database_is_covered_from_then_on(
     assert verified(db)[0] == 0
     ok("score", "--db", db, "--as-of", "2021-06-30")
     assert verified(db)[0] == 0
+
+
+def test_a_process_holding_the_file_checks_a_run_once(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run this process stored or checked is not digested again while it holds the file
+    for writing (nobody else can write it); opened again, it is checked again."""
+    import datetime as dt
+
+    from socialrating.ledger import integrity
+    from socialrating.scoring import score_run
+
+    digested: list[int] = []
+    real = integrity.run_digests
+
+    def counting(store: object, run_id: int) -> dict[str, object]:
+        digested.append(int(run_id))
+        return real(store, run_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(integrity, "run_digests", counting)
+    with open_store(db) as store:
+        first = score_run(store, dt.date(2021, 7, 31))  # incremental from run 2: checks it
+        assert first.incremental["base_run"] == 2 and digested == [2, first.run_id]
+        second = score_run(store, dt.date(2021, 8, 31))  # from the run it just stored
+        assert second.incremental["base_run"] == first.run_id
+        assert digested == [2, first.run_id, second.run_id]  # recorded, not checked again
+    edit(db, f"UPDATE snapshot SET score = score + 1 WHERE run_id = {second.run_id}")
+    with open_store(db) as store, pytest.raises(integrity.IntegrityError, match="snapshot"):
+        score_run(store, dt.date(2021, 9, 30))

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from socialrating.errors import LedgerError
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, vouched
 
 # What a batch of no entries records (its source starts with one of these, and a colon).
 REGISTRY, RUN, COMPILED = "registry", "run", "compiled"
@@ -174,8 +174,15 @@ def run_digests(store: Store, run_id: int) -> dict[str, Any]:
 
 
 def record_run(store: Store, run_id: int) -> None:
-    """Record the digests of a run's results, as it finishes."""
+    """Record the digests of a run's results, as it finishes (``vouch_run`` once that is
+    committed)."""
     record(store, RUN, run_digests(store, run_id))
+
+
+def vouch_run(store: Store, run_id: int) -> None:
+    """This process stored run ``run_id`` and recorded its digests (committed): it need not
+    check them while it holds the database (``trusted_run``)."""
+    vouched(store).add((RUN, int(run_id)))
 
 
 def record_everything(store: Store) -> None:
@@ -241,9 +248,13 @@ def trusted_compiled(store: Store, rulebook_hash: str) -> None:
     """Refuse a rulebook whose compiled tables differ from the digests recorded when it
     was installed.
 
+    Not checked again while this process holds the database for writing (``vouched``).
+
     Raises:
         IntegrityError: they differ, or none were recorded.
     """
+    if (COMPILED, rulebook_hash) in vouched(store):
+        return
     found = recorded_compiled(store).get(rulebook_hash)
     if found is None:
         raise IntegrityError(
@@ -256,14 +267,21 @@ def trusted_compiled(store: Store, rulebook_hash: str) -> None:
             f"{differing[0]} of rulebook {rulebook_hash[:12]} differs from the digest recorded "
             f"in batch {found[0]}: {EDITED}"
         )
+    vouched(store).add((COMPILED, rulebook_hash))
 
 
 def trusted_run(store: Store, run_id: int) -> None:
     """Refuse a run whose stored results differ from the digests recorded when it finished.
 
+    A run that this process recorded or checked while holding the database for writing
+    is not checked again (``store.vouched``): a server scoring again after each batch pays
+    for its digests once, not on every run.
+
     Raises:
         IntegrityError: they differ, or none were recorded.
     """
+    if (RUN, int(run_id)) in vouched(store):
+        return
     found = recorded_runs(store).get(int(run_id))
     if found is None:
         raise IntegrityError(f"the ledger recorded no digest of run {run_id}: {EDITED}")
@@ -273,6 +291,7 @@ def trusted_run(store: Store, run_id: int) -> None:
         raise IntegrityError(
             f"{what} of run {run_id} differs from the digest recorded in batch {found[0]}: {EDITED}"
         )
+    vouch_run(store, run_id)
 
 
 def compiled_against(

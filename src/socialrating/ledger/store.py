@@ -133,6 +133,18 @@ CREATE TABLE IF NOT EXISTS snapshot (
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_LOCK = threading.Lock()
 
+_VOUCHED: dict[str, set[tuple[str, Any]]] = {}
+
+
+def vouched(store: Store) -> set[tuple[str, Any]]:
+    """What this process has checked or written itself in the database since it opened it
+    for writing (for example ``("run", 7)``: run 7's stored results match the digests the
+    ledger recorded of them), as long as it holds it that way: no other process can write
+    it meanwhile, so it need not check them again. Empty for a store opened read-only;
+    forgotten each time the file is opened for writing."""
+    return set() if store.read_only else _VOUCHED.setdefault(store.path, set())
+
+
 _COMMITTED: dict[str, int] = {}
 """Per database path, how many transactions this process has committed on it."""
 
@@ -337,6 +349,10 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
             ) from None
         raise LedgerError(f"cannot open {path}: {exc}") from exc
     store = Store(path, con, read_only)
+    if not read_only:
+        _VOUCHED.pop(
+            path, None
+        )  # another process may have changed it while this one did not hold it
     # As Ibis sets up its own connections: times in UTC, and no Python variables read as
     # tables by name (every table a query reads is registered on purpose).
     store.run("SET TimeZone = 'UTC'")

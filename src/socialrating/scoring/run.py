@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from socialrating.ledger.append import utc_now
-from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run
+from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run, vouch_run
 from socialrating.ledger.rulebooks import active_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
@@ -243,6 +243,7 @@ def score_run(
             ],
         )
         record_run(store, run_id)
+    vouch_run(store, run_id)
     return RunResult(
         run_id,
         rb.hash,
