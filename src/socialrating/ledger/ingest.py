@@ -552,13 +552,10 @@ def ingest_table(
     are null); ``problems`` are those found while reading it, reported with the rows'.
     """
     context = _context(store, institution)
-    # One batch at a time from its keys' check to its commit: a key another batch is
-    # storing meanwhile would count twice (``Store.writing``).
     with bounded_memory(store):
         try:
             stage_table(store.con, table)
-            with store.writing():
-                return _ingest_staged(store, context, source, list(problems or []))
+            return _ingest_staged(store, context, source, list(problems or []))
         finally:
             drop_staged(store.con)
 
@@ -622,46 +619,53 @@ def _ingest_staged(
         failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
         rows_sql = _ROWS.replace("{payload_columns}", ", ".join(PAYLOAD_COLUMNS))
         store.run(_substitute(rows_sql.replace("{bad}", f"({failed})"), context))
-        _run_all(store, _substitute(_KEYS.replace("{payload}", payload_digest_sql("r")), context))
-        bad, repeats, stored_keys = store.one(
-            "SELECT (SELECT count(*) FROM batch_rows WHERE bad), "
-            "(SELECT count(*) FROM batch_repeats), (SELECT count(*) FROM batch_stored)"
-        ) or (0, 0, 0)
-        conflicts = (repeats or stored_keys) and store.scalar(
-            _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))
-        )
-        if problems or bad or conflicts:
-            # A field the reader found bad (an object, a lone surrogate) is staged as null:
-            # what the checks then say of it (missing) is not said again.
-            said = {(p.line, p.field) for p in problems if p.field}
-            problems += [
-                p for p in _problems(store, context, source) if (p.line, p.field) not in said
-            ]
-            problems.sort(key=lambda p: (p.line or 0, p.field))
-            raise BatchRejected(
-                f"{source}: {len(problems)} problem(s); nothing from this batch was stored",
-                problems,
-            )
-        drop_staged(store.con)  # what is stored is in batch_rows now
-        n = new = int(store.scalar("SELECT count(*) FROM batch_rows"))
-        relation = "batch_rows"
-        if repeats or stored_keys:
-            store.run(_NEW)
-            relation = "batch_new"
-            new = int(store.scalar("SELECT count(*) FROM batch_new"))
-        store.run(
-            "CREATE OR REPLACE TEMP VIEW batch_payloads AS "
-            f"SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation}"
-        )
-        with store.transaction():
-            batch = append_digested(
-                store, "batch_payloads", context.institution_id, source, rows=new
-            )
-        stored = batch.rows if batch else 0
-        return IngestResult(source, context.institution, n, stored, n - stored, batch)
+        # One batch at a time from its keys' check to its commit (batches are checked in
+        # parallel up to here): a key another batch stores meanwhile would count twice.
+        with store.writing():
+            return _append_checked(store, context, source, problems)
     finally:
         for kind, name in _TEMPORARY:
             store.run(f"DROP {kind} IF EXISTS {name}")
+
+
+def _append_checked(
+    store: Store, context: _Context, source: str, problems: list[Problem]
+) -> IngestResult:
+    """The staged batch's rows checked, check its keys against the ledger and append its new
+    rows, or refuse it with every problem."""
+    _run_all(store, _substitute(_KEYS.replace("{payload}", payload_digest_sql("r")), context))
+    bad, repeats, stored_keys = store.one(
+        "SELECT (SELECT count(*) FROM batch_rows WHERE bad), "
+        "(SELECT count(*) FROM batch_repeats), (SELECT count(*) FROM batch_stored)"
+    ) or (0, 0, 0)
+    conflicts = (repeats or stored_keys) and store.scalar(
+        _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))
+    )
+    if problems or bad or conflicts:
+        # A field the reader found bad (an object, a lone surrogate) is staged as null:
+        # what the checks then say of it (missing) is not said again.
+        said = {(p.line, p.field) for p in problems if p.field}
+        problems += [p for p in _problems(store, context, source) if (p.line, p.field) not in said]
+        problems.sort(key=lambda p: (p.line or 0, p.field))
+        raise BatchRejected(
+            f"{source}: {len(problems)} problem(s); nothing from this batch was stored",
+            problems,
+        )
+    drop_staged(store.con)  # what is stored is in batch_rows now
+    n = new = int(store.scalar("SELECT count(*) FROM batch_rows"))
+    relation = "batch_rows"
+    if repeats or stored_keys:
+        store.run(_NEW)
+        relation = "batch_new"
+        new = int(store.scalar("SELECT count(*) FROM batch_new"))
+    store.run(
+        "CREATE OR REPLACE TEMP VIEW batch_payloads AS "
+        f"SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation}"
+    )
+    with store.transaction():
+        batch = append_digested(store, "batch_payloads", context.institution_id, source, rows=new)
+    stored = batch.rows if batch else 0
+    return IngestResult(source, context.institution, n, stored, n - stored, batch)
 
 
 def _run_all(store: Store, statements: str) -> None:
