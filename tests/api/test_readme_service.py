@@ -50,7 +50,10 @@ def test_the_readme_service_section_runs_as_written(tmp_path: Path) -> None:
     decision = answer(4)
     assert decision["service"] == "flight" and "score" not in json.dumps(decision)
     assert answer(5)["error"] == "forbidden"
-    assert "revoked" in outputs[7]
+    rows = outputs[6].strip().splitlines()[1:]
+    assert rows[0].startswith('"subject","decision","reasons","terms"'), rows
+    assert [r.split(",")[0] for r in rows[1:3]] == ['"C000000055"', '"C000000056"']
+    assert "revoked" in outputs[8]
     assert (tmp_path / "provider.key").stat().st_mode & 0o077 == 0  # readable by its owner only
     assert not (tmp_path / "socialrating.duckdb.serve").exists()  # the server said it stopped
 
