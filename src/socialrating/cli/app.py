@@ -15,7 +15,7 @@ app = typer.Typer(
     cls=Group,
 )
 rulebook_app = typer.Typer(
-    help="Check rulebooks and print their schema.",
+    help="Check rulebooks, print their schema, list the stored ones and compare two.",
     no_args_is_help=True,
     rich_markup_mode=None,
     cls=Group,

@@ -1,15 +1,28 @@
-"""`socialrating rulebook check | schema`."""
+"""`socialrating rulebook check | schema | list | diff`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from socialrating.cli.app import rulebook_app
-from socialrating.cli.common import Json, emit, handles_errors, out, styled, working
+from socialrating.cli.common import (
+    Db,
+    Json,
+    emit,
+    handles_errors,
+    opened,
+    out,
+    styled,
+    table,
+    working,
+)
 from socialrating.cli.help import Command
+
+if TYPE_CHECKING:
+    from socialrating.rulebook.rulebook import Rulebook
 
 
 @rulebook_app.command("check", cls=Command)
@@ -55,3 +68,89 @@ def rulebook_schema() -> None:
     from socialrating.rulebook import RulebookSpec
 
     emit(RulebookSpec.model_json_schema(by_alias=True))
+
+
+@rulebook_app.command("list", cls=Command)
+@handles_errors
+def rulebook_list(db: Db = "socialrating.duckdb", as_json: Json = False) -> None:
+    """The rulebooks stored in the database, latest installed first, and the active one."""
+    from socialrating.ledger.rulebooks import list_rulebooks
+
+    with opened(db, read_only=True) as store:
+        found = list_rulebooks(store)
+    if as_json:
+        emit({"rulebooks": found})
+        return
+    shown = table("hash", "rulebook", "effective", "installed (UTC)", "runs", "")
+    for rb in found:
+        shown.add_row(
+            rb["hash"][:12],
+            f"{rb['name']} {rb['version']}",
+            rb["effective"] or "",
+            rb["installed_at"] or "",
+            f"{rb['runs']:,}",
+            "active" if rb["active"] else "",
+        )
+    out().print(shown)
+
+
+REFERENCE = (
+    "A rulebook YAML file, or a rulebook stored in the database: the start of its hash "
+    "(`rulebook list`) or `active`."
+)
+
+
+@rulebook_app.command("diff", cls=Command)
+@handles_errors
+def rulebook_diff(
+    before: Annotated[str, typer.Argument(metavar="A", help=REFERENCE)],
+    after: Annotated[str, typer.Argument(metavar="B", help=REFERENCE)],
+    db: Db = "socialrating.duckdb",
+    limit: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Show at most N changes (--json: all).")
+    ] = 100,
+    as_json: Json = False,
+) -> None:
+    """What changed from rulebook A to rulebook B, in words: the header, grade bands,
+    institutions, categories, parameters, stages, contagion, lists, services, appeals."""
+    from socialrating.rulebook.diff import NOUNS, diff_rulebooks
+
+    with working("comparing…", as_json):
+        a, b = _rulebook(before, db), _rulebook(after, db)
+        found = diff_rulebooks(a, b)
+    if as_json:
+        emit(found.as_dict())
+        return
+    x, y = found.before, found.after
+    out().print(
+        f"{x['name']} {x['version']} ({x['hash'][:12]}, effective {x['effective']}) → "
+        f"{y['name']} {y['version']} ({y['hash'][:12]}, effective {y['effective']})"
+    )
+    if not found.changes:
+        out().print("no change: the rulebooks say the same")
+        return
+    counts = found.counts()
+    out().print(
+        "; ".join(
+            f"{NOUNS.get(part, part)}: " + ", ".join(f"{n:,} {kind}" for kind, n in kinds.items())
+            for part, kinds in counts.items()
+        )
+    )
+    for change in found.changes[:limit]:
+        out().print(f"  {change.text}")
+    if len(found.changes) > limit:
+        more = len(found.changes) - limit
+        out().print(f"… and {more:,} more (--limit N shows more; --json shows all)")
+
+
+def _rulebook(reference: str, db: str) -> Rulebook:
+    """A rulebook from a file, or stored in the database (see REFERENCE)."""
+    from socialrating.rulebook import load_rulebook
+
+    path = Path(reference)
+    if path.exists() or path.suffix.lower() in (".yaml", ".yml"):
+        return load_rulebook(path)
+    from socialrating.ledger.rulebooks import rulebook_by_reference
+
+    with opened(db, read_only=True) as store:
+        return rulebook_by_reference(store, reference)

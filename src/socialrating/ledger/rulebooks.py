@@ -6,7 +6,7 @@ ledger itself says which rulebook was in force from when.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -262,3 +262,37 @@ def stored_rulebook_full(store: Store, rulebook_hash: str) -> Rulebook:
     return load_rulebook_from_bytes(
         f"{name}.yaml", text.encode(), cat_name, bytes(cat_bytes or b"")
     )
+
+
+def list_rulebooks(store: Store) -> list[dict[str, Any]]:
+    """Every stored rulebook, latest installed first: hash, name, version, effective date,
+    when it was installed, whether it is the active one, and how many runs scored by it."""
+    active = active_hash(store)
+    return [
+        {
+            "hash": str(h),
+            "name": str(name),
+            "version": str(version),
+            "effective": effective.isoformat() if effective else None,
+            "installed_at": f"{installed:%Y-%m-%d %H:%M:%S}" if installed else None,
+            "active": h == active,
+            "runs": int(runs),
+        }
+        for h, name, version, effective, installed, runs in store.rows(
+            """SELECT b.hash, b.name, b.version, b.effective, b.installed_at,
+                      (SELECT count(*) FROM runs r WHERE r.rulebook_hash = b.hash)
+               FROM rulebooks b ORDER BY b.installed_at DESC, b.hash"""
+        )
+    ]
+
+
+def rulebook_by_reference(store: Store, reference: str) -> Rulebook:
+    """A stored rulebook, whole, by a unique prefix of its hash, or ``active``.
+
+    Raises:
+        LedgerError: no stored rulebook (or more than one) has a hash starting so.
+        NotInitialised: ``active``, and no rulebook was activated.
+    """
+    if reference == "active":
+        return stored_rulebook_full(store, active_rulebook(store).hash)
+    return stored_rulebook_full(store, stored_rulebook(store, reference).hash)
