@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from socialrating import settings
 from socialrating.cli.app import rulebook_app
 from socialrating.cli.common import (
     Db,
@@ -15,6 +16,7 @@ from socialrating.cli.common import (
     handles_errors,
     opened,
     out,
+    parse_date,
     styled,
     table,
     working,
@@ -72,7 +74,7 @@ def rulebook_schema() -> None:
 
 @rulebook_app.command("list", cls=Command)
 @handles_errors
-def rulebook_list(db: Db = "socialrating.duckdb", as_json: Json = False) -> None:
+def rulebook_list(db: Db = settings.DB.default, as_json: Json = False) -> None:
     """The rulebooks stored in the database, latest installed first, and the active one."""
     from socialrating.ledger.rulebooks import list_rulebooks
 
@@ -105,7 +107,7 @@ REFERENCE = (
 def rulebook_diff(
     before: Annotated[str, typer.Argument(metavar="A", help=REFERENCE)],
     after: Annotated[str, typer.Argument(metavar="B", help=REFERENCE)],
-    db: Db = "socialrating.duckdb",
+    db: Db = settings.DB.default,
     limit: Annotated[
         int, typer.Option(min=1, metavar="N", help="Show at most N changes (--json: all).")
     ] = 100,
@@ -154,3 +156,77 @@ def _rulebook(reference: str, db: str) -> Rulebook:
 
     with opened(db, read_only=True) as store:
         return rulebook_by_reference(store, reference)
+
+
+@rulebook_app.command("preview", cls=Command)
+@handles_errors
+def rulebook_preview(
+    candidate: Annotated[
+        Path, typer.Argument(metavar="CANDIDATE", help="The candidate rulebook YAML file.")
+    ],
+    db: Db = settings.DB.default,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="Score as of this date (YYYY-MM-DD); default: the latest run's, else today.",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Score the real ledger under CANDIDATE beside the rulebook in force, storing nothing:
+    grade transitions, list entries and exits, decisions that flip, the parameters that
+    moved most, by region, age band and sex."""
+    from socialrating.ledger.append import utc_now
+    from socialrating.rulebook import load_rulebook
+    from socialrating.scoring.preview import preview
+
+    day = parse_date(as_of)
+    with working(f"scoring the ledger under {candidate}…", as_json):
+        rb = load_rulebook(candidate)
+        with opened(db, read_only=True) as store:
+            latest = store.scalar("SELECT as_of FROM runs ORDER BY run_id DESC LIMIT 1")
+            found = preview(store, rb, day or latest or utc_now().date())
+    if as_json:
+        emit(found)
+        return
+    before, after = found["in_force"], found["candidate"]
+    out().print(
+        f"{after['name']} {after['version']} ({after['hash'][:12]}) against "
+        f"{before['name']} {before['version']} ({before['hash'][:12]}, in force), as of "
+        f"{found['as_of']}: {found['subjects']:,} subjects, "
+        f"{found['grade_changed']:,} of them change grade"
+    )
+    moved = table("kind", "from", "to", "subjects")
+    for g in found["grades"]:
+        if g["from"] != g["to"]:
+            moved.add_row(g["kind"], g["from"], g["to"], f"{g['subjects']:,}")
+    if moved.row_count:
+        out().print(moved)
+    changes = [
+        f"{code} {n['entered']:,} entered, {n['left']:,} left"
+        for code, n in found["lists"].items()
+        if n["entered"] or n["left"]
+    ]
+    out().print("lists: " + ("; ".join(changes) if changes else "no subject enters or leaves"))
+    for service, flips in found["decisions"].items():
+        if flips:
+            said = ", ".join(f"{f['from']} → {f['to']} {f['subjects']:,}" for f in flips)
+            out().print(f"decisions, {service}: {said}")
+    if not any(found["decisions"].values()):
+        out().print("decisions: none flips")
+    for p in found["parameters"][:10]:
+        out().print(
+            f"parameter {p['parameter']}: {p['subjects_with_records']:,} subjects with "
+            f"records, {p['grade_changed']:,} of them change grade"
+        )
+    for by, rows in found["by"].items():
+        shown = table(by, "subjects", "grade changed", "fell", "rose", "newly refused",
+                      "no longer refused")  # fmt: skip
+        for r in rows:
+            shown.add_row(
+                r[by], *(f"{r[k]:,}" for k in ("subjects", "grade_changed", "score_fell",
+                                               "score_rose", "newly_refused", "no_longer_refused"))
+            )  # fmt: skip
+        out().print(shown)

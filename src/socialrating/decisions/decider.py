@@ -226,8 +226,11 @@ def _describe(
     return rule.decision, ";".join(codes), json.dumps(rule.terms, sort_keys=True)
 
 
-def load_decider(store: Store, run_id: int | None = None) -> Decider:
-    """The decider for run ``run_id`` (default: the latest run).
+def load_decider(
+    store: Store, run_id: int | None = None, rulebook: RulebookHeader | None = None
+) -> Decider:
+    """The decider for run ``run_id`` (default: the latest run), by its rulebook (or
+    ``rulebook``: one that is not stored, previewed).
 
     Raises:
         NoSnapshot: no scoring run yet.
@@ -239,7 +242,7 @@ def load_decider(store: Store, run_id: int | None = None) -> Decider:
     row = store.one("SELECT rulebook_hash, as_of FROM runs WHERE run_id = ?", [run_id])
     if row is None:
         raise NoSnapshot(f"no scoring run {run_id}")
-    rb = stored_rulebook(store, row[0])
+    rb = rulebook or stored_rulebook(store, row[0])
     grade_names = sorted({b.grade for k in ("citizen", "organisation") for b in rb.bands(k)})
     store.run(
         """CREATE OR REPLACE TEMP TABLE decider_snapshot AS

@@ -83,12 +83,13 @@ def _code_version() -> str:
 CODE_VERSION = _code_version()
 
 
-def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
+def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) -> str:
     """The SQL of plan ``name`` for ``rb`` on ``store``, compiled on first use.
 
     Compiling a plan takes seconds, so the SQL is also kept in the database
     (``plan_cache``, keyed by rulebook, registry ids, plan and code version): a later
-    process, such as the next `socialrating show`, reuses it.
+    process, such as the next `socialrating show`, reuses it. Not with ``keep`` false (a
+    rulebook that is not installed, previewed): then it is kept for this process only.
     """
     channels, representative, contact = plan_ids(store, rb)
     ids = (*channels, representative or 0, contact or 0)
@@ -125,7 +126,7 @@ def compiled(store: Store, rb: RulebookHeader, name: str) -> str:
                 f"plan {name!r} for rulebook {rb.short_hash} contains a sentinel value"
             )
         _CACHE[key] = first
-        if not store.read_only:  # a database opened read-only compiles for this process
+        if keep and not store.read_only:  # read-only: compiled for this process
             from socialrating.ledger.integrity import record_plan
 
             store.run(PLAN_CACHE_DDL)

@@ -352,20 +352,10 @@ def aggregates(
     their grade (``grades``), each list they are on (``lists``), or the decision
     ``service`` gives them (``decisions``). Cells of fewer than ``SMALLEST_CELL`` subjects
     are suppressed (null)."""
-    check(principal, Action.AGGREGATES)
-    groups = {
-        "region": "coalesce(s.region, 'unknown')",
-        "sex": "coalesce(s.sex, 'unknown')",
-        "age_band": "CASE WHEN s.born IS NULL THEN 'unknown' ELSE "
-        "CAST(10 * (date_diff('year', s.born, r.as_of) // 10) AS VARCHAR) || 's' END",
-    }
-    if by not in groups:
-        from socialrating.errors import Problem, ProblemsError
+    from socialrating.groups import group_sql
 
-        raise ProblemsError(
-            f"cannot group by {by!r}",
-            [Problem("by", None, "by", f"use one of {', '.join(groups)}")],
-        )
+    check(principal, Action.AGGREGATES)
+    group = group_sql(by, "r.as_of")
     latest = fresh(store) if what == "decisions" else None
     run = store.one("SELECT run_id, as_of FROM runs ORDER BY run_id DESC LIMIT 1")
     if run is None:
@@ -393,7 +383,7 @@ def aggregates(
         cell, where = "n.decision", "TRUE"
     try:
         rows = store.rows(
-            f"""SELECT s.kind, {groups[by]} AS g, {cell}, count(DISTINCT s.subject_id)
+            f"""SELECT s.kind, {group} AS g, {cell}, count(DISTINCT s.subject_id)
                 FROM {source} WHERE {where} GROUP BY ALL ORDER BY ALL"""
         )
     finally:
