@@ -41,6 +41,7 @@ EDITS = (
      "      - {when: {grades: [C, D]}, decision: refused}\n  - code: loan"),
     ("    otherwise: refused", "    otherwise: allowed"),
 )  # fmt: skip
+SAME_SERVICES = EDITS[:3]  # points, a band and a list's term: decisions flip all the same
 AS_OF = "2021-05-31"
 
 
@@ -51,13 +52,17 @@ def ledger(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     (tmp / "police.csv").write_text(POLICE, encoding="utf-8")
     ok("ingest", str(tmp / "police.csv"), "--institution", "police", "--db", db)
     ok("score", "--db", db, "--as-of", AS_OF)
+    return db, written(tmp / "candidate.yaml", EDITS)
+
+
+def written(path: Path, edits: tuple[tuple[str, str], ...]) -> Path:
+    """The consequences rulebook with ``edits`` made, written to ``path``."""
     text = (DATA / "consequences.yaml").read_text(encoding="utf-8")
-    for old, new in EDITS:
+    for old, new in edits:
         assert old in text, old
         text = text.replace(old, new, 1)
-    candidate = tmp / "candidate.yaml"
-    candidate.write_text(text, encoding="utf-8")
-    return db, candidate
+    path.write_text(text, encoding="utf-8")
+    return path
 
 
 def previewed(db: str, candidate: Path, *extra: str) -> dict[str, Any]:
@@ -66,10 +71,12 @@ def previewed(db: str, candidate: Path, *extra: str) -> dict[str, Any]:
     return found
 
 
+@pytest.mark.parametrize("edits", [EDITS, SAME_SERVICES], ids=["services-too", "same-services"])
 def test_the_preview_is_the_difference_of_two_real_runs(
-    ledger: tuple[str, Path], tmp_path: Path
+    ledger: tuple[str, Path], tmp_path: Path, edits: tuple[tuple[str, str], ...]
 ) -> None:
-    db, candidate = ledger
+    db, _ = ledger
+    candidate = written(tmp_path / "candidate.yaml", edits)
     before = Path(db).read_bytes()
     doc = previewed(db, candidate)
     assert Path(db).read_bytes() == before  # nothing stored

@@ -36,8 +36,6 @@ SHADOWED = ("rulebook_parameters", "snapshot", "list_members", "runs")
 def preview(store: Store, candidate: Rulebook, as_of: dt.date) -> dict[str, Any]:
     """Score the ledger as of ``as_of`` under ``candidate`` and under the rulebook in force;
     what would change (see the module). Stores nothing."""
-    from socialrating.rulebook.diff import diff_rulebooks
-
     in_force = active_rulebook(store)
     cur = Store(store.path, store.con.cursor(), store.read_only)
     try:
@@ -48,8 +46,7 @@ def preview(store: Store, candidate: Rulebook, as_of: dt.date) -> dict[str, Any]
             _score(cur, rb, as_of, run_id, keep)
         report = _report(cur, in_force, candidate, as_of)
         report["reused_run"] = reused
-        changed = {c.code for c in _changed_parameters(store, in_force, candidate, diff_rulebooks)}
-        report["parameters"] = _moved_by(cur, sorted(changed), as_of)
+        report["parameters"] = _moved_by(cur, _changed_parameters(cur, in_force), as_of)
         return report
     finally:
         cur.close()
@@ -162,41 +159,83 @@ def _report(
 def _decision_flips(cur: Store, in_force: RulebookHeader, candidate: Rulebook) -> dict[str, Any]:
     """Per service of either rulebook, the decisions that differ (from → to, counts), and a
     table of every subject and service whose decision differs."""
+    import numpy as np
     import pyarrow as pa
+    import pyarrow.compute as pc
 
     from socialrating.decisions.decider import load_decider
 
     before = load_decider(cur, BEFORE, in_force)
     after = load_decider(cur, AFTER, candidate)
     codes = after.codes
+    mine = (np.arange(len(codes)), np.ones(len(codes), dtype=bool))
+    if _same_services(in_force, candidate):
+        # Under the same services a decision follows from the subject's kind, grade, lists
+        # and whether contagion lowered it: only subjects where one of these moved can flip.
+        moved = {
+            str(c)
+            for (c,) in cur.rows(
+                f"""SELECT s.code FROM snapshot b JOIN snapshot a USING (subject_id)
+                    JOIN subjects s USING (subject_id)
+                    WHERE b.run_id = {BEFORE} AND a.run_id = {AFTER}
+                      AND (b.grade <> a.grade OR (b.contagion <> 0) <> (a.contagion <> 0)
+                           OR b.direct_grade IS DISTINCT FROM a.direct_grade
+                           OR subject_id IN (SELECT subject_id FROM (
+                               (SELECT list, subject_id FROM list_members WHERE run_id = {BEFORE}
+                                EXCEPT
+                                SELECT list, subject_id FROM list_members WHERE run_id = {AFTER})
+                               UNION ALL
+                               (SELECT list, subject_id FROM list_members WHERE run_id = {AFTER}
+                                EXCEPT
+                                SELECT list, subject_id FROM list_members WHERE run_id = {BEFORE}))))"""
+            )
+        }
+        keep = pc.is_in(codes, pa.array(sorted(moved), pa.string()))
+        codes = codes.filter(keep)
+        mine = after.positions(codes)
+    located = {id(before): before.positions(codes), id(after): mine}
     services = sorted({s.code for s in (*in_force.spec.services, *candidate.spec.services)})
     counts: dict[str, list[dict[str, Any]]] = {}
-    subjects, names, was, now = [], [], [], []
+    parts = []
     for service in services:
-        x = _decisions(before, codes, service)
-        y = _decisions(after, codes, service)
-        flips: dict[tuple[str, str], int] = {}
-        for code, p, q in zip(codes.to_pylist(), x, y, strict=True):
-            if p != q:
-                flips[(p, q)] = flips.get((p, q), 0) + 1
-                subjects.append(code)
-                names.append(service)
-                was.append(p)
-                now.append(q)
+        was, now = (_decisions(d, codes, service, located[id(d)]) for d in (before, after))
+        differ = pc.not_equal(was, now)
+        flipped = pa.table(
+            {
+                "code": codes.filter(differ),
+                "service": pa.array([service] * int(pc.sum(differ).as_py() or 0), pa.string()),
+                "was": was.filter(differ),
+                "now": now.filter(differ),
+            }
+        )
+        parts.append(flipped)
+        pairs = flipped.group_by(["was", "now"]).aggregate([("code", "count")])
         counts[service] = [
-            {"from": p, "to": q, "subjects": n} for (p, q), n in sorted(flips.items())
+            {"from": r["was"], "to": r["now"], "subjects": int(r["code_count"])}
+            for r in sorted(pairs.to_pylist(), key=lambda r: (r["was"], r["now"]))
         ]
-    table = pa.table({"code": subjects, "service": names, "was": was, "now": now}).cast(
-        pa.schema([(n, pa.string()) for n in ("code", "service", "was", "now")])
-    )
-    return {"counts": counts, "table": table}
+    return {"counts": counts, "table": pa.concat_tables(parts) if parts else _no_flips()}
 
 
-def _decisions(decider: Any, codes: Any, service: str) -> list[str]:
-    """Each subject's decision for ``service`` (``none``: the rulebook has no such service)."""
+def _same_services(a: RulebookHeader, b: RulebookHeader) -> bool:
+    """Whether two rulebooks decide every service alike, from the same facts."""
+    return [s.model_dump() for s in a.spec.services] == [s.model_dump() for s in b.spec.services]
+
+
+def _no_flips() -> Any:
+    import pyarrow as pa
+
+    return pa.table({n: pa.array([], pa.string()) for n in ("code", "service", "was", "now")})
+
+
+def _decisions(decider: Any, codes: Any, service: str, located: Any) -> Any:
+    """Each subject's decision for ``service`` (``none``: the rulebook has no such service),
+    as an Arrow array."""
+    import pyarrow as pa
+
     if service not in {s.code for s in decider.rulebook.spec.services}:
-        return ["none"] * len(codes)
-    return list(decider.decide_many(codes, service).column("decision").to_pylist())
+        return pa.array(["none"] * len(codes), pa.string())
+    return decider.decide_many(codes, service, located).column("decision").combine_chunks()
 
 
 def _by_group(cur: Store, by: str, pair: str, as_of: dt.date) -> list[dict[str, Any]]:
@@ -225,17 +264,29 @@ def _by_group(cur: Store, by: str, pair: str, as_of: dt.date) -> list[dict[str, 
     ]
 
 
-def _changed_parameters(
-    store: Store, in_force: RulebookHeader, candidate: Rulebook, diff: Any
-) -> list[Any]:
-    """The parameters the candidate changes (added, removed or changed), from a diff with
-    the rulebook in force, loaded whole from the database."""
-    from socialrating.ledger.rulebooks import stored_rulebook_full
-
+def _changed_parameters(cur: Store, in_force: RulebookHeader) -> list[str]:
+    """The codes of the parameters the candidate adds, removes or values differently: its
+    compiled rows (``compiled_parameters``) against those of the rulebook in force."""
+    columns = [
+        str(c)
+        for (c,) in cur.rows(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_name = 'compiled_parameters' AND column_name <> 'rulebook_hash'
+               ORDER BY ordinal_position"""
+        )
+    ]
+    differs = " OR ".join(f"x.{c} IS DISTINCT FROM y.{c}" for c in columns if c != "parameter_id")
     return [
-        c
-        for c in diff(stored_rulebook_full(store, in_force.hash), candidate).changes
-        if c.part == "parameters"
+        str(code)
+        for (code,) in cur.rows(
+            f"""SELECT p.code FROM (
+                    SELECT * FROM rulebook_parameters WHERE rulebook_hash = ?) x
+                FULL OUTER JOIN temp.compiled_parameters y USING (parameter_id)
+                JOIN parameters p USING (parameter_id)
+                WHERE x.parameter_id IS NULL OR y.parameter_id IS NULL OR {differs}
+                ORDER BY 1""",
+            [in_force.hash],
+        )
     ]
 
 
