@@ -26,6 +26,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/serve.py
+	$(BIN)/python bench/lookup.py
+	$(BIN)/python bench/preview.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench
