@@ -269,3 +269,30 @@ def test_decisions_do_not_wait_behind_a_batch_being_stored(
         own.close()
     assert usecases.decide(served, provider, "C4", "loan")["decision"] == "refused"
     assert logged(served).count(("C4", "decide", "loan")) == 12
+
+
+def test_a_file_replaced_and_opened_again_is_not_answered_from_memory(tmp_path: Path) -> None:
+    """Run 1 of a file opened again may be another run 1 (the file replaced by another
+    process meanwhile): what the process held of the old one is not used."""
+    path = tmp_path / "replaced.duckdb"
+    admin = Principal(Role.ADMIN)
+
+    def made(records: list[dict[str, object]]) -> Store:
+        store = open_store(path, create=True)
+        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+        register_subjects(store, pa.table({"code": ["C1"], "kind": ["citizen"]}))
+        ensure_tables(store)
+        if records:
+            feed(store, "court", records)
+        score_run(store, dt.date(2021, 5, 31))
+        return store
+
+    store = made([rec("C1", "debtor", "2021-02-01")])
+    assert usecases.decide(store, admin, "C1", "loan")["decision"] == "refused"
+    store.close()
+    path.unlink()
+    store = made([])  # another file at the same path: its run 1 has no debtor
+    try:
+        assert usecases.decide(store, admin, "C1", "loan")["decision"] == "terms"
+    finally:
+        store.close()

@@ -145,12 +145,21 @@ def vouched(store: Store) -> set[tuple[str, Any]]:
     return set() if store.read_only else _VOUCHED.setdefault(store.path, set())
 
 
+_OPENINGS: dict[str, int] = {}
+
+
+def openings(path: str) -> int:
+    """How many times this process has opened the database at ``path`` for writing."""
+    return _OPENINGS.get(path, 0)
+
+
 _COMMITTED: dict[str, int] = {}
 """Per database path, how many transactions this process has committed on it."""
 
 
 def commits(path: str) -> int:
-    """How many transactions this process has committed on the database at ``path``.
+    """How many transactions this process has committed on the database at ``path`` (and
+    how many times it opened it for writing).
 
     Every change that scores or decisions depend on (entries, runs, registries) is made in
     a transaction (``Store.transaction``); while this count stands still, a process that
@@ -350,9 +359,11 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         raise LedgerError(f"cannot open {path}: {exc}") from exc
     store = Store(path, con, read_only)
     if not read_only:
-        _VOUCHED.pop(
-            path, None
-        )  # another process may have changed it while this one did not hold it
+        # Another process may have changed it while this one did not hold it: what this
+        # one knew of it is forgotten, and the counts of its commits and openings move.
+        _VOUCHED.pop(path, None)
+        _COMMITTED[path] = _COMMITTED.get(path, 0) + 1
+        _OPENINGS[path] = _OPENINGS.get(path, 0) + 1
     # As Ibis sets up its own connections: times in UTC, and no Python variables read as
     # tables by name (every table a query reads is registered on purpose).
     store.run("SET TimeZone = 'UTC'")

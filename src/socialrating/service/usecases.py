@@ -20,7 +20,7 @@ from socialrating.errors import (
     UnknownAppeal,
     UnknownSubject,
 )
-from socialrating.ledger.store import Store, commits
+from socialrating.ledger.store import Store, commits, openings
 from socialrating.service.access import access_of, log_access_of, log_accesses, log_subject_ids
 from socialrating.service.policy import SCOPED, Action, Principal, Role, check
 
@@ -249,7 +249,7 @@ def decide_from_memory(
 
     check(principal, Action.DECIDE, service)
     run_id = current_run(path)
-    decider = None if run_id is None else _DECIDERS.get((path, run_id))
+    decider = None if run_id is None else _DECIDERS.get((path, openings(path), run_id))
     writer = writer_for(path)
     if decider is None or writer is None:
         return None
@@ -297,7 +297,7 @@ def decide_many_table(
     return decider.run_id, table.select(list(CSV_COLUMNS))
 
 
-_DECIDERS: dict[tuple[str, int], Any] = {}
+_DECIDERS: dict[tuple[str, int, int], Any] = {}
 _LOADING = threading.Lock()
 
 
@@ -308,7 +308,8 @@ def _decider(store: Store, load: Any, latest: int | None) -> Any:
     Raises:
         NoSnapshot: no run yet (``latest`` is None).
     """
-    key = (store.path, int(latest or 0))
+    # The same run id in a file opened again may be another run (the file replaced).
+    key = (store.path, openings(store.path), int(latest or 0))
     found = _DECIDERS.get(key)
     if found is None:
         with _LOADING:  # one load at a time: requests arriving meanwhile wait for it
