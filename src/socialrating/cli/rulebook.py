@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -230,3 +230,109 @@ def rulebook_preview(
                                                "score_rose", "newly_refused", "no_longer_refused"))
             )  # fmt: skip
         out().print(shown)
+
+
+@rulebook_app.command("audit", cls=Command)
+@handles_errors
+def rulebook_audit(
+    file: Annotated[
+        Path | None,
+        typer.Argument(metavar="FILE", help="A rulebook YAML file (default: the active one)."),
+    ] = None,
+    db: Db = settings.DB.default,
+    as_json: Json = False,
+) -> None:
+    """Audit a rulebook for rights and fairness: what it scores by area of life (rights
+    stand out), guilt by association, due-process gaps, proportionality, and, from its
+    latest scoring run, who it reaches and its refusal rates by region, age band and sex
+    (four-fifths rule)."""
+    from socialrating.decisions.fairness import audit_run
+    from socialrating.rulebook.audit import audit_rulebook
+
+    with working("auditing…", as_json):
+        rb = _rulebook(str(file) if file is not None else "active", db)
+        found = audit_rulebook(rb)
+        found["ledger"] = None
+        if Path(db).exists():
+            with opened(db, read_only=True) as store:
+                run = store.scalar(
+                    "SELECT max(run_id) FROM runs WHERE rulebook_hash = ?", [rb.hash]
+                )
+                if run is not None:
+                    found["ledger"] = audit_run(store, rb, int(run))
+    if as_json:
+        emit(found)
+        return
+    _print_audit(found)
+
+
+def _print_audit(found: dict[str, Any]) -> None:
+    rb = found["rulebook"]
+    out().print(f"audit of {rb['name']} {rb['version']} ({rb['hash'][:12]})")
+    ledger = found["ledger"]
+    reached = {a["area"]: a for a in (ledger or {}).get("areas", [])}
+    areas = table("area", "rights", "parameters", "deductions", "largest", "subjects", "points")
+    for a in found["areas"]:
+        r = reached.get(a["area"])
+        areas.add_row(
+            a["area"], "RIGHTS" if a["rights"] else "", f"{a['parameters']:,}",
+            f"{a['deductions']:,}", str(a["largest_deduction"]),
+            f"{r['subjects']:,}" if r else "", f"{r['points']:,}" if r else "",
+        )  # fmt: skip
+    out().print(areas)
+    assoc = found["association"]
+    if assoc["contagion"]:
+        c = assoc["contagion"]
+        out().print(
+            f"contagion: {c['points']} points for each contact graded "
+            f"{', '.join(c['from_grades'])} (at most {c['max_deduction']}, {c['rounds']} rounds, "
+            f"contacts of the last {c['window_days']} days)"
+        )
+    for j in assoc["joint_lists"]:
+        out().print(
+            f"joint punishment: {j['list']} follows {j['follows']} through the {j['through']}"
+        )
+    gaps = found["due_process"]
+    for key, words in (
+        ("lists_without_exit", "lists with no way off"),
+        ("lists_without_term", "lists without a term"),
+        ("unverified_citizen_parameters", "parameters a citizen report triggers unverified"),
+    ):
+        if gaps[key]:
+            out().print(f"{words}: {', '.join(gaps[key])}")
+    for g in gaps["lists_without_own_record"]:
+        out().print(
+            f"list {g['list']} is entered {g['entered']}: no record of the subject's own to appeal"
+        )
+    for p in gaps["low_confidence_camera_parameters"]:
+        out().print(f"camera parameter {p['parameter']} counts matches from {p['min_confidence']}")
+    prop = found["proportionality"]
+    top = prop["largest_deductions"][:3]
+    out().print(
+        f"median deduction {prop['median_deduction']:g} points; largest: "
+        + ", ".join(f"{p['parameter']} {p['points']} ({p['times_median']}x)" for p in top)
+    )
+    if prop["deductions_that_never_expire"]:
+        out().print(f"{prop['deductions_that_never_expire']:,} deductions never expire")
+    if ledger is None:
+        out().print("no scoring run of this rulebook: nothing to say of whom it reaches")
+        return
+    out().print(f"from run {ledger['run_id']} as of {ledger['as_of']}:")
+    a = ledger["association"]
+    out().print(f"  lowered by contagion: {a['lowered_by_contagion']:,} subjects")
+    for lst in a["lists"]:
+        if lst["jointly"]:
+            out().print(
+                f"  {lst['list']}: {lst['jointly']:,} on it jointly, {lst['own']:,} for what they did"
+            )
+    flagged = [
+        (d["service"], d["by"], g)
+        for d in ledger["disparate_impact"]
+        for g in d["groups"]
+        if g["flagged"]
+    ]
+    out().print(f"  four-fifths rule: {len(flagged):,} group(s) flagged")
+    for service, by, g in flagged[:20]:
+        out().print(
+            f"    {service}, {by} {g[by]}: refused {g['refusal_rate']:.1%}, ratio {g['ratio']:.2f}"
+        )
