@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench lint docs clean
+.PHONY: demo test browser bench lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,8 +16,16 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/socialrating demo
 
-test: $(STAMP)
+test: $(STAMP) browser
 	$(BIN)/python -m pytest -n auto
+
+# The browser tests render pages in Debian's chromium (Playwright's own browser download
+# does not work offline): installed here when missing and running as root, as CI does.
+browser:
+	@command -v chromium >/dev/null || { test "$$(id -u)" = 0 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends chromium >/dev/null; } || \
+	  echo "note: no chromium: the browser tests will fail (apt-get install chromium)"
 
 bench: $(STAMP)
 	$(BIN)/python bench/score.py

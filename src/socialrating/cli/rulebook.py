@@ -173,6 +173,10 @@ def rulebook_preview(
             help="Score as of this date (YYYY-MM-DD); default: the latest run's, else today.",
         ),
     ] = None,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Score the real ledger under CANDIDATE beside the rulebook in force, storing nothing:
@@ -188,6 +192,10 @@ def rulebook_preview(
         with opened(db, read_only=True) as store:
             latest = store.scalar("SELECT as_of FROM runs ORDER BY run_id DESC LIMIT 1")
             found = preview(store, rb, day or latest or utc_now().date())
+    if html is not None:
+        from socialrating.reports import preview_html
+
+        _write_report(html, preview_html(found))
     if as_json:
         emit(found)
         return
@@ -240,6 +248,10 @@ def rulebook_audit(
         typer.Argument(metavar="FILE", help="A rulebook YAML file (default: the active one)."),
     ] = None,
     db: Db = settings.DB.default,
+    html: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report."),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Audit a rulebook for rights and fairness: what it scores by area of life (rights
@@ -260,6 +272,10 @@ def rulebook_audit(
                 )
                 if run is not None:
                     found["ledger"] = audit_run(store, rb, int(run))
+    if html is not None:
+        from socialrating.reports import audit_html
+
+        _write_report(html, audit_html(found))
     if as_json:
         emit(found)
         return
@@ -336,3 +352,15 @@ def _print_audit(found: dict[str, Any]) -> None:
         out().print(
             f"    {service}, {by} {g[by]}: refused {g['refusal_rate']:.1%}, ratio {g['ratio']:.2f}"
         )
+
+
+def _write_report(path: Path, text: str) -> None:
+    """Write an HTML report, or say in one line why it cannot be written."""
+    from socialrating.errors import Problem, ProblemsError
+
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise ProblemsError(
+            f"cannot write {path}", [Problem(str(path), None, "", exc.strerror or str(exc))]
+        ) from None

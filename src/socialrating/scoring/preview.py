@@ -266,16 +266,21 @@ def _by_group(cur: Store, by: str, pair: str, as_of: dt.date) -> list[dict[str, 
 
 def _changed_parameters(cur: Store, in_force: RulebookHeader) -> list[str]:
     """The codes of the parameters the candidate adds, removes or values differently: its
-    compiled rows (``compiled_parameters``) against those of the rulebook in force."""
-    columns = [
+    compiled rows (``compiled_parameters``) against those of the rulebook in force, by the
+    values a parameter sets itself (``diff.PARAMETER_COLUMNS``): not its category's cap or
+    repeat, which the category changes for all its parameters, nor the ids and bit masks
+    that follow from the order of bands, lists and categories, nor its name."""
+    from socialrating.rulebook.diff import PARAMETER_COLUMNS
+
+    stored = {
         str(c)
         for (c,) in cur.rows(
             """SELECT column_name FROM information_schema.columns
-               WHERE table_name = 'compiled_parameters' AND column_name <> 'rulebook_hash'
-               ORDER BY ordinal_position"""
+               WHERE table_name = 'compiled_parameters'"""
         )
-    ]
-    differs = " OR ".join(f"x.{c} IS DISTINCT FROM y.{c}" for c in columns if c != "parameter_id")
+    }
+    columns = [c for c in PARAMETER_COLUMNS if c in stored and c != "name"]
+    differs = " OR ".join(f"x.{c} IS DISTINCT FROM y.{c}" for c in columns)
     return [
         str(code)
         for (code,) in cur.rows(
