@@ -49,7 +49,7 @@ def served(tmp_path: Path) -> Iterator[Store]:
 
 def cursor(store: Store) -> Store:
     """A connection of its own, as each request has."""
-    return Store(store.path, store.con.cursor(), store.read_only)
+    return store.cursor()
 
 
 def logged(store: Store) -> list[tuple[str, str, str]]:

@@ -76,7 +76,7 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 def store(request: Request) -> Iterator[Store]:
     """A cursor of the open database for this request."""
     root: Store = request.app.state.store
-    cursor = Store(root.path, root.con.cursor(), root.read_only)
+    cursor = root.cursor()
     try:
         yield cursor
     finally:
@@ -117,7 +117,7 @@ By = Annotated[str, Query(pattern="^(region|age_band|sex)$", description="region
 
 
 def _decide(root: Store, token: str | None, subject: str, service: str) -> dict[str, Any]:
-    cursor = Store(root.path, root.con.cursor(), root.read_only)
+    cursor = root.cursor()
     try:
         return usecases.decide(cursor, _who(cursor, token), subject, service)
     finally:

@@ -96,6 +96,11 @@ def rulebook_list(db: Db = settings.DB.default, as_json: Json = False) -> None:
     out().print(shown)
 
 
+Html = Annotated[
+    Path | None,
+    typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report."),
+]
+
 REFERENCE = (
     "A rulebook YAML file, or a rulebook stored in the database: the start of its hash "
     "(`rulebook list`) or `active`."
@@ -173,10 +178,7 @@ def rulebook_preview(
             help="Score as of this date (YYYY-MM-DD); default: the latest run's, else today.",
         ),
     ] = None,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report."),
-    ] = None,
+    html: Html = None,
     as_json: Json = False,
 ) -> None:
     """Score the real ledger under CANDIDATE beside the rulebook in force, storing nothing:
@@ -248,10 +250,7 @@ def rulebook_audit(
         typer.Argument(metavar="FILE", help="A rulebook YAML file (default: the active one)."),
     ] = None,
     db: Db = settings.DB.default,
-    html: Annotated[
-        Path | None,
-        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report."),
-    ] = None,
+    html: Html = None,
     as_json: Json = False,
 ) -> None:
     """Audit a rulebook for rights and fairness: what it scores by area of life (rights

@@ -538,7 +538,7 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
     # Plans are compiled (or read from the cache) before the views shadow the tables.
     scores = bind(compiled(store, rb, "scores"), day)
     lists = bind(compiled(store, rb, "run_lists"), day, None, int(run_id)) if rb.spec.lists else ""
-    main = f'"{store.scalar("SELECT current_database()")}".main'  # temp's schema is main too
+    main = store.main
     store.run(
         f"CREATE OR REPLACE TEMP VIEW entries AS SELECT * FROM {main}.entries "
         f"WHERE entry_id <= {int(last_entry)}"

@@ -210,6 +210,18 @@ class Store:
     def arrow(self, query: str, params: list[Any] | None = None) -> pa.Table:
         return self.con.sql(query, params=params or None).to_arrow_table()
 
+    def cursor(self) -> Store:
+        """A connection of its own to the same database (a request's, a thread's): its
+        own transactions and temporary tables."""
+        return Store(self.path, self.con.cursor(), self.read_only)
+
+    @property
+    def main(self) -> str:
+        """The database's own schema, qualified: a table named through it is the stored
+        one, even where a temporary table of the same name shadows it (the schema of
+        temporary tables is called ``main`` too)."""
+        return f'"{self.scalar("SELECT current_database()")}".main'
+
     @contextmanager
     def writing(self) -> Iterator[None]:
         """One writer at a time, in this process, on this database (threads of a server,

@@ -100,8 +100,8 @@ class Lookup:
     def __init__(self, store: Store) -> None:
         self.store = store
         self.cur = store.con.cursor()
-        db = str(store.scalar("SELECT current_database()"))
-        self.stored = {name: f'"{db}".main.{name}' for name in SHADOWED}
+        main = store.main
+        self.stored = {name: f"{main}.{name}" for name in SHADOWED}
         for name in SHADOWED:
             self.cur.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM {self.stored[name]} LIMIT 0"

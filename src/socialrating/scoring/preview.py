@@ -37,7 +37,7 @@ def preview(store: Store, candidate: Rulebook, as_of: dt.date) -> dict[str, Any]
     """Score the ledger as of ``as_of`` under ``candidate`` and under the rulebook in force;
     what would change (see the module). Stores nothing."""
     in_force = active_rulebook(store)
-    cur = Store(store.path, store.con.cursor(), store.read_only)
+    cur = store.cursor()
     try:
         reused = _shadow(cur, store, in_force, candidate, as_of)
         for run_id, rb, keep in ((BEFORE, in_force, True), (AFTER, candidate, False)):
@@ -57,8 +57,7 @@ def _shadow(
 ) -> int | None:
     """Make the cursor's temporary tables (see the module); the latest run, if its results
     stand for the rulebook in force (copied in as run ``BEFORE``)."""
-    db = str(cur.scalar("SELECT current_database()"))
-    main = f'"{db}".main'
+    main = cur.main
     compile_tables(cur, candidate)
     for name in SHADOWED:
         cur.run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {main}.{name} LIMIT 0")

@@ -39,7 +39,7 @@ class AccessWriter:
 
     def __init__(self, store: Store) -> None:
         self.path = store.path
-        self._store = Store(store.path, store.con.cursor(), store.read_only)
+        self._store = store.cursor()
         self._lock = threading.Condition()
         self._pending: list[tuple[Row, Future[None]]] = []
         self._closed = False
