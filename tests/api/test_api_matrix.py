@@ -215,3 +215,9 @@ def test_a_batch_as_csv_is_the_batch_as_json_decided_together(
         json={"subjects": subjects},
     )
     assert refused.status_code == 403 and refused.json()["error"] == "forbidden"
+    malformed = client.post(
+        "/v1/decisions/loan",
+        headers={**headers, "Accept": "text/csv"},
+        json={"subjects": "c1"},
+    )
+    assert malformed.status_code == 422 and malformed.json()["field"] == "body.subjects"

@@ -93,3 +93,18 @@ def test_a_rulebook_that_refuses_one_region_breaks_the_four_fifths_rule(tmp_path
     assert lists["debtors"]["own"] == 10 and lists["debtors"]["jointly"] == 0
     text = ok("rulebook", "audit", "--db", db).stdout
     assert "loan, region north: refused 83.3%, ratio 0.17" in text
+
+
+def test_a_report_that_cannot_be_written_says_where(tmp_path: Path) -> None:
+    from tests.test_cli import cli
+
+    target = tmp_path / "no-such-folder" / "audit.html"
+    result = cli("rulebook", "audit", str(DATA / "audited.yaml"), "--db", str(tmp_path / "n"),
+                 "--html", str(target))  # fmt: skip
+    assert result.exit_code == 1 and str(target) in result.output
+    assert "Traceback" not in result.output and not target.exists()
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: [\n", encoding="utf-8")
+    result = cli("rulebook", "audit", str(bad), "--db", str(tmp_path / "n"))
+    assert result.exit_code == 1 and "bad.yaml" in result.output
+    assert "Traceback" not in result.output
