@@ -217,6 +217,8 @@ def audit_html(doc: dict[str, Any]) -> str:
           for x in gaps["unverified_citizen_parameters"]),
         *(f"camera parameter {x['parameter']} counts matches from {x['min_confidence']}"
           for x in gaps["low_confidence_camera_parameters"]),
+        *(f"{x} is retroactive: it values again records from before this version"
+          for x in gaps["retroactive_parameters"]),
     ]  # fmt: skip
     parts += [f"<li>{escape(s)}</li>" for s in said] or ["<li>no gap found</li>"]
     parts.append("</ul>")

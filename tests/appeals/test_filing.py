@@ -191,7 +191,7 @@ def test_the_deadline_is_kept_when_the_rulebook_changes(
         + "appeals: {deadline_days: 15, working_days: false}\n",
         encoding="utf-8",
     )
-    activate_rulebook(store, load_rulebook(court))
+    activate_rulebook(store, load_rulebook(court), backdate="the court's deadline")
     assert appeal(store, 1).deadline == d("2021-03-16")  # as filed
     second = file_appeal(store, "C2", ledger["c2_red"], "not me", d("2021-03-05"))
     assert second.deadline == d("2021-03-20")  # 15 calendar days

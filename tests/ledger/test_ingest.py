@@ -650,7 +650,7 @@ def test_classes_follow_the_active_rulebook(store: Store, tmp_path: Path) -> Non
     )
     changed = tmp_path / "tiny2.yaml"
     changed.write_text(text)
-    assert activate_rulebook(store, load_rulebook(changed))
+    assert activate_rulebook(store, load_rulebook(changed), backdate="classes corrected")
     with pytest.raises(BatchRejected) as exc:
         feed(store, "police", [{"kind": "verification", "refers_to": entry, "date": "2021-02-05"}])
     assert "only state authorities verify reports; 'police' is nonstate" in str(exc.value)

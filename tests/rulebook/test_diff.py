@@ -111,7 +111,7 @@ def test_the_command_compares_files_and_stored_rulebooks(tmp_path: Path) -> None
     ok("init", "--db", db, "--rulebook", str(source))
     b = amended(tmp_path, source, ("{code: unruly, category: traffic, points: -20,",
                                    "{code: unruly, category: traffic, points: -40,"))  # fmt: skip
-    ok("init", "--db", db, "--rulebook", str(b))
+    ok("rulebook", "install", str(b), "--db", db, "--backdate", "unruly doubled")
     listed = json.loads(ok("rulebook", "list", "--db", db, "--json").stdout)["rulebooks"]
     assert [(r["active"], r["runs"]) for r in listed] == [(True, 0), (False, 0)]  # latest first
     first = next(r for r in listed if not r["active"])["hash"]
@@ -122,7 +122,7 @@ def test_the_command_compares_files_and_stored_rulebooks(tmp_path: Path) -> None
     assert doc["same"] is False and doc["changes"][0]["field"] == "points"
     assert doc["changes"][0]["before"] == -20 and doc["changes"][0]["after"] == -40
     table = ok("rulebook", "list", "--db", db).stdout
-    assert "active" in table and first[:12] in table
+    assert "in force today" in table and first[:12] in table
 
 
 @pytest.mark.parametrize(

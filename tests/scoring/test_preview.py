@@ -84,7 +84,7 @@ def test_the_preview_is_the_difference_of_two_real_runs(
     # Independently: the candidate activated in a copy and a full run stored.
     copy = str(tmp_path / "copy.duckdb")
     shutil.copy(db, copy)
-    ok("init", "--db", copy, "--rulebook", str(candidate))
+    ok("rulebook", "install", str(candidate), "--db", copy, "--backdate", "the candidate")
     ok("score", "--db", copy, "--as-of", AS_OF, "--full")
     with open_store(copy, read_only=True) as store:
         grades = [

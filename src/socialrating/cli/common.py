@@ -37,6 +37,15 @@ Db = Annotated[
     ),
 ]
 Json = Annotated[bool, typer.Option("--json", help="Print one JSON document instead of tables.")]
+
+Backdate = Annotated[
+    str | None,
+    typer.Option(
+        metavar="REASON",
+        help="Install a version that takes effect before today, saying why; the reason "
+        "is stored in the ledger with the activation.",
+    ),
+]
 AsOf = Annotated[
     str | None,
     typer.Option(

@@ -10,7 +10,17 @@ import typer
 
 from socialrating import settings
 from socialrating.cli.app import app
-from socialrating.cli.common import Db, Json, emit, handles_errors, opened, out, styled, working
+from socialrating.cli.common import (
+    Backdate,
+    Db,
+    Json,
+    emit,
+    handles_errors,
+    opened,
+    out,
+    styled,
+    working,
+)
 from socialrating.cli.help import Command
 from socialrating.errors import LedgerError, Problem, ProblemsError
 
@@ -46,9 +56,12 @@ def init(
             help=f"Rulebook to activate [default: ${settings.RULEBOOK.env} or the seed].",
         ),
     ] = None,
+    backdate: Backdate = None,
     as_json: Json = False,
 ) -> None:
-    """Create the database (if needed) and activate a rulebook."""
+    """Create the database (if needed) and activate a rulebook.
+
+    On a database that has one, this installs a new version like `rulebook install`."""
     from socialrating.ledger import activate_rulebook
     from socialrating.rulebook import load_rulebook
 
@@ -56,7 +69,7 @@ def init(
     with working(f"loading {path}…", as_json):
         rb = load_rulebook(path)
     with opened(db, create=True) as store, working("activating…", as_json):
-        changed = activate_rulebook(store, rb)
+        changed = activate_rulebook(store, rb, backdate=backdate)
     doc = {"db": db, "rulebook": str(path), "hash": rb.hash, "activated": changed}
     if as_json:
         emit(doc)

@@ -1,4 +1,4 @@
-"""`socialrating rulebook check | schema | list | diff`."""
+"""`socialrating rulebook check | schema | install | list | diff | preview | audit`."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from socialrating import settings
 from socialrating.cli.app import rulebook_app
 from socialrating.cli.common import (
+    Backdate,
     Db,
     Json,
     emit,
@@ -72,10 +73,48 @@ def rulebook_schema() -> None:
     emit(RulebookSpec.model_json_schema(by_alias=True))
 
 
+@rulebook_app.command("install", cls=Command)
+@handles_errors
+def rulebook_install(
+    file: Annotated[Path, typer.Argument(metavar="FILE", help="The rulebook YAML file.")],
+    db: Db = settings.DB.default,
+    backdate: Backdate = None,
+    as_json: Json = False,
+) -> None:
+    """Install a new version of the rulebook, in force from its effective date.
+
+    Versions coexist: a run as of a day uses the version in force that day, and values
+    each record by the version in force on the day of its fact (unless the new version
+    lists the parameter under `retroactive`). An effective date before today is refused
+    without --backdate REASON. `rulebook preview FILE` shows what it would change first.
+    """
+    from socialrating.ledger.rulebooks import activate_rulebook
+    from socialrating.rulebook import load_rulebook
+
+    with working(f"loading {file}…", as_json):
+        rb = load_rulebook(file)
+    with opened(db) as store, working("installing…", as_json):
+        changed = activate_rulebook(store, rb, backdate=backdate)
+    doc = {
+        "db": db,
+        "rulebook": str(file),
+        "hash": rb.hash,
+        "effective": rb.spec.effective.isoformat(),
+        "installed": changed,
+        "backdated": backdate.strip() if changed and backdate else None,
+    }
+    if as_json:
+        emit(doc)
+        return
+    what = f"in force from {rb.spec.effective}" if changed else "already installed"
+    out().print(f"{db}: rulebook {rb.spec.name} {rb.spec.version} ({rb.short_hash}) {what}")
+
+
 @rulebook_app.command("list", cls=Command)
 @handles_errors
 def rulebook_list(db: Db = settings.DB.default, as_json: Json = False) -> None:
-    """The rulebooks stored in the database, latest installed first, and the active one."""
+    """The rulebooks stored in the database, latest installed first: when each is in
+    force, and the one in force today."""
     from socialrating.ledger.rulebooks import list_rulebooks
 
     with opened(db, read_only=True) as store:
@@ -83,15 +122,18 @@ def rulebook_list(db: Db = settings.DB.default, as_json: Json = False) -> None:
     if as_json:
         emit({"rulebooks": found})
         return
-    shown = table("hash", "rulebook", "effective", "installed (UTC)", "runs", "")
+    shown = table("hash", "rulebook", "effective", "in force", "installed (UTC)", "runs", "")
     for rb in found:
+        start, end = rb["in_force_from"], rb["in_force_until"]
+        period = "never" if start is None else f"{start} to {end}" if end else f"from {start}"
         shown.add_row(
             rb["hash"][:12],
             f"{rb['name']} {rb['version']}",
             rb["effective"] or "",
+            period,
             rb["installed_at"] or "",
             f"{rb['runs']:,}",
-            "active" if rb["active"] else "",
+            "in force today" if rb["active"] else "",
         )
     out().print(shown)
 
@@ -175,7 +217,8 @@ def rulebook_preview(
         typer.Option(
             "--as-of",
             metavar="DATE",
-            help="Score as of this date (YYYY-MM-DD); default: the latest run's, else today.",
+            help="Score as of this date (YYYY-MM-DD); default: the latest run's, else today, "
+            "or the candidate's effective date if later.",
         ),
     ] = None,
     html: Html = None,
@@ -183,7 +226,10 @@ def rulebook_preview(
 ) -> None:
     """Score the real ledger under CANDIDATE beside the rulebook in force, storing nothing:
     grade transitions, list entries and exits, decisions that flip, the parameters that
-    moved most, by region, age band and sex."""
+    moved most, by region, age band and sex.
+
+    CANDIDATE is scored as if installed: records from before its effective date keep the
+    value of the version in force on their day, unless it lists them as retroactive."""
     from socialrating.ledger.append import utc_now
     from socialrating.rulebook import load_rulebook
     from socialrating.scoring.preview import preview
@@ -193,7 +239,7 @@ def rulebook_preview(
         rb = load_rulebook(candidate)
         with opened(db, read_only=True) as store:
             latest = store.scalar("SELECT as_of FROM runs ORDER BY run_id DESC LIMIT 1")
-            found = preview(store, rb, day or latest or utc_now().date())
+            found = preview(store, rb, day or max(latest or utc_now().date(), rb.spec.effective))
     if html is not None:
         from socialrating.reports import preview_html
 
@@ -312,6 +358,7 @@ def _print_audit(found: dict[str, Any]) -> None:
         ("lists_without_exit", "lists with no way off"),
         ("lists_without_term", "lists without a term"),
         ("unverified_citizen_parameters", "parameters a citizen report triggers unverified"),
+        ("retroactive_parameters", "retroactive parameters (re-value records from before)"),
     ):
         if gaps[key]:
             out().print(f"{words}: {', '.join(gaps[key])}")

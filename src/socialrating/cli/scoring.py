@@ -147,13 +147,14 @@ def show(
 ) -> None:
     """A subject's statement: a summary, then every record with its rule, points and expiry,
     summing to the score."""
-    from socialrating.ledger import active_rulebook
+    from socialrating.ledger.append import utc_now
+    from socialrating.ledger.rulebooks import in_force
     from socialrating.scoring import statement
     from socialrating.scoring.summary import statement_document
 
     day = parse_date(as_of)
     with opened(db) as store:
-        rb = active_rulebook(store)
+        rb = in_force(store, day or utc_now().date())
         categories = [c.code for c in rb.spec.categories]
         if category is not None and category not in categories:
             raise typer.BadParameter(
@@ -161,7 +162,7 @@ def show(
                 f"{', '.join(categories)})",
                 param_hint="--category",
             )
-        st = statement(store, subject, day, rb)
+        st = statement(store, subject, day or utc_now().date(), rb)
     if limit is None:
         limit = 0 if as_json else SHOWN_LINES
     doc = statement_document(st, category, limit)
@@ -186,7 +187,7 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
             ", grade ",
             bold(st.grade),
             *stage,
-            f" — rulebook {st.rulebook_hash[:12]}",
+            f" — rulebook {st.rules}",
         )
     )
     summary = doc["summary"]
@@ -239,6 +240,9 @@ def _lines_table(st: Any, doc: dict[str, Any]) -> None:
         n, points = doc["lines_left_out"], doc["points_left_out"]
         shown.add_row("", "", f"… {n:,} earlier lines{what}", "", "", f"{points:+d}", "", "")
     for line in lines:
+        notes = [] if line["reason"] == "counts" else [line["reason"]]
+        if line["rules"] != st.rules:  # valued by an earlier version
+            notes.append(f"valued by {line['rules']}")
         shown.add_row(
             line["date"],
             str(line["entry_id"]),
@@ -247,7 +251,7 @@ def _lines_table(st: Any, doc: dict[str, Any]) -> None:
             f"{line['points']:+d}",
             f"{line['counted']:+d}",
             line["expires"] or "never",
-            "" if line["reason"] == "counts" else line["reason"],
+            "; ".join(notes),
         )
     if st.contagion:
         shown.add_row("", "", "points score", "", "", str(st.points_total), "", "")

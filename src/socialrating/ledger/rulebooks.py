@@ -1,4 +1,5 @@
-"""Rulebooks in the database: install one (registering its codes), activate it, read the active one.
+"""Rulebooks in the database: install a version (registering its codes) from its effective
+date, and read the version in force on a day with the versions before it.
 
 Activation is a ledger entry (kind ``rulebook``, evidence = the content hash), so the
 ledger itself says which rulebook was in force from when.
@@ -6,6 +7,8 @@ ledger itself says which rulebook was in force from when.
 
 from __future__ import annotations
 
+import datetime as dt
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import yaml
@@ -154,13 +157,49 @@ def _params_table(rb: Rulebook) -> pa.Table:
     return rb.parameters.append_column("ord", pa.array(range(rb.parameters.num_rows), pa.int64()))
 
 
-def activate_rulebook(store: Store, rb: Rulebook) -> bool:
-    """Install ``rb`` and make it the active rulebook. Returns False if it already was."""
+MAX_REASON = 2000
+"""Characters of a backdating reason: a paragraph, not a file."""
+
+
+def activate_rulebook(
+    store: Store,
+    rb: Rulebook,
+    *,
+    backdate: str | None = None,
+    today: dt.date | None = None,
+) -> bool:
+    """Install ``rb`` as the version of the rulebook in force from its effective date.
+
+    Versions coexist: a run as of a day takes the version in force on that day, and
+    values each record by the version in force on the day of its fact (``in_force``).
+    The activation is one ledger entry (kind ``rulebook``, day = the effective date,
+    evidence = the content hash), so the ledger says which version was in force when,
+    and a run sees either all of it or none.
+
+    Once a version is installed, another may not take effect before ``today`` (default:
+    today, UTC), which would value again what was already scored, unless ``backdate``
+    gives the reason; the reason is stored in the entry (its ``act``).
+
+    Returns False if ``rb`` already is the version from its effective date.
+
+    Raises:
+        LedgerError: a date in the past without a reason, or a bad reason.
+    """
     from socialrating.ledger.append import append_rows, utc_now
 
-    install_rulebook(store, rb)
-    if active_hash(store) == rb.hash:
+    today = today or utc_now().date()
+    versions = timeline(store)
+    if dict(versions).get(rb.effective_day) == rb.hash:
         return False
+    reason = None if backdate is None else _reason(backdate)
+    if versions and rb.spec.effective < today and reason is None:
+        raise LedgerError(
+            f"rulebook {rb.spec.name} {rb.spec.version} takes effect on {rb.spec.effective}, "
+            f"before today ({today}): installing it would value again what was scored under "
+            "the versions in force since. Give it a later effective date, or install it "
+            "with --backdate REASON (the reason goes into the ledger)"
+        )
+    install_rulebook(store, rb)
     with store.transaction():
         store.run(
             f"""CREATE OR REPLACE TEMP TABLE activation AS
@@ -168,20 +207,84 @@ def activate_rulebook(store: Store, rb: Rulebook) -> bool:
                    NULL::BIGINT AS subject_id, ? AS day, NULL::DOUBLE AS quantity,
                    NULL::SMALLINT AS severity, NULL::DOUBLE AS confidence,
                    NULL::BIGINT AS counterpart_id, ? AS evidence, NULL::BIGINT AS refers_to,
-                   NULL::VARCHAR AS act, NULL::VARCHAR AS level,
+                   ?::VARCHAR AS act, NULL::VARCHAR AS level,
                    ? AS idem_key""",
-            [rb.effective_day, rb.hash, f"rulebook:{rb.hash}:{utc_now().isoformat()}"],
+            [rb.effective_day, rb.hash, reason, f"rulebook:{rb.hash}:{utc_now().isoformat()}"],
         )
         append_rows(store, "activation", None, f"rulebook {rb.spec.name} {rb.spec.version}")
     return True
 
 
-def active_hash(store: Store) -> str | None:
-    """The content hash of the active rulebook, or None if none was activated."""
-    return store.scalar(  # type: ignore[no-any-return]
-        "SELECT evidence FROM entries WHERE kind = ? ORDER BY entry_id DESC LIMIT 1",
+def _reason(text: str) -> str:
+    said = text.strip()
+    if not said:
+        raise LedgerError(
+            "the reason for backdating is empty: say why the rulebook applies to the past"
+        )
+    if len(said) > MAX_REASON:
+        raise LedgerError(
+            f"the reason for backdating has {len(said):,} characters: at most {MAX_REASON:,}"
+        )
+    if any(ord(c) < 32 and c not in "\n\t" for c in said):
+        raise LedgerError("the reason for backdating holds a control character")
+    return said
+
+
+def timeline(store: Store, upto_entry: int | None = None) -> list[tuple[int, str]]:
+    """The versions of the rulebook: (effective day, content hash), by day.
+
+    Each activation entry (up to entry ``upto_entry``, when given: what a run that saw
+    the ledger up to it saw) puts its version in force from its day; of several for one
+    day, the latest counts.
+    """
+    upto = "" if upto_entry is None else f" AND entry_id <= {int(upto_entry)}"
+    by_day: dict[int, str] = {}
+    for day, rulebook_hash in store.rows(
+        f"SELECT day, evidence FROM entries WHERE kind = ?{upto} ORDER BY entry_id",
         [int(EntryKind.RULEBOOK)],
+    ):
+        by_day[int(day)] = str(rulebook_hash)
+    return sorted(by_day.items())
+
+
+def in_force(store: Store, day: int | dt.date, upto_entry: int | None = None) -> RulebookHeader:
+    """The version of the rulebook in force on ``day``, with the versions before it (its
+    ``earlier``), by which a run as of ``day`` values the records of their days.
+
+    Before the first version's effective date, the first version (no record counts).
+    ``upto_entry``: as the ledger stood at that entry (a run's ``last_entry``).
+
+    Raises:
+        NotInitialised: no rulebook has been activated.
+    """
+    from socialrating.model import day_number
+    from socialrating.rulebook.rulebook import Period
+
+    day = day if isinstance(day, int) else day_number(day)
+    versions = timeline(store, upto_entry)
+    if not versions:
+        raise NotInitialised("no rulebook is active: run `socialrating init --rulebook FILE`")
+    k = max((i for i, (start, _) in enumerate(versions) if start <= day), default=0)
+    earlier = tuple(
+        Period(stored_rulebook(store, h), start, versions[i + 1][0])
+        for i, (start, h) in enumerate(versions[:k])
     )
+    head = stored_rulebook(store, versions[k][1])
+    return replace(head, earlier=earlier) if earlier else head
+
+
+def active_hash(store: Store) -> str | None:
+    """The content hash of the version in force today (UTC), or None if none was activated.
+
+    Institutions send records, and keys are checked, by its codes."""
+    from socialrating.ledger.append import utc_now
+    from socialrating.model import day_number
+
+    versions = timeline(store)
+    if not versions:
+        return None
+    today = day_number(utc_now().date())
+    return next((h for start, h in reversed(versions) if start <= today), versions[0][1])
 
 
 _HEADERS: dict[str, RulebookHeader] = {}
@@ -266,24 +369,38 @@ def stored_rulebook_full(store: Store, rulebook_hash: str) -> Rulebook:
 
 def list_rulebooks(store: Store) -> list[dict[str, Any]]:
     """Every stored rulebook, latest installed first: hash, name, version, effective date,
-    when it was installed, whether it is the active one, and how many runs scored by it."""
+    when it was installed, the days it is in force (``in_force_from`` and, once a later
+    version took over, ``in_force_until``, the day before it did), whether it is the
+    version in force today (``active``), and how many runs scored by it."""
+    from socialrating.model import day_date
+
     active = active_hash(store)
-    return [
-        {
-            "hash": str(h),
-            "name": str(name),
-            "version": str(version),
-            "effective": effective.isoformat() if effective else None,
-            "installed_at": f"{installed:%Y-%m-%d %H:%M:%S}" if installed else None,
-            "active": h == active,
-            "runs": int(runs),
-        }
-        for h, name, version, effective, installed, runs in store.rows(
-            """SELECT b.hash, b.name, b.version, b.effective, b.installed_at,
-                      (SELECT count(*) FROM runs r WHERE r.rulebook_hash = b.hash)
-               FROM rulebooks b ORDER BY b.installed_at DESC, b.hash"""
+    versions = timeline(store)
+    periods = {
+        h: (start, versions[i + 1][0] if i + 1 < len(versions) else None)
+        for i, (start, h) in enumerate(versions)
+    }
+    found = []
+    for h, name, version, effective, installed, runs in store.rows(
+        """SELECT b.hash, b.name, b.version, b.effective, b.installed_at,
+                  (SELECT count(*) FROM runs r WHERE r.rulebook_hash = b.hash)
+           FROM rulebooks b ORDER BY b.installed_at DESC, b.hash"""
+    ):
+        start, end = periods.get(h, (None, None))
+        found.append(
+            {
+                "hash": str(h),
+                "name": str(name),
+                "version": str(version),
+                "effective": effective.isoformat() if effective else None,
+                "installed_at": f"{installed:%Y-%m-%d %H:%M:%S}" if installed else None,
+                "in_force_from": None if start is None else day_date(start).isoformat(),
+                "in_force_until": None if end is None else day_date(end - 1).isoformat(),
+                "active": h == active,
+                "runs": int(runs),
+            }
         )
-    ]
+    return found
 
 
 def rulebook_by_reference(store: Store, reference: str) -> Rulebook:

@@ -9,7 +9,7 @@
 - ``due_process``: lists without an exit or without a term; lists a subject enters with no
   record of its own to appeal (by grade, or jointly); parameters a citizen channel can
   trigger without verification; camera parameters with a low confidence threshold;
-  retroactive parameters (none can be: every record is valued as the rulebook says);
+  retroactive parameters (valued by this version even for records from before it);
 - ``proportionality``: the largest single-record deductions against the median one, and
   the longest effects (expiry, list terms).
 """
@@ -123,7 +123,7 @@ def _due_process(rb: Rulebook, rows: list[dict[str, Any]]) -> dict[str, Any]:
         ],
         "unverified_citizen_parameters": sorted(unverified),
         "low_confidence_camera_parameters": sorted(low, key=lambda x: x["min_confidence"]),
-        "retroactive_parameters": [],
+        "retroactive_parameters": list(rb.spec.retroactive),
     }
 
 

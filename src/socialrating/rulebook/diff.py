@@ -231,7 +231,7 @@ def _part(spec: Any, part: str) -> Any:
     return _plain(value) if not isinstance(value, list) else [_plain(x) for x in value]
 
 
-HEADER = ("version", "title", "effective", "base_score", "floor", "ceiling")
+HEADER = ("version", "title", "effective", "base_score", "floor", "ceiling", "retroactive")
 
 
 def _spec_changes(a: Any, b: Any) -> Iterator[Change]:

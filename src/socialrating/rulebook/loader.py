@@ -115,6 +115,8 @@ def _load(path: Path, yaml_bytes: bytes, read_catalogue_file: Callable[[str], by
                 problems += row_problems
                 if not problems:
                     catalogue = compile_catalogue(table, spec)
+    if not problems:
+        problems += _check_retroactive(path, spec, catalogue, lines)
     if problems:
         raise RulebookError(
             f"rulebook {src} has {len(problems)} problem(s)", sorted(problems, key=_order)
@@ -127,6 +129,26 @@ def _load(path: Path, yaml_bytes: bytes, read_catalogue_file: Callable[[str], by
         catalogue_name=spec.catalogue,
         catalogue_bytes=catalogue_bytes,
     )
+
+
+def _check_retroactive(
+    path: Path, spec: RulebookSpec, catalogue: dict[str, Any] | None, lines: Lines
+) -> list[Problem]:
+    """Each retroactive code names a parameter of the rulebook (YAML or catalogue), once."""
+    known = {p.code for p in spec.parameters}
+    if catalogue is not None:
+        known |= {str(c) for c in catalogue["code"].to_pylist()}
+    problems = []
+    seen: set[str] = set()
+    for i, code in enumerate(spec.retroactive):
+        at: tuple[str | int, ...] = ("retroactive", i)
+        if code not in known:
+            reason = f"{code!r} is not a parameter of the rulebook"
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+        elif code in seen:
+            problems.append(_p(path, line_of(lines, at), _dotted(at), f"{code!r} is listed twice"))
+        seen.add(code)
+    return problems
 
 
 def _order(p: Problem) -> tuple[str, int, str]:

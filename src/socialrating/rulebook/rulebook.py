@@ -119,10 +119,45 @@ class RulebookHeader:
 
     spec: RulebookSpec
     hash: str
+    earlier: tuple[Period, ...] = field(default=(), kw_only=True)
+    """The versions in force before this one, oldest first, each with its days: a run by
+    this version values a record of their days by them (``ledger.rulebooks.in_force``)."""
 
     @property
     def short_hash(self) -> str:
         return self.hash[:12]
+
+    @property
+    def label(self) -> str:
+        """``name version (hash prefix)``: how a statement names a version."""
+        return f"{self.spec.name} {self.spec.version} ({self.short_hash})"
+
+    @property
+    def first_day(self) -> int:
+        """The day the first version of the rulebook took effect: records before it do not
+        count under any version."""
+        return self.earlier[0].start if self.earlier else self.effective_day
+
+    @property
+    def specs(self) -> list[RulebookSpec]:
+        """This version's spec, then the earlier versions' (``valued_by`` 1, 2, …)."""
+        return [self.spec, *(period.rulebook.spec for period in self.earlier)]
+
+    @property
+    def versions(self) -> list[RulebookHeader]:
+        """This version, then the earlier ones: position ``valued_by`` values a record."""
+        return [self, *(period.rulebook for period in self.earlier)]
+
+    @cached_property
+    def plan_key(self) -> str:
+        """What a compiled plan depends on: the hash, and the earlier versions with their
+        days (the plan names them)."""
+        if not self.earlier:
+            return self.hash
+        h = hashlib.sha256(self.hash.encode())
+        for period in self.earlier:
+            h.update(f"|{period.rulebook.hash}:{period.start}:{period.end}".encode())
+        return h.hexdigest()
 
     @property
     def effective_day(self) -> int:
@@ -176,6 +211,16 @@ class RulebookHeader:
             if band.min is None or score >= band.min:
                 return band.grade
         raise AssertionError("the lowest band has no minimum")  # ensured by validation
+
+
+@dataclass(frozen=True)
+class Period:
+    """An earlier version of a rulebook and the days it was in force, ``start`` to ``end``
+    (exclusive)."""
+
+    rulebook: RulebookHeader
+    start: int
+    end: int
 
 
 @dataclass(frozen=True)

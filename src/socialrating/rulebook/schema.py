@@ -371,6 +371,12 @@ class RulebookSpec(_Strict):
     contagion: Contagion | None = None
     lists: list[BlackList] = Field(default_factory=list)
     services: list[Service] = Field(default_factory=list)
+    retroactive: list[Code] = Field(
+        default_factory=list,
+        description="Parameters whose points this version applies to records from before "
+        "its effective date too. Every other record keeps the value of the version in force "
+        "on the day of its fact; the audit flags each retroactive parameter.",
+    )
     appeals: Appeals = Field(
         default=Appeals(),
         description="The deadline for reviewing an appeal (default: 7 working days).",

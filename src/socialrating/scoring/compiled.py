@@ -93,7 +93,7 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
     """
     channels, representative, contact = plan_ids(store, rb)
     ids = (*channels, representative or 0, contact or 0)
-    key = (rb.hash, ids, name)
+    key = (rb.plan_key, ids, name)
     stored_key = f"{key[0]}|{','.join(map(str, key[1]))}|{name}|{CODE_VERSION}"
     if key not in _CACHE and _has_cache_table(store):
         row = store.one("SELECT sql FROM plan_cache WHERE key = ?", [stored_key])

@@ -52,13 +52,19 @@ class BaseRun:
 
 
 def base_run(store: Store, rb: RulebookHeader) -> BaseRun | None:
-    """The latest run of the rulebook, if any."""
+    """The latest run of the rulebook, if any, unless a version of the rulebook was
+    installed since (the versions before it, by which it values older records, may differ)."""
     row = store.one(
         "SELECT run_id, as_of, last_entry FROM runs WHERE rulebook_hash = ? "
         "ORDER BY run_id DESC LIMIT 1",
         [rb.hash],
     )
     if row is None:
+        return None
+    if store.scalar(
+        "SELECT count(*) FROM entries WHERE kind = ? AND entry_id > ?",
+        [int(EntryKind.RULEBOOK), int(row[2])],
+    ):
         return None
     return BaseRun(int(row[0]), day_number(row[1]), int(row[2]))
 
@@ -67,11 +73,11 @@ def _spans(store: Store, rb: RulebookHeader) -> None:
     """A temporary table of every (parameter, days) a record of the rulebook can count for."""
     store.run(
         """CREATE OR REPLACE TEMP TABLE chosen_spans AS
-           SELECT parameter_id, expiry_days AS days FROM rulebook_parameters
-           WHERE rulebook_hash = ? AND expiry_days IS NOT NULL""",
-        [rb.hash],
+           SELECT DISTINCT parameter_id, expiry_days AS days FROM rulebook_parameters
+           WHERE list_contains(?, rulebook_hash) AND expiry_days IS NOT NULL""",
+        [[version.hash for version in rb.versions]],
     )
-    for p in rb.with_validity:
+    for p in (q for version in rb.versions for q in version.with_validity):
         for rule in p.validity or []:
             store.run(
                 """INSERT INTO chosen_spans SELECT parameter_id, ? FROM parameters

@@ -132,7 +132,8 @@ class Lookup:
                     UNION SELECT counterpart_id FROM temp.main.entries
                     UNION SELECT unnest([{_ids(near | organisations)}]))""",
             f"""INSERT INTO temp.main.rulebook_parameters SELECT * FROM {rp}
-                WHERE rulebook_hash = '{rb.hash}' AND parameter_id IN
+                WHERE rulebook_hash IN ({", ".join(f"'{v.hash}'" for v in rb.versions)})
+                  AND parameter_id IN
                       (SELECT parameter_id FROM temp.main.entries)""",
             f"""INSERT INTO temp.main.parameters SELECT * FROM {p}
                 WHERE parameter_id IN (SELECT parameter_id FROM temp.main.entries)""",

@@ -64,6 +64,71 @@ class PlanInputs:
     snapshot: ir.Table | None = None
     representative_parameter: int | None = None
     contact_parameter: int | None = None
+    valuations: ir.Table | None = None
+    retroactive_ids: tuple[int, ...] = ()
+
+
+# What a record takes from the version in force on the day of its fact (its value); the
+# rest (category, caps, mechanics, lists) comes from the version in force on the run's day.
+VALUED = (
+    "base_points",
+    "per_unit",
+    "expiry_days",
+    "points_organisation",
+    "points_representative",
+    "bands_id",
+    "validity_id",
+)
+
+
+def valuations(parameters: ir.Table, earlier: list[tuple[int, int, int, str]]) -> ir.Table:
+    """The rows of ``parameters`` (``rulebook_parameters``) of each earlier version, with
+    ``valued_by`` (1, 2, … in ``earlier``'s order) and the days it was in force:
+    ``earlier`` holds (valued_by, start, end, hash)."""
+    parts = [
+        parameters.filter(parameters.rulebook_hash == h).select(
+            v_parameter_id=parameters.parameter_id,
+            v_by=ibis.literal(by, "int16"),
+            v_from=ibis.literal(start, "int32"),
+            v_to=ibis.literal(end, "int32"),
+            v_base_points=parameters.points,
+            **{f"v_{c}": parameters[c] for c in VALUED if c != "base_points"},
+        )
+        for by, start, end, h in earlier
+    ]
+    return ibis.union(*parts) if len(parts) > 1 else parts[0]
+
+
+def _valued(inputs: PlanInputs, rec: ir.Table) -> ir.Table:
+    """Records valued by the version in force on the day of their fact.
+
+    A record of a day before the version in force on the run's day takes its value (the
+    ``VALUED`` columns) from the earlier version in force that day (``valued_by`` its
+    position in ``rulebook.earlier``, 1-based; 0 is the version in force). If that version
+    had no such parameter, the record had no rule then: ``no_rule`` (it does not count).
+    A parameter the version in force lists as ``retroactive`` is valued by it on every day.
+    """
+    rb = inputs.rulebook
+    if inputs.valuations is None:
+        return rec.mutate(valued_by=ibis.literal(0, "int16"), no_rule=ibis.literal(False))
+    v = inputs.valuations
+    retro: ir.BooleanValue = (
+        rec.parameter_id.isin(list(inputs.retroactive_ids))
+        if inputs.retroactive_ids
+        else ibis.literal(False)
+    )
+    earlier = (rec.day < rb.effective_day) & (rec.day >= rb.first_day) & ~retro
+    joined = rec.left_join(
+        v,
+        [rec.parameter_id == v.v_parameter_id, rec.day >= v.v_from, rec.day < v.v_to],
+    )
+    then = earlier & v.v_by.notnull()
+    return joined.select(
+        *[rec[c] for c in rec.columns if c not in VALUED],
+        **{c: ibis.ifelse(then, v[f"v_{c}"], rec[c]) for c in VALUED},
+        valued_by=ibis.ifelse(then, v.v_by, ibis.literal(0, "int16")),
+        no_rule=(earlier & v.v_by.isnull()),
+    )
 
 
 def window_start(day: ir.IntegerValue, effective: int, length: ir.IntegerValue) -> ir.IntegerValue:
@@ -162,6 +227,7 @@ def evaluate(
             rec = _with_parameters(joined, r, p)
         else:
             rec = _with_parameters(r.left_join(p, r.parameter_id == p.parameter_id), r, p)
+    rec = _valued(inputs, rec)
     v = voids(inputs)
     rec = rec.left_join(v, rec.entry_id == v.voided_entry).select(
         *[rec[c] for c in rec.columns], voided=v.voided_entry.notnull()
@@ -183,7 +249,8 @@ def evaluate(
             corroborates=ibis.null("int64"),
         )
     priced = subset in ("special", "acts")
-    if priced and any(q.points_organisation is not None for q in rb.spec.parameters):
+    rules = [q for spec in rb.specs for q in spec.parameters]
+    if priced and any(q.points_organisation is not None for q in rules):
         s = inputs.subjects
         orgs = s.filter(s.kind == "organisation").select(org_id=s.subject_id)
         rec = rec.left_join(orgs, rec.subject_id == orgs.org_id)
@@ -195,7 +262,7 @@ def evaluate(
         rec = rec.select(*[rec[c] for c in rec.columns], rule_base=base)
     else:
         rec = rec.mutate(rule_base=rec.base_points)
-    if priced and any(q.points_representative is not None for q in rb.spec.parameters):
+    if priced and any(q.points_representative is not None for q in rules):
         reps = representatives(inputs, as_of).select("person", "parameter_id").distinct()
         rec = rec.left_join(reps, rec.subject_id == reps.person)
         base = ibis.ifelse(
@@ -208,43 +275,40 @@ def evaluate(
     per_unit = _trunc(rec.rule_base.cast("float64") * qty)
     points = ibis.ifelse(rec.per_unit, per_unit, rec.rule_base)
     band = ibis.null("int32")
-    if rb.banded:
-        points = ibis.cases(
-            *[
-                (rec.bands_id == i, _band_points(q, rec.quantity.fill_null(0.0)))
-                for i, q in enumerate(rb.banded, start=1)
-            ],
-            else_=points,
-        )
-        band = ibis.cases(
-            *[
-                (rec.bands_id == i, _band_reached(q, rec.quantity.fill_null(0.0)))
-                for i, q in enumerate(rb.banded, start=1)
-            ],
-            else_=band,
-        )
+    qty0 = rec.quantity.fill_null(0.0)
+    banded = [
+        ((rec.bands_id == i) & _by(rec, by, rb), q)
+        for by, version in enumerate(rb.versions)
+        for i, q in enumerate(version.banded, start=1)
+    ]
+    if banded:
+        points = ibis.cases(*[(c, _band_points(q, qty0)) for c, q in banded], else_=points)
+        band = ibis.cases(*[(c, _band_reached(q, qty0)) for c, q in banded], else_=band)
     points = points.fill_null(0).cast("int64")
     expiry_days = rec.expiry_days
-    if rb.with_validity:
+    lasting = [
+        ((rec.validity_id == i) & _by(rec, by, rb), q)
+        for by, version in enumerate(rb.versions)
+        for i, q in enumerate(version.with_validity, start=1)
+    ]
+    if lasting:
         expiry_days = ibis.cases(
-            *[
-                (rec.validity_id == i, _validity_days(q, points, rec.level, rec.expiry_days))
-                for i, q in enumerate(rb.with_validity, start=1)
-            ],
+            *[(c, _validity_days(q, points, rec.level, rec.expiry_days)) for c, q in lasting],
             else_=rec.expiry_days,
         )
     expires = rec.day + expiry_days
     valid = (
         ~rec.voided
         & rec.known
-        & (rec.day >= rb.effective_day)
+        & ~rec.no_rule
+        & (rec.day >= rb.first_day)
         & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
         & (rec.report_state == 0)
     )
     status = ibis.cases(
         (rec.voided, STATUS_CODES[Status.VOIDED]),
         (~rec.known, STATUS_CODES[Status.NOT_IN_RULEBOOK]),
-        (rec.day < rb.effective_day, STATUS_CODES[Status.BEFORE_EFFECT]),
+        ((rec.day < rb.first_day) | rec.no_rule, STATUS_CODES[Status.BEFORE_EFFECT]),
         (expires.notnull() & (as_of >= expires), STATUS_CODES[Status.EXPIRED]),
         (
             rec.confidence.notnull() & (rec.confidence < rec.min_confidence),
@@ -277,6 +341,11 @@ def evaluate(
         capped=capped,
         order_key=rec.day.cast("int64") * ORDER_SHIFT + rec.entry_id,
     )
+
+
+def _by(rec: ir.Table, by: int, rb: RulebookHeader) -> ir.BooleanValue:
+    """The record is valued by version ``by`` (always, when there is only the one)."""
+    return rec.valued_by == by if rb.earlier else ibis.literal(True)
 
 
 def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:

@@ -28,6 +28,7 @@ from socialrating.scoring.plan import (
     is_subject,
     representatives,
     scores,
+    valuations,
 )
 
 
@@ -38,6 +39,19 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
     b = store.ibis
     params = b.table("rulebook_parameters")
     channels, representative, contact = plan_ids(store, rb)
+    retroactive: tuple[int, ...] = ()
+    if rb.earlier and rb.spec.retroactive:
+        retroactive = tuple(
+            int(i)
+            for (i,) in store.rows(
+                "SELECT parameter_id FROM parameters WHERE list_contains(?, code) ORDER BY 1",
+                [list(rb.spec.retroactive)],
+            )
+        )
+    earlier = [
+        (by, period.start, period.end, period.rulebook.hash)
+        for by, period in enumerate(rb.earlier, start=1)
+    ]
     return PlanInputs(
         entries=b.table("entries"),
         subjects=b.table("subjects"),
@@ -49,6 +63,8 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         representative_parameter=representative,
         contact_parameter=contact,
         report_channels=channels,
+        valuations=valuations(params, earlier) if earlier else None,
+        retroactive_ids=retroactive,
     )
 
 
@@ -182,6 +198,7 @@ STATEMENT_COLUMNS = (
     "direct_grade",
     "repaired_by",
     "repaired_day",
+    "valued_by",
     "repairs",
 )
 

@@ -18,10 +18,11 @@ decisions flipped, by region, age band and sex.
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 from typing import Any
 
 from socialrating.groups import BY, group_sql
-from socialrating.ledger.rulebooks import active_rulebook, compile_tables
+from socialrating.ledger.rulebooks import compile_tables, in_force, stored_rulebook, timeline
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook.rulebook import Rulebook, RulebookHeader
@@ -35,21 +36,61 @@ SHADOWED = ("rulebook_parameters", "snapshot", "list_members", "runs")
 
 def preview(store: Store, candidate: Rulebook, as_of: dt.date) -> dict[str, Any]:
     """Score the ledger as of ``as_of`` under ``candidate`` and under the rulebook in force;
-    what would change (see the module). Stores nothing."""
-    in_force = active_rulebook(store)
+    what would change (see the module). Stores nothing.
+
+    The candidate is scored as if installed: records of days before its effective date
+    keep the value of the versions in force then (``in_force``).
+
+    Raises:
+        LedgerError: the candidate would not be in force on ``as_of`` (it takes effect
+            later, or an installed version takes over before then).
+    """
+    day = day_number(as_of)
+    now = in_force(store, day)
+    candidate = _as_installed(store, candidate, day)
     cur = store.cursor()
     try:
-        reused = _shadow(cur, store, in_force, candidate, as_of)
-        for run_id, rb, keep in ((BEFORE, in_force, True), (AFTER, candidate, False)):
+        reused = _shadow(cur, store, now, candidate, as_of)
+        for run_id, rb, keep in ((BEFORE, now, True), (AFTER, candidate, False)):
             if run_id == BEFORE and reused is not None:
                 continue
             _score(cur, rb, as_of, run_id, keep)
-        report = _report(cur, in_force, candidate, as_of)
+        report = _report(cur, now, candidate, as_of)
         report["reused_run"] = reused
-        report["parameters"] = _moved_by(cur, _changed_parameters(cur, in_force), as_of)
+        report["parameters"] = _moved_by(cur, _changed_parameters(cur, now), as_of)
         return report
     finally:
         cur.close()
+
+
+def _as_installed(store: Store, candidate: Rulebook, day: int) -> Rulebook:
+    """``candidate`` as the version in force on ``day`` were it installed, with the
+    versions before it (``earlier``)."""
+    from socialrating.errors import LedgerError
+    from socialrating.model import day_date
+    from socialrating.rulebook.rulebook import Period
+
+    if candidate.effective_day > day:
+        raise LedgerError(
+            f"the candidate takes effect on {candidate.spec.effective}, after "
+            f"{day_date(day)}: preview it as of {candidate.spec.effective} or later"
+        )
+    versions = dict(timeline(store))
+    versions[candidate.effective_day] = candidate.hash
+    ordered = sorted(versions.items())
+    k = max(i for i, (start, _) in enumerate(ordered) if start <= day)
+    start, found = ordered[k]
+    if found != candidate.hash:
+        installed = stored_rulebook(store, found)
+        raise LedgerError(
+            f"{installed.label} takes effect on {day_date(start)}, after the candidate: "
+            f"preview it as of a day before {day_date(start)}"
+        )
+    earlier = tuple(
+        Period(stored_rulebook(store, h), begin, ordered[i + 1][0])
+        for i, (begin, h) in enumerate(ordered[:k])
+    )
+    return replace(candidate, earlier=earlier)
 
 
 def _shadow(
@@ -61,12 +102,16 @@ def _shadow(
     compile_tables(cur, candidate)
     for name in SHADOWED:
         cur.run(f"CREATE OR REPLACE TEMP TABLE {name} AS SELECT * FROM {main}.{name} LIMIT 0")
+    hashes = sorted({v.hash for v in (*in_force.versions, *candidate.versions)})
     cur.run(
         f"INSERT INTO temp.main.rulebook_parameters SELECT * FROM {main}.rulebook_parameters "
-        "WHERE rulebook_hash = ?",
-        [in_force.hash],
+        "WHERE list_contains(?, rulebook_hash)",
+        [hashes],
     )
-    if candidate.hash != in_force.hash:
+    if not cur.scalar(
+        "SELECT count(*) FROM temp.main.rulebook_parameters WHERE rulebook_hash = ?",
+        [candidate.hash],
+    ):
         cur.run("INSERT INTO temp.main.rulebook_parameters SELECT * FROM temp.compiled_parameters")
     for run_id, rb in ((BEFORE, in_force), (AFTER, candidate)):
         cur.run(

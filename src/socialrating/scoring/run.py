@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from socialrating.ledger.append import utc_now
 from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run, vouch_run
-from socialrating.ledger.rulebooks import active_rulebook
+from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
@@ -136,18 +136,23 @@ def score_run(
 ) -> RunResult:
     """Score every subject as of ``as_of`` (default: today, UTC) and store the snapshot.
 
+    The run takes the version of the rulebook in force on ``as_of`` (and the versions
+    before it, by which it values the records of their days: ``in_force``), unless
+    ``rulebook`` is given.
+
     After an earlier run of the same rulebook (unless ``full``), only the subjects whose
     result can have changed since are scored again (``incremental``); everyone else's
     rows are carried over from that run. The snapshot is the same either way.
     """
     as_of = as_of or utc_now().date()
-    rb = rulebook or active_rulebook(store)
     started = time.perf_counter()
     started_at = utc_now()
     day = day_number(as_of)
-    base = None if full else base_run(store, rb)
     _tune(store)
     with store.transaction():
+        # Read in the transaction: an activation commits whole, before or after it.
+        rb = rulebook or in_force(store, day)
+        base = None if full else base_run(store, rb)
         # Nothing it reads may differ from what the ledger recorded of it.
         trusted_compiled(store, rb.hash)
         if base is not None:

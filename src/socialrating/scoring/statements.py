@@ -16,7 +16,7 @@ from typing import Any
 from socialrating.appeals.cases import Appeal, appeals_of
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import ScoringError
-from socialrating.ledger.rulebooks import active_rulebook
+from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
 from socialrating.ledger.subjects import find_subject
 from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
@@ -58,6 +58,10 @@ class StatementLine:
     """The parameter's name in the rulebook (None where the rulebook kept none)."""
     appeals: tuple[int, ...] = ()
     """The numbers of the appeals against the record, in filing order."""
+    rules: str = ""
+    """The version of the rulebook that valued the record (``name version (hash)``): the
+    one in force on the day of its fact, or for a retroactive parameter the one in force
+    on the statement's date."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -82,6 +86,7 @@ class StatementLine:
             "sets_grade": self.sets_grade,
             "related_entry": self.related_entry,
             "appeals": list(self.appeals),
+            "rules": self.rules,
         }
 
 
@@ -157,6 +162,9 @@ class Statement:
     bounded: int = 0
     bound: str | None = None
     appeals: list[Appeal] = field(default_factory=list)
+    rules: str = ""
+    """The version of the rulebook in force on the statement's date (``name version
+    (hash)``); a line valued by an earlier one names it."""
 
     @property
     def points_total(self) -> int:
@@ -180,6 +188,7 @@ class Statement:
             "kind": self.subject.kind.value,
             "as_of": self.as_of.isoformat(),
             "rulebook_hash": self.rulebook_hash,
+            "rules": self.rules,
             "base": self.base,
             "points_score": self.points_score,
             "direct_grade": None if self.direct is None else self.direct.as_dict(),
@@ -242,8 +251,8 @@ def statement(
 
         as_of = utc_now().date()
     subject = find_subject(store, code)
-    rb = rulebook or active_rulebook(store)
     day = day_number(as_of)
+    rb = rulebook or in_force(store, day)
     if not narrow:
 
         def whole(name: str) -> list[dict[str, Any]]:
@@ -336,6 +345,7 @@ def _statement(
         bounded=bounded,
         bound="floor" if bounded > 0 else "ceiling" if bounded < 0 else None,
         appeals=appeals,
+        rules=rb.label,
     )
     expected = (
         bound_score(rb, result.points_score + contagion)
@@ -528,6 +538,7 @@ def _line(
         sets_grade=r["direct_grade"],
         related_entry=related,
         name=names.get(int(r["parameter_id"])),
+        rules=rb.versions[int(r["valued_by"] or 0)].label,
     )
 
 
@@ -543,6 +554,10 @@ def _notes(
     """What the statement says about one record, and the entry it points to, if any."""
     notes: list[str] = []
     related: int | None = None
+    if status is Status.BEFORE_EFFECT and r["day"] >= rb.first_day:
+        notes.append(
+            f"no such rule on {day_date(int(r['day']))}: the version then in force had none"
+        )
     if r["band"] is not None:
         quantity = "no quantity" if r["quantity"] is None else f"quantity {r['quantity']:g}"
         notes.append(f"band {r['band']} reached with {quantity}")

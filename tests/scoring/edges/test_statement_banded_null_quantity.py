@@ -31,7 +31,7 @@ def test_statement_of_old_unbanded_record(tmp_path):
     feed(store, "civil", [rec("c1", "volunteer_hours", "2021-03-01")])
     new = tmp_path / "new.yaml"
     new.write_text(PILOT)
-    activate_rulebook(store, load_rulebook(new))
+    activate_rulebook(store, load_rulebook(new), backdate="bands from the start")
     score_run(store, d("2021-12-31"))  # fine
     st = statement(store, "c1", d("2021-12-31"))  # TypeError: unsupported format string
     assert st.score == 1000
