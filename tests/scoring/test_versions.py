@@ -281,3 +281,20 @@ def test_a_run_keeps_the_versions_it_saw(store: Store, tmp_path: Path) -> None:
     assert in_force(store, day_number(d("2022-06-01")), last).hash == run.rulebook_hash
     assert in_force(store, d("2022-06-01")).hash != run.rulebook_hash
     assert json.loads(json.dumps(list_rulebooks(store)))  # plain JSON
+
+
+def test_an_edited_earlier_version_is_refused(store: Store, tmp_path: Path) -> None:
+    """The earlier versions value older records, so their compiled tables are checked
+    against the ledger's digests too before a run."""
+    from socialrating.ledger.integrity import IntegrityError
+
+    feed(store, "bank", [rec("C1", "loan_default", "2021-03-01")])
+    activate_rulebook(store, amended(tmp_path, LOAN_80), backdate=REASON)
+    store.run(
+        "UPDATE rulebook_parameters SET points = -5 WHERE rulebook_hash = ? AND points = -50",
+        [load_rulebook(TINY).hash],
+    )
+    runs = store.scalar("SELECT count(*) FROM runs")
+    with pytest.raises(IntegrityError, match="edited outside socialrating"):
+        score_run(store, d("2022-06-01"))
+    assert store.scalar("SELECT count(*) FROM runs") == runs

@@ -154,7 +154,8 @@ def score_run(
         rb = rulebook or in_force(store, day)
         base = None if full else base_run(store, rb)
         # Nothing it reads may differ from what the ledger recorded of it.
-        trusted_compiled(store, rb.hash)
+        for version in rb.versions:  # the earlier ones value older records
+            trusted_compiled(store, version.hash)
         if base is not None:
             trusted_run(store, base.run_id)
         run_id = store.next_id("runs", "run_id")
