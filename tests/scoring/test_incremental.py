@@ -6,12 +6,15 @@ ages and joint punishment two links deep; contagion in two rounds; the pilot mec
 a first batch is scored in full as of one day, a second batch comes in (new subjects
 too), and the ledger is scored as of another day (earlier or later) incrementally and in
 full: the snapshots and the list members are the same row for row. Some records are
-appealed, and the appeals voided or upheld, before the first run and after it.
+appealed, and the appeals voided or upheld, before the first run and after it. Some
+ledgers have a second version of the rulebook (every fixed point doubled, and a quantity
+band's points too), in force from a later day, installed before the first run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 
@@ -170,6 +173,26 @@ def appeal_records(store: Store, picks: list[tuple[int, bool]]) -> None:
         review_appeal(store, found.appeal_id, outcome, "reviewed", "reviewer", day_date(day))
 
 
+AMENDMENTS = (None, 90, 300)
+"""Days after the first version's effective date that the second takes effect (None: no
+second version). Few, since each compiles plans of its own."""
+
+
+def amend(store: Store, path: Path, offset: int, tmp: Path) -> int:
+    """Install version 2 of the rulebook at ``path``: every ``points: N`` doubled, in force
+    ``offset`` days after version 1. Returns its effective day number."""
+    text = path.read_text(encoding="utf-8")
+    start = load_rulebook(path).spec.effective
+    effective = start + dt.timedelta(days=offset)
+    text = re.sub(r"(?m)^effective: .*$", f"effective: {effective.isoformat()}", text)
+    text = re.sub(r"\bpoints: (-?\d+)", lambda m: f"points: {2 * int(m.group(1))}", text)
+    text = re.sub(r"(?m)^version: .*$", 'version: "amended"', text)
+    amended = tmp / f"{path.stem}-{offset}.yaml"
+    amended.write_text(text, encoding="utf-8")
+    activate_rulebook(store, load_rulebook(amended), backdate="doubled")
+    return (effective - dt.date(1970, 1, 1)).days
+
+
 def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
     snapshot = store.rows(
         """SELECT subject_id, score, grade, points_score, direct_grade, stage, contagion,
@@ -200,8 +223,10 @@ def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple
     late_subject=st.booleans(),
     early_appeals=st.lists(st.tuples(st.integers(0, 80), st.booleans()), max_size=2),
     appeals=st.lists(st.tuples(st.integers(0, 80), st.booleans()), max_size=4),
+    amendment=st.sampled_from(AMENDMENTS),
 )
 def test_an_incremental_run_equals_a_full_run(
+    tmp_path_factory: pytest.TempPathFactory,
     name: str,
     first: list[tuple[int, int, int, int]],
     second: list[tuple[int, int, int, int]],
@@ -209,11 +234,15 @@ def test_an_incremental_run_equals_a_full_run(
     late_subject: bool,
     early_appeals: list[tuple[int, bool]],
     appeals: list[tuple[int, bool]],
+    amendment: int | None,
 ) -> None:
     path, (subjects, _), start = SCENARIOS[name]
     store = open_store(":memory:", create=True)
     try:
         activate_rulebook(store, load_rulebook(path))
+        second_day = None
+        if amendment is not None:
+            second_day = amend(store, path, amendment, tmp_path_factory.getbasetemp())
         codes, kinds, born = zip(*subjects, strict=True)
         register_subjects(store, pa.table({"code": codes, "kind": kinds, "born": born}))
         feed_all(store, rows_of(name, first))
@@ -225,7 +254,13 @@ def test_an_incremental_run_equals_a_full_run(
         feed_all(store, rows_of(name, second))
         appeal_records(store, appeals)
         incremental = score_run(store, d1)
-        assert incremental.incremental["base_run"] == base.run_id
+        same_version = second_day is None or ((d0 - dt.date(1970, 1, 1)).days >= second_day) == (
+            (d1 - dt.date(1970, 1, 1)).days >= second_day
+        )
+        if same_version:
+            assert incremental.incremental["base_run"] == base.run_id
+        else:  # another version scores d1: no earlier run of it to start from
+            assert not incremental.incremental
         full = score_run(store, d1, full=True)
         assert not full.incremental
         assert stored(store, incremental.run_id) == stored(store, full.run_id)
