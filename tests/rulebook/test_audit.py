@@ -34,6 +34,7 @@ def test_every_finding_of_a_rulebook_where_each_is_known() -> None:
         {"list": "kin", "entered": "jointly"},
     ]
     assert gaps["unverified_citizen_parameters"] == ["post"]
+    assert gaps["retroactive_parameters"] == ["rally"]
     assert gaps["low_confidence_camera_parameters"] == [
         {"parameter": "speeding", "min_confidence": 0.6}
     ]
@@ -57,6 +58,13 @@ def test_the_command_without_a_run_says_whom_it_cannot_judge(tmp_path: Path) -> 
     assert doc["ledger"] is None and doc["due_process"]["lists_without_exit"] == ["forever"]
     text = ok("rulebook", "audit", str(DATA / "audited.yaml"), "--db", str(tmp_path / "n")).stdout
     assert "no scoring run of this rulebook" in text and "RIGHTS" in text
+    assert "retroactive parameters (re-value records from before): rally" in text
+    report = tmp_path / "audit.html"
+    ok("rulebook", "audit", str(DATA / "audited.yaml"), "--db", str(tmp_path / "n"),
+       "--html", str(report))  # fmt: skip
+    assert "rally is retroactive: it values again records from before this version" in (
+        report.read_text(encoding="utf-8")
+    )
 
 
 NORTH = [f"n{i}" for i in range(12)]
