@@ -10,6 +10,10 @@ preview as of the latest run's date (its results stand for the rulebook in force
 the candidate is scored). The first preview in a process also compiles the candidate's
 plans (seconds, which a candidate never has cached); it is reported apart.
 
+Then the same change as an amendment in force from 2021-07-01 (versions in time): its
+preview (records before that day keep the seed's value), and, once installed, a full
+run as of the same date, which values each record by the version of its day.
+
 Target (issue 12): the preview at most 2x a scoring run. Usage:
 
     .venv/bin/python bench/preview.py [--citizens 100000] [--repeat 3]
@@ -27,6 +31,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 TARGET = 2.0
+AMENDED = "2021-07-01"
 CHANGED = ("    points: -10\n    expires_after_days: 365\n    institutions: *traffic_detectors\n"
            "    min_confidence: 0.95")  # fmt: skip
 
@@ -34,7 +39,7 @@ CHANGED = ("    points: -10\n    expires_after_days: 365\n    institutions: *tra
 def main() -> None:
     from common import AS_OF, ROOT, log
     from serve import demo_db
-    from socialrating.ledger import open_store
+    from socialrating.ledger import activate_rulebook, open_store
     from socialrating.rulebook import load_rulebook
     from socialrating.scoring import score_run
     from socialrating.scoring.preview import preview
@@ -59,6 +64,10 @@ def main() -> None:
         shutil.copy(seed.with_name("seed-catalogue.csv.gz"), Path(tmp) / "seed-catalogue.csv.gz")
         (Path(tmp) / "candidate.yaml").write_text(text, encoding="utf-8")
         candidate = load_rulebook(Path(tmp) / "candidate.yaml")
+        dated_text = text.replace("effective: 2021-01-01", f"effective: {AMENDED}", 1)
+        assert dated_text != text, "the seed's effective date moved"
+        (Path(tmp) / "amendment.yaml").write_text(dated_text, encoding="utf-8")
+        amendment = load_rulebook(Path(tmp) / "amendment.yaml")
         with open_store(db) as store:
             as_of = store.scalar("SELECT max(as_of) FROM runs") or AS_OF
             log(f"full runs as of {as_of}, {args.repeat} times")
@@ -81,6 +90,27 @@ def main() -> None:
                 found = preview(store, candidate, as_of)
                 again.append(time.perf_counter() - start)
             log(f"  then best {min(again):.2f} s")
+            log(f"preview of the amendment from {AMENDED}")
+            start = time.perf_counter()
+            preview(store, amendment, as_of)
+            dated_first = time.perf_counter() - start
+            dated = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                dated_found = preview(store, amendment, as_of)
+                dated.append(time.perf_counter() - start)
+            log(f"  first {dated_first:.2f} s, then best {min(dated):.2f} s")
+        with open_store(db) as store:
+            activate_rulebook(store, amendment, backdate="benchmark")
+            log(f"full runs with the amendment installed from {AMENDED}")
+            score_run(store, as_of, full=True)  # compiles and caches its plans
+            versions = []
+            for _ in range(args.repeat):
+                start = time.perf_counter()
+                two = score_run(store, as_of, full=True)
+                versions.append(time.perf_counter() - start)
+            assert two.rulebook_hash == amendment.hash
+            log(f"  best {min(versions):.2f} s")
     full, best = min(runs), min(again)
     print()
     print(f"{'what':58s} {'seconds':>8s} {'vs run':>7s}")
@@ -90,6 +120,16 @@ def main() -> None:
     )
     print(f"{'preview, first in a process (compiles the candidate)':58s} {first:>8.2f} "
           f"{first / full:>6.2f}x")  # fmt: skip
+    for what, seconds in (
+        (f"preview of the amendment from {AMENDED} (best)", min(dated)),
+        ("preview of the amendment, first in the process", dated_first),
+        ("full scoring run, two versions in force (best)", min(versions)),
+    ):
+        print(f"{what:58s} {seconds:>8.2f} {seconds / full:>6.2f}x")
+    print(
+        f"amendment: {dated_found['grade_changed']:,} subjects change grade "
+        "(records before it keep the seed's value)"
+    )
     print(
         f"{found['grade_changed']:,} of {found['subjects']:,} subjects change grade; "
         f"reused run {found['reused_run']}"

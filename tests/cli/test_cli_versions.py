@@ -88,3 +88,23 @@ def test_a_preview_keeps_the_value_of_older_records(tmp_path: Path) -> None:
     early = cli("rulebook", "preview", v2, "--db", db, "--as-of", "2021-06-01")
     assert early.exit_code == 1
     assert "takes effect on 2022-01-01, after 2021-06-01" in early.output
+
+
+def test_the_audit_reads_the_version_and_run_of_a_date(tmp_path: Path) -> None:
+    db = setup(tmp_path)
+    v2 = str(amendment(tmp_path))
+    ok("rulebook", "install", v2, "--db", db, "--backdate", "amendment 2022/1")
+    ok("score", "--db", db, "--as-of", "2021-06-30")
+    ok("score", "--db", db, "--as-of", "2022-02-01")
+    hashes = {
+        r["version"]: r["hash"] for r in one_json("rulebook", "list", "--db", db)["rulebooks"]
+    }
+    first = one_json("rulebook", "audit", "--db", db, "--as-of", "2021-12-31")
+    assert first["rulebook"]["hash"] == hashes["1"] and first["ledger"]["run_id"] == 1
+    second = one_json("rulebook", "audit", "--db", db, "--as-of", "2022-03-01")
+    assert second["rulebook"]["hash"] == hashes["2"] and second["ledger"]["run_id"] == 2
+    assert one_json("rulebook", "audit", "--db", db)["rulebook"]["hash"] == hashes["2"]
+    early = one_json("rulebook", "audit", v2, "--db", db, "--as-of", "2021-12-31")
+    assert early["ledger"] is None  # no run of version 2 as of then
+    bad = cli("rulebook", "audit", "--db", db, "--as-of", "2021-13-01")
+    assert bad.exit_code == 2 and "not a date" in bad.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -293,27 +294,42 @@ def rulebook_preview(
 def rulebook_audit(
     file: Annotated[
         Path | None,
-        typer.Argument(metavar="FILE", help="A rulebook YAML file (default: the active one)."),
+        typer.Argument(
+            metavar="FILE",
+            help="A rulebook YAML file (default: the version in force on the --as-of date).",
+        ),
     ] = None,
     db: Db = settings.DB.default,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            metavar="DATE",
+            help="Read the latest run of the rulebook as of this date or before "
+            "(YYYY-MM-DD) [default: its latest run].",
+        ),
+    ] = None,
     html: Html = None,
     as_json: Json = False,
 ) -> None:
     """Audit a rulebook for rights and fairness: what it scores by area of life (rights
-    stand out), guilt by association, due-process gaps, proportionality, and, from its
-    latest scoring run, who it reaches and its refusal rates by region, age band and sex
-    (four-fifths rule)."""
+    stand out), guilt by association, due-process gaps (retroactive parameters among
+    them), proportionality, and, from its latest scoring run, who it reaches and its
+    refusal rates by region, age band and sex (four-fifths rule)."""
     from socialrating.decisions.fairness import audit_run
     from socialrating.rulebook.audit import audit_rulebook
 
+    day = parse_date(as_of)
     with working("auditing…", as_json):
-        rb = _rulebook(str(file) if file is not None else "active", db)
+        rb = _rulebook(str(file) if file is not None else _in_force_on(db, day), db)
         found = audit_rulebook(rb)
         found["ledger"] = None
         if Path(db).exists():
             with opened(db, read_only=True) as store:
                 run = store.scalar(
-                    "SELECT max(run_id) FROM runs WHERE rulebook_hash = ?", [rb.hash]
+                    "SELECT run_id FROM runs WHERE rulebook_hash = ? AND as_of <= ? "
+                    "ORDER BY as_of DESC, run_id DESC LIMIT 1",
+                    [rb.hash, day or dt.date.max],
                 )
                 if run is not None:
                     found["ledger"] = audit_run(store, rb, int(run))
@@ -325,6 +341,16 @@ def rulebook_audit(
         emit(found)
         return
     _print_audit(found)
+
+
+def _in_force_on(db: str, day: dt.date | None) -> str:
+    """The hash of the version in force on ``day`` (default: today), or ``active``."""
+    if day is None:
+        return "active"
+    from socialrating.ledger.rulebooks import in_force
+
+    with opened(db, read_only=True) as store:
+        return in_force(store, day).hash
 
 
 def _print_audit(found: dict[str, Any]) -> None:
