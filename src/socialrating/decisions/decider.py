@@ -227,10 +227,15 @@ def _describe(
 
 
 def load_decider(
-    store: Store, run_id: int | None = None, rulebook: RulebookHeader | None = None
+    store: Store,
+    run_id: int | None = None,
+    rulebook: RulebookHeader | None = None,
+    *,
+    only: str | None = None,
 ) -> Decider:
     """The decider for run ``run_id`` (default: the latest run), by its rulebook (or
-    ``rulebook``: one that is not stored, previewed).
+    ``rulebook``: one that is not stored, previewed); with ``only`` (a table of subject
+    ids), for those subjects alone.
 
     Raises:
         NoSnapshot: no scoring run yet.
@@ -249,7 +254,8 @@ def load_decider(
            SELECT row_number() OVER (ORDER BY s.code) - 1 AS pos, s.code, s.kind, n.grade,
                   n.score, n.direct_grade IS NOT NULL AS direct, n.contagion, n.subject_id,
                   hash(s.code) AS h
-           FROM snapshot n JOIN subjects s USING (subject_id) WHERE n.run_id = ?""",
+           FROM snapshot n JOIN subjects s USING (subject_id) WHERE n.run_id = ?"""
+        + ("" if only is None else f" AND n.subject_id IN (SELECT subject_id FROM {only})"),
         [run_id],
     )
     try:

@@ -209,34 +209,30 @@ def _decision_flips(cur: Store, in_force: RulebookHeader, candidate: Rulebook) -
 
     from socialrating.decisions.decider import load_decider
 
-    before = load_decider(cur, BEFORE, in_force)
-    after = load_decider(cur, AFTER, candidate)
-    codes = after.codes
-    mine = (np.arange(len(codes)), np.ones(len(codes), dtype=bool))
+    only = None
     if _same_services(in_force, candidate):
         # Under the same services a decision follows from the subject's kind, grade, lists
         # and whether contagion lowered it: only subjects where one of these moved can flip.
-        moved = {
-            str(c)
-            for (c,) in cur.rows(
-                f"""SELECT s.code FROM snapshot b JOIN snapshot a USING (subject_id)
-                    JOIN subjects s USING (subject_id)
-                    WHERE b.run_id = {BEFORE} AND a.run_id = {AFTER}
-                      AND (b.grade <> a.grade OR (b.contagion <> 0) <> (a.contagion <> 0)
-                           OR b.direct_grade IS DISTINCT FROM a.direct_grade
-                           OR subject_id IN (SELECT subject_id FROM (
-                               (SELECT list, subject_id FROM list_members WHERE run_id = {BEFORE}
-                                EXCEPT
-                                SELECT list, subject_id FROM list_members WHERE run_id = {AFTER})
-                               UNION ALL
-                               (SELECT list, subject_id FROM list_members WHERE run_id = {AFTER}
-                                EXCEPT
-                                SELECT list, subject_id FROM list_members WHERE run_id = {BEFORE}))))"""
-            )
-        }
-        keep = pc.is_in(codes, pa.array(sorted(moved), pa.string()))
-        codes = codes.filter(keep)
-        mine = after.positions(codes)
+        cur.run(
+            f"""CREATE OR REPLACE TEMP TABLE preview_moved AS
+                SELECT subject_id FROM snapshot b JOIN snapshot a USING (subject_id)
+                WHERE b.run_id = {BEFORE} AND a.run_id = {AFTER}
+                  AND (b.grade <> a.grade OR (b.contagion <> 0) <> (a.contagion <> 0)
+                       OR b.direct_grade IS DISTINCT FROM a.direct_grade
+                       OR subject_id IN (SELECT subject_id FROM (
+                           (SELECT list, subject_id FROM list_members WHERE run_id = {BEFORE}
+                            EXCEPT
+                            SELECT list, subject_id FROM list_members WHERE run_id = {AFTER})
+                           UNION ALL
+                           (SELECT list, subject_id FROM list_members WHERE run_id = {AFTER}
+                            EXCEPT
+                            SELECT list, subject_id FROM list_members WHERE run_id = {BEFORE}))))"""
+        )
+        only = "preview_moved"
+    before = load_decider(cur, BEFORE, in_force, only=only)
+    after = load_decider(cur, AFTER, candidate, only=only)
+    codes = after.codes
+    mine = (np.arange(len(codes)), np.ones(len(codes), dtype=bool))
     located = {id(before): before.positions(codes), id(after): mine}
     services = sorted({s.code for s in (*in_force.spec.services, *candidate.spec.services)})
     counts: dict[str, list[dict[str, Any]]] = {}
