@@ -72,4 +72,25 @@ API_MAX_BATCH_ROWS = Setting(
     "answered 413 (`too_many_rows`) and nothing is stored.",
 )
 
-SETTINGS: tuple[Setting, ...] = (DB, RULEBOOK, API_MAX_BODY_BYTES, API_MAX_BATCH_ROWS)
+WEB_SECRET = Setting(
+    "web_secret",
+    "SOCIALRATING_WEB_SECRET",
+    "",
+    "Secret that signs the web pages' session cookies (at least 32 characters); empty: a "
+    "random one each time `serve` starts, which signs everyone out on a restart.",
+)
+WEB_SESSION_HOURS = Setting(
+    "web_session_hours",
+    "SOCIALRATING_WEB_SESSION_HOURS",
+    "8",
+    "Hours a sign-in to the web pages lasts.",
+)
+
+SETTINGS: tuple[Setting, ...] = (
+    DB,
+    RULEBOOK,
+    API_MAX_BODY_BYTES,
+    API_MAX_BATCH_ROWS,
+    WEB_SECRET,
+    WEB_SESSION_HOURS,
+)

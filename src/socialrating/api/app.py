@@ -17,7 +17,8 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
@@ -49,6 +50,8 @@ from socialrating.service.access import start_writer
 from socialrating.service.keys import known_principal, principal_for
 from socialrating.service.policy import AccessError, Principal, Unauthenticated
 from socialrating.service.tables import ensure_tables
+from socialrating.web.pages import STATIC, error_page, pages
+from socialrating.web.session import Sessions, secret
 
 STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.UnknownSubject, 404, "not_found"),
@@ -157,34 +160,39 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, limit=max_body)
+    app.state.sessions = Sessions(secret())
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(pages())
 
     @app.exception_handler(BodyRefused)
-    async def body_refused(request: Request, exc: BodyRefused) -> JSONResponse:
-        return _error(exc.status_code, exc.code, str(exc.detail))
+    async def body_refused(request: Request, exc: BodyRefused) -> Response:
+        return _error(exc.status_code, exc.code, str(exc.detail), request=request)
 
     @app.exception_handler(AccessError)
-    async def access_error(request: Request, exc: AccessError) -> JSONResponse:
-        return _error(exc.status, exc.code, str(exc))
+    async def access_error(request: Request, exc: AccessError) -> Response:
+        if isinstance(exc, Unauthenticated) and not _is_api(request):
+            return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+        return _error(exc.status, exc.code, str(exc), request=request)
 
     @app.exception_handler(errors.SocialRatingError)
-    async def library_error(request: Request, exc: errors.SocialRatingError) -> JSONResponse:
+    async def library_error(request: Request, exc: errors.SocialRatingError) -> Response:
         for cls, status, code in STATUS:
             if isinstance(exc, cls):
                 problems = [p.as_dict() for p in getattr(exc, "problems", [])]
                 message = str(exc).split("\n")[0]
-                return _error(status, code, message, problems=problems)
-        return _error(400, "bad_request", str(exc))
+                return _error(status, code, message, problems=problems, request=request)
+        return _error(400, "bad_request", str(exc), request=request)
 
     @app.exception_handler(HTTPException)
-    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, exc: HTTPException) -> Response:
         # What the framework refuses itself (an unreadable body, no such route or method):
         # JSON in the same shape as every other error.
         code = HTTP_CODES.get(exc.status_code, "bad_request" if exc.status_code < 500 else "error")
         headers = dict(exc.headers) if exc.headers else None
-        return _error(exc.status_code, code, str(exc.detail), headers=headers)
+        return _error(exc.status_code, code, str(exc.detail), headers=headers, request=request)
 
     @app.exception_handler(RequestValidationError)
-    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
         problems = [
             {
                 "source": "request",
@@ -195,6 +203,9 @@ def create_app(
             for e in exc.errors()
         ]
         field = problems[0]["field"] if problems else None
+        if not _is_api(request):
+            said = "; ".join(f"{p['field'].split('.')[-1]}: {p['reason']}" for p in problems)
+            return error_page(request, 422, f"What was sent is not right ({said}).")
         return _error(422, "invalid", "the request is malformed", field, problems)
 
     @app.get("/v1/health", response_model=HealthOut, tags=["service"])
@@ -356,9 +367,14 @@ def create_app(
         who: Who,
         limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
         offset: Annotated[int, Query(ge=0, le=2**40)] = 0,
+        subject: Annotated[
+            str | None,
+            Query(max_length=120, description="Only this subject's entries (search by code)."),
+        ] = None,
     ) -> dict[str, Any]:
-        """A published list's members: only the fields the rulebook marks public."""
-        return usecases.public_list(s, who, code, limit, offset)
+        """A published list's members: only the fields the rulebook marks public; with
+        ``subject``, search the list for one subject by code."""
+        return usecases.public_list(s, who, code, limit, offset, subject)
 
     @app.post("/v1/appeals", response_model=AppealOut, responses=ERRORS, tags=["appeals"])
     def file_appeal(body: AppealIn, s: Db, who: Who) -> dict[str, Any]:
@@ -411,6 +427,14 @@ HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
 """The ``error`` code of what the framework refuses itself, by status."""
 
 
+API_PATHS = ("/v1/", "/openapi.json", "/docs", "/redoc")
+"""Paths whose errors are JSON; everywhere else (the web pages) an error is a page."""
+
+
+def _is_api(request: Request) -> bool:
+    return request.url.path.startswith(API_PATHS)
+
+
 def _error(
     status: int,
     code: str,
@@ -418,6 +442,9 @@ def _error(
     field: str | None = None,
     problems: list[dict[str, Any]] | None = None,
     headers: dict[str, str] | None = None,
-) -> JSONResponse:
+    request: Request | None = None,
+) -> Response:
+    if request is not None and not _is_api(request):
+        return error_page(request, status, message)
     body = ErrorOut(error=code, message=message, field=field, problems=problems or [])
     return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)

@@ -161,9 +161,15 @@ def list_sizes(store: Store, run_id: int | None = None) -> dict[str, Any]:
 
 
 def list_members(
-    store: Store, name: str, run_id: int | None = None, limit: int = 50, offset: int = 0
+    store: Store,
+    name: str,
+    run_id: int | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    subject: str | None = None,
 ) -> dict[str, Any]:
-    """The members of list ``name`` (at most ``limit``), each with why and since when.
+    """The members of list ``name`` (at most ``limit``), each with why and since when;
+    with ``subject``, that subject's memberships only (``size`` stays the list's).
 
     ``why`` says it in words; ``cause`` is ``record`` (``entry_id`` is the record that put
     the subject on the list, with its ``parameter``, ``date`` and ``institution``),
@@ -188,7 +194,8 @@ def list_members(
     rows = store.rows(
         f"""WITH m AS (
                SELECT s.code, m.* FROM list_members m JOIN subjects s USING (subject_id)
-               WHERE m.run_id = ? AND m.list = ? ORDER BY s.code, m.cause {limited})
+               WHERE m.run_id = ? AND m.list = ?{" AND s.code = ?" if subject is not None else ""}
+               ORDER BY s.code, m.cause {limited})
            SELECT m.code, m.cause, m.entry_id, m.grade, m.start_day, m.end_day, v.code,
                   p.code, e.day, i.code, n.score
            FROM m LEFT JOIN subjects v ON v.subject_id = m.via_subject
@@ -197,7 +204,7 @@ def list_members(
            LEFT JOIN institutions i ON i.institution_id = e.institution_id
            LEFT JOIN snapshot n ON n.run_id = m.run_id AND n.subject_id = m.subject_id
            ORDER BY m.code, m.cause""",
-        [run_id, name],
+        [run_id, name] + ([subject] if subject is not None else []),
     )
     lst = next(lst for lst in rb.spec.lists if lst.code == name)
     sources = " or ".join(joint.list for joint in lst.enter_with)

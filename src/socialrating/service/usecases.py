@@ -424,10 +424,16 @@ def public_lists(store: Store, principal: Principal) -> dict[str, Any]:
 
 
 def public_list(
-    store: Store, principal: Principal, code: str, limit: int = 100, offset: int = 0
+    store: Store,
+    principal: Principal,
+    code: str,
+    limit: int = 100,
+    offset: int = 0,
+    subject: str | None = None,
 ) -> dict[str, Any]:
     """The members of a published list, each with only the fields the rulebook marks
-    public, in code order (``limit`` and ``offset`` page through it)."""
+    public, in code order (``limit`` and ``offset`` page through it); with ``subject``,
+    whether that subject is on it (as the court's debtor list is searched)."""
     from socialrating.decisions.batch import list_members
     from socialrating.errors import UnknownList
 
@@ -436,7 +442,7 @@ def public_list(
     fields = _published(store, int(run)).get(code) if run is not None else None
     if fields is None:  # unknown and unpublished lists alike
         raise UnknownList(f"no published list {code!r}")
-    doc = list_members(store, code, None, limit, offset)
+    doc = list_members(store, code, None, limit, offset, subject)
     extra: dict[str, tuple[str, str]] = {}
     if {"kind", "region"} & set(fields):
         codes = [m["subject"] for m in doc["members"]]

@@ -1,0 +1,415 @@
+"""The web pages: the service seen through a browser, each party under its key's role.
+
+Server-rendered (Jinja2), readable without JavaScript, styled by the package's own
+stylesheet; nothing is loaded from another host. Each page calls the same use case as
+the API (``service.usecases``) with the principal of the signed-in key, so a page shows
+exactly what the API would give that key, and every read of a subject is logged alike.
+
+- ``/signin``, ``/signout``: a key in, a signed session cookie out (``web.session``).
+- ``/subjects/{code}``: a subject's page: score, grade, key reasons, every line by
+  category with its rule, points, what counted and expiry; lists; decisions; appeals.
+  ``/subjects/{code}/appeal?entry=N`` appeals a line; ``/subjects/{code}/access`` says
+  who read the subject's data.
+- ``/check``: a provider asks one decision (decision, terms and reason codes only).
+- ``/lists``: the lists a rulebook publishes, searched by code; no sign-in needed.
+- ``/review``: a reviewer's queue; each appeal upheld or voided with a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import secrets
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Form, Query, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+from socialrating.ledger.store import Store
+from socialrating.service import usecases
+from socialrating.service.keys import principal_for
+from socialrating.service.policy import Action, Principal, Role, Unauthenticated, check
+from socialrating.web.session import COOKIE, Session, Sessions, check_csrf
+
+HERE = Path(__file__).parent
+STATIC = HERE / "static"
+SIGNIN_COOKIE = "socialrating_signin"
+"""A sign-in form's own CSRF token (double submit): there is no session yet."""
+
+TEMPLATES = Environment(
+    loader=FileSystemLoader(HERE / "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+TEMPLATES.filters["signed"] = lambda n: f"{int(n):+d}"
+
+
+def _store(request: Request) -> Store:
+    root: Store = request.app.state.store
+    return root.cursor()
+
+
+def _sessions(request: Request) -> Sessions:
+    found: Sessions = request.app.state.sessions
+    return found
+
+
+def _session(request: Request, store: Store) -> Session | None:
+    return _sessions(request).read(store, request.cookies.get(COOKIE))
+
+
+def render(
+    request: Request,
+    template: str,
+    session: Session | None,
+    status: int = 200,
+    **context: Any,
+) -> HTMLResponse:
+    """A page, with who is signed in (for the menu and the forms' CSRF token)."""
+    html = TEMPLATES.get_template(template).render(
+        request=request,
+        session=session,
+        principal=None if session is None else session.principal,
+        home=None if session is None else home_of(session.principal),
+        **context,
+    )
+    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
+
+
+SECURITY_HEADERS = {
+    # Everything comes from this server; no page may be framed elsewhere.
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
+    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def home_of(principal: Principal) -> str:
+    """Where a role starts."""
+    if principal.role is Role.SUBJECT and principal.acts_for:
+        return f"/subjects/{quote(principal.acts_for[0])}"
+    return {
+        Role.PROVIDER: "/check",
+        Role.REVIEWER: "/review",
+        Role.PUBLIC: "/lists",
+    }.get(principal.role, "/lists" if principal.role is not Role.ADMIN else "/review")
+
+
+def error_page(request: Request, status: int, message: str) -> HTMLResponse:
+    """An error as a page: what went wrong, in words, and a way back."""
+    store = _store(request)
+    try:
+        session = _session(request, store)
+    finally:
+        store.close()
+    titles = {
+        401: "Please sign in",
+        403: "Not allowed",
+        404: "Not found",
+        409: "Not possible now",
+        413: "Too large",
+        422: "Please check what you entered",
+    }
+    return render(
+        request,
+        "error.html",
+        session,
+        status=status,
+        title=titles.get(status, "Something went wrong"),
+        message=message,
+    )
+
+
+def _signin_redirect(request: Request) -> RedirectResponse:
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+
+
+def pages() -> APIRouter:
+    """The router of every page (mounted at ``/`` by ``api.app.create_app``)."""
+    router = APIRouter(include_in_schema=False)
+
+    @router.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+        finally:
+            store.close()
+        if session is not None:
+            return RedirectResponse(home_of(session.principal), status_code=303)
+        return RedirectResponse("/signin", status_code=303)
+
+    @router.get("/signin", response_class=HTMLResponse)
+    def signin_form(request: Request, next: str = "/") -> Response:
+        token = secrets.token_urlsafe(24)
+        page = render(request, "signin.html", None, token=token, next=_local(next), error=None)
+        page.set_cookie(SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict")
+        return page
+
+    @router.post("/signin", response_class=HTMLResponse)
+    def signin(
+        request: Request,
+        key: Annotated[str, Form(max_length=200)] = "",
+        csrf: Annotated[str, Form(max_length=200)] = "",
+        next: Annotated[str, Form(max_length=2000)] = "/",
+    ) -> Response:
+        expected = request.cookies.get(SIGNIN_COOKIE)
+        if not expected or not secrets.compare_digest(expected, csrf):
+            return error_page(request, 403, "The sign-in form is out of date: reload it.")
+        store = _store(request)
+        try:
+            found = principal_for(store, key.strip())
+        finally:
+            store.close()
+        if found is None or found.key_id is None:
+            token = secrets.token_urlsafe(24)
+            page = render(
+                request,
+                "signin.html",
+                None,
+                status=401,
+                token=token,
+                next=_local(next),
+                error="That key is not valid: check it, or ask for a new one.",
+            )
+            page.set_cookie(SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict")
+            return page
+        value, _ = _sessions(request).cookie(found.key_id)
+        target = _local(next)
+        response = RedirectResponse(home_of(found) if target == "/" else target, status_code=303)
+        response.set_cookie(
+            COOKIE,
+            value,
+            max_age=_sessions(request).max_age,
+            httponly=True,
+            samesite="strict",
+            secure=request.url.scheme == "https",
+        )
+        response.delete_cookie(SIGNIN_COOKIE)
+        return response
+
+    @router.post("/signout")
+    def signout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+        finally:
+            store.close()
+        if session is not None:
+            check_csrf(session, csrf)
+        response = RedirectResponse("/signin", status_code=303)
+        response.delete_cookie(COOKIE)
+        return response
+
+    @router.get("/subjects/{code}", response_class=HTMLResponse)
+    def subject_page(
+        request: Request,
+        code: str,
+        as_of: Annotated[dt.date | None, Query()] = None,
+    ) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                return _signin_redirect(request)
+            day = as_of or _latest_day(store)
+            doc = usecases.statement(store, session.principal, code, day)
+            appeals = usecases.appeals(store, session.principal, code, None)["appeals"]
+        finally:
+            store.close()
+        by_category: dict[str, list[dict[str, Any]]] = {}
+        for line in doc["lines"]:
+            by_category.setdefault(line["category"] or "(none)", []).append(line)
+        return render(
+            request,
+            "subject.html",
+            session,
+            doc=doc,
+            by_category=by_category,
+            appeals=appeals,
+            title=f"{code}: score and statement",
+        )
+
+    @router.get("/subjects/{code}/appeal", response_class=HTMLResponse)
+    def appeal_form(
+        request: Request, code: str, entry: Annotated[int, Query(ge=1, le=2**62)]
+    ) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                return _signin_redirect(request)
+            doc = usecases.statement(store, session.principal, code, _latest_day(store))
+        finally:
+            store.close()
+        line = next((x for x in doc["lines"] if x["entry_id"] == entry), None)
+        if line is None:
+            return error_page(request, 404, f"Entry {entry} is not a line of {code}'s statement.")
+        return render(
+            request, "appeal.html", session, doc=doc, line=line, title=f"Appeal entry {entry}"
+        )
+
+    @router.post("/subjects/{code}/appeal", response_class=HTMLResponse)
+    def appeal(
+        request: Request,
+        code: str,
+        entry: Annotated[int, Form(ge=1, le=2**62)],
+        reason: Annotated[str, Form(max_length=4000)] = "",
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                raise Unauthenticated("please sign in again")
+            check_csrf(session, csrf)
+            filed = usecases.file_appeal(store, session.principal, code, entry, reason)
+        finally:
+            store.close()
+        return RedirectResponse(
+            f"/subjects/{quote(code)}?appealed={filed['appeal_id']}#appeals", status_code=303
+        )
+
+    @router.get("/subjects/{code}/access", response_class=HTMLResponse)
+    def access(request: Request, code: str) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                return _signin_redirect(request)
+            doc = usecases.access_log(store, session.principal, code)
+        finally:
+            store.close()
+        return render(request, "access.html", session, doc=doc, title=f"Who read {code}'s data")
+
+    @router.get("/check", response_class=HTMLResponse)
+    def check_page(
+        request: Request,
+        subject: Annotated[str | None, Query(max_length=120)] = None,
+        service: Annotated[str | None, Query(max_length=120)] = None,
+    ) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                return _signin_redirect(request)
+            decision = None
+            if subject and service:
+                decision = usecases.decide(store, session.principal, subject.strip(), service)
+            services = _services(store, session.principal)
+        finally:
+            store.close()
+        return render(
+            request,
+            "check.html",
+            session,
+            decision=decision,
+            subject=subject or "",
+            service=service or (services[0] if services else ""),
+            services=services,
+            title="Check a subject",
+        )
+
+    @router.get("/lists", response_class=HTMLResponse)
+    def lists_page(request: Request) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            who = Principal(Role.PUBLIC) if session is None else session.principal
+            doc = usecases.public_lists(store, who)
+        finally:
+            store.close()
+        return render(request, "lists.html", session, doc=doc, title="Published lists")
+
+    @router.get("/lists/{code}", response_class=HTMLResponse)
+    def list_page(
+        request: Request,
+        code: str,
+        subject: Annotated[str | None, Query(max_length=120)] = None,
+        page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
+    ) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            who = Principal(Role.PUBLIC) if session is None else session.principal
+            searched = (subject or "").strip() or None
+            doc = usecases.public_list(store, who, code, PAGE, (page - 1) * PAGE, searched)
+        finally:
+            store.close()
+        return render(
+            request,
+            "list.html",
+            session,
+            doc=doc,
+            subject=searched or "",
+            page=page,
+            pages=max(1, -(-int(doc["size"]) // PAGE)),
+            title=f"List {code}",
+        )
+
+    @router.get("/review", response_class=HTMLResponse)
+    def review_queue(request: Request) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                return _signin_redirect(request)
+            check(session.principal, Action.REVIEW)  # the queue is a reviewer's page
+            doc = usecases.appeals(store, session.principal, None, "open")
+        finally:
+            store.close()
+        return render(request, "review.html", session, doc=doc, title="Appeals to review")
+
+    @router.post("/review/{appeal_id}", response_class=HTMLResponse)
+    def review(
+        request: Request,
+        appeal_id: int,
+        outcome: Annotated[str, Form(pattern="^(upheld|voided)$")],
+        reason: Annotated[str, Form(max_length=4000)] = "",
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        store = _store(request)
+        try:
+            session = _session(request, store)
+            if session is None:
+                raise Unauthenticated("please sign in again")
+            check_csrf(session, csrf)
+            usecases.review_appeal(store, session.principal, appeal_id, outcome, reason)
+        finally:
+            store.close()
+        return RedirectResponse(f"/review?reviewed={appeal_id}", status_code=303)
+
+    return router
+
+
+PAGE = 50
+"""Members of a list per page."""
+
+
+def _local(target: str) -> str:
+    """A path on this site to go to after signing in; anything else goes home."""
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+def _latest_day(store: Store) -> dt.date | None:
+    """The date of the latest scoring run: the system's "today" for its statements."""
+    found = store.scalar(
+        "SELECT max(as_of) FROM runs WHERE run_id = (SELECT max(run_id) FROM runs)"
+    )
+    return found if isinstance(found, dt.date) else None
+
+
+def _services(store: Store, principal: Principal) -> list[str]:
+    """The services a key may ask about: a provider's own, else every one of the rulebook."""
+    if principal.role is Role.PROVIDER:
+        return list(principal.acts_for)
+    from socialrating.ledger.rulebooks import active_rulebook
+
+    return [s.code for s in active_rulebook(store).spec.services]

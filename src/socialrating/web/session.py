@@ -1,0 +1,93 @@
+"""Who is signed in to the web pages: a signed session cookie, and a CSRF token per session.
+
+Signing in takes an API key (the same keys as the API's; the pages are the service seen
+through a browser, under the same roles). The cookie holds the key's id, a random CSRF
+token and when it was made, signed with the server's secret (``itsdangerous``); it is
+``HttpOnly`` and ``SameSite=Strict``, and lasts ``web_session_hours``. On every request
+the key is read again: a revoked key signs its sessions out at once. Every form carries
+the session's CSRF token, and a form without it (or with another) is refused.
+"""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+
+from socialrating import settings
+from socialrating.errors import SettingsError
+from socialrating.ledger.store import Store
+from socialrating.service.policy import Forbidden, Principal, Role
+
+COOKIE = "socialrating_session"
+SALT = "socialrating-web-session"
+
+
+@dataclass(frozen=True)
+class Session:
+    """A signed-in browser: who (the key's principal) and its CSRF token."""
+
+    principal: Principal
+    csrf: str
+
+
+def secret() -> str:
+    """The secret that signs cookies (``web_secret``), or a random one for this process.
+
+    Raises:
+        SettingsError: a secret is set but shorter than 32 characters.
+    """
+    value = settings.WEB_SECRET.value()
+    if not value:
+        return secrets.token_urlsafe(32)
+    if len(value) < 32:
+        raise SettingsError(f"{settings.WEB_SECRET.env} must be at least 32 characters long")
+    return value
+
+
+class Sessions:
+    """Makes and reads session cookies with one secret."""
+
+    def __init__(self, key: str, hours: int | None = None) -> None:
+        self.signer = URLSafeTimedSerializer(key, salt=SALT)
+        self.max_age = 3600 * (hours or settings.WEB_SESSION_HOURS.count())
+
+    def cookie(self, key_id: int) -> tuple[str, str]:
+        """A new session's cookie value and CSRF token."""
+        token = secrets.token_urlsafe(24)
+        return self.signer.dumps({"k": key_id, "c": token}), token
+
+    def read(self, store: Store, value: str | None) -> Session | None:
+        """The session a cookie stands for, or None (no cookie, a bad or old signature, a
+        revoked or unknown key)."""
+        if not value:
+            return None
+        try:
+            data = self.signer.loads(value, max_age=self.max_age)
+        except BadSignature:
+            return None
+        if not isinstance(data, dict) or not isinstance(data.get("k"), int):
+            return None
+        row = store.one(
+            "SELECT role, acts_for FROM api_keys WHERE key_id = ? AND revoked_at IS NULL",
+            [data["k"]],
+        )
+        if row is None:
+            return None
+        codes = tuple(c for c in str(row[1] or "").split(",") if c)
+        return Session(Principal(Role(str(row[0])), codes, int(data["k"])), str(data["c"]))
+
+
+def check_csrf(session: Session, token: str | None) -> None:
+    """A form's CSRF token must be the session's.
+
+    Raises:
+        Forbidden: it is missing or another.
+    """
+    if not token or not hmac.compare_digest(token, session.csrf):
+        raise Forbidden("the form is out of date or did not come from this site: reload the page")
+
+
+__all__ = ["COOKIE", "Session", "Sessions", "SettingsError", "check_csrf", "secret"]

@@ -1,0 +1,221 @@
+"""The web pages through an HTTP client: sign-in, the citizen's statement and appeal, the
+reviewer's queue, the provider's check, the public lists; each role sees only its own,
+and a form without the session's CSRF token is refused.
+
+The ledger (tests/data/consequences.yaml with its debtors list published, as of
+2021-05-31): c1 is a court debtor, so on the debtors list and refused a loan.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from tests.api.test_api_public import published_rulebook
+from tests.test_cli import ok
+
+from socialrating.api import create_app
+from socialrating.ledger import open_store
+from socialrating.service.keys import create_key, revoke_key
+from socialrating.service.policy import Role
+
+KEYS = {
+    "c1": (Role.SUBJECT, ("c1",)),
+    "c2": (Role.SUBJECT, ("c2",)),
+    "reviewer": (Role.REVIEWER, ()),
+    "provider": (Role.PROVIDER, ("loan",)),
+    "admin": (Role.ADMIN, ()),
+}
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
+    tmp = tmp_path_factory.mktemp("web")
+    db = str(tmp / "web.duckdb")
+    ok("init", "--db", db, "--rulebook", str(published_rulebook(tmp)))
+    (tmp / "s.csv").write_text(
+        "code,kind,born,sex,region\nc1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n"
+    )
+    ok("subjects", "import", str(tmp / "s.csv"), "--db", db)
+    (tmp / "b.csv").write_text(
+        "key,subject,parameter,date\nk1,c1,debtor,2021-02-01\nk2,c2,debtor,2021-02-02\n"
+    )
+    ok("ingest", str(tmp / "b.csv"), "--institution", "court", "--db", db)
+    ok("score", "--db", db, "--as-of", "2021-05-31")
+    with open_store(db) as store:
+        keys = {name: create_key(store, role, scope)[1] for name, (role, scope) in KEYS.items()}
+    yield db, keys
+
+
+@pytest.fixture
+def browser(site: tuple[str, dict[str, str]]) -> Iterator[TestClient]:
+    with TestClient(create_app(site[0]), follow_redirects=False) as client:
+        yield client
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "the page has no form with a CSRF token"
+    return found.group(1)
+
+
+def sign_in(client: TestClient, key: str, next: str = "/") -> Any:
+    form = client.get(f"/signin?next={next}")
+    assert form.status_code == 200 and "Your key" in form.text
+    return client.post("/signin", data={"key": key, "csrf": csrf_of(form.text), "next": next})
+
+
+def test_sign_in_takes_a_key_and_sets_a_safe_cookie(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    assert browser.get("/").headers["location"] == "/signin"
+    wrong = sign_in(browser, "sr_not-a-key")
+    assert wrong.status_code == 401 and "That key is not valid" in wrong.text
+    done = sign_in(browser, site[1]["c1"])
+    assert done.status_code == 303 and done.headers["location"] == "/subjects/c1"
+    cookie = done.headers["set-cookie"]
+    assert "socialrating_session=" in cookie and "HttpOnly" in cookie
+    assert "samesite=strict" in cookie.lower()
+    assert site[1]["c1"] not in cookie  # the key itself never travels again
+    page = browser.get("/subjects/c1")
+    assert page.status_code == 200
+    assert "default-src 'self'" in page.headers["content-security-policy"]
+    forged = TestClient(browser.app, follow_redirects=False)
+    forged.cookies.set("socialrating_session", cookie.split(";")[0].split("=", 1)[1] + "x")
+    assert forged.get("/subjects/c1").status_code == 303  # a bad signature: sign in again
+
+
+def test_the_sign_in_form_needs_its_token(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    browser.get("/signin")
+    bare = browser.post("/signin", data={"key": site[1]["c1"], "csrf": "guess"})
+    assert bare.status_code == 403 and "out of date" in bare.text
+    assert "socialrating_session" not in bare.headers.get("set-cookie", "")
+
+
+def test_a_citizen_reads_its_statement_and_appeals_a_line(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    sign_in(browser, site[1]["c1"])
+    page = browser.get("/subjects/c1").text
+    score = int(re.search(r'data-testid="score">(-?\d+)<', page).group(1))  # type: ignore[union-attr]
+    counted = [int(x) for x in re.findall(r'class="num counted">([+-]\d+)<', page)]
+    base = int(re.search(r"<td>base score</td><td class=\"num\">(\d+)<", page).group(1))  # type: ignore[union-attr]
+    assert base + sum(counted) == score  # the lines sum to the score
+    assert "debtors" in page and "loan" in page and "refused" in page
+    entry = int(re.search(r"/subjects/c1/appeal\?entry=(\d+)", page).group(1))  # type: ignore[union-attr]
+    form = browser.get(f"/subjects/c1/appeal?entry={entry}")
+    assert form.status_code == 200 and "Why the record is wrong" in form.text
+    token = csrf_of(form.text)
+    without = browser.post("/subjects/c1/appeal", data={"entry": entry, "reason": "paid"})
+    assert without.status_code == 403 and "did not come from this site" in without.text
+    filed = browser.post(
+        "/subjects/c1/appeal", data={"entry": entry, "reason": "I paid in January", "csrf": token}
+    )
+    assert filed.status_code == 303
+    after = browser.get(filed.headers["location"]).text
+    assert "is filed" in after and "I paid" not in after  # the reason stays with the reviewer
+    assert re.search(r'class="status open">open<', after)
+    again = browser.post(
+        "/subjects/c1/appeal", data={"entry": entry, "reason": "again", "csrf": token}
+    )
+    assert again.status_code == 409 and "under appeal already" in again.text
+    access = browser.get("/subjects/c1/access").text
+    assert "statement" in access and "subject" in access
+
+
+def test_a_citizen_cannot_open_another_subjects_pages(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    sign_in(browser, site[1]["c1"])
+    for path in ("/subjects/c2", "/subjects/c2/access", "/subjects/c2/appeal?entry=1",
+                 "/subjects/nobody", "/review", "/check?subject=c2&service=loan"):  # fmt: skip
+        refused = browser.get(path)
+        assert refused.status_code == 403, path
+        assert "Not allowed" in refused.text, path
+    token = csrf_of(browser.get("/subjects/c1").text)
+    posted = browser.post("/subjects/c2/appeal", data={"entry": 1, "reason": "x", "csrf": token})
+    assert posted.status_code == 403
+
+
+def test_pages_ask_to_sign_in_first(browser: TestClient) -> None:
+    for path in ("/subjects/c1", "/check", "/review"):
+        found = browser.get(path)
+        assert found.status_code == 303 and found.headers["location"].startswith("/signin?next=")
+
+
+def test_the_reviewer_voids_and_the_decision_changes(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    keys = site[1]
+    sign_in(browser, keys["provider"])
+    before = browser.get("/check?subject=c2&service=loan").text
+    assert 'data-testid="decision">refused<' in before
+    answer = before.split('id="answer"')[1].split("</section>")[0]
+    assert "score" not in answer.replace("scoring run", "") and "entry" not in answer
+    # c2 appeals its debt; the reviewer voids it.
+    sign_in(browser, keys["c2"])
+    page = browser.get("/subjects/c2").text
+    entry = int(re.search(r"/subjects/c2/appeal\?entry=(\d+)", page).group(1))  # type: ignore[union-attr]
+    browser.post("/subjects/c2/appeal",
+                 data={"entry": entry, "reason": "never owed", "csrf": csrf_of(page)})  # fmt: skip
+    sign_in(browser, keys["reviewer"])
+    queue = browser.get("/review").text
+    number = re.findall(r'action="/review/(\d+)"', queue)[-1]
+    assert "never owed" in queue
+    bad = browser.post(f"/review/{number}", data={"outcome": "voided", "reason": "x"})
+    assert bad.status_code == 403
+    done = browser.post(
+        f"/review/{number}",
+        data={"outcome": "voided", "reason": "the court withdrew it", "csrf": csrf_of(queue)},
+    )
+    assert done.status_code == 303
+    sign_in(browser, keys["provider"])
+    after = browser.get("/check?subject=c2&service=loan").text
+    assert 'data-testid="decision">refused<' not in after
+    sign_in(browser, keys["c2"])
+    mine = browser.get("/subjects/c2").text
+    assert "the court withdrew it" in mine and "voided" in mine
+
+
+def test_the_public_searches_a_published_list_without_signing_in(
+    browser: TestClient,
+) -> None:
+    lists = browser.get("/lists")
+    assert lists.status_code == 200
+    published = re.findall(r'href="/lists/([^"]+)"', lists.text)
+    assert published, "the consequences rulebook publishes a list"
+    code = published[0]
+    found = browser.get(f"/lists/{code}?subject=c1")
+    assert found.status_code == 200 and "c1 is on this list" in found.text
+    absent = browser.get(f"/lists/{code}?subject=zz")
+    assert "zz is not on this list" in absent.text
+    assert browser.get("/lists/no_such_list").status_code == 404
+
+
+def test_a_revoked_key_signs_its_sessions_out(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    with open_store(site[0]) as store:
+        key, secret = create_key(store, Role.SUBJECT, ("c1",))
+    sign_in(browser, secret)
+    assert browser.get("/subjects/c1").status_code == 200
+    with open_store(site[0]) as store:
+        revoke_key(store, key.key_id)
+    assert browser.get("/subjects/c1").status_code == 303
+
+
+def test_malformed_form_fields_get_a_page_that_says_what(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    sign_in(browser, site[1]["c1"])
+    page = browser.get("/subjects/c1?as_of=yesterday")
+    assert page.status_code == 422 and "as_of" in page.text and "<html" in page.text
+    form = browser.get("/subjects/c1/appeal?entry=-5")
+    assert form.status_code == 422 and "entry" in form.text
+    missing = browser.get("/nowhere")
+    assert missing.status_code == 404 and "<html" in missing.text
