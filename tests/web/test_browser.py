@@ -35,7 +35,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SHOTS = ROOT / "docs" / "screenshots"
 BIN = Path(sys.executable).parent
 PEOPLE = "code,kind,born,sex,region\n" + "".join(
-    f"c{i},citizen,19{60 + i}-01-01,{'FM'[i % 2]},{['north', 'south'][i % 2]}\n" for i in range(1, 13)
+    f"c{i},citizen,19{60 + i}-01-01,{'FM'[i % 2]},{['north', 'south'][i % 2]}\n"
+    for i in range(1, 13)
 )
 RECORDS = "key,subject,parameter,date\nk1,c1,debtor,2021-02-01\nk2,c2,debtor,2021-02-02\n"
 POLICE = "key,subject,parameter,date\np1,c1,unruly,2021-03-01\np2,c3,unruly,2021-03-02\n"
@@ -114,7 +115,9 @@ def standing(page: Any) -> tuple[int, list[int], int]:
     """The page's score, every line's counted points, and the base score."""
     score = int(page.get_by_test_id("score").inner_text())
     counted = [int(x) for x in page.locator("td.counted").all_inner_texts()]
-    base = int(page.locator("[data-testid=totals] tbody tr").first.locator("td").nth(1).inner_text())
+    base = int(
+        page.locator("[data-testid=totals] tbody tr").first.locator("td").nth(1).inner_text()
+    )
     return score, counted, base
 
 
@@ -186,7 +189,10 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
             assert after > score and start + sum(counted) == after
             loan = citizen.locator("tr", has=citizen.locator("td", has_text="loan")).first
             assert "refused" not in loan.inner_text()
-            assert "The court confirms the payment." in citizen.locator("#appeals ~ *").first.inner_text()
+            assert (
+                "The court confirms the payment."
+                in citizen.locator("#appeals ~ *").first.inner_text()
+            )
             citizen.goto(f"{base}/subjects/c1/access")
             assert "statement" in citizen.locator("main").inner_text()
             checked(citizen, "access", errors)

@@ -146,6 +146,8 @@ def test_pages_ask_to_sign_in_first(browser: TestClient) -> None:
     for path in ("/subjects/c1", "/check", "/review"):
         found = browser.get(path)
         assert found.status_code == 303 and found.headers["location"].startswith("/signin?next=")
+    back = browser.get("/check?subject=c2&service=loan").headers["location"]
+    assert back == "/signin?next=/check%3Fsubject%3Dc2%26service%3Dloan"  # and back after
 
 
 def test_the_reviewer_voids_and_the_decision_changes(

@@ -17,7 +17,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -50,7 +50,7 @@ from socialrating.service.access import start_writer
 from socialrating.service.keys import known_principal, principal_for
 from socialrating.service.policy import AccessError, Principal, Unauthenticated
 from socialrating.service.tables import ensure_tables
-from socialrating.web.pages import STATIC, error_page, pages
+from socialrating.web.pages import STATIC, error_page, pages, signin_redirect
 from socialrating.web.session import Sessions, secret
 
 STATUS: list[tuple[type[Exception], int, str]] = [
@@ -171,7 +171,7 @@ def create_app(
     @app.exception_handler(AccessError)
     async def access_error(request: Request, exc: AccessError) -> Response:
         if isinstance(exc, Unauthenticated) and not _is_api(request):
-            return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+            return signin_redirect(request)
         return _error(exc.status, exc.code, str(exc), request=request)
 
     @app.exception_handler(errors.SocialRatingError)

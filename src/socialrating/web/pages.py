@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import datetime as dt
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -61,6 +63,29 @@ def _session(request: Request, store: Store) -> Session | None:
     return _sessions(request).read(store, request.cookies.get(COOKIE))
 
 
+@contextmanager
+def visit(request: Request) -> Iterator[tuple[Store, Session | None]]:
+    """A cursor of the database for one request, and who is signed in (if anyone)."""
+    store = _store(request)
+    try:
+        yield store, _session(request, store)
+    finally:
+        store.close()
+
+
+@contextmanager
+def signed_in(request: Request) -> Iterator[tuple[Store, Session]]:
+    """As ``visit``, for a page that needs a signed-in key.
+
+    Raises:
+        Unauthenticated: nobody is (the application sends the browser to sign in).
+    """
+    with visit(request) as (store, session):
+        if session is None:
+            raise Unauthenticated("please sign in")
+        yield store, session
+
+
 def render(
     request: Request,
     template: str,
@@ -99,13 +124,16 @@ def home_of(principal: Principal) -> str:
     }.get(principal.role, "/lists" if principal.role is not Role.ADMIN else "/review")
 
 
+def signin_redirect(request: Request) -> RedirectResponse:
+    """To the sign-in page, and back here after it."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
+
+
 def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     """An error as a page: what went wrong, in words, and a way back."""
-    store = _store(request)
-    try:
-        session = _session(request, store)
-    finally:
-        store.close()
+    with visit(request) as (_, session):
+        pass
     titles = {
         401: "Please sign in",
         403: "Not allowed",
@@ -124,22 +152,14 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
     )
 
 
-def _signin_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
-
-
 def pages() -> APIRouter:
     """The router of every page (mounted at ``/`` by ``api.app.create_app``)."""
     router = APIRouter(include_in_schema=False)
 
     @router.get("/", response_class=HTMLResponse)
     def index(request: Request) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-        finally:
-            store.close()
+        with visit(request) as (_, session):
+            pass
         if session is not None:
             return RedirectResponse(home_of(session.principal), status_code=303)
         return RedirectResponse("/signin", status_code=303)
@@ -161,11 +181,8 @@ def pages() -> APIRouter:
         expected = request.cookies.get(SIGNIN_COOKIE)
         if not expected or not secrets.compare_digest(expected, csrf):
             return error_page(request, 403, "The sign-in form is out of date: reload it.")
-        store = _store(request)
-        try:
+        with visit(request) as (store, _):
             found = principal_for(store, key.strip())
-        finally:
-            store.close()
         if found is None or found.key_id is None:
             token = secrets.token_urlsafe(24)
             page = render(
@@ -195,13 +212,9 @@ def pages() -> APIRouter:
 
     @router.post("/signout")
     def signout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-        finally:
-            store.close()
-        if session is not None:
-            check_csrf(session, csrf)
+        with visit(request) as (_, session):
+            if session is not None:
+                check_csrf(session, csrf)
         response = RedirectResponse("/signin", status_code=303)
         response.delete_cookie(COOKIE)
         return response
@@ -212,16 +225,10 @@ def pages() -> APIRouter:
         code: str,
         as_of: Annotated[dt.date | None, Query()] = None,
     ) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                return _signin_redirect(request)
+        with signed_in(request) as (store, session):
             day = as_of or _latest_day(store)
             doc = usecases.statement(store, session.principal, code, day)
             appeals = usecases.appeals(store, session.principal, code, None)["appeals"]
-        finally:
-            store.close()
         by_category: dict[str, list[dict[str, Any]]] = {}
         for line in doc["lines"]:
             by_category.setdefault(line["category"] or "(none)", []).append(line)
@@ -239,14 +246,8 @@ def pages() -> APIRouter:
     def appeal_form(
         request: Request, code: str, entry: Annotated[int, Query(ge=1, le=2**62)]
     ) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                return _signin_redirect(request)
+        with signed_in(request) as (store, session):
             doc = usecases.statement(store, session.principal, code, _latest_day(store))
-        finally:
-            store.close()
         line = next((x for x in doc["lines"] if x["entry_id"] == entry), None)
         if line is None:
             return error_page(request, 404, f"Entry {entry} is not a line of {code}'s statement.")
@@ -262,29 +263,17 @@ def pages() -> APIRouter:
         reason: Annotated[str, Form(max_length=4000)] = "",
         csrf: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                raise Unauthenticated("please sign in again")
+        with signed_in(request) as (store, session):
             check_csrf(session, csrf)
             filed = usecases.file_appeal(store, session.principal, code, entry, reason)
-        finally:
-            store.close()
         return RedirectResponse(
             f"/subjects/{quote(code)}?appealed={filed['appeal_id']}#appeals", status_code=303
         )
 
     @router.get("/subjects/{code}/access", response_class=HTMLResponse)
     def access(request: Request, code: str) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                return _signin_redirect(request)
+        with signed_in(request) as (store, session):
             doc = usecases.access_log(store, session.principal, code)
-        finally:
-            store.close()
         return render(request, "access.html", session, doc=doc, title=f"Who read {code}'s data")
 
     @router.get("/check", response_class=HTMLResponse)
@@ -293,17 +282,11 @@ def pages() -> APIRouter:
         subject: Annotated[str | None, Query(max_length=120)] = None,
         service: Annotated[str | None, Query(max_length=120)] = None,
     ) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                return _signin_redirect(request)
+        with signed_in(request) as (store, session):
             decision = None
             if subject and service:
                 decision = usecases.decide(store, session.principal, subject.strip(), service)
             services = _services(store, session.principal)
-        finally:
-            store.close()
         return render(
             request,
             "check.html",
@@ -317,13 +300,9 @@ def pages() -> APIRouter:
 
     @router.get("/lists", response_class=HTMLResponse)
     def lists_page(request: Request) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
+        with visit(request) as (store, session):
             who = Principal(Role.PUBLIC) if session is None else session.principal
             doc = usecases.public_lists(store, who)
-        finally:
-            store.close()
         return render(request, "lists.html", session, doc=doc, title="Published lists")
 
     @router.get("/lists/{code}", response_class=HTMLResponse)
@@ -333,14 +312,10 @@ def pages() -> APIRouter:
         subject: Annotated[str | None, Query(max_length=120)] = None,
         page: Annotated[int, Query(ge=1, le=1_000_000)] = 1,
     ) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
+        with visit(request) as (store, session):
             who = Principal(Role.PUBLIC) if session is None else session.principal
             searched = (subject or "").strip() or None
             doc = usecases.public_list(store, who, code, PAGE, (page - 1) * PAGE, searched)
-        finally:
-            store.close()
         return render(
             request,
             "list.html",
@@ -354,15 +329,9 @@ def pages() -> APIRouter:
 
     @router.get("/review", response_class=HTMLResponse)
     def review_queue(request: Request) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                return _signin_redirect(request)
+        with signed_in(request) as (store, session):
             check(session.principal, Action.REVIEW)  # the queue is a reviewer's page
             doc = usecases.appeals(store, session.principal, None, "open")
-        finally:
-            store.close()
         return render(request, "review.html", session, doc=doc, title="Appeals to review")
 
     @router.post("/review/{appeal_id}", response_class=HTMLResponse)
@@ -373,15 +342,9 @@ def pages() -> APIRouter:
         reason: Annotated[str, Form(max_length=4000)] = "",
         csrf: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        store = _store(request)
-        try:
-            session = _session(request, store)
-            if session is None:
-                raise Unauthenticated("please sign in again")
+        with signed_in(request) as (store, session):
             check_csrf(session, csrf)
             usecases.review_appeal(store, session.principal, appeal_id, outcome, reason)
-        finally:
-            store.close()
         return RedirectResponse(f"/review?reviewed={appeal_id}", status_code=303)
 
     return router
