@@ -126,6 +126,9 @@ def test_a_citizen_reads_its_statement_and_appeals_a_line(
     assert again.status_code == 409 and "under appeal already" in again.text
     access = browser.get("/subjects/c1/access").text
     assert "statement" in access and "subject" in access
+    ahead = browser.get("/subjects/c1/outlook")
+    assert ahead.status_code == 200 and 'data-testid="outlook"' in ahead.text
+    assert "debtor of 2021-02-01" in ahead.text  # the day the debt stops counting
 
 
 def test_a_citizen_cannot_open_another_subjects_pages(
@@ -133,6 +136,7 @@ def test_a_citizen_cannot_open_another_subjects_pages(
 ) -> None:
     sign_in(browser, site[1]["c1"])
     for path in ("/subjects/c2", "/subjects/c2/access", "/subjects/c2/appeal?entry=1",
+                 "/subjects/c2/outlook",
                  "/subjects/nobody", "/review", "/check?subject=c2&service=loan"):  # fmt: skip
         refused = browser.get(path)
         assert refused.status_code == 403, path

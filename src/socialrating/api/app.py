@@ -37,6 +37,7 @@ from socialrating.api.models import (
     ErrorOut,
     HealthOut,
     IngestOut,
+    OutlookOut,
     PublicListOut,
     PublicListsOut,
     ReviewIn,
@@ -288,6 +289,22 @@ def create_app(
     ) -> dict[str, Any]:
         """A subject's statement: every point with the record, rule and date behind it."""
         return usecases.statement(s, who, subject, as_of)
+
+    @app.get(
+        "/v1/statements/{subject}/outlook",
+        response_model=OutlookOut,
+        responses=ERRORS,
+        tags=["statements"],
+    )
+    def outlook(
+        subject: str,
+        s: Db,
+        who: Who,
+        as_of: Annotated[dt.date | None, Query(description="YYYY-MM-DD; default today")] = None,
+    ) -> dict[str, Any]:
+        """What would change the subject's grade: the days its records expire or its list
+        terms end, and its score, grade and lists on each if nothing else happens."""
+        return usecases.outlook(s, who, subject, as_of)
 
     @app.get(
         "/v1/access-log/{subject}",

@@ -129,6 +129,26 @@ class StatementOut(BaseModel):
     lines: list[dict[str, Any]]
 
 
+class OutlookStep(BaseModel):
+    date: str
+    ends: list[str] = Field(description="What ends that day: records expiring, list terms")
+    score: int
+    grade: str
+    lists: list[str]
+
+
+class OutlookOut(BaseModel):
+    """What would change the subject's grade if nothing else happens."""
+
+    subject: str
+    as_of: str
+    score: int
+    grade: str
+    lists: list[str]
+    steps: list[OutlookStep]
+    more: int = Field(description="Further days on which something ends, not shown")
+
+
 class AccessLogOut(BaseModel):
     subject: str
     reads: list[dict[str, Any]]

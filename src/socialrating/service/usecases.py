@@ -339,6 +339,21 @@ def statement(
     return doc
 
 
+def outlook(
+    store: Store, principal: Principal, subject: str, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """What would change the subject's grade: the days ahead on which its records expire
+    or its lists end, and its standing on each if nothing else happens."""
+    from socialrating.ledger.append import utc_now
+    from socialrating.scoring.outlook import outlook as ahead
+
+    check(principal, Action.STATEMENT, subject)
+    day = as_of or utc_now().date()
+    doc = ahead(store, subject, day)
+    _log(store, principal, "outlook", subject, day.isoformat())
+    return doc
+
+
 def access_log(store: Store, principal: Principal, subject: str) -> dict[str, Any]:
     """Who read ``subject``'s data, when, for what."""
     check(principal, Action.ACCESS_LOG, subject)

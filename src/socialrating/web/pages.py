@@ -270,6 +270,16 @@ def pages() -> APIRouter:
             f"/subjects/{quote(code)}?appealed={filed['appeal_id']}#appeals", status_code=303
         )
 
+    @router.get("/subjects/{code}/outlook", response_class=HTMLResponse)
+    def outlook_page(
+        request: Request, code: str, as_of: Annotated[dt.date | None, Query()] = None
+    ) -> Response:
+        with signed_in(request) as (store, session):
+            doc = usecases.outlook(store, session.principal, code, as_of or _latest_day(store))
+        return render(
+            request, "outlook.html", session, doc=doc, title=f"What would change {code}'s grade"
+        )
+
     @router.get("/subjects/{code}/access", response_class=HTMLResponse)
     def access(request: Request, code: str) -> Response:
         with signed_in(request) as (store, session):
