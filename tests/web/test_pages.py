@@ -225,3 +225,41 @@ def test_malformed_form_fields_get_a_page_that_says_what(
     assert form.status_code == 422 and "entry" in form.text
     missing = browser.get("/nowhere")
     assert missing.status_code == 404 and "<html" in missing.text
+
+
+def test_the_provider_uploads_a_list_and_downloads_the_decisions(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    sign_in(browser, site[1]["provider"])
+    token = csrf_of(browser.get("/check").text)
+    passengers = ("passengers.csv", b"subject\nc1\nzz\n", "text/csv")
+    sent = browser.post(
+        "/check/batch", files={"file": passengers}, data={"service": "loan", "csrf": token}
+    )
+    assert sent.status_code == 200, sent.text
+    assert sent.headers["content-type"].startswith("text/csv")
+    assert 'filename="decisions-loan.csv"' in sent.headers["content-disposition"]
+    rows = [line.split(",")[:2] for line in sent.text.strip().splitlines()]
+    assert rows[0] == ['"subject"', '"decision"']
+    assert rows[1:] == [['"c1"', '"refused"'], ['"zz"', '"unknown"']]
+    assert "score" not in sent.text
+    bare = browser.post("/check/batch", files={"file": passengers}, data={"service": "loan"})
+    assert bare.status_code == 403
+    other = browser.post(
+        "/check/batch", files={"file": passengers}, data={"service": "senior", "csrf": token}
+    )
+    assert other.status_code == 403  # not one of the provider's services
+    for name, body, said in (
+        ("list.csv", b"name\nc1\n", "subject"),
+        ("list.csv", b"subject,seat\nc1,1A\n,2B\n", "empty"),
+        ("list.csv", b"subject\nc1\nc2,c3\n", "list.csv"),
+        ("list.txt", b"subject\nc1\n", "send a .csv, .csv.gz or .parquet file"),
+        ("list.parquet", b"not parquet at all", "list.parquet"),
+    ):
+        bad = browser.post(
+            "/check/batch",
+            files={"file": (name, body, "application/octet-stream")},
+            data={"service": "loan", "csrf": token},
+        )
+        assert bad.status_code == 422, (name, bad.text[:300])
+        assert said in bad.text and "<table>" in bad.text and "Traceback" not in bad.text

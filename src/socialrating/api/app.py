@@ -462,6 +462,6 @@ def _error(
     request: Request | None = None,
 ) -> Response:
     if request is not None and not _is_api(request):
-        return error_page(request, status, message)
+        return error_page(request, status, message, problems)
     body = ErrorOut(error=code, message=message, field=field, problems=problems or [])
     return JSONResponse(status_code=status, content=body.model_dump(), headers=headers)

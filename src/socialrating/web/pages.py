@@ -18,6 +18,7 @@ exactly what the API would give that key, and every read of a subject is logged 
 from __future__ import annotations
 
 import datetime as dt
+import re
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
-from fastapi import APIRouter, Form, Query, Request
+from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -130,8 +131,11 @@ def signin_redirect(request: Request) -> RedirectResponse:
     return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
 
 
-def error_page(request: Request, status: int, message: str) -> HTMLResponse:
-    """An error as a page: what went wrong, in words, and a way back."""
+def error_page(
+    request: Request, status: int, message: str, problems: list[dict[str, Any]] | None = None
+) -> HTMLResponse:
+    """An error as a page: what went wrong, in words (each problem with its line and
+    field, when there are some), and a way back."""
     with visit(request) as (_, session):
         pass
     titles = {
@@ -149,6 +153,7 @@ def error_page(request: Request, status: int, message: str) -> HTMLResponse:
         status=status,
         title=titles.get(status, "Something went wrong"),
         message=message,
+        problems=problems or [],
     )
 
 
@@ -308,6 +313,36 @@ def pages() -> APIRouter:
             title="Check a subject",
         )
 
+    @router.post("/check/batch")
+    def check_batch(
+        request: Request,
+        file: Annotated[
+            UploadFile, File(description="A CSV or Parquet file with a subject column")
+        ],
+        service: Annotated[str, Form(max_length=120)],
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        with signed_in(request) as (store, session):
+            check_csrf(session, csrf)
+            codes = _uploaded_subjects(file)
+            run_id, table = usecases.decide_many_table(store, session.principal, service, codes)
+        import io
+
+        import pyarrow.csv as pacsv
+
+        out = io.BytesIO()
+        pacsv.write_csv(table, out)
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", service)
+        return Response(
+            out.getvalue(),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="decisions-{name}.csv"',
+                "X-Run-Id": str(run_id),
+                **SECURITY_HEADERS,
+            },
+        )
+
     @router.get("/lists", response_class=HTMLResponse)
     def lists_page(request: Request) -> Response:
         with visit(request) as (store, session):
@@ -369,6 +404,44 @@ def _local(target: str) -> str:
     if not target.startswith("/") or target.startswith("//") or "\\" in target:
         return "/"
     return target
+
+
+UPLOADS = (".csv", ".csv.gz", ".parquet")
+
+
+def _uploaded_subjects(file: UploadFile) -> list[str]:
+    """The subject codes of an uploaded CSV or Parquet file (as `check-batch` reads one).
+
+    Raises:
+        ProblemsError: another kind of file, no ``subject`` column, empty cells, or more
+            rows than ``api_max_batch_rows``.
+    """
+    import shutil
+    import tempfile
+
+    from socialrating import settings
+    from socialrating.decisions.batch import read_subjects_column
+    from socialrating.errors import Problem, ProblemsError
+
+    name = Path(file.filename or "upload").name
+    suffix = next((s for s in UPLOADS if name.lower().endswith(s)), None)
+    if suffix is None:
+        raise ProblemsError(
+            f"{name}: not a list of subjects",
+            [Problem(name, None, "file", "send a .csv, .csv.gz or .parquet file")],
+        )
+    with tempfile.TemporaryDirectory(prefix="socialrating-upload-") as tmp:
+        path = Path(tmp) / name  # problems then name the file as the provider knows it
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        codes = read_subjects_column(path)
+    limit = settings.API_MAX_BATCH_ROWS.count()
+    if len(codes) > limit:
+        raise ProblemsError(
+            f"{name}: {len(codes):,} subjects, more than {limit:,} at once",
+            [Problem(name, None, "subject", f"at most {limit:,} rows; split the file")],
+        )
+    return [str(c) for c in codes.to_pylist()]
 
 
 def _latest_day(store: Store) -> dt.date | None:
