@@ -44,6 +44,7 @@ KEYS = {
     "c1": (Role.SUBJECT, ("c1",)),
     "reviewer": (Role.REVIEWER, ()),
     "provider": (Role.PROVIDER, ("loan", "flight")),
+    "court": (Role.INSTITUTION, ("court",)),
 }
 
 
@@ -203,10 +204,66 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
             sign_in(provider, base, keys["provider"])
             provider.wait_for_url(f"{base}/check")
             provider.get_by_label("Subject code").fill("c2")
-            provider.get_by_label("Service").select_option("loan")
+            provider.get_by_label("Service", exact=True).select_option("loan")
             provider.get_by_role("button", name="Check").click()
             assert provider.get_by_test_id("decision").inner_text() == "refused"
             assert "LIST:debtors" in provider.locator("main").inner_text()
             checked(provider, "check", errors)
+            with provider.expect_download() as download:
+                provider.get_by_label("File of subjects").set_input_files(
+                    files=[
+                        {
+                            "name": "passengers.csv",
+                            "mimeType": "text/csv",
+                            "buffer": b"subject\nc1\nc2\n",
+                        }
+                    ]  # fmt: skip
+                )
+                provider.get_by_label("Service for the list").select_option("flight")
+                provider.get_by_role("button", name="Decide them all").click()
+            rows = Path(download.value.path()).read_text().splitlines()
+            assert rows[0].startswith('"subject","decision"') and len(rows) == 3
+
+            # The institution: a batch refused with its bad row named, then one accepted.
+            court = browser.new_page()
+            errors = watched(court)
+            sign_in(court, base, keys["court"])
+            court.wait_for_url(f"{base}/institution")
+            checked(court, "institution", errors)
+            court.get_by_label("Batch file").set_input_files(
+                files=[
+                    {
+                        "name": "court-7.csv",
+                        "mimeType": "text/csv",
+                        "buffer": b"key,subject,parameter,date\nx1,c4,debtor,2021-05-01\n"
+                        b"x2,c5,debtor,31/05/2021\n",
+                    }
+                ]  # fmt: skip
+            )
+            court.get_by_role("button", name="Send the batch").click()
+            court.get_by_role("alert").wait_for()
+            assert "court-7.csv" in court.locator("main").inner_text()
+            assert court.locator("td", has_text="date").count() >= 1
+            # The refusal itself is the one error the console shows (a 422 is expected).
+            assert errors == [
+                "Failed to load resource: the server responded with a status of 422 "
+                "(Unprocessable Entity)"
+            ]
+            errors.clear()
+            checked(court, "batch-refused", errors)
+            court.goto(f"{base}/institution")
+            court.get_by_label("Batch file").set_input_files(
+                files=[
+                    {
+                        "name": "court-8.csv",
+                        "mimeType": "text/csv",
+                        "buffer": b"key,subject,parameter,date\nx1,c4,debtor,2021-05-01\n",
+                    }
+                ]  # fmt: skip
+            )
+            court.get_by_role("button", name="Send the batch").click()
+            court.get_by_test_id("stored").wait_for()
+            assert "1 record(s) stored" in court.get_by_test_id("stored").inner_text()
+            assert errors == [], errors
         finally:
             browser.close()

@@ -263,3 +263,46 @@ def test_the_provider_uploads_a_list_and_downloads_the_decisions(
         )
         assert bad.status_code == 422, (name, bad.text[:300])
         assert said in bad.text and "<table>" in bad.text and "Traceback" not in bad.text
+
+
+def test_an_institution_sends_a_batch_and_reads_why_one_was_refused(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    with open_store(site[0]) as store:
+        court = create_key(store, Role.INSTITUTION, ("court",))[1]
+    sign_in(browser, court)
+    page = browser.get("/institution")
+    assert page.status_code == 200 and "Batches of court" in page.text
+    token = csrf_of(page.text)
+    good = ("court-3.csv", b"key,subject,parameter,date\nw1,c1,debtor,2021-04-01\n", "text/csv")
+    sent = browser.post("/institution/batches", files={"file": good}, data={"csrf": token})
+    assert sent.status_code == 303
+    done = browser.get(sent.headers["location"]).text
+    assert "Accepted: 1 record(s) stored as batch" in done and "court-3.csv" in done
+    again = browser.post("/institution/batches", files={"file": good}, data={"csrf": token})
+    assert "1 already in the ledger" in browser.get(again.headers["location"]).text
+    bad = (
+        "court-4.csv",
+        b"key,subject,parameter,date\nw2,c1,debtor,2021-04-01\nw3,c1,debtor,not-a-date\n",
+        "text/csv",
+    )
+    with open_store(site[0]) as store:
+        entries = store.scalar("SELECT count(*) FROM entries")
+    refused = browser.post("/institution/batches", files={"file": bad}, data={"csrf": token})
+    assert refused.status_code == 422
+    assert "court-4.csv" in refused.text and "/tmp" not in refused.text
+    assert re.search(r"<td>3</td><td>date</td>", refused.text), refused.text[-2000:]
+    listed = browser.get("/institution").text
+    assert "court-4.csv" in listed.split("Batches refused")[1]  # it can read why, later
+    with open_store(site[0]) as store:  # nothing of it was stored
+        assert store.scalar("SELECT count(*) FROM entries") == entries
+    wrong = browser.post(
+        "/institution/batches", files={"file": good}, data={"csrf": token, "institution": "police"}
+    )
+    assert wrong.status_code == 403
+    text = browser.post(
+        "/institution/batches", files={"file": ("a.txt", b"x", "text/plain")}, data={"csrf": token}
+    )
+    assert text.status_code == 422 and "send a .csv, .parquet or .ndjson file" in text.text
+    bare = browser.post("/institution/batches", files={"file": good})
+    assert bare.status_code == 403

@@ -520,8 +520,12 @@ def _bytes(text: str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
-def ingest_file(store: Store, path: str | Path, institution: str) -> IngestResult:
+def ingest_file(
+    store: Store, path: str | Path, institution: str, source: str | None = None
+) -> IngestResult:
     """Read, validate and append the batch file at ``path`` from ``institution``.
+
+    ``source`` names the batch in the ledger and in problems (default: the path).
 
     The file is staged in DuckDB a chunk at a time (``readers.stage_file``); validation,
     digests and the append run there, in parallel, with memory bounded whatever its size.
@@ -534,7 +538,7 @@ def ingest_file(store: Store, path: str | Path, institution: str) -> IngestResul
     with bounded_memory(store):
         try:
             problems = stage_file(store.con, path)
-            return _ingest_staged(store, context, str(path), problems)
+            return _ingest_staged(store, context, source or str(path), problems)
         finally:
             drop_staged(store.con)
 

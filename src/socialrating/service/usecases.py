@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from concurrent.futures import Future
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from socialrating.errors import (
@@ -81,6 +82,28 @@ def ingest_records(
     except ProblemsError as exc:  # refused: nothing stored; the institution can read why
         _rejected(store, institution, source, len(rows), exc.problems)
         raise
+
+
+def ingest_upload(
+    store: Store, principal: Principal, institution: str, path: Path, source: str
+) -> dict[str, Any]:
+    """Append a batch file (CSV, Parquet or NDJSON) from ``institution``: all of its rows,
+    or none if any is bad, as `socialrating ingest` does."""
+    from dataclasses import replace
+
+    from socialrating.ledger.ingest import ingest_file
+
+    check(principal, Action.INGEST, institution)
+    try:
+        return ingest_file(store, path, institution, source=source).as_dict()
+    except ProblemsError as exc:
+        # Named as the institution knows the file, not by where the server kept it.
+        exc.problems = [
+            replace(p, source=source) if p.source == str(path) else p for p in exc.problems
+        ]
+        exc.summary = exc.summary.replace(str(path), source)
+        _rejected(store, institution, source, 0, exc.problems)
+        raise type(exc)(exc.summary, exc.problems) from None
 
 
 def _rejected(

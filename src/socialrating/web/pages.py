@@ -20,6 +20,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -30,6 +31,7 @@ from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from socialrating.errors import Problem, ProblemsError
 from socialrating.ledger.store import Store
 from socialrating.service import usecases
 from socialrating.service.keys import principal_for
@@ -120,6 +122,7 @@ def home_of(principal: Principal) -> str:
         return f"/subjects/{quote(principal.acts_for[0])}"
     return {
         Role.PROVIDER: "/check",
+        Role.INSTITUTION: "/institution",
         Role.REVIEWER: "/review",
         Role.PUBLIC: "/lists",
     }.get(principal.role, "/lists" if principal.role is not Role.ADMIN else "/review")
@@ -343,6 +346,43 @@ def pages() -> APIRouter:
             },
         )
 
+    @router.get("/institution", response_class=HTMLResponse)
+    def institution_page(
+        request: Request, institution: Annotated[str | None, Query(max_length=120)] = None
+    ) -> Response:
+        with signed_in(request) as (store, session):
+            code = _institution(session.principal, institution)
+            doc = usecases.batches(store, session.principal, code, limit=20)
+        return render(request, "institution.html", session, doc=doc, title=f"Batches of {code}")
+
+    @router.post("/institution/batches", response_class=HTMLResponse)
+    def upload_batch(
+        request: Request,
+        file: Annotated[UploadFile, File(description="A batch: CSV, Parquet or NDJSON")],
+        institution: Annotated[str, Form(max_length=120)] = "",
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        import tempfile
+
+        with signed_in(request) as (store, session):
+            check_csrf(session, csrf)
+            code = _institution(session.principal, institution or None)
+            name = Path(file.filename or "batch").name
+            if not name.lower().endswith(BATCHES):
+                raise ProblemsError(
+                    f"{name}: not a batch",
+                    [Problem(name, None, "file", "send a .csv, .parquet or .ndjson file")],
+                )
+            with tempfile.TemporaryDirectory(prefix="socialrating-batch-") as tmp:
+                path = Path(tmp) / name
+                with path.open("wb") as out:
+                    shutil.copyfileobj(file.file, out)
+                done = usecases.ingest_upload(store, session.principal, code, path, name)
+        query = f"institution={quote(code)}&stored={done['stored']}&duplicates={done['duplicates']}"
+        if done["batch_id"] is not None:
+            query += f"&batch={done['batch_id']}"
+        return RedirectResponse(f"/institution?{query}", status_code=303)
+
     @router.get("/lists", response_class=HTMLResponse)
     def lists_page(request: Request) -> Response:
         with visit(request) as (store, session):
@@ -407,6 +447,22 @@ def _local(target: str) -> str:
 
 
 UPLOADS = (".csv", ".csv.gz", ".parquet")
+BATCHES = (".csv", ".csv.gz", ".parquet", ".ndjson", ".jsonl")
+
+
+def _institution(principal: Principal, asked: str | None) -> str:
+    """The institution a page is about: the key's own (the admin names one).
+
+    Raises:
+        Forbidden: the admin named none, or another role has no institution.
+    """
+    from socialrating.service.policy import Forbidden
+
+    if asked:
+        return asked  # the use case checks that the key may act for it
+    if principal.role is Role.INSTITUTION and principal.acts_for:
+        return principal.acts_for[0]
+    raise Forbidden("this page is an institution's: name it with ?institution=CODE")
 
 
 def _uploaded_subjects(file: UploadFile) -> list[str]:
@@ -416,12 +472,10 @@ def _uploaded_subjects(file: UploadFile) -> list[str]:
         ProblemsError: another kind of file, no ``subject`` column, empty cells, or more
             rows than ``api_max_batch_rows``.
     """
-    import shutil
     import tempfile
 
     from socialrating import settings
     from socialrating.decisions.batch import read_subjects_column
-    from socialrating.errors import Problem, ProblemsError
 
     name = Path(file.filename or "upload").name
     suffix = next((s for s in UPLOADS if name.lower().endswith(s)), None)
