@@ -217,7 +217,7 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
                             "mimeType": "text/csv",
                             "buffer": b"subject\nc1\nc2\n",
                         }
-                    ]  # fmt: skip
+                    ]
                 )
                 provider.get_by_label("Service for the list").select_option("flight")
                 provider.get_by_role("button", name="Decide them all").click()
@@ -238,7 +238,7 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
                         "buffer": b"key,subject,parameter,date\nx1,c4,debtor,2021-05-01\n"
                         b"x2,c5,debtor,31/05/2021\n",
                     }
-                ]  # fmt: skip
+                ]
             )
             court.get_by_role("button", name="Send the batch").click()
             court.get_by_role("alert").wait_for()
@@ -259,7 +259,7 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
                         "mimeType": "text/csv",
                         "buffer": b"key,subject,parameter,date\nx1,c4,debtor,2021-05-01\n",
                     }
-                ]  # fmt: skip
+                ]
             )
             court.get_by_role("button", name="Send the batch").click()
             court.get_by_test_id("stored").wait_for()
