@@ -173,6 +173,8 @@ def test_the_reviewer_voids_and_the_decision_changes(
     queue = browser.get("/review").text
     number = re.findall(r'action="/review/(\d+)"', queue)[-1]
     assert "never owed" in queue
+    record = queue.split(f'data-testid="record-{number}"')[1].split("</table>")[0]
+    assert "debtor" in record and "-200, counts -200" in record  # the line beside it
     bad = browser.post(f"/review/{number}", data={"outcome": "voided", "reason": "x"})
     assert bad.status_code == 403
     done = browser.post(

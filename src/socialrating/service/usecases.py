@@ -551,6 +551,40 @@ def appeals(
     return {"appeals": [a.as_dict() for a in found]}
 
 
+def review_queue(
+    store: Store, principal: Principal, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """The appeals awaiting review, each beside what a reviewer weighs: the record as the
+    institution sent it (quantity, confidence, severity, evidence, act, level) and its line
+    in the subject's statement as of ``as_of`` (default: today, UTC): points, what counted,
+    and why. Each subject's read is logged."""
+    from socialrating.appeals import list_appeals
+    from socialrating.ledger.append import utc_now
+    from socialrating.scoring.statements import statement as build
+
+    check(principal, Action.REVIEW)
+    day = as_of or utc_now().date()
+    found = list_appeals(store, None, "open")
+    queue: list[dict[str, Any]] = []
+    lines: dict[str, dict[int, Any]] = {}
+    for appeal in found:
+        a: dict[str, Any] = dict(appeal.as_dict())
+        if appeal.subject not in lines:
+            st = build(store, appeal.subject, day)
+            lines[appeal.subject] = {line.entry_id: line.as_dict() for line in st.lines}
+        a["line"] = lines[appeal.subject].get(appeal.entry_id)
+        row = store.one(
+            """SELECT quantity, confidence, severity, evidence, act, level FROM entries
+               WHERE entry_id = ?""",
+            [appeal.entry_id],
+        )
+        names = ("quantity", "confidence", "severity", "evidence", "act", "level")
+        a["record"] = {k: v for k, v in zip(names, row or (), strict=False) if v is not None}
+        queue.append(a)
+    log_accesses(store, principal, "review_queue", sorted(lines), day.isoformat())
+    return {"as_of": day.isoformat(), "appeals": queue}
+
+
 def appeal(store: Store, principal: Principal, appeal_id: int) -> dict[str, Any]:
     """One appeal, its record, deadline, review and effect."""
     from socialrating.appeals import appeal as read

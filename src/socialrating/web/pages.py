@@ -35,7 +35,7 @@ from socialrating.errors import Problem, ProblemsError
 from socialrating.ledger.store import Store
 from socialrating.service import usecases
 from socialrating.service.keys import principal_for
-from socialrating.service.policy import Action, Principal, Role, Unauthenticated, check
+from socialrating.service.policy import Principal, Role, Unauthenticated
 from socialrating.web.session import COOKIE, Session, Sessions, check_csrf
 
 HERE = Path(__file__).parent
@@ -415,8 +415,7 @@ def pages() -> APIRouter:
     @router.get("/review", response_class=HTMLResponse)
     def review_queue(request: Request) -> Response:
         with signed_in(request) as (store, session):
-            check(session.principal, Action.REVIEW)  # the queue is a reviewer's page
-            doc = usecases.appeals(store, session.principal, None, "open")
+            doc = usecases.review_queue(store, session.principal, _latest_day(store))
         return render(request, "review.html", session, doc=doc, title="Appeals to review")
 
     @router.post("/review/{appeal_id}", response_class=HTMLResponse)
