@@ -194,6 +194,12 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
                 "The court confirms the payment."
                 in citizen.locator("#appeals ~ *").first.inner_text()
             )
+            citizen.goto(f"{base}/subjects/c1/history")
+            assert citizen.locator("figure svg").count() == 1
+            assert citizen.get_by_test_id("history").locator("tbody tr").count() == 14  # 13 + 1
+            checked(citizen, "history", errors)
+            citizen.goto(f"{base}/subjects/c1/outlook")
+            checked(citizen, "outlook", errors)
             citizen.goto(f"{base}/subjects/c1/access")
             assert "statement" in citizen.locator("main").inner_text()
             checked(citizen, "access", errors)

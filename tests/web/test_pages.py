@@ -129,6 +129,9 @@ def test_a_citizen_reads_its_statement_and_appeals_a_line(
     ahead = browser.get("/subjects/c1/outlook")
     assert ahead.status_code == 200 and 'data-testid="outlook"' in ahead.text
     assert "debtor of 2021-02-01" in ahead.text  # the day the debt stops counting
+    past = browser.get("/subjects/c1/history")
+    assert past.status_code == 200 and "<svg" in past.text and 'data-testid="history"' in past.text
+    assert "<script" not in past.text.split("<main")[1]  # the chart is drawn on the server
 
 
 def test_a_citizen_cannot_open_another_subjects_pages(
@@ -136,7 +139,7 @@ def test_a_citizen_cannot_open_another_subjects_pages(
 ) -> None:
     sign_in(browser, site[1]["c1"])
     for path in ("/subjects/c2", "/subjects/c2/access", "/subjects/c2/appeal?entry=1",
-                 "/subjects/c2/outlook",
+                 "/subjects/c2/outlook", "/subjects/c2/history",
                  "/subjects/nobody", "/review", "/check?subject=c2&service=loan"):  # fmt: skip
         refused = browser.get(path)
         assert refused.status_code == 403, path

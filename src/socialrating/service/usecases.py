@@ -377,6 +377,21 @@ def outlook(
     return doc
 
 
+def history(
+    store: Store, principal: Principal, subject: str, as_of: dt.date | None = None
+) -> dict[str, Any]:
+    """The subject's score at each month's end over the last year, and the records that
+    moved it."""
+    from socialrating.ledger.append import utc_now
+    from socialrating.scoring.history import history as past
+
+    check(principal, Action.STATEMENT, subject)
+    day = as_of or utc_now().date()
+    doc = past(store, subject, day)
+    _log(store, principal, "history", subject, day.isoformat())
+    return doc
+
+
 def access_log(store: Store, principal: Principal, subject: str) -> dict[str, Any]:
     """Who read ``subject``'s data, when, for what."""
     check(principal, Action.ACCESS_LOG, subject)

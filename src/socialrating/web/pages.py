@@ -30,6 +30,7 @@ from urllib.parse import quote
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from socialrating.errors import Problem, ProblemsError
 from socialrating.ledger.store import Store
@@ -286,6 +287,23 @@ def pages() -> APIRouter:
             doc = usecases.outlook(store, session.principal, code, as_of or _latest_day(store))
         return render(
             request, "outlook.html", session, doc=doc, title=f"What would change {code}'s grade"
+        )
+
+    @router.get("/subjects/{code}/history", response_class=HTMLResponse)
+    def history_page(
+        request: Request, code: str, as_of: Annotated[dt.date | None, Query()] = None
+    ) -> Response:
+        from socialrating.web.charts import score_history_svg
+
+        with signed_in(request) as (store, session):
+            doc = usecases.history(store, session.principal, code, as_of or _latest_day(store))
+        return render(
+            request,
+            "history.html",
+            session,
+            doc=doc,
+            chart=Markup(score_history_svg(doc)),
+            title=f"{code}: score over time",
         )
 
     @router.get("/subjects/{code}/access", response_class=HTMLResponse)
