@@ -45,6 +45,8 @@ KEYS = {
     "reviewer": (Role.REVIEWER, ()),
     "provider": (Role.PROVIDER, ("loan", "flight")),
     "court": (Role.INSTITUTION, ("court",)),
+    "admin": (Role.ADMIN, ()),
+    "analyst": (Role.ANALYST, ()),
 }
 
 
@@ -271,5 +273,20 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
             court.get_by_test_id("stored").wait_for()
             assert "1 record(s) stored" in court.get_by_test_id("stored").inner_text()
             assert errors == [], errors
+
+            # The operator's dashboard: charts, each with its table; the analyst's groups.
+            operator = browser.new_page()
+            errors = watched(operator)
+            sign_in(operator, base, keys["admin"])
+            operator.wait_for_url(f"{base}/dashboard")
+            assert operator.locator("figure svg").count() >= 3
+            assert operator.get_by_test_id("decisions").locator("tbody tr").count() == 4  # services
+            checked(operator, "dashboard", errors)
+            analyst = browser.new_page()
+            errors = watched(analyst)
+            sign_in(analyst, base, keys["analyst"])
+            analyst.wait_for_url(f"{base}/aggregates")
+            assert "fewer than 10" in analyst.get_by_test_id("cells").inner_text()
+            checked(analyst, "aggregates", errors)
         finally:
             browser.close()

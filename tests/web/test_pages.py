@@ -311,3 +311,46 @@ def test_an_institution_sends_a_batch_and_reads_why_one_was_refused(
     assert text.status_code == 422 and "send a .csv, .parquet or .ndjson file" in text.text
     bare = browser.post("/institution/batches", files={"file": good})
     assert bare.status_code == 403
+
+
+def test_the_operators_dashboard_matches_the_snapshot(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    sign_in(browser, site[1]["admin"])
+    page = browser.get("/dashboard")
+    assert page.status_code == 200, page.text[:500]
+    assert page.text.count("<svg") >= 3  # grades, list sizes, decisions, records
+    with open_store(site[0]) as store:
+        run = store.scalar("SELECT max(run_id) FROM runs")
+        grades = dict(
+            store.rows(
+                """SELECT n.grade, count(*) FROM snapshot n JOIN subjects s USING (subject_id)
+                   WHERE n.run_id = ? AND s.kind = 'citizen' GROUP BY 1""",
+                [run],
+            )
+        )
+        entries = store.scalar("SELECT count(*) FROM entries")
+    runs = page.text.split('data-testid="runs"')[1].split("</table>")[0]
+    latest = runs.split("<tbody>")[1].split("</tr>")[0]
+    for grade, n in grades.items():
+        assert f"{grade} {n}" in latest, (grade, n, latest)
+    assert f'data-testid="entries">{entries}<' in page.text
+    for role in ("c1", "provider", "reviewer"):
+        sign_in(browser, site[1][role])
+        assert browser.get("/dashboard").status_code == 403, role
+
+
+def test_the_analyst_sees_aggregates_with_small_cells_suppressed(
+    browser: TestClient, site: tuple[str, dict[str, str]]
+) -> None:
+    with open_store(site[0]) as store:
+        analyst = create_key(store, Role.ANALYST)[1]
+    sign_in(browser, analyst)
+    for by in ("region", "age_band", "sex"):
+        page = browser.get(f"/aggregates?by={by}")
+        assert page.status_code == 200
+        cells = page.text.split('data-testid="cells"')[1].split("</table>")[0]
+        assert "fewer than 10" in cells and re.search(r'class="num">\d+<', cells) is None
+    assert browser.get("/aggregates?by=name").status_code == 422
+    assert browser.get("/dashboard").status_code == 403
+    assert browser.get("/subjects/c1").status_code == 403

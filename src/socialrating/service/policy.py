@@ -41,6 +41,7 @@ class Action(StrEnum):
     APPEALS = "appeals"
     REVIEW = "review"
     KEYS = "keys"
+    DASHBOARD = "dashboard"
 
 
 # Which codes a role's key must name (``--for``): for these roles, the resource must be one
@@ -96,6 +97,10 @@ POLICY: dict[Action, dict[Role, str]] = {
         Role.REVIEWER: "any appeal: uphold the record or void it",
     },
     Action.KEYS: {Role.ADMIN: "create, list and revoke keys"},
+    Action.DASHBOARD: {
+        Role.ADMIN: "the operator's dashboard: runs, lists, refusals, batches, appeals, the "
+        "ledger's head"
+    },
 }
 """Per action, the roles that may take it and on what (no entry: refused)."""
 
@@ -112,6 +117,7 @@ DOING: dict[Action, str] = {
     Action.APPEALS: "read appeals",
     Action.REVIEW: "review appeals",
     Action.KEYS: "manage keys",
+    Action.DASHBOARD: "read the operator's dashboard",
 }
 """What a refusal says the key may not do."""
 

@@ -392,6 +392,18 @@ def history(
     return doc
 
 
+def dashboard(store: Store, principal: Principal) -> dict[str, Any]:
+    """The operator's dashboard (``service.dashboard``): runs, refusals, records per
+    institution and day, last batches, appeals, the ledger's head."""
+    from socialrating.decisions.decider import load_decider
+    from socialrating.service.dashboard import dashboard as build
+
+    check(principal, Action.DASHBOARD)
+    latest = fresh(store)
+    decider = None if latest is None else _decider(store, load_decider, latest)
+    return build(store, decider)
+
+
 def access_log(store: Store, principal: Principal, subject: str) -> dict[str, Any]:
     """Who read ``subject``'s data, when, for what."""
     check(principal, Action.ACCESS_LOG, subject)

@@ -11,7 +11,6 @@ def score_history_svg(doc: dict[str, Any]) -> str:
     """The score at each month's end (a line), and the records that moved it (points:
     red for deductions, green for additions), as one SVG."""
     import altair as alt
-    import vl_convert as vlc
 
     line = (
         alt.Chart(alt.Data(values=doc["points"]))  # type: ignore[no-untyped-call]
@@ -37,5 +36,66 @@ def score_history_svg(doc: dict[str, Any]) -> str:
     chart = alt.layer(*layers).properties(
         width=640, height=220, title=f"{doc['subject']}: score over time"
     )
+    return _svg(chart)
+
+
+def _svg(chart: Any) -> str:
+    """The chart as SVG, hidden from the accessibility tree with its marks, axes and
+    legends: the page wraps it in an element with ``role="img"`` and a label, and gives
+    its values in a table (a screen reader reads those, not hundreds of shapes)."""
+    import re
+
+    import vl_convert as vlc
+
     svg: str = vlc.vegalite_to_svg(chart.to_json())
-    return svg
+    svg = re.sub(r'\s(?:role|aria-[a-z]+)="[^"]*"', "", svg)
+    return svg.replace("<svg ", '<svg aria-hidden="true" focusable="false" ', 1)
+
+
+DECISION_COLORS = {"allowed": "#1e6b31", "terms": "#c77c02", "refused": "#a4161a"}
+
+
+def stacked_bars(
+    rows: list[dict[str, Any]],
+    x: str,
+    y: str,
+    color: str,
+    title: str,
+    colors: dict[str, str] | None = None,
+) -> str:
+    """Bars of ``y`` per ``x`` (in the rows' order), stacked by ``color`` (``colors`` fixes
+    the colour of some values: a decision is always the same colour), as SVG."""
+    import altair as alt
+
+    order = list(dict.fromkeys(str(r[x]) for r in rows))
+    scale = alt.Scale(domain=list(colors), range=list(colors.values())) if colors else alt.Undefined
+    chart = (
+        alt.Chart(alt.Data(values=rows))  # type: ignore[no-untyped-call]
+        .mark_bar()
+        .encode(
+            x=alt.X(f"{x}:N", sort=order, title=x, axis=alt.Axis(labelAngle=-40)),
+            y=alt.Y(f"{y}:Q", title=y, stack="zero"),
+            color=alt.Color(f"{color}:N", title=color, scale=scale),
+            tooltip=[f"{x}:N", f"{color}:N", f"{y}:Q"],
+        )
+        .properties(width=520, height=220, title=title)
+    )
+    return _svg(chart)
+
+
+def lines(rows: list[dict[str, Any]], x: str, y: str, color: str, title: str) -> str:
+    """A line of ``y`` over ``x`` (dates) per ``color``, as SVG."""
+    import altair as alt
+
+    chart = (
+        alt.Chart(alt.Data(values=rows))  # type: ignore[no-untyped-call]
+        .mark_line(point=True)
+        .encode(
+            x=alt.X(f"{x}:T", title=x, axis=alt.Axis(format="%Y-%m-%d", labelAngle=-40)),
+            y=alt.Y(f"{y}:Q", title=y),
+            color=alt.Color(f"{color}:N", title=color),
+            tooltip=[f"{x}:T", f"{color}:N", f"{y}:Q"],
+        )
+        .properties(width=520, height=220, title=title)
+    )
+    return _svg(chart)

@@ -13,6 +13,9 @@ exactly what the API would give that key, and every read of a subject is logged 
 - ``/check``: a provider asks one decision (decision, terms and reason codes only).
 - ``/lists``: the lists a rulebook publishes, searched by code; no sign-in needed.
 - ``/review``: a reviewer's queue; each appeal upheld or voided with a reason.
+- ``/dashboard``: the operator's (runs, decisions, records per day, last batches,
+  appeals, the ledger's head); ``/aggregates``: the analyst's grades by group, small
+  cells suppressed. Charts are drawn on the server, each with its table.
 """
 
 from __future__ import annotations
@@ -125,8 +128,9 @@ def home_of(principal: Principal) -> str:
         Role.PROVIDER: "/check",
         Role.INSTITUTION: "/institution",
         Role.REVIEWER: "/review",
+        Role.ANALYST: "/aggregates",
         Role.PUBLIC: "/lists",
-    }.get(principal.role, "/lists" if principal.role is not Role.ADMIN else "/review")
+    }.get(principal.role, "/lists" if principal.role is not Role.ADMIN else "/dashboard")
 
 
 def signin_redirect(request: Request) -> RedirectResponse:
@@ -401,6 +405,82 @@ def pages() -> APIRouter:
             query += f"&batch={done['batch_id']}"
         return RedirectResponse(f"/institution?{query}", status_code=303)
 
+    @router.get("/dashboard", response_class=HTMLResponse)
+    def dashboard_page(request: Request) -> Response:
+        from socialrating.web import charts
+
+        with signed_in(request) as (store, session):
+            doc = usecases.dashboard(store, session.principal)
+        grades = [
+            {"run": f"{r['as_of']} #{r['run_id']}", "grade": g, "subjects": n}
+            for r in doc["runs"]
+            for g, n in r["grades"].get("citizen", {}).items()
+        ]
+        sizes = [
+            {"run": f"{r['as_of']} #{r['run_id']}", "list": code, "members": n}
+            for r in doc["runs"]
+            for code, n in r["lists"].items()
+        ]
+        decisions = [
+            {"service": x["service"], "decision": k, "subjects": x[k]}
+            for x in doc["refusals"]
+            for k in ("allowed", "terms", "refused")
+        ]
+        records = _top_institutions(doc["records"])
+        svg = {
+            "grades": grades
+            and charts.stacked_bars(
+                grades, "run", "subjects", "grade", "Citizens by grade, per run"
+            ),
+            "lists": sizes
+            and charts.stacked_bars(sizes, "run", "members", "list", "List memberships, per run"),
+            "decisions": decisions
+            and charts.stacked_bars(
+                decisions,
+                "service",
+                "subjects",
+                "decision",
+                "Decisions of the latest run",
+                charts.DECISION_COLORS,
+            ),
+            "records": records
+            and charts.lines(records, "day", "records", "institution", "Records per day"),
+        }
+        return render(
+            request,
+            "dashboard.html",
+            session,
+            doc=doc,
+            charts={k: Markup(v) if v else None for k, v in svg.items()},
+            records=records,
+            title="The information centre today",
+        )
+
+    @router.get("/aggregates", response_class=HTMLResponse)
+    def aggregates_page(
+        request: Request, by: Annotated[str, Query(pattern="^(region|age_band|sex)$")] = "region"
+    ) -> Response:
+        from socialrating.web import charts
+
+        with signed_in(request) as (store, session):
+            doc = usecases.aggregates(store, session.principal, by, "grades")
+        shown = [
+            {"group": str(c[by]), "grade": f"{c['kind']} {c['grade']}", "subjects": c["subjects"]}
+            for c in doc["cells"]
+            if c["subjects"] is not None
+        ]
+        svg = shown and charts.stacked_bars(
+            shown, "group", "subjects", "grade", f"Subjects by grade and {by.replace('_', ' ')}"
+        )
+        return render(
+            request,
+            "aggregates.html",
+            session,
+            doc=doc,
+            chart=Markup(svg) if svg else None,
+            title=f"Grades by {by.replace('_', ' ')}",
+        )
+
     @router.get("/lists", response_class=HTMLResponse)
     def lists_page(request: Request) -> Response:
         with visit(request) as (store, session):
@@ -513,6 +593,23 @@ def _uploaded_subjects(file: UploadFile) -> list[str]:
             [Problem(name, None, "subject", f"at most {limit:,} rows; split the file")],
         )
     return [str(c) for c in codes.to_pylist()]
+
+
+TOP = 6
+"""Institutions drawn apart on the records chart; the rest are summed as ``others``."""
+
+
+def _top_institutions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Records per day of the ``TOP`` institutions that sent most, and of the others."""
+    totals: dict[str, int] = {}
+    for r in rows:
+        totals[r["institution"]] = totals.get(r["institution"], 0) + r["records"]
+    top = set(sorted(totals, key=lambda i: -totals[i])[:TOP])
+    summed: dict[tuple[str, str], int] = {}
+    for r in rows:
+        key = (r["day"], r["institution"] if r["institution"] in top else "others")
+        summed[key] = summed.get(key, 0) + r["records"]
+    return [{"day": d, "institution": i, "records": n} for (d, i), n in sorted(summed.items())]
 
 
 def _latest_day(store: Store) -> dt.date | None:
