@@ -54,6 +54,7 @@ def test_the_readme_service_section_runs_as_written(tmp_path: Path) -> None:
     assert rows[0].startswith('"subject","decision","reasons","terms"'), rows
     assert [r.split(",")[0] for r in rows[1:3]] == ['"C000000055"', '"C000000056"']
     assert "revoked" in outputs[8]
+    assert "/signin/link?token=" in outputs[11] and "once, within 15 minutes" in outputs[11]
     assert (tmp_path / "provider.key").stat().st_mode & 0o077 == 0  # readable by its owner only
     assert not (tmp_path / "socialrating.duckdb.serve").exists()  # the server said it stopped
 

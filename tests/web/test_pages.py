@@ -354,3 +354,50 @@ def test_the_analyst_sees_aggregates_with_small_cells_suppressed(
     assert browser.get("/aggregates?by=name").status_code == 422
     assert browser.get("/dashboard").status_code == 403
     assert browser.get("/subjects/c1").status_code == 403
+
+
+def test_a_one_time_link_signs_in_once(
+    site: tuple[str, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialrating.errors import SettingsError
+    from socialrating.web.session import link_token
+
+    monkeypatch.delenv("SOCIALRATING_WEB_SECRET", raising=False)
+    with pytest.raises(SettingsError, match="SOCIALRATING_WEB_SECRET"):
+        link_token(1)
+    monkeypatch.setenv("SOCIALRATING_WEB_SECRET", "s" * 40)
+    with open_store(site[0]) as store:
+        key, _ = create_key(store, Role.SUBJECT, ("c1",))
+        gone, _ = create_key(store, Role.SUBJECT, ("c2",))
+        revoke_key(store, gone.key_id)
+    with TestClient(create_app(site[0]), follow_redirects=False) as client:
+        token = link_token(key.key_id)
+        form = client.get(f"/signin/link?token={token}")
+        assert form.status_code == 200 and "works a single time" in form.text
+        assert client.post("/signin/link", data={"token": token}).status_code == 403  # no csrf
+        done = client.post("/signin/link", data={"token": token, "csrf": csrf_of(form.text)})
+        assert done.status_code == 303 and done.headers["location"] == "/subjects/c1"
+        assert client.get("/subjects/c1").status_code == 200
+        again = TestClient(client.app, follow_redirects=False)
+        form = again.get(f"/signin/link?token={token}")
+        assert form.status_code == 403 and "used already" in form.text
+        for bad in (token[:-2] + "xx", link_token(gone.key_id), "nonsense"):
+            assert again.get(f"/signin/link?token={bad}").status_code == 403
+
+
+def test_a_link_lasts_the_minutes_it_was_made_for() -> None:
+    import time
+
+    from itsdangerous import TimestampSigner, URLSafeTimedSerializer
+
+    from socialrating.web.session import LINK_SALT, read_link
+
+    class TwoMinutesAgo(TimestampSigner):
+        def get_timestamp(self) -> int:
+            return int(time.time()) - 120
+
+    key = "k" * 40
+    made = URLSafeTimedSerializer(key, salt=LINK_SALT, signer=TwoMinutesAgo)
+    assert read_link(key, made.dumps({"k": 7, "n": "a", "m": 1})) is None  # one minute: gone
+    assert read_link(key, made.dumps({"k": 7, "n": "a", "m": 5})) == (7, "a")
+    assert read_link("other" * 10, made.dumps({"k": 7, "n": "a", "m": 5})) is None

@@ -132,6 +132,36 @@ def keys_list(db: Db = settings.DB.default, as_json: Json = False) -> None:
     out().print(shown)
 
 
+@keys_app.command("link", cls=Command)
+@handles_errors
+def keys_link(
+    key_id: Annotated[int, typer.Argument(metavar="KEY", help="The key's number.")],
+    url: Annotated[
+        str,
+        typer.Option(metavar="URL", help="Where the server is reached."),
+    ] = "http://127.0.0.1:8765",
+    minutes: Annotated[
+        int, typer.Option(metavar="N", min=1, max=24 * 60, help="How long the link works.")
+    ] = 15,
+    as_json: Json = False,
+) -> None:
+    """Print a one-time link that signs a browser in to the web pages with key KEY.
+
+    The link is signed with SOCIALRATING_WEB_SECRET, which `serve` must have too; it works
+    once, for N minutes, and not at all once the key is revoked. Send it to the key's
+    holder as you would the key.
+    """
+    from socialrating.web.session import link_token
+
+    token = link_token(key_id, minutes)
+    link = f"{url.rstrip('/')}/signin/link?token={token}"
+    if as_json:
+        emit({"key_id": key_id, "minutes": minutes, "link": link})
+        return
+    out().print(link, soft_wrap=True)
+    out().print(f"It signs in as key {key_id} once, within {minutes} minutes.")
+
+
 @keys_app.command("revoke", cls=Command)
 @handles_errors
 def keys_revoke(

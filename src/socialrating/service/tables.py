@@ -1,5 +1,5 @@
-"""The service's own tables: API keys (hashes only), the access log, and the batches the
-service refused (an institution reads why)."""
+"""The service's own tables: API keys (hashes only), the access log, the one-time sign-in
+links used, and the batches the service refused (an institution reads why)."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ DDL = (
     """CREATE TABLE IF NOT EXISTS access_log (
         read_at TIMESTAMP NOT NULL, key_id INTEGER, role VARCHAR NOT NULL, action VARCHAR NOT NULL,
         subject_id BIGINT NOT NULL, detail VARCHAR)""",
+    """CREATE TABLE IF NOT EXISTS used_links (
+        nonce VARCHAR PRIMARY KEY, key_id INTEGER NOT NULL, used_at TIMESTAMP NOT NULL)""",
     """CREATE TABLE IF NOT EXISTS rejections (
         rejected_at TIMESTAMP NOT NULL, institution VARCHAR NOT NULL, source VARCHAR,
         rows BIGINT, problems BIGINT, first_problems VARCHAR)""",

@@ -40,7 +40,7 @@ from socialrating.ledger.store import Store
 from socialrating.service import usecases
 from socialrating.service.keys import principal_for
 from socialrating.service.policy import Principal, Role, Unauthenticated
-from socialrating.web.session import COOKIE, Session, Sessions, check_csrf
+from socialrating.web.session import COOKIE, Session, Sessions, check_csrf, read_link
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -209,19 +209,39 @@ def pages() -> APIRouter:
             )
             page.set_cookie(SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict")
             return page
-        value, _ = _sessions(request).cookie(found.key_id)
-        target = _local(next)
-        response = RedirectResponse(home_of(found) if target == "/" else target, status_code=303)
-        response.set_cookie(
-            COOKIE,
-            value,
-            max_age=_sessions(request).max_age,
-            httponly=True,
-            samesite="strict",
-            secure=request.url.scheme == "https",
+        return _signed_in_as(request, found, _local(next))
+
+    @router.get("/signin/link", response_class=HTMLResponse)
+    def link_form(request: Request, token: Annotated[str, Query(max_length=400)]) -> Response:
+        found = _link(request, token)
+        csrf = secrets.token_urlsafe(24)
+        page = render(
+            request, "link.html", None, token=token, csrf=csrf, key=found, title="Sign in"
         )
-        response.delete_cookie(SIGNIN_COOKIE)
-        return response
+        page.set_cookie(SIGNIN_COOKIE, csrf, max_age=3600, httponly=True, samesite="strict")
+        return page
+
+    @router.post("/signin/link", response_class=HTMLResponse)
+    def link_signin(
+        request: Request,
+        token: Annotated[str, Form(max_length=400)],
+        csrf: Annotated[str, Form(max_length=200)] = "",
+    ) -> Response:
+        expected = request.cookies.get(SIGNIN_COOKIE)
+        if not expected or not secrets.compare_digest(expected, csrf):
+            return error_page(request, 403, "The sign-in form is out of date: open the link again.")
+        import duckdb
+
+        found = _link(request, token)
+        with visit(request) as (store, _):
+            try:  # the nonce is the table's key: of two uses at once, one fails here
+                store.run(
+                    "INSERT INTO used_links VALUES (?, ?, now()::TIMESTAMP)",
+                    [found["nonce"], found["key_id"]],
+                )
+            except duckdb.ConstraintException:
+                return error_page(request, 403, LINK_GONE)
+        return _signed_in_as(request, found["principal"], "/")
 
     @router.post("/signout")
     def signout(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
@@ -534,6 +554,52 @@ def pages() -> APIRouter:
 
 PAGE = 50
 """Members of a list per page."""
+LINK_GONE = "This sign-in link has expired or was used already: ask for a new one."
+
+
+def _signed_in_as(request: Request, principal: Principal, target: str) -> Response:
+    """Signed in: a new session's cookie, and on to ``target`` (home for ``/``)."""
+    assert principal.key_id is not None
+    value, _ = _sessions(request).cookie(principal.key_id)
+    response = RedirectResponse(home_of(principal) if target == "/" else target, status_code=303)
+    response.set_cookie(
+        COOKIE,
+        value,
+        max_age=_sessions(request).max_age,
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+    )
+    response.delete_cookie(SIGNIN_COOKIE)
+    return response
+
+
+def _link(request: Request, token: str) -> dict[str, Any]:
+    """What a sign-in link's token stands for: its key (not revoked), nonce and principal.
+
+    Raises:
+        Forbidden: a bad or old signature, or a revoked or unknown key.
+    """
+    from socialrating.service.policy import Forbidden
+
+    found = read_link(_sessions(request).key, token)
+    if found is None:
+        raise Forbidden(LINK_GONE)
+    key_id, nonce = found
+    with visit(request) as (store, _):
+        row = store.one(
+            "SELECT role, acts_for FROM api_keys WHERE key_id = ? AND revoked_at IS NULL",
+            [key_id],
+        )
+        used = store.scalar("SELECT count(*) FROM used_links WHERE nonce = ?", [nonce])
+    if row is None or used:
+        raise Forbidden(LINK_GONE)
+    codes = tuple(c for c in str(row[1] or "").split(",") if c)
+    return {
+        "key_id": key_id,
+        "nonce": nonce,
+        "principal": Principal(Role(str(row[0])), codes, key_id),
+    }
 
 
 def _local(target: str) -> str:

@@ -10,6 +10,7 @@ the session's CSRF token, and a form without it (or with another) is refused.
 
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -51,6 +52,7 @@ class Sessions:
     """Makes and reads session cookies with one secret."""
 
     def __init__(self, key: str, hours: int | None = None) -> None:
+        self.key = key
         self.signer = URLSafeTimedSerializer(key, salt=SALT)
         self.max_age = 3600 * (hours or settings.WEB_SESSION_HOURS.count())
 
@@ -80,6 +82,50 @@ class Sessions:
         return Session(Principal(Role(str(row[0])), codes, int(data["k"])), str(data["c"]))
 
 
+LINK_SALT = "socialrating-web-link"
+
+
+LINK_MAX_MINUTES = 24 * 60
+"""The longest a sign-in link may last."""
+
+
+def link_token(key_id: int, minutes: int = 15) -> str:
+    """A one-time sign-in token for key ``key_id``, signed with ``web_secret`` (which
+    `serve` must share): `socialrating keys link` prints it in a link.
+
+    Raises:
+        SettingsError: ``web_secret`` is not set (a random per-process secret signs
+            nothing another process can check).
+    """
+    if not settings.WEB_SECRET.value():
+        raise SettingsError(
+            f"a sign-in link needs {settings.WEB_SECRET.env} set, the same for `keys link` "
+            "and `serve` (at least 32 characters)"
+        )
+    if not 1 <= minutes <= LINK_MAX_MINUTES:
+        raise SettingsError(f"a sign-in link lasts 1 to {LINK_MAX_MINUTES} minutes")
+    signer = URLSafeTimedSerializer(secret(), salt=LINK_SALT)
+    payload = {"k": int(key_id), "n": secrets.token_urlsafe(16), "m": int(minutes)}
+    return str(signer.dumps(payload))
+
+
+def read_link(key: str, token: str) -> tuple[int, str] | None:
+    """The key id and nonce of a sign-in link's token, if it is signed with ``key`` and
+    still within the minutes it was made for; else None."""
+    try:
+        data, made = URLSafeTimedSerializer(key, salt=LINK_SALT).loads(
+            token, max_age=LINK_MAX_MINUTES * 60, return_timestamp=True
+        )
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("k"), int):
+        return None
+    minutes = int(data.get("m", 15))
+    if (dt.datetime.now(dt.UTC) - made).total_seconds() > 60 * minutes:
+        return None
+    return int(data["k"]), str(data.get("n", ""))
+
+
 def check_csrf(session: Session, token: str | None) -> None:
     """A form's CSRF token must be the session's.
 
@@ -90,4 +136,13 @@ def check_csrf(session: Session, token: str | None) -> None:
         raise Forbidden("the form is out of date or did not come from this site: reload the page")
 
 
-__all__ = ["COOKIE", "Session", "Sessions", "SettingsError", "check_csrf", "secret"]
+__all__ = [
+    "COOKIE",
+    "Session",
+    "Sessions",
+    "SettingsError",
+    "check_csrf",
+    "link_token",
+    "read_link",
+    "secret",
+]
