@@ -139,9 +139,13 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
             public.goto(f"{base}/lists")
             checked(public, "lists", errors)
             public.get_by_role("link", name=re.compile("debtors")).click()
+            public.evaluate("window.stayed = true")  # gone if the whole page loads again
             public.get_by_label("Subject code").fill("c1")
             public.get_by_role("button", name="Search").click()
+            public.get_by_test_id("found").wait_for()
             assert public.get_by_test_id("found").inner_text() == "c1 is on this list."
+            assert public.evaluate("window.stayed === true")  # htmx swapped the results only
+            assert public.url.endswith("?subject=c1")  # and the address says what is shown
             checked(public, "list-search", errors)
 
             # The citizen: sign in, read the statement, appeal the debt.
@@ -211,10 +215,14 @@ def test_every_role_through_the_browser(server: tuple[str, dict[str, str]]) -> N
             errors = watched(provider)
             sign_in(provider, base, keys["provider"])
             provider.wait_for_url(f"{base}/check")
+            provider.evaluate("window.stayed = true")
             provider.get_by_label("Subject code").fill("c2")
             provider.get_by_label("Service", exact=True).select_option("loan")
             provider.get_by_role("button", name="Check").click()
+            provider.get_by_test_id("decision").wait_for()
             assert provider.get_by_test_id("decision").inner_text() == "refused"
+            assert provider.evaluate("window.stayed === true")  # the answer alone was swapped
+            assert "subject=c2" in provider.url
             assert "LIST:debtors" in provider.locator("main").inner_text()
             checked(provider, "check", errors)
             with provider.expect_download() as download:
