@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from tests.api.test_api_public import published_rulebook
+from tests.conftest import DATA
 from tests.test_cli import ok
 
 from socialrating.api import create_app
@@ -107,6 +108,9 @@ def test_a_citizen_reads_its_statement_and_appeals_a_line(
     base = int(re.search(r"<td>base score</td><td class=\"num\">(\d+)<", page).group(1))  # type: ignore[union-attr]
     assert base + sum(counted) == score  # the lines sum to the score
     assert "debtors" in page and "loan" in page and "refused" in page
+    off = re.findall(r'data-testid="way-off">How to get off: ([^<]+)<', page)
+    assert any("A record of paid takes you off it earlier" in x for x in off), off
+    assert any("appeal it: a voided record takes you off" in x for x in off), off
     entry = int(re.search(r"/subjects/c1/appeal\?entry=(\d+)", page).group(1))  # type: ignore[union-attr]
     form = browser.get(f"/subjects/c1/appeal?entry={entry}")
     assert form.status_code == 200 and "Why the record is wrong" in form.text
@@ -401,3 +405,21 @@ def test_a_link_lasts_the_minutes_it_was_made_for() -> None:
     assert read_link(key, made.dumps({"k": 7, "n": "a", "m": 1})) is None  # one minute: gone
     assert read_link(key, made.dumps({"k": 7, "n": "a", "m": 5})) == (7, "a")
     assert read_link("other" * 10, made.dumps({"k": 7, "n": "a", "m": 5})) is None
+
+
+def test_how_to_get_off_each_kind_of_list() -> None:
+    from socialrating.rulebook import load_rulebook
+    from socialrating.web.pages import ways_off_list
+
+    rb = load_rulebook(DATA / "consequences.yaml")
+    by_record = {"list": "flight_ban", "cause": "record", "entry_id": 9, "until": "2021-06-09"}
+    said = ways_off_list(rb, by_record)
+    assert said.startswith("The term ends on 2021-06-09; a record of ban.remove takes you off")
+    assert "appeal it" in said
+    grade = next(x for x in rb.spec.lists if x.enter_at_grades)
+    said = ways_off_list(rb, {"list": grade.code, "cause": "grade", "until": None})
+    assert said.startswith("You leave it at the next scoring run once your grade is no longer")
+    joint = next(x for x in rb.spec.lists if x.enter_with)
+    said = ways_off_list(rb, {"list": joint.code, "cause": "joint", "via": "O1", "until": None})
+    assert said == "You leave it when O1 leaves the list that put you on it."
+    assert ways_off_list(rb, {"list": "no_such", "cause": "record"}) == ""

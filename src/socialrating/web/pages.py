@@ -36,7 +36,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
 from socialrating.errors import Problem, ProblemsError
+from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
+from socialrating.rulebook.rulebook import RulebookHeader
 from socialrating.service import usecases
 from socialrating.service.keys import principal_for
 from socialrating.service.policy import Principal, Role, Unauthenticated
@@ -262,9 +264,11 @@ def pages() -> APIRouter:
             day = as_of or _latest_day(store)
             doc = usecases.statement(store, session.principal, code, day)
             appeals = usecases.appeals(store, session.principal, code, None)["appeals"]
+            rules = in_force(store, dt.date.fromisoformat(str(doc["as_of"])))
         by_category: dict[str, list[dict[str, Any]]] = {}
         for line in doc["lines"]:
             by_category.setdefault(line["category"] or "(none)", []).append(line)
+        ways_off = [ways_off_list(rules, m) for m in doc["lists"]]
         return render(
             request,
             "subject.html",
@@ -272,6 +276,7 @@ def pages() -> APIRouter:
             doc=doc,
             by_category=by_category,
             appeals=appeals,
+            ways_off=ways_off,
             title=f"{code}: score and statement",
         )
 
@@ -676,6 +681,30 @@ def _top_institutions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         key = (r["day"], r["institution"] if r["institution"] in top else "others")
         summed[key] = summed.get(key, 0) + r["records"]
     return [{"day": d, "institution": i, "records": n} for (d, i), n in sorted(summed.items())]
+
+
+def ways_off_list(rb: RulebookHeader, m: dict[str, Any]) -> str:
+    """How a subject gets off a list, in words, from the rulebook's list and the cause."""
+    lst = next((x for x in rb.spec.lists if x.code == m["list"]), None)
+    if lst is None:
+        return ""
+    ways = []
+    if m["cause"] == "grade":
+        ways.append(
+            f"you leave it at the next scoring run once your grade is no longer "
+            f"{' or '.join(lst.enter_at_grades)}"
+        )
+    elif m["cause"] == "joint":
+        ways.append(f"you leave it when {m['via']} leaves the list that put you on it")
+    else:
+        if m["until"]:
+            ways.append(f"the term ends on {m['until']}")
+        if lst.leave_by:
+            ways.append(f"a record of {', '.join(lst.leave_by)} takes you off it earlier")
+    if m["cause"] == "record":
+        ways.append(f"if entry {m['entry_id']} is wrong, appeal it: a voided record takes you off")
+    said = "; ".join(ways)
+    return f"{said[:1].upper()}{said[1:]}." if said else ""
 
 
 def _latest_day(store: Store) -> dt.date | None:
