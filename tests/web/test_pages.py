@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -423,3 +424,26 @@ def test_how_to_get_off_each_kind_of_list() -> None:
     said = ways_off_list(rb, {"list": joint.code, "cause": "joint", "via": "O1", "until": None})
     assert said == "You leave it when O1 leaves the list that put you on it."
     assert ways_off_list(rb, {"list": "no_such", "cause": "record"}) == ""
+
+
+def test_the_operator_verifies_the_ledger_from_the_dashboard(tmp_path: Path) -> None:
+    from tests.ledgers import cli_ledger
+
+    db = cli_ledger(tmp_path, subjects="code,kind\nc1,citizen\n",
+                    batch="key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")  # fmt: skip
+    with open_store(db) as store:
+        admin = create_key(store, Role.ADMIN)[1]
+    with TestClient(create_app(db), follow_redirects=False) as client:
+        sign_in(client, admin)
+        page = client.get("/dashboard").text
+        assert "never from here" in page
+        assert client.post("/dashboard/verify").status_code == 403  # no CSRF token
+        done = client.post("/dashboard/verify", data={"csrf": csrf_of(page)})
+        assert done.status_code == 303
+        verified = client.get("/dashboard").text.split('data-testid="verified">')[1]
+        assert verified.startswith(tuple("0123456789")) and "intact" in verified.split("</dd>")[0]
+        with open_store(db) as store:  # someone edits a run's results behind its back
+            store.run("UPDATE snapshot SET score = score + 1")
+        client.post("/dashboard/verify", data={"csrf": csrf_of(page)})
+        verified = client.get("/dashboard").text.split('data-testid="verified">')[1]
+        assert "broken" in verified.split("</dd>")[0] and "snapshot" in verified.split("</dd>")[0]

@@ -7,7 +7,8 @@
 - ``records``: records per institution per day, for the last ``DAYS`` days of facts;
 - ``institutions``: each institution's last batch;
 - ``appeals``: how many await review, how many are overdue, and the next deadlines;
-- ``ledger``: entries, batches and the head digest (what `verify --save-head` publishes).
+- ``ledger``: entries, batches and the head digest (what `verify --save-head` publishes),
+  and the last verification the dashboard ran (``usecases.verify_now``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,10 @@ def dashboard(store: Store, decider: Any | None) -> dict[str, Any]:
         )
     ]  # fmt: skip
     waiting = list_appeals(store, None, "open")
+    last = store.one(
+        """SELECT verified_at, ok, entries, head, problems, first_problem, seconds
+           FROM verifications ORDER BY verified_at DESC LIMIT 1"""
+    )
     head = store.one("SELECT batch_id, digest FROM batches ORDER BY batch_id DESC LIMIT 1")
     return {
         "runs": runs,
@@ -94,6 +99,17 @@ def dashboard(store: Store, decider: Any | None) -> dict[str, Any]:
             "entries": int(store.scalar("SELECT count(*) FROM entries")),
             "batches": int(head[0]) if head else 0,
             "head": str(head[1]) if head else None,
+            "verified": None
+            if last is None
+            else {
+                "at": f"{last[0]:%Y-%m-%d %H:%M:%S}",
+                "ok": bool(last[1]),
+                "entries": int(last[2] or 0),
+                "head": str(last[3] or ""),
+                "problems": int(last[4] or 0),
+                "first_problem": last[5],
+                "seconds": round(float(last[6] or 0), 2),
+            },
         },
     }
 

@@ -14,6 +14,9 @@ DDL = (
         subject_id BIGINT NOT NULL, detail VARCHAR)""",
     """CREATE TABLE IF NOT EXISTS used_links (
         nonce VARCHAR PRIMARY KEY, key_id INTEGER NOT NULL, used_at TIMESTAMP NOT NULL)""",
+    """CREATE TABLE IF NOT EXISTS verifications (
+        verified_at TIMESTAMP NOT NULL, ok BOOLEAN NOT NULL, entries BIGINT, head VARCHAR,
+        problems BIGINT, first_problem VARCHAR, seconds DOUBLE)""",
     """CREATE TABLE IF NOT EXISTS rejections (
         rejected_at TIMESTAMP NOT NULL, institution VARCHAR NOT NULL, source VARCHAR,
         rows BIGINT, problems BIGINT, first_problems VARCHAR)""",

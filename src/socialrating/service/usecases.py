@@ -404,6 +404,30 @@ def dashboard(store: Store, principal: Principal) -> dict[str, Any]:
     return build(store, decider)
 
 
+def verify_now(store: Store, principal: Principal) -> dict[str, Any]:
+    """Verify the ledger as `socialrating verify` does (every entry and batch, and the
+    digests of everything beside them), and keep the outcome for the dashboard."""
+    import time
+
+    from socialrating.ledger.integrity import verify_integrity
+    from socialrating.ledger.verify import verify_ledger
+
+    check(principal, Action.DASHBOARD)
+    started = time.perf_counter()
+    report = verify_ledger(store)
+    integrity = verify_integrity(store)
+    seconds = time.perf_counter() - started
+    said = [f.reason for f in report.findings] + [
+        f"{p.what}: {p.reason}" for p in integrity.problems
+    ]
+    ok = report.ok and integrity.ok
+    store.run(
+        "INSERT INTO verifications VALUES (now()::TIMESTAMP, ?, ?, ?, ?, ?, ?)",
+        [ok, report.entries, report.head, len(said), said[0] if said else None, seconds],
+    )
+    return {"ok": ok, "entries": report.entries, "head": report.head, "problems": said}
+
+
 def access_log(store: Store, principal: Principal, subject: str) -> dict[str, Any]:
     """Who read ``subject``'s data, when, for what."""
     check(principal, Action.ACCESS_LOG, subject)

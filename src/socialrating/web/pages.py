@@ -481,6 +481,13 @@ def pages() -> APIRouter:
             title="The information centre today",
         )
 
+    @router.post("/dashboard/verify", response_class=HTMLResponse)
+    def verify_page(request: Request, csrf: Annotated[str, Form(max_length=200)] = "") -> Response:
+        with signed_in(request) as (store, session):
+            check_csrf(session, csrf)
+            usecases.verify_now(store, session.principal)
+        return RedirectResponse("/dashboard#ledger", status_code=303)
+
     @router.get("/aggregates", response_class=HTMLResponse)
     def aggregates_page(
         request: Request, by: Annotated[str, Query(pattern="^(region|age_band|sex)$")] = "region"
