@@ -313,7 +313,7 @@ def test_an_institution_sends_a_batch_and_reads_why_one_was_refused(
     text = browser.post(
         "/institution/batches", files={"file": ("a.txt", b"x", "text/plain")}, data={"csrf": token}
     )
-    assert text.status_code == 422 and "send a .csv, .parquet or .ndjson file" in text.text
+    assert text.status_code == 422 and "send a .csv, .csv.gz, .parquet, .ndjson or .jsonl file" in text.text
     bare = browser.post("/institution/batches", files={"file": good})
     assert bare.status_code == 403
 

@@ -409,22 +409,11 @@ def pages() -> APIRouter:
         institution: Annotated[str, Form(max_length=120)] = "",
         csrf: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        import tempfile
-
         with signed_in(request) as (store, session):
             check_csrf(session, csrf)
             code = _institution(session.principal, institution or None)
-            name = Path(file.filename or "batch").name
-            if not name.lower().endswith(BATCHES):
-                raise ProblemsError(
-                    f"{name}: not a batch",
-                    [Problem(name, None, "file", "send a .csv, .parquet or .ndjson file")],
-                )
-            with tempfile.TemporaryDirectory(prefix="socialrating-batch-") as tmp:
-                path = Path(tmp) / name
-                with path.open("wb") as out:
-                    shutil.copyfileobj(file.file, out)
-                done = usecases.ingest_upload(store, session.principal, code, path, name)
+            with saved_upload(file, BATCHES, "a batch") as path:
+                done = usecases.ingest_upload(store, session.principal, code, path, path.name)
         query = f"institution={quote(code)}&stored={done['stored']}&duplicates={done['duplicates']}"
         if done["batch_id"] is not None:
             query += f"&batch={done['batch_id']}"
@@ -640,6 +629,29 @@ def _institution(principal: Principal, asked: str | None) -> str:
     raise Forbidden("this page is an institution's: name it with ?institution=CODE")
 
 
+@contextmanager
+def saved_upload(file: UploadFile, suffixes: tuple[str, ...], what: str) -> Iterator[Path]:
+    """An uploaded file, saved under its own name in a temporary folder (so that problems
+    name the file as its sender knows it), while the block runs.
+
+    Raises:
+        ProblemsError: its name ends in none of ``suffixes``.
+    """
+    import tempfile
+
+    name = Path(file.filename or "upload").name
+    if not name.lower().endswith(suffixes):
+        kinds = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}"
+        raise ProblemsError(
+            f"{name}: not {what}", [Problem(name, None, "file", f"send a {kinds} file")]
+        )
+    with tempfile.TemporaryDirectory(prefix="socialrating-upload-") as tmp:
+        path = Path(tmp) / name
+        with path.open("wb") as out:
+            shutil.copyfileobj(file.file, out)
+        yield path
+
+
 def _uploaded_subjects(file: UploadFile) -> list[str]:
     """The subject codes of an uploaded CSV or Parquet file (as `check-batch` reads one).
 
@@ -647,22 +659,11 @@ def _uploaded_subjects(file: UploadFile) -> list[str]:
         ProblemsError: another kind of file, no ``subject`` column, empty cells, or more
             rows than ``api_max_batch_rows``.
     """
-    import tempfile
-
     from socialrating import settings
     from socialrating.decisions.batch import read_subjects_column
 
-    name = Path(file.filename or "upload").name
-    suffix = next((s for s in UPLOADS if name.lower().endswith(s)), None)
-    if suffix is None:
-        raise ProblemsError(
-            f"{name}: not a list of subjects",
-            [Problem(name, None, "file", "send a .csv, .csv.gz or .parquet file")],
-        )
-    with tempfile.TemporaryDirectory(prefix="socialrating-upload-") as tmp:
-        path = Path(tmp) / name  # problems then name the file as the provider knows it
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
+    with saved_upload(file, UPLOADS, "a list of subjects") as path:
+        name = path.name
         codes = read_subjects_column(path)
     limit = settings.API_MAX_BATCH_ROWS.count()
     if len(codes) > limit:
