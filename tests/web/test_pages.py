@@ -313,7 +313,10 @@ def test_an_institution_sends_a_batch_and_reads_why_one_was_refused(
     text = browser.post(
         "/institution/batches", files={"file": ("a.txt", b"x", "text/plain")}, data={"csrf": token}
     )
-    assert text.status_code == 422 and "send a .csv, .csv.gz, .parquet, .ndjson or .jsonl file" in text.text
+    assert (
+        text.status_code == 422
+        and "send a .csv, .csv.gz, .parquet, .ndjson or .jsonl file" in text.text
+    )
     bare = browser.post("/institution/batches", files={"file": good})
     assert bare.status_code == 403
 
@@ -447,3 +450,20 @@ def test_the_operator_verifies_the_ledger_from_the_dashboard(tmp_path: Path) -> 
         client.post("/dashboard/verify", data={"csrf": csrf_of(page)})
         verified = client.get("/dashboard").text.split('data-testid="verified">')[1]
         assert "broken" in verified.split("</dd>")[0] and "snapshot" in verified.split("</dd>")[0]
+
+
+def test_a_server_compiles_the_statement_plans_when_it_starts(tmp_path: Path) -> None:
+    from tests.ledgers import cli_ledger
+
+    db = cli_ledger(tmp_path, subjects="code,kind\nc1,citizen\n",
+                    batch="key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")  # fmt: skip
+    app = create_app(db, warm=True)
+    with TestClient(app):
+        app.state.warming.thread.join(timeout=300)  # as a first visitor might, later
+    with open_store(db) as store:
+        kept = {str(k).split("|")[2] for (k,) in store.rows("SELECT key FROM plan_cache")}
+    assert {"subject_score", "statement", "subject_lists"} <= kept  # no contagion here
+    stopped = create_app(db, warm=True)
+    with TestClient(stopped):
+        pass  # stops at once: the thread ends between two plans, and the server waits
+    assert not stopped.state.warming.thread.is_alive()

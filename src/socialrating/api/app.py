@@ -53,6 +53,7 @@ from socialrating.service.policy import AccessError, Principal, Unauthenticated
 from socialrating.service.tables import ensure_tables
 from socialrating.web.pages import STATIC, error_page, pages, signin_redirect
 from socialrating.web.session import Sessions, secret
+from socialrating.web.warm import Warming
 
 STATUS: list[tuple[type[Exception], int, str]] = [
     (errors.UnknownSubject, 404, "not_found"),
@@ -129,12 +130,18 @@ def _decide(root: Store, token: str | None, subject: str, service: str) -> dict[
 
 
 def create_app(
-    db: str, max_body_bytes: int | None = None, max_batch_rows: int | None = None
+    db: str,
+    max_body_bytes: int | None = None,
+    max_batch_rows: int | None = None,
+    *,
+    warm: bool = False,
 ) -> FastAPI:
     """The API over the database at ``db`` (opened for writing while the app runs).
 
     ``max_body_bytes`` and ``max_batch_rows`` bound request bodies and batches (default:
-    the settings ``api_max_body_bytes`` and ``api_max_batch_rows``).
+    the settings ``api_max_body_bytes`` and ``api_max_batch_rows``). With ``warm``, the
+    plans of a statement are compiled in the background at start (``web.warm``), so that
+    the first subject's page does not wait for them.
 
     Raises:
         SettingsError: a limit's setting is not a whole number of 1 or more.
@@ -148,9 +155,12 @@ def create_app(
         ensure_tables(store)
         start_writer(store)  # closed, with what it has pending written, when the store is
         app.state.store = store
+        warming = app.state.warming = Warming(store) if warm else None
         try:
             yield
         finally:
+            if warming is not None:
+                warming.stop()
             store.close()
 
     app = FastAPI(

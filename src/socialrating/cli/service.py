@@ -43,7 +43,7 @@ def serve(
     # under the handlers it found: these make that a normal stop (exit 0), not a kill.
     previous = {sig: signal.signal(sig, _stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        uvicorn.run(create_app(db), host=host, port=port, log_level="warning")
+        uvicorn.run(create_app(db, warm=True), host=host, port=port, log_level="warning")
     except _Stopped:
         pass
     finally:

@@ -1,8 +1,9 @@
 """A subject's score over time, and the records that moved it.
 
 The score is computed as of the end of each of the last months, and on each day a
-counted record of the window arose (up to ``MOVES`` such days), each a statement as of
-that day: the same plan, so each point is what the statement said or will say that day.
+counted record of the window arose (up to ``MOVES`` such days), each by the statement's
+own plan for the score (``standing``): each point is what the statement said or will say
+that day.
 The records are the statement's lines in that window that counted as of the last day,
 each with its date and points.
 """
@@ -13,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from socialrating.ledger.store import Store
-from socialrating.scoring.statements import statement
+from socialrating.scoring.statements import standing, statement
 
 MONTHS = 12
 MOVES = 24
@@ -41,8 +42,12 @@ def history(store: Store, code: str, as_of: dt.date, months: int = MONTHS) -> di
     days = sorted(set(ends) | (moved if len(moved) <= MOVES else set()))
     points = []
     for day in days:
-        then = last if day == as_of else statement(store, code, day)
-        points.append({"date": day.isoformat(), "score": then.score, "grade": then.grade})
+        then = (
+            {"score": last.score, "grade": last.grade}
+            if day == as_of
+            else standing(store, code, day)
+        )
+        points.append({"date": day.isoformat(), **then})
     moves = [
         {"date": line.date.isoformat(), "parameter": line.parameter, "points": line.counted,
          "entry_id": line.entry_id}

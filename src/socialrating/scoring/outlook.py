@@ -13,7 +13,7 @@ from typing import Any
 
 from socialrating.ledger.store import Store
 from socialrating.model import Status
-from socialrating.scoring.statements import statement
+from socialrating.scoring.statements import standing, statement
 
 DAYS = 8
 """How many days ahead the outlook looks at, at most."""
@@ -35,16 +35,8 @@ def outlook(store: Store, code: str, as_of: dt.date, days: int = DAYS) -> dict[s
                 ending.setdefault(until, []).append(f"list {m.list} ends")
     steps = []
     for day in sorted(ending)[:days]:
-        then = statement(store, code, day)
-        steps.append(
-            {
-                "date": day.isoformat(),
-                "ends": ending[day],
-                "score": then.score,
-                "grade": then.grade,
-                "lists": sorted({m.list for m in then.lists}),
-            }
-        )
+        then = standing(store, code, day, lists=True)
+        steps.append({"date": day.isoformat(), "ends": ending[day], **then})
     return {
         "subject": now.subject.code,
         "as_of": as_of.isoformat(),

@@ -271,6 +271,23 @@ def statement(
     return _statement(store, rb, subject, as_of, narrowed)
 
 
+def standing(store: Store, code: str, as_of: dt.date, lists: bool = False) -> dict[str, Any]:
+    """The subject's score and grade as of ``as_of`` (and with ``lists``, the lists it is
+    on), as its statement that day would say, without the statement's lines: one or two
+    of its plans instead of four."""
+    subject = find_subject(store, code)
+    day = day_number(as_of)
+    rb = in_force(store, day)
+    session = lookup(store)
+    session.fill(rb, subject.subject_id, day)
+    row = session.run(compiled(store, rb, "subject_score"), day, subject.subject_id)[0]
+    found: dict[str, Any] = {"score": int(row["score"]), "grade": str(row["grade"])}
+    if lists:
+        members = session.run(compiled(store, rb, "subject_lists"), day, subject.subject_id)
+        found["lists"] = sorted({str(m["list"]) for m in members})
+    return found
+
+
 def _statement(
     store: Store,
     rb: RulebookHeader,
