@@ -2,7 +2,7 @@
 
 The score is computed as of the end of each of the last months, and on each day a
 counted record of the window arose (up to ``MOVES`` such days), each by the statement's
-own plan for the score (``standing``): each point is what the statement said or will say
+own plan for the score (``standings``): each point is what the statement said or will say
 that day.
 The records are the statement's lines in that window that counted as of the last day,
 each with its date and points.
@@ -14,7 +14,7 @@ import datetime as dt
 from typing import Any
 
 from socialrating.ledger.store import Store
-from socialrating.scoring.statements import standing, statement
+from socialrating.scoring.statements import standings, statement
 
 MONTHS = 12
 MOVES = 24
@@ -40,14 +40,10 @@ def history(store: Store, code: str, as_of: dt.date, months: int = MONTHS) -> di
     last = statement(store, code, as_of)
     moved = {line.date for line in last.lines if line.counted and ends[0] <= line.date <= as_of}
     days = sorted(set(ends) | (moved if len(moved) <= MOVES else set()))
-    points = []
-    for day in days:
-        then = (
-            {"score": last.score, "grade": last.grade}
-            if day == as_of
-            else standing(store, code, day)
-        )
-        points.append({"date": day.isoformat(), **then})
+    earlier = [day for day in days if day != as_of]
+    then = dict(zip(earlier, standings(store, code, earlier), strict=True))
+    then[as_of] = {"score": last.score, "grade": last.grade}
+    points = [{"date": day.isoformat(), **then[day]} for day in days]
     moves = [
         {"date": line.date.isoformat(), "parameter": line.parameter, "points": line.counted,
          "entry_id": line.entry_id}

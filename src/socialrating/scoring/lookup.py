@@ -56,9 +56,11 @@ def needed_subjects(
     day: int,
     representative: int | None,
     contact: int | None,
+    since: int | None = None,
 ) -> tuple[set[int], set[int]]:
     """The subjects whose entries a statement of ``subject_id`` as of ``day`` reads in full,
-    and the organisations among them whose register records must all be there."""
+    and the organisations among them whose register records must all be there; with
+    ``since``, those of a statement as of any day from ``since`` to ``day``."""
     near = {subject_id}
     hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
     if representative is not None:
@@ -68,7 +70,8 @@ def needed_subjects(
     if contagion is not None and contact is not None:
         frontier = set(near)
         for _ in range(contagion.rounds):
-            found = _neighbours(store, frontier, contact, day - contagion.window_days + 1, day)
+            first = (day if since is None else min(since, day)) - contagion.window_days + 1
+            found = _neighbours(store, frontier, contact, first, day)
             frontier = found - near
             near |= found
     organisations: set[int] = set()
@@ -108,11 +111,13 @@ class Lookup:
             )
         self.prepared: dict[str, str] = {}  # compiled SQL -> prepared statement
 
-    def fill(self, rb: RulebookHeader, subject_id: int, day: int) -> None:
-        """Hold what a statement of ``subject_id`` as of ``day`` reads (see the module)."""
+    def fill(self, rb: RulebookHeader, subject_id: int, day: int, since: int | None = None) -> None:
+        """Hold what a statement of ``subject_id`` as of ``day`` reads (see the module); with
+        ``since``, what one as of any day from ``since`` to ``day`` reads (the plans take
+        only the entries of days up to theirs)."""
         _, representative, contact = plan_ids(self.store, rb)
         near, organisations = needed_subjects(
-            self.store, rb, subject_id, day, representative, contact
+            self.store, rb, subject_id, day, representative, contact, since
         )
         e, s = self.stored["entries"], self.stored["subjects"]
         rp, p = self.stored["rulebook_parameters"], self.stored["parameters"]

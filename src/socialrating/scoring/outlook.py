@@ -13,7 +13,7 @@ from typing import Any
 
 from socialrating.ledger.store import Store
 from socialrating.model import Status
-from socialrating.scoring.statements import standing, statement
+from socialrating.scoring.statements import standings, statement
 
 DAYS = 8
 """How many days ahead the outlook looks at, at most."""
@@ -33,10 +33,11 @@ def outlook(store: Store, code: str, as_of: dt.date, days: int = DAYS) -> dict[s
             until = dt.date(1970, 1, 1) + dt.timedelta(days=m.end_day)
             if until > as_of:
                 ending.setdefault(until, []).append(f"list {m.list} ends")
-    steps = []
-    for day in sorted(ending)[:days]:
-        then = standing(store, code, day, lists=True)
-        steps.append({"date": day.isoformat(), "ends": ending[day], **then})
+    ahead = sorted(ending)[:days]
+    steps = [
+        {"date": day.isoformat(), "ends": ending[day], **then}
+        for day, then in zip(ahead, standings(store, code, ahead, lists=True), strict=True)
+    ]
     return {
         "subject": now.subject.code,
         "as_of": as_of.isoformat(),

@@ -271,20 +271,31 @@ def statement(
     return _statement(store, rb, subject, as_of, narrowed)
 
 
-def standing(store: Store, code: str, as_of: dt.date, lists: bool = False) -> dict[str, Any]:
-    """The subject's score and grade as of ``as_of`` (and with ``lists``, the lists it is
-    on), as its statement that day would say, without the statement's lines: one or two
-    of its plans instead of four."""
+def standings(
+    store: Store, code: str, days: list[dt.date], lists: bool = False
+) -> list[dict[str, Any]]:
+    """The subject's score and grade as of each of ``days`` (and with ``lists``, the lists
+    it is on), as its statement on that day would say, without the statement's lines: one
+    or two of its plans a day instead of four, over the entries of every day read once
+    (where the days share a version of the rulebook)."""
     subject = find_subject(store, code)
-    day = day_number(as_of)
-    rb = in_force(store, day)
     session = lookup(store)
-    session.fill(rb, subject.subject_id, day)
-    row = session.run(compiled(store, rb, "subject_score"), day, subject.subject_id)[0]
-    found: dict[str, Any] = {"score": int(row["score"]), "grade": str(row["grade"])}
-    if lists:
-        members = session.run(compiled(store, rb, "subject_lists"), day, subject.subject_id)
-        found["lists"] = sorted({str(m["list"]) for m in members})
+    found: list[dict[str, Any]] = []
+    numbers = [day_number(d) for d in days]
+    versions = {day: in_force(store, day) for day in set(numbers)}
+    filled = None
+    for day in numbers:
+        rb = versions[day]
+        if filled != rb.plan_key:  # the entries of all the days this version scores
+            mine = [n for n in numbers if versions[n].plan_key == rb.plan_key]
+            session.fill(rb, subject.subject_id, max(mine), since=min(mine))
+            filled = rb.plan_key
+        row = session.run(compiled(store, rb, "subject_score"), day, subject.subject_id)[0]
+        then: dict[str, Any] = {"score": int(row["score"]), "grade": str(row["grade"])}
+        if lists:
+            members = session.run(compiled(store, rb, "subject_lists"), day, subject.subject_id)
+            then["lists"] = sorted({str(m["list"]) for m in members})
+        found.append(then)
     return found
 
 
