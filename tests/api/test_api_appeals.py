@@ -150,3 +150,18 @@ def test_a_malformed_appeal_or_review_names_its_field(
     response = call(who, "POST", url, body)
     assert response.status_code == 422, response.text
     assert response.json()["error"] == "invalid" and response.json()["field"] == field
+
+
+def test_the_outlook_over_http(served: tuple[TestClient, Any]) -> None:
+    _, call = served
+    found = call("c2", "GET", "/v1/statements/c2/outlook?as_of=2021-05-31")
+    assert found.status_code == 200, found.text
+    doc = found.json()
+    assert doc["subject"] == "c2" and doc["as_of"] == "2021-05-31"
+    assert [s["ends"] for s in doc["steps"]][:1] == [
+        [f"debtor of 2021-02-02 (entry {entry_of(call, 'c2')}, -200)"]
+    ]
+    assert call("c1", "GET", "/v1/statements/c2/outlook").status_code == 403
+    assert call("provider", "GET", "/v1/statements/c2/outlook").status_code == 403
+    bad = call("c2", "GET", "/v1/statements/c2/outlook?as_of=soon")
+    assert bad.status_code == 422 and bad.json()["error"] == "invalid"
