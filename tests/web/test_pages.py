@@ -413,7 +413,7 @@ def test_a_link_lasts_the_minutes_it_was_made_for() -> None:
 
 def test_how_to_get_off_each_kind_of_list() -> None:
     from socialrating.rulebook import load_rulebook
-    from socialrating.web.pages import ways_off_list
+    from socialrating.web.views import ways_off_list
 
     rb = load_rulebook(DATA / "consequences.yaml")
     by_record = {"list": "flight_ban", "cause": "record", "entry_id": 9, "until": "2021-06-09"}

@@ -51,7 +51,8 @@ from socialrating.service.access import start_writer
 from socialrating.service.keys import known_principal, principal_for
 from socialrating.service.policy import AccessError, Principal, Unauthenticated
 from socialrating.service.tables import ensure_tables
-from socialrating.web.pages import STATIC, error_page, pages, signin_redirect
+from socialrating.web.pages import pages
+from socialrating.web.render import STATIC, error_page, signin_redirect
 from socialrating.web.session import Sessions, secret
 from socialrating.web.warm import Warming
 

@@ -23,148 +23,31 @@ from __future__ import annotations
 import datetime as dt
 import re
 import secrets
-import shutil
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, File, Form, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
-from socialrating.errors import Problem, ProblemsError
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
-from socialrating.rulebook.rulebook import RulebookHeader
 from socialrating.service import usecases
 from socialrating.service.keys import principal_for
-from socialrating.service.policy import Principal, Role, Unauthenticated
-from socialrating.web.session import COOKIE, Session, Sessions, check_csrf, read_link
-
-HERE = Path(__file__).parent
-STATIC = HERE / "static"
-SIGNIN_COOKIE = "socialrating_signin"
-"""A sign-in form's own CSRF token (double submit): there is no session yet."""
-
-TEMPLATES = Environment(
-    loader=FileSystemLoader(HERE / "templates"),
-    autoescape=select_autoescape(["html"]),
-    trim_blocks=True,
-    lstrip_blocks=True,
+from socialrating.service.policy import Principal, Role
+from socialrating.web.render import (
+    SECURITY_HEADERS,
+    SIGNIN_COOKIE,
+    error_page,
+    home_of,
+    render,
+    sessions,
+    signed_in,
+    visit,
 )
-TEMPLATES.filters["signed"] = lambda n: f"{int(n):+d}"
-
-
-def _store(request: Request) -> Store:
-    root: Store = request.app.state.store
-    return root.cursor()
-
-
-def _sessions(request: Request) -> Sessions:
-    found: Sessions = request.app.state.sessions
-    return found
-
-
-def _session(request: Request, store: Store) -> Session | None:
-    return _sessions(request).read(store, request.cookies.get(COOKIE))
-
-
-@contextmanager
-def visit(request: Request) -> Iterator[tuple[Store, Session | None]]:
-    """A cursor of the database for one request, and who is signed in (if anyone)."""
-    store = _store(request)
-    try:
-        yield store, _session(request, store)
-    finally:
-        store.close()
-
-
-@contextmanager
-def signed_in(request: Request) -> Iterator[tuple[Store, Session]]:
-    """As ``visit``, for a page that needs a signed-in key.
-
-    Raises:
-        Unauthenticated: nobody is (the application sends the browser to sign in).
-    """
-    with visit(request) as (store, session):
-        if session is None:
-            raise Unauthenticated("please sign in")
-        yield store, session
-
-
-def render(
-    request: Request,
-    template: str,
-    session: Session | None,
-    status: int = 200,
-    **context: Any,
-) -> HTMLResponse:
-    """A page, with who is signed in (for the menu and the forms' CSRF token)."""
-    html = TEMPLATES.get_template(template).render(
-        request=request,
-        session=session,
-        principal=None if session is None else session.principal,
-        home=None if session is None else home_of(session.principal),
-        **context,
-    )
-    return HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
-
-
-SECURITY_HEADERS = {
-    # Everything comes from this server; no page may be framed elsewhere.
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; "
-    "style-src 'self'; script-src 'self'; frame-ancestors 'none'; form-action 'self'",
-    "X-Content-Type-Options": "nosniff",
-    "Referrer-Policy": "same-origin",
-}
-
-
-def home_of(principal: Principal) -> str:
-    """Where a role starts."""
-    if principal.role is Role.SUBJECT and principal.acts_for:
-        return f"/subjects/{quote(principal.acts_for[0])}"
-    return {
-        Role.PROVIDER: "/check",
-        Role.INSTITUTION: "/institution",
-        Role.REVIEWER: "/review",
-        Role.ANALYST: "/aggregates",
-        Role.PUBLIC: "/lists",
-    }.get(principal.role, "/lists" if principal.role is not Role.ADMIN else "/dashboard")
-
-
-def signin_redirect(request: Request) -> RedirectResponse:
-    """To the sign-in page, and back here after it."""
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse(f"/signin?next={quote(target)}", status_code=303)
-
-
-def error_page(
-    request: Request, status: int, message: str, problems: list[dict[str, Any]] | None = None
-) -> HTMLResponse:
-    """An error as a page: what went wrong, in words (each problem with its line and
-    field, when there are some), and a way back."""
-    with visit(request) as (_, session):
-        pass
-    titles = {
-        401: "Please sign in",
-        403: "Not allowed",
-        404: "Not found",
-        409: "Not possible now",
-        413: "Too large",
-        422: "Please check what you entered",
-    }
-    return render(
-        request,
-        "error.html",
-        session,
-        status=status,
-        title=titles.get(status, "Something went wrong"),
-        message=message,
-        problems=problems or [],
-    )
+from socialrating.web.session import COOKIE, check_csrf, read_link
+from socialrating.web.uploads import BATCHES, saved_upload, uploaded_subjects
+from socialrating.web.views import top_institutions, ways_off_list
 
 
 def pages() -> APIRouter:
@@ -374,7 +257,7 @@ def pages() -> APIRouter:
     ) -> Response:
         with signed_in(request) as (store, session):
             check_csrf(session, csrf)
-            codes = _uploaded_subjects(file)
+            codes = uploaded_subjects(file)
             run_id, table = usecases.decide_many_table(store, session.principal, service, codes)
         import io
 
@@ -440,7 +323,7 @@ def pages() -> APIRouter:
             for x in doc["refusals"]
             for k in ("allowed", "terms", "refused")
         ]
-        records = _top_institutions(doc["records"])
+        records = top_institutions(doc["records"])
         svg = {
             "grades": grades
             and charts.stacked_bars(
@@ -561,12 +444,12 @@ LINK_GONE = "This sign-in link has expired or was used already: ask for a new on
 def _signed_in_as(request: Request, principal: Principal, target: str) -> Response:
     """Signed in: a new session's cookie, and on to ``target`` (home for ``/``)."""
     assert principal.key_id is not None
-    value, _ = _sessions(request).cookie(principal.key_id)
+    value, _ = sessions(request).cookie(principal.key_id)
     response = RedirectResponse(home_of(principal) if target == "/" else target, status_code=303)
     response.set_cookie(
         COOKIE,
         value,
-        max_age=_sessions(request).max_age,
+        max_age=sessions(request).max_age,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -583,7 +466,7 @@ def _link(request: Request, token: str) -> dict[str, Any]:
     """
     from socialrating.service.policy import Forbidden
 
-    found = read_link(_sessions(request).key, token)
+    found = read_link(sessions(request).key, token)
     if found is None:
         raise Forbidden(LINK_GONE)
     key_id, nonce = found
@@ -610,10 +493,6 @@ def _local(target: str) -> str:
     return target
 
 
-UPLOADS = (".csv", ".csv.gz", ".parquet")
-BATCHES = (".csv", ".csv.gz", ".parquet", ".ndjson", ".jsonl")
-
-
 def _institution(principal: Principal, asked: str | None) -> str:
     """The institution a page is about: the key's own (the admin names one).
 
@@ -627,92 +506,6 @@ def _institution(principal: Principal, asked: str | None) -> str:
     if principal.role is Role.INSTITUTION and principal.acts_for:
         return principal.acts_for[0]
     raise Forbidden("this page is an institution's: name it with ?institution=CODE")
-
-
-@contextmanager
-def saved_upload(file: UploadFile, suffixes: tuple[str, ...], what: str) -> Iterator[Path]:
-    """An uploaded file, saved under its own name in a temporary folder (so that problems
-    name the file as its sender knows it), while the block runs.
-
-    Raises:
-        ProblemsError: its name ends in none of ``suffixes``.
-    """
-    import tempfile
-
-    name = Path(file.filename or "upload").name
-    if not name.lower().endswith(suffixes):
-        kinds = ", ".join(suffixes[:-1]) + f" or {suffixes[-1]}"
-        raise ProblemsError(
-            f"{name}: not {what}", [Problem(name, None, "file", f"send a {kinds} file")]
-        )
-    with tempfile.TemporaryDirectory(prefix="socialrating-upload-") as tmp:
-        path = Path(tmp) / name
-        with path.open("wb") as out:
-            shutil.copyfileobj(file.file, out)
-        yield path
-
-
-def _uploaded_subjects(file: UploadFile) -> list[str]:
-    """The subject codes of an uploaded CSV or Parquet file (as `check-batch` reads one).
-
-    Raises:
-        ProblemsError: another kind of file, no ``subject`` column, empty cells, or more
-            rows than ``api_max_batch_rows``.
-    """
-    from socialrating import settings
-    from socialrating.decisions.batch import read_subjects_column
-
-    with saved_upload(file, UPLOADS, "a list of subjects") as path:
-        name = path.name
-        codes = read_subjects_column(path)
-    limit = settings.API_MAX_BATCH_ROWS.count()
-    if len(codes) > limit:
-        raise ProblemsError(
-            f"{name}: {len(codes):,} subjects, more than {limit:,} at once",
-            [Problem(name, None, "subject", f"at most {limit:,} rows; split the file")],
-        )
-    return [str(c) for c in codes.to_pylist()]
-
-
-TOP = 6
-"""Institutions drawn apart on the records chart; the rest are summed as ``others``."""
-
-
-def _top_institutions(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Records per day of the ``TOP`` institutions that sent most, and of the others."""
-    totals: dict[str, int] = {}
-    for r in rows:
-        totals[r["institution"]] = totals.get(r["institution"], 0) + r["records"]
-    top = set(sorted(totals, key=lambda i: -totals[i])[:TOP])
-    summed: dict[tuple[str, str], int] = {}
-    for r in rows:
-        key = (r["day"], r["institution"] if r["institution"] in top else "others")
-        summed[key] = summed.get(key, 0) + r["records"]
-    return [{"day": d, "institution": i, "records": n} for (d, i), n in sorted(summed.items())]
-
-
-def ways_off_list(rb: RulebookHeader, m: dict[str, Any]) -> str:
-    """How a subject gets off a list, in words, from the rulebook's list and the cause."""
-    lst = next((x for x in rb.spec.lists if x.code == m["list"]), None)
-    if lst is None:
-        return ""
-    ways = []
-    if m["cause"] == "grade":
-        ways.append(
-            f"you leave it at the next scoring run once your grade is no longer "
-            f"{' or '.join(lst.enter_at_grades)}"
-        )
-    elif m["cause"] == "joint":
-        ways.append(f"you leave it when {m['via']} leaves the list that put you on it")
-    else:
-        if m["until"]:
-            ways.append(f"the term ends on {m['until']}")
-        if lst.leave_by:
-            ways.append(f"a record of {', '.join(lst.leave_by)} takes you off it earlier")
-    if m["cause"] == "record":
-        ways.append(f"if entry {m['entry_id']} is wrong, appeal it: a voided record takes you off")
-    said = "; ".join(ways)
-    return f"{said[:1].upper()}{said[1:]}." if said else ""
 
 
 def _latest_day(store: Store) -> dt.date | None:
