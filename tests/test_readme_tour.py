@@ -74,3 +74,9 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
     assert "C900000001 (citizen) as of 2021-12-31" in said
     assert re.search(r"-20\s+\w[^\n]*\(traffic\.red_light\) on 2021-03-14", said)  # named
     assert (tmp_path / "small.duckdb").is_file()
+    # Versions in time: the amendment is in force from its date, the seed before it, and
+    # a statement names the version that valued each older line.
+    assert "in force from 2021-07-01" in said
+    listed = outputs["socialrating rulebook list"]  # the second listing, after the install
+    assert "2021-01-01 to 2021-06-30" in listed and "from 2021-07-01" in listed
+    assert "rulebook seed 2021.2 (" in said and "valued by seed 2021.1 (" in said
