@@ -17,7 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 from tests.api.test_api_public import published_rulebook
 from tests.conftest import DATA
-from tests.test_cli import ok
+from tests.ledgers import cli_ledger
 
 from socialrating.api import create_app
 from socialrating.ledger import open_store
@@ -36,17 +36,13 @@ KEYS = {
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, dict[str, str]]]:
     tmp = tmp_path_factory.mktemp("web")
-    db = str(tmp / "web.duckdb")
-    ok("init", "--db", db, "--rulebook", str(published_rulebook(tmp)))
-    (tmp / "s.csv").write_text(
-        "code,kind,born,sex,region\nc1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n"
+    db = cli_ledger(
+        tmp,
+        subjects="code,kind,born,sex,region\n"
+        "c1,citizen,1980-01-01,F,north\nc2,citizen,1990-01-01,M,north\n",
+        batch="key,subject,parameter,date\nk1,c1,debtor,2021-02-01\nk2,c2,debtor,2021-02-02\n",
+        rulebook=published_rulebook(tmp),
     )
-    ok("subjects", "import", str(tmp / "s.csv"), "--db", db)
-    (tmp / "b.csv").write_text(
-        "key,subject,parameter,date\nk1,c1,debtor,2021-02-01\nk2,c2,debtor,2021-02-02\n"
-    )
-    ok("ingest", str(tmp / "b.csv"), "--institution", "court", "--db", db)
-    ok("score", "--db", db, "--as-of", "2021-05-31")
     with open_store(db) as store:
         keys = {name: create_key(store, role, scope)[1] for name, (role, scope) in KEYS.items()}
     yield db, keys
@@ -67,6 +63,7 @@ def csrf_of(html: str) -> str:
 def sign_in(client: TestClient, key: str, next: str = "/") -> Any:
     form = client.get(f"/signin?next={next}")
     assert form.status_code == 200 and "Your key" in form.text
+    assert "<title>Sign in · socialrating</title>" in form.text and "<h1>Sign in</h1>" in form.text
     return client.post("/signin", data={"key": key, "csrf": csrf_of(form.text), "next": next})
 
 
@@ -430,8 +427,6 @@ def test_how_to_get_off_each_kind_of_list() -> None:
 
 
 def test_the_operator_verifies_the_ledger_from_the_dashboard(tmp_path: Path) -> None:
-    from tests.ledgers import cli_ledger
-
     db = cli_ledger(tmp_path, subjects="code,kind\nc1,citizen\n",
                     batch="key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")  # fmt: skip
     with open_store(db) as store:
@@ -453,8 +448,6 @@ def test_the_operator_verifies_the_ledger_from_the_dashboard(tmp_path: Path) -> 
 
 
 def test_a_server_compiles_the_statement_plans_when_it_starts(tmp_path: Path) -> None:
-    from tests.ledgers import cli_ledger
-
     db = cli_ledger(tmp_path, subjects="code,kind\nc1,citizen\n",
                     batch="key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")  # fmt: skip
     app = create_app(db, warm=True)

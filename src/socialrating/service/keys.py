@@ -157,6 +157,20 @@ def known_principal(path: str, token: str | None) -> Principal | None:
     return known[1] if known is not None and time.monotonic() - known[0] < KNOWN_FOR else None
 
 
+def _principal(role: object, acts_for: object, key_id: int) -> Principal:
+    """A key's principal from its row's role and comma-separated codes."""
+    return Principal(Role(str(role)), tuple(c for c in str(acts_for or "").split(",") if c), key_id)
+
+
+def principal_of_key(store: Store, key_id: int) -> Principal | None:
+    """Who key ``key_id`` is, or None when it is unknown or revoked (a web session and a
+    sign-in link name a key by its number, and are worth nothing once it is revoked)."""
+    row = store.one(
+        "SELECT role, acts_for FROM api_keys WHERE key_id = ? AND revoked_at IS NULL", [key_id]
+    )
+    return None if row is None else _principal(row[0], row[1], key_id)
+
+
 def principal_for(store: Store, token: str | None) -> Principal | None:
     """Who a secret belongs to, or None (no key, unknown, revoked)."""
     if not token or not token.startswith(PREFIX):
@@ -173,8 +187,6 @@ def principal_for(store: Store, token: str | None) -> Principal | None:
     if row is None:
         _KNOWN.pop((store.path, digest), None)
         return None
-    found = Principal(
-        Role(str(row[1])), tuple(c for c in str(row[2] or "").split(",") if c), int(row[0])
-    )
+    found = _principal(row[1], row[2], int(row[0]))
     _KNOWN[(store.path, digest)] = (now, found)
     return found

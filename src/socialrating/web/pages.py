@@ -33,11 +33,12 @@ from markupsafe import Markup
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
 from socialrating.service import usecases
-from socialrating.service.keys import principal_for
+from socialrating.service.keys import principal_for, principal_of_key
 from socialrating.service.policy import Principal, Role
 from socialrating.web.render import (
     SECURITY_HEADERS,
     SIGNIN_COOKIE,
+    current_session,
     error_page,
     home_of,
     render,
@@ -56,18 +57,14 @@ def pages() -> APIRouter:
 
     @router.get("/", response_class=HTMLResponse)
     def index(request: Request) -> Response:
-        with visit(request) as (_, session):
-            pass
+        session = current_session(request)
         if session is not None:
             return RedirectResponse(home_of(session.principal), status_code=303)
         return RedirectResponse("/signin", status_code=303)
 
     @router.get("/signin", response_class=HTMLResponse)
     def signin_form(request: Request, next: str = "/") -> Response:
-        token = secrets.token_urlsafe(24)
-        page = render(request, "signin.html", None, token=token, next=_local(next), error=None)
-        page.set_cookie(SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict")
-        return page
+        return _signin_page(request, "signin.html", next=_local(next), error=None)
 
     @router.post("/signin", response_class=HTMLResponse)
     def signin(
@@ -76,35 +73,23 @@ def pages() -> APIRouter:
         csrf: Annotated[str, Form(max_length=200)] = "",
         next: Annotated[str, Form(max_length=2000)] = "/",
     ) -> Response:
-        expected = request.cookies.get(SIGNIN_COOKIE)
-        if not expected or not secrets.compare_digest(expected, csrf):
+        if not _signin_token_ok(request, csrf):
             return error_page(request, 403, "The sign-in form is out of date: reload it.")
         with visit(request) as (store, _):
             found = principal_for(store, key.strip())
         if found is None or found.key_id is None:
-            token = secrets.token_urlsafe(24)
-            page = render(
+            return _signin_page(
                 request,
                 "signin.html",
-                None,
                 status=401,
-                token=token,
                 next=_local(next),
                 error="That key is not valid: check it, or ask for a new one.",
             )
-            page.set_cookie(SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict")
-            return page
         return _signed_in_as(request, found, _local(next))
 
     @router.get("/signin/link", response_class=HTMLResponse)
     def link_form(request: Request, token: Annotated[str, Query(max_length=400)]) -> Response:
-        found = _link(request, token)
-        csrf = secrets.token_urlsafe(24)
-        page = render(
-            request, "link.html", None, token=token, csrf=csrf, key=found, title="Sign in"
-        )
-        page.set_cookie(SIGNIN_COOKIE, csrf, max_age=3600, httponly=True, samesite="strict")
-        return page
+        return _signin_page(request, "link.html", token=token, key=_link(request, token))
 
     @router.post("/signin/link", response_class=HTMLResponse)
     def link_signin(
@@ -112,8 +97,7 @@ def pages() -> APIRouter:
         token: Annotated[str, Form(max_length=400)],
         csrf: Annotated[str, Form(max_length=200)] = "",
     ) -> Response:
-        expected = request.cookies.get(SIGNIN_COOKIE)
-        if not expected or not secrets.compare_digest(expected, csrf):
+        if not _signin_token_ok(request, csrf):
             return error_page(request, 403, "The sign-in form is out of date: open the link again.")
         import duckdb
 
@@ -441,6 +425,21 @@ PAGE = 50
 LINK_GONE = "This sign-in link has expired or was used already: ask for a new one."
 
 
+def _signin_page(request: Request, template: str, status: int = 200, **context: Any) -> Response:
+    """A sign-in page. There is no session yet, so its form's CSRF token is also set in a
+    short-lived cookie of its own (double submit), which ``_signin_token_ok`` compares."""
+    token = secrets.token_urlsafe(24)
+    page = render(request, template, None, status=status, csrf=token, title="Sign in", **context)
+    page.set_cookie(SIGNIN_COOKIE, token, max_age=3600, httponly=True, samesite="strict")
+    return page
+
+
+def _signin_token_ok(request: Request, csrf: str) -> bool:
+    """The sign-in form came with the token its page set in the cookie."""
+    expected = request.cookies.get(SIGNIN_COOKIE)
+    return bool(expected) and secrets.compare_digest(str(expected), csrf)
+
+
 def _signed_in_as(request: Request, principal: Principal, target: str) -> Response:
     """Signed in: a new session's cookie, and on to ``target`` (home for ``/``)."""
     assert principal.key_id is not None
@@ -471,18 +470,14 @@ def _link(request: Request, token: str) -> dict[str, Any]:
         raise Forbidden(LINK_GONE)
     key_id, nonce = found
     with visit(request) as (store, _):
-        row = store.one(
-            "SELECT role, acts_for FROM api_keys WHERE key_id = ? AND revoked_at IS NULL",
-            [key_id],
-        )
+        principal = principal_of_key(store, key_id)
         used = store.scalar("SELECT count(*) FROM used_links WHERE nonce = ?", [nonce])
-    if row is None or used:
+    if principal is None or used:
         raise Forbidden(LINK_GONE)
-    codes = tuple(c for c in str(row[1] or "").split(",") if c)
     return {
         "key_id": key_id,
         "nonce": nonce,
-        "principal": Principal(Role(str(row[0])), codes, key_id),
+        "principal": principal,
     }
 
 

@@ -55,6 +55,12 @@ def visit(request: Request) -> Iterator[tuple[Store, Session | None]]:
         store.close()
 
 
+def current_session(request: Request) -> Session | None:
+    """Who is signed in, if anyone (a cursor opened and closed for it)."""
+    with visit(request) as (_, session):
+        return session
+
+
 @contextmanager
 def signed_in(request: Request) -> Iterator[tuple[Store, Session]]:
     """As ``visit``, for a page that needs a signed-in key.
@@ -119,8 +125,7 @@ def error_page(
 ) -> HTMLResponse:
     """An error as a page: what went wrong, in words (each problem with its line and
     field, when there are some), and a way back."""
-    with visit(request) as (_, session):
-        pass
+    session = current_session(request)
     titles = {
         401: "Please sign in",
         403: "Not allowed",

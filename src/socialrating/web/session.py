@@ -20,7 +20,8 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from socialrating import settings
 from socialrating.errors import SettingsError
 from socialrating.ledger.store import Store
-from socialrating.service.policy import Forbidden, Principal, Role
+from socialrating.service.keys import principal_of_key
+from socialrating.service.policy import Forbidden, Principal
 
 COOKIE = "socialrating_session"
 SALT = "socialrating-web-session"
@@ -72,14 +73,8 @@ class Sessions:
             return None
         if not isinstance(data, dict) or not isinstance(data.get("k"), int):
             return None
-        row = store.one(
-            "SELECT role, acts_for FROM api_keys WHERE key_id = ? AND revoked_at IS NULL",
-            [data["k"]],
-        )
-        if row is None:
-            return None
-        codes = tuple(c for c in str(row[1] or "").split(",") if c)
-        return Session(Principal(Role(str(row[0])), codes, int(data["k"])), str(data["c"]))
+        principal = principal_of_key(store, data["k"])
+        return None if principal is None else Session(principal, str(data["c"]))
 
 
 LINK_SALT = "socialrating-web-link"
