@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import yaml
 
@@ -258,18 +258,33 @@ def in_force(store: Store, day: int | dt.date, upto_entry: int | None = None) ->
         NotInitialised: no rulebook has been activated.
     """
     from socialrating.model import day_number
-    from socialrating.rulebook.rulebook import Period
 
     day = day if isinstance(day, int) else day_number(day)
     versions = timeline(store, upto_entry)
     if not versions:
         raise NotInitialised("no rulebook is active: run `socialrating init --rulebook FILE`")
-    k = max((i for i, (start, _) in enumerate(versions) if start <= day), default=0)
+    k = version_on(versions, day)
+    return with_earlier(store, stored_rulebook(store, versions[k][1]), versions, k)
+
+
+def version_on(versions: list[tuple[int, str]], day: int) -> int:
+    """The position in ``versions`` (a ``timeline``) of the version in force on ``day``:
+    the last to take effect by then; before the first, the first."""
+    return max((i for i, (start, _) in enumerate(versions) if start <= day), default=0)
+
+
+Header = TypeVar("Header", bound=RulebookHeader)
+
+
+def with_earlier(store: Store, head: Header, versions: list[tuple[int, str]], k: int) -> Header:
+    """``head``, the version at position ``k`` of ``versions``, with the versions before
+    it and the days each was in force (its ``earlier``)."""
+    from socialrating.rulebook.rulebook import Period
+
     earlier = tuple(
         Period(stored_rulebook(store, h), start, versions[i + 1][0])
         for i, (start, h) in enumerate(versions[:k])
     )
-    head = stored_rulebook(store, versions[k][1])
     return replace(head, earlier=earlier) if earlier else head
 
 
@@ -283,8 +298,7 @@ def active_hash(store: Store) -> str | None:
     versions = timeline(store)
     if not versions:
         return None
-    today = day_number(utc_now().date())
-    return next((h for start, h in reversed(versions) if start <= today), versions[0][1])
+    return versions[version_on(versions, day_number(utc_now().date()))][1]
 
 
 _HEADERS: dict[str, RulebookHeader] = {}

@@ -18,11 +18,17 @@ decisions flipped, by region, age band and sex.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from typing import Any
 
 from socialrating.groups import BY, group_sql
-from socialrating.ledger.rulebooks import compile_tables, in_force, stored_rulebook, timeline
+from socialrating.ledger.rulebooks import (
+    compile_tables,
+    in_force,
+    stored_rulebook,
+    timeline,
+    version_on,
+    with_earlier,
+)
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook.rulebook import Rulebook, RulebookHeader
@@ -68,7 +74,6 @@ def _as_installed(store: Store, candidate: Rulebook, day: int) -> Rulebook:
     versions before it (``earlier``)."""
     from socialrating.errors import LedgerError
     from socialrating.model import day_date
-    from socialrating.rulebook.rulebook import Period
 
     if candidate.effective_day > day:
         raise LedgerError(
@@ -78,7 +83,7 @@ def _as_installed(store: Store, candidate: Rulebook, day: int) -> Rulebook:
     versions = dict(timeline(store))
     versions[candidate.effective_day] = candidate.hash
     ordered = sorted(versions.items())
-    k = max(i for i, (start, _) in enumerate(ordered) if start <= day)
+    k = version_on(ordered, day)
     start, found = ordered[k]
     if found != candidate.hash:
         installed = stored_rulebook(store, found)
@@ -86,11 +91,7 @@ def _as_installed(store: Store, candidate: Rulebook, day: int) -> Rulebook:
             f"{installed.label} takes effect on {day_date(start)}, after the candidate: "
             f"preview it as of a day before {day_date(start)}"
         )
-    earlier = tuple(
-        Period(stored_rulebook(store, h), begin, ordered[i + 1][0])
-        for i, (begin, h) in enumerate(ordered[:k])
-    )
-    return replace(candidate, earlier=earlier)
+    return with_earlier(store, candidate, ordered, k)
 
 
 def _shadow(
