@@ -33,6 +33,13 @@ REGENERATE = ".venv/bin/python -m socialrating.rulebook.seedfacts --write"
 WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
 
 
+def value(p: Parameter) -> float:
+    """A parameter's points, or for one banded by quantity, its highest band's."""
+    if p.bands is None:
+        return p.points or 0
+    return max(step.points or step.per_unit or 0 for step in p.bands.steps)
+
+
 class Seed:
     """The seed rulebook, with the look-ups the claims need."""
 
@@ -503,12 +510,12 @@ CLAIMS = [
         r"Every deduction of the YAML expires, after (\d+) to (\d+) days \(the longest: a "
         r"conviction of three years or more\)",
         lambda s: (
-            min(s.lifetime(p) for p in s.spec.parameters if p.points < 0),
-            max(s.lifetime(p) for p in s.spec.parameters if p.points < 0),
+            min(s.lifetime(p) for p in s.spec.parameters if value(p) < 0),
+            max(s.lifetime(p) for p in s.spec.parameters if value(p) < 0),
         ),
         lambda s: (
-            all(p.expires_after_days for p in s.spec.parameters if p.points < 0)
-            and max((p for p in s.spec.parameters if p.points < 0), key=s.lifetime).code
+            all(p.expires_after_days for p in s.spec.parameters if value(p) < 0)
+            and max((p for p in s.spec.parameters if value(p) < 0), key=s.lifetime).code
             == "courts.conviction_major"
         ),
     ),
@@ -524,13 +531,13 @@ CLAIMS = [
         r"Additions expire too, after (\d+) days for routine good conduct and up to (\d+) for a "
         r"heroic act recognised nationally",
         lambda s: (
-            min(p.expires_after_days or 0 for p in s.spec.parameters if p.points > 0),
-            max(s.lifetime(p) for p in s.spec.parameters if p.points > 0),
+            min(p.expires_after_days or 0 for p in s.spec.parameters if value(p) > 0),
+            max(s.lifetime(p) for p in s.spec.parameters if value(p) > 0),
         ),
         lambda s: (
-            all(p.expires_after_days for p in s.spec.parameters if p.points > 0)
+            all(p.expires_after_days for p in s.spec.parameters if value(p) > 0)
             and s.lifetime(s.p("heroism.heroic_act"))
-            == max(s.lifetime(p) for p in s.spec.parameters if p.points > 0)
+            == max(s.lifetime(p) for p in s.spec.parameters if value(p) > 0)
         ),
     ),
     Claim(

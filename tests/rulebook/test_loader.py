@@ -693,5 +693,6 @@ def test_rulebook_schema_is_json_schema() -> None:
         assert ref.startswith("#/$defs/") and ref.removeprefix("#/$defs/") in defs
     assert "class" in defs["Institution"]["properties"]
     assert "class_" not in defs["Institution"]["properties"]
-    assert defs["Parameter"]["properties"]["points"]["maximum"] == 100_000
+    points = defs["Parameter"]["properties"]["points"]["anyOf"]
+    assert {"type": "integer", "minimum": -100_000, "maximum": 100_000} in points
     assert defs["InstitutionClass"]["enum"] == ["state", "nonstate", "citizen", "camera"]

@@ -13,8 +13,14 @@ PARAM = "  - {code: blood, category: charity, points: 10, institutions: [police]
 
 
 def with_param(extra: str, text: str = MINI) -> str:
-    """MINI with the ``blood`` parameter given ``extra`` fields (a flow mapping's tail)."""
-    return changed(PARAM, PARAM.replace("}\n", f", {extra}}}\n"), text)
+    """MINI with the ``blood`` parameter given ``extra`` fields (a flow mapping's tail):
+    without points beside bands, and with a deduction beside a direct grade."""
+    param = PARAM.replace("}\n", f", {extra}}}\n")
+    if "bands:" in extra:
+        param = param.replace(" points: 10,", "")
+    if "direct_grade" in extra:
+        param = param.replace("points: 10", "points: -10")
+    return changed(PARAM, param, text)
 
 
 @pytest.mark.parametrize(

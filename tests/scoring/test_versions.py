@@ -167,7 +167,7 @@ def test_bands_and_validity_of_the_day_of_the_fact(store: Store, tmp_path: Path)
     and the old expiry."""
     banded = (
         "parameters:\n",
-        "parameters:\n  - code: fine\n    category: finance\n    points: 0\n"
+        "parameters:\n  - code: fine\n    category: finance\n"
         "    institutions: [court]\n    expires_after_days: 100\n"
         "    bands: {mode: highest, steps: [{from: 10, points: -5}, {from: 100, points: -20}]}\n",
     )

@@ -23,6 +23,7 @@ from socialrating.rulebook.rulebook import (
     compile_parameters,
     content_hash,
 )
+from socialrating.rulebook.salvage import salvage
 from socialrating.rulebook.schema import Band, Parameter, RulebookSpec
 from socialrating.rulebook.yamlpos import YamlSyntaxError, line_of, load_with_lines
 
@@ -84,15 +85,20 @@ def _load(path: Path, yaml_bytes: bytes, read_catalogue_file: Callable[[str], by
             f"rulebook {src} is not valid",
             [_p(path, 1, "", "the rulebook must be a mapping of keys to values")],
         )
+    problems = _check_points(path, data, lines)
+    salvaged = None
     try:
         spec = RulebookSpec.model_validate(data)
     except ValidationError as exc:
-        raise RulebookError(
-            f"rulebook {src} is not valid", _pydantic_problems(path, exc, lines)
-        ) from None
+        problems += _pydantic_problems(path, exc, lines)
+        salvaged = salvage(data, lines, exc)
+        if salvaged is None:
+            raise RulebookError(
+                f"rulebook {src} is not valid", sorted(problems, key=_order)
+            ) from None
+        spec, lines = salvaged.spec, salvaged.lines
 
-    problems = _check_spec(path, spec, lines)
-    problems += _check_parameters(path, spec, lines)
+    found = _check_spec(path, spec, lines) + _check_parameters(path, spec, lines)
     catalogue_bytes = b""
     catalogue = None
     if spec.catalogue:
@@ -100,23 +106,23 @@ def _load(path: Path, yaml_bytes: bytes, read_catalogue_file: Callable[[str], by
         try:
             catalogue_bytes = read_catalogue_file(spec.catalogue)
         except OSError as exc:
-            problems.append(
+            found.append(
                 _p(path, line_of(lines, ("catalogue",)), "catalogue", f"cannot read: {exc}")
             )
         else:
             table, cat_problems = read_catalogue(cat_path, catalogue_bytes)
-            problems += cat_problems
+            found += cat_problems
             if table is not None:
                 yaml_codes = {
                     p.code: f"{path}:{line_of(lines, ('parameters', i))}"
                     for i, p in enumerate(spec.parameters)
                 }
-                row_problems = check_catalogue(cat_path, table, spec, yaml_codes)
-                problems += row_problems
-                if not problems:
+                found += check_catalogue(cat_path, table, spec, yaml_codes)
+                if not problems and not found:
                     catalogue = compile_catalogue(table, spec)
-    if not problems:
-        problems += _check_retroactive(path, spec, catalogue, lines)
+    if not problems and not found:
+        found += _check_retroactive(path, spec, catalogue, lines)
+    problems += salvaged.report(found) if salvaged is not None else found
     if problems:
         raise RulebookError(
             f"rulebook {src} has {len(problems)} problem(s)", sorted(problems, key=_order)
@@ -129,6 +135,27 @@ def _load(path: Path, yaml_bytes: bytes, read_catalogue_file: Callable[[str], by
         catalogue_name=spec.catalogue,
         catalogue_bytes=catalogue_bytes,
     )
+
+
+def _check_points(path: Path, data: dict[str, Any], lines: Lines) -> list[Problem]:
+    """A parameter gives its ``points``, or ``bands`` give them, never both (points beside
+    bands would never count). Read from the YAML as written, so that a parameter set aside
+    for another error is checked too."""
+    problems = []
+    parameters = data.get("parameters")
+    for i, p in enumerate(parameters if isinstance(parameters, list) else []):
+        if not isinstance(p, dict):
+            continue
+        at: tuple[str | int, ...] = ("parameters", i, "points")
+        if "points" not in p and p.get("bands") is None:
+            problems.append(_p(path, line_of(lines, at), _dotted(at), "Field required"))
+        elif "points" in p and p.get("bands") is not None:
+            reason = (
+                "points beside bands would never count: the bands give the points "
+                "(leave out points)"
+            )
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+    return problems
 
 
 def _check_retroactive(
@@ -566,6 +593,15 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
                         f"grade {band.grade!r} is the lowest {kind} band: set its direct_score",
                     )
                 )
+    if p.direct_grade is not None and (p.points or 0) > 0:
+        out.append(
+            problem(
+                "points",
+                f"positive points beside a direct grade would never count: while the record "
+                f"counts the subject stands at grade {p.direct_grade!r}'s direct score, and "
+                "when it ends its points end with it (give 0 or a deduction)",
+            )
+        )
     if p.repairs is not None:
         graded = {q.code for q in spec.parameters if q.direct_grade is not None}
         if p.direct_grade is not None:

@@ -277,7 +277,7 @@ def compile_parameters(
             "code": p.code,
             "name": p.name,
             "category": p.category,
-            "points": p.points,
+            "points": p.points if p.points is not None else 0,
             "per_unit": p.per_unit,
             "expiry_days": p.expires_after_days,
             "min_confidence": p.min_confidence or spec.camera.min_confidence,

@@ -163,7 +163,11 @@ class Parameter(_Strict):
     code: Code
     name: str = ""
     category: Code
-    points: Annotated[int, Field(ge=-100_000, le=100_000)]
+    points: Annotated[int, Field(ge=-100_000, le=100_000)] | None = Field(
+        default=None,
+        description="Points of one counted record; required unless ``bands`` give them "
+        "(and refused beside bands, where they would never count).",
+    )
     per_unit: bool = False
     expires_after_days: Days | None = None
     institutions: Annotated[list[Code], Field(min_length=1)]

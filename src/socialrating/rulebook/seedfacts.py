@@ -101,7 +101,7 @@ def points_text(rb: Rulebook, p: Parameter) -> str:
     if p.bands is not None:
         text = bands_text(p.bands)
     else:
-        text = pts(p.points) + (" a unit" if p.per_unit else "")
+        text = pts(p.points or 0) + (" a unit" if p.per_unit else "")
     extra = []
     if p.direct_grade is not None:
         extra.append(f"grade {p.direct_grade} directly")
@@ -283,8 +283,10 @@ def organisation_areas(rb: Rulebook) -> list[str]:
     for code in ORGANISATION_AREAS:
         params = [p for p in rb.spec.parameters if p.category == code]
         prefixes = sorted({p.code.rsplit(".", 1)[0] for p in params})
-        fixed = [p.points for p in params if p.points < 0 and not p.per_unit]
-        adds = sum(p.points > 0 for p in params)
+        fixed = [
+            p.points for p in params if p.points is not None and p.points < 0 and not p.per_unit
+        ]
+        adds = sum((p.points or 0) > 0 for p in params)
         total, additions, deductions = total + len(params), additions + adds, deductions + fixed
         name = by_code[code].name.removeprefix("Organisation ")
         rows.append(

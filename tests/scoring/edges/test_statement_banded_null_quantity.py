@@ -21,7 +21,7 @@ OLD = PILOT.replace('version: "1"', 'version: "0"').replace(
         - {from: 100, points: 20}
         - {from: 300, points: 50}
 """,
-    "",
+    "    points: 0\n",
 )
 
 
