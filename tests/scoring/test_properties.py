@@ -210,6 +210,16 @@ def test_statements_sum_to_scores_with_pilot_mechanics(
                 if line.status.value == "absorbed":
                     other = ids[line.related_entry or 0]
                     assert other.act == line.act and other.status.value != "absorbed"
+                if line.act is not None and line.status.value == "counted" and line.points:
+                    # An act a direct grade punishes counts by that grade alone.
+                    graders = [
+                        o
+                        for o in st_.lines
+                        if o.act == line.act
+                        and o.sets_grade
+                        and o.status.value in ("counted", "expired", "repaired")
+                    ]
+                    assert not graders or line.sets_grade, (line, graders)
                 if line.status.value == "repaired":
                     assert ids[line.related_entry or 0].status.value in ("counted", "expired")
             if st_.direct is None:

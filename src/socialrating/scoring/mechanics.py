@@ -11,6 +11,8 @@ In order:
 1. **acts**: records of one act (same subject, same act id) count once: of its
    deductions only the heaviest counts, of its additions only the highest; records of 0
    points take no part (ties: the earliest by day, then entry id). The others are absorbed.
+   An act with a record that grades directly is punished by the grade alone: its other
+   records are absorbed into the first such record.
 2. **repairs**: a repair record (a debt paid) ends the direct grades it names that stand
    on its day; each direct grade is ended by its first repair only. The direct-grade
    record stops counting (repaired); a repair that ended nothing does not count.
@@ -75,7 +77,7 @@ def stages(
     which of them are absorbed is joined onto both branches.
     """
     rb = inputs.rulebook
-    absorbed = _absorbed(evaluate(inputs, as_of, subject_id, subset="acts"))
+    absorbed = _absorbed(evaluate(inputs, as_of, subject_id, subset="acts"), bool(rb.direct))
     plain = _apply_acts(evaluate(inputs, as_of, subject_id, subset="plain"), absorbed)
     defaults = {c: v for c, v in _EXPLAINED.items() if c != "absorbed_by"}
     if not has_special(rb):
@@ -158,9 +160,30 @@ def _keep(t: ir.Table, small: ir.Table, key: str, **extra: ir.Value) -> ir.Table
     return joined.select(*[joined[c] for c in t.columns], **extra)
 
 
-def _absorbed(acts: ir.Table) -> ir.Table:
+def _absorbed(acts: ir.Table, direct: bool) -> ir.Table:
     """The records absorbed into an act (``act_entry``), with the record that counts for
-    them (``first``), from the evaluated records that carry an act id."""
+    them (``first``), from the evaluated records that carry an act id.
+
+    With ``direct`` (the rulebook grades directly), an act one of whose records sets a
+    grade is punished by that grade alone: its other records are absorbed into the first
+    such record (the grading records all stand, and the worst grade wins).
+    """
+    if not direct:
+        return _absorbed_by_points(acts)
+    g = acts.filter(acts.valid, acts.direct_bit.notnull())
+    graders = g.group_by(g_subject=g.subject_id, g_act=g.act).aggregate(g_first=g.order_key.min())
+    joined = acts.left_join(
+        graders, [acts.subject_id == graders.g_subject, acts.act == graders.g_act]
+    )
+    graded = joined.filter(
+        joined.g_first.notnull(), joined.valid, joined.points != 0, joined.direct_bit.isnull()
+    ).select(act_entry=joined.entry_id, first=joined.g_first % ORDER_SHIFT)
+    rest = joined.filter(joined.g_first.isnull()).select(*acts.columns)
+    return _absorbed_by_points(rest).select("act_entry", "first").union(graded, distinct=False)
+
+
+def _absorbed_by_points(acts: ir.Table) -> ir.Table:
+    """Of an act's deductions only the heaviest counts, of its additions the highest."""
     cand = acts.filter(acts.valid, acts.points != 0)
     cand = cand.mutate(sign=ibis.ifelse(cand.points < 0, -1, 1))
     w = ibis.window(
