@@ -114,3 +114,40 @@ def test_joint_list_loads(tmp_path: Path) -> None:
     )
     rb = load_rulebook(write(tmp_path, text))
     assert rb.spec.lists[1].enter_with[0].through == "representative"
+
+
+TERMS = "term_days: 30, min_age: 18}"
+
+
+@pytest.mark.parametrize(
+    ("new", "field", "reason"),
+    [
+        ("term_days: 30, term_by: {blood: 10}}", "lists[0].term_by", "'blood' is not one of"),
+        ("term_days: 30, term_by: {red_light: 0}}", "lists[0].term_by.red_light", "greater than 0"),
+        ("term_days: 30, extend_by: {nope: 10}}", "lists[0].extend_by", "'nope' is not a param"),
+        ("term_days: 30, extend_by: {blood: 10}}", "lists[0].extend_by", "already enters or"),
+        ("extend_by: {rumour: 10}}", "lists[0].extend_by", "only a fixed term can be extended"),
+        (
+            "term_days: 30, bars: [{after: rumour, days: 5}]}",
+            "lists[0].bars",
+            "'rumour' is not one of the list's leave_by",
+        ),
+        ("term_days: 30, bars: [{after: blood}]}", "lists[0].bars[0].days", "Field required"),
+    ],
+)
+def test_malformed_terms_extensions_and_bars(
+    tmp_path: Path, new: str, field: str, reason: str
+) -> None:
+    p = only(problems_of(write(tmp_path, MINI + GOOD.replace(TERMS, new))))
+    assert p.field == field
+    assert reason in p.reason
+
+
+def test_terms_extensions_and_bars_load(tmp_path: Path) -> None:
+    new = "term_days: 30, term_by: {red_light: null}, extend_by: {rumour: 10}, "
+    new += "bars: [{after: blood, days: 60}], min_age: 18}"
+    rb = load_rulebook(write(tmp_path, MINI + GOOD.replace(TERMS, new)))
+    ban = rb.spec.lists[0]
+    assert ban.term_by == {"red_light": None}
+    assert ban.extend_by == {"rumour": 10}
+    assert (ban.bars[0].after, ban.bars[0].days) == ("blood", 60)

@@ -6,11 +6,14 @@ Each directory under ``tests/cases/`` holds:
   (relative to the case, so cases can share ``tests/cases/pilot.yaml``);
 - ``ledger.csv``: the records in the order they arrive, with an ``institution`` column
   (consecutive rows of one institution form one batch); ``refers_to`` names a row's key;
-- ``case.yaml``: ``subjects`` (code → kind) and ``checks``, each an ``as_of`` date and,
+- ``case.yaml``: ``subjects`` (code → kind, or → ``{kind, born}``) and ``checks``, each an
+  ``as_of`` date and,
   per subject, the expected ``score``, ``grade`` and optionally ``points_score``,
   ``stage``, ``bounded`` and ``bound`` (what a floor or ceiling did), ``adjustment``,
   ``direct`` (grade, key, until) and ``lines``: every statement line in order,
-  each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key).
+  each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key);
+  ``lists``: every list the subject is on, with ``since``, ``until``, ``key`` or
+  ``cause`` where given; ``decisions``: service → decision.
 
 Every check also runs the batch plan and compares the snapshot with the statement.
 """
@@ -45,9 +48,17 @@ def _load(tmp_path: Path, case: Path) -> tuple[Store, dict[str, Any], dict[str, 
     spec = yaml.safe_load((case / "case.yaml").read_text())
     store = open_store(tmp_path / "golden.duckdb", create=True)
     activate_rulebook(store, load_rulebook(case / spec.get("rulebook", "rulebook.yaml")))
-    subjects = spec["subjects"]
+    # A subject is ``code: kind``, or ``code: {kind: …, born: …}``.
+    subjects = {c: v if isinstance(v, dict) else {"kind": v} for c, v in spec["subjects"].items()}
     register_subjects(
-        store, pa.table({"code": list(subjects), "kind": [subjects[c] for c in subjects]})
+        store,
+        pa.table(
+            {
+                "code": list(subjects),
+                "kind": [subjects[c]["kind"] for c in subjects],
+                "born": [str(subjects[c].get("born") or "") for c in subjects],
+            }
+        ),
     )
     with (case / "ledger.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
@@ -107,8 +118,31 @@ def test_golden_case(tmp_path: Path, name: str) -> None:
                     _check_direct(st.as_dict()["direct_grade"], want["direct"], keys, where)
                 if "lines" in want:
                     _check_lines(got["lines"], want["lines"], by_id, keys, where)
+                if "lists" in want:
+                    _check_lists(got["lists"], want["lists"], keys, where)
+                for service, decision in want.get("decisions", {}).items():
+                    found = [d for d in got["decisions"] if d["service"] == service]
+                    assert [d["decision"] for d in found] == [decision], f"{where}: {service}"
     finally:
         store.close()
+
+
+def _check_lists(
+    got: list[dict[str, Any]], want: dict[str, Any], keys: dict[str, int], where: str
+) -> None:
+    """``want``: per list the subject is on, ``since``, ``until`` and ``key`` (its cause's
+    entry) where given; the subject is on no other list."""
+    assert sorted(m["list"] for m in got) == sorted(want), f"{where}: lists"
+    for m in got:
+        w = want[m["list"]] or {}
+        for field in ("since", "until"):
+            if field in w:
+                value = None if w[field] is None else str(w[field])
+                assert m[field] == value, f"{where}: {m['list']}.{field} is {m[field]!r}"
+        if "key" in w:
+            assert m["entry_id"] == keys[w["key"]], f"{where}: {m['list']}.key"
+        if "cause" in w:
+            assert m["cause"] == w["cause"], f"{where}: {m['list']}.cause"
 
 
 def _check_direct(got: Any, want: Any, keys: dict[str, int], where: str) -> None:

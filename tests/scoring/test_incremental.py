@@ -1,8 +1,8 @@
 """Property: an incremental run stores exactly what a full run as of the same day stores.
 
 For random ledgers on rulebooks with every kind of dependency between subjects and days
-(caps, expiry, reports and verifications, camera confidence; lists with terms, minimum
-ages and joint punishment two links deep; contagion in two rounds; the pilot mechanics),
+(caps, expiry, reports and verifications, camera confidence; lists with terms per cause,
+extensions, re-entry bars, minimum ages and joint punishment two links deep; contagion in two rounds; the pilot mechanics),
 a first batch is scored in full as of one day, a second batch comes in (new subjects
 too), and the ledger is scored as of another day (earlier or later) incrementally and in
 full: the snapshots and the list members are the same row for row. Some records are
@@ -94,6 +94,25 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
             ],
         ),
         dt.date(2021, 1, 1),
+    ),
+    "court-terms": (
+        DATA / "court-terms.yaml",
+        (
+            [
+                ("c1", "citizen", "1980-01-01"),
+                ("kid", "citizen", "1999-11-17"),  # 18 on day 200
+                ("o1", "organisation", None),
+            ],
+            [
+                ("court", "ground1", ["c1", "kid", "o1"], ""),
+                ("court", "ground2", ["c1", "kid", "o1"], ""),
+                ("court", "extension", ["c1", "kid", "o1"], ""),
+                ("court", "performed", ["c1", "kid", "o1"], ""),
+                ("court", "creditor", ["c1", "kid", "o1"], ""),
+                ("registry", "rep", ["o1"], "p"),
+            ],
+        ),
+        dt.date(2017, 5, 1),
     ),
     "pilot": (
         PILOT,

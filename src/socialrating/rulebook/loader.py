@@ -323,6 +323,20 @@ def _check_lists(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
             for code in getattr(lst, field):
                 if code not in yaml_codes:
                     bad(field, f"{code!r} is not a parameter of the YAML")
+        for code in lst.term_by:
+            if code not in lst.enter_by:
+                bad("term_by", f"{code!r} is not one of the list's enter_by parameters")
+        for code in lst.extend_by:
+            if code not in yaml_codes:
+                bad("extend_by", f"{code!r} is not a parameter of the YAML")
+            elif code in lst.enter_by or code in lst.leave_by:
+                bad("extend_by", f"{code!r} already enters or leaves the list")
+        fixed = lst.term_days is not None or any(d is not None for d in lst.term_by.values())
+        if lst.extend_by and not fixed:
+            bad("extend_by", "only a fixed term can be extended: set term_days or term_by")
+        for bar in lst.bars:
+            if bar.after not in lst.leave_by:
+                bad("bars", f"{bar.after!r} is not one of the list's leave_by parameters")
         for kind, grades in _grades_of(spec, lst.subjects):
             for grade in lst.enter_at_grades:
                 if grade not in grades:

@@ -215,17 +215,28 @@ when; why (cause), and for a record the parameter, its date and the institution 
 it. Never a score, a grade's score, or another subject."""
 
 
+class Bar(_Strict):
+    """No entry onto a list for ``days`` days after a record of ``after`` (one of the list's
+    ``leave_by`` parameters) took the subject off it: after a creditor-requested deletion,
+    the creditor cannot apply again for six months."""
+
+    after: Code
+    days: Days
+
+
 class BlackList(_Strict):
     """A named list (a flight ban, the organisation blacklist) and how subjects enter and leave.
 
     A subject is on the list as of a date when a record of an ``enter_by`` parameter put
     it there (on the record's day) and neither a record of a ``leave_by`` parameter (on or
-    after that day) nor the end of ``term_days`` has taken it off; a later entry record
-    starts a new term, so a term can be extended. A subject whose grade as of the date is
-    one of ``enter_at_grades`` is on the list too, for as long as it has that grade.
-    Entries and exits by hand are records of parameters made for them (sent by an
-    authority, and so in the ledger like any record). Nobody younger than ``min_age`` on
-    the date is listed.
+    after that day) nor the end of its term has taken it off. The term is ``term_days``,
+    or the entry parameter's own in ``term_by``; a record of an ``extend_by`` parameter
+    within a running term lengthens it, and a later entry record starts a new term. A
+    record within a ``bars`` period after a leaving record enters nothing. A subject whose
+    grade as of the date is one of ``enter_at_grades`` is on the list too, for as long as
+    it has that grade. Entries and exits by hand are records of parameters made for them
+    (sent by an authority, and so in the ledger like any record). Nobody younger than
+    ``min_age`` is listed: on the entry record's day, or for a grade on the date.
     """
 
     code: Code
@@ -237,7 +248,27 @@ class BlackList(_Strict):
     )
     leave_by: list[Code] = Field(default_factory=list)
     term_days: Days | None = None
-    min_age: Annotated[int, Field(ge=0, le=150)] | None = None
+    term_by: dict[Code, Days | None] = Field(
+        default_factory=dict,
+        description="The term of an entry by each of these ``enter_by`` parameters, in "
+        "days (null: no fixed term), in place of ``term_days``.",
+    )
+    extend_by: dict[Code, Days] = Field(
+        default_factory=dict,
+        description="Records of these parameters extend a running fixed term by so many "
+        "days (serious obstruction, repeated dishonest acts).",
+    )
+    bars: list[Bar] = Field(
+        default_factory=list,
+        description="Periods after a leaving record during which no record enters the "
+        "subject again.",
+    )
+    min_age: Annotated[int, Field(ge=0, le=150)] | None = Field(
+        default=None,
+        description="Nobody younger is listed: a record enters only a subject this old on "
+        "its day (a record from a minor never lists them), a grade or joint membership "
+        "only one this old on the date.",
+    )
     enter_with: list[Joint] = Field(default_factory=list)
     public: list[PublicField] = Field(
         default_factory=list,

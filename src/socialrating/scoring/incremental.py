@@ -36,6 +36,7 @@ from dataclasses import dataclass
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
+from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import plan_ids
 
 SCORES = "chosen_scores"
@@ -86,6 +87,17 @@ def _spans(store: Store, rb: RulebookHeader) -> None:
             )
 
 
+def _terms(lst: BlackList) -> list[tuple[list[str], int]]:
+    """The list's entry parameters grouped by their fixed term (days); an extended term
+    ends at a day the base run's ``list_members`` holds, or its extension is new."""
+    by_days: dict[int, list[str]] = {}
+    for code in lst.enter_by:
+        days = lst.term_by.get(code, lst.term_days)
+        if days is not None:
+            by_days.setdefault(int(days), []).append(code)
+    return [(codes, days) for days, codes in sorted(by_days.items())]
+
+
 def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[int, int]:
     """Fill the temporary tables ``chosen_scores`` and ``chosen_lists`` with the subjects
     whose score, and whose lists, a run as of ``day`` must compute again after ``base``.
@@ -97,10 +109,10 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
     _spans(store, rb)
     terms = " UNION ".join(
         f"""SELECT e.subject_id FROM entries e JOIN parameters p USING (parameter_id)
-            WHERE e.kind = {record} AND list_contains({list(lst.enter_by)!r}, p.code)
-              AND e.day + {int(lst.term_days)} > {lo} AND e.day + {int(lst.term_days)} <= {hi}"""
+            WHERE e.kind = {record} AND list_contains({codes!r}, p.code)
+              AND e.day + {days} > {lo} AND e.day + {days} <= {hi}"""
         for lst in rb.spec.lists
-        if lst.term_days is not None and lst.enter_by
+        for codes, days in _terms(lst)
     )
     ages = " UNION ALL ".join(
         f"""SELECT subject_id FROM subjects WHERE born IS NOT NULL

@@ -3,8 +3,11 @@
 For each list of the rulebook (a handful), the plan builds:
 
 - **record memberships**: each valid record of an ``enter_by`` parameter starts a term on
-  its day; the term ends at the first record of a ``leave_by`` parameter on or after that
-  day, or after ``term_days``, whichever comes first. A subject is on the list while a
+  its day, unless the subject was younger than ``min_age`` that day or a ``bars`` period
+  after a leaving record holds it; the term ends at the first record of a ``leave_by``
+  parameter on or after that day, or after its term (``term_by`` for its parameter, else
+  ``term_days``, lengthened by the ``extend_by`` records within it), whichever comes
+  first. A subject is on the list while a
   term runs as of the date; several running terms (an extension) make one membership,
   from the earliest start to the latest end, caused by the latest entry record. Every
   record the plan reads is of a day up to the date, so a term that meets a leaving record
@@ -59,14 +62,26 @@ def memberships(
         # Only the records of the few list parameters, chosen in the scan: joining every
         # record to the parameters first and then narrowing cost most of this query.
         p = inputs.parameters
-        listed = p.filter(p.list_enter_mask.notnull() | p.list_leave_mask.notnull())
+        named = _named(rb.spec.lists)
+        chosen = p.list_enter_mask.notnull() | p.list_leave_mask.notnull()
+        if named:
+            reg = inputs.parameters_registry
+            codes = reg.filter(reg.code.isin(sorted(named))).select(
+                c_id=reg.parameter_id, c_code=reg.code
+            )
+            chosen = chosen | p.parameter_id.isin(codes.c_id)
+        listed = p.filter(chosen)
         ev = evaluate(inputs, as_of, subject_id, of_parameters=listed)
         # Only the columns the terms need: the database may keep this table for its two
         # uses, and every column it keeps costs memory.
-        ev = ev.filter(ev.valid).select(
-            "subject_id", "entry_id", "day", "order_key", "list_enter_mask", "list_leave_mask"
-        )
-        by_records = _by_records(ev, rb.spec.lists, as_of)
+        columns = ["subject_id", "entry_id", "day", "order_key", "list_enter_mask"]
+        ev = ev.filter(ev.valid).select(*columns, "list_leave_mask", "parameter_id")
+        if named:
+            ev = ev.left_join(codes, ev.parameter_id == codes.c_id)
+            ev = ev.select(*[ev[c] for c in columns], ev.list_leave_mask, code=ev.c_code)
+        else:
+            ev = ev.select(*columns, "list_leave_mask", code=ibis.null("string"))
+        by_records = _by_records(inputs, ev, rb.spec.lists, as_of)
     links = representatives(inputs, as_of) if any(lst.enter_with for lst in rb.spec.lists) else None
     done: dict[str, ir.Table] = {}
     for i, lst in enumerate(rb.spec.lists):
@@ -145,14 +160,25 @@ def _joint(links: ir.Table, code: str, members: ir.Table, through: str) -> ir.Ta
     )
 
 
-def _by_records(ev: ir.Table, lists: list[BlackList], as_of: int | ir.Value) -> dict[int, ir.Table]:
+def _named(lists: list[BlackList]) -> set[str]:
+    """The parameters the lists name beyond entering and leaving: per-cause terms,
+    extensions and the leaving records that bar re-entry."""
+    named: set[str] = set()
+    for lst in lists:
+        named |= set(lst.term_by) | set(lst.extend_by) | {bar.after for bar in lst.bars}
+    return named
+
+
+def _by_records(
+    inputs: PlanInputs, ev: ir.Table, lists: list[BlackList], as_of: int | ir.Value
+) -> dict[int, ir.Table]:
     """Per list (by index) with ``enter_by``: its members by record.
 
-    ``ev`` holds the valid records of list parameters; a list's bit in a record's
-    ``list_enter_mask`` says the record enters it, in ``list_leave_mask`` that it leaves it.
-    Each list's rows are grouped by list and subject: with a key of one integer column
-    DuckDB may size its table by the range of subject ids (``perfect_ht_threshold``),
-    far more than a list's rows need.
+    ``ev`` holds the valid records of list parameters (and ``code`` for those the lists
+    name by code); a list's bit in a record's ``list_enter_mask`` says the record enters
+    it, in ``list_leave_mask`` that it leaves it. Each list's rows are grouped by list and
+    subject: with a key of one integer column DuckDB may size its table by the range of
+    subject ids (``perfect_ht_threshold``), far more than a list's rows need.
     """
     out = {}
     for i, lst in enumerate(lists):
@@ -160,23 +186,40 @@ def _by_records(ev: ir.Table, lists: list[BlackList], as_of: int | ir.Value) -> 
             continue
         li = ibis.literal(i, "int16")
         entries = ev.filter((ev.list_enter_mask & 2**i) != 0)
-        running = []
+        if lst.min_age is not None:
+            entries = _of_age_on_the_day(inputs, entries, lst.min_age)
+        for bar in lst.bars:
+            b = ev.filter(ev.code == bar.after)
+            b = b.select(b_subject=b.subject_id, b_day=b.day)
+            entries = entries.anti_join(
+                b,
+                [
+                    entries.subject_id == b.b_subject,
+                    b.b_day <= entries.day,
+                    entries.day < b.b_day + bar.days,
+                ],
+            )
+        term = _term(entries, lst)
+        entries = entries.mutate(term=term)
+        if lst.extend_by:
+            entries = _extended(ev, entries, lst)
+        else:
+            entries = entries.mutate(extra=ibis.literal(0, "int32"))
+        entries = entries.mutate(end=(entries.day + entries.term + entries.extra).cast("int32"))
+        running = [entries.end.isnull() | (entries.end > as_of)]
         if lst.leave_by:
             # The subject's last leaving record: a term that started after it met none.
             x = ev.filter((ev.list_leave_mask & 2**i) != 0)
             last = x.group_by(x_li=li, x_subject=x.subject_id).aggregate(left=x.day.max())
             entries = entries.left_join(last, entries.subject_id == last.x_subject)
             running.append(entries.left.isnull() | (entries.day > entries.left))
-        if lst.term_days is not None:
-            running.append(entries.day + lst.term_days > as_of)
-        r = entries.filter(*running) if running else entries
+        r = entries.filter(*running)
         m = r.group_by(m_li=li, member=r.subject_id).aggregate(
             entry_id=r.entry_id.argmax(r.order_key),
             start_day=r.day.min(),
-            last_start=r.day.max(),
+            # A running term met no leaving record, so it ends at its term's end (or never).
+            end_day=ibis.ifelse(r.end.isnull().any(), ibis.null("int32"), r.end.max()),
         )
-        # A running term met no leaving record, so it ends at its term's end (or never).
-        end = ibis.null("int32") if lst.term_days is None else m.last_start + lst.term_days
         out[i] = m.select(
             list=ibis.literal(lst.code),
             subject_id=m.member.cast("int64"),
@@ -184,10 +227,63 @@ def _by_records(ev: ir.Table, lists: list[BlackList], as_of: int | ir.Value) -> 
             entry_id=m.entry_id.cast("int64"),
             grade=ibis.null("string"),
             start_day=m.start_day.cast("int32"),
-            end_day=end.cast("int32"),
+            end_day=m.end_day.cast("int32"),
             via_subject=ibis.null("int64"),
         )
     return out
+
+
+def _term(entries: ir.Table, lst: BlackList) -> ir.IntegerValue:
+    """Each entry record's term in days: its parameter's in ``term_by``, else
+    ``term_days`` (null: no fixed term)."""
+    default = ibis.literal(lst.term_days, "int32")
+    if not lst.term_by:
+        return default
+    return ibis.cases(
+        *[
+            (entries.code == code, ibis.literal(days, "int32"))
+            for code, days in lst.term_by.items()
+        ],
+        else_=default,
+    )
+
+
+def _extended(ev: ir.Table, entries: ir.Table, lst: BlackList) -> ir.Table:
+    """``entries`` with ``extra``: the days the extension records made within each fixed
+    term add to it."""
+    x = ev.filter(ev.code.isin(sorted(lst.extend_by)))
+    x = x.select(
+        x_subject=x.subject_id,
+        x_day=x.day,
+        x_days=ibis.cases(
+            *[(x.code == code, days) for code, days in lst.extend_by.items()], else_=0
+        ),
+    )
+    j = entries.join(
+        x,
+        [
+            entries.subject_id == x.x_subject,
+            entries.term.notnull(),
+            x.x_day >= entries.day,
+            x.x_day < entries.day + entries.term,
+        ],
+    )
+    extra = j.group_by(x_entry=j.entry_id).aggregate(extra=j.x_days.sum())
+    joined = entries.left_join(extra, entries.entry_id == extra.x_entry)
+    return joined.select(
+        *[joined[c] for c in entries.columns], extra=joined.extra.fill_null(0).cast("int32")
+    )
+
+
+def _of_age_on_the_day(inputs: PlanInputs, entries: ir.Table, min_age: int) -> ir.Table:
+    """The entry records of subjects at least ``min_age`` years old on the record's day
+    (a subject with no birth date is taken to be)."""
+    s = inputs.subjects
+    born = s.filter(s.born.notnull()).select(a_subject=s.subject_id, a_born=s.born)
+    joined = entries.left_join(born, entries.subject_id == born.a_subject)
+    day = ibis.literal(EPOCH) + joined.day.as_interval("D")
+    old_enough = joined.a_born.isnull() | (joined.a_born + ibis.interval(years=min_age) <= day)
+    return joined.filter(old_enough).select(*[joined[c] for c in entries.columns])
 
 
 def _eligible(
