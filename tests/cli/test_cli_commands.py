@@ -199,11 +199,15 @@ def test_statement_summary_comes_first(busy: str) -> None:
     assert totals["traffic"]["cut"] == -10 * 45 + 30
     assert totals["charity"]["points"] == 10
     assert sum(t["points"] for t in totals.values()) + doc["base"] == doc["score"]
-    reasons = doc["summary"]["key_reasons"]
-    # The largest effects first, deductions before additions of the same size; the cap
-    # leaves three red lights counting -10 each.
-    assert [r["points"] for r in reasons] == [-10, -10, -10, 10]
-    assert all(r["entry_id"] for r in reasons)
+    # The key factors: what lowered the score, by parameter. The cap leaves three red
+    # lights counting -10 each; the blood donation (+10) raised it and is no factor.
+    (factor,) = doc["key_factors"]
+    assert (factor["code"], factor["effect"], len(factor["entries"])) == (
+        "PARAMETER:red_light",
+        -30,
+        3,
+    )
+    assert factor["text"] == "red_light: 3 records, -30 points"
     assert (doc["lines_total"], doc["lines_left_out"], len(doc["lines"])) == (46, 0, 46)
 
 
@@ -238,7 +242,7 @@ def test_statement_limit_and_category(busy: str) -> None:
         + sum(line["counted"] for line in listed["lines"])
         == listed["score"]
     )
-    assert text.index("Key reasons") < text.index("red_light")
+    assert text.index("Key factors") < text.index("red_light")
     bad = cli("show", "C1", "--db", busy, "--category", "nope")
     assert bad.exit_code == 2 and "no category 'nope' in the rulebook" in bad.stderr
 
@@ -295,7 +299,7 @@ def test_statement_lines_name_their_parameters(db: str) -> None:
     doc = one_json("show", "c1", "--db", db, "--as-of", "2021-05-31")
     (line,) = doc["lines"]
     assert (line["parameter"], line["name"]) == ("debtor", None)
-    assert doc["summary"]["key_reasons"][0]["text"].startswith("debtor on 2021-02-01")
+    assert doc["key_factors"][0]["text"].startswith("debtor: 1 record")
 
 
 def test_a_statement_dates_grade_memberships_as_the_run_did(db: str) -> None:

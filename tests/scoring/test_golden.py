@@ -13,7 +13,8 @@ Each directory under ``tests/cases/`` holds:
   ``direct`` (grade, key, until) and ``lines``: every statement line in order,
   each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key);
   ``lists``: every list the subject is on, with ``since``, ``until``, ``key`` or
-  ``cause`` where given; ``decisions``: service → decision.
+  ``cause`` where given; ``decisions``: service → decision (or → ``{decision,
+  key_factors}``, the factors' codes); ``key_factors``: [code, effect] pairs in order.
 
 Every check also runs the batch plan and compares the snapshot with the statement.
 """
@@ -120,8 +121,15 @@ def test_golden_case(tmp_path: Path, name: str) -> None:
                     _check_lines(got["lines"], want["lines"], by_id, keys, where)
                 if "lists" in want:
                     _check_lists(got["lists"], want["lists"], keys, where)
+                if "key_factors" in want:
+                    factors = [(f["code"], f["effect"]) for f in got["key_factors"]]
+                    assert factors == [tuple(f) for f in want["key_factors"]], where
                 for service, decision in want.get("decisions", {}).items():
                     found = [d for d in got["decisions"] if d["service"] == service]
+                    if isinstance(decision, dict):  # with its key factors' codes
+                        codes = [[f["code"] for f in d["key_factors"]] for d in found]
+                        assert codes == [decision["key_factors"]], f"{where}: {service}"
+                        decision = decision["decision"]
                     assert [d["decision"] for d in found] == [decision], f"{where}: {service}"
     finally:
         store.close()

@@ -222,6 +222,24 @@ def test_statements_sum_to_scores_with_pilot_mechanics(
                     assert not graders or line.sets_grade, (line, graders)
                 if line.status.value == "repaired":
                     assert ids[line.related_entry or 0].status.value in ("counted", "expired")
+            # Key factors: at most four, a standing direct grade first, then what lowered
+            # the score most (each a deduction), every counted deduction's parameter among
+            # them unless four larger ones are.
+            factors = st_.key_factors
+            assert len(factors) <= 4
+            rest = factors[1:] if st_.direct is not None else factors
+            if st_.direct is not None:
+                assert factors[0].code == f"DIRECT:{st_.direct.parameter}"
+            assert all(f.effect < 0 for f in rest)
+            assert [abs(f.effect) for f in rest] == sorted(
+                (abs(f.effect) for f in rest), reverse=True
+            )
+            lowered = {
+                f"PARAMETER:{line.parameter}"
+                for line in st_.lines
+                if line.counted < 0 and line.sets_grade is None
+            }
+            assert lowered <= {f.code for f in rest} or len(rest) == 4 - (st_.direct is not None)
             if st_.direct is None:
                 assert st_.score == st_.points_score
             else:

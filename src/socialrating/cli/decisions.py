@@ -40,8 +40,13 @@ def decision_line(d: Any) -> Any:
     """A decision in one line: service, decision, terms, and why."""
     terms = ", ".join(f"{k} {v}" for k, v in d.terms.items())
     because = "; ".join(r.text for r in d.reasons)
+    factors = "; ".join(f"{n}. {f.text}" for n, f in enumerate(d.factors, start=1))
     return styled(
-        f"{d.service}: ", bold(d.decision), f" ({terms})" if terms else "", f" — {because}"
+        f"{d.service}: ",
+        bold(d.decision),
+        f" ({terms})" if terms else "",
+        f" — {because}",
+        f" — key factors: {factors}" if factors else "",
     )
 
 

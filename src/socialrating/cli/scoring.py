@@ -191,10 +191,10 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
         )
     )
     summary = doc["summary"]
-    if summary["key_reasons"]:
-        out().print(styled(bold("Key reasons")))
-        for r in summary["key_reasons"]:
-            out().print(f"  {r['points']:+d}  {r['text']}")
+    if st.key_factors:
+        out().print(styled(bold("Key factors"), " (what worsened the score most, ranked)"))
+        for n, f in enumerate(st.key_factors, start=1):
+            out().print(f"  {n}. {f.text}")
     totals = table("category", "points", "records counted", "not counted", "cut by cap")
     totals.add_row("base score", str(st.base), "", "", "")
     for t in summary["categories"]:

@@ -34,6 +34,25 @@ class Reason:
 
 
 @dataclass(frozen=True)
+class Factor:
+    """A key factor of a score or a refusal (``scoring/factors.py``): a code, what it is in
+    words, its effect in points (0 for a list membership), and the records behind it."""
+
+    code: str
+    text: str
+    effect: int
+    entries: tuple[int, ...] = ()
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "text": self.text,
+            "effect": self.effect,
+            "entries": list(self.entries),
+        }
+
+
+@dataclass(frozen=True)
 class Membership:
     """A subject's membership of a list, as the decision explains it."""
 
@@ -59,6 +78,8 @@ class Decision:
     """The date the grade and lists decided on are as of."""
     run_id: int | None = None
     """The scoring run decided from (None: computed for a statement)."""
+    factors: list[Factor] = field(default_factory=list)
+    """For a refusal or terms in a statement: its key factors, ranked, at most four."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -69,6 +90,7 @@ class Decision:
             "reasons": [r.as_dict() for r in self.reasons],
             "as_of": self.as_of,
             "run_id": self.run_id,
+            "key_factors": [f.as_dict() for f in self.factors],
         }
 
     def by(self, run_id: int | None, as_of: object) -> Decision:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from socialrating.appeals.cases import Appeal, appeals_of
-from socialrating.decisions.rules import Decision, Membership, decide
+from socialrating.decisions.rules import Decision, Factor, Membership, decide
 from socialrating.errors import ScoringError
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
@@ -22,6 +22,7 @@ from socialrating.ledger.subjects import find_subject
 from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import compiled, run_plan
+from socialrating.scoring.factors import refusal_factors, score_factors
 from socialrating.scoring.lookup import lookup
 
 
@@ -162,6 +163,8 @@ class Statement:
     bounded: int = 0
     bound: str | None = None
     appeals: list[Appeal] = field(default_factory=list)
+    key_factors: list[Factor] = field(default_factory=list)
+    """What worsened the score most, ranked by effect, at most four (``scoring/factors``)."""
     rules: str = ""
     """The version of the rulebook in force on the statement's date (``name version
     (hash)``); a line valued by an earlier one names it."""
@@ -201,6 +204,7 @@ class Statement:
             "score": self.score,
             "grade": self.grade,
             "stage": self.stage,
+            "key_factors": [f.as_dict() for f in self.key_factors],
             "lists": [_membership_dict(m) for m in self.lists],
             "decisions": [d.as_dict() for d in self.decisions],
             "appeals": [a.as_dict() for a in self.appeals],
@@ -354,6 +358,9 @@ def _statement(
     # DuckDB sums integers into 128-bit values; the score is a plain int.
     score = int(row["score"])
     bounded = 0 if direct is not None else score - points_score - contagion
+    adjustment = score - points_score - contagion - bounded
+    factors = score_factors(rb, subject.kind.value, lines, direct, contagion, adjustment)
+    decisions = [replace(d, factors=refusal_factors(d, lists, factors)) for d in decisions]
     result = Statement(
         subject,
         as_of,
@@ -373,6 +380,7 @@ def _statement(
         bounded=bounded,
         bound="floor" if bounded > 0 else "ceiling" if bounded < 0 else None,
         appeals=appeals,
+        key_factors=factors,
         rules=rb.label,
     )
     expected = (

@@ -1,9 +1,9 @@
-"""A statement's summary: totals per category and the key reasons, first.
+"""A statement's summary: totals per category, first.
 
-A statement of 600 records is read from the top: the score and grade, how much each
-area of life added or took, and the few records (and adjustments) that moved the score
-most, like a credit score's key factors, but each naming its record. The lines follow,
-optionally one category's only and the latest few.
+A statement of 600 records is read from the top: the score and grade, its key factors
+(``scoring/factors.py``: what worsened it most, ranked, at most four, each naming its
+records), how much each area of life added or took. The lines follow, optionally one
+category's only and the latest few.
 """
 
 from __future__ import annotations
@@ -12,8 +12,6 @@ from typing import Any
 
 from socialrating.model import Status
 from socialrating.scoring.statements import Statement, StatementLine
-
-KEY_REASONS = 4
 
 
 def category_totals(st: Statement) -> list[dict[str, Any]]:
@@ -32,45 +30,6 @@ def category_totals(st: Statement) -> list[dict[str, Any]]:
         else:
             t["not_counted"] += 1
     return sorted(totals.values(), key=lambda t: (t["points"] >= 0, -abs(t["points"])))
-
-
-def key_reasons(st: Statement, n: int = KEY_REASONS) -> list[dict[str, Any]]:
-    """What moved the score most: a direct grade, contagion, a floor or ceiling, then the
-    counted records with the largest effect (deductions before additions at equal size)."""
-    reasons: list[dict[str, Any]] = []
-    if st.direct is not None:
-        reasons.append(
-            {
-                "points": st.adjustment,
-                "entry_id": st.direct.entry_id,
-                "text": f"grade {st.direct.grade} set directly by {st.direct.parameter} "
-                f"(entry {st.direct.entry_id}, {st.direct.since})",
-            }
-        )
-    if st.contagion:
-        reasons.append(
-            {
-                "points": st.contagion,
-                "entry_id": None,
-                "text": f"contagion: {len(st.contacts)} low-graded contact(s)",
-            }
-        )
-    if st.bounded:
-        reasons.append(
-            {"points": st.bounded, "entry_id": None, "text": f"the rulebook's score {st.bound}"}
-        )
-    counted = [line for line in st.lines if line.status is Status.COUNTED and line.counted]
-    counted.sort(key=lambda line: (-abs(line.counted), line.counted, line.entry_id))
-    for line in counted[: max(0, n - len(reasons))]:
-        reasons.append(
-            {
-                "points": line.counted,
-                "entry_id": line.entry_id,
-                "text": (f"{line.name} ({line.parameter})" if line.name else line.parameter)
-                + f" on {line.date} (entry {line.entry_id}, {line.category})",
-            }
-        )
-    return reasons
 
 
 def shown_lines(
@@ -100,7 +59,7 @@ def statement_document(
     doc = st.as_dict()
     del doc["lines"]  # listed after the summary
     lines, left_out = shown_lines(st, category, limit)
-    doc["summary"] = {"categories": category_totals(st), "key_reasons": key_reasons(st)}
+    doc["summary"] = {"categories": category_totals(st)}
     doc["category"] = category
     shown = {line.entry_id for line in lines}
     others = [line for line in st.lines if category is not None and line.category != category]

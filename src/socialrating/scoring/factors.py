@@ -1,0 +1,100 @@
+"""Key factors: what worsened a score or caused a refusal, ranked by effect, at most four.
+
+Adverse-action rules ask for this beside the full statement: FCRA §609(f) gives "all of
+the key factors that adversely affected the credit score … the total number of which
+shall not exceed 4", in order of importance, and Reg B asks for the specific principal
+reasons of a refusal (``../shared/REAL_RULES.md`` 6c). Here a factor is:
+
+- a standing direct grade (``DIRECT:<parameter>``): it sets the grade whatever the points
+  say, so it ranks first;
+- a parameter (``PARAMETER:<code>``): the points its counted records cost, after caps,
+  repeats and bands, summed over its records;
+- contagion (``CONTAGION``): what contacts with low-graded citizens cost;
+- for a refusal, a list membership (``LIST:<list>``), with the record or grade behind it.
+
+Which way is worse is the rulebook's: lower scores are, unless its base score lies in its
+lowest band (a register counting points up from 0, where every point is against the
+subject). Only points that move the score the worse way are factors.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from socialrating.decisions.rules import Decision, Factor, Membership
+from socialrating.rulebook import RulebookHeader
+
+if TYPE_CHECKING:
+    from socialrating.scoring.statements import DirectGrade, StatementLine
+
+MAX_FACTORS = 4
+
+
+def worse_way(rb: RulebookHeader, kind: str) -> int:
+    """-1 when lower scores are worse (the usual), +1 when higher ones are: the base score
+    lies in the lowest of several bands, so points can only climb toward worse grades."""
+    bands = rb.bands(kind)
+    if len(bands) > 1 and rb.grade_of(rb.spec.base_score, kind) == bands[-1].grade:
+        return 1
+    return -1
+
+
+def score_factors(
+    rb: RulebookHeader,
+    kind: str,
+    lines: list[StatementLine],
+    direct: DirectGrade | None,
+    contagion: int,
+    adjustment: int,
+) -> list[Factor]:
+    """The key factors of a statement: its standing direct grade first, then parameters
+    and contagion by how far they moved the score the worse way, at most four."""
+    way = worse_way(rb, kind)
+    found: list[Factor] = []
+    if direct is not None:
+        grade, entry, parameter = direct.grade, direct.entry_id, direct.parameter
+        text = f"graded {grade} directly by entry {entry} ({parameter})"
+        found.append(Factor(f"DIRECT:{parameter}", text, adjustment, (entry,)))
+    by_parameter: dict[str, list[StatementLine]] = {}
+    for line in lines:
+        if line.counted * way > 0 and line.sets_grade is None:
+            by_parameter.setdefault(line.parameter, []).append(line)
+    ranked = []
+    for parameter, mine in by_parameter.items():
+        effect = sum(line.counted for line in mine)
+        name = f"{mine[0].name} ({parameter})" if mine[0].name else parameter
+        n = len(mine)
+        text = f"{name}: {n} record{'s' if n > 1 else ''}, {effect:+d} points"
+        entries = tuple(line.entry_id for line in mine)
+        ranked.append(Factor(f"PARAMETER:{parameter}", text, effect, entries))
+    if contagion * way > 0:
+        text = f"contacts with low-graded citizens: {contagion:+d} points"
+        ranked.append(Factor("CONTAGION", text, contagion))
+    ranked.sort(key=lambda f: (-abs(f.effect), f.code))
+    return (found + ranked)[:MAX_FACTORS]
+
+
+def refusal_factors(
+    decision: Decision, memberships: list[Membership], score: list[Factor]
+) -> list[Factor]:
+    """The key factors of a refusal or of terms: the list memberships the deciding rule
+    looked at, then (for a rule on grades, or none) the score's key factors; at most
+    four. An allowed decision has none."""
+    if decision.decision == "allowed":
+        return []
+    codes = {r.code for r in decision.reasons}
+    found: list[Factor] = []
+    for m in memberships:
+        if f"LIST:{m.list}" not in codes:
+            continue
+        if m.cause == "grade":
+            text = f"on {m.list} for grade {m.grade}"
+        elif m.cause == "joint":
+            text = f"on {m.list} through {m.via} (joint punishment)"
+        else:
+            text = f"on {m.list} by entry {m.entry_id}"
+        entries = () if m.entry_id is None else (m.entry_id,)
+        found.append(Factor(f"LIST:{m.list}", text, 0, entries))
+    if any(code.startswith("GRADE:") for code in codes):
+        found += score
+    return found[:MAX_FACTORS]

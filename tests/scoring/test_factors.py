@@ -1,0 +1,63 @@
+"""Key factors: which way is worse per rulebook, and the factors a refusal or terms carry
+when its rule looked at the grade (the score's factors) or a list (the membership)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+from tests.conftest import DATA, ROOT, feed
+
+from socialrating.ledger import activate_rulebook, open_store, register_subjects
+from socialrating.rulebook import load_rulebook
+from socialrating.scoring import statement
+from socialrating.scoring.factors import worse_way
+
+
+def test_which_way_is_worse() -> None:
+    assert worse_way(load_rulebook(ROOT / "rulebooks" / "seed.yaml"), "citizen") == -1
+    # The register counts up from 0, the lowest band: points are against the driver.
+    assert worse_way(load_rulebook(ROOT / "rulebooks" / "licence-points.yaml"), "citizen") == 1
+    # One band: no way is worse, and no points are counted either.
+    assert worse_way(load_rulebook(ROOT / "rulebooks" / "court-list.yaml"), "citizen") == -1
+
+
+def test_terms_by_grade_carry_the_score_factors_and_a_list_refusal_its_membership(
+    tmp_path: Path,
+) -> None:
+    store = open_store(tmp_path / "f.duckdb", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+        register_subjects(store, pa.table({"code": ["c1", "c2"], "kind": ["citizen"] * 2}))
+        feed(
+            store,
+            "police",
+            [
+                {"subject": "c1", "parameter": "unruly", "date": "2021-02-01"},
+                {"subject": "c1", "parameter": "unruly", "date": "2021-03-01"},
+            ],
+        )
+        feed(store, "court", [{"subject": "c1", "parameter": "tax_debt", "date": "2021-03-02"}])
+        feed(store, "court", [{"subject": "c2", "parameter": "debtor", "date": "2021-03-02"}])
+        st = statement(store, "c1", dt.date(2021, 6, 1))  # 1000 - 40 - 10 = 950: B
+        assert st.grade == "B"
+        assert [(f.code, f.effect, len(f.entries)) for f in st.key_factors] == [
+            ("PARAMETER:unruly", -40, 2),
+            ("PARAMETER:tax_debt", -10, 1),
+        ]
+        (loan,) = [d for d in st.decisions if d.service == "loan"]
+        assert loan.decision == "terms"  # the rule on grades B and C
+        assert loan.factors == st.key_factors
+        (flight,) = [d for d in st.decisions if d.service == "flight"]
+        assert flight.decision == "refused"  # on the flight ban: unruly enters it
+        assert [f.code for f in flight.factors] == ["LIST:flight_ban"]
+        assert flight.factors[0].entries  # the record that put c1 on the list
+        st2 = statement(store, "c2", dt.date(2021, 6, 1))
+        (loan2,) = [d for d in st2.decisions if d.service == "loan"]
+        assert [f.code for f in loan2.factors] == ["LIST:debtors"]
+        allowed = [d for d in st2.decisions if d.decision == "allowed"]
+        assert allowed and all(d.factors == [] for d in allowed)
+        assert st2.as_dict()["decisions"][0]["key_factors"] is not None
+    finally:
+        store.close()
