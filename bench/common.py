@@ -166,6 +166,8 @@ def plain_rulebook(rb: Rulebook) -> Rulebook:
 
     data = yaml.safe_load(rb.yaml_text)
     for p in data["parameters"]:
+        if p.get("bands") is not None:
+            p.setdefault("points", 0)  # its bands gave its points; the peers have none
         for key in MECHANICS:
             p.pop(key, None)
     for c in data["categories"]:
