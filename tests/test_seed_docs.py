@@ -30,7 +30,7 @@ DOC = ROOT / "docs" / "rulebook.md"
 README = ROOT / "README.md"
 SCRIPT = ROOT / "scripts" / "make_seed_catalogue.py"
 REGENERATE = ".venv/bin/python -m socialrating.rulebook.seedfacts --write"
-WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6}
+WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "nine": 9}
 
 
 def value(p: Parameter) -> float:
@@ -50,6 +50,9 @@ class Seed:
 
     def p(self, code: str) -> Parameter:
         return next(p for p in self.spec.parameters if p.code == code)
+
+    def list(self, code: str) -> Any:
+        return next(lst for lst in self.spec.lists if lst.code == code)
 
     def category(self, code: str) -> Any:
         return next(c for c in self.spec.categories if c.code == code)
@@ -160,7 +163,76 @@ def single(values: object) -> object:
     return value
 
 
+def years(days: int | None) -> float:
+    """Whole years of 365 days (a validity written in days)."""
+    return round((days or 0) / 365)
+
+
+def validity_by_level(s: Seed, code: str) -> dict[str | None, int]:
+    return {v.level: v.days for v in s.p(code).validity or []}
+
+
+# The sources table: each borrowed rule's figures against the shipped seed.
+SOURCES = [
+    Claim(
+        r"base (\d+); citizen grades AAA ≥ (\d+), AA ≥ (\d+), A ≥ (\d+), B ≥ (\d+), "
+        r"C ≥ (\d+), D below; A the default",
+        lambda s: (s.base, *[b.min for b in s.spec.grades.citizen[:-1]]),
+        lambda s: s.rb.grade_of(s.base, "citizen") == "A",
+    ),
+    Claim(
+        r"graded D directly, for (\d+) years \(`courts\.dishonest_debtor`, (\d+) days\)",
+        lambda s: (
+            years(s.p("courts.dishonest_debtor").expires_after_days),
+            s.p("courts.dishonest_debtor").expires_after_days,
+        ),
+    ),
+    Claim(
+        r"a repaired court debt: (-\d+) for (\d+) years, (-\d+) for organisations, (-\d+) "
+        r"for their legal representatives",
+        lambda s: (
+            s.p("courts.debt_paid").points,
+            years(s.p("courts.debt_paid").expires_after_days),
+            s.p("courts.debt_paid").points_organisation,
+            s.p("courts.debt_paid").points_representative,
+        ),
+    ),
+    Claim(
+        r"volunteering: \+(\d+) from (\d+) hours to \+(\d+) from (\d+), (\w+) bands",
+        lambda s: (
+            (b := s.p("charity.volunteer_hours").bands) and b.steps[0].points,
+            b and b.steps[0].from_,
+            b and b.steps[-1].points,
+            b and b.steps[-1].from_,
+            b and len(b.steps),
+        ),
+    ),
+    Claim(r"blood donation \+(\d+) a donation", lambda s: (s.p("charity.blood_donation").points,)),
+    Claim(
+        r"a heroic act counts (\d+) years when recognised nationally, (\d+) provincially, "
+        r"(\d+) otherwise",
+        lambda s: tuple(
+            years(validity_by_level(s, "heroism.heroic_act")[k])
+            for k in ("national", "provincial", None)
+        ),
+    ),
+    Claim(
+        r"appeals answered within (\d+) working days",
+        lambda s: (s.spec.appeals.deadline_days,),
+        lambda s: s.spec.appeals.working_days,
+    ),
+    Claim(
+        r"the dishonest-debtor list: (\d+) years \(`term_days: (\d+)`\), no minors",
+        lambda s: (
+            years(s.list("dishonest_debtors").term_days),
+            s.list("dishonest_debtors").term_days,
+        ),
+        lambda s: s.list("dishonest_debtors").min_age == 18,
+    ),
+]
+
 CLAIMS = [
+    *SOURCES,
     # Appeals.
     Claim(
         r"takes the default \(1\.13, 3\.20\): a reviewer answers an appeal within (\d+) "
@@ -617,6 +689,7 @@ CLAIMS = [
 
 # Numbers of the text that are not figures of the seed.
 ALLOWED = [
+    r"\| \d\.\d[^|]*\|",  # a source's section of REAL_RULES.md, in the sources table
     r"SPEC section \d+('s)?",  # the specification's sections
     r"section \d+",
     r"\(\d\.\d+\)",  # this file's sections
