@@ -168,6 +168,18 @@ def years(days: int | None) -> float:
     return round((days or 0) / 365)
 
 
+def bands_of(s: Seed, code: str) -> Any:
+    bands = s.p(code).bands
+    assert bands is not None, f"{code} has no bands"
+    return bands
+
+
+def volunteering(s: Seed) -> Expected:
+    """The volunteering bands' first and last step: points and hours."""
+    steps = bands_of(s, "charity.volunteer_hours").steps
+    return steps[0].points, steps[0].from_, steps[-1].points, steps[-1].from_
+
+
 def validity_by_level(s: Seed, code: str) -> dict[str | None, int]:
     return {v.level: v.days for v in s.p(code).validity or []}
 
@@ -199,13 +211,7 @@ SOURCES = [
     ),
     Claim(
         r"volunteering: \+(\d+) from (\d+) hours to \+(\d+) from (\d+), (\w+) bands",
-        lambda s: (
-            (b := s.p("charity.volunteer_hours").bands) and b.steps[0].points,
-            b and b.steps[0].from_,
-            b and b.steps[-1].points,
-            b and b.steps[-1].from_,
-            b and len(b.steps),
-        ),
+        lambda s: (*volunteering(s), len(bands_of(s, "charity.volunteer_hours").steps)),
     ),
     Claim(r"blood donation \+(\d+) a donation", lambda s: (s.p("charity.blood_donation").points,)),
     Claim(
@@ -296,13 +302,7 @@ CLAIMS = [
     Claim(
         r"`charity\.volunteer_hours` earns \+(\d+) from (\d+) hours rising to \+(\d+) from "
         r"(\d+) \((\w+) band\)",
-        lambda s: (
-            (b := s.p("charity.volunteer_hours").bands) and b.steps[0].points,
-            b and b.steps[0].from_,
-            b and b.steps[-1].points,
-            b and b.steps[-1].from_,
-            b and b.mode,
-        ),
+        lambda s: (*volunteering(s), bands_of(s, "charity.volunteer_hours").mode),
     ),
     Claim(
         r"`charity\.donation` earns ([\d.]+) point per 100 yuan up to ([\d,]+), ([\d.]+) per "

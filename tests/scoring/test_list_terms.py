@@ -78,12 +78,9 @@ def ledgers(draw: st.DrawFn) -> tuple[list[tuple[str, int]], int]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(
-    records=st.lists(record, min_size=1, max_size=8),
-    who=st.sampled_from(sorted(BORN)),
-    as_of=st.integers(0, 33).map(lambda k: 10 * k + 5),
-)
-def test_list_terms_follow_the_rules(records: list[tuple[str, int]], who: str, as_of: int) -> None:
+@given(ledger=ledgers(), who=st.sampled_from(sorted(BORN)))
+def test_list_terms_follow_the_rules(ledger: tuple[list[tuple[str, int]], int], who: str) -> None:
+    records, as_of = ledger
     store = open_store(":memory:", create=True)
     try:
         activate_rulebook(store, load_rulebook(RULEBOOK))
