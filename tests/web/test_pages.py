@@ -447,7 +447,14 @@ def test_the_operator_verifies_the_ledger_from_the_dashboard(tmp_path: Path) -> 
         assert "broken" in verified.split("</dd>")[0] and "snapshot" in verified.split("</dd>")[0]
 
 
-def test_a_server_compiles_the_statement_plans_when_it_starts(tmp_path: Path) -> None:
+def test_a_server_compiles_the_statement_plans_when_it_starts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A fresh process: plans another test compiled for the same rulebook in this worker
+    # are in memory, and would not be stored in this database again.
+    from socialrating.scoring import compiled as plans
+
+    monkeypatch.setattr(plans, "_CACHE", {})
     db = cli_ledger(tmp_path, subjects="code,kind\nc1,citizen\n",
                     batch="key,subject,parameter,date\nk1,c1,debtor,2021-02-01\n")  # fmt: skip
     app = create_app(db, warm=True)
