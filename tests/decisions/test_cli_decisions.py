@@ -37,6 +37,13 @@ def test_check_lists_and_batch(db: str, tmp_path: Path) -> None:
     assert doc["decision"] == "refused"
     assert [r["code"] for r in doc["reasons"]] == ["RULE:loan#1", "LIST:debtors"]
     assert doc["reasons"][1]["entry_id"] == 2  # entry 1 is the rulebook's activation
+    # Its key factor: the membership the rule looked at, with the record behind it.
+    assert doc["key_factors"] == [
+        {"code": "LIST:debtors", "text": "on debtors by entry 2", "effect": 0, "entries": [2]}
+    ]
+    assert "key factors: 1. on debtors by entry 2" in ok("check", "c1", "loan", "--db", db).stdout
+    # Terms by grade from a run carry no factors: the statement ranks the score's.
+    assert one_json("check", "c2", "loan", "--db", db)["key_factors"] == []
     text = ok("check", "c2", "loan", "--db", db).stdout
     assert "terms (rate_adjustment -0.5, collateral none)" in text
     sizes = one_json("lists", "--db", db)

@@ -79,7 +79,9 @@ class Decision:
     run_id: int | None = None
     """The scoring run decided from (None: computed for a statement)."""
     factors: list[Factor] = field(default_factory=list)
-    """For a refusal or terms in a statement: its key factors, ranked, at most four."""
+    """For a refusal or terms: its key factors, ranked, at most four. The list memberships
+    its rule looked at; in a statement, then the score's key factors (``scoring/factors``)
+    when the rule looked at the grade."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -128,15 +130,35 @@ def decide(
         reasons = [Reason(f"RULE:{service.code}#{n}", rule.reason or _describe(rule))]
         if rule.when.grades is not None:
             reasons += _grade_reasons(grade, score, direct, direct_entry, contagion)
-        for m in memberships:
-            if rule.when.lists is not None and m.list in rule.when.lists:
-                reasons.append(_list_reason(m))
-        return Decision(subject, service.code, rule.decision, dict(rule.terms), reasons)
+        looked = [
+            m for m in memberships if rule.when.lists is not None and m.list in rule.when.lists
+        ]
+        reasons += [_list_reason(m) for m in looked]
+        factors = [] if rule.decision == "allowed" else list_factors(looked)
+        return Decision(
+            subject, service.code, rule.decision, dict(rule.terms), reasons, factors=factors
+        )
     reasons = [
         Reason(f"RULE:{service.code}#otherwise", f"no rule applies: {service.otherwise}"),
         *_grade_reasons(grade, score, direct, direct_entry, contagion),
     ]
     return Decision(subject, service.code, service.otherwise, {}, reasons)
+
+
+def list_factors(memberships: list[Membership]) -> list[Factor]:
+    """The key factors of a refusal or terms by list: each membership the rule looked at,
+    with the record (or grade, or organisation) behind it; at most four."""
+    found = []
+    for m in memberships[:4]:
+        if m.cause == "grade":
+            text = f"on {m.list} for grade {m.grade}"
+        elif m.cause == "joint":
+            text = f"on {m.list} through {m.via} (joint punishment)"
+        else:
+            text = f"on {m.list} by entry {m.entry_id}"
+        entries = () if m.entry_id is None else (m.entry_id,)
+        found.append(Factor(f"LIST:{m.list}", text, 0, entries))
+    return found
 
 
 def _describe(rule: ServiceRule) -> str:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from socialrating.decisions.rules import Decision, Factor, Membership
+from socialrating.decisions.rules import Decision, Factor
 from socialrating.rulebook import RulebookHeader
 
 if TYPE_CHECKING:
@@ -74,27 +74,13 @@ def score_factors(
     return (found + ranked)[:MAX_FACTORS]
 
 
-def refusal_factors(
-    decision: Decision, memberships: list[Membership], score: list[Factor]
-) -> list[Factor]:
-    """The key factors of a refusal or of terms: the list memberships the deciding rule
-    looked at, then (for a rule on grades, or none) the score's key factors; at most
-    four. An allowed decision has none."""
+def refusal_factors(decision: Decision, score: list[Factor]) -> list[Factor]:
+    """The key factors of a refusal or of terms in a statement: the list memberships the
+    deciding rule looked at (``decide`` gives them), then, for a rule on grades (or none),
+    the score's key factors; at most four. An allowed decision has none."""
     if decision.decision == "allowed":
         return []
-    codes = {r.code for r in decision.reasons}
-    found: list[Factor] = []
-    for m in memberships:
-        if f"LIST:{m.list}" not in codes:
-            continue
-        if m.cause == "grade":
-            text = f"on {m.list} for grade {m.grade}"
-        elif m.cause == "joint":
-            text = f"on {m.list} through {m.via} (joint punishment)"
-        else:
-            text = f"on {m.list} by entry {m.entry_id}"
-        entries = () if m.entry_id is None else (m.entry_id,)
-        found.append(Factor(f"LIST:{m.list}", text, 0, entries))
-    if any(code.startswith("GRADE:") for code in codes):
+    found = list(decision.factors)
+    if any(r.code.startswith("GRADE:") for r in decision.reasons):
         found += score
     return found[:MAX_FACTORS]

@@ -360,7 +360,7 @@ def _statement(
     bounded = 0 if direct is not None else score - points_score - contagion
     adjustment = score - points_score - contagion - bounded
     factors = score_factors(rb, subject.kind.value, lines, direct, contagion, adjustment)
-    decisions = [replace(d, factors=refusal_factors(d, lists, factors)) for d in decisions]
+    decisions = [replace(d, factors=refusal_factors(d, factors)) for d in decisions]
     result = Statement(
         subject,
         as_of,
