@@ -118,3 +118,13 @@ def test_positive_points_beside_a_direct_grade_say_what_they_do(tmp_path: Path) 
     assert p.field == "parameters[1].points"
     assert "would never count" in p.reason
     assert "grade 'B''s direct score" in p.reason
+
+
+def test_an_unknown_top_level_field_does_not_hide_the_rest(tmp_path: Path) -> None:
+    text = changed('version: "1"', 'version: "1"\ntitel: A typo')
+    text = changed("category: charity, points: 10", "category: charty, points: 10", text)
+    problems = problems_of(write(tmp_path, text))
+    assert [(p.field, p.reason) for p in problems] == [
+        ("titel", "unknown field"),
+        ("parameters[1].category", "unknown category 'charty'"),
+    ]

@@ -129,7 +129,8 @@ def _set_aside(
         if isinstance(code, str):
             dropped.add(code)
         return True
-    if top in _OPTIONAL or (top in _LISTS and top not in ("institutions", "categories")):
+    unknown = isinstance(top, str) and top not in RulebookSpec.model_fields  # a typo
+    if unknown or top in _OPTIONAL or (top in _LISTS and top not in ("institutions", "categories")):
         data.pop(top, None)
         return True
     if top in _STAND_INS:
