@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import DATA, TINY
 from tests.test_cli import cli, ok, one_json
 
+from socialrating.ledger import open_store
+
 # The consequences rulebook (tests/data/consequences.yaml): c1 and the organisation o1 are
 # debtors (-200 each, entries 2 and 3); o1 names c2 its legal representative (entry 4).
 # As of 2021-05-31: o1 scores 800, grade D, so it is blacklisted for its grade, and c2
@@ -254,6 +256,22 @@ def test_demo_again_says_nothing_is_new(tmp_path: Path) -> None:
     again = ok(*args).stdout
     assert "nothing new: run 1 already scored this ledger as of 2021-01-20" in again
     assert len(one_json("runs", "--db", str(tmp_path / "d.duckdb"))) == 1
+
+
+def test_demo_after_the_rulebook_changed(tmp_path: Path) -> None:
+    """A demo ledger made with an earlier version of the rulebook (the seed before an
+    upgrade): the demo installs the new one from its date, saying why in the ledger."""
+    changed = tmp_path / "tiny2.yaml"
+    changed.write_text(TINY.read_text().replace("points: -10", "points: -12", 1))
+    db = str(tmp_path / "d.duckdb")
+    common = ["--db", db, "--citizens", "50", "--organisations", "5", "--days", "20"]
+    ok("demo", "--rulebook", str(TINY), *common)
+    ok("demo", "--rulebook", str(changed), *common)
+    listed = ok("rulebook", "list", "--db", db).stdout
+    assert listed.count("tiny") >= 2
+    with open_store(db) as store:
+        reasons = [a for (a,) in store.rows("SELECT act FROM entries WHERE kind = ? ", [3])]
+    assert any("the demo's rulebook changed" in str(a) for a in reasons)
 
 
 # --- what a reviewer found as a newcomer ---------------------------------------------------
