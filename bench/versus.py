@@ -101,7 +101,9 @@ def main() -> None:
                 for name, side in (("before", before), ("now", ROOT)):
                     t = timed(side, db, plain, args.repeat)
                     times[name].append(t)
-                    log(f"round {n}, {name} ({args.rev if name == 'before' else 'HEAD'}): {t:.2f} s")
+                    log(
+                        f"round {n}, {name} ({args.rev if name == 'before' else 'HEAD'}): {t:.2f} s"
+                    )
         finally:
             subprocess.run(
                 ["git", "-C", str(ROOT), "worktree", "remove", "--force", str(before)],
