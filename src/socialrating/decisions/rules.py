@@ -33,6 +33,10 @@ class Reason:
         return {"code": self.code, "text": self.text, "entry_id": self.entry_id}
 
 
+MAX_FACTORS = 4
+"""At most this many key factors (FCRA §609(f))."""
+
+
 @dataclass(frozen=True)
 class Factor:
     """A key factor of a score or a refusal (``scoring/factors.py``): a code, what it is in
@@ -149,7 +153,7 @@ def list_factors(memberships: list[Membership]) -> list[Factor]:
     """The key factors of a refusal or terms by list: each membership the rule looked at,
     with the record (or grade, or organisation) behind it; at most four."""
     found = []
-    for m in memberships[:4]:
+    for m in memberships[:MAX_FACTORS]:
         if m.cause == "grade":
             text = f"on {m.list} for grade {m.grade}"
         elif m.cause == "joint":

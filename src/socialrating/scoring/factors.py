@@ -21,13 +21,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from socialrating.decisions.rules import Decision, Factor
+from socialrating.decisions.rules import MAX_FACTORS, Decision, Factor
 from socialrating.rulebook import RulebookHeader
 
 if TYPE_CHECKING:
-    from socialrating.scoring.statements import DirectGrade, StatementLine
-
-MAX_FACTORS = 4
+    from socialrating.scoring.statements import Statement, StatementLine
 
 
 def worse_way(rb: RulebookHeader, kind: str) -> int:
@@ -39,24 +37,17 @@ def worse_way(rb: RulebookHeader, kind: str) -> int:
     return -1
 
 
-def score_factors(
-    rb: RulebookHeader,
-    kind: str,
-    lines: list[StatementLine],
-    direct: DirectGrade | None,
-    contagion: int,
-    adjustment: int,
-) -> list[Factor]:
+def score_factors(rb: RulebookHeader, st: Statement) -> list[Factor]:
     """The key factors of a statement: its standing direct grade first, then parameters
     and contagion by how far they moved the score the worse way, at most four."""
-    way = worse_way(rb, kind)
+    way = worse_way(rb, st.subject.kind.value)
     found: list[Factor] = []
-    if direct is not None:
-        grade, entry, parameter = direct.grade, direct.entry_id, direct.parameter
+    if st.direct is not None:
+        grade, entry, parameter = st.direct.grade, st.direct.entry_id, st.direct.parameter
         text = f"graded {grade} directly by entry {entry} ({parameter})"
-        found.append(Factor(f"DIRECT:{parameter}", text, adjustment, (entry,)))
+        found.append(Factor(f"DIRECT:{parameter}", text, st.adjustment, (entry,)))
     by_parameter: dict[str, list[StatementLine]] = {}
-    for line in lines:
+    for line in st.lines:
         if line.counted * way > 0 and line.sets_grade is None:
             by_parameter.setdefault(line.parameter, []).append(line)
     ranked = []
@@ -67,9 +58,9 @@ def score_factors(
         text = f"{name}: {n} record{'s' if n > 1 else ''}, {effect:+d} points"
         entries = tuple(line.entry_id for line in mine)
         ranked.append(Factor(f"PARAMETER:{parameter}", text, effect, entries))
-    if contagion * way > 0:
-        text = f"contacts with low-graded citizens: {contagion:+d} points"
-        ranked.append(Factor("CONTAGION", text, contagion))
+    if st.contagion * way > 0:
+        text = f"contacts with low-graded citizens: {st.contagion:+d} points"
+        ranked.append(Factor("CONTAGION", text, st.contagion))
     ranked.sort(key=lambda f: (-abs(f.effect), f.code))
     return (found + ranked)[:MAX_FACTORS]
 

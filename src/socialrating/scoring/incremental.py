@@ -94,7 +94,7 @@ def _terms(lst: BlackList) -> list[tuple[list[str], int]]:
     for code in lst.enter_by:
         days = lst.term_by.get(code, lst.term_days)
         if days is not None:
-            by_days.setdefault(int(days), []).append(code)
+            by_days.setdefault(days, []).append(code)
     return [(codes, days) for days, codes in sorted(by_days.items())]
 
 

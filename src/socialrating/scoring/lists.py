@@ -239,12 +239,15 @@ def _term(entries: ir.Table, lst: BlackList) -> ir.IntegerValue:
     default = ibis.literal(lst.term_days, "int32")
     if not lst.term_by:
         return default
+    return _by_code(entries.code, lst.term_by, default)
+
+
+def _by_code(
+    code: ir.StringValue, days: dict[str, int | None], default: ir.IntegerValue
+) -> ir.IntegerValue:
+    """The days ``days`` gives a record's parameter ``code``, else ``default``."""
     return ibis.cases(
-        *[
-            (entries.code == code, ibis.literal(days, "int32"))
-            for code, days in lst.term_by.items()
-        ],
-        else_=default,
+        *[(code == c, ibis.literal(d, "int32")) for c, d in days.items()], else_=default
     )
 
 
@@ -255,9 +258,7 @@ def _extended(ev: ir.Table, entries: ir.Table, lst: BlackList) -> ir.Table:
     x = x.select(
         x_subject=x.subject_id,
         x_day=x.day,
-        x_days=ibis.cases(
-            *[(x.code == code, days) for code, days in lst.extend_by.items()], else_=0
-        ),
+        x_days=_by_code(x.code, dict(lst.extend_by), ibis.literal(0, "int32")),
     )
     j = entries.join(
         x,
@@ -281,9 +282,14 @@ def _of_age_on_the_day(inputs: PlanInputs, entries: ir.Table, min_age: int) -> i
     s = inputs.subjects
     born = s.filter(s.born.notnull()).select(a_subject=s.subject_id, a_born=s.born)
     joined = entries.left_join(born, entries.subject_id == born.a_subject)
-    day = ibis.literal(EPOCH) + joined.day.as_interval("D")
-    old_enough = joined.a_born.isnull() | (joined.a_born + ibis.interval(years=min_age) <= day)
-    return joined.filter(old_enough).select(*[joined[c] for c in entries.columns])
+    ok = _of_age(joined.a_born, joined.day, min_age)
+    return joined.filter(ok).select(*[joined[c] for c in entries.columns])
+
+
+def _of_age(born: ir.DateValue, day: ir.IntegerValue, years: int) -> ir.BooleanValue:
+    """Born at least ``years`` years before day number ``day`` (or no birth date known)."""
+    date = ibis.literal(EPOCH) + day.as_interval("D")
+    return born.isnull() | (born + ibis.interval(years=years) <= date)
 
 
 def _eligible(
@@ -297,8 +303,7 @@ def _eligible(
         ok = ok & (s.kind == lst.subjects)
     if lst.min_age is not None:
         day = as_of if isinstance(as_of, ir.Value) else ibis.literal(as_of, "int32")
-        today = ibis.literal(EPOCH) + day.as_interval("D")
-        ok = ok & (s.born.isnull() | (s.born + ibis.interval(years=lst.min_age) <= today))
+        ok = ok & _of_age(s.born, day, lst.min_age)
     return joined.filter(ok).select(*[joined[c] for c in rows.columns])
 
 

@@ -179,7 +179,7 @@ def _absorbed(acts: ir.Table, direct: bool) -> ir.Table:
         joined.g_first.notnull(), joined.valid, joined.points != 0, joined.direct_bit.isnull()
     ).select(act_entry=joined.entry_id, first=joined.g_first % ORDER_SHIFT)
     rest = joined.filter(joined.g_first.isnull()).select(*acts.columns)
-    return _absorbed_by_points(rest).select("act_entry", "first").union(graded, distinct=False)
+    return _absorbed_by_points(rest).union(graded, distinct=False)
 
 
 def _absorbed_by_points(acts: ir.Table) -> ir.Table:
@@ -195,7 +195,7 @@ def _absorbed_by_points(acts: ir.Table) -> ir.Table:
         rank=ibis.row_number().over(w),
         first=cand.entry_id.first().over(w),
     )
-    return ranked.filter(ranked.rank > 0)
+    return ranked.filter(ranked.rank > 0).select("act_entry", "first")
 
 
 def _apply_acts(t: ir.Table, absorbed: ir.Table) -> ir.Table:

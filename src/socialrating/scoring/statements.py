@@ -358,9 +358,6 @@ def _statement(
     # DuckDB sums integers into 128-bit values; the score is a plain int.
     score = int(row["score"])
     bounded = 0 if direct is not None else score - points_score - contagion
-    adjustment = score - points_score - contagion - bounded
-    factors = score_factors(rb, subject.kind.value, lines, direct, contagion, adjustment)
-    decisions = [replace(d, factors=refusal_factors(d, factors)) for d in decisions]
     result = Statement(
         subject,
         as_of,
@@ -380,8 +377,13 @@ def _statement(
         bounded=bounded,
         bound="floor" if bounded > 0 else "ceiling" if bounded < 0 else None,
         appeals=appeals,
-        key_factors=factors,
         rules=rb.label,
+    )
+    factors = score_factors(rb, result)
+    result = replace(
+        result,
+        key_factors=factors,
+        decisions=[replace(d, factors=refusal_factors(d, factors)) for d in decisions],
     )
     expected = (
         bound_score(rb, result.points_score + contagion)
