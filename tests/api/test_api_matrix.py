@@ -113,8 +113,14 @@ def test_a_provider_sees_no_score_and_no_record(served: tuple[TestClient, dict[s
     assert [r["code"] for r in doc["reasons"]] == ["RULE:loan#1", "LIST:debtors"]
     text = str(doc)
     assert "score" not in text and all(r["entry_id"] is None for r in doc["reasons"])
+    # Its key factor names the list, not the record behind it.
+    assert doc["key_factors"] == [
+        {"code": "LIST:debtors", "text": "a list membership", "effect": None, "entries": []}
+    ]
+    assert "by entry" not in text
     admin = call(client, secrets["admin"], "GET", "/v1/decisions/loan/c1").json()
     assert admin["reasons"][1]["entry_id"] is not None  # the operator sees the record
+    assert admin["key_factors"][0]["entries"] == [admin["reasons"][1]["entry_id"]]
 
 
 def test_the_subject_sees_who_read_its_data(served: tuple[TestClient, dict[str, str]]) -> None:

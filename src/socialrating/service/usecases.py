@@ -174,14 +174,24 @@ SAFE_TEXT = {
 
 
 def _for_provider(decision: dict[str, Any]) -> dict[str, Any]:
-    """A decision as a provider sees it: codes and the rule's words; no score, no entry."""
+    """A decision as a provider sees it: codes and the rule's words; no score, no entry
+    (its key factors too: their codes, without points or records)."""
     reasons = []
     for r in decision["reasons"]:
         code = str(r["code"])
         kind = code.split(":", 1)[0].split("#", 1)[0]
         text = r["text"] if kind == "RULE" else SAFE_TEXT.get(kind, "")
         reasons.append({"code": code, "text": text, "entry_id": None})
-    return {**decision, "reasons": reasons}
+    factors = [
+        {
+            "code": f["code"],
+            "text": SAFE_TEXT.get(str(f["code"]).split(":", 1)[0], ""),
+            "effect": None,
+            "entries": [],
+        }
+        for f in decision.get("key_factors", [])
+    ]
+    return {**decision, "reasons": reasons, "key_factors": factors}
 
 
 _RESCORING = threading.Lock()
