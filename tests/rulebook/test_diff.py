@@ -137,3 +137,9 @@ def test_a_reference_that_names_nothing_says_so(tmp_path: Path, a: str, b: str, 
     ok("init", "--db", db, "--rulebook", str(DATA / "consequences.yaml"))
     result = cli("rulebook", "diff", a, b, "--db", db)
     assert result.exit_code == 1 and said in result.output and "Traceback" not in result.output
+
+
+def test_a_rectification_window_that_changed_is_said(tmp_path: Path) -> None:
+    a = ROOT / "rulebooks" / "tax-credit.yaml"
+    b = amended(tmp_path, a, ("{days: 30, share: 0.8}", "{days: 45, share: 0.8}"))
+    assert texts(a, b) == ["parameter repair.made_good: rectifies.within[1].days 30 → 45"]

@@ -5,7 +5,8 @@ Each directory under ``tests/cases/`` holds:
 - the rulebook: ``rulebook.yaml``, or the file ``case.yaml`` names as ``rulebook``
   (relative to the case, so cases can share ``tests/cases/pilot.yaml``);
 - ``ledger.csv``: the records in the order they arrive, with an ``institution`` column
-  (consecutive rows of one institution form one batch); ``refers_to`` names a row's key;
+  (consecutive rows of one institution form one batch, which ends before a row that
+  names one of its rows); ``refers_to`` names a row's key;
 - ``case.yaml``: ``subjects`` (code → kind, or → ``{kind, born}``) and ``checks``, each an
   ``as_of`` date and,
   per subject, the expected ``score``, ``grade`` and optionally ``points_score``,
@@ -66,6 +67,9 @@ def _load(tmp_path: Path, case: Path) -> tuple[Store, dict[str, Any], dict[str, 
     keys: dict[str, int] = {}
     batch: list[dict[str, str]] = []
     for i, row in enumerate(rows):
+        if row.get("refers_to") in {r["key"] for r in batch}:  # stored before it is named
+            _ingest(store, batch, keys)
+            batch = []
         batch.append(row)
         if i + 1 == len(rows) or rows[i + 1]["institution"] != row["institution"]:
             _ingest(store, batch, keys)

@@ -46,7 +46,7 @@ from socialrating.ledger.limits import (
     too_long_sql,
 )
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
-from socialrating.ledger.rulebooks import active_hash
+from socialrating.ledger.rulebooks import active_hash, stored_rulebook
 from socialrating.ledger.store import Store
 from socialrating.model import InstitutionClass, day_number
 
@@ -195,6 +195,29 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
         "kind = 2 AND given_subject_id IS NOT NULL AND ref_subject_id IS NOT NULL "
         "AND given_subject_id <> ref_subject_id",
         "'does not match the subject of entry ' || refers_text",
+    ),
+    (
+        "refers_to",
+        "kind = 1 AND ref_kind IS NOT NULL AND ref_kind <> 1",
+        "'entry ' || refers_text || ' is not a record: a record refers only to a record'",
+    ),
+    (
+        "refers_to",
+        "kind = 1 AND given_subject_id IS NOT NULL AND ref_subject_id IS NOT NULL "
+        "AND given_subject_id <> ref_subject_id",
+        "'entry ' || refers_text || ' is about another subject'",
+    ),
+    (
+        "refers_to",
+        "kind = 1 AND given_parameter_id IN $rectifiers AND refers_text IS NULL",
+        "'required: the entry id of the record it rectifies'",
+    ),
+    (
+        "refers_to",
+        "kind = 1 AND given_parameter_id IN $rectifiers AND ref_kind = 1 "
+        "AND given_parameter_id || ':' || ref_parameter_id NOT IN $rectify_pairs",
+        "'entry ' || refers_text || ' is not of a parameter that ' || "
+        f"{q('parameter_code')} || ' rectifies'",
     ),
     (
         "parameter",
@@ -570,6 +593,8 @@ class _Context:
     institution_id: int
     cls: InstitutionClass
     rulebook_hash: str
+    rectifiers: str = "(NULL)"
+    rectify_pairs: str = "(NULL)"
 
 
 def _context(store: Store, institution: str) -> _Context:
@@ -597,7 +622,36 @@ def _context(store: Store, institution: str) -> _Context:
             f"unknown institution {institution!r}: not in the active rulebook (for example: "
             f"{', '.join(known)}; `socialrating institutions` lists them all)"
         )
-    return _Context(institution, int(row[0]), InstitutionClass(row[1]), rulebook_hash)
+    return _Context(
+        institution,
+        int(row[0]),
+        InstitutionClass(row[1]),
+        rulebook_hash,
+        *_rectifications(store, rulebook_hash),
+    )
+
+
+def _rectifications(store: Store, rulebook_hash: str) -> tuple[str, str]:
+    """SQL lists of the registry ids of the rulebook's rectifying parameters, and of
+    ``rectifier:rectified`` id pairs (``(NULL)`` when it has none)."""
+    pairs = [
+        (p.code, code)
+        for p in stored_rulebook(store, rulebook_hash).spec.parameters
+        if p.rectifies is not None
+        for code in p.rectifies.parameters
+    ]
+    if not pairs:
+        return "(NULL)", "(NULL)"
+    ids = dict(
+        store.rows(
+            "SELECT code, parameter_id FROM parameters WHERE list_contains(?, code)",
+            [sorted({c for pair in pairs for c in pair})],
+        )
+    )
+    known = [(ids[a], ids[b]) for a, b in pairs if a in ids and b in ids]
+    rectifiers = ", ".join(sorted({str(a) for a, _ in known})) or "NULL"
+    matched = ", ".join(f"'{a}:{b}'" for a, b in known) or "NULL"
+    return f"({rectifiers})", f"({matched})"
 
 
 def _substitute(sql: str, context: _Context) -> str:
@@ -606,6 +660,8 @@ def _substitute(sql: str, context: _Context) -> str:
         "$institution": "'" + context.institution.replace("'", "''") + "'",  # a SQL literal
         "$class": context.cls.value,
         "$hash": context.rulebook_hash,
+        "$rectifiers": context.rectifiers,
+        "$rectify_pairs": context.rectify_pairs,
         "$today": str(day_number(utc_now().date())),
     }
     for key, value in subst.items():

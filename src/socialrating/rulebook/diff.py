@@ -79,8 +79,9 @@ PARAMETER_COLUMNS = (
     "reduction_to",
     "reduction_once_days",
 )
-# Fields of a YAML parameter that the compiled table holds only as ids or masks.
-PARAMETER_NESTED = ("bands", "validity", "repairs")
+# Fields of a YAML parameter that the compiled table holds only as ids or masks, or not
+# at all (a rectification's windows).
+PARAMETER_NESTED = ("bands", "validity", "repairs", "rectifies")
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ def _plain(value: Any) -> Any:
 
 def _fields(before: Any, after: Any, path: str = "") -> Iterator[tuple[str, Any, Any]]:
     """Each field (dotted path) whose value differs, descending into objects; lists of
-    objects with a code are matched by it, other lists compared as a whole."""
+    objects with a code are matched by it, lists of as many objects without one (ordered
+    rules, such as validity rules or windows) by position, other lists compared whole."""
     if isinstance(before, dict) and isinstance(after, dict):
         for key in list(before) + [k for k in after if k not in before]:
             yield from _fields(before.get(key), after.get(key), f"{path}.{key}" if path else key)
@@ -202,6 +204,15 @@ def _fields(before: Any, after: Any, path: str = "") -> Iterator[tuple[str, Any,
         new = {_key(x): x for x in after}
         for k in list(old) + [k for k in new if k not in old]:
             yield from _fields(old.get(k), new.get(k), f"{path}.{k}")
+        return
+    if (
+        isinstance(before, list)
+        and isinstance(after, list)
+        and len(before) == len(after)
+        and all(isinstance(x, dict) for x in before + after)
+    ):
+        for i, (x, y) in enumerate(zip(before, after, strict=True)):
+            yield from _fields(x, y, f"{path}[{i}]")
         return
     if before != after:
         yield path, before, after

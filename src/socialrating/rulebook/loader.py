@@ -147,11 +147,17 @@ def _check_points(path: Path, data: dict[str, Any], lines: Lines) -> list[Proble
         if not isinstance(p, dict):
             continue
         at: tuple[str | int, ...] = ("parameters", i, "points")
-        if "points" not in p and p.get("bands") is None:
+        if "points" not in p and p.get("bands") is None and p.get("rectifies") is None:
             problems.append(_p(path, line_of(lines, at), _dotted(at), "Field required"))
         elif "points" in p and p.get("bands") is not None:
             reason = (
                 "points beside bands would never count: the bands give the points "
+                "(leave out points)"
+            )
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+        elif "points" in p and p.get("rectifies") is not None:
+            reason = (
+                "points beside rectifies would never count: its windows give the points "
                 "(leave out points)"
             )
             problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
@@ -573,6 +579,52 @@ def _check_parameter(
     return out
 
 
+# What a rectification cannot have: its points and validity are those its windows and
+# the rectified record give it.
+_NOT_WITH_RECTIFIES = (
+    ("bands", "its windows give the points"),
+    ("per_unit", "its windows give the points"),
+    ("expires_after_days", "it counts for as long as the record it rectifies"),
+    ("validity", "it counts for as long as the record it rectifies"),
+    ("direct_grade", "a rectification cannot set a grade"),
+    ("repairs", "direct grades are ended by `repairs` on a parameter of their own"),
+    ("reduction", "a rectification is not a reduction"),
+    ("points_organisation", "its windows give the points"),
+    ("points_representative", "its windows give the points"),
+)
+
+
+def _check_rectifies(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Problem]:
+    """A rectification names parameters it may rectify and windows that give points."""
+    assert p.rectifies is not None
+    out = []
+    for field, why in _NOT_WITH_RECTIFIES:
+        if getattr(p, field) not in (None, False):
+            out.append(problem(field, f"not beside rectifies: {why}"))
+    by_code = {q.code: q for q in spec.parameters}
+    for j, code in enumerate(p.rectifies.parameters):
+        q = by_code.get(code)
+        where = f"rectifies.parameters[{j}]"
+        if q is None:
+            out.append(problem(where, f"{code!r} is not a parameter of the rulebook"))
+        elif q.rectifies is not None:
+            out.append(problem(where, f"{code!r} is itself a rectification"))
+        elif q.direct_grade is not None:
+            out.append(
+                problem(where, f"{code!r} sets a direct grade: `repairs` ends direct grades")
+            )
+    for code in _duplicates(p.rectifies.parameters):
+        out.append(problem("rectifies.parameters", f"{code!r} is named twice"))
+    windows = p.rectifies.within
+    for j, w in enumerate(windows):
+        where = f"rectifies.within[{j}]"
+        if (w.days is None) == (w.calendar_years is None):
+            out.append(problem(where, "give days or calendar_years (one of them)"))
+        if (w.share is None) == (w.points is None):
+            out.append(problem(where, "give share or points (one of them)"))
+    return out
+
+
 def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Problem]:
     """The checks of a parameter's pilot mechanics: bands, validity, direct grades, repairs."""
     out = []
@@ -631,6 +683,8 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
         out.append(problem("points_representative", "the parameter applies to organisations only"))
     if p.points_representative is not None and spec.representatives is None:
         out.append(problem("points_representative", "needs `representatives` in the rulebook"))
+    if p.rectifies is not None:
+        out += _check_rectifies(spec, p, problem)
     r = p.reduction
     if r is not None:
         if (

@@ -157,6 +157,34 @@ class Reduction(_Strict):
     once_in_days: Days | None = None
 
 
+class Window(_Strict):
+    """One window of a rectification, and what a rectification within it gives back.
+
+    It covers the days up to ``days`` after the rectified record's day, or up to the end
+    of its calendar year plus ``calendar_years`` (0: the same year, 1: the next). With
+    ``quantity_up_to``, only a record of at most that quantity (the tax due) matches. It
+    gives back ``share`` of the record's points (fractions dropped toward zero), or
+    ``points`` (as written, with their sign).
+    """
+
+    days: Days | None = None
+    calendar_years: Annotated[int, Field(ge=0, le=100)] | None = None
+    quantity_up_to: Annotated[float, Field(ge=0)] | None = None
+    share: Annotated[float, Field(gt=0, le=1)] | None = None
+    points: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
+
+
+class Rectifies(_Strict):
+    """A record that rectifies an earlier one (a late filing made good): it names that
+    record (``refers_to``), which must be a record of one of ``parameters`` about the same
+    subject, still counting, and not rectified before. The first of ``within`` whose
+    window holds the rectification gives its points; it counts for as long as the record
+    it rectifies does. Outside every window it rectifies nothing."""
+
+    parameters: Annotated[list[Code], Field(min_length=1)]
+    within: Annotated[list[Window], Field(min_length=1, max_length=20)]
+
+
 class Parameter(_Strict):
     """One parameter an institution may report, and the points it carries."""
 
@@ -196,6 +224,11 @@ class Parameter(_Strict):
         "(as of the scoring day), where they differ from ``points``.",
     )
     reduction: Reduction | None = None
+    rectifies: Rectifies | None = Field(
+        default=None,
+        description="Records of this parameter rectify an earlier record they name "
+        "(``refers_to``); their points come from the window they fall in.",
+    )
 
 
 class Stage(_Strict):

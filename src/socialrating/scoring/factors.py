@@ -8,7 +8,8 @@ reasons of a refusal (``../shared/REAL_RULES.md`` 6c). Here a factor is:
 - a standing direct grade (``DIRECT:<parameter>``): it sets the grade whatever the points
   say, so it ranks first;
 - a parameter (``PARAMETER:<code>``): the points its counted records cost, after caps,
-  repeats and bands, summed over its records;
+  repeats and bands, summed over its records, less what rectifications of them gave
+  back (a record made good in full is no factor);
 - contagion (``CONTAGION``): what contacts with low-graded citizens cost;
 - for a refusal, a list membership (``LIST:<list>``), with the record or grade behind it.
 
@@ -50,12 +51,18 @@ def score_factors(rb: RulebookHeader, st: Statement) -> list[Factor]:
     for line in st.lines:
         if line.counted * way > 0 and line.sets_grade is None:
             by_parameter.setdefault(line.parameter, []).append(line)
+    made_good = _made_good(rb, st)
     ranked = []
     for parameter, mine in by_parameter.items():
-        effect = sum(line.counted for line in mine)
+        back = sum(made_good.get(line.entry_id, 0) for line in mine)
+        effect = sum(line.counted for line in mine) + back
+        if effect * way <= 0:  # made good in full
+            continue
         name = f"{mine[0].name} ({parameter})" if mine[0].name else parameter
         n = len(mine)
         text = f"{name}: {n} record{'s' if n > 1 else ''}, {effect:+d} points"
+        if back:
+            text += f" ({back:+d} made good)"
         entries = tuple(line.entry_id for line in mine)
         ranked.append(Factor(f"PARAMETER:{parameter}", text, effect, entries))
     if st.contagion * way > 0:
@@ -63,6 +70,17 @@ def score_factors(rb: RulebookHeader, st: Statement) -> list[Factor]:
         ranked.append(Factor("CONTAGION", text, st.contagion))
     ranked.sort(key=lambda f: (-abs(f.effect), f.code))
     return (found + ranked)[:MAX_FACTORS]
+
+
+def _made_good(rb: RulebookHeader, st: Statement) -> dict[int, int]:
+    """Per record a counted rectification names, the points it gives back: a factor is
+    the net of a record and its rectification, which belong together."""
+    rectifiers = {p.code for p in rb.spec.parameters if p.rectifies is not None}
+    back: dict[int, int] = {}
+    for line in st.lines:
+        if line.parameter in rectifiers and line.counted and line.related_entry is not None:
+            back[line.related_entry] = back.get(line.related_entry, 0) + line.counted
+    return back
 
 
 def refusal_factors(decision: Decision, score: list[Factor]) -> list[Factor]:

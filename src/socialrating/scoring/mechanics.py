@@ -20,11 +20,17 @@ In order:
    deduction of that category still counted (its validity covers this one's day), has
    its points multiplied by the factor (by factor ** n for the n-th repeat, if compound),
    at most ``MAX_POINTS`` in absolute value.
-4. **reductions**: a record with a reduction rule counts only if the balance on its day
+4. **rectifications**: a record of a parameter that ``rectifies`` names an earlier record
+   (``refers_to``) of a parameter it may rectify, of the same subject, still counting on
+   its day. The first of its windows that holds it gives its points (a share of the named
+   record's points, or points as written), and it counts for as long as that record
+   does. The first rectification of a record within a window counts; later ones, and
+   those outside every window or naming no such record, rectify nothing.
+5. **reductions**: a record with a reduction rule counts only if the balance on its day
    (the base plus the points of the subject's records of earlier days still counting
    then, other reductions left out) lies in its range, and no earlier such record of the
    same parameter that met the range lies within its period; otherwise it is refused.
-5. **direct grades**: a direct-grade record that still counts as of the date sets its
+6. **direct grades**: a direct-grade record that still counts as of the date sets its
    subject's grade (the worst wins); while one stands, the subject's additions are frozen.
 
 Absorbed, repaired and repair-less records take no part in later stages. Every stage is a
@@ -40,7 +46,15 @@ import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, Status
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.plan import ORDER_SHIFT, PlanInputs, evaluate, has_special
+from socialrating.rulebook.schema import Window
+from socialrating.scoring.plan import (
+    ORDER_SHIFT,
+    PlanInputs,
+    evaluate,
+    has_special,
+    rectification_ids,
+    year_of,
+)
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 EXPIRED = STATUS_CODES[Status.EXPIRED]
@@ -119,6 +133,9 @@ _EXPLAINED: dict[str, ir.Value] = {
     "repaired_by": ibis.null("int64"),
     "repaired_day": ibis.null("int32"),
     "repairs": ibis.null("int64"),
+    "rectifies": ibis.null("int64"),
+    "rectified_by": ibis.null("int64"),
+    "rectify_window": ibis.null("int32"),
 }
 
 
@@ -137,6 +154,14 @@ def _side(
         s = _repeats(s)
     else:
         s = s.mutate(repeat_n=ibis.literal(0, "int64"), multiplier=ibis.literal(1.0))
+    if any(p.rectifies is not None for p in rb.spec.parameters):
+        s = _rectifications(inputs, as_of, s)
+    else:
+        s = s.mutate(
+            rectifies=ibis.null("int64"),
+            rectified_by=ibis.null("int64"),
+            rectify_window=ibis.null("int32"),
+        )
     if any(p.reduction is not None for p in rb.spec.parameters):
         s = _reductions(inputs, as_of, subject_id, s, absorbed)
     else:
@@ -286,6 +311,128 @@ def _repeats(s: ir.Table) -> ir.Table:
     )
     points = (scaled.sign() * (scaled.abs() + 1e-9).floor()).cast("int64")
     return s.mutate(multiplier=multiplier, points=ibis.ifelse(s.repeat_n > 0, points, s.points))
+
+
+def _rectifications(inputs: PlanInputs, as_of: int | ir.Value, s: ir.Table) -> ir.Table:
+    """Stage 4: each rectification gets its points and validity from the record it names.
+
+    Sets ``rectifies`` (the record named, when it is one the rectification may rectify),
+    ``rectify_window`` (1-based; 0 outside every window) and ``rectified_by`` (on a
+    rectified record, the rectification that counts for it; on a later rectification of
+    the same record, that one too).
+    """
+    rb = inputs.rulebook
+    rectifiers = [q for q in rb.spec.parameters if q.rectifies is not None]
+    reg = inputs.parameters_registry
+    code_of = reg.select(c_id=reg.parameter_id, c_code=reg.code)
+    rectifying = rectification_ids(inputs, rectified=False)
+    assert rectifying is not None
+    ok = _alive(s)
+    r = s.filter(ok, s.refers_to.notnull(), s.parameter_id.isin(rectifying))
+    r = r.join(code_of, r.parameter_id == code_of.c_id).select(
+        r_entry=r.entry_id,
+        r_subject=r.subject_id,
+        r_day=r.day,
+        r_order=r.order_key,
+        r_ref=r.refers_to,
+        r_code=code_of.c_code,
+    )
+    x = s.filter(ok, s.points != 0)
+    x = x.join(code_of, x.parameter_id == code_of.c_id).select(
+        x_entry=x.entry_id,
+        x_subject=x.subject_id,
+        x_day=x.day,
+        x_points=x.points,
+        x_quantity=x.quantity,
+        x_expires=x.expires_day,
+        x_code=code_of.c_code,
+    )
+    may = ibis.or_(
+        *[
+            (r.r_code == q.code) & x.x_code.isin(list(q.rectifies.parameters))
+            for q in rectifiers
+            if q.rectifies is not None
+        ]
+    )
+    m = r.join(
+        x,
+        [
+            r.r_ref == x.x_entry,
+            r.r_subject == x.x_subject,
+            may,
+            x.x_day <= r.r_day,
+            x.x_expires.isnull() | (r.r_day < x.x_expires),
+        ],
+    )
+    windows = [
+        (m.r_code == q.code, k, w)
+        for q in rectifiers
+        if q.rectifies is not None
+        for k, w in enumerate(q.rectifies.within, start=1)
+    ]
+    held = [(of & _within(m, w), k, w) for of, k, w in windows]
+    m = m.mutate(
+        window=ibis.cases(*[(c, k) for c, k, _ in held], else_=0).cast("int32"),
+        back=ibis.cases(*[(c, _given_back(m.x_points, w)) for c, _, w in held], else_=0),
+    )
+    w = ibis.window(group_by=m.x_entry, order_by=[ibis.desc(m.window > 0), m.r_order])
+    m = m.mutate(first=m.r_order.first().over(w))
+    counts = (m.window > 0) & (m.r_order == m.first)
+    result = m.select(
+        rect_entry=m.r_entry,
+        named=m.x_entry,
+        window=m.window,
+        counts=counts,
+        back=m.back.cast("int64"),
+        until=m.x_expires,
+        dup_of=ibis.ifelse((m.window > 0) & ~counts, m.first % ORDER_SHIFT, ibis.null("int64")),
+    )
+    fixed = result.filter(result.counts).select(fixed_entry=result.named, by=result.rect_entry)
+    s = _keep(
+        s,
+        result,
+        "rect_entry",
+        rectifies=result.named,
+        rectify_window=result.window,
+        counts=result.counts.fill_null(False),
+        back=result.back,
+        until=result.until,
+        dup_of=result.dup_of,
+    )
+    s = _keep(s, fixed, "fixed_entry", fixed_by=fixed.by)
+    is_rectifier = s.parameter_id.isin(rectifying)
+    expired = s.until.notnull() & (as_of >= s.until)
+    s = s.mutate(
+        rule_points=ibis.ifelse(s.counts, s.back, s.rule_points),
+        points=ibis.ifelse(s.counts, s.back, s.points),
+        expires_day=ibis.ifelse(s.counts, s.until, s.expires_day),
+        rectified_by=s.fixed_by.fill_null(s.dup_of),
+        status=ibis.ifelse(s.counts & expired & _eligible(s), EXPIRED, s.status).cast("int8"),
+    )
+    s = _set_status(s, is_rectifier & ~s.counts, Status.NO_REPAIR)
+    return s.drop("counts", "back", "until", "dup_of", "fixed_by")
+
+
+def _within(m: ir.Table, w: Window) -> ir.BooleanValue:
+    """The rectification lies in window ``w`` after the record it names."""
+    held: ir.BooleanValue
+    if w.days is not None:
+        held = m.r_day - m.x_day <= w.days
+    else:
+        assert w.calendar_years is not None
+        held = year_of(m.r_day) <= year_of(m.x_day) + w.calendar_years
+    if w.quantity_up_to is not None:
+        held = held & (m.x_quantity <= w.quantity_up_to).fill_null(False)
+    return held
+
+
+def _given_back(points: ir.IntegerValue, w: Window) -> ir.IntegerValue:
+    """What a rectification in window ``w`` gives back of a record's ``points``."""
+    if w.points is not None:
+        return ibis.literal(w.points, "int64")
+    assert w.share is not None
+    back = -points.cast("float64") * w.share
+    return (back.sign() * (back.abs() + 1e-9).floor()).cast("int64")
 
 
 def _reductions(

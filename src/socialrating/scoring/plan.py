@@ -149,9 +149,9 @@ def is_subject(column: ir.IntegerColumn, subject_id: int | ir.Value) -> ir.Boole
     return column == subject_id
 
 
-def special(p: ir.Table) -> ir.BooleanValue:
+def special(inputs: PlanInputs, p: ir.Table) -> ir.BooleanValue:
     """Parameters whose records go through the pilot mechanics (see ``mechanics``)."""
-    return (
+    marked = (
         p.repeat_factor.notnull()
         | p.reduction.fill_null(False)
         | p.direct_bit.notnull()
@@ -159,6 +159,24 @@ def special(p: ir.Table) -> ir.BooleanValue:
         | p.points_organisation.notnull()
         | p.points_representative.notnull()
     )
+    rectifying = rectification_ids(inputs)
+    return marked if rectifying is None else marked | p.parameter_id.isin(rectifying)
+
+
+def rectification_ids(inputs: PlanInputs, *, rectified: bool = True) -> ir.Column | None:
+    """The registry ids of the parameters that rectify and (with ``rectified``) of those
+    they rectify; None if the rulebook has no rectifications. The codes are looked up in
+    the plan itself."""
+    codes = {
+        code
+        for q in inputs.rulebook.spec.parameters
+        if q.rectifies is not None
+        for code in (q.code, *(q.rectifies.parameters if rectified else ()))
+    }
+    if not codes:
+        return None
+    reg = inputs.parameters_registry
+    return reg.filter(reg.code.isin(sorted(codes))).parameter_id
 
 
 def has_special(rb: RulebookHeader) -> bool:
@@ -169,6 +187,7 @@ def has_special(rb: RulebookHeader) -> bool:
         or p.repairs is not None
         or p.points_organisation is not None
         or p.points_representative is not None
+        or p.rectifies is not None
         for p in rb.spec.parameters
     )
 
@@ -205,7 +224,7 @@ def evaluate(
     # Each subset filters the ledger scan itself (rather than filtering a shared scan), so
     # that no scan is shared between subsets and none is materialised.
     if subset == "special":
-        sp = p.filter(special(p))
+        sp = p.filter(special(inputs, p))
         r = _records(inputs, as_of, subject_id, e.parameter_id.isin(sp.parameter_id))
         rec = _with_parameters(r.join(sp, r.parameter_id == sp.parameter_id), r, sp)
     else:
@@ -221,7 +240,7 @@ def evaluate(
         if subset == "plain" and has_special(rb):
             # Marked on the parameters and filtered once joined: cheaper than an anti-join
             # of the ledger against the special parameters (unknown ones are plain).
-            p = p.mutate(plain_rule=~special(p))
+            p = p.mutate(plain_rule=~special(inputs, p))
             joined = r.left_join(p, r.parameter_id == p.parameter_id)
             joined = joined.filter(joined.plain_rule.fill_null(True))
             rec = _with_parameters(joined, r, p)
@@ -361,6 +380,7 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
         rec.counterpart_id,
         rec.act,
         rec.level,
+        rec.refers_to,
         p.parameter_id.notnull().name("known"),
         p.category_id,
         p.points.name("base_points"),
@@ -420,8 +440,16 @@ def _trunc(x: ir.FloatingValue) -> ir.IntegerValue:
 
 def year_start(day: ir.IntegerValue) -> ir.IntegerValue:
     """The day number of 1 January of the year that holds ``day``."""
-    date = ibis.literal(dt.date(1970, 1, 1)) + day.as_interval("D")
-    return day - date.day_of_year().cast("int32") + 1
+    return day - _date(day).day_of_year().cast("int32") + 1
+
+
+def year_of(day: ir.IntegerValue) -> ir.IntegerValue:
+    """The calendar year that holds ``day``."""
+    return _date(day).year().cast("int32")
+
+
+def _date(day: ir.IntegerValue) -> ir.DateValue:
+    return ibis.literal(dt.date(1970, 1, 1)) + day.as_interval("D")
 
 
 def _band_points(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:

@@ -200,6 +200,10 @@ STATEMENT_COLUMNS = (
     "repaired_day",
     "valued_by",
     "repairs",
+    "refers_to",
+    "rectifies",
+    "rectified_by",
+    "rectify_window",
 )
 
 

@@ -21,6 +21,7 @@ from socialrating.ledger.store import Store
 from socialrating.ledger.subjects import find_subject
 from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
 from socialrating.rulebook import RulebookHeader
+from socialrating.rulebook.schema import Window
 from socialrating.scoring.compiled import compiled, run_plan
 from socialrating.scoring.factors import refusal_factors, score_factors
 from socialrating.scoring.lookup import lookup
@@ -603,6 +604,10 @@ def _notes(
         notes.append(
             f"repeat {r['repeat_n']} in {category}: {r['rule_points']:+d} times {r['multiplier']:g}"
         )
+    notes += _rectification(r, status, rb)
+    for column in ("rectifies", "rectified_by"):  # a rectification names what it rectifies
+        if related is None and r.get(column) is not None:
+            related = int(r[column])
     if status is Status.COUNTED:
         if counted != points:
             cap = r["cap_max_deduction"] if points < 0 else r["cap_max_addition"]
@@ -648,6 +653,51 @@ def _notes(
     elif status is Status.FROZEN:
         notes.append("addition frozen while a direct grade stands")
     return notes, related
+
+
+def _rectification(r: dict[str, Any], status: Status, rb: RulebookHeader) -> list[str]:
+    """What a statement says of a rectification, or of a record one rectified."""
+    rule = next(
+        (q.rectifies for q in rb.spec.parameters if q.code == r["parameter"] and q.rectifies),
+        None,
+    )
+    if rule is None:
+        if r.get("rectified_by") is not None and status is Status.COUNTED:
+            return [f"rectified by entry {r['rectified_by']}"]
+        return []
+    named, window = r.get("rectifies"), r.get("rectify_window")
+    if status in (Status.COUNTED, Status.EXPIRED) and window:
+        w = rule.within[int(window) - 1]
+        given = f"{w.points:+d} points" if w.points is not None else f"{w.share:.0%} of its points"
+        return [f"rectifies entry {named} {_window_text(w)}: {given} back"]
+    if status is not Status.NO_REPAIR:
+        return []
+    if r.get("refers_to") is None:
+        return ["rectifies nothing: it names no record (refers_to)"]
+    if named is None:
+        codes = ", ".join(rule.parameters)
+        return [
+            f"rectifies nothing: entry {r['refers_to']} is no record of {codes} about this "
+            "subject that still counted on its day"
+        ]
+    if window == 0:
+        return [f"rectifies nothing: entry {named} was rectified outside every window"]
+    return [f"rectifies nothing: entry {named} was rectified already by entry {r['rectified_by']}"]
+
+
+def _window_text(w: Window) -> str:
+    """A rectification window in words: ``within 30 days``, ``in the same calendar year``."""
+    if w.days is not None:
+        text = f"within {w.days} days"
+    elif w.calendar_years == 0:
+        text = "in the same calendar year"
+    elif w.calendar_years == 1:
+        text = "by the end of the next calendar year"
+    else:
+        text = f"by the end of the calendar year {w.calendar_years} years on"
+    if w.quantity_up_to is not None:
+        text += f", quantity at most {w.quantity_up_to:g}"
+    return text
 
 
 def _period(rb: RulebookHeader, category: str, r: dict[str, Any]) -> str:
