@@ -114,6 +114,19 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         ),
         dt.date(2017, 5, 1),
     ),
+    "calendar": (
+        DATA / "calendar.yaml",
+        (
+            [("c1", "citizen", None), ("c2", "citizen", None)],
+            [
+                ("office", "half_year", ["c1", "c2"], ""),
+                ("office", "this_year", ["c1", "c2"], ""),
+                ("office", "next_year", ["c1"], ""),
+                ("office", "by_size", ["c1", "c2"], "q"),
+            ],
+        ),
+        dt.date(2020, 10, 1),
+    ),
     "pilot": (
         PILOT,
         (

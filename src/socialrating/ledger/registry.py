@@ -16,7 +16,7 @@ from socialrating.errors import NotInitialised, UnknownInstitution
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook_full
 from socialrating.ledger.store import Store
 from socialrating.model import SubjectKind
-from socialrating.rulebook.schema import Parameter
+from socialrating.rulebook.schema import Parameter, ValidityRule
 
 PARAMETER_FIELDS = (
     "code",
@@ -166,10 +166,21 @@ def _described(row: dict[str, Any], written: Parameter | None) -> tuple[str, str
     if written.points_organisation is not None:
         worth += f" ({written.points_organisation:+d} for organisations)"
     if written.validity:
-        spans = sorted({v.days for v in written.validity})
-        counts = (
-            f"{spans[0]} to {spans[-1]} days by size or level"
-            if len(spans) > 1
-            else f"{spans[0]} days"
-        )
+        days = sorted({v.days for v in written.validity if v.days is not None})
+        if all(v.days is not None for v in written.validity):
+            by = f"{days[0]} to {days[-1]} days by size or level"
+            counts = by if len(days) > 1 else f"{days[0]} days"
+        else:
+            spans = list(dict.fromkeys(_span_text(v) for v in written.validity))
+            counts = spans[0] if len(spans) == 1 else f"{', '.join(spans)} by size or level"
     return worth, counts
+
+
+def _span_text(rule: ValidityRule) -> str:
+    """How long a validity rule keeps a record counting, in words."""
+    if rule.days is not None:
+        return f"{rule.days} days"
+    if rule.months is not None:
+        return f"{rule.months} months"
+    years = rule.calendar_years or 0
+    return "to the end of its year" if years == 0 else f"to the end of its year + {years}"

@@ -645,6 +645,10 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
         last = j == len(p.validity or []) - 1
         if rule.points_up_to is None and rule.level is None and not last:
             out.append(problem(f"validity[{j}]", "a rule that matches every record must come last"))
+        if sum(x is not None for x in (rule.days, rule.months, rule.calendar_years)) != 1:
+            out.append(
+                problem(f"validity[{j}]", "give days, months or calendar_years (one of them)")
+            )
     kinds = ("citizen", "organisation") if p.subjects == "any" else (p.subjects,)
     if p.direct_grade is not None:
         for kind in kinds:

@@ -136,11 +136,17 @@ class ValidityRule(_Strict):
     ``points_up_to`` matches records whose points (before any repeat factor), in absolute
     value, are at most that; ``level`` matches records that carry that level. The first
     rule that matches wins; a rule with neither matches every record.
+
+    A matching record counts for ``days`` days, for ``months`` calendar months (2.5 years
+    are 30: from 31 August, six months end on the last day of February), or until the
+    end of its calendar year plus ``calendar_years`` (0: to 31 December of its year).
     """
 
     points_up_to: Annotated[int, Field(ge=0)] | None = None
     level: Code | None = None
-    days: Days
+    days: Days | None = None
+    months: Annotated[int, Field(gt=0, le=1200)] | None = None
+    calendar_years: Annotated[int, Field(ge=0, le=100)] | None = None
 
 
 class Reduction(_Strict):

@@ -11,7 +11,7 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
 - one of its records falls on a day in (``lo``, ``hi``]: it counts from that day on
   (so do its register links and contacts, and verifications of its reports);
 - one of its records expires on a day in (``lo``, ``hi``]: any validity the parameter
-  can have (by size or level) is taken;
+  can have (by size or level, in days or calendar months and years) is taken;
 - a list term of one of its records ends in (``lo``, ``hi``], or it reached a list's
   minimum age in it;
 - it was registered after the earlier run;
@@ -70,21 +70,49 @@ def base_run(store: Store, rb: RulebookHeader) -> BaseRun | None:
     return BaseRun(int(row[0]), day_number(row[1]), int(row[2]))
 
 
-def _spans(store: Store, rb: RulebookHeader) -> None:
-    """A temporary table of every (parameter, days) a record of the rulebook can count for."""
+def _spans(store: Store, rb: RulebookHeader) -> str:
+    """A temporary table of every (parameter, days) a record of the rulebook can count for,
+    and the SQL of the subjects whose records of calendar validity end in ($lo, $hi] (""
+    when the rulebook has none)."""
     store.run(
         """CREATE OR REPLACE TEMP TABLE chosen_spans AS
            SELECT DISTINCT parameter_id, expiry_days AS days FROM rulebook_parameters
            WHERE list_contains(?, rulebook_hash) AND expiry_days IS NOT NULL""",
         [[version.hash for version in rb.versions]],
     )
+    calendar = []
     for p in (q for version in rb.versions for q in version.with_validity):
         for rule in p.validity or []:
+            if rule.days is None:
+                calendar.append((p.code, rule.months, rule.calendar_years))
+                continue
             store.run(
                 """INSERT INTO chosen_spans SELECT parameter_id, ? FROM parameters
                    WHERE code = ?""",
                 [rule.days, p.code],
             )
+    if not calendar:
+        return ""
+    # Calendar validity (months, or to the end of a year): the end day from each record's.
+    store.run(
+        "CREATE OR REPLACE TEMP TABLE chosen_calendar "
+        "(parameter_id INTEGER, months INTEGER, years INTEGER)"
+    )
+    for code, months, years in calendar:
+        store.run(
+            "INSERT INTO chosen_calendar SELECT parameter_id, ?, ? FROM parameters WHERE code = ?",
+            [months, years, code],
+        )
+    start = "(DATE '1970-01-01' + e.day)"
+    end = (
+        f"CASE WHEN c.months IS NOT NULL THEN {start} + to_months(c.months) "
+        f"ELSE make_date(year({start}) + c.years + 1, 1, 1) END"
+    )
+    return (
+        f"SELECT e.subject_id FROM entries e JOIN chosen_calendar c USING (parameter_id) "
+        f"WHERE e.kind = {int(EntryKind.RECORD)} "
+        f"AND date_diff('day', DATE '1970-01-01', {end}) BETWEEN $lo + 1 AND $hi"
+    )
 
 
 def _terms(lst: BlackList) -> list[tuple[list[str], int]]:
@@ -106,7 +134,7 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
     """
     lo, hi = sorted((base.as_of_day, day))
     record, verification = int(EntryKind.RECORD), int(EntryKind.VERIFICATION)
-    _spans(store, rb)
+    calendar = _spans(store, rb).replace("$lo", str(lo)).replace("$hi", str(hi))
     terms = " UNION ".join(
         f"""SELECT e.subject_id FROM entries e JOIN parameters p USING (parameter_id)
             WHERE e.kind = {record} AND list_contains({codes!r}, p.code)
@@ -139,6 +167,7 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
               WHERE run_id = {base.run_id} AND end_day > {lo} AND end_day <= {hi}
         UNION SELECT s.subject_id FROM subjects s ANTI JOIN
               (SELECT subject_id FROM snapshot WHERE run_id = {base.run_id}) b USING (subject_id)
+        {"UNION " + calendar if calendar else ""}
         {"UNION " + ages if ages else ""}
         {"UNION " + terms if terms else ""}"""
     )

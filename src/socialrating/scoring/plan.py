@@ -27,7 +27,7 @@ import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, EntryKind, Status
 from socialrating.rulebook import RulebookHeader
-from socialrating.rulebook.schema import Parameter
+from socialrating.rulebook.schema import Parameter, ValidityRule
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 # Orders "day, then entry id" as one integer: entry ids stay below 2**40 (about 10**12).
@@ -312,7 +312,7 @@ def evaluate(
     ]
     if lasting:
         expiry_days = ibis.cases(
-            *[(c, _validity_days(q, points, rec.level, rec.expiry_days)) for c, q in lasting],
+            *[(c, _validity_days(q, rec, points)) for c, q in lasting],
             else_=rec.expiry_days,
         )
     expires = rec.day + expiry_days
@@ -448,8 +448,11 @@ def year_of(day: ir.IntegerValue) -> ir.IntegerValue:
     return _date(day).year().cast("int32")
 
 
+_EPOCH = dt.date(1970, 1, 1)
+
+
 def _date(day: ir.IntegerValue) -> ir.DateValue:
-    return ibis.literal(dt.date(1970, 1, 1)) + day.as_interval("D")
+    return ibis.literal(_EPOCH) + day.as_interval("D")
 
 
 def _band_points(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:
@@ -472,18 +475,31 @@ def _band_reached(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:
     return ibis.cases(*[(qty >= s.from_, i) for i, s in reversed(steps)], else_=0)
 
 
-def _validity_days(
-    p: Parameter, points: ir.IntegerValue, level: ir.StringValue, default: ir.IntegerValue
-) -> ir.IntegerValue:
+def _validity_days(p: Parameter, rec: ir.Table, points: ir.IntegerValue) -> ir.IntegerValue:
+    """How many days a record of ``p`` counts, by the first of its validity rules that
+    matches (its ``expiry_days`` if none does)."""
     branches = []
     for rule in p.validity or []:
         condition: ir.BooleanValue = ibis.literal(True)
         if rule.points_up_to is not None:
             condition = condition & (points.abs() <= rule.points_up_to)
         if rule.level is not None:
-            condition = condition & (level == rule.level).fill_null(False)
-        branches.append((condition, rule.days))
-    return ibis.cases(*branches, else_=default)
+            condition = condition & (rec.level == rule.level).fill_null(False)
+        branches.append((condition, _span(rule, rec.day)))
+    return ibis.cases(*branches, else_=rec.expiry_days)
+
+
+def _span(rule: ValidityRule, day: ir.IntegerValue) -> ir.IntegerValue:
+    """The days a record of ``day`` counts for under ``rule``: so many days, calendar
+    months (the day of the month kept, or the month's last), or to the end of a year."""
+    if rule.days is not None:
+        return ibis.literal(rule.days, "int32")
+    if rule.months is not None:
+        end = _date(day) + ibis.interval(months=rule.months)
+    else:
+        assert rule.calendar_years is not None
+        end = ibis.date(year_of(day) + rule.calendar_years + 1, 1, 1)
+    return (end.delta(ibis.literal(_EPOCH), unit="day") - day).cast("int32")
 
 
 def _records(
