@@ -127,6 +127,22 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         ),
         dt.date(2020, 10, 1),
     ),
+    "limits": (
+        DATA / "limits.yaml",
+        (
+            [
+                ("c1", "citizen", "2019-09-01"),  # a year old on day 244
+                ("c2", "citizen", None),
+                ("o1", "organisation", "2018-06-01"),  # two years old on day 152
+            ],
+            [
+                ("office", "fault", ["c1", "c2", "o1"], ""),
+                ("office", "fault", ["c1", "o1"], ""),
+                ("office", "watch", ["c1", "c2", "o1"], ""),
+            ],
+        ),
+        dt.date(2020, 1, 1),
+    ),
     "pilot": (
         PILOT,
         (

@@ -219,6 +219,12 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
             f"Direct grade {st.direct.grade} since {st.direct.since} until {until}, "
             f"set by entry {st.direct.entry_id} ({st.direct.parameter}); additions are frozen."
         )
+    if st.limit:
+        g = st.limit
+        out().print(
+            f"Grade {g.at_best} at best, {g.by_score} by score: {g.name or g.code} "
+            f"(grade limit {g.code})."
+        )
     _lines_table(st, doc)
     for m in st.lists:
         out().print(f"On list {membership_text(m)}")

@@ -291,6 +291,42 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     problems += _check_services(path, spec, lines)
     problems += _check_verification(path, ("reports",), spec.reports, lines)
     problems += _check_appeals(path, spec, lines)
+    problems += _check_grade_limits(path, spec, lines)
+    return problems
+
+
+def _check_grade_limits(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    """A limit names grades its subjects have, parameters of the YAML and a condition."""
+    problems = []
+    yaml_codes = {p.code for p in spec.parameters}
+    codes = [g.code for g in spec.grade_limits]
+    for i, limit in enumerate(spec.grade_limits):
+
+        def bad(field: str, reason: str, i: int = i) -> None:
+            at: tuple[str | int, ...] = (
+                ("grade_limits", i, *field.split("."))
+                if field
+                else (
+                    "grade_limits",
+                    i,
+                )
+            )
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+
+        if codes.index(limit.code) != i:
+            bad("code", f"code {limit.code!r} is used twice")
+        w = limit.when
+        if w.registered_within_years is None and not w.graded_last_year and not w.records:
+            bad("when", "give a condition: registered_within_years, graded_last_year or records")
+        for kind, grades in _grades_of(spec, limit.subjects):
+            if limit.at_best not in grades:
+                bad("at_best", f"no grade {limit.at_best!r} for {kind}s")
+            for grade in w.graded_last_year or []:
+                if grade not in grades:
+                    bad("when.graded_last_year", f"no grade {grade!r} for {kind}s")
+        for code in w.records or []:
+            if code not in yaml_codes:
+                bad("when.records", f"{code!r} is not a parameter of the YAML")
     return problems
 
 

@@ -26,7 +26,15 @@ from socialrating.rulebook.schema import RulebookSpec
 Lines = dict[tuple[str | int, ...], int]
 
 # Sections whose elements can be set aside one by one.
-_LISTS = ("institutions", "categories", "parameters", "stages", "lists", "services")
+_LISTS = (
+    "institutions",
+    "categories",
+    "parameters",
+    "stages",
+    "lists",
+    "services",
+    "grade_limits",
+)
 # Required top-level fields that no cross-field check reads: a stand-in keeps them valid.
 _STAND_INS: dict[str, object] = {
     "name": "rulebook",

@@ -362,6 +362,33 @@ class Contagion(_Strict):
     rounds: Annotated[int, Field(ge=1, le=6)] = 2
 
 
+class LimitWhen(_Strict):
+    """When a grade limit applies: every condition given holds on the scoring day.
+
+    ``registered_within_years``: the subject's registry date (``born``: a citizen's birth,
+    an organisation's registration) lies less than so many years before the day.
+    ``graded_last_year``: its grade at the end of the previous calendar year, by score
+    and direct grades (before any limit or contagion), was one of these. ``records``: a
+    record of one of these parameters counts for it on the day.
+    """
+
+    registered_within_years: Annotated[int, Field(gt=0, le=150)] | None = None
+    graded_last_year: list[Annotated[str, Field(min_length=1, max_length=8)]] | None = None
+    records: list[Code] | None = None
+
+
+class GradeLimit(_Strict):
+    """A ceiling on a grade: while ``when`` holds, the subject's grade is ``at_best`` if its
+    score (or direct grade) would give a better one. Tax credit: no A when operating for
+    less than three years, or when graded D the year before."""
+
+    code: Code
+    name: str = ""
+    subjects: Literal["citizen", "organisation", "any"] = "organisation"
+    at_best: Annotated[str, Field(min_length=1, max_length=8)]
+    when: LimitWhen
+
+
 class Appeals(_Strict):
     """How long a reviewer has to answer a subject's appeal against a record.
 
@@ -450,6 +477,11 @@ class RulebookSpec(_Strict):
         description="Parameters whose points this version applies to records from before "
         "its effective date too. Every other record keeps the value of the version in force "
         "on the day of its fact; the audit flags each retroactive parameter.",
+    )
+    grade_limits: list[GradeLimit] = Field(
+        default_factory=list,
+        description="Ceilings on grades under conditions, applied after the score, the "
+        "direct grades and contagion; the most restrictive that applies wins.",
     )
     appeals: Appeals = Field(
         default=Appeals(),

@@ -74,6 +74,7 @@ def _code_version() -> str:
         "lists.py",
         "contagion.py",
         "plans.py",
+        "limits.py",
         "compiled.py",
     ):
         h.update((here / module).read_bytes())

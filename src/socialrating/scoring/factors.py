@@ -5,8 +5,10 @@ the key factors that adversely affected the credit score … the total number of
 shall not exceed 4", in order of importance, and Reg B asks for the specific principal
 reasons of a refusal (``../shared/REAL_RULES.md`` 6c). Here a factor is:
 
+- a grade limit that lowered the grade (``LIMIT:<code>``, the rulebook's
+  ``grade_limits``): it decides the grade whatever the points say, so it ranks first;
 - a standing direct grade (``DIRECT:<parameter>``): it sets the grade whatever the points
-  say, so it ranks first;
+  say, so it ranks next;
 - a parameter (``PARAMETER:<code>``): the points its counted records cost, after caps,
   repeats and bands, summed over its records, less what rectifications of them gave
   back (a record made good in full is no factor);
@@ -43,6 +45,10 @@ def score_factors(rb: RulebookHeader, st: Statement) -> list[Factor]:
     and contagion by how far they moved the score the worse way, at most four."""
     way = worse_way(rb, st.subject.kind.value)
     found: list[Factor] = []
+    if st.limit is not None:
+        g = st.limit
+        text = f"grade at best {g.at_best} (else {g.by_score}): {g.name or g.code}"
+        found.append(Factor(f"LIMIT:{g.code}", text, 0))
     if st.direct is not None:
         grade, entry, parameter = st.direct.grade, st.direct.entry_id, st.direct.parameter
         text = f"graded {grade} directly by entry {entry} ({parameter})"

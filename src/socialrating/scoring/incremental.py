@@ -15,6 +15,8 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
 - a list term of one of its records ends in (``lo``, ``hi``], or it reached a list's
   minimum age in it;
 - it was registered after the earlier run;
+- (grade limits) it was registered so many years before a day in (``lo``, ``hi``], or a
+  limit looks at last year's grade and the two days lie in different years (everyone);
 - (legal representatives' points) a register record of an organisation it was ever
   named for came in after ``last`` or falls on a day in (``lo``, ``hi``], or such a
   record was voided: the organisation's representative may have changed, to it or from
@@ -34,7 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from socialrating.ledger.store import Store
-from socialrating.model import EntryKind, day_number
+from socialrating.model import EntryKind, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import plan_ids
@@ -149,6 +151,7 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         for lst in rb.spec.lists
         if lst.min_age is not None
     )
+    ages += _limit_ages(rb, lo, hi, bool(ages))
     store.run(
         f"""CREATE OR REPLACE TEMP TABLE {SCORES} AS
         WITH new AS (SELECT * FROM entries WHERE entry_id > {base.last_entry})
@@ -219,6 +222,24 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
     n_scores = int(store.scalar(f"SELECT count(*) FROM {SCORES}"))
     n_lists = int(store.scalar(f"SELECT count(*) FROM {LISTS}"))
     return n_scores, n_lists
+
+
+def _limit_ages(rb: RulebookHeader, lo: int, hi: int, more: bool) -> str:
+    """SQL of the subjects a grade limit may start or stop applying to between the days:
+    those registered that many years before a day in (lo, hi]; and everyone when a limit
+    looks at last year's grade and the days lie in different years ("" for none)."""
+    spans = {g.when.registered_within_years for g in rb.spec.grade_limits}
+    parts = [
+        f"""SELECT subject_id FROM subjects WHERE born IS NOT NULL
+            AND date_diff('day', DATE '1970-01-01', born + INTERVAL {int(years)} YEAR)
+                BETWEEN {lo + 1} AND {hi}"""
+        for years in sorted(y for y in spans if y is not None)
+    ]
+    last_year = any(g.when.graded_last_year for g in rb.spec.grade_limits)
+    if last_year and day_date(lo).year != day_date(hi).year:
+        parts.append("SELECT subject_id FROM subjects")
+    joined = " UNION ALL ".join(parts)
+    return f" UNION ALL {joined}" if more and joined else joined
 
 
 def _widen(store: Store, table: str, edges: str) -> None:

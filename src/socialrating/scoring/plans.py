@@ -20,6 +20,7 @@ from socialrating.scoring.contagion import (
     spread,
     without_contagion,
 )
+from socialrating.scoring.limits import limited
 from socialrating.scoring.lists import memberships
 from socialrating.scoring.mechanics import stages
 from socialrating.scoring.plan import (
@@ -79,8 +80,9 @@ def scored(
     st = stages(inputs, as_of, subject)
     per_subject = scores(inputs, st.records, subject, st.ranks)
     if rb.spec.contagion is None:
-        return without_contagion(per_subject)
-    return spread(rb, per_subject, contacts(inputs, as_of))[0]
+        return limited(inputs, as_of, subject, without_contagion(per_subject), st.records)
+    final = spread(rb, per_subject, contacts(inputs, as_of))[0]
+    return limited(inputs, as_of, subject, final, st.records)
 
 
 def _reached(
@@ -92,7 +94,7 @@ def _reached(
     near = reach(inputs, edges, subject)
     st = stages(inputs, as_of, near)
     final, previous = spread(inputs.rulebook, scores(inputs, st.records, near, st.ranks), edges)
-    return final, previous, edges
+    return limited(inputs, as_of, near, final, st.records), previous, edges
 
 
 def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:

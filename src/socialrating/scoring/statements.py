@@ -113,6 +113,25 @@ class DirectGrade:
 
 
 @dataclass(frozen=True)
+class GradeLimited:
+    """A grade limit that lowered the grade: the grade is ``at_best`` while its score and
+    direct grades would give ``by_score`` (the rulebook's ``grade_limits``)."""
+
+    code: str
+    name: str
+    at_best: str
+    by_score: str
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "name": self.name,
+            "at_best": self.at_best,
+            "by_score": self.by_score,
+        }
+
+
+@dataclass(frozen=True)
 class Contact:
     """A contact that cost the subject points by contagion: who, the grade it had in the
     round before the last, and the latest contact record joining them in the window."""
@@ -169,6 +188,8 @@ class Statement:
     rules: str = ""
     """The version of the rulebook in force on the statement's date (``name version
     (hash)``); a line valued by an earlier one names it."""
+    limit: GradeLimited | None = None
+    """The grade limit that lowered the grade, if one did."""
 
     @property
     def points_total(self) -> int:
@@ -204,6 +225,7 @@ class Statement:
             "adjustment": self.adjustment,
             "score": self.score,
             "grade": self.grade,
+            "grade_limit": None if self.limit is None else self.limit.as_dict(),
             "stage": self.stage,
             "key_factors": [f.as_dict() for f in self.key_factors],
             "lists": [_membership_dict(m) for m in self.lists],
@@ -379,6 +401,7 @@ def _statement(
         bound="floor" if bounded > 0 else "ceiling" if bounded < 0 else None,
         appeals=appeals,
         rules=rb.label,
+        limit=_limit(rb, row),
     )
     factors = score_factors(rb, result)
     result = replace(
@@ -399,6 +422,15 @@ def _statement(
             f"{contagion} for {len(contacts)} contacts, expected {lost}; bounded {bounded})"
         )
     return result
+
+
+def _limit(rb: RulebookHeader, row: dict[str, Any]) -> GradeLimited | None:
+    """The grade limit that lowered the grade of a ``subject_score`` row, if one did."""
+    code = row.get("limited_by")
+    limit = next((g for g in rb.spec.grade_limits if g.code == code), None)
+    if limit is None:
+        return None
+    return GradeLimited(limit.code, limit.name, limit.at_best, str(row["score_grade"]))
 
 
 def _with_appeals(lines: list[StatementLine], appeals: list[Appeal]) -> list[StatementLine]:

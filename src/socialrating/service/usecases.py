@@ -168,6 +168,9 @@ SAFE_TEXT = {
     "GRADE": "the subject's grade",
     "LIST": "a list membership",
     "CONTAGION": "contacts lowered the grade",
+    "LIMIT": "a limit on the grade",
+    "DIRECT": "a grade set directly",
+    "PARAMETER": "the subject's records",
     "SUBJECTS": "the service is not for this kind of subject",
     "SUBJECT": "not a subject of the run",
 }
