@@ -43,7 +43,9 @@ def reference(
     watched = any(p == "watch" and d <= day < d + 100 for p, d in records)
 
     def within(years: int) -> bool:
-        return date < born.replace(year=born.year + years)
+        """Less than ``years`` after ``born`` (29 February's anniversary: 28 February)."""
+        day = min(born.day, 28) if (born.month, born.day) == (2, 29) else born.day
+        return date < born.replace(year=born.year + years, day=day)
 
     limits = [
         ("young", 1, kind == "organisation" and within(2)),
@@ -71,7 +73,10 @@ edge = st.sampled_from((165, 166, 167, 530, 531, 532))
 )
 @given(
     kind=st.sampled_from(("citizen", "organisation")),
-    born=st.integers(-900, 800).map(lambda d: START + dt.timedelta(days=d)),
+    born=st.one_of(
+        st.integers(-900, 800).map(lambda d: START + dt.timedelta(days=d)),
+        st.sampled_from((dt.date(2020, 2, 29), dt.date(2019, 2, 28), dt.date(2016, 2, 29))),
+    ),
     records=st.lists(
         st.tuples(st.sampled_from(("fault", "fault", "watch")), st.one_of(day, edge)), max_size=8
     ),

@@ -143,6 +143,21 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         ),
         dt.date(2020, 1, 1),
     ),
+    "stages": (
+        DATA / "stages.yaml",
+        (
+            [("c1", "citizen", None), ("c2", "citizen", None)],
+            [
+                ("police", "offence", ["c1", "c2"], ""),
+                ("police", "big", ["c1", "c2"], ""),
+                ("police", "offence", ["c1"], ""),
+                ("authority", "adm", ["c1", "c2"], ""),
+                ("authority", "warn", ["c1", "c2"], ""),
+                ("authority", "wd", ["c1"], ""),
+            ],
+        ),
+        dt.date(2020, 1, 1),
+    ),
     "pilot": (
         PILOT,
         (

@@ -725,6 +725,23 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
         out.append(problem("points_representative", "needs `representatives` in the rulebook"))
     if p.rectifies is not None:
         out += _check_rectifies(spec, p, problem)
+    if p.skipped_stage is not None:
+        yaml_codes = {q.code for q in spec.parameters}
+        for j, code in enumerate(p.skipped_stage.unless_after):
+            if code not in yaml_codes:
+                where = f"skipped_stage.unless_after[{j}]"
+                out.append(problem(where, f"{code!r} is not a parameter of the YAML"))
+        for field in ("reduction", "rectifies", "direct_grade", "repairs", "bands", "per_unit"):
+            if getattr(p, field) not in (None, False):
+                out.append(problem(field, "not beside skipped_stage: its points are the reduction"))
+        if p.points:
+            out.append(
+                problem(
+                    "points",
+                    "points beside skipped_stage would never count: the reduction gives them "
+                    "(give 0)",
+                )
+            )
     r = p.reduction
     if r is not None:
         if (

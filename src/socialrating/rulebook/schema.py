@@ -163,6 +163,15 @@ class Reduction(_Strict):
     once_in_days: Days | None = None
 
 
+class SkippedStage(_Strict):
+    """A measure issued at a stage without the measure of the stage before (a warning with
+    no admonition before it): the balance is reduced to ``reduce_to`` from the day it is
+    issued, if it is above (a register counting points up, such as a driving licence's)."""
+
+    reduce_to: int
+    unless_after: Annotated[list[Code], Field(min_length=1)]
+
+
 class Window(_Strict):
     """One window of a rectification, and what a rectification within it gives back.
 
@@ -230,6 +239,11 @@ class Parameter(_Strict):
         "(as of the scoring day), where they differ from ``points``.",
     )
     reduction: Reduction | None = None
+    skipped_stage: SkippedStage | None = Field(
+        default=None,
+        description="A measure that, issued with no earlier record of ``unless_after``, "
+        "reduces the balance to ``reduce_to`` (a stage skipped).",
+    )
     rectifies: Rectifies | None = Field(
         default=None,
         description="Records of this parameter rectify an earlier record they name "

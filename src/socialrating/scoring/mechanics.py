@@ -26,7 +26,8 @@ In order:
    record's points, or points as written), and it counts for as long as that record
    does. The first rectification of a record within a window counts; later ones, and
    those outside every window or naming no such record, rectify nothing.
-5. **reductions**: a record with a reduction rule counts only if the balance on its day
+5. **reductions** (then **skipped stages**: a measure issued with no earlier record of
+   the measure before it reduces the balance on its day to a set value): a record with a reduction rule counts only if the balance on its day
    (the base plus the points of the subject's records of earlier days still counting
    then, other reductions left out) lies in its range, and no earlier such record of the
    same parameter that met the range lies within its period; otherwise it is refused.
@@ -52,6 +53,7 @@ from socialrating.scoring.plan import (
     PlanInputs,
     evaluate,
     has_special,
+    measure_ids,
     rectification_ids,
     year_of,
 )
@@ -166,6 +168,8 @@ def _side(
         s = _reductions(inputs, as_of, subject_id, s, absorbed)
     else:
         s = s.mutate(balance=ibis.null("int64"), refused_by=ibis.null("int64"))
+    if any(p.skipped_stage is not None for p in rb.spec.parameters):
+        s = _skipped_stages(inputs, as_of, subject_id, s, absorbed)
     return s
 
 
@@ -453,26 +457,9 @@ def _reductions(
         "reduction_to",
         "reduction_once_days",
     )
-    # The subjects' other records: plain ones as evaluated, special ones as the stages
-    # so far left them (their points after repeats; absorbed and repaired ones out, and
-    # other reductions). The two are apart already, so a union puts them together.
-    plain = evaluate(inputs, as_of, subject_id, subset="plain", of_subjects=red.subject_id)
-    plain = _apply_acts(plain, absorbed)
-    plain = plain.filter(_alive(plain))
-    special = s.filter(_alive(s), ~s.reduction.fill_null(False))
-    others = plain.select(
-        o_subject=plain.subject_id,
-        o_day=plain.day,
-        o_expires=plain.expires_day,
-        o_points=plain.points,
-    ).union(
-        special.select(
-            o_subject=special.subject_id,
-            o_day=special.day,
-            o_expires=special.expires_day,
-            o_points=special.points,
-        ),
-        distinct=False,
+    # The subjects' other records, other reductions left out.
+    others = _others(
+        inputs, as_of, subject_id, absorbed, red.subject_id, s.filter(~s.reduction.fill_null(False))
     )
     joined = red.left_join(
         others,
@@ -521,6 +508,135 @@ def _reductions(
         refused_by=result.refused_by,
     )
     return _set_status(s, s.refused, Status.REFUSED).drop("refused")
+
+
+def _others(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    absorbed: ir.Table,
+    of_subjects: ir.Column,
+    special: ir.Table,
+) -> ir.Table:
+    """The records of ``of_subjects`` a balance takes in (``o_subject``, ``o_day``,
+    ``o_expires``, ``o_points``): plain ones as evaluated, and ``special`` ones (rows of
+    the side stream) as the stages so far left them (their points after repeats; those
+    absorbed, repaired or refused out). The two are apart already: a union joins them."""
+    plain = evaluate(inputs, as_of, subject_id, subset="plain", of_subjects=of_subjects)
+    plain = _apply_acts(plain, absorbed)
+    plain = plain.filter(_alive(plain))
+    special = special.filter(_alive(special))
+    return plain.select(
+        o_subject=plain.subject_id,
+        o_day=plain.day,
+        o_expires=plain.expires_day,
+        o_points=plain.points,
+    ).union(
+        special.select(
+            o_subject=special.subject_id,
+            o_day=special.day,
+            o_expires=special.expires_day,
+            o_points=special.points,
+        ),
+        distinct=False,
+    )
+
+
+def _skipped_stages(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    s: ir.Table,
+    absorbed: ir.Table,
+) -> ir.Table:
+    """Stage 6: a measure issued with no earlier record of its ``unless_after`` reduces the
+    balance on its day to its ``reduce_to``, if above: its points are the difference, and
+    it counts until the last record with points in that balance expires. Otherwise it
+    counts with no points, naming the earlier measure (``refused_by``), if any."""
+    rb = inputs.rulebook
+    measures = [q for q in rb.spec.parameters if q.skipped_stage is not None]
+    ids = measure_ids(inputs, unless=False)
+    assert ids is not None
+    base = ibis.literal(rb.spec.base_score, "int64")
+    reg = inputs.parameters_registry
+    code_of = reg.select(c_id=reg.parameter_id, c_code=reg.code)
+    m = s.filter(_alive(s), s.parameter_id.isin(ids))
+    m = m.join(code_of, m.parameter_id == code_of.c_id).select(
+        m_entry=m.entry_id,
+        m_subject=m.subject_id,
+        m_day=m.day,
+        m_order=m.order_key,
+        m_code=code_of.c_code,
+    )
+    others = _others(
+        inputs, as_of, subject_id, absorbed, m.m_subject, s.filter(~s.parameter_id.isin(ids))
+    )
+    joined = m.left_join(
+        others,
+        [
+            m.m_subject == others.o_subject,
+            others.o_day < m.m_day,
+            others.o_expires.isnull() | (others.o_expires > m.m_day),
+        ],
+    )
+    adds = joined.o_points > 0
+    sums = joined.group_by(b_entry=joined.m_entry).aggregate(
+        balance=base + joined.o_points.sum().fill_null(0),
+        open_ended=(adds & joined.o_expires.isnull()).any(),
+        last=ibis.ifelse(adds, joined.o_expires, ibis.null("int32")).max(),
+    )
+    u = s.filter(_alive(s)).join(code_of, s.parameter_id == code_of.c_id)
+    u = u.select(u_subject=u.subject_id, u_order=u.order_key, u_code=code_of.c_code)
+    after = ibis.or_(
+        *[
+            (m.m_code == q.code) & u.u_code.isin(list(q.skipped_stage.unless_after))
+            for q in measures
+            if q.skipped_stage is not None
+        ]
+    )
+    pairs = m.join(u, [m.m_subject == u.u_subject, u.u_order < m.m_order, after])
+    pairs = pairs.select(e_entry=m.m_entry, e_order=u.u_order)
+    earlier = pairs.group_by("e_entry").aggregate(before=pairs.e_order.min() % ORDER_SHIFT)
+    target = ibis.cases(
+        *[(m.m_code == q.code, q.skipped_stage.reduce_to) for q in measures if q.skipped_stage],
+        else_=ibis.null("int64"),
+    )
+    t = (
+        m.mutate(target=target)
+        .left_join(sums, m.m_entry == sums.b_entry)
+        .left_join(earlier, m.m_entry == earlier.e_entry)
+    )
+    t = t.select("m_entry", "target", "balance", "open_ended", "last", "before")
+    reduces = t.before.isnull() & (t.balance > t.target)
+    result = t.select(
+        sk_entry=t.m_entry,
+        sk_balance=t.balance.cast("int64"),
+        sk_points=ibis.ifelse(reduces, t.target - t.balance, 0).cast("int64"),
+        sk_until=ibis.ifelse(t.open_ended, ibis.null("int32"), t.last),
+        sk_reduces=reduces,
+        sk_before=t.before,
+    )
+    s = _keep(
+        s,
+        result,
+        "sk_entry",
+        sk_balance=result.sk_balance,
+        sk_points=result.sk_points,
+        sk_until=result.sk_until,
+        sk_reduces=result.sk_reduces.fill_null(False),
+        sk_before=result.sk_before,
+    )
+    measured = s.sk_balance.notnull()
+    expired = s.sk_until.notnull() & (as_of >= s.sk_until)
+    s = s.mutate(
+        balance=ibis.ifelse(measured, s.sk_balance, s.balance),
+        refused_by=ibis.ifelse(measured, s.sk_before, s.refused_by),
+        rule_points=ibis.ifelse(s.sk_reduces, s.sk_points, s.rule_points),
+        points=ibis.ifelse(s.sk_reduces, s.sk_points, s.points),
+        expires_day=ibis.ifelse(s.sk_reduces, s.sk_until, s.expires_day),
+        status=ibis.ifelse(s.sk_reduces & expired & _eligible(s), EXPIRED, s.status).cast("int8"),
+    )
+    return s.drop("sk_balance", "sk_points", "sk_until", "sk_reduces", "sk_before")
 
 
 def direct_ranks(rb: RulebookHeader, standing: ir.Table) -> ir.Table:

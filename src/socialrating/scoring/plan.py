@@ -159,8 +159,10 @@ def special(inputs: PlanInputs, p: ir.Table) -> ir.BooleanValue:
         | p.points_organisation.notnull()
         | p.points_representative.notnull()
     )
-    rectifying = rectification_ids(inputs)
-    return marked if rectifying is None else marked | p.parameter_id.isin(rectifying)
+    for ids in (rectification_ids(inputs), measure_ids(inputs)):
+        if ids is not None:
+            marked = marked | p.parameter_id.isin(ids)
+    return marked
 
 
 def rectification_ids(inputs: PlanInputs, *, rectified: bool = True) -> ir.Column | None:
@@ -173,6 +175,23 @@ def rectification_ids(inputs: PlanInputs, *, rectified: bool = True) -> ir.Colum
         if q.rectifies is not None
         for code in (q.code, *(q.rectifies.parameters if rectified else ()))
     }
+    return _registry_ids(inputs, codes)
+
+
+def measure_ids(inputs: PlanInputs, *, unless: bool = True) -> ir.Column | None:
+    """The registry ids of the measures with a ``skipped_stage`` and (with ``unless``) of
+    the measures they look for before them; None if the rulebook has none."""
+    codes = {
+        code
+        for q in inputs.rulebook.spec.parameters
+        if q.skipped_stage is not None
+        for code in (q.code, *(q.skipped_stage.unless_after if unless else ()))
+    }
+    return _registry_ids(inputs, codes)
+
+
+def _registry_ids(inputs: PlanInputs, codes: set[str]) -> ir.Column | None:
+    """The registry ids of the parameters ``codes``, looked up in the plan (None: none)."""
     if not codes:
         return None
     reg = inputs.parameters_registry
@@ -188,6 +207,7 @@ def has_special(rb: RulebookHeader) -> bool:
         or p.points_organisation is not None
         or p.points_representative is not None
         or p.rectifies is not None
+        or p.skipped_stage is not None
         for p in rb.spec.parameters
     )
 

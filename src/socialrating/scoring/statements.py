@@ -637,6 +637,21 @@ def _notes(
             f"repeat {r['repeat_n']} in {category}: {r['rule_points']:+d} times {r['multiplier']:g}"
         )
     notes += _rectification(r, status, rb)
+    measure = next((q.skipped_stage for q in rb.spec.parameters if q.code == r["parameter"]), None)
+    if measure is not None and status in (Status.COUNTED, Status.EXPIRED):
+        if points:
+            before = " or ".join(measure.unless_after)
+            notes.append(
+                f"stage skipped (no {before} before it): the balance of {r['balance']} is "
+                f"reduced to {measure.reduce_to}"
+            )
+        elif r["refused_by"] is not None:
+            related = int(r["refused_by"])
+            notes.append(f"no reduction: entry {related} was issued before it")
+        else:
+            notes.append(
+                f"no reduction: the balance was {r['balance']}, not above {measure.reduce_to}"
+            )
     for column in ("rectifies", "rectified_by"):  # a rectification names what it rectifies
         if related is None and r.get(column) is not None:
             related = int(r[column])
@@ -653,7 +668,7 @@ def _notes(
         if r["repairs"] is not None:
             related = int(r["repairs"])
             notes.append(f"repairs the direct grade of entry {related}")
-        if r["balance"] is not None:
+        if r["balance"] is not None and measure is None:
             notes.append(f"allowed at a balance of {r['balance']}")
     elif status is Status.EXPIRED and expires is not None:
         notes.append(f"expired on {expires.isoformat()}")
