@@ -446,7 +446,6 @@ def _reductions(
     s: ir.Table,
     absorbed: ir.Table,
 ) -> ir.Table:
-    base = ibis.literal(inputs.rulebook.spec.base_score, "int64")
     red = s.filter(_alive(s), s.reduction.fill_null(False)).select(
         "entry_id",
         "subject_id",
@@ -458,19 +457,13 @@ def _reductions(
         "reduction_once_days",
     )
     # The subjects' other records, other reductions left out.
-    others = _others(
-        inputs, as_of, subject_id, absorbed, red.subject_id, s.filter(~s.reduction.fill_null(False))
-    )
-    joined = red.left_join(
-        others,
-        [
-            red.subject_id == others.o_subject,
-            others.o_day < red.day,
-            others.o_expires.isnull() | (others.o_expires > red.day),
-        ],
-    )
-    sums = joined.group_by(b_entry=joined.entry_id).aggregate(
-        balance=base + joined.o_points.sum().fill_null(0)
+    sums = _balances(
+        inputs,
+        as_of,
+        subject_id,
+        absorbed,
+        red.select(b_of=red.entry_id, b_subject=red.subject_id, b_day=red.day),
+        s.filter(~s.reduction.fill_null(False)),
     )
     bal = red.join(sums, red.entry_id == sums.b_entry).select(red, sums.balance)
     in_range = (bal.reduction_from.isnull() | (bal.balance >= bal.reduction_from)) & (
@@ -510,23 +503,28 @@ def _reductions(
     return _set_status(s, s.refused, Status.REFUSED).drop("refused")
 
 
-def _others(
+def _balances(
     inputs: PlanInputs,
     as_of: int | ir.Value,
     subject_id: int | ir.Value | None,
     absorbed: ir.Table,
-    of_subjects: ir.Column,
+    of: ir.Table,
     special: ir.Table,
 ) -> ir.Table:
-    """The records of ``of_subjects`` a balance takes in (``o_subject``, ``o_day``,
-    ``o_expires``, ``o_points``): plain ones as evaluated, and ``special`` ones (rows of
-    the side stream) as the stages so far left them (their points after repeats; those
-    absorbed, repaired or refused out). The two are apart already: a union joins them."""
-    plain = evaluate(inputs, as_of, subject_id, subset="plain", of_subjects=of_subjects)
+    """Per row of ``of`` (``b_of`` an entry, ``b_subject``, ``b_day``): the ``balance`` on
+    its day (the base plus the points of the subject's records of earlier days still
+    counting then), whether a record adding to it never expires (``open_ended``) and the
+    last day one does (``last``); keyed ``b_entry``.
+
+    The records are the plain ones as evaluated and the ``special`` ones (rows of the side
+    stream) as the stages so far left them (their points after repeats; those absorbed,
+    repaired or refused out). The two are apart already: a union joins them.
+    """
+    plain = evaluate(inputs, as_of, subject_id, subset="plain", of_subjects=of.b_subject)
     plain = _apply_acts(plain, absorbed)
     plain = plain.filter(_alive(plain))
     special = special.filter(_alive(special))
-    return plain.select(
+    others = plain.select(
         o_subject=plain.subject_id,
         o_day=plain.day,
         o_expires=plain.expires_day,
@@ -539,6 +537,21 @@ def _others(
             o_points=special.points,
         ),
         distinct=False,
+    )
+    joined = of.left_join(
+        others,
+        [
+            of.b_subject == others.o_subject,
+            others.o_day < of.b_day,
+            others.o_expires.isnull() | (others.o_expires > of.b_day),
+        ],
+    )
+    adds = joined.o_points > 0
+    base = ibis.literal(inputs.rulebook.spec.base_score, "int64")
+    return joined.group_by(b_entry=joined.b_of).aggregate(
+        balance=base + joined.o_points.sum().fill_null(0),
+        open_ended=(adds & joined.o_expires.isnull()).any(),
+        last=ibis.ifelse(adds, joined.o_expires, ibis.null("int32")).max(),
     )
 
 
@@ -557,7 +570,6 @@ def _skipped_stages(
     measures = [q for q in rb.spec.parameters if q.skipped_stage is not None]
     ids = measure_ids(inputs, unless=False)
     assert ids is not None
-    base = ibis.literal(rb.spec.base_score, "int64")
     reg = inputs.parameters_registry
     code_of = reg.select(c_id=reg.parameter_id, c_code=reg.code)
     m = s.filter(_alive(s), s.parameter_id.isin(ids))
@@ -568,22 +580,13 @@ def _skipped_stages(
         m_order=m.order_key,
         m_code=code_of.c_code,
     )
-    others = _others(
-        inputs, as_of, subject_id, absorbed, m.m_subject, s.filter(~s.parameter_id.isin(ids))
-    )
-    joined = m.left_join(
-        others,
-        [
-            m.m_subject == others.o_subject,
-            others.o_day < m.m_day,
-            others.o_expires.isnull() | (others.o_expires > m.m_day),
-        ],
-    )
-    adds = joined.o_points > 0
-    sums = joined.group_by(b_entry=joined.m_entry).aggregate(
-        balance=base + joined.o_points.sum().fill_null(0),
-        open_ended=(adds & joined.o_expires.isnull()).any(),
-        last=ibis.ifelse(adds, joined.o_expires, ibis.null("int32")).max(),
+    sums = _balances(
+        inputs,
+        as_of,
+        subject_id,
+        absorbed,
+        m.select(b_of=m.m_entry, b_subject=m.m_subject, b_day=m.m_day),
+        s.filter(~s.parameter_id.isin(ids)),
     )
     u = s.filter(_alive(s)).join(code_of, s.parameter_id == code_of.c_id)
     u = u.select(u_subject=u.subject_id, u_order=u.order_key, u_code=code_of.c_code)
