@@ -193,3 +193,40 @@ def test_a_malformed_grade_limit_is_refused(
     assert any(f == f"grade_limits[0].{field}" and reason in r for f, r in found), found
     # The second limit's own problem is reported too, whatever the first's.
     assert any(f == "grade_limits[1].when.records" for f, _ in found), found
+
+
+def test_a_frozen_record_still_holds_a_limit(tmp_path: Path) -> None:
+    """A limiting record that is an addition frozen under a direct grade still stands."""
+    path = tmp_path / "frozen.yaml"
+    path.write_text(
+        RULEBOOK.read_text()
+        .replace(
+            "  - {code: watch,",
+            "  - {code: graded, category: acts, points: 0, direct_grade: B, "
+            "institutions: [office]}\n"
+            "  - {code: flag, category: acts, points: 5, institutions: [office]}\n"
+            "  - {code: watch,",
+        )
+        .replace(
+            "  - {code: young,",
+            "  - {code: flagged, subjects: citizen, at_best: C, when: {records: [flag]}}\n"
+            "  - {code: young,",
+        )
+    )
+    store = open_store(":memory:", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(path))
+        register_subjects(store, pa.table({"code": ["c1"], "kind": ["citizen"]}))
+        feed(
+            store,
+            "office",
+            [
+                {"subject": "c1", "parameter": "graded", "date": "2020-02-01"},
+                {"subject": "c1", "parameter": "flag", "date": "2020-03-01"},
+            ],
+        )
+        got = statement(store, "c1", dt.date(2020, 6, 1))
+        assert [line.status.value for line in got.lines] == ["counted", "frozen"]
+        assert (got.grade, got.limit and got.limit.code) == ("C", "flagged")
+    finally:
+        store.close()

@@ -155,3 +155,20 @@ def test_points_beside_a_skipped_stage_are_refused(tmp_path: Path) -> None:
     assert [(p.field, p.reason.split(":")[0]) for p in problems] == [
         ("parameters[3].points", "points beside skipped_stage would never count")
     ]
+
+
+def test_a_base_above_the_target_is_not_reduced(tmp_path: Path) -> None:
+    """Only points of records are reduced: a base of 6 with no record stays 6 (a reduction
+    from it would have nothing to end with)."""
+    path = tmp_path / "stages.yaml"
+    path.write_text(RULEBOOK.read_text().replace("base_score: 0", "base_score: 6"))
+    store = open_store(":memory:", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(path))
+        register_subjects(store, pa.table({"code": ["c1"], "kind": ["citizen"]}))
+        feed(store, "authority", [{"subject": "c1", "parameter": "warn", "date": "2020-03-01"}])
+        got = statement(store, "c1", dt.date(2021, 1, 1))
+        assert (got.score, got.lines[0].points) == (6, 0)
+        assert "the balance of 6 holds no record's points" in got.lines[0].reason
+    finally:
+        store.close()

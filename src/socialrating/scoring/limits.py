@@ -23,6 +23,7 @@ from socialrating.rulebook.schema import GradeLimit
 from socialrating.scoring.plan import PlanInputs, scores, year_start
 
 COUNTED = STATUS_CODES[Status.COUNTED]
+FROZEN = STATUS_CODES[Status.FROZEN]
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -94,7 +95,8 @@ def _with_holders(
     """``t`` with a column ``name``: a record of one of ``codes`` counts for the subject."""
     reg = inputs.parameters_registry
     ids = reg.filter(reg.code.isin(list(codes))).parameter_id
-    held = records.filter(records.status == COUNTED, records.parameter_id.isin(ids))
+    standing = records.status.isin([COUNTED, FROZEN])  # a frozen addition still stands
+    held = records.filter(standing, records.parameter_id.isin(ids))
     held = held.select(h_subject=held.subject_id).distinct().view()  # a self-join
     joined = t.left_join(held, t.subject_id == held.h_subject)
     return joined.select(*t.columns, **{name: joined.h_subject.notnull()})

@@ -610,7 +610,10 @@ def _skipped_stages(
         .left_join(earlier, m.m_entry == earlier.e_entry)
     )
     t = t.select("m_entry", "target", "balance", "open_ended", "last", "before")
-    reduces = t.before.isnull() & (t.balance > t.target)
+    # Only points of records can be reduced (not a base above the target), and the
+    # reduction ends with the last of them.
+    held = t.open_ended.fill_null(False) | t.last.notnull()
+    reduces = t.before.isnull() & (t.balance > t.target) & held
     result = t.select(
         sk_entry=t.m_entry,
         sk_balance=t.balance.cast("int64"),

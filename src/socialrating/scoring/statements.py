@@ -648,6 +648,8 @@ def _notes(
         elif r["refused_by"] is not None:
             related = int(r["refused_by"])
             notes.append(f"no reduction: entry {related} was issued before it")
+        elif r["balance"] is not None and r["balance"] > measure.reduce_to:
+            notes.append(f"no reduction: the balance of {r['balance']} holds no record's points")
         else:
             notes.append(
                 f"no reduction: the balance was {r['balance']}, not above {measure.reduce_to}"
