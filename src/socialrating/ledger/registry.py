@@ -130,12 +130,11 @@ def list_parameters(
         mask = pc.and_(mask, hit)
     found = table.filter(mask)
     shown = found.slice(0, limit or None).select(list(PARAMETER_FIELDS))
-    written = {p.code: p for p in rb.spec.parameters}
     rows = []
     for r in shown.to_pylist():
         r["institutions"] = [c for c in (r["institutions"] or "").split(";") if c]
         r["tags"] = [t for t in (r["tags"] or "").split(";") if t]
-        r["worth"], r["counts_for"] = _described(r, written.get(r["code"]))
+        r["worth"], r["counts_for"] = _described(r, rb.written.get(r["code"]))
         rows.append(r)
     return {
         "rulebook": rb.hash,

@@ -187,6 +187,11 @@ class RulebookHeader:
         return [p for p in self.spec.parameters if p.validity is not None]
 
     @cached_property
+    def written(self) -> dict[str, Parameter]:
+        """The parameters written out in the YAML, by code (the catalogue's are not)."""
+        return {p.code: p for p in self.spec.parameters}
+
+    @cached_property
     def direct(self) -> list[Parameter]:
         """The parameters that set a grade directly; ``direct_bit`` is 2 ** index."""
         return [p for p in self.spec.parameters if p.direct_grade is not None]

@@ -637,7 +637,8 @@ def _notes(
             f"repeat {r['repeat_n']} in {category}: {r['rule_points']:+d} times {r['multiplier']:g}"
         )
     notes += _rectification(r, status, rb)
-    measure = next((q.skipped_stage for q in rb.spec.parameters if q.code == r["parameter"]), None)
+    written = rb.written.get(r["parameter"])
+    measure = None if written is None else written.skipped_stage
     if measure is not None and status in (Status.COUNTED, Status.EXPIRED):
         if points:
             before = " or ".join(measure.unless_after)
@@ -706,10 +707,8 @@ def _notes(
 
 def _rectification(r: dict[str, Any], status: Status, rb: RulebookHeader) -> list[str]:
     """What a statement says of a rectification, or of a record one rectified."""
-    rule = next(
-        (q.rectifies for q in rb.spec.parameters if q.code == r["parameter"] and q.rectifies),
-        None,
-    )
+    written = rb.written.get(r["parameter"])
+    rule = None if written is None else written.rectifies
     if rule is None:
         if r.get("rectified_by") is not None and status is Status.COUNTED:
             return [f"rectified by entry {r['rectified_by']}"]
