@@ -327,29 +327,29 @@ def _rectifications(inputs: PlanInputs, as_of: int | ir.Value, s: ir.Table) -> i
     """
     rb = inputs.rulebook
     rectifiers = [q for q in rb.spec.parameters if q.rectifies is not None]
-    reg = inputs.parameters_registry
-    code_of = reg.select(c_id=reg.parameter_id, c_code=reg.code)
     rectifying = rectification_ids(inputs, rectified=False)
     assert rectifying is not None
     ok = _alive(s)
-    r = s.filter(ok, s.refers_to.notnull(), s.parameter_id.isin(rectifying))
-    r = r.join(code_of, r.parameter_id == code_of.c_id).select(
-        r_entry=r.entry_id,
-        r_subject=r.subject_id,
-        r_day=r.day,
-        r_order=r.order_key,
-        r_ref=r.refers_to,
-        r_code=code_of.c_code,
+    r = _coded(
+        inputs,
+        s.filter(ok, s.refers_to.notnull(), s.parameter_id.isin(rectifying)),
+        "r",
+        entry="entry_id",
+        subject="subject_id",
+        day="day",
+        order="order_key",
+        ref="refers_to",
     )
-    x = s.filter(ok, s.points != 0)
-    x = x.join(code_of, x.parameter_id == code_of.c_id).select(
-        x_entry=x.entry_id,
-        x_subject=x.subject_id,
-        x_day=x.day,
-        x_points=x.points,
-        x_quantity=x.quantity,
-        x_expires=x.expires_day,
-        x_code=code_of.c_code,
+    x = _coded(
+        inputs,
+        s.filter(ok, s.points != 0),
+        "x",
+        entry="entry_id",
+        subject="subject_id",
+        day="day",
+        points="points",
+        quantity="quantity",
+        expires="expires_day",
     )
     may = ibis.or_(
         *[
@@ -415,6 +415,18 @@ def _rectifications(inputs: PlanInputs, as_of: int | ir.Value, s: ir.Table) -> i
     )
     s = _set_status(s, is_rectifier & ~s.counts, Status.NO_REPAIR)
     return s.drop("counts", "back", "until", "dup_of", "fixed_by")
+
+
+def _coded(inputs: PlanInputs, t: ir.Table, prefix: str, **columns: str) -> ir.Table:
+    """Rows of ``t`` with the code of their parameter (the registry's): each of
+    ``columns`` (a name → a column of ``t``) and the code, named ``<prefix>_<name>``."""
+    reg = inputs.parameters_registry
+    code_of = reg.select(c_id=reg.parameter_id, c_code=reg.code)
+    joined = t.join(code_of, t.parameter_id == code_of.c_id)
+    return joined.select(
+        **{f"{prefix}_{name}": t[column] for name, column in columns.items()},
+        **{f"{prefix}_code": code_of.c_code},
+    )
 
 
 def _within(m: ir.Table, w: Window) -> ir.BooleanValue:
@@ -570,15 +582,14 @@ def _skipped_stages(
     measures = [q for q in rb.spec.parameters if q.skipped_stage is not None]
     ids = measure_ids(inputs, unless=False)
     assert ids is not None
-    reg = inputs.parameters_registry
-    code_of = reg.select(c_id=reg.parameter_id, c_code=reg.code)
-    m = s.filter(_alive(s), s.parameter_id.isin(ids))
-    m = m.join(code_of, m.parameter_id == code_of.c_id).select(
-        m_entry=m.entry_id,
-        m_subject=m.subject_id,
-        m_day=m.day,
-        m_order=m.order_key,
-        m_code=code_of.c_code,
+    m = _coded(
+        inputs,
+        s.filter(_alive(s), s.parameter_id.isin(ids)),
+        "m",
+        entry="entry_id",
+        subject="subject_id",
+        day="day",
+        order="order_key",
     )
     sums = _balances(
         inputs,
@@ -588,8 +599,7 @@ def _skipped_stages(
         m.select(b_of=m.m_entry, b_subject=m.m_subject, b_day=m.m_day),
         s.filter(~s.parameter_id.isin(ids)),
     )
-    u = s.filter(_alive(s)).join(code_of, s.parameter_id == code_of.c_id)
-    u = u.select(u_subject=u.subject_id, u_order=u.order_key, u_code=code_of.c_code)
+    u = _coded(inputs, s.filter(_alive(s)), "u", subject="subject_id", order="order_key")
     after = ibis.or_(
         *[
             (m.m_code == q.code) & u.u_code.isin(list(q.skipped_stage.unless_after))

@@ -167,31 +167,28 @@ def special(inputs: PlanInputs, p: ir.Table) -> ir.BooleanValue:
 
 def rectification_ids(inputs: PlanInputs, *, rectified: bool = True) -> ir.Column | None:
     """The registry ids of the parameters that rectify and (with ``rectified``) of those
-    they rectify; None if the rulebook has no rectifications. The codes are looked up in
-    the plan itself."""
-    codes = {
-        code
-        for q in inputs.rulebook.spec.parameters
-        if q.rectifies is not None
-        for code in (q.code, *(q.rectifies.parameters if rectified else ()))
-    }
-    return _registry_ids(inputs, codes)
+    they rectify; None if the rulebook has no rectifications."""
+    named = {q.code: q.rectifies.parameters for q in inputs.rulebook.spec.parameters if q.rectifies}
+    return _registry_ids(inputs, named, rectified)
 
 
 def measure_ids(inputs: PlanInputs, *, unless: bool = True) -> ir.Column | None:
     """The registry ids of the measures with a ``skipped_stage`` and (with ``unless``) of
     the measures they look for before them; None if the rulebook has none."""
-    codes = {
-        code
+    named = {
+        q.code: q.skipped_stage.unless_after
         for q in inputs.rulebook.spec.parameters
-        if q.skipped_stage is not None
-        for code in (q.code, *(q.skipped_stage.unless_after if unless else ()))
+        if q.skipped_stage
     }
-    return _registry_ids(inputs, codes)
+    return _registry_ids(inputs, named, unless)
 
 
-def _registry_ids(inputs: PlanInputs, codes: set[str]) -> ir.Column | None:
-    """The registry ids of the parameters ``codes``, looked up in the plan (None: none)."""
+def _registry_ids(
+    inputs: PlanInputs, named: dict[str, list[str]], with_named: bool
+) -> ir.Column | None:
+    """The registry ids of the parameters ``named`` maps (and, ``with_named``, of those
+    each names), looked up in the plan itself; None when there are none."""
+    codes = set(named) | ({c for codes in named.values() for c in codes} if with_named else set())
     if not codes:
         return None
     reg = inputs.parameters_registry
