@@ -14,8 +14,11 @@ Each directory under ``tests/cases/`` holds:
   ``direct`` (grade, key, until) and ``lines``: every statement line in order,
   each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key);
   ``lists``: every list the subject is on, with ``since``, ``until``, ``key`` or
-  ``cause`` where given; ``decisions``: service → decision (or → ``{decision,
-  key_factors}``, the factors' codes); ``key_factors``: [code, effect] pairs in order.
+  ``cause`` (and ``grade``: for an alert, the measure) where given; ``decisions``:
+  service → decision (or → ``{decision, key_factors}``, the factors' codes);
+  ``key_factors``: [code, effect] pairs in order; ``measures``: every measure the
+  statement has, each a mapping of the fields to compare (numbers to 1e-3; ``acts``: each
+  act's ``act``, ``date``, ``capped``, ``time_weight`` and ``adds``).
 
 Every check also runs the batch plan and compares the snapshot with the statement.
 """
@@ -125,6 +128,8 @@ def test_golden_case(tmp_path: Path, name: str) -> None:
                     _check_lines(got["lines"], want["lines"], by_id, keys, where)
                 if "lists" in want:
                     _check_lists(got["lists"], want["lists"], keys, where)
+                if "measures" in want:
+                    _check_measures(got["measures"], want["measures"], where)
                 if "key_factors" in want:
                     factors = [(f["code"], f["effect"]) for f in got["key_factors"]]
                     assert factors == [tuple(f) for f in want["key_factors"]], where
@@ -153,8 +158,27 @@ def _check_lists(
                 assert m[field] == value, f"{where}: {m['list']}.{field} is {m[field]!r}"
         if "key" in w:
             assert m["entry_id"] == keys[w["key"]], f"{where}: {m['list']}.key"
-        if "cause" in w:
-            assert m["cause"] == w["cause"], f"{where}: {m['list']}.cause"
+        for field in ("cause", "grade"):
+            if field in w:
+                assert m[field] == w[field], f"{where}: {m['list']}.{field} is {m[field]!r}"
+
+
+def _check_measures(got: list[dict[str, Any]], want: dict[str, Any], where: str) -> None:
+    """``want``: per measure the statement has, the fields to compare; no other measure."""
+    assert [m["code"] for m in got] == list(want), f"{where}: measures"
+    for m in got:
+        for field, value in want[m["code"]].items():
+            at = f"{where}: {m['code']}.{field}"
+            if field == "acts":
+                acts = [
+                    {k: a[k] for k in ("act", "date", "capped", "time_weight", "adds")}
+                    for a in m["acts"]
+                ]
+                assert acts == [{**w, "date": str(w["date"])} for w in value], at
+            elif isinstance(value, float) and m[field] is not None:
+                assert abs(m[field] - value) < 1e-3, f"{at} is {m[field]!r}"
+            else:
+                assert m[field] == value, f"{at} is {m[field]!r}"
 
 
 def _check_direct(got: Any, want: Any, keys: dict[str, int], where: str) -> None:

@@ -140,7 +140,10 @@ def lists_cmd(
         emit(doc)
         return
     if name is None:
-        sizes = table("list", "name", "members", "by record", "by grade", "joint")
+        alerts = any(row["by_alert"] for row in doc["lists"])
+        sizes = table(
+            "list", "name", "members", "by record", "by grade", "joint", *(["by alert"] * alerts)
+        )
         for row in doc["lists"]:
             sizes.add_row(
                 row["list"],
@@ -149,6 +152,7 @@ def lists_cmd(
                 f"{row['by_record']:,}",
                 f"{row['by_grade']:,}",
                 f"{row['by_joint']:,}",
+                *([f"{row['by_alert']:,}"] * alerts),
             )
         out().print(f"run {doc['run_id']} as of {doc['as_of']}")
         out().print(sizes)
@@ -166,6 +170,8 @@ def lists_cmd(
 def _why(m: dict[str, Any]) -> str:
     if m["cause"] == "grade":
         return f"grade {m['grade']}"
+    if m["cause"] == "alert":
+        return f"alert of {m['grade']}"
     if m["cause"] == "joint":
         return f"with {m['via']} (entry {m['entry_id']})"
     return f"entry {m['entry_id']}"

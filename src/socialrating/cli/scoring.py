@@ -226,6 +226,17 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
             f"(grade limit {g.code})."
         )
     _lines_table(st, doc)
+    if st.measures:
+        out().print(styled(bold("Measures"), " (not sums of points: weighted, ranked among peers)"))
+        for m in st.measures:
+            out().print(f"  {m.text}")
+            for a in m.acts:
+                act = a.act or "a record without an act"
+                cut = f", capped from {a.weight:g}" if a.capped < a.weight else ""
+                out().print(
+                    f"    {a.date} {act}: severity {a.capped:g}{cut} x time weight "
+                    f"{a.time_weight:g} = {a.adds:g}"
+                )
     for m in st.lists:
         out().print(f"On list {membership_text(m)}")
     for d in st.decisions:

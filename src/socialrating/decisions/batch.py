@@ -146,7 +146,8 @@ def list_sizes(store: Store, run_id: int | None = None) -> dict[str, Any]:
     }
     rows = []
     for lst in rb.spec.lists:
-        by = {cause: counts.get((lst.code, cause), 0) for cause in ("record", "grade", "joint")}
+        causes = ("record", "grade", "joint", "alert")
+        by = {cause: counts.get((lst.code, cause), 0) for cause in causes}
         rows.append(
             {
                 "list": lst.code,
@@ -155,6 +156,7 @@ def list_sizes(store: Store, run_id: int | None = None) -> dict[str, Any]:
                 "by_record": by["record"],
                 "by_grade": by["grade"],
                 "by_joint": by["joint"],
+                "by_alert": by["alert"],
             }
         )
     return {"run_id": run_id, "as_of": as_of, "lists": rows}
@@ -213,6 +215,8 @@ def list_members(
         record_day = None if day is None else day_date(int(day)).isoformat()
         if cause == "grade":
             why = f"grade {grade} (score {score})"
+        elif cause == "alert":
+            why = f"an alert of measure {grade}"
         elif cause == "joint":
             why = f"with {via} on {sources} (linked by entry {entry}, {param}, {record_day})"
         else:

@@ -303,6 +303,8 @@ def membership_text(m: Membership) -> str:
     until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
     if m.cause == "grade":
         return f"{m.list}: for grade {m.grade}{since}, while the grade lasts"
+    if m.cause == "alert":
+        return f"{m.list}: for an alert of measure {m.grade}{since}, while it alerts"
     if m.cause == "joint":
         return (
             f"{m.list}: with {m.via} (joint punishment, representative named by entry "

@@ -156,6 +156,8 @@ def list_factors(memberships: list[Membership]) -> list[Factor]:
     for m in memberships[:MAX_FACTORS]:
         if m.cause == "grade":
             text = f"on {m.list} for grade {m.grade}"
+        elif m.cause == "alert":
+            text = f"on {m.list} for an alert of measure {m.grade}"
         elif m.cause == "joint":
             text = f"on {m.list} through {m.via} (joint punishment)"
         else:
@@ -196,6 +198,9 @@ def _list_reason(m: Membership) -> Reason:
     until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
     if m.cause == "grade":
         return Reason(f"LIST:{m.list}", f"on {m.list} for grade {m.grade}{since}")
+    if m.cause == "alert":
+        text = f"on {m.list} for an alert of measure {m.grade}{since}"
+        return Reason(f"LIST:{m.list}", text)
     if m.cause == "joint":
         text = (
             f"on {m.list} with {m.via}{since}{until} (joint punishment; representative "

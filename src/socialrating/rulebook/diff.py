@@ -3,7 +3,7 @@
 Every part of a rulebook is compared: its header (version, effective date, base score,
 floor and ceiling), grade bands, camera and report rules, institutions, categories (caps
 and repeats), parameters (the YAML's and the catalogue's alike, by code), stages,
-representatives, contagion, lists, services and appeals. Items that have a code (or a
+representatives, contagion, lists, services, grade limits, measures and appeals. Items that have a code (or a
 grade, or a name) are matched by it, whatever their order; a service's rules, whose order
 decides, by position. Each change is one ``Change``: what it concerns (``part`` and
 ``code``), whether it was added, removed or changed, the field and the values before and
@@ -35,6 +35,8 @@ PARTS: dict[str, str | None] = {
     "contagion": None,
     "lists": "code",
     "services": "code",
+    "grade_limits": "code",
+    "measures": "code",
     "appeals": None,
 }
 
@@ -53,6 +55,8 @@ NOUNS = {
     "contagion": "contagion",
     "lists": "list",
     "services": "service",
+    "grade_limits": "grade limit",
+    "measures": "measure",
     "appeals": "appeals",
 }
 

@@ -292,6 +292,60 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     problems += _check_verification(path, ("reports",), spec.reports, lines)
     problems += _check_appeals(path, spec, lines)
     problems += _check_grade_limits(path, spec, lines)
+    problems += _check_measures(path, spec, lines)
+    return problems
+
+
+def _check_measures(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    """A measure names parameters of the YAML, one exposure, ascending time weights and
+    peer groups, and a last threshold for everyone; a list enters by measures it has."""
+    problems = []
+    yaml_codes = {p.code for p in spec.parameters}
+    codes = [m.code for m in spec.measures]
+    for i, m in enumerate(spec.measures):
+
+        def bad(field: str, reason: str, i: int = i) -> None:
+            steps = [int(s) if s.isdigit() else s for s in field.split(".") if s]
+            at: tuple[str | int, ...] = ("measures", i, *steps)
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+
+        if codes.index(m.code) != i:
+            bad("code", f"code {m.code!r} is used twice")
+        named = [
+            ("weights", list(m.weights)),
+            ("per.records", m.per.records or []),
+            ("per.quantity", [m.per.quantity] if m.per.quantity else []),
+            ("peers.count", m.peers.count),
+            *[(f"thresholds.{j}.with", t.with_ or []) for j, t in enumerate(m.thresholds)],
+        ]
+        for field, found in named:
+            for code in found:
+                if code not in yaml_codes:
+                    bad(field, f"{code!r} is not a parameter of the YAML")
+        if (m.per.records is None) == (m.per.quantity is None):
+            bad("per", "give exactly one exposure: records (inspections) or quantity")
+        months = [t.months for t in m.time_weights]
+        if months != sorted(set(months)):
+            bad("time_weights", "the months must rise from one time weight to the next")
+        if m.peers.groups != sorted(set(m.peers.groups)):
+            bad("peers.groups", "the groups' lowest counts must rise from one group to the next")
+        if m.thresholds[-1].with_ is not None:
+            bad("thresholds", "the last threshold applies to everyone: leave out its `with`")
+        for j, t in enumerate(m.thresholds[:-1]):
+            if t.with_ is None:
+                bad(f"thresholds.{j}", "only the last threshold may leave out `with`")
+    for i, lst in enumerate(spec.lists):
+        for code in lst.enter_at_alerts:
+            measure = next((x for x in spec.measures if x.code == code), None)
+            at: tuple[str | int, ...] = ("lists", i, "enter_at_alerts")
+            if measure is None:
+                reason = f"{code!r} is not a measure of the rulebook"
+            elif measure.subjects not in ("any", lst.subjects) and lst.subjects != "any":
+                kinds = f"{measure.subjects}s, the list of {lst.subjects}s"
+                reason = f"measure {code!r} is of {kinds}"
+            else:
+                continue
+            problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
     return problems
 
 
@@ -383,8 +437,12 @@ def _check_lists(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
             for grade in lst.enter_at_grades:
                 if grade not in grades:
                     bad("enter_at_grades", f"no grade {grade!r} for {kind}s")
-        if not lst.enter_by and not lst.enter_at_grades and not lst.enter_with:
-            bad("", "nobody could ever enter: set enter_by, enter_at_grades or enter_with")
+        if not (lst.enter_by or lst.enter_at_grades or lst.enter_with or lst.enter_at_alerts):
+            bad(
+                "",
+                "nobody could ever enter: set enter_by, enter_at_grades, enter_with or "
+                "enter_at_alerts",
+            )
         earlier = {x.code for x in spec.lists[:i]}
         for joint in lst.enter_with:
             if joint.list not in earlier:

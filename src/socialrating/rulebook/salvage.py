@@ -34,6 +34,7 @@ _LISTS = (
     "lists",
     "services",
     "grade_limits",
+    "measures",
 )
 # Required top-level fields that no cross-field check reads: a stand-in keeps them valid.
 _STAND_INS: dict[str, object] = {

@@ -323,6 +323,11 @@ class BlackList(_Strict):
         "only one this old on the date.",
     )
     enter_with: list[Joint] = Field(default_factory=list)
+    enter_at_alerts: list[Code] = Field(
+        default_factory=list,
+        description="Measures whose alert puts a subject on the list, for as long as the "
+        "measure alerts.",
+    )
     public: list[PublicField] = Field(
         default_factory=list,
         description="The fields of a member that anyone may read (the list is published, "
@@ -401,6 +406,68 @@ class GradeLimit(_Strict):
     subjects: Literal["citizen", "organisation", "any"] = "organisation"
     at_best: Annotated[str, Field(min_length=1, max_length=8)]
     when: LimitWhen
+
+
+class TimeWeight(_Strict):
+    """A record (an act) younger than ``months`` calendar months on the day weighs
+    ``weight`` times its severity; the first such tier applies."""
+
+    months: Annotated[int, Field(gt=0, le=1200)]
+    weight: Annotated[float, Field(gt=0, le=1_000)]
+
+
+class Per(_Strict):
+    """What a measure is divided by (its exposure): exactly one of ``records``, the sum of
+    the time weights of the records of these parameters in the measure's window (the
+    relevant inspections), or ``quantity``, the quantity of the latest counting record of
+    this parameter (power units times utilisation)."""
+
+    records: Annotated[list[Code], Field(min_length=1)] | None = None
+    quantity: Code | None = None
+
+
+class Peers(_Strict):
+    """A measure's peer groups (safety-event groups): a subject is ranked among the
+    subjects whose count of records of ``count`` in the window falls in the same group;
+    the groups start at the counts in ``groups`` (ascending), and a subject with fewer
+    than the first has no percentile."""
+
+    count: Annotated[list[Code], Field(min_length=1)]
+    groups: Annotated[list[Annotated[int, Field(gt=0, le=1_000_000)]], Field(min_length=1)]
+
+
+class Threshold(_Strict):
+    """A percentile at or above which a measure alerts: the first threshold whose ``with``
+    (a record of one of these parameters counts for the subject) holds, or that has none."""
+
+    at: Annotated[float, Field(ge=0, le=100)]
+    with_: Annotated[list[Code], Field(min_length=1)] | None = Field(default=None, alias="with")
+
+
+class Measure(_Strict):
+    """A measure that is not a sum of points (the carrier Safety Measurement System's
+    BASICs): severity-weighted records, each act's weight capped and weighted by its age,
+    divided by an exposure, ranked as a percentile among peers; at or above a threshold
+    the measure alerts, and a list may take the subjects it alerts for
+    (``enter_at_alerts``). It never changes a score."""
+
+    code: Code
+    name: str = ""
+    subjects: Literal["citizen", "organisation", "any"] = "organisation"
+    weights: Annotated[dict[Code, Annotated[float, Field(gt=0, le=1_000)]], Field(min_length=1)]
+    level_weights: dict[Code, Annotated[float, Field(ge=-1_000, le=1_000)]] = Field(
+        default_factory=dict,
+        description="Added to a record's severity weight when its level is this "
+        "(out of service: +2).",
+    )
+    act_cap: Annotated[float, Field(gt=0, le=1_000_000)] | None = Field(
+        default=None,
+        description="The most one act's severity weights add up to (30 per inspection).",
+    )
+    time_weights: Annotated[list[TimeWeight], Field(min_length=1, max_length=20)]
+    per: Per
+    peers: Peers
+    thresholds: Annotated[list[Threshold], Field(min_length=1, max_length=20)]
 
 
 class Appeals(_Strict):
@@ -496,6 +563,11 @@ class RulebookSpec(_Strict):
         default_factory=list,
         description="Ceilings on grades under conditions, applied after the score, the "
         "direct grades and contagion; the most restrictive that applies wins.",
+    )
+    measures: list[Measure] = Field(
+        default_factory=list,
+        description="Measures that are not sums of points: weighted, normalised and ranked "
+        "among peers (section 3.26).",
     )
     appeals: Appeals = Field(
         default=Appeals(),

@@ -75,6 +75,7 @@ def _code_version() -> str:
         "contagion.py",
         "plans.py",
         "limits.py",
+        "measures.py",
         "compiled.py",
     ):
         h.update((here / module).read_bytes())

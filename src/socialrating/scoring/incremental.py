@@ -27,7 +27,9 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
 and then (contagion) anyone within ``rounds`` contacts of such a subject, the contacts
 taken over both days' windows; those are the subjects to score again. Their lists, and
 those of anyone within as many links (organisation and legal representative) as lists
-carry between them, are computed again. Everyone else's rows are carried over from the
+carry between them, are computed again; with a list entered by a measure's alert, so
+are the lists of everyone with a record the measures read (a percentile ranks among all
+of them). Everyone else's rows are carried over from the
 earlier run unchanged: the result equals a full run's (a property test checks it).
 """
 
@@ -40,6 +42,7 @@ from socialrating.model import EntryKind, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import plan_ids
+from socialrating.scoring.measures import measure_codes
 
 SCORES = "chosen_scores"
 LISTS = "chosen_lists"
@@ -210,6 +213,16 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         for _ in range(contagion.rounds):
             _widen(store, SCORES, edges)
     store.run(f"CREATE OR REPLACE TEMP TABLE {LISTS} AS SELECT DISTINCT subject_id FROM {SCORES}")
+    if any(lst.enter_at_alerts for lst in rb.spec.lists):
+        # A percentile ranks among every subject measured, and a time weight changes with
+        # age alone: whoever a measure reads a record of may enter or leave by an alert.
+        store.run(
+            f"""INSERT INTO {LISTS} SELECT DISTINCT e.subject_id FROM entries e
+                JOIN parameters p USING (parameter_id)
+                WHERE e.kind = {record} AND list_contains(?, p.code)
+                EXCEPT SELECT subject_id FROM {LISTS}""",
+            [measure_codes(rb)],
+        )
     hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
     if hops and representative is not None:
         links = (

@@ -16,6 +16,8 @@ For each list of the rulebook (a handful), the plan builds:
   a join of every entry record to every later leaving one);
 - **grade memberships**: every subject whose grade (from ``graded``, for example the run's
   snapshot) is one of ``enter_at_grades``;
+- **alert memberships**: every subject one of the ``enter_at_alerts`` measures alerts for
+  on the date (``measures``);
 
 and keeps only subjects of the list's kind, old enough for its ``min_age`` on the date.
 Each membership names its cause: the entry record, or the grade.
@@ -29,6 +31,7 @@ import ibis
 import ibis.expr.types as ir
 
 from socialrating.rulebook.schema import BlackList
+from socialrating.scoring.measures import measured
 from socialrating.scoring.plan import PlanInputs, evaluate, representatives
 
 EPOCH = dt.date(1970, 1, 1)
@@ -42,16 +45,17 @@ def memberships(
 ) -> ir.Table:
     """One row per list, member and cause as of day ``as_of``.
 
-    Columns: ``list``, ``subject_id``, ``cause`` (``record``, ``grade`` or ``joint``),
-    ``entry_id`` (the entry record; for ``joint``, the record naming the representative),
-    ``grade``, ``start_day`` and ``end_day`` (null: open-ended) and ``via_subject`` (for
+    Columns: ``list``, ``subject_id``, ``cause`` (``record``, ``grade``, ``joint`` or
+    ``alert``), ``entry_id`` (the entry record; for ``joint``, the record naming the
+    representative), ``grade`` (for ``alert``: the measure that alerts), ``start_day`` and ``end_day`` (null: open-ended) and ``via_subject`` (for
     ``joint``: the organisation or representative whose membership is carried over).
 
     A ``record`` membership runs from its entry record's day to its exit or term end; a
     ``joint`` one from the later of the other membership's start and the day of the record
     linking the two, to the other membership's end; a ``grade`` one has no dates here
     (a grade is not a dated fact: a scoring run dates it, see ``scoring/run.py``), nor
-    has a joint one carried from a grade.
+    has a joint one carried from a grade, nor an ``alert`` one (a measure's alert, while
+    it lasts, dated as a grade is).
 
     Args:
         graded: ``subject_id`` and ``grade`` of the subjects as of the date.
@@ -84,6 +88,7 @@ def memberships(
         by_records = _by_records(inputs, ev, rb.spec.lists, as_of)
     links = representatives(inputs, as_of) if any(lst.enter_with for lst in rb.spec.lists) else None
     done: dict[str, ir.Table] = {}
+    alerts: ir.Table | None = None
     for i, lst in enumerate(rb.spec.lists):
         parts = []
         if i in by_records:
@@ -97,6 +102,23 @@ def memberships(
                     cause=ibis.literal("grade"),
                     entry_id=ibis.null("int64"),
                     grade=g.grade.cast("string"),
+                    start_day=ibis.null("int32"),
+                    end_day=ibis.null("int32"),
+                    via_subject=ibis.null("int64"),
+                )
+            )
+        if lst.enter_at_alerts:
+            if alerts is None:
+                every = measured(inputs, as_of, subject_id)
+                alerts = every.filter(every.alert)
+            a = alerts.filter(alerts.measure.isin(lst.enter_at_alerts))
+            parts.append(
+                a.select(
+                    list=ibis.literal(lst.code),
+                    subject_id=a.subject_id.cast("int64"),
+                    cause=ibis.literal("alert"),
+                    entry_id=ibis.null("int64"),
+                    grade=a.measure.cast("string"),
                     start_day=ibis.null("int32"),
                     end_day=ibis.null("int32"),
                     via_subject=ibis.null("int64"),

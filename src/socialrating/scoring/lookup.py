@@ -14,7 +14,9 @@ from the plan itself:
   (the rounds that decide a subject's contagion reach no further, see ``contagion``);
 - every entry of an organisation that a register record among them names, so that the
   latest record about it (which decides its representative) is there too;
-- the verifications of citizen reports among them.
+- the verifications of citizen reports among them;
+- with measures, every record of the parameters they read, whoever it is about: a
+  percentile ranks the subject among everybody measured.
 
 Subjects further away cannot change the subject's lines, score, lists or contagion, so
 the statement equals the one computed over the whole ledger (a test checks it).
@@ -28,6 +30,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL, plan_ids
+from socialrating.scoring.measures import measure_codes
 
 
 def _ids(values: set[int]) -> str:
@@ -121,12 +124,19 @@ class Lookup:
         )
         e, s = self.stored["entries"], self.stored["subjects"]
         rp, p = self.stored["rulebook_parameters"], self.stored["parameters"]
+        measured = ""
+        if rb.spec.measures:  # a percentile ranks the subject among all the measured
+            codes = ", ".join(f"'{c}'" for c in measure_codes(rb))
+            measured = f"""UNION
+                    SELECT * FROM {e} WHERE parameter_id IN
+                        (SELECT parameter_id FROM {p} WHERE code IN ({codes}))"""
         statements = [f"DELETE FROM temp.main.{name}" for name in SHADOWED] + [
             f"""INSERT INTO temp.main.entries
                 WITH mine AS (
                     SELECT * FROM {e} WHERE subject_id IN ({_ids(near | organisations)})
                     UNION
                     SELECT * FROM {e} WHERE counterpart_id IN ({_ids(near)})
+                    {measured}
                 )
                 SELECT * FROM mine
                 UNION ALL

@@ -53,8 +53,8 @@ from socialrating.scoring.plan import (
     PlanInputs,
     evaluate,
     has_special,
-    measure_ids,
     rectification_ids,
+    stage_measure_ids,
     year_of,
 )
 
@@ -580,7 +580,7 @@ def _skipped_stages(
     counts with no points, naming the earlier measure (``refused_by``), if any."""
     rb = inputs.rulebook
     measures = [q for q in rb.spec.parameters if q.skipped_stage is not None]
-    ids = measure_ids(inputs, unless=False)
+    ids = stage_measure_ids(inputs, unless=False)
     assert ids is not None
     m = _coded(
         inputs,

@@ -159,7 +159,7 @@ def special(inputs: PlanInputs, p: ir.Table) -> ir.BooleanValue:
         | p.points_organisation.notnull()
         | p.points_representative.notnull()
     )
-    for ids in (rectification_ids(inputs), measure_ids(inputs)):
+    for ids in (rectification_ids(inputs), stage_measure_ids(inputs)):
         if ids is not None:
             marked = marked | p.parameter_id.isin(ids)
     return marked
@@ -172,7 +172,7 @@ def rectification_ids(inputs: PlanInputs, *, rectified: bool = True) -> ir.Colum
     return _registry_ids(inputs, named, rectified)
 
 
-def measure_ids(inputs: PlanInputs, *, unless: bool = True) -> ir.Column | None:
+def stage_measure_ids(inputs: PlanInputs, *, unless: bool = True) -> ir.Column | None:
     """The registry ids of the measures with a ``skipped_stage`` and (with ``unless``) of
     the measures they look for before them; None if the rulebook has none."""
     named = {
@@ -512,11 +512,17 @@ def _span(rule: ValidityRule, day: ir.IntegerValue) -> ir.IntegerValue:
     if rule.days is not None:
         return ibis.literal(rule.days, "int32")
     if rule.months is not None:
-        end = _date(day) + ibis.interval(months=rule.months)
-    else:
-        assert rule.calendar_years is not None
-        end = ibis.date(year_of(day) + rule.calendar_years + 1, 1, 1)
+        return (months_later(day, rule.months) - day).cast("int32")
+    assert rule.calendar_years is not None
+    end = ibis.date(year_of(day) + rule.calendar_years + 1, 1, 1)
     return (end.delta(ibis.literal(_EPOCH), unit="day") - day).cast("int32")
+
+
+def months_later(day: ir.IntegerValue, months: int) -> ir.IntegerValue:
+    """The day number ``months`` calendar months after ``day`` (the day of the month kept,
+    or the month's last)."""
+    end = _date(day) + ibis.interval(months=months)
+    return end.delta(ibis.literal(_EPOCH), unit="day").cast("int32")
 
 
 def _records(

@@ -22,6 +22,7 @@ from socialrating.scoring.contagion import (
 )
 from socialrating.scoring.limits import limited
 from socialrating.scoring.lists import memberships
+from socialrating.scoring.measures import measured, measured_acts
 from socialrating.scoring.mechanics import stages
 from socialrating.scoring.plan import (
     PlanInputs,
@@ -150,6 +151,18 @@ def linked(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, hops: int) ->
     return near.near
 
 
+def _subject_measures(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    return measured(inputs, as_of, subject).order_by("measure")
+
+
+def _subject_measure_acts(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    return measured_acts(inputs, as_of, subject)
+
+
 def _statement_rows(
     inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
 ) -> ir.Table:
@@ -240,4 +253,6 @@ PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]]
     "run_lists": _run_lists,
     "subject_lists": _subject_lists,
     "subject_contacts": _subject_contacts,
+    "subject_measures": _subject_measures,
+    "subject_measure_acts": _subject_measure_acts,
 }

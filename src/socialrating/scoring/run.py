@@ -81,9 +81,9 @@ def _tune(store: Store) -> None:
 def _date_grade_memberships(
     store: Store, rb: RulebookHeader, run_id: int, as_of: dt.date, only: str | None = None
 ) -> None:
-    """Give the run's grade memberships, and joint ones carried from them, a start.
+    """Give the run's grade and alert memberships, and joint ones carried from them, a start.
 
-    A grade is not a dated fact, so a run dates it: a subject listed for its grade is
+    A grade (or a measure's alert) is not a dated fact, so a run dates it: a subject listed for its grade is
     listed since the as-of date of the earliest run, in the unbroken series of runs of
     this rulebook up to this one, that listed it for that grade on that list (the run
     before this one is the latest by as-of date, then by id). A joint membership then
@@ -98,10 +98,10 @@ def _date_grade_memberships(
                 WHERE p.run_id = (SELECT run_id FROM runs
                                   WHERE rulebook_hash = ? AND (as_of < ? OR (as_of = ? AND run_id < ?))
                                   ORDER BY as_of DESC, run_id DESC LIMIT 1)
-                  AND p.list = m.list AND p.subject_id = m.subject_id AND p.cause = 'grade'
+                  AND p.list = m.list AND p.subject_id = m.subject_id AND p.cause = m.cause
                   AND p.grade = m.grade),
                ?)
-           WHERE m.run_id = ? AND m.cause = 'grade'"""
+           WHERE m.run_id = ? AND m.cause IN ('grade', 'alert')"""
         + mine,
         [rb.hash, as_of, as_of, run_id, day_number(as_of), run_id],
     )

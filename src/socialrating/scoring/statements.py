@@ -25,6 +25,7 @@ from socialrating.rulebook.schema import Window
 from socialrating.scoring.compiled import compiled, run_plan
 from socialrating.scoring.factors import refusal_factors, score_factors
 from socialrating.scoring.lookup import lookup
+from socialrating.scoring.measure_lines import MeasureLine, measure_lines
 
 
 @dataclass(frozen=True)
@@ -190,6 +191,8 @@ class Statement:
     (hash)``); a line valued by an earlier one names it."""
     limit: GradeLimited | None = None
     """The grade limit that lowered the grade, if one did."""
+    measures: list[MeasureLine] = field(default_factory=list)
+    """The rulebook's measures of the subject (those with a record in their window)."""
 
     @property
     def points_total(self) -> int:
@@ -228,6 +231,7 @@ class Statement:
             "grade_limit": None if self.limit is None else self.limit.as_dict(),
             "stage": self.stage,
             "key_factors": [f.as_dict() for f in self.key_factors],
+            "measures": [m.as_dict() for m in self.measures],
             "lists": [_membership_dict(m) for m in self.lists],
             "decisions": [d.as_dict() for d in self.decisions],
             "appeals": [a.as_dict() for a in self.appeals],
@@ -402,6 +406,11 @@ def _statement(
         appeals=appeals,
         rules=rb.label,
         limit=_limit(rb, row),
+        measures=(
+            measure_lines(rb, plan("subject_measures"), plan("subject_measure_acts"))
+            if rb.spec.measures
+            else []
+        ),
     )
     factors = score_factors(rb, result)
     result = replace(
@@ -544,7 +553,7 @@ def _dated(
     """Memberships with a start the plan cannot know (a grade, or carried from one) dated
     as the latest scoring run of the rulebook up to ``as_of`` dated them, where that run
     has the same membership (see ``run._date_grade_memberships``)."""
-    undated = [m for m in lists if m.start_day is None and m.cause in ("grade", "joint")]
+    undated = [m for m in lists if m.start_day is None and m.cause in ("grade", "joint", "alert")]
     if not undated:
         return lists
     run = store.scalar(
@@ -555,14 +564,15 @@ def _dated(
     if run is None:
         return lists
     starts = {
-        (lst, cause): start
-        for lst, cause, start in store.rows(
-            f"""SELECT list, cause, start_day FROM list_members
+        (lst, cause, grade): start
+        for lst, cause, grade, start in store.rows(
+            f"""SELECT list, cause, grade, start_day FROM list_members
                 WHERE run_id = {int(run)} AND subject_id = {int(subject.subject_id)}"""
         )
     }
     return [
-        replace(m, start_day=starts.get((m.list, m.cause))) if m in undated else m for m in lists
+        replace(m, start_day=starts.get((m.list, m.cause, m.grade))) if m in undated else m
+        for m in lists
     ]
 
 

@@ -34,6 +34,11 @@ def ways_off_list(rb: RulebookHeader, m: dict[str, Any]) -> str:
             f"you leave it at the next scoring run once your grade is no longer "
             f"{' or '.join(lst.enter_at_grades)}"
         )
+    elif m["cause"] == "alert":
+        ways.append(
+            f"you leave it at the next scoring run once measure {m['grade']} is below its "
+            "threshold (older records weigh less, and drop out after the window)"
+        )
     elif m["cause"] == "joint":
         ways.append(f"you leave it when {m['via']} leaves the list that put you on it")
     else:
