@@ -735,6 +735,9 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
                 )
             if j and step.from_ <= p.bands.steps[j - 1].from_:
                 out.append(problem(f"bands.steps[{j}].from", "steps go from lowest to highest"))
+            if step.max_points is not None and p.bands.mode == "highest":
+                reason = "highest bands give their points: max_points caps a marginal band"
+                out.append(problem(f"bands.steps[{j}].max_points", reason))
     for j, rule in enumerate(p.validity or []):
         last = j == len(p.validity or []) - 1
         if rule.points_up_to is None and rule.level is None and not last:

@@ -116,6 +116,11 @@ class Step(_Strict):
     from_: Annotated[float, Field(ge=0)] = Field(alias="from")
     points: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
     per_unit: Annotated[float, Field(ge=-100_000, le=100_000)] | None = None
+    max_points: Annotated[int, Field(ge=0, le=100_000)] | None = Field(
+        default=None,
+        description="Marginal bands: the most this band gives (its points' size), "
+        "whatever its units; each donation band at most +10.",
+    )
 
 
 class QuantityBands(_Strict):
@@ -123,11 +128,15 @@ class QuantityBands(_Strict):
 
     ``highest``: only the highest band reached counts, its ``points`` (0 below the first).
     ``marginal``: each band's units count at that band's ``per_unit`` rate, like tax
-    brackets; the sum has its fractions dropped toward zero.
+    brackets (a band at most its ``max_points``); the sum has its fractions dropped
+    toward zero. ``per: calendar_year`` bands the year's accumulated quantity instead of
+    each record's: a record gives what its quantity adds to the banded points of the
+    subject's records of the parameter in that calendar year, up to and including it.
     """
 
     mode: Literal["highest", "marginal"]
     steps: Annotated[list[Step], Field(min_length=1, max_length=50)]
+    per: Literal["record", "calendar_year"] = "record"
 
 
 class ValidityRule(_Strict):

@@ -159,10 +159,26 @@ def special(inputs: PlanInputs, p: ir.Table) -> ir.BooleanValue:
         | p.points_organisation.notnull()
         | p.points_representative.notnull()
     )
-    for ids in (rectification_ids(inputs), stage_measure_ids(inputs)):
+    for ids in (rectification_ids(inputs), stage_measure_ids(inputs), yearly_ids(inputs)):
         if ids is not None:
             marked = marked | p.parameter_id.isin(ids)
     return marked
+
+
+def yearly(rb: RulebookHeader) -> set[str]:
+    """The parameters (of any version) whose bands take a calendar year's quantity."""
+    return {
+        q.code
+        for spec in rb.specs
+        for q in spec.parameters
+        if q.bands is not None and q.bands.per == "calendar_year"
+    }
+
+
+def yearly_ids(inputs: PlanInputs) -> ir.Column | None:
+    """The registry ids of ``yearly`` parameters: their records go through the special
+    evaluation, where the year's quantity is accumulated (None when there are none)."""
+    return _registry_ids(inputs, {code: [] for code in yearly(inputs.rulebook)}, False)
 
 
 def rectification_ids(inputs: PlanInputs, *, rectified: bool = True) -> ir.Column | None:
@@ -197,15 +213,19 @@ def _registry_ids(
 
 def has_special(rb: RulebookHeader) -> bool:
     """Whether any parameter of the rulebook is ``special`` (known from the spec alone)."""
-    return any(c.repeat is not None for c in rb.spec.categories) or any(
-        p.reduction is not None
-        or p.direct_grade is not None
-        or p.repairs is not None
-        or p.points_organisation is not None
-        or p.points_representative is not None
-        or p.rectifies is not None
-        or p.skipped_stage is not None
-        for p in rb.spec.parameters
+    return (
+        any(c.repeat is not None for c in rb.spec.categories)
+        or any(
+            p.reduction is not None
+            or p.direct_grade is not None
+            or p.repairs is not None
+            or p.points_organisation is not None
+            or p.points_representative is not None
+            or p.rectifies is not None
+            or p.skipped_stage is not None
+            for p in rb.spec.parameters
+        )
+        or bool(yearly(rb))
     )
 
 
@@ -238,6 +258,7 @@ def evaluate(
     rb = inputs.rulebook
     e = inputs.entries
     p = inputs.parameters
+    along: ir.Column | None = None
     # Each subset filters the ledger scan itself (rather than filtering a shared scan), so
     # that no scan is shared between subsets and none is materialised.
     if subset == "special":
@@ -247,7 +268,11 @@ def evaluate(
     else:
         extra = []
         if subset == "acts":
-            extra.append(e.act.notnull())
+            along = yearly_ids(inputs)
+            # The records of yearly bands come along (and leave at the end), so that the
+            # year's quantity of one with an act id is the year's, not its acts'.
+            has_act = e.act.notnull()
+            extra.append(has_act if along is None else has_act | e.parameter_id.isin(along))
         if of_subjects is not None:
             extra.append(e.subject_id.isin(of_subjects))
         if of_parameters is not None:
@@ -307,6 +332,14 @@ def evaluate(
             rec.rule_base,
         )
         rec = rec.select(*[rec[c] for c in rec.columns if c != "rule_base"], rule_base=base)
+    valid = (
+        ~rec.voided
+        & rec.known
+        & ~rec.no_rule
+        & (rec.day >= rb.first_day)
+        & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
+        & (rec.report_state == 0)
+    )
     qty = rec.quantity.fill_null(1.0)
     per_unit = _trunc(rec.rule_base.cast("float64") * qty)
     points = ibis.ifelse(rec.per_unit, per_unit, rec.rule_base)
@@ -317,9 +350,26 @@ def evaluate(
         for by, version in enumerate(rb.versions)
         for i, q in enumerate(version.banded, start=1)
     ]
+    accumulated: ir.FloatingValue = ibis.null("float64")
+    if subset != "plain" and any(q.bands and q.bands.per == "calendar_year" for _, q in banded):
+        # The year's quantity of the records that may count, up to the record (by day,
+        # then entry), plus the record's own: computed only where such parameters are
+        # evaluated. A record that may not count is valued as if it did.
+        year = ibis.window(
+            group_by=[rec.subject_id, rec.parameter_id, year_of(rec.day)],
+            order_by=[rec.day, rec.entry_id],
+            rows=(None, 0),
+        )
+        counts = ibis.ifelse(valid.fill_null(False), qty0, 0.0)
+        accumulated = counts.sum().over(year) - counts + qty0
     if banded:
-        points = ibis.cases(*[(c, _band_points(q, qty0)) for c, q in banded], else_=points)
-        band = ibis.cases(*[(c, _band_reached(q, qty0)) for c, q in banded], else_=band)
+        points = ibis.cases(
+            *[(c, _banded_points(q, qty0, accumulated)) for c, q in banded], else_=points
+        )
+        band = ibis.cases(
+            *[(c, _band_reached(q, _banded_quantity(q, qty0, accumulated))) for c, q in banded],
+            else_=band,
+        )
     points = points.fill_null(0).cast("int64")
     expiry_days = rec.expiry_days
     lasting = [
@@ -333,14 +383,6 @@ def evaluate(
             else_=rec.expiry_days,
         )
     expires = rec.day + expiry_days
-    valid = (
-        ~rec.voided
-        & rec.known
-        & ~rec.no_rule
-        & (rec.day >= rb.first_day)
-        & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
-        & (rec.report_state == 0)
-    )
     status = ibis.cases(
         (rec.voided, STATUS_CODES[Status.VOIDED]),
         (~rec.known, STATUS_CODES[Status.NOT_IN_RULEBOOK]),
@@ -366,10 +408,11 @@ def evaluate(
         calendar = rec.cap_calendar_year.fill_null(False)
         period = ibis.ifelse(calendar, year_start(rec.day), period)
         capped = capped | calendar
-    return rec.mutate(
+    evaluated = rec.mutate(
         rule_points=points,
         points=points,
         band=band.cast("int32"),
+        accumulated=_accumulated(banded, accumulated),
         valid=valid.fill_null(False),
         status=status,
         expires_day=expires,
@@ -377,6 +420,9 @@ def evaluate(
         capped=capped,
         order_key=rec.day.cast("int64") * ORDER_SHIFT + rec.entry_id,
     )
+    if along is not None:
+        return evaluated.filter(evaluated.act.notnull())
+    return evaluated
 
 
 def _by(rec: ir.Table, by: int, rb: RulebookHeader) -> ir.BooleanValue:
@@ -482,8 +528,42 @@ def _band_points(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:
     total: ir.FloatingValue = ibis.literal(0.0)
     for i, s in enumerate(steps):
         top = qty if i == len(steps) - 1 else ibis.least(qty, steps[i + 1].from_)
-        total = total + ibis.greatest(top - s.from_, 0.0) * float(s.per_unit or 0.0)
+        part = ibis.greatest(top - s.from_, 0.0) * float(s.per_unit or 0.0)
+        if s.max_points is not None:
+            cap = float(s.max_points)
+            part = ibis.least(ibis.greatest(part, -cap), cap)
+        total = total + part
     return _trunc(total)
+
+
+def _banded_quantity(
+    p: Parameter, qty: ir.FloatingValue, accumulated: ir.FloatingValue
+) -> ir.FloatingValue:
+    """The quantity ``p``'s bands take: the record's, or the year's up to it."""
+    assert p.bands is not None
+    return accumulated if p.bands.per == "calendar_year" else qty
+
+
+def _banded_points(
+    p: Parameter, qty: ir.FloatingValue, accumulated: ir.FloatingValue
+) -> ir.IntegerValue:
+    """A banded record's points: of its quantity, or, for bands of the year's quantity,
+    what its quantity adds to the year's banded points (so a year's records add up to
+    the points of the year's total)."""
+    assert p.bands is not None
+    if p.bands.per == "record":
+        return _band_points(p, qty)
+    return _band_points(p, accumulated) - _band_points(p, accumulated - qty)
+
+
+def _accumulated(
+    banded: list[tuple[ir.BooleanValue, Parameter]], accumulated: ir.FloatingValue
+) -> ir.FloatingValue:
+    """The year's quantity up to the record, for records of yearly bands (else null)."""
+    yearly = [c for c, q in banded if q.bands and q.bands.per == "calendar_year"]
+    if not yearly:
+        return ibis.null("float64")
+    return ibis.ifelse(ibis.or_(*yearly), accumulated, ibis.null("float64"))
 
 
 def _band_reached(p: Parameter, qty: ir.FloatingValue) -> ir.IntegerValue:

@@ -202,6 +202,7 @@ STATEMENT_COLUMNS = (
     "period",
     "parameter_id",
     "band",
+    "accumulated",
     "absorbed_by",
     "repeat_n",
     "multiplier",

@@ -641,7 +641,11 @@ def _notes(
         )
     if r["band"] is not None:
         quantity = "no quantity" if r["quantity"] is None else f"quantity {r['quantity']:g}"
-        notes.append(f"band {r['band']} reached with {quantity}")
+        reached = f"band {r['band']} reached" if r["band"] else "below the first band"
+        if r.get("accumulated") is not None:
+            notes.append(f"{quantity} brings the year's to {r['accumulated']:g}: {reached}")
+        else:
+            notes.append(f"{reached} with {quantity}")
     if r["repeat_n"]:
         notes.append(
             f"repeat {r['repeat_n']} in {category}: {r['rule_points']:+d} times {r['multiplier']:g}"
