@@ -33,7 +33,7 @@ def donation_points(total: float) -> int:
     for i, (start, rate, cap) in enumerate(DONATION):
         top = total if i == len(DONATION) - 1 else min(total, DONATION[i + 1][0])
         points += min(max(top - start, 0.0) * rate, cap)
-    return int(math.floor(points + 1e-9))
+    return math.floor(points + 1e-9)
 
 
 def hours_points(total: float) -> int:
