@@ -219,8 +219,22 @@ def _duplicates(codes: Iterable[str]) -> set[str]:
 def _check_bands(path: Path, kind: str, bands: list[Band], lines: Lines) -> list[Problem]:
     problems = []
     where = ("grades", kind)
+    above: int | None = None  # the min of the nearest band above taken by score
     for i, band in enumerate(bands):
         last = i == len(bands) - 1
+        if not band.by_score:
+            reason = None
+            if last:
+                reason = (
+                    "the lowest band takes every score below the band above it: it cannot "
+                    "have by_score: false"
+                )
+            elif band.min is not None:
+                reason = "a band with by_score: false takes no score: leave out min"
+            if reason:
+                at = (*where, i, "by_score" if last else "min")
+                problems.append(_p(path, line_of(lines, at), _dotted(at), reason))
+            continue
         if last and band.min is not None:
             problems.append(
                 _p(
@@ -239,18 +253,16 @@ def _check_bands(path: Path, kind: str, bands: list[Band], lines: Lines) -> list
                     "every band but the lowest needs a min",
                 )
             )
-        if i > 0 and band.min is not None and bands[i - 1].min is not None:
-            above = bands[i - 1].min
-            assert above is not None
-            if band.min >= above:
-                problems.append(
-                    _p(
-                        path,
-                        line_of(lines, (*where, i, "min")),
-                        f"grades.{kind}[{i}].min",
-                        f"bands go from highest to lowest: {band.min} is not below {above}",
-                    )
+        if band.min is not None and above is not None and band.min >= above:
+            problems.append(
+                _p(
+                    path,
+                    line_of(lines, (*where, i, "min")),
+                    f"grades.{kind}[{i}].min",
+                    f"bands go from highest to lowest: {band.min} is not below {above}",
                 )
+            )
+        above = band.min if band.min is not None else above
     for grade in _duplicates(b.grade for b in bands):
         problems.append(
             _p(path, line_of(lines, where), f"grades.{kind}", f"grade {grade!r} repeats")
@@ -509,7 +521,7 @@ def _check_bounds(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]
     if high is not None and high < spec.base_score:
         bad(("ceiling",), f"the ceiling {high} is below base_score {spec.base_score}")
     for kind in ("citizen", "organisation"):
-        bands: list[Band] = getattr(spec.grades, kind)
+        bands: list[Band] = [b for b in getattr(spec.grades, kind) if b.by_score]
         top, second_lowest = bands[0].min, bands[-2].min if len(bands) > 1 else None
         if low is not None and second_lowest is not None and low >= second_lowest:
             bad(
@@ -754,10 +766,11 @@ def _check_mechanics(spec: RulebookSpec, p: Parameter, problem: Any) -> list[Pro
             if band is None:
                 out.append(problem("direct_grade", f"no grade {p.direct_grade!r} for {kind}s"))
             elif band.min is None and band.direct_score is None:
+                which = "the lowest" if band.by_score else "a non-score"
                 out.append(
                     problem(
                         "direct_grade",
-                        f"grade {band.grade!r} is the lowest {kind} band: set its direct_score",
+                        f"grade {band.grade!r} is {which} {kind} band: set its direct_score",
                     )
                 )
     if p.direct_grade is not None and (p.points or 0) > 0:

@@ -213,7 +213,7 @@ class RulebookHeader:
     def grade_of(self, score: int, kind: str) -> str:
         """The grade a score gets (the same rule the scoring plan compiles)."""
         for band in self.bands(kind):
-            if band.min is None or score >= band.min:
+            if band.by_score and (band.min is None or score >= band.min):
                 return band.grade
         raise AssertionError("the lowest band has no minimum")  # ensured by validation
 

@@ -27,12 +27,16 @@ class _Strict(BaseModel):
 class Band(_Strict):
     """One grade band: scores at or above ``min`` (and below the next band up) get ``grade``.
 
-    The lowest band has no ``min``: it takes every score below the band above it.
+    The lowest band has no ``min``: it takes every score below the band above it. A band
+    with ``by_score: false`` takes no score: only a grade limit (``at_best``) or a direct
+    grade gives it (the tax credit's M, a new enterprise); its place in the list is its
+    rank among the grades.
     """
 
     grade: Annotated[str, Field(min_length=1, max_length=8)]
     min: int | None = None
     label: str = ""
+    by_score: bool = True
     direct_score: int | None = Field(
         default=None,
         description="The score a subject graded directly into this band stands at "

@@ -787,6 +787,8 @@ def grade_expr(
     branches = []
     for subject_kind in ("citizen", "organisation"):
         for band in rulebook.bands(subject_kind):
+            if not band.by_score:
+                continue
             condition = kind == subject_kind
             if band.min is not None:
                 condition = condition & (score >= band.min)
