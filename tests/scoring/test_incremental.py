@@ -2,10 +2,11 @@
 
 For random ledgers on rulebooks with every kind of dependency between subjects and days
 (caps, expiry, reports and verifications, camera confidence; lists with terms per cause,
-extensions, re-entry bars, minimum ages and joint punishment two links deep; contagion in two rounds; the pilot mechanics),
-a first batch is scored in full as of one day, a second batch comes in (new subjects
-too), and the ledger is scored as of another day (earlier or later) incrementally and in
-full: the snapshots and the list members are the same row for row. Some records are
+extensions, re-entry bars, minimum ages and joint punishment two links deep; contagion in
+two rounds; the pilot mechanics; lists entered by measures' alerts, which rank everybody
+measured), a first batch is scored in full as of one day, a second batch comes in (new
+subjects too), and the ledger is scored as of another day (earlier or later) incrementally
+and in full: the snapshots and the list members are the same row for row. Some records are
 appealed, and the appeals voided or upheld, before the first run and after it. Some
 ledgers have a second version of the rulebook (every fixed point doubled, and a quantity
 band's points too), in force from a later day, installed before the first run.
@@ -35,7 +36,8 @@ PILOT = Path(__file__).resolve().parents[1] / "cases" / "pilot.yaml"
 
 # Per rulebook: subjects (code, kind, born), and the records one may draw: (institution,
 # parameter, the subjects it may be about, extra fields: "q" a quantity, "c" a camera
-# confidence, "p" a counterpart person, "r" a citizen reporter, "v" a verification).
+# confidence, "p" a counterpart person, "r" a citizen reporter, "v" a verification, "a" an
+# act id, "l" a level).
 Scenario = tuple[list[tuple[str, str, str | None]], list[tuple[str, str, list[str], str]]]
 SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
     "tiny": (
@@ -158,6 +160,29 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         ),
         dt.date(2020, 1, 1),
     ),
+    "measures": (
+        DATA / "measures.yaml",
+        (
+            [
+                ("o1", "organisation", None),
+                ("o2", "organisation", None),
+                ("o3", "organisation", None),
+            ],
+            [
+                ("inspectors", "inspection", ["o1", "o2", "o3"], "a"),
+                ("inspectors", "inspection", ["o1", "o2"], "a"),
+                ("inspectors", "minor", ["o1", "o2", "o3"], "al"),
+                ("inspectors", "serious", ["o1", "o2"], "al"),
+                ("inspectors", "grave", ["o1", "o2", "o3"], "al"),
+                ("inspectors", "crash", ["o1", "o2", "o3"], "al"),
+                ("inspectors", "crash", ["o1", "o2"], "al"),
+                ("census", "power_units", ["o1", "o2", "o3"], "q"),
+                ("census", "hazmat", ["o1", "o3"], ""),
+                ("census", "passenger", ["o2"], ""),
+            ],
+        ),
+        dt.date(2020, 1, 1),
+    ),
     "pilot": (
         PILOT,
         (
@@ -176,6 +201,32 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         dt.date(2020, 7, 1),
     ),
 }
+
+BACKGROUND: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # Carriers measured from the start, so that they rank and alert on most days (and the
+    # drawn records, and appeals voiding these, move one another's percentiles): power
+    # units, a crash each in 2020 (on the census's days only the quantity differs), two
+    # inspections each for o1 and o2 with a violation.
+    "measures": [
+        ("census", {"subject": o, "parameter": "power_units", "date": "2020-01-01", "quantity": q})
+        for o, q in (("o1", 1), ("o2", 2.5), ("o3", 4))
+    ]
+    + [
+        ("inspectors", {"subject": o, "parameter": p, "date": d, "act": a})
+        for o, p, d, a in (
+            ("o1", "crash", "2020-03-01", "C1"),
+            ("o2", "crash", "2020-07-01", "C1"),
+            ("o3", "crash", "2020-11-01", "C1"),
+            ("o1", "inspection", "2020-02-01", "I1"),
+            ("o1", "inspection", "2020-06-01", "I2"),
+            ("o1", "serious", "2020-06-01", "I2"),
+            ("o2", "inspection", "2020-04-01", "I1"),
+            ("o2", "minor", "2020-04-01", "I1"),
+            ("o2", "inspection", "2020-09-01", "I2"),
+        )
+    ],
+}
+"""Records fed before the first batch, so that what a scenario tests happens often."""
 
 draw = st.tuples(
     st.integers(0, 50),  # which record (modulo the scenario's kinds)
@@ -200,6 +251,14 @@ def rows_of(name: str, draws: list[tuple[int, int, int, int]]) -> list[tuple[str
             row["quantity"] = [1, 2.5, 7, 40, 300][extra % 5]
         if "c" in needs:
             row["confidence"] = [0.85, 0.9, 0.95, 0.99][extra % 4]
+        if "a" in needs:  # an act (an inspection) shared by the subject's records, or none
+            act = ["I1", "I2", "I3", None][extra % 4]
+            if act is not None:
+                row["act"] = act
+        if "l" in needs:
+            level = [None, "oos", "injury"][extra // 4 % 3]
+            if level is not None:
+                row["level"] = level
         if "p" in needs or "r" in needs:
             others = [c for c in citizens if c != row["subject"]]
             row["counterpart"] = others[extra % len(others)]
@@ -308,6 +367,7 @@ def test_an_incremental_run_equals_a_full_run(
             second_day = amend(store, path, amendment, tmp_path_factory.getbasetemp())
         codes, kinds, born = zip(*subjects, strict=True)
         register_subjects(store, pa.table({"code": codes, "kind": kinds, "born": born}))
+        feed_all(store, BACKGROUND.get(name, []))
         feed_all(store, rows_of(name, first))
         appeal_records(store, early_appeals)
         d0, d1 = (start + dt.timedelta(days=d) for d in days)

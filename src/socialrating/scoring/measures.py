@@ -121,6 +121,7 @@ def _one(inputs: PlanInputs, m: Measure, rec: ir.Table, as_of: ir.IntegerValue) 
     if m.per.records is not None:
         e = rec.filter(rec.code.isin(m.per.records))
         e = e.mutate(w=time_weight(m, e.day, as_of))
+        e = e.filter(e.w.notnull())  # in the window
         exposure = e.group_by("subject_id").aggregate(exposure=e.w.sum())
     else:
         e = rec.filter(rec.code == m.per.quantity)
