@@ -332,14 +332,24 @@ def evaluate(
             rec.rule_base,
         )
         rec = rec.select(*[rec[c] for c in rec.columns if c != "rule_base"], rule_base=base)
-    valid = (
-        ~rec.voided
-        & rec.known
-        & ~rec.no_rule
-        & (rec.day >= rb.first_day)
-        & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
-        & (rec.report_state == 0)
+    yearly_bands = subset != "plain" and any(
+        q.bands is not None and q.bands.per == "calendar_year"
+        for version in rb.versions
+        for q in version.banded
     )
+    if yearly_bands:
+        # The year's quantity of the records that may count, up to the record (by day,
+        # then entry), plus the record's own: computed only where such parameters are
+        # evaluated, once, as a column (the bands read it several times). A record that
+        # may not count is valued as if it did.
+        year = ibis.window(
+            group_by=[rec.subject_id, rec.parameter_id, year_of(rec.day)],
+            order_by=[rec.day, rec.entry_id],
+            rows=(None, 0),
+        )
+        own = rec.quantity.fill_null(0.0)
+        counts = ibis.ifelse(_may_count(rec, rb).fill_null(False), own, 0.0)
+        rec = rec.mutate(year_quantity=counts.sum().over(year) - counts + own)
     qty = rec.quantity.fill_null(1.0)
     per_unit = _trunc(rec.rule_base.cast("float64") * qty)
     points = ibis.ifelse(rec.per_unit, per_unit, rec.rule_base)
@@ -350,18 +360,7 @@ def evaluate(
         for by, version in enumerate(rb.versions)
         for i, q in enumerate(version.banded, start=1)
     ]
-    accumulated: ir.FloatingValue = ibis.null("float64")
-    if subset != "plain" and any(q.bands and q.bands.per == "calendar_year" for _, q in banded):
-        # The year's quantity of the records that may count, up to the record (by day,
-        # then entry), plus the record's own: computed only where such parameters are
-        # evaluated. A record that may not count is valued as if it did.
-        year = ibis.window(
-            group_by=[rec.subject_id, rec.parameter_id, year_of(rec.day)],
-            order_by=[rec.day, rec.entry_id],
-            rows=(None, 0),
-        )
-        counts = ibis.ifelse(valid.fill_null(False), qty0, 0.0)
-        accumulated = counts.sum().over(year) - counts + qty0
+    accumulated: ir.FloatingValue = rec.year_quantity if yearly_bands else ibis.null("float64")
     if banded:
         points = ibis.cases(
             *[(c, _banded_points(q, qty0, accumulated)) for c, q in banded], else_=points
@@ -370,7 +369,15 @@ def evaluate(
             *[(c, _band_reached(q, _banded_quantity(q, qty0, accumulated))) for c, q in banded],
             else_=band,
         )
-    points = points.fill_null(0).cast("int64")
+    # A column from here on: validity by size and the statuses read the points several
+    # times, and an expression would be copied into each (the SQL grew by megabytes).
+    rec = rec.mutate(
+        rule_points=points.fill_null(0).cast("int64"),
+        band=band.cast("int32"),
+        accumulated=_accumulated(banded, accumulated),
+    )
+    points = rec.rule_points
+    valid = _may_count(rec, rb)
     expiry_days = rec.expiry_days
     lasting = [
         ((rec.validity_id == i) & _by(rec, by, rb), q)
@@ -409,10 +416,7 @@ def evaluate(
         period = ibis.ifelse(calendar, year_start(rec.day), period)
         capped = capped | calendar
     evaluated = rec.mutate(
-        rule_points=points,
         points=points,
-        band=band.cast("int32"),
-        accumulated=_accumulated(banded, accumulated),
         valid=valid.fill_null(False),
         status=status,
         expires_day=expires,
@@ -423,6 +427,19 @@ def evaluate(
     if along is not None:
         return evaluated.filter(evaluated.act.notnull())
     return evaluated
+
+
+def _may_count(rec: ir.Table, rb: RulebookHeader) -> ir.BooleanValue:
+    """Everything but expiry lets the record count: not voided, in the rulebook and in
+    force on its day, confident enough, and (a report) verified."""
+    return (
+        ~rec.voided
+        & rec.known
+        & ~rec.no_rule
+        & (rec.day >= rb.first_day)
+        & ~(rec.confidence.notnull() & (rec.confidence < rec.min_confidence)).fill_null(False)
+        & (rec.report_state == 0)
+    )
 
 
 def _by(rec: ir.Table, by: int, rb: RulebookHeader) -> ir.BooleanValue:
@@ -444,6 +461,9 @@ def _with_parameters(joined: ir.Table, rec: ir.Table, p: ir.Table) -> ir.Table:
         rec.act,
         rec.level,
         rec.refers_to,
+        (rec.passed_from if "passed_from" in rec.columns else ibis.null("int64")).name(
+            "passed_from"
+        ),
         p.parameter_id.notnull().name("known"),
         p.category_id,
         p.points.name("base_points"),
