@@ -649,6 +649,7 @@ def _check_parameters(path: Path, spec: RulebookSpec, lines: Lines) -> list[Prob
         here = f"{path}:{line_of(lines, where)}"
         problems += _check_parameter(p, categories, institutions, seen, problem, here)
         problems += _check_mechanics(spec, p, problem)
+        problems += _check_derived(spec, i, p, problem)
         problems += _check_verification(path, (*where, "verification"), p.verification, lines)
     direct = [i for i, p in enumerate(spec.parameters) if p.direct_grade is not None]
     if len(direct) > MAX_DIRECT_GRADES:
@@ -662,6 +663,35 @@ def _check_parameters(path: Path, spec: RulebookSpec, lines: Lines) -> list[Prob
             )
         )
     return problems
+
+
+def _check_derived(spec: RulebookSpec, i: int, p: Parameter, problem: Any) -> list[Problem]:
+    """A record passed across a link comes from a parameter of the YAML defined before it
+    (so that passing never loops), through the rulebook's representatives, to subjects
+    its kind allows."""
+    d = p.derived_from
+    if d is None:
+        return []
+    out = []
+    earlier = {q.code: q for q in spec.parameters[:i]}
+    source = earlier.get(d.parameter)
+    if source is None:
+        later = any(q.code == d.parameter for q in spec.parameters)
+        why = "must be defined before it" if later else "is not a parameter of the YAML"
+        out.append(problem("derived_from.parameter", f"{d.parameter!r} {why}"))
+    if spec.representatives is None:
+        reason = "passing across links needs `representatives` in the rulebook"
+        out.append(problem("derived_from", reason))
+    to, come = ("citizen", "organisation")
+    if d.through == "organisations":
+        to, come = come, to
+    if p.subjects not in (to, "any"):
+        reason = f"records passed through {d.through} are about {to}s: set subjects: {to}"
+        out.append(problem("derived_from.through", reason))
+    if source is not None and source.subjects not in (come, "any"):
+        reason = f"{d.parameter!r} is about {source.subjects}s, not {come}s"
+        out.append(problem("derived_from.parameter", reason))
+    return out
 
 
 def _check_parameter(

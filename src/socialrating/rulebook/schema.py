@@ -202,6 +202,16 @@ class Window(_Strict):
     points: Annotated[int, Field(ge=-100_000, le=100_000)] | None = None
 
 
+class Derived(_Strict):
+    """Records of this parameter are passed across a link from records of ``parameter``:
+    ``through: representative``, from a record about an organisation to its legal
+    representative on the record's day; ``through: organisations``, from a record about a
+    person to every organisation it represents that day (``representatives``)."""
+
+    parameter: Code
+    through: Literal["representative", "organisations"]
+
+
 class Rectifies(_Strict):
     """A record that rectifies an earlier one (a late filing made good): it names that
     record (``refers_to``), which must be a record of one of ``parameters`` about the same
@@ -256,6 +266,12 @@ class Parameter(_Strict):
         default=None,
         description="A measure that, issued with no earlier record of ``unless_after``, "
         "reduces the balance to ``reduce_to`` (a stage skipped).",
+    )
+    derived_from: Derived | None = Field(
+        default=None,
+        description="Each record of another parameter passes one of this across a link "
+        "(an organisation's penalty booked to its legal representative): docs/rulebook.md "
+        "3.27.",
     )
     rectifies: Rectifies | None = Field(
         default=None,

@@ -76,6 +76,7 @@ def _code_version() -> str:
         "plans.py",
         "limits.py",
         "measures.py",
+        "derived.py",
         "compiled.py",
     ):
         h.update((here / module).read_bytes())

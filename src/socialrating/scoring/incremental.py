@@ -22,6 +22,9 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
   record was voided: the organisation's representative may have changed, to it or from
   it;
 
+- (records passed across links) it is linked, by register records, to a subject chosen
+  (as many links as the rulebook's chain of passing parameters);
+
 - (contagion) a contact of it left the window between the two days;
 
 and then (contagion) anyone within ``rounds`` contacts of such a subject, the contacts
@@ -42,6 +45,7 @@ from socialrating.model import EntryKind, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import plan_ids
+from socialrating.scoring.derived import derived_parameters
 from socialrating.scoring.measures import measure_codes
 
 SCORES = "chosen_scores"
@@ -193,6 +197,17 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
                   AND (entry_id > {base.last_entry}
                        OR (kind = {record} AND day > {lo} AND day <= {hi})))"""
         )
+    passing = derived_parameters(rb)
+    if representative is not None and passing:
+        # A record passed across a link changes with its source: every person ever named
+        # for an organisation chosen, and (through organisations) every organisation that
+        # ever named a person chosen, as many links as a chain of passing can take.
+        links = (
+            f"kind = {record} AND parameter_id = {representative} "
+            f"AND counterpart_id IS NOT NULL AND day <= {hi}"
+        )
+        for _ in passing:
+            _widen(store, SCORES, links)
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     contagion = rb.spec.contagion
     if contagion is not None and contact is not None:

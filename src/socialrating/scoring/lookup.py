@@ -13,7 +13,10 @@ from the plan itself:
 - with contagion, the same for every subject within ``rounds`` contacts of any of those
   (the rounds that decide a subject's contagion reach no further, see ``contagion``);
 - every entry of an organisation that a register record among them names, so that the
-  latest record about it (which decides its representative) is there too;
+  latest record about it (which decides its representative) is there too, and the
+  records it passes to them across the link (``derived``);
+- with records passed from a person to the organisations it represents, every subject
+  a register record of one of them names;
 - the verifications of citizen reports among them;
 - with measures, every record of the parameters they read, whoever it is about: a
   percentile ranks the subject among everybody measured.
@@ -30,6 +33,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL, plan_ids
+from socialrating.scoring.derived import derived_parameters
 from socialrating.scoring.measures import measure_codes
 
 
@@ -78,6 +82,20 @@ def needed_subjects(
             frontier = found - near
             near |= found
     organisations: set[int] = set()
+    if representative is not None and any(
+        p.derived_from is not None and p.derived_from.through == "organisations"
+        for p in rb.spec.parameters
+    ):
+        # Records pass from a person to the organisations it represents: everyone ever
+        # named for one of them.
+        near |= {
+            int(c)
+            for (c,) in store.rows(
+                f"""SELECT DISTINCT counterpart_id FROM entries
+                    WHERE kind = {int(EntryKind.RECORD)} AND parameter_id = {representative}
+                      AND subject_id IN ({_ids(near)}) AND counterpart_id IS NOT NULL"""
+            )
+        }
     if representative is not None:
         organisations = {
             int(o)
@@ -130,6 +148,8 @@ class Lookup:
             measured = f"""UNION
                     SELECT * FROM {e} WHERE parameter_id IN
                         (SELECT parameter_id FROM {p} WHERE code IN ({codes}))"""
+        # Records passed across links are of parameters no stored entry has.
+        passed = ", ".join(f"'{q.code}'" for q in derived_parameters(rb)) or "NULL"
         statements = [f"DELETE FROM temp.main.{name}" for name in SHADOWED] + [
             f"""INSERT INTO temp.main.entries
                 WITH mine AS (
@@ -149,9 +169,11 @@ class Lookup:
             f"""INSERT INTO temp.main.rulebook_parameters SELECT * FROM {rp}
                 WHERE rulebook_hash IN ({", ".join(f"'{v.hash}'" for v in rb.versions)})
                   AND parameter_id IN
-                      (SELECT parameter_id FROM temp.main.entries)""",
+                      (SELECT parameter_id FROM temp.main.entries
+                       UNION SELECT parameter_id FROM {p} WHERE code IN ({passed}))""",
             f"""INSERT INTO temp.main.parameters SELECT * FROM {p}
-                WHERE parameter_id IN (SELECT parameter_id FROM temp.main.entries)""",
+                WHERE parameter_id IN (SELECT parameter_id FROM temp.main.entries)
+                   OR code IN ({passed})""",
         ]
         self.cur.execute("BEGIN TRANSACTION")
         try:

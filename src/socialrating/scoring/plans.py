@@ -20,6 +20,7 @@ from socialrating.scoring.contagion import (
     spread,
     without_contagion,
 )
+from socialrating.scoring.derived import derived_parameters, with_derived
 from socialrating.scoring.limits import limited
 from socialrating.scoring.lists import memberships
 from socialrating.scoring.measures import measured, measured_acts
@@ -54,8 +55,11 @@ def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
         (by, period.start, period.end, period.rulebook.hash)
         for by, period in enumerate(rb.earlier, start=1)
     ]
+    entries = b.table("entries")
+    if derived_parameters(rb):
+        entries = with_derived(entries, b.table("parameters"), rb, representative)
     return PlanInputs(
-        entries=b.table("entries"),
+        entries=entries,
         subjects=b.table("subjects"),
         parameters=params.filter(params.rulebook_hash == rb.hash),
         institutions=b.table("institutions"),
@@ -203,6 +207,7 @@ STATEMENT_COLUMNS = (
     "parameter_id",
     "band",
     "accumulated",
+    "passed_from",
     "absorbed_by",
     "repeat_n",
     "multiplier",

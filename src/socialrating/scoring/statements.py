@@ -65,10 +65,14 @@ class StatementLine:
     """The version of the rulebook that valued the record (``name version (hash)``): the
     one in force on the day of its fact, or for a retroactive parameter the one in force
     on the statement's date."""
+    passed_from: str | None = None
+    """For a record passed across a link (``derived_from``): the subject whose record it
+    came from (the entry is that record)."""
 
     def as_dict(self) -> dict[str, object]:
         return {
             "entry_id": self.entry_id,
+            "passed_from": self.passed_from,
             "date": self.date.isoformat(),
             "parameter": self.parameter,
             "name": self.name,
@@ -344,7 +348,8 @@ def _statement(
     categories = {v: k for k, v in rb.category_ids.items()}
     names = _names(store, rb, {int(r["parameter_id"]) for r in rows})
     appeals = appeals_of(store, subject.subject_id, as_of)
-    lines = _with_appeals([_line(r, categories, rb, names) for r in rows], appeals)
+    passed = _codes(store, sorted({int(r["passed_from"]) for r in rows if r["passed_from"]}))
+    lines = _with_appeals([_line(r, categories, rb, names, passed) for r in rows], appeals)
     direct = _direct(rb, subject.kind.value, lines)
     rows_lists = plan("subject_lists")
     via_codes = _codes(store, [m["via_subject"] for m in rows_lists if m["via_subject"]])
@@ -589,7 +594,11 @@ def _names(store: Store, rb: RulebookHeader, ids: set[int]) -> dict[int, str]:
 
 
 def _line(
-    r: dict[str, Any], categories: dict[int, str], rb: RulebookHeader, names: dict[int, str]
+    r: dict[str, Any],
+    categories: dict[int, str],
+    rb: RulebookHeader,
+    names: dict[int, str],
+    passed: dict[int, str],
 ) -> StatementLine:
     status = STATUS_BY_CODE[int(r["status"])]
     points = int(r["points"])
@@ -597,6 +606,9 @@ def _line(
     expires = None if r["expires_day"] is None else day_date(r["expires_day"])
     category = categories.get(r["category_id"], "") if r["category_id"] is not None else ""
     notes, related = _notes(r, status, points, counted, category, expires, rb)
+    came = passed.get(int(r["passed_from"])) if r["passed_from"] else None
+    if came is not None:
+        notes.insert(0, _passed_text(rb, str(r["parameter"]), came))
     multiplier = float(r["multiplier"]) if r["repeat_n"] else None
     return StatementLine(
         entry_id=int(r["entry_id"]),
@@ -620,7 +632,18 @@ def _line(
         related_entry=related,
         name=names.get(int(r["parameter_id"])),
         rules=rb.versions[int(r["valued_by"] or 0)].label,
+        passed_from=came,
     )
+
+
+def _passed_text(rb: RulebookHeader, parameter: str, came: str) -> str:
+    """Where a record passed across a link came from, in words."""
+    q = next((p for p in rb.spec.parameters if p.code == parameter), None)
+    if q is None or q.derived_from is None:
+        return f"passed from {came}'s record"
+    if q.derived_from.through == "representative":
+        return f"passed from {came}'s record ({q.derived_from.parameter}): its legal representative then"
+    return f"passed from {came}'s record ({q.derived_from.parameter}): an organisation it represented then"
 
 
 def _notes(
