@@ -143,3 +143,31 @@ def test_a_rectification_window_that_changed_is_said(tmp_path: Path) -> None:
     a = ROOT / "rulebooks" / "tax-credit.yaml"
     b = amended(tmp_path, a, ("{days: 30, share: 0.8}", "{days: 45, share: 0.8}"))
     assert texts(a, b) == ["parameter repair.made_good: rectifies.within[1].days 30 → 45"]
+
+
+def test_a_passing_link_that_changed_is_said(tmp_path: Path) -> None:
+    a = ROOT / "rulebooks" / "county-points.yaml"
+    b = amended(
+        tmp_path,
+        a,
+        (
+            "derived_from: {parameter: firm.fine, through: representative}",
+            "derived_from: {parameter: firm.performed, through: representative}",
+        ),
+    )
+    assert texts(a, b) == [
+        "parameter head.firm_fine: derived_from.parameter firm.fine → firm.performed"
+    ]
+
+
+def test_a_measure_and_a_grade_limit_that_changed_are_said(tmp_path: Path) -> None:
+    a = ROOT / "rulebooks" / "carrier-safety.yaml"
+    b = amended(tmp_path, a, ("groups: [3, 11, 21, 101, 501]", "groups: [3, 11, 21, 101, 401]"))
+    assert texts(a, b) == [
+        "measure hos_compliance: peers.groups 3, 11, 21, 101, 501 → 3, 11, 21, 101, 401"
+    ]
+    c = ROOT / "rulebooks" / "tax-credit.yaml"
+    d = amended(
+        tmp_path, c, ("when: {registered_within_years: 1}", "when: {registered_within_years: 2}")
+    )
+    assert texts(c, d) == ["grade limit new_enterprise: when.registered_within_years 1 → 2"]

@@ -3,7 +3,9 @@
 Every part of a rulebook is compared: its header (version, effective date, base score,
 floor and ceiling), grade bands, camera and report rules, institutions, categories (caps
 and repeats), parameters (the YAML's and the catalogue's alike, by code), stages,
-representatives, contagion, lists, services, grade limits, measures and appeals. Items that have a code (or a
+representatives, contagion, lists, services, grade limits, measures and appeals; a
+parameter's bands, validity, repairs, rectifications, skipped stage and passing link
+field by field. Items that have a code (or a
 grade, or a name) are matched by it, whatever their order; a service's rules, whose order
 decides, by position. Each change is one ``Change``: what it concerns (``part`` and
 ``code``), whether it was added, removed or changed, the field and the values before and
@@ -85,7 +87,7 @@ PARAMETER_COLUMNS = (
 )
 # Fields of a YAML parameter that the compiled table holds only as ids or masks, or not
 # at all (a rectification's windows).
-PARAMETER_NESTED = ("bands", "validity", "repairs", "rectifies")
+PARAMETER_NESTED = ("bands", "validity", "repairs", "rectifies", "skipped_stage", "derived_from")
 
 
 @dataclass(frozen=True)
