@@ -95,35 +95,13 @@ def memberships(
             parts.append(by_records[i])
         if lst.enter_at_grades:
             g = graded.filter(graded.grade.isin(lst.enter_at_grades))
-            parts.append(
-                g.select(
-                    list=ibis.literal(lst.code),
-                    subject_id=g.subject_id.cast("int64"),
-                    cause=ibis.literal("grade"),
-                    entry_id=ibis.null("int64"),
-                    grade=g.grade.cast("string"),
-                    start_day=ibis.null("int32"),
-                    end_day=ibis.null("int32"),
-                    via_subject=ibis.null("int64"),
-                )
-            )
+            parts.append(_undated(lst.code, g, "grade", g.grade))
         if lst.enter_at_alerts:
             if alerts is None:
                 every = measured(inputs, as_of, subject_id)
                 alerts = every.filter(every.alert)
             a = alerts.filter(alerts.measure.isin(lst.enter_at_alerts))
-            parts.append(
-                a.select(
-                    list=ibis.literal(lst.code),
-                    subject_id=a.subject_id.cast("int64"),
-                    cause=ibis.literal("alert"),
-                    entry_id=ibis.null("int64"),
-                    grade=a.measure.cast("string"),
-                    start_day=ibis.null("int32"),
-                    end_day=ibis.null("int32"),
-                    via_subject=ibis.null("int64"),
-                )
-            )
+            parts.append(_undated(lst.code, a, "alert", a.measure))
         for joint in lst.enter_with:
             assert links is not None
             parts.append(_joint(links, lst.code, done[joint.list], joint.through))
@@ -134,6 +112,21 @@ def memberships(
         return _empty(graded)
     tables = list(done.values())
     return tables[0].union(*tables[1:]) if len(tables) > 1 else tables[0]
+
+
+def _undated(code: str, t: ir.Table, cause: str, grade: ir.Value) -> ir.Table:
+    """Memberships of list ``code`` for the subjects of ``t`` by a state with no dates of
+    its own (a grade, a measure's alert, named by ``grade``): a run dates them."""
+    return t.select(
+        list=ibis.literal(code),
+        subject_id=t.subject_id.cast("int64"),
+        cause=ibis.literal(cause),
+        entry_id=ibis.null("int64"),
+        grade=grade.cast("string"),
+        start_day=ibis.null("int32"),
+        end_day=ibis.null("int32"),
+        via_subject=ibis.null("int64"),
+    )
 
 
 def _joint(links: ir.Table, code: str, members: ir.Table, through: str) -> ir.Table:
