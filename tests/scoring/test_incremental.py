@@ -4,7 +4,8 @@ For random ledgers on rulebooks with every kind of dependency between subjects a
 (caps, expiry, reports and verifications, camera confidence; lists with terms per cause,
 extensions, re-entry bars, minimum ages and joint punishment two links deep; contagion in
 two rounds; the pilot mechanics; lists entered by measures' alerts, which rank everybody
-measured), a first batch is scored in full as of one day, a second batch comes in (new
+measured; records passed across links, in a chain, by register records that change
+between runs), a first batch is scored in full as of one day, a second batch comes in (new
 subjects too), and the ledger is scored as of another day (earlier or later) incrementally
 and in full: the snapshots and the list members are the same row for row. Some records are
 appealed, and the appeals voided or upheld, before the first run and after it. Some
@@ -36,8 +37,8 @@ PILOT = Path(__file__).resolve().parents[1] / "cases" / "pilot.yaml"
 
 # Per rulebook: subjects (code, kind, born), and the records one may draw: (institution,
 # parameter, the subjects it may be about, extra fields: "q" a quantity, "c" a camera
-# confidence, "p" a counterpart person, "r" a citizen reporter, "v" a verification, "a" an
-# act id, "l" a level).
+# confidence, "p" a counterpart person, "P" a counterpart person or none, "r" a citizen
+# reporter, "v" a verification, "a" an act id, "l" a level).
 Scenario = tuple[list[tuple[str, str, str | None]], list[tuple[str, str, list[str], str]]]
 SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
     "tiny": (
@@ -183,6 +184,26 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         ),
         dt.date(2020, 1, 1),
     ),
+    "derived": (
+        DATA / "derived.yaml",
+        (
+            [
+                ("o1", "organisation", None),
+                ("o2", "organisation", None),
+                ("o3", "organisation", None),
+                ("p1", "citizen", None),
+                ("p2", "citizen", None),
+                ("p3", "citizen", None),
+            ],
+            [
+                ("registry", "rep", ["o1", "o2", "o3"], "P"),
+                ("registry", "rep", ["o1", "o2"], "P"),
+                ("court", "org.fine", ["o1", "o2", "o3"], ""),
+                ("office", "deed", ["p1", "p2", "p3"], ""),
+            ],
+        ),
+        dt.date(2020, 1, 1),
+    ),
     "pilot": (
         PILOT,
         (
@@ -262,6 +283,10 @@ def rows_of(name: str, draws: list[tuple[int, int, int, int]]) -> list[tuple[str
         if "p" in needs or "r" in needs:
             others = [c for c in citizens if c != row["subject"]]
             row["counterpart"] = others[extra % len(others)]
+        if "P" in needs:  # a register record naming a person, or nobody
+            named = [*citizens, None][extra % (len(citizens) + 1)]
+            if named is not None:
+                row["counterpart"] = named
         out.append((institution, row))
     return out
 

@@ -3,8 +3,8 @@
 An organisation's rewards and penalties are also booked to its legal representative
 under the individual scale, and the representative of a company on the court list is
 graded C (Wendeng Arts. 6, 12.6, 18.5; ``../shared/REAL_RULES.md`` 3.4). A parameter
-with ``derived_from`` is such a booking, written as data: nobody sends its records; each
-record of the source parameter yields one of it,
+with ``derived_from`` is such a booking, written as data: each record of the source
+parameter yields one of it (one its institutions send themselves is an ordinary record),
 
 - ``through: representative``: about the organisation's legal representative on the
   record's day (the person the latest register record of that organisation, by day then
@@ -62,6 +62,12 @@ def with_derived(
         r_key=reg.day.cast("int64") * (2**40) + reg.entry_id,
     )
     codes = registry.select(c_id=registry.parameter_id, c_code=registry.code)
+    # Joins make columns nullable: every part takes the ledger's types, nullable.
+    types = {c: t.copy(nullable=True) for c, t in base.schema().items()}
+
+    def nullable(t: ir.Table) -> ir.Table:
+        return t.select(*[t[c].cast(types[c]).name(c) for c in base.columns])
+
     made: dict[str, ir.Table] = {}
     for q in derived:
         assert q.derived_from is not None
@@ -71,32 +77,28 @@ def with_derived(
             e.parameter_id.isin(codes.filter(codes.c_code == source_code).c_id),
         ).mutate(passed_from=ibis.null("int64"))
         if source_code in made:
-            src = src.union(made[source_code], distinct=False)
+            src = nullable(src).union(made[source_code], distinct=False)
         target = codes.filter(codes.c_code == q.code).select(t_id=codes.c_id)
         if q.derived_from.through == "representative":
             linked = _to_representative(src, reg.view())
         else:
             linked = _to_organisations(src, reg.view())
         linked = linked.cross_join(target)
-        made[q.code] = linked.select(
-            *[
-                linked.l_subject.cast("int64").name(c)
-                if c == "subject_id"
-                else linked.t_id.name(c)
-                if c == "parameter_id"
-                else linked.l_from.cast("int64").name(c)
-                if c == "passed_from"
-                else linked[c]
-                for c in base.columns
-            ]
+        made[q.code] = nullable(
+            linked.select(
+                *[
+                    linked.l_subject.cast("int64").name(c)
+                    if c == "subject_id"
+                    else linked.t_id.name(c)
+                    if c == "parameter_id"
+                    else linked.l_from.cast("int64").name(c)
+                    if c == "passed_from"
+                    else linked[c]
+                    for c in base.columns
+                ]
+            )
         )
-    # Joins make columns nullable: every part takes the ledger's types, nullable.
-    types = {c: t.copy(nullable=True) for c, t in base.schema().items()}
-    parts = [base, *made.values()]
-    return ibis.union(
-        *[t.select(*[t[c].cast(types[c]).name(c) for c in base.columns]) for t in parts],
-        distinct=False,
-    )
+    return ibis.union(nullable(base), *made.values(), distinct=False)
 
 
 def _to_representative(src: ir.Table, reg: ir.Table) -> ir.Table:
