@@ -194,12 +194,14 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
                 ("p1", "citizen", None),
                 ("p2", "citizen", None),
                 ("p3", "citizen", None),
+                ("p4", "citizen", None),
             ],
             [
                 ("registry", "rep", ["o1", "o2", "o3"], "P"),
-                ("registry", "rep", ["o1", "o2"], "P"),
                 ("court", "org.fine", ["o1", "o2", "o3"], ""),
-                ("office", "deed", ["p1", "p2", "p3"], ""),
+                ("court", "org.fine", ["o1", "o2"], ""),
+                ("court", "org.fine", ["o1"], ""),
+                ("office", "deed", ["p3", "p4"], ""),
             ],
         ),
         dt.date(2020, 1, 1),
@@ -224,6 +226,12 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
 }
 
 BACKGROUND: dict[str, list[tuple[str, dict[str, Any]]]] = {
+    # p1 represents o1 and o2, p2 o3, from the start (the drawn register records change
+    # that): persons no drawn record is about, whose results change only across links.
+    "derived": [
+        ("registry", {"subject": o, "parameter": "rep", "date": "2020-01-01", "counterpart": p})
+        for o, p in (("o1", "p1"), ("o2", "p1"), ("o3", "p2"))
+    ],
     # Carriers measured from the start, so that they rank and alert on most days (and the
     # drawn records, and appeals voiding these, move one another's percentiles): power
     # units, a crash each in 2020 (on the census's days only the quantity differs), two
