@@ -638,7 +638,7 @@ def _line(
 
 def _passed_text(rb: RulebookHeader, parameter: str, came: str) -> str:
     """Where a record passed across a link came from, in words."""
-    q = next((p for p in rb.spec.parameters if p.code == parameter), None)
+    q = rb.written.get(parameter)
     if q is None or q.derived_from is None:
         return f"passed from {came}'s record"
     if q.derived_from.through == "representative":
