@@ -206,6 +206,29 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
         ),
         dt.date(2020, 1, 1),
     ),
+    "linked-limits": (
+        DATA / "linked-limits.yaml",
+        (
+            [
+                ("o1", "organisation", "2019-09-01"),  # a year old on day 244
+                ("o2", "organisation", "2020-06-01"),  # a year old on day 517
+                ("o3", "organisation", None),
+                ("p1", "citizen", None),
+                ("p2", "citizen", None),
+                ("p3", "citizen", None),
+            ],
+            [
+                ("registry", "rep", ["o1", "o2", "o3"], "P"),
+                ("office", "fault", ["o1", "o2", "o3", "p1", "p2"], ""),
+                ("office", "fault", ["o1"], ""),  # o1 graded D makes o2 (young) a sister
+                ("office", "fault", ["o1"], ""),
+                ("office", "graded", ["o3", "p1", "p2"], ""),
+                ("office", "listed", ["o1", "o2", "o3", "p3"], ""),
+                ("office", "cleared", ["o1", "o2", "o3", "p3"], ""),
+            ],
+        ),
+        dt.date(2020, 1, 1),
+    ),
     "pilot": (
         PILOT,
         (
@@ -232,6 +255,13 @@ BACKGROUND: dict[str, list[tuple[str, dict[str, Any]]]] = {
         ("registry", {"subject": o, "parameter": "rep", "date": "2020-01-01", "counterpart": p})
         for o, p in (("o1", "p1"), ("o2", "p1"), ("o3", "p2"))
     ],
+    # p1 runs o1 and o2, p2 o3, from the start; o3 is graded D for most of 2020 (two
+    # faults): its head p2 is limited, and a firm p2 comes to run is its sister.
+    "linked-limits": [
+        ("registry", {"subject": o, "parameter": "rep", "date": "2020-01-01", "counterpart": p})
+        for o, p in (("o1", "p1"), ("o2", "p1"), ("o3", "p2"))
+    ]
+    + [("office", {"subject": "o3", "parameter": "fault", "date": "2020-02-01"})] * 2,
     # Carriers measured from the start, so that they rank and alert on most days (and the
     # drawn records, and appeals voiding these, move one another's percentiles): power
     # units, a crash each in 2020 (on the census's days only the quantity differs), two

@@ -7,6 +7,7 @@ names the file, the line and the field.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -24,7 +25,7 @@ from socialrating.rulebook.rulebook import (
     content_hash,
 )
 from socialrating.rulebook.salvage import salvage
-from socialrating.rulebook.schema import Band, Parameter, RulebookSpec
+from socialrating.rulebook.schema import Band, Linked, Parameter, RulebookSpec
 from socialrating.rulebook.yamlpos import YamlSyntaxError, line_of, load_with_lines
 
 Lines = dict[tuple[str | int, ...], int]
@@ -365,6 +366,7 @@ def _check_grade_limits(path: Path, spec: RulebookSpec, lines: Lines) -> list[Pr
     """A limit names grades its subjects have, parameters of the YAML and a condition."""
     problems = []
     yaml_codes = {p.code for p in spec.parameters}
+    lists = {lst.code: lst for lst in spec.lists}
     codes = [g.code for g in spec.grade_limits]
     for i, limit in enumerate(spec.grade_limits):
 
@@ -382,8 +384,13 @@ def _check_grade_limits(path: Path, spec: RulebookSpec, lines: Lines) -> list[Pr
         if codes.index(limit.code) != i:
             bad("code", f"code {limit.code!r} is used twice")
         w = limit.when
-        if w.registered_within_years is None and not w.graded_last_year and not w.records:
-            bad("when", "give a condition: registered_within_years, graded_last_year or records")
+        given = (w.registered_within_years, w.graded_last_year, w.records, w.on_lists, w.linked)
+        if not any(c is not None and c != [] for c in given):
+            bad(
+                "when",
+                "give a condition: registered_within_years, graded_last_year, records, "
+                "on_lists or linked",
+            )
         for kind, grades in _grades_of(spec, limit.subjects):
             if limit.at_best not in grades:
                 bad("at_best", f"no grade {limit.at_best!r} for {kind}s")
@@ -393,7 +400,52 @@ def _check_grade_limits(path: Path, spec: RulebookSpec, lines: Lines) -> list[Pr
         for code in w.records or []:
             if code not in yaml_codes:
                 bad("when.records", f"{code!r} is not a parameter of the YAML")
+        for code in w.on_lists or []:
+            lst = lists.get(code)
+            if lst is None:
+                bad("when.on_lists", f"no list {code!r} in the rulebook")
+            elif not (lst.enter_by or lst.enter_at_alerts or lst.enter_with):
+                bad(
+                    "when.on_lists",
+                    f"list {code!r} is entered only at grades: a limit cannot look at it "
+                    "(the grade is what the limit makes)",
+                )
+        if w.linked is not None:
+            for reason in _linked_path(spec, limit.subjects, w.linked):
+                bad(*reason)
     return problems
+
+
+def _linked_path(spec: RulebookSpec, subjects: str, linked: Linked) -> list[tuple[str, str]]:
+    """What is wrong with a limit's ``linked`` condition: a path whose links do not follow
+    on (a representative is a person, whose organisations are organisations), that does
+    not end at the limit's subjects, grades its first subject cannot have, or a rulebook
+    without legal representatives."""
+    found = []
+    if spec.representatives is None:
+        found.append(("when.linked", "needs representatives: the rulebook names none"))
+    # The kind each link starts from: an organisation's representative, a person's firms.
+    start = {"representative": "organisation", "organisations": "citizen"}
+    end = {"representative": "citizen", "organisations": "organisation"}
+    path = linked.through
+    for a, b in itertools.pairwise(path):
+        if end[a] != start[b]:
+            found.append(
+                ("when.linked.through", f"{b!r} cannot follow {a!r}: it starts from {start[b]}s")
+            )
+    if subjects != "any" and end[path[-1]] != subjects:
+        found.append(
+            (
+                "when.linked.through",
+                f"the path ends at {end[path[-1]]}s, but the limit is for {subjects}s",
+            )
+        )
+    first = start[path[0]]
+    [(_, grades)] = _grades_of(spec, first)
+    for grade in linked.graded:
+        if grade not in grades:
+            found.append(("when.linked.graded", f"no grade {grade!r} for {first}s"))
+    return found
 
 
 def _check_appeals(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:

@@ -410,6 +410,20 @@ class Contagion(_Strict):
     rounds: Annotated[int, Field(ge=1, le=6)] = 2
 
 
+class Linked(_Strict):
+    """A subject linked to this one by the register is graded one of ``graded`` on the day
+    (by score and direct grades, before any limit or contagion). ``through`` is the path
+    from that subject to this one, a link at a time: ``representative``, from an
+    organisation to its legal representative on the day; ``organisations``, from a person
+    to every organisation they represent that day. ``[representative, organisations]``:
+    the other organisations run by the representative of one so graded."""
+
+    graded: Annotated[list[Annotated[str, Field(min_length=1, max_length=8)]], Field(min_length=1)]
+    through: Annotated[
+        list[Literal["representative", "organisations"]], Field(min_length=1, max_length=4)
+    ]
+
+
 class LimitWhen(_Strict):
     """When a grade limit applies: every condition given holds on the scoring day.
 
@@ -417,12 +431,17 @@ class LimitWhen(_Strict):
     an organisation's registration) lies less than so many years before the day.
     ``graded_last_year``: its grade at the end of the previous calendar year, by score
     and direct grades (before any limit or contagion), was one of these. ``records``: a
-    record of one of these parameters counts for it on the day.
+    record of one of these parameters counts for it on the day. ``on_lists``: it is on
+    one of these lists on the day, by a record, a measure's alert or joint punishment
+    carried from one (not by a grade: the grade is what the limit makes). ``linked``: a
+    subject linked to it is graded so.
     """
 
     registered_within_years: Annotated[int, Field(gt=0, le=150)] | None = None
     graded_last_year: list[Annotated[str, Field(min_length=1, max_length=8)]] | None = None
     records: list[Code] | None = None
+    on_lists: list[Code] | None = None
+    linked: Linked | None = None
 
 
 class GradeLimit(_Strict):

@@ -24,6 +24,8 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
 
 - (records passed across links) it is linked, by register records, to a subject chosen
   (as many links as the rulebook's chain of passing parameters);
+- (grade limits on linked subjects' grades) it is linked, by register records, to a
+  subject chosen (as many links as the longest path of a limit);
 
 - (contagion) a contact of it left the window between the two days;
 
@@ -32,7 +34,8 @@ taken over both days' windows; those are the subjects to score again. Their list
 those of anyone within as many links (organisation and legal representative) as lists
 carry between them, are computed again; with a list entered by a measure's alert, so
 are the lists of everyone with a record the measures read (a percentile ranks among all
-of them). Everyone else's rows are carried over from the
+of them). With a grade limit on lists, everyone whose lists are computed again is
+scored again too. Everyone else's rows are carried over from the
 earlier run unchanged: the result equals a full run's (a property test checks it).
 """
 
@@ -46,6 +49,7 @@ from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import plan_ids
 from socialrating.scoring.derived import derived_parameters
+from socialrating.scoring.limits import limit_steps
 from socialrating.scoring.measures import measure_codes
 
 SCORES = "chosen_scores"
@@ -208,6 +212,16 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         )
         for _ in passing:
             _widen(store, SCORES, links)
+    steps = limit_steps(rb)
+    if representative is not None and steps:
+        # A limit on a linked subject's grade: whoever a subject chosen is linked to (by
+        # any register record, the old links too) along as many links as its path.
+        links = (
+            f"kind = {record} AND parameter_id = {representative} "
+            f"AND counterpart_id IS NOT NULL AND day <= {hi}"
+        )
+        for _ in range(steps):
+            _widen(store, SCORES, links)
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     contagion = rb.spec.contagion
     if contagion is not None and contact is not None:
@@ -246,6 +260,9 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         )
         for _ in range(hops):
             _widen(store, LISTS, links)
+    if any(g.when.on_lists for g in rb.spec.grade_limits):
+        # A limit on a list: whoever's lists are computed again may be limited anew.
+        store.run(f"INSERT INTO {SCORES} SELECT subject_id FROM {LISTS}")
     store.run(f"CREATE OR REPLACE TEMP TABLE {SCORES} AS SELECT DISTINCT subject_id FROM {SCORES}")
     n_scores = int(store.scalar(f"SELECT count(*) FROM {SCORES}"))
     n_lists = int(store.scalar(f"SELECT count(*) FROM {LISTS}"))

@@ -3,8 +3,12 @@
 A limit applies to a subject of its kind when every condition it gives holds on the
 scoring day: the subject was registered (``born``) less than so many years before, its
 grade at the end of the previous calendar year (by score and direct grades, before any
-limit or contagion) was one of some grades, or a record of one of some parameters counts
-for it. While one applies, the subject's grade is at best the limit's ``at_best``: a
+limit or contagion) was one of some grades, a record of one of some parameters counts
+for it, it is on one of some lists (by a record, an alert, or joint punishment carried
+from one; never by a grade, which is what the limit makes), or a subject linked to it
+by the register along a path of links (an organisation's representative, a person's
+organisations) is graded one of some grades by score and direct grades that day. While
+one applies, the subject's grade is at best the limit's ``at_best``: a
 better grade by score, by a direct grade or after contagion is lowered to it; a worse one
 stands. Of several, the most restrictive wins (the first in the rulebook on a tie). The
 score stays what the points make it. Nothing here is specific to a backend.
@@ -19,8 +23,9 @@ import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, Status
 from socialrating.rulebook import RulebookHeader
-from socialrating.rulebook.schema import GradeLimit
-from socialrating.scoring.plan import PlanInputs, scores, year_start
+from socialrating.rulebook.schema import GradeLimit, Linked
+from socialrating.scoring.lists import memberships
+from socialrating.scoring.plan import PlanInputs, linked, representatives, scores, year_start
 
 COUNTED = STATUS_CODES[Status.COUNTED]
 FROZEN = STATUS_CODES[Status.FROZEN]
@@ -33,11 +38,14 @@ def limited(
     subject_id: int | ir.Value | None,
     result: ir.Table,
     records: ir.Table,
+    graded: ir.Table,
 ) -> ir.Table:
     """``result`` (per subject: ``kind`` and ``grade``) with the rulebook's grade limits
     applied to ``grade``; ``score_grade`` keeps the grade before them and ``limited_by``
     names the limit that lowered it (null where none did). ``records`` are the evaluated
-    records after the mechanics (``mechanics.stages``)."""
+    records after the mechanics (``mechanics.stages``), ``graded`` the grades by score and
+    direct grades (``plan.scores``) of the same subjects: a whole run's are every
+    subject's; for some subjects, a ``linked`` limit grades those it links them to."""
     rb = inputs.rulebook
     limits = rb.spec.grade_limits
     if not limits:
@@ -49,6 +57,10 @@ def limited(
     for i, g in enumerate(limits):
         if g.when.records:
             t = _with_holders(inputs, t, records, g.when.records, f"l_holds_{i}")
+        if g.when.on_lists:
+            t = _with_listed(inputs, as_of, subject_id, t, g.when.on_lists, f"l_listed_{i}")
+        if g.when.linked is not None:
+            t = _with_linked(inputs, as_of, subject_id, t, graded, g.when.linked, f"l_linked_{i}")
     if any(g.when.graded_last_year for g in limits):
         t = _with_last_year(inputs, as_of, subject_id, t)
     day = ibis.literal(0, "int32") + as_of  # the scoring day, as a column expression
@@ -72,6 +84,13 @@ def limited(
     )
 
 
+def limit_steps(rb: RulebookHeader) -> int:
+    """The most links a grade limit's ``linked`` path takes (0: none does)."""
+    return max(
+        (len(g.when.linked.through) for g in rb.spec.grade_limits if g.when.linked), default=0
+    )
+
+
 def _applies(g: GradeLimit, t: ir.Table, day: ir.IntegerValue, i: int) -> ir.BooleanValue:
     """Limit ``g`` (the ``i``-th) applies to the row's subject on ``day``."""
     w = g.when
@@ -86,6 +105,10 @@ def _applies(g: GradeLimit, t: ir.Table, day: ir.IntegerValue, i: int) -> ir.Boo
         holds = holds & t[f"l_holds_{i}"]
     if w.graded_last_year:
         holds = holds & t.l_last_grade.isin(list(w.graded_last_year)).fill_null(False)
+    if w.on_lists:
+        holds = holds & t[f"l_listed_{i}"]
+    if w.linked is not None:
+        holds = holds & t[f"l_linked_{i}"]
     return holds
 
 
@@ -100,6 +123,65 @@ def _with_holders(
     held = held.select(h_subject=held.subject_id).distinct().view()  # a self-join
     joined = t.left_join(held, t.subject_id == held.h_subject)
     return joined.select(*t.columns, **{name: joined.h_subject.notnull()})
+
+
+def _with_listed(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    t: ir.Table,
+    codes: list[str],
+    name: str,
+) -> ir.Table:
+    """``t`` with a column ``name``: the subject is on one of the lists ``codes`` on the
+    day by a record, an alert or joint punishment carried from one (memberships computed
+    with no grades: a grade is what the limits make)."""
+    s = inputs.subjects
+    ungraded = s.filter(ibis.literal(False)).select(
+        subject_id=s.subject_id, grade=ibis.null("string")
+    )
+    scope = subject_id
+    hops = sum(1 for lst in inputs.rulebook.spec.lists if lst.enter_with)
+    if subject_id is not None and hops:
+        scope = linked(inputs, as_of, subject_id, hops)  # whom joint punishment carries from
+    m = memberships(inputs, as_of, ungraded, scope)
+    held = m.filter(m.list.isin(list(codes))).select(h_subject=m.subject_id).distinct()
+    joined = t.left_join(held, t.subject_id == held.h_subject)
+    return joined.select(*t.columns, **{name: joined.h_subject.notnull()})
+
+
+def _with_linked(
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject_id: int | ir.Value | None,
+    t: ir.Table,
+    graded: ir.Table,
+    link: Linked,
+    name: str,
+) -> ir.Table:
+    """``t`` with a column ``name``: a subject graded one of ``link.graded`` (by score and
+    direct grades) leads to it along ``link.through``, the links of the day; a path that
+    comes back to where it started does not count."""
+    from socialrating.scoring.mechanics import stages
+
+    if subject_id is not None:  # grade those the subjects are linked to
+        near = linked(inputs, as_of, subject_id, len(link.through))
+        st = stages(inputs, as_of, near)
+        graded = scores(inputs, st.records, near, st.ranks)
+    links = representatives(inputs, as_of)
+    src = graded.filter(graded.grade.isin(list(link.graded)))
+    path = src.select(k_from=src.subject_id.cast("int64"), k_at=src.subject_id.cast("int64"))
+    for step in link.through:
+        r = links.view()
+        if step == "representative":
+            j = path.join(r, path.k_at == r.org)
+            path = j.select(j.k_from, k_at=j.person.cast("int64"))
+        else:
+            j = path.join(r, path.k_at == r.person)
+            path = j.select(j.k_from, k_at=j.org.cast("int64"))
+    hit = path.filter(path.k_at != path.k_from).select(k_subject=path.k_at).distinct()
+    joined = t.left_join(hit, t.subject_id == hit.k_subject)
+    return joined.select(*t.columns, **{name: joined.k_subject.notnull()})
 
 
 def _with_last_year(

@@ -10,6 +10,7 @@ from the plan itself:
 - with joint punishment, the same for every subject within as many links (organisation
   and legal representative, as the rulebook's representatives register names them) as
   there are lists carried between them: a list at a time, each from an earlier list;
+  with a grade limit on linked subjects' grades, within as many links as its path;
 - with contagion, the same for every subject within ``rounds`` contacts of any of those
   (the rounds that decide a subject's contagion reach no further, see ``contagion``);
 - every entry of an organisation that a register record among them names, so that the
@@ -34,6 +35,7 @@ from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL, plan_ids
 from socialrating.scoring.derived import derived_parameters
+from socialrating.scoring.limits import limit_steps
 from socialrating.scoring.measures import measure_codes
 
 
@@ -69,7 +71,7 @@ def needed_subjects(
     and the organisations among them whose register records must all be there; with
     ``since``, those of a statement as of any day from ``since`` to ``day``."""
     near = {subject_id}
-    hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
+    hops = max(sum(1 for lst in rb.spec.lists if lst.enter_with), limit_steps(rb))
     if representative is not None:
         for _ in range(hops):
             near |= _neighbours(store, near, representative, None, day)

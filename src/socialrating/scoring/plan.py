@@ -515,6 +515,20 @@ def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     return latest.filter(latest.person.notnull())
 
 
+def linked(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, hops: int) -> ir.Column:
+    """The subject (or subjects, a column of ids) and every subject within ``hops`` links
+    of it: an organisation and its legal representative as of the date are linked, both
+    ways."""
+    links = representatives(inputs, as_of)
+    s = inputs.subjects
+    near = s.filter(is_subject(s.subject_id, subject)).select(near=s.subject_id.cast("int64"))
+    for _ in range(hops):
+        persons = links.join(near, links.org == near.near).select(near=links.person.cast("int64"))
+        orgs = links.join(near, links.person == near.near).select(near=links.org.cast("int64"))
+        near = near.union(persons).union(orgs)  # distinct
+    return near.near
+
+
 def _trunc(x: ir.FloatingValue) -> ir.IntegerValue:
     """Whole points, fractions dropped toward zero; the 1e-9 absorbs binary rounding
     (0.29 * 100 is 28.999…, meant as 29)."""

@@ -29,7 +29,7 @@ from socialrating.scoring.plan import (
     PlanInputs,
     attribute_caps,
     is_subject,
-    representatives,
+    linked,
     scores,
     valuations,
 )
@@ -85,9 +85,10 @@ def scored(
     st = stages(inputs, as_of, subject)
     per_subject = scores(inputs, st.records, subject, st.ranks)
     if rb.spec.contagion is None:
-        return limited(inputs, as_of, subject, without_contagion(per_subject), st.records)
-    final = spread(rb, per_subject, contacts(inputs, as_of))[0]
-    return limited(inputs, as_of, subject, final, st.records)
+        final = without_contagion(per_subject)
+    else:
+        final = spread(rb, per_subject, contacts(inputs, as_of))[0]
+    return limited(inputs, as_of, subject, final, st.records, per_subject)
 
 
 def _reached(
@@ -98,8 +99,9 @@ def _reached(
     edges = contacts(inputs, as_of)
     near = reach(inputs, edges, subject)
     st = stages(inputs, as_of, near)
-    final, previous = spread(inputs.rulebook, scores(inputs, st.records, near, st.ranks), edges)
-    return limited(inputs, as_of, near, final, st.records), previous, edges
+    per_subject = scores(inputs, st.records, near, st.ranks)
+    final, previous = spread(inputs.rulebook, per_subject, edges)
+    return limited(inputs, as_of, near, final, st.records, per_subject), previous, edges
 
 
 def _all_scores(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value) -> ir.Table:
@@ -139,20 +141,6 @@ def _subject_lists(
         every = memberships(inputs, as_of, scored(inputs, as_of, near), near)
         return every.filter(every.subject_id == subject)
     return memberships(inputs, as_of, _subject_score(inputs, as_of, subject, run), subject)
-
-
-def linked(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, hops: int) -> ir.Column:
-    """The subject (or subjects, a column of ids) and every subject within ``hops`` links
-    of it: an organisation and its legal representative as of the date are linked, both
-    ways."""
-    links = representatives(inputs, as_of)
-    s = inputs.subjects
-    near = s.filter(is_subject(s.subject_id, subject)).select(near=s.subject_id.cast("int64"))
-    for _ in range(hops):
-        persons = links.join(near, links.org == near.near).select(near=links.person.cast("int64"))
-        orgs = links.join(near, links.person == near.near).select(near=links.org.cast("int64"))
-        near = near.union(persons).union(orgs)  # distinct
-    return near.near
 
 
 def _subject_measures(
