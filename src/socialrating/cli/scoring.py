@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -122,6 +123,87 @@ def runs(
             lists,
         )
     out().print(shown)
+
+
+@app.command("export", cls=Command)
+@handles_errors
+def export(
+    code: Annotated[
+        str, typer.Argument(metavar="EXPORT", help="The export's code in the rulebook.")
+    ],
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="Write the batch to FILE (.csv, .ndjson, .parquet).",
+        ),
+    ],
+    db: Db = settings.DB.default,
+    as_of: AsOf = None,
+    into: Annotated[
+        Path | None,
+        typer.Option(
+            "--into",
+            metavar="RULEBOOK",
+            help="The other rulebook's YAML: check that it takes these records before writing.",
+        ),
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Turn grades into records of another rulebook (its `exports`): a batch for its ledger.
+
+    Each subject graded one of the export's grades in the run as of the date (scored now
+    unless a stored run saw the ledger as it is) becomes a record of the mapped parameter,
+    dated that day. Send the file with `socialrating ingest FILE --institution CODE` to the
+    other rulebook's database; exporting the same day again gives the same keys.
+    """
+    from socialrating.errors import Problem, ProblemsError
+    from socialrating.rulebook import load_rulebook
+    from socialrating.scoring.exports import check_target, export_records, write_batch
+
+    day = parse_date(as_of)
+    target = load_rulebook(into) if into is not None else None
+    with opened(db) as store, working("exporting…", as_json):
+        exported = export_records(store, code, day or _today())
+    if target is not None:
+        problems = check_target(exported.export, target)
+        if problems:
+            raise ProblemsError(
+                f"{into} would refuse export {code!r}",
+                [Problem(str(into), None, "", p) for p in problems],
+            )
+    write_batch(exported, output)
+    doc = {
+        "export": code,
+        "rulebook": exported.rulebook,
+        "run_id": exported.run_id,
+        "as_of": exported.as_of.isoformat(),
+        "institution": exported.export.institution,
+        "records": exported.rows.num_rows,
+        "by_parameter": exported.counts(),
+        "output": str(output),
+    }
+    if as_json:
+        emit(doc)
+        return
+    counts = ", ".join(f"{p} {n:,}" for p, n in doc["by_parameter"].items()) or "none"
+    n = doc["records"]
+    out().print(
+        f"{n:,} record{'' if n == 1 else 's'} from run {doc['run_id']} of {doc['rulebook']} as of "
+        f"{doc['as_of']} ({counts}) written to {output}"
+    )
+    out().print(
+        f"send them: socialrating ingest {output} --institution {exported.export.institution} "
+        "--db OTHER.duckdb"
+    )
+
+
+def _today() -> Any:
+    from socialrating.ledger.append import utc_now
+
+    return utc_now().date()
 
 
 @app.command(cls=Command)

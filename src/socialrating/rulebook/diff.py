@@ -39,6 +39,7 @@ PARTS: dict[str, str | None] = {
     "services": "code",
     "grade_limits": "code",
     "measures": "code",
+    "exports": "code",
     "appeals": None,
 }
 
@@ -59,6 +60,7 @@ NOUNS = {
     "services": "service",
     "grade_limits": "grade limit",
     "measures": "measure",
+    "exports": "export",
     "appeals": "appeals",
 }
 

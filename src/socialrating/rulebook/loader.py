@@ -305,6 +305,7 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     problems += _check_verification(path, ("reports",), spec.reports, lines)
     problems += _check_appeals(path, spec, lines)
     problems += _check_grade_limits(path, spec, lines)
+    problems += _check_exports(path, spec, lines)
     problems += _check_measures(path, spec, lines)
     return problems
 
@@ -413,6 +414,27 @@ def _check_grade_limits(path: Path, spec: RulebookSpec, lines: Lines) -> list[Pr
         if w.linked is not None:
             for reason in _linked_path(spec, limit.subjects, w.linked):
                 bad(*reason)
+    return problems
+
+
+def _check_exports(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
+    """An export's code is unique and its grades are grades its subjects have (the
+    parameters are the other rulebook's: `export` checks them against it)."""
+    problems = []
+    codes = [e.code for e in spec.exports]
+    for i, export in enumerate(spec.exports):
+        if codes.index(export.code) != i:
+            at: tuple[str | int, ...] = ("exports", i, "code")
+            problems.append(
+                _p(path, line_of(lines, at), _dotted(at), f"code {export.code!r} is used twice")
+            )
+        for kind, grades in _grades_of(spec, export.subjects):
+            for grade in export.grades:
+                if grade not in grades:
+                    at = ("exports", i, "grades", grade)
+                    problems.append(
+                        _p(path, line_of(lines, at), _dotted(at), f"no grade {grade!r} for {kind}s")
+                    )
     return problems
 
 

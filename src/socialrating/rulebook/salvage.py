@@ -35,6 +35,7 @@ _LISTS = (
     "services",
     "grade_limits",
     "measures",
+    "exports",
 )
 # Required top-level fields that no cross-field check reads: a stand-in keeps them valid.
 _STAND_INS: dict[str, object] = {

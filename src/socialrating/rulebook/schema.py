@@ -568,6 +568,25 @@ class Service(_Strict):
     otherwise: Literal["allowed", "refused"] = "allowed"
 
 
+class Export(_Strict):
+    """Grades of this rulebook become records of another (a linked rulebook): a run's
+    subjects graded one of ``grades`` become records of the mapped parameter, dated the
+    run's day, sent by ``institution`` to the other rulebook's ledger (the village's
+    stars feed the district's points at the year's end). ``direct_only``: only standing
+    direct grades (a district's downgrade counted in the village). ``year_end``: only a
+    run as of 31 December exports."""
+
+    code: Code
+    name: str = ""
+    institution: Code
+    subjects: Literal["citizen", "organisation", "any"] = "citizen"
+    grades: Annotated[
+        dict[Annotated[str, Field(min_length=1, max_length=8)], Code], Field(min_length=1)
+    ]
+    direct_only: bool = False
+    year_end: bool = False
+
+
 class RulebookSpec(_Strict):
     """A whole rulebook, as written in its YAML file."""
 
@@ -616,6 +635,10 @@ class RulebookSpec(_Strict):
         default_factory=list,
         description="Measures that are not sums of points: weighted, normalised and ranked "
         "among peers (section 3.26).",
+    )
+    exports: list[Export] = Field(
+        default_factory=list,
+        description="Grades that become records of another rulebook (section 3.28).",
     )
     appeals: Appeals = Field(
         default=Appeals(),
