@@ -11,6 +11,7 @@ Each directory under ``tests/cases/`` holds:
   ``as_of`` date and,
   per subject, the expected ``score``, ``grade`` and optionally ``points_score``,
   ``stage``, ``bounded`` and ``bound`` (what a floor or ceiling did), ``adjustment``,
+  ``deleted`` (expired records past the retention, left out of the statement),
   ``direct`` (grade, key, until) and ``lines``: every statement line in order,
   each a mapping of the fields to compare (``key`` for the entry, ``related`` as a key);
   ``lists``: every list the subject is on, with ``since``, ``until``, ``key`` or
@@ -119,7 +120,7 @@ def test_golden_case(tmp_path: Path, name: str) -> None:
                 got = st.as_dict()
                 assert (st.score, st.grade) == (want["score"], want["grade"]), where
                 assert snapshot[code] == (st.score, st.grade, st.stage), where
-                for field in ("points_score", "stage", "bounded", "bound", "adjustment"):
+                for field in ("points_score", "stage", "bounded", "bound", "adjustment", "deleted"):
                     if field in want:
                         assert got[field] == want[field], f"{where}: {field}"
                 if "direct" in want:

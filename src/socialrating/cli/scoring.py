@@ -308,6 +308,13 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
             f"(grade limit {g.code})."
         )
     _lines_table(st, doc)
+    if st.deleted:
+        n = st.deleted
+        out().print(
+            f"{n:,} expired record{'' if n == 1 else 's'} past the retention period "
+            f"{'is' if n == 1 else 'are'} deleted from this statement (the ledger keeps "
+            f"{'it' if n == 1 else 'them'})."
+        )
     if st.measures:
         out().print(styled(bold("Measures"), " (not sums of points: weighted, ranked among peers)"))
         for m in st.measures:

@@ -40,6 +40,7 @@ PARTS: dict[str, str | None] = {
     "grade_limits": "code",
     "measures": "code",
     "exports": "code",
+    "retention": None,
     "appeals": None,
 }
 
@@ -61,6 +62,7 @@ NOUNS = {
     "grade_limits": "grade limit",
     "measures": "measure",
     "exports": "export",
+    "retention": "retention",
     "appeals": "appeals",
 }
 

@@ -306,6 +306,11 @@ def _check_spec(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem]:
     problems += _check_appeals(path, spec, lines)
     problems += _check_grade_limits(path, spec, lines)
     problems += _check_exports(path, spec, lines)
+    if spec.retention is not None and (spec.retention.days is None) == (
+        spec.retention.months is None
+    ):
+        at: tuple[str | int, ...] = ("retention",)
+        problems.append(_p(path, line_of(lines, at), "retention", "give one of days and months"))
     problems += _check_measures(path, spec, lines)
     return problems
 

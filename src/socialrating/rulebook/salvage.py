@@ -54,6 +54,7 @@ _OPTIONAL = (
     "representatives",
     "contagion",
     "retroactive",
+    "retention",
     "appeals",
     "catalogue",
 )

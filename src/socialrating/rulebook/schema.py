@@ -568,6 +568,16 @@ class Service(_Strict):
     otherwise: Literal["allowed", "refused"] = "allowed"
 
 
+class Retention(_Strict):
+    """How long an expired record is kept on record: ``days`` or calendar ``months`` after
+    its expiry (the licence register's one-year overlap, Überliegefrist). Kept, it no
+    longer counts for the score but still for measures, and its statement line says
+    until when; after that it is deleted from statements (the ledger keeps it)."""
+
+    days: Days | None = None
+    months: Annotated[int, Field(gt=0, le=1200)] | None = None
+
+
 class Export(_Strict):
     """Grades of this rulebook become records of another (a linked rulebook): a run's
     subjects graded one of ``grades`` become records of the mapped parameter, dated the
@@ -635,6 +645,11 @@ class RulebookSpec(_Strict):
         default_factory=list,
         description="Measures that are not sums of points: weighted, normalised and ranked "
         "among peers (section 3.26).",
+    )
+    retention: Retention | None = Field(
+        default=None,
+        description="How long an expired record is kept on record after its expiry "
+        "(section 3.29); none: for ever.",
     )
     exports: list[Export] = Field(
         default_factory=list,

@@ -29,9 +29,16 @@ import ibis.expr.types as ir
 from socialrating.model import STATUS_CODES, Status
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Measure
-from socialrating.scoring.plan import PlanInputs, evaluate, is_subject, months_later
+from socialrating.scoring.plan import (
+    PlanInputs,
+    evaluate,
+    is_subject,
+    kept_until,
+    months_later,
+)
 
 COUNTED = STATUS_CODES[Status.COUNTED]
+EXPIRED = STATUS_CODES[Status.EXPIRED]
 
 MEASURE_COLUMNS = (
     "measure",
@@ -66,7 +73,11 @@ def _records(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     )
     p = inputs.parameters
     ev = evaluate(inputs, as_of, of_parameters=p.filter(p.parameter_id.isin(ids.m_id)))
-    ev = ev.filter(ev.status == COUNTED)
+    standing = ev.status == COUNTED
+    if inputs.rulebook.spec.retention is not None:  # an expired record kept still counts here
+        kept = kept_until(inputs.rulebook, ev.expires_day)
+        standing = standing | ((ev.status == EXPIRED) & (as_of < kept).fill_null(False))
+    ev = ev.filter(standing)
     s = inputs.subjects.select(k_id="subject_id", kind="kind")
     ev = ev.join(ids, ev.parameter_id == ids.m_id).join(s, ev.subject_id == s.k_id)
     return ev.select(

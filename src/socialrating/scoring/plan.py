@@ -632,6 +632,18 @@ def _span(rule: ValidityRule, day: ir.IntegerValue) -> ir.IntegerValue:
     return (end.delta(ibis.literal(_EPOCH), unit="day") - day).cast("int32")
 
 
+def kept_until(rb: RulebookHeader, expires: ir.IntegerValue) -> ir.IntegerValue:
+    """The day an expired record (expiring on ``expires``) stops being kept on record, by
+    the rulebook's ``retention`` (null: no retention, or no expiry)."""
+    r = rb.spec.retention
+    if r is None:
+        return ibis.null("int32")
+    if r.days is not None:
+        return (expires + r.days).cast("int32")
+    assert r.months is not None
+    return months_later(expires, r.months)
+
+
 def months_later(day: ir.IntegerValue, months: int) -> ir.IntegerValue:
     """The day number ``months`` calendar months after ``day`` (the day of the month kept,
     or the month's last)."""

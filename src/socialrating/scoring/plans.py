@@ -29,6 +29,7 @@ from socialrating.scoring.plan import (
     PlanInputs,
     attribute_caps,
     is_subject,
+    kept_until,
     linked,
     scores,
     valuations,
@@ -167,6 +168,7 @@ def _statement_rows(
             *[rec[c] for c in STATEMENT_COLUMNS],
             p.code.name("parameter"),
             i.code.name("institution"),
+            kept_day=kept_until(inputs.rulebook, rec.expires_day),
         )
         .order_by([rec.day, rec.entry_id])
     )

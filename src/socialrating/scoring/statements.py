@@ -19,7 +19,15 @@ from socialrating.errors import ScoringError
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
 from socialrating.ledger.subjects import find_subject
-from socialrating.model import STATUS_BY_CODE, STATUS_TEXT, Status, Subject, day_date, day_number
+from socialrating.model import (
+    STATUS_BY_CODE,
+    STATUS_CODES,
+    STATUS_TEXT,
+    Status,
+    Subject,
+    day_date,
+    day_number,
+)
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Window
 from socialrating.scoring.compiled import compiled, run_plan
@@ -197,6 +205,9 @@ class Statement:
     """The grade limit that lowered the grade, if one did."""
     measures: list[MeasureLine] = field(default_factory=list)
     """The rulebook's measures of the subject (those with a record in their window)."""
+    deleted: int = 0
+    """Expired records past the rulebook's retention: deleted from the statement (the
+    ledger keeps them), counted here."""
 
     @property
     def points_total(self) -> int:
@@ -236,6 +247,7 @@ class Statement:
             "stage": self.stage,
             "key_factors": [f.as_dict() for f in self.key_factors],
             "measures": [m.as_dict() for m in self.measures],
+            "deleted": self.deleted,
             "lists": [_membership_dict(m) for m in self.lists],
             "decisions": [d.as_dict() for d in self.decisions],
             "appeals": [a.as_dict() for a in self.appeals],
@@ -334,6 +346,18 @@ def standings(
     return found
 
 
+def _kept(rows: list[dict[str, Any]], day: int) -> tuple[list[dict[str, Any]], int]:
+    """The statement's rows without the expired records whose retention ended by ``day``
+    (deleted from the statement), and how many those are."""
+    expired = STATUS_CODES[Status.EXPIRED]
+    kept = [
+        r
+        for r in rows
+        if not (r["status"] == expired and r["kept_day"] is not None and day >= r["kept_day"])
+    ]
+    return kept, len(rows) - len(kept)
+
+
 def _statement(
     store: Store,
     rb: RulebookHeader,
@@ -343,7 +367,7 @@ def _statement(
 ) -> Statement:
     code = subject.code
 
-    rows = plan("statement")
+    rows, deleted = _kept(plan("statement"), day_number(as_of))
     row = plan("subject_score")[0]
     categories = {v: k for k, v in rb.category_ids.items()}
     names = _names(store, rb, {int(r["parameter_id"]) for r in rows})
@@ -416,6 +440,7 @@ def _statement(
             if rb.spec.measures
             else []
         ),
+        deleted=deleted,
     )
     factors = score_factors(rb, result)
     result = replace(
@@ -712,6 +737,9 @@ def _notes(
             notes.append(f"allowed at a balance of {r['balance']}")
     elif status is Status.EXPIRED and expires is not None:
         notes.append(f"expired on {expires.isoformat()}")
+        if r.get("kept_day") is not None:
+            kept = day_date(int(r["kept_day"]))
+            notes.append(f"kept on record (for measures, not the score) until {kept.isoformat()}")
     elif status is Status.CORROBORATING:
         related = int(r["corroborates"])
         notes.append(f"corroborates entry {related}")
