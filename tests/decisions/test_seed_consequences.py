@@ -326,12 +326,22 @@ def test_seed_reasons_name_the_records(store: Store, decider: Decider) -> None:
 
 
 def test_a_look_up_decides_as_the_loaded_run(store: Store, decider: Decider) -> None:
-    """`check` reads one subject's rows; it answers exactly as the whole run loaded."""
-    from socialrating.decisions.lookup import decide_one
+    """`check` reads one subject's rows; it answers exactly as the whole run loaded, and
+    adds the score's key factors to a refusal or terms by grade."""
+    from dataclasses import replace
 
+    from socialrating.decisions.lookup import decide_one, needs_score_factors, with_score_factors
+
+    by_grade = 0
     for code in CITIZENS + ORGANISATIONS:
         for svc in decider.rulebook.spec.services:
-            assert decide_one(store, code, svc.code) == decider.decide(code, svc.code)
+            one, loaded = decide_one(store, code, svc.code), decider.decide(code, svc.code)
+            assert replace(one, factors=loaded.factors) == loaded
+            assert one == with_score_factors(store, loaded)
+            assert one.factors[: len(loaded.factors)] == loaded.factors
+            if needs_score_factors(loaded) and len(one.factors) > len(loaded.factors):
+                by_grade += 1  # the score's factors follow the lists'
+    assert by_grade  # some low grades here set terms or refuse, for what worsened them
     with pytest.raises(UnknownSubject, match="'ghost'"):
         decide_one(store, "ghost", "flight")
     with pytest.raises(UnknownService, match="'teleport'"):

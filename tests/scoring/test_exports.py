@@ -9,7 +9,11 @@ import datetime as dt
 import json
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from tests.conftest import feed
 from tests.rulebook.test_loader import MINI, problems_of, write
 from tests.test_cli import cli, ok, one_json
 
@@ -161,3 +165,62 @@ def test_an_export_code_is_used_once(tmp_path: Path) -> None:
     )
     found = [(p.field, p.reason) for p in problems_of(write(tmp_path, text))]
     assert ("exports[1].code", "code 'e' is used twice") in found
+
+
+# --- the property: what an export makes, against a reference ---------------------------
+
+STARS = ((1061, "S5"), (1041, "S4"), (1021, "S3"), (991, "S2"), (801, "S1"))
+TO_COUNTY = {"S5": "village.stars5", "S4": "village.stars4", "S3": "village.stars3"}
+
+
+def _stars(score: int) -> str:
+    return next((g for least, g in STARS if score >= least), "S0")
+
+
+@settings(
+    max_examples=20,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    items=st.lists(
+        st.tuples(
+            st.sampled_from(("x1", "x2", "x3")),
+            st.sampled_from(("village.bonus", "village.penalty", "village.award")),
+            st.sampled_from((1, 2, 5, 10, 11, 20, 21, 30, 31)),  # about the bands' bounds
+            st.sampled_from(("2020-05-01", "2019-12-31", "2021-01-01")),
+        ),
+        max_size=6,
+    )
+)
+def test_an_export_makes_a_record_per_subject_graded_so(
+    items: list[tuple[str, str, int, str]],
+) -> None:
+    """Village items of 2020 (and of the years either side, which do not count on
+    2020-12-31) make each resident's stars; the year-end export makes a record of the
+    county's parameter for each with three stars or more, and nobody else."""
+    points = {"village.bonus": 2, "village.penalty": -2, "village.award": 3}
+    store = open_store(":memory:", create=True)
+    try:
+        from socialrating.ledger import activate_rulebook, register_subjects
+        from socialrating.rulebook import load_rulebook
+        from socialrating.scoring.exports import export_records
+
+        activate_rulebook(store, load_rulebook(VILLAGE))
+        register_subjects(store, pa.table({"code": ["x1", "x2", "x3"], "kind": ["citizen"] * 3}))
+        rows = [{"subject": s, "parameter": p, "date": d} for s, p, n, d in items for _ in range(n)]
+        if rows:
+            feed(store, "committee", rows)
+        exported = export_records(store, "district_points", dt.date(2020, 12, 31))
+        score = {s: 1000 for s in ("x1", "x2", "x3")}
+        for s, p, n, d in items:
+            if d.startswith("2020"):
+                score[s] += points[p] * n
+        expected = [
+            (s, TO_COUNTY[_stars(score[s])]) for s in sorted(score) if _stars(score[s]) in TO_COUNTY
+        ]
+        got = exported.rows.select(["subject", "parameter"]).to_pylist()
+        assert [(r["subject"], r["parameter"]) for r in got] == expected, (items, score)
+        assert set(exported.rows.column("date").to_pylist()) <= {"2020-12-31"}
+    finally:
+        store.close()

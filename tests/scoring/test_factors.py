@@ -61,3 +61,39 @@ def test_terms_by_grade_carry_the_score_factors_and_a_list_refusal_its_membershi
         assert st2.as_dict()["decisions"][0]["key_factors"] is not None
     finally:
         store.close()
+
+
+def test_a_run_decision_by_grade_carries_the_score_factors(tmp_path: Path) -> None:
+    """`check` (a decision from a stored run) on a rule on grades gives the score's key
+    factors, as the statement does; the API's answer for a provider gives their codes."""
+    from tests.test_cli import one_json
+
+    from socialrating.decisions.lookup import decide_one
+    from socialrating.scoring import score_run
+
+    path = tmp_path / "f.duckdb"
+    store = open_store(path, create=True)
+    try:
+        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+        register_subjects(store, pa.table({"code": ["c1", "c3"], "kind": ["citizen"] * 2}))
+        feed(
+            store,
+            "police",
+            [
+                {"subject": "c1", "parameter": "unruly", "date": "2021-02-01"},
+                {"subject": "c1", "parameter": "unruly", "date": "2021-03-01"},
+            ],
+        )
+        feed(store, "court", [{"subject": "c1", "parameter": "tax_debt", "date": "2021-03-02"}])
+        score_run(store, dt.date(2021, 6, 1))
+        loan = decide_one(store, "c1", "loan")
+        assert loan.decision == "terms"
+        assert [(f.code, f.effect) for f in loan.factors] == [
+            ("PARAMETER:unruly", -40),
+            ("PARAMETER:tax_debt", -10),
+        ]
+        assert decide_one(store, "c3", "loan").factors == []  # allowed: none
+    finally:
+        store.close()
+    doc = one_json("check", "c1", "loan", "--db", str(path))
+    assert [f["code"] for f in doc["key_factors"]] == ["PARAMETER:unruly", "PARAMETER:tax_debt"]

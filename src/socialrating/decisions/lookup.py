@@ -81,7 +81,7 @@ def decide_one(store: Store, code: str, service: str, run_id: int | None = None)
         for lst, cause, entry, g, start, end, via in rows
         if lst in lists
     ]
-    return decide(
+    decision = decide(
         svc,
         code,
         kind,
@@ -91,3 +91,28 @@ def decide_one(store: Store, code: str, service: str, run_id: int | None = None)
         bool(direct),
         contagion=int(contagion),
     ).by(run, as_of)
+    return with_score_factors(store, decision)
+
+
+def needs_score_factors(decision: Decision) -> bool:
+    """A refusal or terms by a rule on grades: its key factors are the score's."""
+    return decision.decision != "allowed" and any(
+        r.code.startswith("GRADE:") for r in decision.reasons
+    )
+
+
+def with_score_factors(store: Store, decision: Decision) -> Decision:
+    """``decision`` with the score's key factors after those of its lists, when a rule on
+    grades refused it or set terms (FCRA §609(f)): the subject's statement as of the run's
+    day gives them (one subject's entries, ``scoring/lookup``)."""
+    if not needs_score_factors(decision):
+        return decision
+    import datetime as dt
+    from dataclasses import replace
+
+    from socialrating.scoring.factors import refusal_factors
+    from socialrating.scoring.statements import statement
+
+    assert decision.as_of is not None
+    st = statement(store, decision.subject, dt.date.fromisoformat(decision.as_of))
+    return replace(decision, factors=refusal_factors(decision, st.key_factors))

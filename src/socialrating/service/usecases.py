@@ -260,12 +260,12 @@ def decide(
     search, no query); another run from its rows (``decide_one``).
     """
     from socialrating.decisions.decider import load_decider
-    from socialrating.decisions.lookup import decide_one
+    from socialrating.decisions.lookup import decide_one, with_score_factors
 
     check(principal, Action.DECIDE, service)
     if run_id is None:
         decider = _decider(store, load_decider, fresh(store))
-        decision = decider.decide(subject, service).as_dict()
+        decision = with_score_factors(store, decider.decide(subject, service)).as_dict()
     else:
         decision = decide_one(store, subject, service, run_id).as_dict()
     _log(store, principal, "decide", subject, service)
@@ -279,8 +279,10 @@ def decide_from_memory(
     decision, and its access-log write under way (done once committed: answer then).
 
     None when the answer needs the database: the latest run is not known current (see
-    ``current_run``) or not loaded, or no writer logs reads of it (``AccessWriter``).
+    ``current_run``) or not loaded, no writer logs reads of it (``AccessWriter``), or a
+    rule on grades refused or set terms (its key factors need the subject's records).
     """
+    from socialrating.decisions.lookup import needs_score_factors
     from socialrating.service.access import writer_for
 
     check(principal, Action.DECIDE, service)
@@ -289,7 +291,10 @@ def decide_from_memory(
     writer = writer_for(path)
     if decider is None or writer is None:
         return None
-    decision = decider.decide(subject, service).as_dict()
+    decided = decider.decide(subject, service)
+    if needs_score_factors(decided):  # its key factors need the subject's records
+        return None
+    decision = decided.as_dict()
     subject_id = int(decider.ids[decider.position(subject)])
     logged = writer.submit((principal.key_id, principal.role.value, "decide", subject_id, service))
     return (decision if principal.role is Role.ADMIN else _for_provider(decision)), logged
