@@ -65,7 +65,8 @@ def test_terms_by_grade_carry_the_score_factors_and_a_list_refusal_its_membershi
 
 def test_a_run_decision_by_grade_carries_the_score_factors(tmp_path: Path) -> None:
     """`check` (a decision from a stored run) on a rule on grades gives the score's key
-    factors, as the statement does; the API's answer for a provider gives their codes."""
+    factors, as the statement does; the API gives a provider their codes when asked
+    (`explain`: it reads the subject's records), and answers from memory otherwise."""
     from tests.test_cli import one_json
 
     from socialrating.decisions.lookup import decide_one
@@ -97,3 +98,21 @@ def test_a_run_decision_by_grade_carries_the_score_factors(tmp_path: Path) -> No
         store.close()
     doc = one_json("check", "c1", "loan", "--db", str(path))
     assert [f["code"] for f in doc["key_factors"]] == ["PARAMETER:unruly", "PARAMETER:tax_debt"]
+    # Over HTTP, a provider asks for them (`explain`), and sees their codes only.
+    from fastapi.testclient import TestClient
+
+    from socialrating.api import create_app
+    from socialrating.service.keys import create_key
+    from socialrating.service.policy import Role
+
+    with open_store(path) as keyed:
+        _, secret = create_key(keyed, Role.PROVIDER, ("loan",))
+    with TestClient(create_app(str(path))) as client:
+        auth = {"Authorization": f"Bearer {secret}"}
+        quick = client.get("/v1/decisions/loan/c1", headers=auth).json()
+        assert quick["decision"] == "terms" and quick["key_factors"] == []
+        explained = client.get("/v1/decisions/loan/c1?explain=true", headers=auth).json()
+        assert explained["key_factors"] == [
+            {"code": code, "text": "the subject's records", "effect": None, "entries": []}
+            for code in ("PARAMETER:unruly", "PARAMETER:tax_debt")
+        ]

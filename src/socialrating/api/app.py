@@ -122,10 +122,12 @@ Who = Annotated[Principal, Depends(principal)]
 By = Annotated[str, Query(pattern="^(region|age_band|sex)$", description="region, age_band or sex")]
 
 
-def _decide(root: Store, token: str | None, subject: str, service: str) -> dict[str, Any]:
+def _decide(
+    root: Store, token: str | None, subject: str, service: str, explain: bool = False
+) -> dict[str, Any]:
     cursor = root.cursor()
     try:
-        return usecases.decide(cursor, _who(cursor, token), subject, service)
+        return usecases.decide(cursor, _who(cursor, token), subject, service, explain=explain)
     finally:
         cursor.close()
 
@@ -232,7 +234,17 @@ def create_app(
         tags=["decisions"],
     )
     async def decision(
-        service: str, subject: str, request: Request, authorization: Authorization = None
+        service: str,
+        subject: str,
+        request: Request,
+        authorization: Authorization = None,
+        explain: Annotated[
+            bool,
+            Query(
+                description="A refusal or terms by grade: also the score's key factors "
+                "(from the subject's records; slower)"
+            ),
+        ] = False,
     ) -> JSONResponse:
         """May SUBJECT use SERVICE? From the latest scoring run, with reason codes."""
         # The common case waits on nothing but the access log's commit, on the event loop:
@@ -242,10 +254,14 @@ def create_app(
         token = bearer(authorization)
         who = known_principal(root.path, token)
         quick = (
-            None if who is None else usecases.decide_from_memory(root.path, who, subject, service)
+            None
+            if who is None or explain
+            else usecases.decide_from_memory(root.path, who, subject, service)
         )
         if quick is None:
-            return JSONResponse(await run_in_threadpool(_decide, root, token, subject, service))
+            return JSONResponse(
+                await run_in_threadpool(_decide, root, token, subject, service, explain)
+            )
         decided, logged = quick
         await asyncio.wrap_future(logged)
         return JSONResponse(decided)

@@ -36,8 +36,11 @@ def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
     return int(row[0]), str(row[1]), str(row[2])
 
 
-def decide_one(store: Store, code: str, service: str, run_id: int | None = None) -> Decision:
+def decide_one(
+    store: Store, code: str, service: str, run_id: int | None = None, *, explain: bool = True
+) -> Decision:
     """May the subject ``code`` use ``service``, by run ``run_id`` (default: the latest)?
+    With ``explain``, a refusal or terms by grade carries the score's key factors too.
 
     Raises:
         NoSnapshot: no such run.
@@ -91,7 +94,7 @@ def decide_one(store: Store, code: str, service: str, run_id: int | None = None)
         bool(direct),
         contagion=int(contagion),
     ).by(run, as_of)
-    return with_score_factors(store, decision)
+    return with_score_factors(store, decision) if explain else decision
 
 
 def needs_score_factors(decision: Decision) -> bool:

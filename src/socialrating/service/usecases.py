@@ -252,12 +252,20 @@ def current_run(path: str) -> int | None:
 
 
 def decide(
-    store: Store, principal: Principal, subject: str, service: str, run_id: int | None = None
+    store: Store,
+    principal: Principal,
+    subject: str,
+    service: str,
+    run_id: int | None = None,
+    *,
+    explain: bool = False,
 ) -> dict[str, Any]:
     """May ``subject`` use ``service``? From the latest run (or ``run_id``).
 
     The latest run is answered from memory (the run loaded whole, as for a batch: a binary
-    search, no query); another run from its rows (``decide_one``).
+    search, no query); another run from its rows (``decide_one``). With ``explain``, a
+    refusal or terms by grade carries the score's key factors too (the subject's
+    statement as of the run's day); without, only its lists'.
     """
     from socialrating.decisions.decider import load_decider
     from socialrating.decisions.lookup import decide_one, with_score_factors
@@ -265,9 +273,10 @@ def decide(
     check(principal, Action.DECIDE, service)
     if run_id is None:
         decider = _decider(store, load_decider, fresh(store))
-        decision = with_score_factors(store, decider.decide(subject, service)).as_dict()
+        decided = decider.decide(subject, service)
     else:
-        decision = decide_one(store, subject, service, run_id).as_dict()
+        decided = decide_one(store, subject, service, run_id, explain=False)
+    decision = (with_score_factors(store, decided) if explain else decided).as_dict()
     _log(store, principal, "decide", subject, service)
     return decision if principal.role is Role.ADMIN else _for_provider(decision)
 
@@ -279,10 +288,8 @@ def decide_from_memory(
     decision, and its access-log write under way (done once committed: answer then).
 
     None when the answer needs the database: the latest run is not known current (see
-    ``current_run``) or not loaded, no writer logs reads of it (``AccessWriter``), or a
-    rule on grades refused or set terms (its key factors need the subject's records).
+    ``current_run``) or not loaded, or no writer logs reads of it (``AccessWriter``).
     """
-    from socialrating.decisions.lookup import needs_score_factors
     from socialrating.service.access import writer_for
 
     check(principal, Action.DECIDE, service)
@@ -291,10 +298,7 @@ def decide_from_memory(
     writer = writer_for(path)
     if decider is None or writer is None:
         return None
-    decided = decider.decide(subject, service)
-    if needs_score_factors(decided):  # its key factors need the subject's records
-        return None
-    decision = decided.as_dict()
+    decision = decider.decide(subject, service).as_dict()
     subject_id = int(decider.ids[decider.position(subject)])
     logged = writer.submit((principal.key_id, principal.role.value, "decide", subject_id, service))
     return (decision if principal.role is Role.ADMIN else _for_provider(decision)), logged
