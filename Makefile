@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/socialrating demo
 
 test: $(STAMP) browser
-	$(BIN)/python -m pytest -n auto
+	$(BIN)/python -m pytest -n auto --durations=25
 
 # The browser tests render pages in Debian's chromium (Playwright's own browser download
 # does not work offline): installed here when missing and running as root, as CI does.

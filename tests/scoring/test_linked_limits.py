@@ -163,7 +163,7 @@ def _load(store: Store, sent: list[Sent], born: dict[str, dt.date | None]) -> No
 
 @pytest.mark.slow
 @settings(
-    max_examples=40,
+    max_examples=25,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
