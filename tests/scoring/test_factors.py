@@ -9,10 +9,28 @@ from pathlib import Path
 import pyarrow as pa
 from tests.conftest import DATA, ROOT, feed
 
-from socialrating.ledger import activate_rulebook, open_store, register_subjects
+from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import statement
 from socialrating.scoring.factors import worse_way
+
+
+def _ledger(path: Path, codes: list[str]) -> Store:
+    """The consequences rulebook's ledger: citizens ``codes``; c1 unruly twice (-40) and
+    a tax debt (-10)."""
+    store = open_store(path, create=True)
+    activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+    register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * len(codes)}))
+    feed(
+        store,
+        "police",
+        [
+            {"subject": "c1", "parameter": "unruly", "date": "2021-02-01"},
+            {"subject": "c1", "parameter": "unruly", "date": "2021-03-01"},
+        ],
+    )
+    feed(store, "court", [{"subject": "c1", "parameter": "tax_debt", "date": "2021-03-02"}])
+    return store
 
 
 def test_which_way_is_worse() -> None:
@@ -26,19 +44,8 @@ def test_which_way_is_worse() -> None:
 def test_terms_by_grade_carry_the_score_factors_and_a_list_refusal_its_membership(
     tmp_path: Path,
 ) -> None:
-    store = open_store(tmp_path / "f.duckdb", create=True)
+    store = _ledger(tmp_path / "f.duckdb", ["c1", "c2"])
     try:
-        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
-        register_subjects(store, pa.table({"code": ["c1", "c2"], "kind": ["citizen"] * 2}))
-        feed(
-            store,
-            "police",
-            [
-                {"subject": "c1", "parameter": "unruly", "date": "2021-02-01"},
-                {"subject": "c1", "parameter": "unruly", "date": "2021-03-01"},
-            ],
-        )
-        feed(store, "court", [{"subject": "c1", "parameter": "tax_debt", "date": "2021-03-02"}])
         feed(store, "court", [{"subject": "c2", "parameter": "debtor", "date": "2021-03-02"}])
         st = statement(store, "c1", dt.date(2021, 6, 1))  # 1000 - 40 - 10 = 950: B
         assert st.grade == "B"
@@ -73,19 +80,8 @@ def test_a_run_decision_by_grade_carries_the_score_factors(tmp_path: Path) -> No
     from socialrating.scoring import score_run
 
     path = tmp_path / "f.duckdb"
-    store = open_store(path, create=True)
+    store = _ledger(path, ["c1", "c3"])
     try:
-        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
-        register_subjects(store, pa.table({"code": ["c1", "c3"], "kind": ["citizen"] * 2}))
-        feed(
-            store,
-            "police",
-            [
-                {"subject": "c1", "parameter": "unruly", "date": "2021-02-01"},
-                {"subject": "c1", "parameter": "unruly", "date": "2021-03-01"},
-            ],
-        )
-        feed(store, "court", [{"subject": "c1", "parameter": "tax_debt", "date": "2021-03-02"}])
         score_run(store, dt.date(2021, 6, 1))
         loan = decide_one(store, "c1", "loan")
         assert loan.decision == "terms"

@@ -186,6 +186,12 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         {"UNION " + terms if terms else ""}"""
     )
     _, representative, contact = plan_ids(store, rb)
+    # Register records up to the later day: the links, old and new, between organisations
+    # and their legal representatives.
+    links = (
+        f"kind = {record} AND parameter_id = {representative} "
+        f"AND counterpart_id IS NOT NULL AND day <= {hi}"
+    )
     if representative is not None and any(
         p.points_representative is not None for p in rb.spec.parameters
     ):
@@ -206,20 +212,12 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         # A record passed across a link changes with its source: every person ever named
         # for an organisation chosen, and (through organisations) every organisation that
         # ever named a person chosen, as many links as a chain of passing can take.
-        links = (
-            f"kind = {record} AND parameter_id = {representative} "
-            f"AND counterpart_id IS NOT NULL AND day <= {hi}"
-        )
         for _ in passing:
             _widen(store, SCORES, links)
     steps = limit_steps(rb)
     if representative is not None and steps:
         # A limit on a linked subject's grade: whoever a subject chosen is linked to (by
         # any register record, the old links too) along as many links as its path.
-        links = (
-            f"kind = {record} AND parameter_id = {representative} "
-            f"AND counterpart_id IS NOT NULL AND day <= {hi}"
-        )
         for _ in range(steps):
             _widen(store, SCORES, links)
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
@@ -254,10 +252,6 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         )
     hops = sum(1 for lst in rb.spec.lists if lst.enter_with)
     if hops and representative is not None:
-        links = (
-            f"kind = {record} AND parameter_id = {representative} "
-            f"AND counterpart_id IS NOT NULL AND day <= {hi}"
-        )
         for _ in range(hops):
             _widen(store, LISTS, links)
     if any(g.when.on_lists for g in rb.spec.grade_limits):
