@@ -100,8 +100,19 @@ def test_stars_and_downgrades_pass_between_two_ledgers(tmp_path: Path) -> None:
     ]
     ingested = one_json("ingest", str(again), "--institution", "village", "--db", county)
     assert ingested["duplicates"] == 2
+    # And after new records of the next year: the grades of 2020 did not change.
+    (tmp_path / "n.csv").write_text("key,subject,parameter,date\nn1,x2,village.bonus,2021-01-05\n")
+    ok("ingest", str(tmp_path / "n.csv"), "--institution", "committee", "--db", village)
+    third = tmp_path / "third.parquet"
+    ok("export", "district_points", "--as-of", "2020-12-31", "-o", str(third), "--db", village)
+    ingested = one_json("ingest", str(third), "--institution", "village", "--db", county)
+    assert (ingested["stored"], ingested["duplicates"]) == (0, 2)
     with open_store(county) as store:
         assert statement(store, "x2", dt.date(2021, 1, 15)).score == 1015
+    # An export scores without storing a run: the latest run stays whatever it was.
+    for db in (village, county):
+        with open_store(db) as store:
+            assert store.scalar("SELECT count(*) FROM runs") == 0
 
 
 def test_an_export_that_cannot_be_made_says_why(tmp_path: Path) -> None:
@@ -129,6 +140,8 @@ def test_an_export_that_cannot_be_made_says_why(tmp_path: Path) -> None:
         "export", "district_points", "--as-of", "2020-12-31", "-o", str(bad), "--db", village
     )
     assert result.exit_code == 1 and "use a .csv, .ndjson or .parquet file" in result.output
+    with open_store(village) as store:  # nothing was scored or stored on the way
+        assert store.scalar("SELECT count(*) FROM runs") == 0
 
 
 @pytest.mark.parametrize(

@@ -256,6 +256,12 @@ def test_a_list_sets_a_grade_and_joint_punishment_carries_it() -> None:
     [
         ("{on_lists: [nope]}", "when.on_lists", "no list 'nope'"),
         ("{on_lists: [graded_list]}", "when.on_lists", "entered only at grades"),
+        ("{on_lists: [carried]}", "when.on_lists", "entered only at grades"),
+        (
+            "{linked: {graded: [C], through: [organisations, representative]}}",
+            "when.linked.through",
+            "goes back to the person it started from",
+        ),
         (
             "{linked: {graded: [C], through: [representative, representative]}}",
             "when.linked.through",
@@ -285,6 +291,7 @@ def test_a_malformed_limit_condition_is_refused(
     text = (
         MINI
         + "lists:\n  - {code: graded_list, enter_at_grades: [C]}\n"
+        + "  - {code: carried, enter_with: [{list: graded_list, through: representative}]}\n"
         + f"grade_limits:\n  - {{code: x, at_best: B, when: {condition}}}\n"
     )
     found = [(p.field, p.reason) for p in problems_of(write(tmp_path, text))]

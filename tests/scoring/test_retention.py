@@ -27,7 +27,7 @@ def _rulebook(tmp_path: Path, retention: str | None) -> Path:
         "{code: serious, category: violation, points: 0, institutions: [inspectors], "
         "subjects: organisation, validity: [{months: 24}]}",
         "{code: serious, category: violation, points: -5, institutions: [inspectors], "
-        "subjects: organisation, validity: [{months: 3}]}",
+        "subjects: organisation, validity: [{months: 3}], min_confidence: 0.8}",
     )
     text = text.replace("base_score: 0\n", "base_score: 0\n" + (retention or ""))
     path = tmp_path / "retained.yaml"
@@ -50,15 +50,19 @@ def test_an_expired_record_is_kept_then_deleted(
     store = open_store(":memory:", create=True)
     try:
         activate_rulebook(store, load_rulebook(_rulebook(tmp_path, retention)))
-        register_subjects(store, pa.table({"code": ["o1"], "kind": ["organisation"]}))
+        register_subjects(store, pa.table({"code": ["o1", "o2"], "kind": ["organisation"] * 2}))
         feed(
             store,
             "inspectors",
             [
                 {"subject": "o1", "parameter": "inspection", "date": "2020-01-01", "act": "A"},
                 {"subject": "o1", "parameter": "serious", "date": "2020-01-01", "act": "A"},
+                # Below the confidence the parameter needs: it never counts, kept or not.
+                {"subject": "o2", "parameter": "inspection", "date": "2020-01-01", "act": "A"},
+                {"subject": "o2", "parameter": "serious", "date": "2020-01-01", "act": "A",
+                 "confidence": 0.5},
             ],
-        )
+        )  # fmt: skip
         before = statement(store, "o1", dt.date(2020, 3, 1))
         assert before.score == -5
         (m,) = before.measures
@@ -80,6 +84,11 @@ def test_an_expired_record_is_kept_then_deleted(
             )
             assert m.value == pytest.approx(4.0)  # 4 x 2 at 3-6 months, per 2
 
+        never = statement(store, "o2", dt.date(2020, 4, 20))
+        line = next(x for x in never.lines if x.parameter == "serious")
+        assert "kept on record" not in line.reason
+        assert [m.value for m in never.measures] == [pytest.approx(0.0)]
+
         later = statement(store, "o1", dt.date(2020, 10, 1))
         parameters = [x.parameter for x in later.lines]
         if kept is None:
@@ -90,7 +99,7 @@ def test_an_expired_record_is_kept_then_deleted(
             assert later.as_dict()["deleted"] == 1
             assert [m.value for m in later.measures] == [pytest.approx(0.0)]
         # The ledger keeps it.
-        assert store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == 2
+        assert store.scalar("SELECT count(*) FROM entries WHERE kind = 1") == 4
     finally:
         store.close()
 

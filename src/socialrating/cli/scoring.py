@@ -154,31 +154,39 @@ def export(
 ) -> None:
     """Turn grades into records of another rulebook (its `exports`): a batch for its ledger.
 
-    Each subject graded one of the export's grades in the run as of the date (scored now
-    unless a stored run saw the ledger as it is) becomes a record of the mapped parameter,
-    dated that day. Send the file with `socialrating ingest FILE --institution CODE` to the
-    other rulebook's database; exporting the same day again gives the same keys.
+    Each subject graded one of the export's grades as of the date (scored now; no run is
+    stored) becomes a record of the mapped parameter, dated that day. Send the file with
+    `socialrating ingest FILE --institution CODE` to the other rulebook's database;
+    exporting the same day again gives the same keys, counted once there.
     """
     from socialrating.errors import Problem, ProblemsError
     from socialrating.rulebook import load_rulebook
-    from socialrating.scoring.exports import check_target, export_records, write_batch
+    from socialrating.scoring.exports import (
+        check_suffix,
+        check_target,
+        export_records,
+        find_export,
+        write_batch,
+    )
 
-    day = parse_date(as_of)
+    day = parse_date(as_of) or _today()
+    check_suffix(output)
     target = load_rulebook(into) if into is not None else None
-    with opened(db) as store, working("exporting…", as_json):
-        exported = export_records(store, code, day or _today())
-    if target is not None:
-        problems = check_target(exported.export, target)
-        if problems:
-            raise ProblemsError(
-                f"{into} would refuse export {code!r}",
-                [Problem(str(into), None, "", p) for p in problems],
-            )
+    with opened(db) as store:
+        _, spec = find_export(store, code, day)  # before any scoring: nothing else to check
+        if target is not None:
+            problems = check_target(spec, target)
+            if problems:
+                raise ProblemsError(
+                    f"{into} would refuse export {code!r}",
+                    [Problem(str(into), None, "", p) for p in problems],
+                )
+        with working("exporting…", as_json):
+            exported = export_records(store, code, day)
     write_batch(exported, output)
     doc = {
         "export": code,
         "rulebook": exported.rulebook,
-        "run_id": exported.run_id,
         "as_of": exported.as_of.isoformat(),
         "institution": exported.export.institution,
         "records": exported.rows.num_rows,
@@ -191,7 +199,7 @@ def export(
     counts = ", ".join(f"{p} {n:,}" for p, n in doc["by_parameter"].items()) or "none"
     n = doc["records"]
     out().print(
-        f"{n:,} record{'' if n == 1 else 's'} from run {doc['run_id']} of {doc['rulebook']} as of "
+        f"{n:,} record{'' if n == 1 else 's'} of {doc['rulebook']}'s grades as of "
         f"{doc['as_of']} ({counts}) written to {output}"
     )
     out().print(

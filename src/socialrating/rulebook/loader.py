@@ -410,7 +410,7 @@ def _check_grade_limits(path: Path, spec: RulebookSpec, lines: Lines) -> list[Pr
             lst = lists.get(code)
             if lst is None:
                 bad("when.on_lists", f"no list {code!r} in the rulebook")
-            elif not (lst.enter_by or lst.enter_at_alerts or lst.enter_with):
+            elif not _entered_otherwise(lists, code):
                 bad(
                     "when.on_lists",
                     f"list {code!r} is entered only at grades: a limit cannot look at it "
@@ -443,6 +443,20 @@ def _check_exports(path: Path, spec: RulebookSpec, lines: Lines) -> list[Problem
     return problems
 
 
+def _entered_otherwise(
+    lists: dict[str, Any], code: str, seen: frozenset[str] = frozenset()
+) -> bool:
+    """List ``code`` can have a member by a record or an alert, or carried by joint
+    punishment from a list that can (not only by grade)."""
+    lst = lists[code]
+    if lst.enter_by or lst.enter_at_alerts:
+        return True
+    return any(
+        j.list in lists and j.list not in seen and _entered_otherwise(lists, j.list, seen | {code})
+        for j in lst.enter_with
+    )
+
+
 def _linked_path(spec: RulebookSpec, subjects: str, linked: Linked) -> list[tuple[str, str]]:
     """What is wrong with a limit's ``linked`` condition: a path whose links do not follow
     on (a representative is a person, whose organisations are organisations), that does
@@ -459,6 +473,14 @@ def _linked_path(spec: RulebookSpec, subjects: str, linked: Linked) -> list[tupl
         if end[a] != start[b]:
             found.append(
                 ("when.linked.through", f"{b!r} cannot follow {a!r}: it starts from {start[b]}s")
+            )
+        elif (a, b) == ("organisations", "representative"):
+            found.append(
+                (
+                    "when.linked.through",
+                    "'representative' after 'organisations' goes back to the person it "
+                    "started from (an organisation has one representative a day)",
+                )
             )
     if subjects != "any" and end[path[-1]] != subjects:
         found.append(

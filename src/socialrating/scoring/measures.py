@@ -76,7 +76,8 @@ def _records(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     standing = ev.status == COUNTED
     if inputs.rulebook.spec.retention is not None:  # an expired record kept still counts here
         kept = kept_until(inputs.rulebook, ev.expires_day)
-        standing = standing | ((ev.status == EXPIRED) & (as_of < kept).fill_null(False))
+        kept_on = (ev.status == EXPIRED) & ev.valid & (as_of < kept).fill_null(False)
+        standing = standing | kept_on  # expired after counting: never one that did not
     ev = ev.filter(standing)
     s = inputs.subjects.select(k_id="subject_id", kind="kind")
     ev = ev.join(ids, ev.parameter_id == ids.m_id).join(s, ev.subject_id == s.k_id)

@@ -169,6 +169,7 @@ def _statement_rows(
             p.code.name("parameter"),
             i.code.name("institution"),
             kept_day=kept_until(inputs.rulebook, rec.expires_day),
+            kept_counts=rec.valid,  # kept for measures: only what counted until its expiry
         )
         .order_by([rec.day, rec.entry_id])
     )

@@ -737,7 +737,7 @@ def _notes(
             notes.append(f"allowed at a balance of {r['balance']}")
     elif status is Status.EXPIRED and expires is not None:
         notes.append(f"expired on {expires.isoformat()}")
-        if r.get("kept_day") is not None:
+        if r.get("kept_day") is not None and r.get("kept_counts"):
             kept = day_date(int(r["kept_day"]))
             notes.append(f"kept on record (for measures, not the score) until {kept.isoformat()}")
     elif status is Status.CORROBORATING:
