@@ -127,8 +127,13 @@ def test_a_decision_from_memory_is_the_one_read_from_the_run(served: Store) -> N
     for code in ("C1", "C2", "C3", "O1"):
         for service in ("loan", "flight", "bidding", "senior"):
             fast = usecases.decide(served, admin, code, service)
-            assert fast == decide_one(served, code, service).as_dict(), (code, service)
+            read = decide_one(served, code, service, explain=False).as_dict()
+            assert fast == read, (code, service)
             assert fast == usecases.decide(served, admin, code, service, run_id=run)
+            # Explained: the same decision, with the score's factors for one by grade.
+            explained = usecases.decide(served, admin, code, service, explain=True)
+            assert explained == decide_one(served, code, service).as_dict(), (code, service)
+            assert {**explained, "key_factors": fast["key_factors"]} == fast
     assert usecases.decide(served, provider, "C1", "loan")["decision"] == "refused"
     with pytest.raises(UnknownSubject, match="nobody"):
         usecases.decide(served, admin, "nobody", "loan")
