@@ -92,6 +92,15 @@ def test_batch_decisions_have_the_shape_of_check(db: str, tmp_path: Path) -> Non
     assert doc["decisions"] == {"refused": 1, "terms": 1, "unknown": 1}
 
 
+def test_a_batch_points_to_the_key_factors_of_decisions_by_grade(db: str, tmp_path: Path) -> None:
+    """c2's terms are by grade: a batch decides from the run alone, and says where the
+    score's key factors are (Reg B: a statement of reasons on request)."""
+    (tmp_path / "pax.csv").write_text("subject\nc1\nc2\n")
+    text = ok("check-batch", str(tmp_path / "pax.csv"), "loan", "--db", db).stdout
+    assert "1 by grade: what worsened each one's score, ranked, on request:" in text
+    assert "socialrating check SUBJECT loan" in text
+
+
 def test_batch_csv_has_its_documented_columns(db: str, tmp_path: Path) -> None:
     (tmp_path / "pax.csv").write_text("subject\nc1\nc2\n")
     out = tmp_path / "out.csv"

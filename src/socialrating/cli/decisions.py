@@ -113,6 +113,16 @@ def check_batch(
         out().print(shown)
         if len(doc["not_allowed"]) > 20:
             out().print(f"… and {len(doc['not_allowed']) - 20:,} more (-o FILE writes all)")
+        by_grade = sum(
+            1
+            for d in doc["not_allowed"]
+            if any(r["code"].startswith("GRADE:") for r in d["reasons"])
+        )
+        if by_grade:
+            out().print(
+                f"{by_grade:,} by grade: what worsened each one's score, ranked, on request: "
+                f"socialrating check SUBJECT {service}"
+            )
     if output is not None:
         out().print(f"all decisions written to {output}")
 
