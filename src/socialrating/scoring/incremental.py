@@ -207,18 +207,13 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
                   AND (entry_id > {base.last_entry}
                        OR (kind = {record} AND day > {lo} AND day <= {hi})))"""
         )
-    passing = derived_parameters(rb)
-    if representative is not None and passing:
+    if representative is not None:
         # A record passed across a link changes with its source: every person ever named
         # for an organisation chosen, and (through organisations) every organisation that
-        # ever named a person chosen, as many links as a chain of passing can take.
-        for _ in passing:
-            _widen(store, SCORES, links)
-    steps = limit_steps(rb)
-    if representative is not None and steps:
-        # A limit on a linked subject's grade: whoever a subject chosen is linked to (by
-        # any register record, the old links too) along as many links as its path.
-        for _ in range(steps):
+        # ever named a person chosen, as many links as a chain of passing can take. A
+        # limit on a linked subject's grade: whoever a subject chosen is linked to (by any
+        # register record, the old links too) along as many links as its path.
+        for _ in range(len(derived_parameters(rb)) + limit_steps(rb)):
             _widen(store, SCORES, links)
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     contagion = rb.spec.contagion

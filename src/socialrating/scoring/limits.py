@@ -54,13 +54,21 @@ def limited(
     if any(g.when.registered_within_years for g in limits):
         s = inputs.subjects.select(l_subject="subject_id", l_born="born").view()
         t = t.left_join(s, t.subject_id == s.l_subject).drop("l_subject")
+    listed = _listed(inputs, as_of, subject_id) if any(g.when.on_lists for g in limits) else None
+    steps = limit_steps(rb)
+    links = representatives(inputs, as_of) if steps else None
+    if steps and subject_id is not None:  # grade those the subjects are linked to
+        graded = _graded_near(inputs, as_of, subject_id, steps)
     for i, g in enumerate(limits):
         if g.when.records:
-            t = _with_holders(inputs, t, records, g.when.records, f"l_holds_{i}")
+            t = _flagged(t, _holders(inputs, records, g.when.records), f"l_holds_{i}")
         if g.when.on_lists:
-            t = _with_listed(inputs, as_of, subject_id, t, g.when.on_lists, f"l_listed_{i}")
+            assert listed is not None
+            on = listed.filter(listed.list.isin(list(g.when.on_lists)))
+            t = _flagged(t, on.select(h_subject=on.subject_id), f"l_listed_{i}")
         if g.when.linked is not None:
-            t = _with_linked(inputs, as_of, subject_id, t, graded, g.when.linked, f"l_linked_{i}")
+            assert links is not None
+            t = _flagged(t, _reached(graded, links, g.when.linked), f"l_linked_{i}")
     if any(g.when.graded_last_year for g in limits):
         t = _with_last_year(inputs, as_of, subject_id, t)
     day = ibis.literal(0, "int32") + as_of  # the scoring day, as a column expression
@@ -112,30 +120,27 @@ def _applies(g: GradeLimit, t: ir.Table, day: ir.IntegerValue, i: int) -> ir.Boo
     return holds
 
 
-def _with_holders(
-    inputs: PlanInputs, t: ir.Table, records: ir.Table, codes: list[str], name: str
-) -> ir.Table:
-    """``t`` with a column ``name``: a record of one of ``codes`` counts for the subject."""
-    reg = inputs.parameters_registry
-    ids = reg.filter(reg.code.isin(list(codes))).parameter_id
-    standing = records.status.isin([COUNTED, FROZEN])  # a frozen addition still stands
-    held = records.filter(standing, records.parameter_id.isin(ids))
-    held = held.select(h_subject=held.subject_id).distinct().view()  # a self-join
+def _flagged(t: ir.Table, held: ir.Table, name: str) -> ir.Table:
+    """``t`` with a column ``name``: its subject is one of ``held``'s (``h_subject``)."""
+    held = held.distinct().view()  # a view: ``held`` may come from ``t``'s own inputs
     joined = t.left_join(held, t.subject_id == held.h_subject)
     return joined.select(*t.columns, **{name: joined.h_subject.notnull()})
 
 
-def _with_listed(
-    inputs: PlanInputs,
-    as_of: int | ir.Value,
-    subject_id: int | ir.Value | None,
-    t: ir.Table,
-    codes: list[str],
-    name: str,
+def _holders(inputs: PlanInputs, records: ir.Table, codes: list[str]) -> ir.Table:
+    """The subjects (``h_subject``) a record of one of ``codes`` counts for."""
+    reg = inputs.parameters_registry
+    ids = reg.filter(reg.code.isin(list(codes))).parameter_id
+    standing = records.status.isin([COUNTED, FROZEN])  # a frozen addition still stands
+    held = records.filter(standing, records.parameter_id.isin(ids))
+    return held.select(h_subject=held.subject_id)
+
+
+def _listed(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value | None
 ) -> ir.Table:
-    """``t`` with a column ``name``: the subject is on one of the lists ``codes`` on the
-    day by a record, an alert or joint punishment carried from one (memberships computed
-    with no grades: a grade is what the limits make)."""
+    """The list memberships on the day by a record, an alert or joint punishment carried
+    from one (computed with no grades: a grade is what the limits make)."""
     s = inputs.subjects
     ungraded = s.filter(ibis.literal(False)).select(
         subject_id=s.subject_id, grade=ibis.null("string")
@@ -144,31 +149,24 @@ def _with_listed(
     hops = sum(1 for lst in inputs.rulebook.spec.lists if lst.enter_with)
     if subject_id is not None and hops:
         scope = linked(inputs, as_of, subject_id, hops)  # whom joint punishment carries from
-    m = memberships(inputs, as_of, ungraded, scope)
-    held = m.filter(m.list.isin(list(codes))).select(h_subject=m.subject_id).distinct()
-    joined = t.left_join(held, t.subject_id == held.h_subject)
-    return joined.select(*t.columns, **{name: joined.h_subject.notnull()})
+    return memberships(inputs, as_of, ungraded, scope)
 
 
-def _with_linked(
-    inputs: PlanInputs,
-    as_of: int | ir.Value,
-    subject_id: int | ir.Value | None,
-    t: ir.Table,
-    graded: ir.Table,
-    link: Linked,
-    name: str,
+def _graded_near(
+    inputs: PlanInputs, as_of: int | ir.Value, subject_id: int | ir.Value, steps: int
 ) -> ir.Table:
-    """``t`` with a column ``name``: a subject graded one of ``link.graded`` (by score and
-    direct grades) leads to it along ``link.through``, the links of the day; a path that
-    comes back to where it started does not count."""
+    """The grades by score and direct grades of the subjects within ``steps`` links."""
     from socialrating.scoring.mechanics import stages
 
-    if subject_id is not None:  # grade those the subjects are linked to
-        near = linked(inputs, as_of, subject_id, len(link.through))
-        st = stages(inputs, as_of, near)
-        graded = scores(inputs, st.records, near, st.ranks)
-    links = representatives(inputs, as_of)
+    near = linked(inputs, as_of, subject_id, steps)
+    st = stages(inputs, as_of, near)
+    return scores(inputs, st.records, near, st.ranks)
+
+
+def _reached(graded: ir.Table, links: ir.Table, link: Linked) -> ir.Table:
+    """The subjects (``h_subject``) that a subject graded one of ``link.graded`` leads to
+    along ``link.through``, the links of the day (``links``); a path that comes back to
+    where it started does not count."""
     src = graded.filter(graded.grade.isin(list(link.graded)))
     path = src.select(k_from=src.subject_id.cast("int64"), k_at=src.subject_id.cast("int64"))
     for step in link.through:
@@ -179,9 +177,7 @@ def _with_linked(
         else:
             j = path.join(r, path.k_at == r.person)
             path = j.select(j.k_from, k_at=j.org.cast("int64"))
-    hit = path.filter(path.k_at != path.k_from).select(k_subject=path.k_at).distinct()
-    joined = t.left_join(hit, t.subject_id == hit.k_subject)
-    return joined.select(*t.columns, **{name: joined.k_subject.notnull()})
+    return path.filter(path.k_at != path.k_from).select(h_subject=path.k_at)
 
 
 def _with_last_year(
