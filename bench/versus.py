@@ -7,7 +7,8 @@ ledger with both versions of the code, alternately, each in its own process (so 
 inherits the other's caches), and prints each round's times and the ratio of the medians.
 
 The earlier code is checked out into a temporary git worktree; the ledger is copied once
-so that neither version writes to the shared bench file. Usage:
+for each side, so that neither writes to the shared bench file nor opens a file the other
+upgraded to a newer format. Usage:
 
     python bench/versus.py REV [--rounds 3] [--repeat 2] [--seed plain|full]
 """
@@ -70,6 +71,38 @@ def timed(side: Path, db: Path, plain: bool, repeat: int) -> float:
     return float(done.stdout.strip().splitlines()[-1])
 
 
+# Formats that only added tables to the one before: how a copy goes back to it, for an
+# earlier commit's code to read (the bench ledger is opened, so upgraded, by this code).
+DOWNGRADES = {"10": ("9", ("DROP TABLE IF EXISTS run_factors",))}
+
+
+def older(db: Path, side: Path) -> None:
+    """Bring the copy ``db`` back to the ledger format the code in ``side`` reads."""
+    import duckdb
+
+    wanted = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "from socialrating.ledger.store import SCHEMA_VERSION as v; print(v)",
+        ],
+        env={"PYTHONPATH": str(side / "src"), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    con = duckdb.connect(str(db))
+    try:
+        (found,) = con.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone() or ("",)
+        while found != wanted and found in DOWNGRADES:
+            found, statements = DOWNGRADES[found]
+            for statement in statements:
+                con.execute(statement)
+            con.execute("UPDATE meta SET value = ? WHERE key = 'schema'", [found])
+    finally:
+        con.close()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("rev", help="the earlier commit (for example the one before the issue)")
@@ -92,14 +125,17 @@ def main() -> None:
             capture_output=True,
         )
         try:
-            db = work / "ledger.duckdb"
-            log(f"copying {source.name} (once)")
-            shutil.copyfile(source, db)
+            # A copy each: a newer ledger format, once opened, is not for the older code.
+            dbs = {name: work / f"ledger-{name}.duckdb" for name in ("before", "now")}
+            for db in dbs.values():
+                log(f"copying {source.name} to {db.name} (once)")
+                shutil.copyfile(source, db)
+            older(dbs["before"], before)
             plain = args.seed == "plain"
             times: dict[str, list[float]] = {"before": [], "now": []}
             for n in range(1, args.rounds + 1):
                 for name, side in (("before", before), ("now", ROOT)):
-                    t = timed(side, db, plain, args.repeat)
+                    t = timed(side, dbs[name], plain, args.repeat)
                     times[name].append(t)
                     log(
                         f"round {n}, {name} ({args.rev if name == 'before' else 'HEAD'}): {t:.2f} s"

@@ -204,13 +204,16 @@ def test_a_batch_as_csv_is_the_batch_as_json_decided_together(
     assert as_csv.status_code == 200 and as_csv.headers["content-type"].startswith("text/csv")
     assert as_csv.headers["x-run-id"] == str(as_json.json()["run_id"])
     lines = as_csv.text.splitlines()
-    assert lines[0] == '"subject","decision","reasons","terms"'
+    assert lines[0] == '"subject","decision","reasons","terms","key_factors"'
     rows = list(csv.reader(lines[1:]))
     assert [r[0] for r in rows] == subjects
     for row, decision in zip(rows, as_json.json()["decisions"], strict=True):
         assert row[1] == decision["decision"], row
         assert row[2] == ";".join(r["code"] for r in decision["reasons"]), row
         assert json.loads(row[3]) == decision["terms"], row
+        refused = decision["decision"] == "refused"
+        codes = ";".join(f["code"] for f in decision["key_factors"]) if refused else ""
+        assert row[4] == codes, row
     assert rows[3][1:3] == ["unknown", "SUBJECT:unknown"]
     # c1 read once more (asked twice in the list): the access log says so once.
     after = call(client, secrets["subject"], "GET", "/v1/access-log/c1").json()["reads"]

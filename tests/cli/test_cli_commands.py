@@ -85,6 +85,7 @@ def test_batch_decisions_have_the_shape_of_check(db: str, tmp_path: Path) -> Non
         ],
         "as_of": "2021-05-31",
         "run_id": 1,
+        "key_factors": [],
     }
     lines = [json.loads(line) for line in out.read_text().splitlines()]
     assert lines == [*singles, unknown]
@@ -97,8 +98,9 @@ def test_a_batch_points_to_the_key_factors_of_decisions_by_grade(db: str, tmp_pa
     score's key factors are (Reg B: a statement of reasons on request)."""
     (tmp_path / "pax.csv").write_text("subject\nc1\nc2\n")
     text = ok("check-batch", str(tmp_path / "pax.csv"), "loan", "--db", db).stdout
-    assert "1 by grade: what worsened each one's score, ranked, on request:" in text
+    assert "1 terms by grade: the key factors of each, ranked, on request:" in text
     assert "socialrating check SUBJECT loan" in text
+    assert "refused by grade" not in text  # c1 is refused by a list
 
 
 def test_batch_csv_has_its_documented_columns(db: str, tmp_path: Path) -> None:
@@ -106,12 +108,13 @@ def test_batch_csv_has_its_documented_columns(db: str, tmp_path: Path) -> None:
     out = tmp_path / "out.csv"
     ok("check-batch", str(tmp_path / "pax.csv"), "loan", "--db", db, "-o", str(out))
     rows = list(csv.DictReader(out.read_text().splitlines()))
-    assert list(rows[0]) == ["subject", "decision", "reasons", "terms"]
+    assert list(rows[0]) == ["subject", "decision", "reasons", "terms", "key_factors"]
     assert rows[0]["reasons"] == "RULE:loan#1;LIST:debtors"
+    assert rows[0]["key_factors"] == "LIST:debtors" and rows[1]["key_factors"] == ""
     assert json.loads(rows[1]["terms"]) == {"rate_adjustment": -0.5, "collateral": "none"}
     assert json.loads(rows[0]["terms"]) == {}
     text = ok("check-batch", "--help").stdout
-    for column in ("subject", "decision", "reasons", "terms"):
+    for column in ("subject", "decision", "reasons", "terms", "key_factors"):
         assert f"\n  {column} " in text.replace("\n    ", "\n  "), column
     bad = cli("check-batch", str(tmp_path / "pax.csv"), "loan", "--db", db, "-o", "x.txt")
     assert bad.exit_code == 1 and "use a .csv, .ndjson or .jsonl file" in bad.stderr

@@ -232,7 +232,7 @@ def test_an_upgraded_database_is_covered_from_then_on(
     con.close()
     monkeypatch.setattr(compiled_module, "_CACHE", {})
     with open_store(db) as store:  # upgrades
-        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "9"
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "10"
         assert store.scalar("SELECT count(*) FROM plan_cache") == 0
         assert store.scalar("SELECT count(*) FROM batches WHERE starts_with(source, 'run:')") == 1
     assert verified(db)[0] == 0

@@ -43,17 +43,26 @@ from socialrating.ledger import (
     register_subjects,
 )
 from socialrating.ledger.readers import staged_table
-from socialrating.rulebook import load_rulebook
+from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import score_run, statement
 
 CASES = Path(__file__).resolve().parents[1] / "cases"
 NAMES = sorted(p.name for p in CASES.iterdir() if (p / "case.yaml").exists())
 
 
-def _load(tmp_path: Path, case: Path) -> tuple[Store, dict[str, Any], dict[str, int]]:
+def case_rulebook(case: Path) -> Path:
+    """The rulebook file of the case in directory ``case``."""
+    spec = yaml.safe_load((case / "case.yaml").read_text())
+    return case / spec.get("rulebook", "rulebook.yaml")
+
+
+def _load(
+    tmp_path: Path, case: Path, rulebook: Rulebook | None = None
+) -> tuple[Store, dict[str, Any], dict[str, int]]:
+    """The case's store, spec and keys (entry ids by key), on its rulebook or ``rulebook``."""
     spec = yaml.safe_load((case / "case.yaml").read_text())
     store = open_store(tmp_path / "golden.duckdb", create=True)
-    activate_rulebook(store, load_rulebook(case / spec.get("rulebook", "rulebook.yaml")))
+    activate_rulebook(store, rulebook or load_rulebook(case_rulebook(case)))
     # A subject is ``code: kind``, or ``code: {kind: …, born: …}``.
     subjects = {c: v if isinstance(v, dict) else {"kind": v} for c, v in spec["subjects"].items()}
     register_subjects(

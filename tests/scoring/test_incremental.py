@@ -378,7 +378,7 @@ def amend(store: Store, path: Path, offset: int, tmp: Path) -> int:
     return (effective - dt.date(1970, 1, 1)).days
 
 
-def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], ...]:
     snapshot = store.rows(
         """SELECT subject_id, score, grade, points_score, direct_grade, stage, contagion,
                   contagion_contacts FROM snapshot WHERE run_id = ? ORDER BY subject_id""",
@@ -391,7 +391,13 @@ def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], list[tuple
            FROM list_members WHERE run_id = ? ORDER BY ALL""",
         [run_id],
     )
-    return snapshot, members
+    # The key factors stored for subjects refused by grade (consequences, contagion: D).
+    factors = store.rows(
+        """SELECT subject_id, rank, code, name, effect, made_good, entries, grade
+           FROM run_factors WHERE run_id = ? ORDER BY ALL""",
+        [run_id],
+    )
+    return snapshot, members, factors
 
 
 @pytest.mark.slow

@@ -29,10 +29,11 @@ Service = Annotated[str, typer.Argument(metavar="SERVICE", help="The service's c
 
 BATCH_OUTPUT = """\b
 The decisions file (-o) is CSV with the columns
-  subject    the subject's code, as given
-  decision   allowed, refused, terms, or unknown (not in the run)
-  reasons    the reason codes, separated by ';'
-  terms      the terms as a JSON object ({} when none)
+  subject      the subject's code, as given
+  decision     allowed, refused, terms, or unknown (not in the run)
+  reasons      the reason codes, separated by ';'
+  terms        the terms as a JSON object ({} when none)
+  key_factors  for a refusal, its key factors' codes, ranked, separated by ';'
 or, for -o FILE.ndjson, one decision per line in the shape of `check --json`."""
 
 
@@ -113,15 +114,21 @@ def check_batch(
         out().print(shown)
         if len(doc["not_allowed"]) > 20:
             out().print(f"… and {len(doc['not_allowed']) - 20:,} more (-o FILE writes all)")
-        by_grade = sum(
-            1
+        by_grade = [
+            d
             for d in doc["not_allowed"]
             if any(r["code"].startswith("GRADE:") for r in d["reasons"])
-        )
-        if by_grade:
+        ]
+        refused = sum(1 for d in by_grade if d["decision"] == "refused")
+        if refused:
             out().print(
-                f"{by_grade:,} by grade: what worsened each one's score, ranked, on request: "
-                f"socialrating check SUBJECT {service}"
+                f"{refused:,} refused by grade: each with its key factors (what worsened its "
+                "score, ranked) in --json and in -o FILE"
+            )
+        if len(by_grade) > refused:
+            out().print(
+                f"{len(by_grade) - refused:,} terms by grade: the key factors of each, ranked, "
+                f"on request: socialrating check SUBJECT {service}"
             )
     if output is not None:
         out().print(f"all decisions written to {output}")

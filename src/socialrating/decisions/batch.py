@@ -59,8 +59,25 @@ CSV_COLUMNS = {
     "decision": "allowed, refused, terms, or unknown (not in the run)",
     "reasons": "the reason codes, separated by ';' (RULE:, GRADE:, LIST:, CONTAGION, SUBJECTS:)",
     "terms": 'the terms as a JSON object ({} when none), e.g. {"deposit": 0}',
+    "key_factors": "for a refusal: its key factors' codes, ranked, separated by ';' "
+    "(LIST:, LIMIT:, DIRECT:, PARAMETER:, CONTAGION)",
 }
 """The columns of a batch's CSV output: the decision's shape, flattened."""
+
+
+def with_key_factors(table: pa.Table, decider: Decider, service: str) -> pa.Table:
+    """A batch's decisions (``Decider.decide_many``) with the key factors' codes of each
+    refusal (``key_factors``; empty for other decisions): those of its lists, and for a
+    refusal by grade the ones the run stored (``scoring/run_factors``). Refusals are
+    decided again one by one for them; the rest of the batch is not."""
+    decisions = table.column("decision")
+    refused = pc.indices_nonzero(pc.equal(decisions, "refused")).to_pylist()
+    codes = [""] * table.num_rows
+    subjects = table.column("subject")
+    for i in refused:
+        found = decision_dict(decider, str(subjects[i]), service)
+        codes[i] = ";".join(str(f["code"]) for f in found.get("key_factors", []))
+    return table.append_column("key_factors", pa.array(codes, pa.string()))
 
 
 def decision_dict(decider: Decider, subject: str, service: str) -> dict[str, Any]:
@@ -78,6 +95,7 @@ def decision_dict(decider: Decider, subject: str, service: str) -> dict[str, Any
             "reasons": [{"code": "SUBJECT:unknown", "text": text, "entry_id": None}],
             "as_of": decider.as_of,
             "run_id": decider.run_id,
+            "key_factors": [],
         }
 
 
@@ -111,7 +129,9 @@ def write_decisions(table: pa.Table, decider: Decider, service: str, path: Path)
         if suffix == ".csv":
             import pyarrow.csv as pacsv
 
-            pacsv.write_csv(table.select(list(CSV_COLUMNS)), path)
+            pacsv.write_csv(
+                with_key_factors(table, decider, service).select(list(CSV_COLUMNS)), path
+            )
         elif suffix in (".ndjson", ".jsonl"):
             with path.open("w", encoding="utf-8") as f:
                 for s in table.column("subject").to_pylist():

@@ -12,6 +12,7 @@ import contextlib
 import json
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 import duckdb
 import numpy as np
@@ -25,6 +26,8 @@ from socialrating.ledger.store import Store
 from socialrating.model import day_date
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Service
+from socialrating.scoring.run_factors import factor_grades as _factor_grades
+from socialrating.scoring.run_factors import with_run_factors
 
 
 @dataclass
@@ -43,6 +46,9 @@ class Decider:
         ids: per subject, its id.
         list_bits: per subject, bit i set when on ``rulebook.spec.lists[i]``.
         members: memberships of listed subjects, by position in ``codes``.
+        factor_grades: per kind, the grades the run stored key factors for (None: a run
+            scored before runs stored them); ``factors`` holds those rows, ordered by
+            position in ``codes`` (``factor_positions``) and rank.
     """
 
     rulebook: RulebookHeader
@@ -59,6 +65,9 @@ class Decider:
     ids: np.ndarray
     list_bits: np.ndarray
     members: dict[int, list[Membership]]
+    factor_grades: dict[str, list[str]] | None = None
+    factors: pa.Table | None = None
+    factor_positions: np.ndarray | None = None
 
     def service(self, code: str) -> Service:
         for s in self.rulebook.spec.services:
@@ -116,16 +125,28 @@ class Decider:
         """The decision for one subject and service."""
         svc = self.service(service)
         i = self.position(subject)
-        return decide(
+        kind, grade = str(self.kinds[i]), self.grade_names[int(self.grades[i])]
+        decision = decide(
             svc,
             subject,
-            str(self.kinds[i]),
-            self.grade_names[int(self.grades[i])],
+            kind,
+            grade,
             int(self.scores[i]),
             self.members.get(i, []),
             bool(self.direct[i]),
             contagion=int(self.contagion[i]),
         ).by(self.run_id, self.as_of)
+        return with_run_factors(
+            decision, self.rulebook, kind, grade, self.factor_grades, lambda: self._factors(i)
+        )
+
+    def _factors(self, i: int) -> list[dict[str, Any]]:
+        """The stored key factor rows of the subject at position ``i``."""
+        if self.factors is None or self.factor_positions is None:
+            return []
+        lo, hi = np.searchsorted(self.factor_positions, [i, i + 1])
+        rows: list[dict[str, Any]] = self.factors.slice(int(lo), int(hi - lo)).to_pylist()
+        return rows
 
     def decide_many(
         self,
@@ -276,6 +297,16 @@ def load_decider(
                 members.setdefault(int(pos), []).append(
                     Membership(lst, cause, entry, grade, start, end, via)
                 )
+        factor_grades = _factor_grades(store, int(run_id))
+        factors = None
+        if factor_grades is not None:
+            factors = store.arrow(
+                """SELECT d.pos, f.rank, f.code, f.name, f.effect, f.made_good, f.entries,
+                          f.grade
+                   FROM run_factors f JOIN decider_snapshot d USING (subject_id)
+                   WHERE f.run_id = ? ORDER BY d.pos, f.rank""",
+                [run_id],
+            )
     finally:
         store.run("DROP TABLE IF EXISTS decider_snapshot")
     grades = pc.index_in(snap.column("grade"), pa.array(grade_names)).to_numpy()
@@ -294,6 +325,9 @@ def load_decider(
         ids=snap.column("subject_id").to_numpy(),
         list_bits=bits,
         members=members,
+        factor_grades=factor_grades,
+        factors=factors,
+        factor_positions=None if factors is None else factors.column("pos").to_numpy(),
     )
 
 

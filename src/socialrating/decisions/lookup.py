@@ -15,6 +15,7 @@ from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import stored_rulebook
 from socialrating.ledger.store import Store
+from socialrating.scoring.run_factors import factor_grades, stored_for, with_run_factors
 
 
 def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
@@ -94,13 +95,24 @@ def decide_one(
         bool(direct),
         contagion=int(contagion),
     ).by(run, as_of)
+    decision = with_run_factors(
+        decision,
+        rb,
+        kind,
+        str(grade),
+        factor_grades(store, run),
+        lambda: stored_for(store, run, subject_id),
+    )
     return with_score_factors(store, decision) if explain else decision
 
 
 def needs_score_factors(decision: Decision) -> bool:
-    """A refusal or terms by a rule on grades: its key factors are the score's."""
-    return decision.decision != "allowed" and any(
-        r.code.startswith("GRADE:") for r in decision.reasons
+    """A refusal or terms by a rule on grades, without the score's key factors yet (a
+    refusal from a run carries those the run stored)."""
+    return (
+        not decision.scored
+        and decision.decision != "allowed"
+        and any(r.code.startswith("GRADE:") for r in decision.reasons)
     )
 
 
@@ -118,4 +130,4 @@ def with_score_factors(store: Store, decision: Decision) -> Decision:
 
     assert decision.as_of is not None
     st = statement(store, decision.subject, dt.date.fromisoformat(decision.as_of))
-    return replace(decision, factors=refusal_factors(decision, st.key_factors))
+    return replace(decision, factors=refusal_factors(decision, st.key_factors), scored=True)

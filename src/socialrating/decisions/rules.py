@@ -85,7 +85,11 @@ class Decision:
     factors: list[Factor] = field(default_factory=list)
     """For a refusal or terms: its key factors, ranked, at most four. The list memberships
     its rule looked at; in a statement, then the score's key factors (``scoring/factors``)
-    when the rule looked at the grade."""
+    when the rule looked at the grade; from a run, for a refusal by grade, those the run
+    stored (``scoring/run_factors``)."""
+    scored: bool = field(default=False, compare=False)
+    """Whether ``factors`` hold the score's key factors where the decision needs them (a
+    refusal or terms by grade): from a statement or the run, not its lists' alone."""
 
     def as_dict(self) -> dict[str, object]:
         return {

@@ -29,6 +29,7 @@ groups' SHA-256 are hashed in order. DuckDB computes it in parallel.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -61,6 +62,10 @@ class Digest:
 
     def as_dict(self) -> dict[str, Any]:
         return {"rows": self.rows, "digest": self.digest}
+
+
+_NO_ROWS = Digest(0, hashlib.sha256(b"").hexdigest()).as_dict()
+"""The digest of no rows (``table_digest`` of an empty selection)."""
 
 
 def columns_of(store: Store, table: str) -> list[str]:
@@ -158,7 +163,7 @@ def record_plan(store: Store, key: str, sql: str) -> None:
 
 def run_digests(store: Store, run_id: int) -> dict[str, Any]:
     """The digests of a run's stored results: its ``runs`` row (but for its times and
-    figures), its snapshot and its list members."""
+    figures), its snapshot, its list members and its key factors."""
     row = store.one(
         "SELECT rulebook_hash, CAST(as_of AS VARCHAR), last_entry, subjects FROM runs "
         "WHERE run_id = ?",
@@ -170,6 +175,7 @@ def run_digests(store: Store, run_id: int) -> dict[str, Any]:
         "run": None if row is None else list(row),
         "snapshot": table_digest(store, "snapshot", where).as_dict(),
         "list_members": table_digest(store, "list_members", where).as_dict(),
+        "run_factors": table_digest(store, "run_factors", where).as_dict(),
     }
 
 
@@ -304,10 +310,12 @@ def compiled_against(
 
 
 def run_against(store: Store, run_id: int, recorded: dict[str, Any]) -> list[str]:
-    """The parts of a run (``run``, ``snapshot``, ``list_members``) whose digests now
-    differ from the ``recorded`` ones."""
+    """The parts of a run (``run``, ``snapshot``, ``list_members``, ``run_factors``) whose
+    digests now differ from the ``recorded`` ones. A run recorded before runs stored key
+    factors (format 10) has none recorded, and keeps none."""
     now = run_digests(store, run_id)
-    return [part for part in ("run", "snapshot", "list_members") if now[part] != recorded[part]]
+    parts = ("run", "snapshot", "list_members", "run_factors")
+    return [part for part in parts if now[part] != recorded.get(part, _NO_ROWS)]
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -464,7 +472,7 @@ def _verify_runs(store: Store, problems: list[Problem]) -> int:
     for run_id in sorted(set(recorded) - stored):
         problems.append(Problem(f"run {run_id}", "recorded in the ledger, but deleted"))
     # Stored rows of runs that do not exist.
-    for table in ("snapshot", "list_members"):
+    for table in ("snapshot", "list_members", "run_factors"):
         orphans = store.scalar(
             f"SELECT count(DISTINCT run_id) FROM {table} WHERE run_id NOT IN "
             "(SELECT run_id FROM runs)"

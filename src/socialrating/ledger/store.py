@@ -37,12 +37,23 @@ if TYPE_CHECKING:
 # 8: rulebook parameters keep their names (statements show them).
 # 9: the ledger records digests of the registries, of each rulebook's compiled tables, of
 #    each cached plan and of each run's stored results (batches of no entries).
-SCHEMA_VERSION = "9"
+# 10: runs store the key factors of the subjects a service refuses by grade.
+SCHEMA_VERSION = "10"
+
+RUN_FACTORS_DDL = """CREATE TABLE IF NOT EXISTS run_factors (
+    run_id INTEGER NOT NULL, subject_id BIGINT NOT NULL, rank SMALLINT NOT NULL,
+    code VARCHAR NOT NULL, name VARCHAR, effect BIGINT NOT NULL, made_good BIGINT NOT NULL,
+    entries BIGINT[] NOT NULL, grade VARCHAR)"""
+"""Per run, the key factors of each subject a service of its rulebook may refuse by grade
+(``scoring/run_factors``), ranked: a grade limit and a direct grade first (ranks below 1),
+then parameters and contagion (1 to 4). Only what the text is made of is stored."""
 
 # Formats that the next one only extends, leaving entries and digests as they are: the
 # statements that bring a database from each up to the next (run when it is opened for
 # writing). Snapshots of earlier runs keep what they were computed with.
 UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # Runs stored before keep no factors: their decisions take them from statements.
+    "9": ("10", (RUN_FACTORS_DDL,)),
     # Plans cached before are covered by no digest: they are compiled again when used.
     "8": (
         "9",
@@ -128,6 +139,7 @@ CREATE TABLE IF NOT EXISTS snapshot (
     grade VARCHAR NOT NULL, points_score BIGINT NOT NULL, direct_grade VARCHAR, stage VARCHAR,
     contagion BIGINT NOT NULL DEFAULT 0, contagion_contacts BIGINT NOT NULL DEFAULT 0);
 """
+DDL += RUN_FACTORS_DDL + ";\n"
 
 
 _WRITE_LOCKS: dict[str, threading.RLock] = {}

@@ -77,6 +77,7 @@ def _code_version() -> str:
         "limits.py",
         "measures.py",
         "derived.py",
+        "factor_plan.py",
         "compiled.py",
     ):
         h.update((here / module).read_bytes())

@@ -46,13 +46,10 @@ def score_factors(rb: RulebookHeader, st: Statement) -> list[Factor]:
     way = worse_way(rb, st.subject.kind.value)
     found: list[Factor] = []
     if st.limit is not None:
-        g = st.limit
-        text = f"grade at best {g.at_best} (else {g.by_score}): {g.name or g.code}"
-        found.append(Factor(f"LIMIT:{g.code}", text, 0))
+        found.append(limit_factor(rb, st.limit.code, st.limit.by_score))
     if st.direct is not None:
-        grade, entry, parameter = st.direct.grade, st.direct.entry_id, st.direct.parameter
-        text = f"graded {grade} directly by entry {entry} ({parameter})"
-        found.append(Factor(f"DIRECT:{parameter}", text, st.adjustment, (entry,)))
+        d = st.direct
+        found.append(direct_factor(d.grade, d.entry_id, d.parameter, st.adjustment))
     by_parameter: dict[str, list[StatementLine]] = {}
     for line in st.lines:
         if line.counted * way > 0 and line.sets_grade is None:
@@ -64,18 +61,47 @@ def score_factors(rb: RulebookHeader, st: Statement) -> list[Factor]:
         effect = sum(line.counted for line in mine) + back
         if effect * way <= 0:  # made good in full
             continue
-        name = f"{mine[0].name} ({parameter})" if mine[0].name else parameter
-        n = len(mine)
-        text = f"{name}: {n} record{'s' if n > 1 else ''}, {effect:+d} points"
-        if back:
-            text += f" ({back:+d} made good)"
         entries = tuple(line.entry_id for line in mine)
-        ranked.append(Factor(f"PARAMETER:{parameter}", text, effect, entries))
+        ranked.append(parameter_factor(parameter, mine[0].name, effect, back, entries))
     if st.contagion * way > 0:
-        text = f"contacts with low-graded citizens: {st.contagion:+d} points"
-        ranked.append(Factor("CONTAGION", text, st.contagion))
-    ranked.sort(key=lambda f: (-abs(f.effect), f.code))
-    return (found + ranked)[:MAX_FACTORS]
+        ranked.append(contagion_factor(st.contagion))
+    return (found + ranked_factors(ranked))[:MAX_FACTORS]
+
+
+def ranked_factors(factors: list[Factor]) -> list[Factor]:
+    """Parameters and contagion by how far they moved the score, then by code."""
+    return sorted(factors, key=lambda f: (-abs(f.effect), f.code))
+
+
+def limit_factor(rb: RulebookHeader, code: str, by_score: str) -> Factor:
+    """The grade limit ``code`` lowered the grade from ``by_score``."""
+    g = next(g for g in rb.spec.grade_limits if g.code == code)
+    text = f"grade at best {g.at_best} (else {by_score}): {g.name or g.code}"
+    return Factor(f"LIMIT:{g.code}", text, 0)
+
+
+def direct_factor(grade: str, entry: int, parameter: str, adjustment: int) -> Factor:
+    """A standing direct grade, set by ``entry``, which moved the score by ``adjustment``."""
+    text = f"graded {grade} directly by entry {entry} ({parameter})"
+    return Factor(f"DIRECT:{parameter}", text, adjustment, (entry,))
+
+
+def parameter_factor(
+    parameter: str, name: str | None, effect: int, back: int, entries: tuple[int, ...]
+) -> Factor:
+    """A parameter whose records ``entries`` moved the score by ``effect``, net of the
+    ``back`` that rectifications gave."""
+    label = f"{name} ({parameter})" if name else parameter
+    n = len(entries)
+    text = f"{label}: {n} record{'s' if n > 1 else ''}, {effect:+d} points"
+    if back:
+        text += f" ({back:+d} made good)"
+    return Factor(f"PARAMETER:{parameter}", text, effect, entries)
+
+
+def contagion_factor(points: int) -> Factor:
+    """What contacts with low-graded citizens cost."""
+    return Factor("CONTAGION", f"contacts with low-graded citizens: {points:+d} points", points)
 
 
 def _made_good(rb: RulebookHeader, st: Statement) -> dict[int, int]:

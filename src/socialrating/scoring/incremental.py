@@ -41,6 +41,7 @@ earlier run unchanged: the result equals a full run's (a property test checks it
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from socialrating.ledger.store import Store
@@ -67,13 +68,19 @@ class BaseRun:
 
 def base_run(store: Store, rb: RulebookHeader) -> BaseRun | None:
     """The latest run of the rulebook, if any, unless a version of the rulebook was
-    installed since (the versions before it, by which it values older records, may differ)."""
+    installed since (the versions before it, by which it values older records, may differ)
+    or it stored no key factors where the rulebook refuses by grade (it was scored before
+    runs stored them: ``run_factors``)."""
+    from socialrating.scoring.run_factors import refused_grades
+
     row = store.one(
-        "SELECT run_id, as_of, last_entry FROM runs WHERE rulebook_hash = ? "
+        "SELECT run_id, as_of, last_entry, stats FROM runs WHERE rulebook_hash = ? "
         "ORDER BY run_id DESC LIMIT 1",
         [rb.hash],
     )
     if row is None:
+        return None
+    if any(refused_grades(rb).values()) and "factors" not in json.loads(row[3] or "{}"):
         return None
     if store.scalar(
         "SELECT count(*) FROM entries WHERE kind = ? AND entry_id > ?",

@@ -21,6 +21,7 @@ from socialrating.scoring.contagion import (
     without_contagion,
 )
 from socialrating.scoring.derived import derived_parameters, with_derived
+from socialrating.scoring.factor_plan import factor_parts
 from socialrating.scoring.limits import limited
 from socialrating.scoring.lists import memberships
 from socialrating.scoring.measures import measured, measured_acts
@@ -236,9 +237,16 @@ def _chosen_lists(
     return every.filter(every.subject_id.isin(chosen))
 
 
+def _chosen_factors(
+    inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column
+) -> ir.Table:
+    return factor_parts(inputs, as_of, chosen)
+
+
 CHOSEN: dict[str, tuple[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Column], ir.Table]]] = {
     "scores@chosen": ("chosen_scores", _chosen_scores),
     "run_lists@chosen": ("chosen_lists", _chosen_lists),
+    "factors@chosen": ("chosen_factors", _chosen_factors),
 }
 """The plans of an incremental run: those of a whole run, for the subjects in a table
 (the subjects whose result can have changed, ``incremental``), and the table's name."""

@@ -16,6 +16,7 @@ from socialrating.model import EntryKind, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
 from socialrating.scoring.incremental import LISTS, SCORES, base_run, choose
+from socialrating.scoring.run_factors import carry_factors, refused_grades, store_factors
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -121,6 +122,9 @@ def _date_grade_memberships(
         )
 
 
+SCORED = "run_scored"
+"""The temporary table of the rows a run scored (all, or those an incremental run chose)."""
+
 SNAPSHOT_COLUMNS = (
     "subject_id, score, grade, points_score, direct_grade, stage, contagion, contagion_contacts"
 )
@@ -161,21 +165,28 @@ def score_run(
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         rescored: dict[str, int] = {}
+        # The rows scored, kept for the key factors (which read what limited a grade).
         if base is None:
             sql = bind(compiled(store, rb, "scores"), day)
-            rows = f"SELECT {SNAPSHOT_COLUMNS} FROM ({sql})"
+            store.run(f"CREATE OR REPLACE TEMP TABLE {SCORED} AS {sql}")
+            rows = f"SELECT {SNAPSHOT_COLUMNS} FROM {SCORED}"
         else:
             n_scores, n_lists = choose(store, rb, base, day)
             rescored = {"base_run": base.run_id, "scores": n_scores, "lists": n_lists}
             sql = bind(compiled(store, rb, "scores@chosen"), day)
+            store.run(f"CREATE OR REPLACE TEMP TABLE {SCORED} AS {sql}")
             rows = f"""SELECT {SNAPSHOT_COLUMNS} FROM snapshot
                        ANTI JOIN {SCORES} USING (subject_id) WHERE run_id = {base.run_id}
-                       UNION ALL SELECT {SNAPSHOT_COLUMNS} FROM ({sql})"""
+                       UNION ALL SELECT {SNAPSHOT_COLUMNS} FROM {SCORED}"""
         # In subject order: a look-up of one subject's row then reads one row group.
         store.run(
             f"INSERT INTO snapshot SELECT {run_id}, {SNAPSHOT_COLUMNS} FROM ({rows}) "
             "ORDER BY subject_id"
         )
+        if base is not None:
+            carry_factors(store, run_id, base.run_id, SCORES)
+        factored = store_factors(store, rb, run_id, day, SCORED)
+        store.run(f"DROP TABLE IF EXISTS {SCORED}")
         # Only the per-subject stage gains from it; elsewhere (the lists, keyed by list
         # and subject) each thread would allocate a table of every subject id.
         store.run("RESET perfect_ht_threshold")
@@ -234,6 +245,7 @@ def score_run(
             "mean_score": mean,
             "records": int(records),
             "incremental": rescored,
+            "factors": {"grades": refused_grades(rb), "computed": factored},
         }
         store.run(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -324,13 +324,14 @@ def decide_many_table(
     store: Store, principal: Principal, service: str, subjects: list[str]
 ) -> tuple[int, pa.Table]:
     """Decisions for many subjects at once, as ``check-batch`` writes them to a CSV file
-    (``batch.CSV_COLUMNS``: subject, decision, reason codes, terms; no texts, no entries,
-    which a provider may see of any decision): the run, and the table. Decided together
-    (``Decider.decide_many``), not one by one as ``decide_many``'s full objects are.
+    (``batch.CSV_COLUMNS``: subject, decision, reason codes, terms, a refusal's key factor
+    codes; no texts, no entries, which a provider may see of any decision): the run, and
+    the table. Decided together (``Decider.decide_many``), not one by one as
+    ``decide_many``'s full objects are (but for the refusals' key factors).
     """
     import pyarrow as pa
 
-    from socialrating.decisions.batch import CSV_COLUMNS
+    from socialrating.decisions.batch import CSV_COLUMNS, with_key_factors
     from socialrating.decisions.decider import load_decider
 
     check(principal, Action.DECIDE, service)
@@ -339,6 +340,7 @@ def decide_many_table(
     pos, found = decider.positions(codes)
     table = decider.decide_many(codes, service, (pos, found))
     log_subject_ids(store, principal, "decide", decider.ids[pos[found]].tolist(), service)
+    table = with_key_factors(table, decider, service)
     return decider.run_id, table.select(list(CSV_COLUMNS))
 
 

@@ -1,0 +1,188 @@
+"""Key factors stored with a run (``scoring/run_factors``): for every subject a service
+may refuse by grade, exactly the factors its statement gives, through every mechanism of
+every golden case, in full and incremental runs; read by look-ups, loaded deciders and
+batches; digested with the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pytest
+import yaml
+from tests.scoring.test_golden import CASES, NAMES, _load, case_rulebook
+
+from socialrating.decisions.decider import load_decider
+from socialrating.decisions.lookup import decide_one
+from socialrating.rulebook import load_rulebook
+from socialrating.scoring import score_run, statement
+from socialrating.scoring.run_factors import refused_grades
+
+NO_FACTORS = {"carrier-safety", "bands", "court-list"}
+EVERYONE = {"code": "everyone_refused", "subjects": "any", "otherwise": "refused"}
+
+
+def _refusing(tmp_path: Path, name: str) -> Path:
+    """The case's rulebook with a service that refuses every subject by grade."""
+    data = yaml.safe_load(case_rulebook(CASES / name).read_text())
+    data.setdefault("services", []).append(EVERYONE)
+    path = tmp_path / "refusing.yaml"
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str) -> None:
+    rb = load_rulebook(_refusing(tmp_path, name))
+    assert all(refused_grades(rb).values())
+    store, spec, _ = _load(tmp_path, CASES / name, rb)
+    try:
+        seen = 0
+        for check in spec["checks"]:
+            as_of = dt.date.fromisoformat(str(check["as_of"]))
+            run = score_run(store, as_of)  # incremental after the first check
+            decider = load_decider(store, run.run_id)
+            for code in spec["subjects"]:
+                want = statement(store, code, as_of).key_factors
+                where = f"{name} as of {as_of}, {code}"
+                one = decide_one(store, code, EVERYONE["code"], run.run_id, explain=False)
+                assert one.decision == "refused" and one.scored, where
+                assert one.factors == want, where
+                assert decider.decide(code, EVERYONE["code"]).factors == want, where
+                seen += len(want)
+        # Scored by measures alone, or by additions alone: no points against anyone.
+        assert seen or name in NO_FACTORS, "the case has no key factors at all"
+    finally:
+        store.close()
+
+
+def _consequences(path: Path) -> None:
+    """The consequences rulebook scored as of 2021-06-01: c1 on the flight ban (unruly
+    twice, grade B), c4 graded D by three debts (-600) and on the debtors list, c3 clean."""
+    import pyarrow as pa
+    from tests.conftest import DATA, feed
+
+    from socialrating.ledger import activate_rulebook, open_store, register_subjects
+
+    with open_store(path, create=True) as store:
+        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+        codes = ["c1", "c3", "c4"]
+        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 3}))
+        unruly = {"subject": "c1", "parameter": "unruly"}
+        feed(store, "police", [{**unruly, "date": "2021-02-01"}, {**unruly, "date": "2021-03-01"}])
+        debts = [
+            {"subject": "c4", "parameter": "debtor", "date": f"2021-0{m}-02"} for m in (2, 3, 4)
+        ]
+        feed(store, "court", debts)
+        score_run(store, dt.date(2021, 6, 1))
+
+
+def test_a_batch_gives_each_refusal_its_key_factors(tmp_path: Path) -> None:
+    """check-batch: a refusal by grade carries the factors the run stored, one by list its
+    membership; in the summary (--json), in a CSV (-o) and over HTTP, where a provider sees
+    their codes, and a single decision from memory carries them without being asked."""
+    import csv
+
+    from fastapi.testclient import TestClient
+    from tests.test_cli import ok, one_json
+
+    from socialrating.api import create_app
+    from socialrating.ledger import open_store
+    from socialrating.service.keys import create_key
+    from socialrating.service.policy import Role
+
+    db = tmp_path / "f.duckdb"
+    _consequences(db)
+    passengers = tmp_path / "passengers.csv"
+    passengers.write_text("subject\nc1\nc3\nc4\nc9\n")
+    doc = one_json("check-batch", str(passengers), "flight", "--db", str(db), "--json")
+    assert doc["decisions"] == {"allowed": 1, "refused": 2, "unknown": 1}
+    factors = {d["subject"]: d["key_factors"] for d in doc["not_allowed"]}
+    assert [(f["code"], f["effect"], len(f["entries"])) for f in factors["c4"]] == [
+        ("PARAMETER:debtor", -600, 3)
+    ]
+    assert factors["c4"][0]["text"] == "debtor: 3 records, -600 points"
+    assert [f["code"] for f in factors["c1"]] == ["LIST:flight_ban"]
+    out = tmp_path / "out.csv"
+    text = ok("check-batch", str(passengers), "flight", "--db", str(db), "-o", str(out)).output
+    assert "1 refused by grade: each with its key factors" in text
+    rows = {r["subject"]: r for r in csv.DictReader(out.read_text().splitlines())}
+    assert rows["c4"]["key_factors"] == "PARAMETER:debtor"
+    assert rows["c1"]["key_factors"] == "LIST:flight_ban"
+    assert rows["c3"]["key_factors"] == "" and rows["c9"]["decision"] == "unknown"
+    with open_store(db) as keyed:
+        _, secret = create_key(keyed, Role.PROVIDER, ("flight",))
+    with TestClient(create_app(str(db))) as client:
+        auth = {"Authorization": f"Bearer {secret}"}
+        one = client.get("/v1/decisions/flight/c4", headers=auth).json()
+        assert [f["code"] for f in one["key_factors"]] == ["PARAMETER:debtor"]
+        assert one["key_factors"][0]["effect"] is None  # a provider sees no points
+        many = client.post(
+            "/v1/decisions/flight", json={"subjects": ["c4", "c1"]}, headers=auth
+        ).json()
+        assert [[f["code"] for f in d["key_factors"]] for d in many["decisions"]] == [
+            ["PARAMETER:debtor"],
+            ["LIST:flight_ban"],
+        ]
+        as_csv = client.post(
+            "/v1/decisions/flight",
+            json={"subjects": ["c4", "c3"]},
+            headers={**auth, "Accept": "text/csv"},
+        )
+        got = {r["subject"]: r["key_factors"] for r in csv.DictReader(as_csv.text.splitlines())}
+        assert got == {"c4": "PARAMETER:debtor", "c3": ""}
+
+
+def test_stored_factors_are_digested_with_the_run(tmp_path: Path) -> None:
+    import duckdb
+    from tests.test_cli import cli
+
+    db = tmp_path / "f.duckdb"
+    _consequences(db)
+    con = duckdb.connect(str(db))
+    assert con.execute("SELECT count(*) FROM run_factors").fetchone() == (1,)
+    con.execute("UPDATE run_factors SET effect = -6")
+    con.close()
+    result = cli("verify", "--db", str(db))
+    assert result.exit_code == 1 and "run 1: its run_factors differs" in result.output
+
+
+def test_a_run_from_before_stored_factors_still_explains_and_the_next_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A format-9 database (runs without stored factors) is upgraded when opened: its
+    run verifies, its refusals take their factors from statements when asked, and the
+    next run is scored in full (not from it) and stores them."""
+    import duckdb
+
+    from socialrating.ledger import integrity, open_store
+    from socialrating.ledger.store import SCHEMA_VERSION
+    from socialrating.scoring import run as run_module
+
+    real = integrity.run_digests
+
+    def as_format_9(store: object, run_id: int) -> dict[str, object]:
+        return {k: v for k, v in real(store, run_id).items() if k != "run_factors"}  # type: ignore[arg-type]
+
+    db = tmp_path / "old.duckdb"
+    with monkeypatch.context() as m:
+        m.setattr(integrity, "run_digests", as_format_9)
+        m.setattr(run_module, "store_factors", lambda *a, **k: 0)
+        _consequences(db)
+    con = duckdb.connect(str(db))
+    con.execute("DROP TABLE run_factors")
+    con.execute("UPDATE runs SET stats = json_remove(stats, '$.factors')")
+    con.execute("UPDATE meta SET value = '9' WHERE key = 'schema'")
+    con.close()
+    with open_store(db) as store:
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == SCHEMA_VERSION
+        quick = decide_one(store, "c4", "flight", 1, explain=False)
+        assert quick.decision == "refused" and not quick.scored and quick.factors == []
+        asked = decide_one(store, "c4", "flight", 1)
+        assert asked.scored and [f.code for f in asked.factors] == ["PARAMETER:debtor"]
+        again = score_run(store, dt.date(2021, 6, 2))
+        assert again.incremental == {}  # in full: the old run stored no factors
+        assert decide_one(store, "c4", "flight", explain=False).factors == asked.factors
+    from tests.test_cli import ok
+
+    assert "ok" in ok("verify", "--db", str(db)).output.lower()
