@@ -186,3 +186,26 @@ def test_a_run_from_before_stored_factors_still_explains_and_the_next_is_full(
     from tests.test_cli import ok
 
     assert "ok" in ok("verify", "--db", str(db)).output.lower()
+
+
+def test_factors_read_from_a_statement_are_by_the_runs_rulebook(tmp_path: Path) -> None:
+    """Terms by grade take their factors from the statement as of the run's day, by the
+    rulebook the run scored by: a version installed since (here backdated, doubling every
+    deduction) does not change what an earlier run's decision says."""
+    from tests.conftest import DATA
+
+    from socialrating.ledger import activate_rulebook, open_store
+
+    db = tmp_path / "f.duckdb"
+    _consequences(db)
+    doubled = tmp_path / "consequences-2.yaml"
+    text = (DATA / "consequences.yaml").read_text().replace('version: "1"', 'version: "2"')
+    doubled.write_text(text.replace("points: -20,", "points: -40,"))
+    with open_store(db) as store:
+        activate_rulebook(store, load_rulebook(doubled), backdate="doubled")
+        before = decide_one(store, "c1", "loan", 1)  # terms for grade B: from the statement
+        assert before.decision == "terms" and before.scored
+        assert [(f.code, f.effect) for f in before.factors] == [("PARAMETER:unruly", -40)]
+        now = score_run(store, dt.date(2021, 6, 1))
+        after = decide_one(store, "c1", "loan", now.run_id)
+        assert [(f.code, f.effect) for f in after.factors] == [("PARAMETER:unruly", -80)]

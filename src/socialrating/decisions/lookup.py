@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
-from socialrating.ledger.rulebooks import stored_rulebook
+from socialrating.ledger.rulebooks import run_rulebook, stored_rulebook
 from socialrating.ledger.store import Store
 from socialrating.scoring.run_factors import factor_grades, stored_for, with_run_factors
 
@@ -118,8 +118,9 @@ def needs_score_factors(decision: Decision) -> bool:
 
 def with_score_factors(store: Store, decision: Decision) -> Decision:
     """``decision`` with the score's key factors after those of its lists, when a rule on
-    grades refused it or set terms (FCRA §609(f)): the subject's statement as of the run's
-    day gives them (one subject's entries, ``scoring/lookup``)."""
+    grades refused it or set terms (FCRA §609(f)) and the run stored none: the subject's
+    statement as of the run's day, by the run's rulebook, gives them (one subject's
+    entries, ``scoring/lookup``)."""
     if not needs_score_factors(decision):
         return decision
     import datetime as dt
@@ -129,5 +130,6 @@ def with_score_factors(store: Store, decision: Decision) -> Decision:
     from socialrating.scoring.statements import statement
 
     assert decision.as_of is not None
-    st = statement(store, decision.subject, dt.date.fromisoformat(decision.as_of))
+    rb = None if decision.run_id is None else run_rulebook(store, decision.run_id)
+    st = statement(store, decision.subject, dt.date.fromisoformat(decision.as_of), rb)
     return replace(decision, factors=refusal_factors(decision, st.key_factors), scored=True)

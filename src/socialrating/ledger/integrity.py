@@ -527,7 +527,7 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
     Raises:
         LedgerError: no such run.
     """
-    from socialrating.ledger.rulebooks import in_force, stored_rulebook
+    from socialrating.ledger.rulebooks import run_rulebook
     from socialrating.model import day_number
     from socialrating.scoring.compiled import bind, compiled
     from socialrating.scoring.run import SNAPSHOT_COLUMNS
@@ -540,12 +540,9 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
         last = store.scalar("SELECT max(run_id) FROM runs")
         held = f"its runs are 1 to {last}" if last else "it has no run yet"
         raise LedgerError(f"no run {run_id} in the database ({held})")
-    rulebook_hash, as_of, last_entry, subjects = row
+    _, as_of, last_entry, subjects = row
     day = day_number(as_of)
-    # The versions the run saw: those the ledger held at its last entry.
-    rb = in_force(store, day, int(last_entry))
-    if rb.hash != rulebook_hash:
-        rb = stored_rulebook(store, str(rulebook_hash))  # scored by a given rulebook
+    rb = run_rulebook(store, int(run_id))  # the versions the ledger held at its last entry
     # Plans are compiled (or read from the cache) before the views shadow the tables.
     scores = bind(compiled(store, rb, "scores"), day)
     lists = bind(compiled(store, rb, "run_lists"), day, None, int(run_id)) if rb.spec.lists else ""

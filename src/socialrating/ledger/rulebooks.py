@@ -267,6 +267,24 @@ def in_force(store: Store, day: int | dt.date, upto_entry: int | None = None) ->
     return with_earlier(store, stored_rulebook(store, versions[k][1]), versions, k)
 
 
+def run_rulebook(store: Store, run_id: int) -> RulebookHeader:
+    """The rulebook run ``run_id`` scored by, with the versions before it that valued older
+    records, as the ledger held them at the run's last entry (a version installed since,
+    even one backdated to before the run, is not the run's); a rulebook given to the run
+    (``score_run(rulebook=…)``) stands alone.
+
+    Raises:
+        NoSnapshot: no such run.
+    """
+    from socialrating.errors import NoSnapshot
+
+    row = store.one("SELECT rulebook_hash, as_of, last_entry FROM runs WHERE run_id = ?", [run_id])
+    if row is None:
+        raise NoSnapshot(f"no scoring run {run_id}")
+    rb = in_force(store, row[1], int(row[2]))
+    return rb if rb.hash == row[0] else stored_rulebook(store, str(row[0]))
+
+
 def version_on(versions: list[tuple[int, str]], day: int) -> int:
     """The position in ``versions`` (a ``timeline``) of the version in force on ``day``:
     the last to take effect by then; before the first, the first."""

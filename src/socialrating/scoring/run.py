@@ -165,28 +165,35 @@ def score_run(
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         rescored: dict[str, int] = {}
-        # The rows scored, kept for the key factors (which read what limited a grade).
         if base is None:
             sql = bind(compiled(store, rb, "scores"), day)
-            store.run(f"CREATE OR REPLACE TEMP TABLE {SCORED} AS {sql}")
-            rows = f"SELECT {SNAPSHOT_COLUMNS} FROM {SCORED}"
         else:
             n_scores, n_lists = choose(store, rb, base, day)
             rescored = {"base_run": base.run_id, "scores": n_scores, "lists": n_lists}
             sql = bind(compiled(store, rb, "scores@chosen"), day)
+        # The rows scored are kept for the key factors (they read what limited a grade),
+        # where a service may refuse by grade.
+        factors = any(refused_grades(rb).values())
+        scored = f"({sql})"
+        if factors:
             store.run(f"CREATE OR REPLACE TEMP TABLE {SCORED} AS {sql}")
+            scored = SCORED
+        rows = f"SELECT {SNAPSHOT_COLUMNS} FROM {scored}"
+        if base is not None:
             rows = f"""SELECT {SNAPSHOT_COLUMNS} FROM snapshot
                        ANTI JOIN {SCORES} USING (subject_id) WHERE run_id = {base.run_id}
-                       UNION ALL SELECT {SNAPSHOT_COLUMNS} FROM {SCORED}"""
+                       UNION ALL {rows}"""
         # In subject order: a look-up of one subject's row then reads one row group.
         store.run(
             f"INSERT INTO snapshot SELECT {run_id}, {SNAPSHOT_COLUMNS} FROM ({rows}) "
             "ORDER BY subject_id"
         )
-        if base is not None:
-            carry_factors(store, run_id, base.run_id, SCORES)
-        factored = store_factors(store, rb, run_id, day, SCORED)
-        store.run(f"DROP TABLE IF EXISTS {SCORED}")
+        factored = 0
+        if factors:
+            if base is not None:
+                carry_factors(store, run_id, base.run_id, SCORES)
+            factored = store_factors(store, rb, run_id, day, SCORED)
+            store.run(f"DROP TABLE {SCORED}")
         # Only the per-subject stage gains from it; elsewhere (the lists, keyed by list
         # and subject) each thread would allocate a table of every subject id.
         store.run("RESET perfect_ht_threshold")
