@@ -8,10 +8,10 @@ from pathlib import Path
 import pyarrow as pa
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from tests.conftest import feed
+from tests.conftest import TINY, feed
+from tests.scoring.test_run_factors import factors_are_the_statements, refusing
 
 from socialrating.ledger import activate_rulebook, open_store, register_subjects
-from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import score_run, statement
 
 SUBJECTS = ["C1", "C2", "C3", "O1"]
@@ -50,14 +50,13 @@ record = st.tuples(
     verify_first=st.booleans(),
 )
 def test_statements_sum_to_scores(
-    tiny: Rulebook,
     records: list[tuple[int, int, int, float, str, int]],
     as_of_offset: int,
     verify_first: bool,
 ) -> None:
     store = open_store(":memory:", create=True)
     try:
-        activate_rulebook(store, tiny)
+        activate_rulebook(store, refusing(TINY))  # stored key factors are checked too
         register_subjects(
             store, pa.table({"code": SUBJECTS, "kind": ["citizen"] * 3 + ["organisation"]})
         )
@@ -105,6 +104,7 @@ def test_statements_sum_to_scores(
                 # A line counts at most its own points, and nothing when it does not count.
                 assert abs(line.counted) <= abs(line.points)
                 assert line.counted == 0 or line.status.value == "counted"
+            factors_are_the_statements(store, run.run_id, as_of, code)
     finally:
         store.close()
 
@@ -154,7 +154,7 @@ def test_statements_sum_to_scores_with_pilot_mechanics(
 ) -> None:
     store = open_store(":memory:", create=True)
     try:
-        activate_rulebook(store, load_rulebook(PILOT))
+        activate_rulebook(store, refusing(PILOT))  # stored key factors are checked too
         register_subjects(
             store,
             pa.table({"code": PILOT_SUBJECTS, "kind": ["citizen", "citizen", "organisation"]}),
@@ -199,6 +199,7 @@ def test_statements_sum_to_scores_with_pilot_mechanics(
         }
         for code in PILOT_SUBJECTS:
             st_ = statement(store, code, as_of)
+            factors_are_the_statements(store, run.run_id, as_of, code)
             assert st_.total == st_.score
             assert st_.points_total == st_.points_score
             assert stored[code] == (st_.score, st_.grade, st_.points_score)

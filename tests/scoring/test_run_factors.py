@@ -14,7 +14,8 @@ from tests.scoring.test_golden import CASES, NAMES, _load, case_rulebook
 
 from socialrating.decisions.decider import load_decider
 from socialrating.decisions.lookup import decide_one
-from socialrating.rulebook import load_rulebook
+from socialrating.ledger import Store
+from socialrating.rulebook import Rulebook, load_rulebook, load_rulebook_from_bytes
 from socialrating.scoring import score_run, statement
 from socialrating.scoring.run_factors import refused_grades
 
@@ -22,18 +23,28 @@ NO_FACTORS = {"carrier-safety", "bands", "court-list"}
 EVERYONE = {"code": "everyone_refused", "subjects": "any", "otherwise": "refused"}
 
 
-def _refusing(tmp_path: Path, name: str) -> Path:
-    """The case's rulebook with a service that refuses every subject by grade."""
-    data = yaml.safe_load(case_rulebook(CASES / name).read_text())
+def refusing(path: Path) -> Rulebook:
+    """The rulebook at ``path`` with a service that refuses every subject by grade."""
+    data = yaml.safe_load(path.read_text())
     data.setdefault("services", []).append(EVERYONE)
-    path = tmp_path / "refusing.yaml"
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    text = yaml.safe_dump(data, sort_keys=False).encode()
+    return load_rulebook_from_bytes(str(path), text, None, b"")
+
+
+def factors_are_the_statements(store: Store, run_id: int, as_of: dt.date, code: str) -> int:
+    """Assert that run ``run_id``'s refusal of ``code`` by ``refusing``'s service carries
+    the key factors of its statement, read one by one and by a loaded decider; how many."""
+    want = statement(store, code, as_of).key_factors
+    one = decide_one(store, code, EVERYONE["code"], run_id, explain=False)
+    assert one.decision == "refused" and one.scored, code
+    assert one.factors == want, code
+    assert load_decider(store, run_id).decide(code, EVERYONE["code"]).factors == want, code
+    return len(want)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str) -> None:
-    rb = load_rulebook(_refusing(tmp_path, name))
+    rb = refusing(case_rulebook(CASES / name))
     assert all(refused_grades(rb).values())
     store, spec, _ = _load(tmp_path, CASES / name, rb)
     try:
@@ -41,15 +52,8 @@ def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str
         for check in spec["checks"]:
             as_of = dt.date.fromisoformat(str(check["as_of"]))
             run = score_run(store, as_of)  # incremental after the first check
-            decider = load_decider(store, run.run_id)
             for code in spec["subjects"]:
-                want = statement(store, code, as_of).key_factors
-                where = f"{name} as of {as_of}, {code}"
-                one = decide_one(store, code, EVERYONE["code"], run.run_id, explain=False)
-                assert one.decision == "refused" and one.scored, where
-                assert one.factors == want, where
-                assert decider.decide(code, EVERYONE["code"]).factors == want, where
-                seen += len(want)
+                seen += factors_are_the_statements(store, run.run_id, as_of, code)
         # Scored by measures alone, or by additions alone: no points against anyone.
         assert seen or name in NO_FACTORS, "the case has no key factors at all"
     finally:
