@@ -139,16 +139,21 @@ def test_a_batch_gives_each_refusal_its_key_factors(tmp_path: Path) -> None:
 
 def test_stored_factors_are_digested_with_the_run(tmp_path: Path) -> None:
     import duckdb
-    from tests.test_cli import cli
+    from tests.test_cli import cli, one_json
 
     db = tmp_path / "f.duckdb"
     _consequences(db)
+    again = one_json("verify", "--db", str(db), "--rescore", "1", "--json")["rescore"]
+    assert again["ok"] and (again["run_factors"], again["run_factors_differing"]) == (1, 0)
     con = duckdb.connect(str(db))
     assert con.execute("SELECT count(*) FROM run_factors").fetchone() == (1,)
     con.execute("UPDATE run_factors SET effect = -6")
     con.close()
     result = cli("verify", "--db", str(db))
     assert result.exit_code == 1 and "run 1: its run_factors differs" in result.output
+    # Computed again, the stored row is not what the run's inputs give (one row each way).
+    broken = cli("verify", "--db", str(db), "--rescore", "1")
+    assert "2 key factor row(s) differ" in broken.output, broken.output
 
 
 def test_a_run_from_before_stored_factors_still_explains_and_the_next_is_full(

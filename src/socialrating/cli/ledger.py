@@ -246,7 +246,8 @@ def _print_integrity(report: Any) -> None:
 
 def _print_rescore(r: Any) -> None:
     what = f"run {r.run_id} (as of {r.as_of}, {r.subjects:,} subjects"
-    what += f", {r.members:,} list members)" if r.members else ")"
+    what += f", {r.members:,} list members" if r.members else ""
+    what += f", {r.factors:,} key factors)" if r.factors else ")"
     if r.ok:
         out().print(styled(("ok", "green"), f": {what} computed again: the same"))
         return
@@ -254,7 +255,7 @@ def _print_rescore(r: Any) -> None:
         styled(
             ("broken", "bold red"),
             f": {what} computed again: {r.differing:,} subject(s) and "
-            f"{r.members_differing:,} list member row(s) differ"
-            + (f", e.g. {', '.join(r.examples)}" if r.examples else ""),
+            f"{r.members_differing:,} list member row(s) and {r.factors_differing:,} key "
+            "factor row(s) differ" + (f", e.g. {', '.join(r.examples)}" if r.examples else ""),
         )
     )

@@ -496,10 +496,13 @@ class RescoreReport:
     examples: list[str]
     members: int
     members_differing: int
+    factors: int = 0
+    """The key factor rows the run stored (``run_factors``), and how many differ."""
+    factors_differing: int = 0
 
     @property
     def ok(self) -> bool:
-        return not self.differing and not self.members_differing
+        return not self.differing and not self.members_differing and not self.factors_differing
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -511,6 +514,8 @@ class RescoreReport:
             "examples": self.examples,
             "list_members": self.members,
             "list_members_differing": self.members_differing,
+            "run_factors": self.factors,
+            "run_factors_differing": self.factors_differing,
         }
 
 
@@ -521,7 +526,8 @@ _MEMBER_COLUMNS = "list, subject_id, cause, entry_id, grade, via_subject"
 
 def rescore(store: Store, run_id: int) -> RescoreReport:
     """Compute run ``run_id`` again, in full, from the entries it saw (up to its last entry)
-    and the subjects it scored, and compare with its stored snapshot and list members.
+    and the subjects it scored, and compare with its stored snapshot, list members and
+    key factors.
     Reads only (temp views shadow the ledger's tables meanwhile).
 
     Raises:
@@ -531,6 +537,7 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
     from socialrating.model import day_number
     from socialrating.scoring.compiled import bind, compiled
     from socialrating.scoring.run import SNAPSHOT_COLUMNS
+    from socialrating.scoring.run_factors import factor_grades, refused_grades, store_factors
 
     row = store.one(
         "SELECT rulebook_hash, as_of, last_entry, subjects FROM runs WHERE run_id = ?",
@@ -546,6 +553,10 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
     # Plans are compiled (or read from the cache) before the views shadow the tables.
     scores = bind(compiled(store, rb, "scores"), day)
     lists = bind(compiled(store, rb, "run_lists"), day, None, int(run_id)) if rb.spec.lists else ""
+    # The key factors, where the run stored them (runs of format 9 did not).
+    factors = factor_grades(store, int(run_id)) is not None and any(refused_grades(rb).values())
+    if factors:
+        compiled(store, rb, "factors@chosen")
     main = store.main
     store.run(
         f"CREATE OR REPLACE TEMP VIEW entries AS SELECT * FROM {main}.entries "
@@ -557,9 +568,7 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
         f"{main}.subjects ORDER BY subject_id LIMIT {int(subjects)}))"
     )
     try:
-        store.run(
-            f"CREATE OR REPLACE TEMP TABLE rescored AS SELECT {SNAPSHOT_COLUMNS} FROM ({scores})"
-        )
+        store.run(f"CREATE OR REPLACE TEMP TABLE rescored AS {scores}")
         stored = f"SELECT {SNAPSHOT_COLUMNS} FROM {main}.snapshot WHERE run_id = {int(run_id)}"
         again = f"SELECT {SNAPSHOT_COLUMNS} FROM temp.rescored"
         differing = store.rows(
@@ -577,10 +586,23 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
                         UNION ALL (({redone}) EXCEPT ALL ({kept})))"""
                 )
             )
+        n_factors = factors_differing = 0
+        if factors:
+            store.run(f"CREATE OR REPLACE TEMP TABLE refactored AS FROM {main}.run_factors LIMIT 0")
+            store_factors(store, rb, int(run_id), day, "temp.rescored", into="temp.refactored")
+            kept = f"FROM {main}.run_factors WHERE run_id = {int(run_id)}"
+            n_factors = int(store.scalar(f"SELECT count(*) {kept}"))
+            factors_differing = int(
+                store.scalar(
+                    f"""SELECT count(*) FROM (({kept}) EXCEPT ALL (FROM temp.refactored)
+                        UNION ALL ((FROM temp.refactored) EXCEPT ALL ({kept})))"""
+                )
+            )
     finally:
         store.run("DROP VIEW IF EXISTS temp.entries")
         store.run("DROP VIEW IF EXISTS temp.subjects")
         store.run("DROP TABLE IF EXISTS temp.rescored")
+        store.run("DROP TABLE IF EXISTS temp.refactored")
     codes = [
         str(c)
         for (c,) in store.rows(
@@ -589,5 +611,13 @@ def rescore(store: Store, run_id: int) -> RescoreReport:
         )
     ]
     return RescoreReport(
-        int(run_id), str(as_of), int(subjects), len(differing), codes, members, members_differing
+        int(run_id),
+        str(as_of),
+        int(subjects),
+        len(differing),
+        codes,
+        members,
+        members_differing,
+        n_factors,
+        factors_differing,
     )

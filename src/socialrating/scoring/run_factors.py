@@ -63,9 +63,13 @@ def _may_refuse(service: Service, grade: str) -> bool:
     return service.otherwise == "refused"
 
 
-def store_factors(store: Store, rb: RulebookHeader, run_id: int, day: int, scored: str) -> int:
+def store_factors(
+    store: Store, rb: RulebookHeader, run_id: int, day: int, scored: str, into: str = "run_factors"
+) -> int:
     """Store run ``run_id``'s key factors of the subjects in ``scored`` (a table of the
-    scores plan's rows) whose grade a service may refuse. Returns how many subjects."""
+    scores plan's rows) whose grade a service may refuse, in ``into`` (a table of
+    ``run_factors``'s columns: ``verify --rescore`` computes them apart). Returns how many
+    subjects."""
     from socialrating.scoring.compiled import bind, compiled
     from socialrating.scoring.factor_plan import DAY_KEY
 
@@ -89,7 +93,7 @@ def store_factors(store: Store, rb: RulebookHeader, run_id: int, day: int, score
     )
     code = "coalesce(r.code, '#' || p.parameter_id)"
     store.run(
-        f"""INSERT INTO run_factors
+        f"""INSERT INTO {into}
         WITH c AS (
             SELECT n.subject_id, s.kind, n.score, n.points_score, n.contagion,
                    n.direct_grade, n.limited_by, n.score_grade
