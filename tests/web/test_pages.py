@@ -168,6 +168,7 @@ def test_the_reviewer_voids_and_the_decision_changes(
     assert 'data-testid="decision">refused<' in before
     answer = before.split('id="answer"')[1].split("</section>")[0]
     assert "score" not in answer.replace("scoring run", "") and "entry" not in answer
+    assert 'data-testid="key-factors"' in answer and "<code>LIST:debtors</code>" in answer
     # c2 appeals its debt; the reviewer voids it.
     sign_in(browser, keys["c2"])
     page = browser.get("/subjects/c2").text
