@@ -316,6 +316,14 @@ def test_demo_is_idempotent_and_verifies(tmp_path: Path) -> None:
     assert (doc["ok"], doc["entries"]) == (True, first["stored"] + 1)  # + the activation
 
 
+def test_a_demo_nations_organisations_scale_with_its_citizens(tmp_path: Path) -> None:
+    db = str(tmp_path / "small.duckdb")
+    common = ["--db", db, "--rulebook", str(TINY), "--days", "10"]
+    assert one_json("demo", *common, "--citizens", "250")["subjects"] == 250 + 25
+    text = ok("demo", "--help").stdout
+    assert "one for every 10 citizens" in " ".join(text.split())
+
+
 def test_demo_draws_contacts_for_the_rulebooks_contagion(tmp_path: Path) -> None:
     from tests.conftest import DATA
 

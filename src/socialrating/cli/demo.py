@@ -12,6 +12,9 @@ from socialrating.cli.app import app
 from socialrating.cli.common import Db, Json, emit, err, handles_errors, out
 from socialrating.cli.help import Command
 
+ORGANISATIONS_PER = 10
+"""Citizens per organisation in a demo nation, unless told otherwise (10,000 for 100,000)."""
+
 
 @app.command(cls=Command)
 @handles_errors
@@ -20,7 +23,12 @@ def demo(
     citizens: Annotated[
         int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
     ] = 100_000,
-    organisations: Annotated[int, typer.Option(min=0, metavar="N", help="Organisations.")] = 10_000,
+    organisations: Annotated[
+        int | None,
+        typer.Option(
+            min=0, metavar="N", help="Organisations [default: one for every 10 citizens]."
+        ),
+    ] = None,
     days: Annotated[
         int,
         typer.Option(min=1, max=3650, metavar="N", help="Days of records from the effective date."),
@@ -38,7 +46,7 @@ def demo(
     config = DemoConfig(
         db=db,
         citizens=citizens,
-        organisations=organisations,
+        organisations=citizens // ORGANISATIONS_PER if organisations is None else organisations,
         days=days,
         seed=seed,
         rulebook=rulebook or Path(settings.RULEBOOK.value()),
