@@ -13,6 +13,7 @@ from socialrating.cli import (
     rulebook,
     scoring,
     service,
+    simulate,
 )
 from socialrating.cli.app import app
 
@@ -27,6 +28,7 @@ __all__ = [
     "rulebook",
     "scoring",
     "service",
+    "simulate",
 ]
 
 

@@ -1,0 +1,86 @@
+"""`socialrating simulate`: a synthetic nation lived week by week, written as a time series."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from socialrating import settings
+from socialrating.cli.app import app
+from socialrating.cli.common import Json, emit, err, handles_errors, out, table
+from socialrating.cli.help import Command
+
+
+@app.command(cls=Command)
+@handles_errors
+def simulate(
+    out_dir: Annotated[
+        Path,
+        typer.Option(
+            "--out", metavar="DIR", help="Folder for the series (and the ledger, unless --db)."
+        ),
+    ],
+    citizens: Annotated[
+        int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
+    ] = 10_000,
+    organisations: Annotated[
+        int | None,
+        typer.Option(
+            min=0, metavar="N", help="Organisations [default: one for every 10 citizens]."
+        ),
+    ] = None,
+    days: Annotated[
+        int,
+        typer.Option(min=1, max=3650, metavar="N", help="Days to live, from the effective date."),
+    ] = 365,
+    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the random generator.")] = 2021,
+    rulebook: Annotated[
+        Path | None, typer.Option(metavar="FILE", help="Rulebook [default: the seed].")
+    ] = None,
+    db: Annotated[
+        str | None, typer.Option(metavar="FILE", help="Ledger [default: DIR/ledger.duckdb].")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """Live a synthetic nation week by week: each week's records go through the ledger's
+    ingest and a scoring run; the grades, list sizes, refusals per service and contagion
+    of every week are written to DIR/series.parquet. The same seed gives the same series."""
+    from socialrating.cli.demo import ORGANISATIONS_PER
+    from socialrating.simulate.series import SimulationConfig
+    from socialrating.simulate.series import simulate as live
+
+    config = SimulationConfig(
+        out=out_dir,
+        rulebook=rulebook or Path(settings.RULEBOOK.value()),
+        citizens=citizens,
+        organisations=citizens // ORGANISATIONS_PER if organisations is None else organisations,
+        days=days,
+        seed=seed,
+        db=db,
+    )
+    result = live(config, console=None if as_json else err())
+    if as_json:
+        emit(result.as_dict())
+        return
+    run = result.run
+    out().print(
+        f"simulate: {result.subjects:,} subjects, {result.weeks} weeks to {run.as_of}, "
+        f"{result.stored:,} new entries ({result.duplicates:,} already in {config.ledger})"
+    )
+    shown = table("week's end", "records", *(run.lists or {}))
+    import pyarrow.parquet as pq
+
+    series = pq.read_table(result.series).to_pylist()
+    for week in sorted({r["week"] for r in series})[-4:]:  # the last four weeks
+        mine = [r for r in series if r["week"] == week]
+        arrived = sum(r["value"] for r in mine if r["series"] == "records")
+        sizes = {r["key"]: r["value"] for r in mine if r["series"] == "list"}
+        shown.add_row(
+            str(mine[0]["week_end"]), f"{arrived:,}", *(f"{sizes[k]:,}" for k in run.lists)
+        )
+    out().print(shown)
+    out().print(
+        f"series: {result.series} (one row per week and figure; read it with any Parquet reader)"
+    )

@@ -1,0 +1,85 @@
+"""`socialrating simulate`: a nation lived week by week through the ledger and the plan;
+the same seed gives the same series, another seed another; the series agrees with the
+runs it was read from."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow.parquet as pq
+import pytest
+from tests.conftest import DATA
+from tests.test_cli import cli, one_json
+
+from socialrating.ledger import open_store
+from socialrating.simulate.series import SERIES_SCHEMA, SimulationConfig, simulate
+
+RULEBOOK = DATA / "consequences.yaml"  # lists, joint punishment and services
+
+
+def _live(out: Path, seed: int) -> SimulationConfig:
+    config = SimulationConfig(
+        out=out, rulebook=RULEBOOK, citizens=300, organisations=30, days=17, seed=seed
+    )
+    simulate(config)
+    return config
+
+
+@pytest.fixture(scope="module")
+def lived(tmp_path_factory: pytest.TempPathFactory) -> SimulationConfig:
+    return _live(tmp_path_factory.mktemp("sim") / "a", seed=5)
+
+
+def test_the_same_seed_gives_the_same_series_and_another_seed_another(
+    lived: SimulationConfig, tmp_path: Path
+) -> None:
+    first = pq.read_table(lived.out / "series.parquet")
+    assert first.schema == SERIES_SCHEMA
+    again = pq.read_table(_live(tmp_path / "b", seed=5).out / "series.parquet")
+    assert again.equals(first)
+    other = pq.read_table(_live(tmp_path / "c", seed=6).out / "series.parquet")
+    assert not other.equals(first)
+
+
+def test_the_series_is_what_each_weeks_run_stored(lived: SimulationConfig) -> None:
+    rows = pq.read_table(lived.out / "series.parquet").to_pylist()
+    weeks = sorted({r["week"] for r in rows})
+    assert weeks == [1, 2, 3]  # 17 days: two weeks and three days
+    with open_store(lived.ledger, read_only=True) as store:
+        runs = store.rows("SELECT run_id, as_of FROM runs ORDER BY run_id")
+        assert [str(as_of) for _, as_of in runs] == ["2021-01-07", "2021-01-14", "2021-01-17"]
+        records = store.scalar("SELECT count(*) FROM entries WHERE kind = 1")
+        assert records == sum(r["value"] for r in rows if r["series"] == "records")
+        kinds = dict(store.rows("SELECT kind, count(*) FROM subjects GROUP BY 1"))
+        for week, (run_id, _) in zip(weeks, runs, strict=True):
+            mine = [r for r in rows if r["week"] == week]
+            sizes = dict(
+                store.rows(
+                    "SELECT list, count(*) FROM list_members WHERE run_id = ? GROUP BY 1", [run_id]
+                )
+            )
+            lists = {r["key"]: r["value"] for r in mine if r["series"] == "list"}
+            assert lists == {code: sizes.get(code, 0) for code in lists}
+            assert set(lists) == {"debtors", "flight_ban", "blacklist", "rep_ban"}
+            for kind, n in kinds.items():
+                graded = [r["value"] for r in mine if r["series"] == "grade" and r["kind"] == kind]
+                assert sum(graded) == n
+            # Refusals are counted among the subjects each service is for.
+            refused = {r["key"]: r for r in mine if r["series"] == "refused"}
+            assert refused["bidding"]["kind"] == "organisation"
+            assert refused["bidding"]["value"] <= kinds["organisation"]
+            assert refused["bidding"]["value"] == lists["blacklist"]
+
+
+def test_the_command_says_what_it_did_and_refuses_bad_input(tmp_path: Path) -> None:
+    out = tmp_path / "sim"
+    args = ["simulate", "--out", str(out), "--rulebook", str(RULEBOOK), "--days", "8"]
+    doc = one_json(*args, "--citizens", "120", "--json")
+    assert (doc["subjects"], doc["weeks"]) == (132, 2)  # one organisation per 10 citizens
+    assert doc["series"] == str(out / "series.parquet") and doc["stored"] > 0
+    text = cli(*args, "--citizens", "120").output
+    assert "simulate: 132 subjects, 2 weeks to 2021-01-08, 0 new entries" in text  # again
+    bad = cli("simulate", "--out", str(out), "--days", "0")
+    assert bad.exit_code == 2 and "--days" in bad.output
+    missing = cli("simulate", "--citizens", "10")
+    assert missing.exit_code == 2 and "--out" in missing.output
