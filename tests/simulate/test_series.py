@@ -83,3 +83,24 @@ def test_the_command_says_what_it_did_and_refuses_bad_input(tmp_path: Path) -> N
     assert bad.exit_code == 2 and "--days" in bad.output
     missing = cli("simulate", "--citizens", "10")
     assert missing.exit_code == 2 and "--out" in missing.output
+
+
+def test_the_report_shows_each_figure_as_a_chart_and_a_table(lived: SimulationConfig) -> None:
+    """report.html stands alone (no script, no link to fetch) and has, per figure, an SVG
+    chart with a label and the same numbers in a table."""
+    page = (lived.out / "report.html").read_text(encoding="utf-8")
+    assert "<script" not in page and "http://" not in page.replace("http://www.w3.org", "")
+    for heading in ("Citizens by grade", "Organisations by grade", "List sizes",
+                    "Refusals per service"):  # fmt: skip
+        assert f"<h2>{heading}</h2>" in page, heading
+        assert f'<figure role="img" aria-label="{heading}"><svg' in page, heading
+    assert page.count("<table>") == page.count("<figure") >= 4
+    rows = pq.read_table(lived.out / "series.parquet").to_pylist()
+    last = max(r["week_end"] for r in rows)
+    flights = next(
+        r["value"]
+        for r in rows
+        if r["week_end"] == last and (r["series"], r["key"]) == ("list", "flight_ban")
+    )
+    lists = page.split("<h2>List sizes</h2>")[1].split("</table>")[0]
+    assert f"<tr><td>{last}</td>" in lists and f"<td>{flights:,}</td>" in lists

@@ -46,7 +46,8 @@ def simulate(
 ) -> None:
     """Live a synthetic nation week by week: each week's records go through the ledger's
     ingest and a scoring run; the grades, list sizes, refusals per service and contagion
-    of every week are written to DIR/series.parquet. The same seed gives the same series."""
+    of every week are written to DIR/series.parquet, and shown in DIR/report.html. The
+    same seed gives the same series."""
     from socialrating.cli.demo import ORGANISATIONS_PER
     from socialrating.simulate.series import SimulationConfig
     from socialrating.simulate.series import simulate as live
@@ -81,6 +82,5 @@ def simulate(
             str(mine[0]["week_end"]), f"{arrived:,}", *(f"{sizes[k]:,}" for k in run.lists)
         )
     out().print(shown)
-    out().print(
-        f"series: {result.series} (one row per week and figure; read it with any Parquet reader)"
-    )
+    out().print(f"series: {result.series} (one row per week and figure, Parquet)")
+    out().print(f"report: {result.report} (charts and tables; open it in a browser)")

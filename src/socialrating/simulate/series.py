@@ -5,7 +5,8 @@ what the system did that week is written down as a time series.
 The series (``series.parquet`` in the output folder) is long and tidy: one row per week,
 ``series`` and ``key`` (for example ``grade``/``D`` for citizens, ``list``/``flight_ban``,
 ``refused``/``flight``, ``contagion``/``lowered``), and the ``value`` that week. The same
-seed gives the same series; the ledger is ``ledger.duckdb`` beside it unless told.
+seed gives the same series; the ledger is ``ledger.duckdb`` beside it unless told, and
+``report.html`` shows the series in charts and tables (``report``).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from socialrating.scoring import RunResult, score_run
 from socialrating.simulate.demo import _progress
 from socialrating.simulate.life import batches, draw_records
 from socialrating.simulate.nation import make_nation
+from socialrating.simulate.report import REPORT, write_report
 
 SERIES = "series.parquet"
 SERIES_SCHEMA = pa.schema(
@@ -75,6 +77,7 @@ class SimulationResult:
     weeks: int
     run: RunResult
     series: Path
+    report: Path
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -84,6 +87,7 @@ class SimulationResult:
             "weeks": self.weeks,
             "run": self.run.as_dict(),
             "series": str(self.series),
+            "report": str(self.report),
         }
 
 
@@ -129,7 +133,14 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
     import pyarrow.parquet as pq
 
     pq.write_table(pa.Table.from_pylist(rows, schema=SERIES_SCHEMA), path)
-    return SimulationResult(nation.subjects.num_rows, stored, duplicates, len(ends), run, path)
+    title = (
+        f"{rb.spec.name} {rb.spec.version}: {config.citizens:,} citizens and "
+        f"{config.organisations:,} organisations, {len(ends)} weeks (seed {config.seed})"
+    )
+    report = write_report(rows, config.out / REPORT, title)
+    return SimulationResult(
+        nation.subjects.num_rows, stored, duplicates, len(ends), run, path, report
+    )
 
 
 def _figures(

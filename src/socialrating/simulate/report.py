@@ -1,0 +1,65 @@
+"""The simulation's report: one self-contained HTML file (``report.html`` beside the
+series) with a chart per figure over the weeks (SVG, drawn by Altair and vl-convert as the
+web pages' charts are) and, under each, the same numbers in a table."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+from typing import Any
+
+REPORT = "report.html"
+
+SECTIONS = (
+    ("grade", "citizen", "Citizens by grade", "citizens"),
+    ("grade", "organisation", "Organisations by grade", "organisations"),
+    ("list", "", "List sizes", "members"),
+    ("refused", None, "Refusals per service", "refused"),
+    ("contagion", "", "Contagion", "subjects"),
+)
+"""Each section: the series, the kind of subject it is about (None: any), its title and
+what its values count."""
+
+
+def write_report(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
+    """Write the report of the series ``rows`` (``series.SERIES_SCHEMA``) to ``path``."""
+    from socialrating.web.charts import lines
+
+    parts = [
+        "<!doctype html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        f"<title>{html.escape(title)}</title>",
+        "<style>body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;"
+        "padding:0 1rem}table{border-collapse:collapse;font-size:.85rem}"
+        "td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}"
+        "th:first-child,td:first-child{text-align:left}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+    ]
+    for series, kind, heading, counted in SECTIONS:
+        mine = [
+            {"week": str(r["week_end"]), "key": r["key"], counted: r["value"]}
+            for r in rows
+            if r["series"] == series and (kind is None or r["kind"] == kind)
+        ]
+        if not mine:
+            continue
+        parts.append(f"<h2>{html.escape(heading)}</h2>")
+        chart = lines(mine, "week", counted, "key", heading)
+        parts.append(f'<figure role="img" aria-label="{html.escape(heading)}">{chart}</figure>')
+        parts.append(_table(mine, counted))
+    parts.append("</body></html>")
+    path.write_text("\n".join(parts), encoding="utf-8")
+    return path
+
+
+def _table(rows: list[dict[str, Any]], counted: str) -> str:
+    """The rows as a table: a row per week's end, a column per key."""
+    keys = list(dict.fromkeys(str(r["key"]) for r in rows))
+    weeks = list(dict.fromkeys(str(r["week"]) for r in rows))
+    value = {(str(r["week"]), str(r["key"])): r[counted] for r in rows}
+    head = "".join(f"<th>{html.escape(k)}</th>" for k in keys)
+    body = "".join(
+        f"<tr><td>{w}</td>" + "".join(f"<td>{value.get((w, k), 0):,}</td>" for k in keys) + "</tr>"
+        for w in weeks
+    )
+    return f"<table><thead><tr><th>week's end</th>{head}</tr></thead><tbody>{body}</tbody></table>"
