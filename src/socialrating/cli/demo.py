@@ -13,7 +13,23 @@ from socialrating.cli.common import Db, Json, emit, err, handles_errors, out
 from socialrating.cli.help import Command
 
 ORGANISATIONS_PER = 10
-"""Citizens per organisation in a demo nation, unless told otherwise (10,000 for 100,000)."""
+"""Citizens per organisation in a synthetic nation, unless told otherwise (10,000 for
+100,000)."""
+
+# The options of a synthetic nation (`demo`, `simulate`).
+Organisations = Annotated[
+    int | None,
+    typer.Option(min=0, metavar="N", help="Organisations [default: one for every 10 citizens]."),
+]
+Seed = Annotated[int, typer.Option(metavar="N", help="Seed of the random generator.")]
+NationRulebook = Annotated[
+    Path | None, typer.Option(metavar="FILE", help="Rulebook [default: the seed].")
+]
+
+
+def organisations_for(citizens: int, organisations: int | None) -> int:
+    """The organisations of a nation of ``citizens``: as told, else one for every 10."""
+    return citizens // ORGANISATIONS_PER if organisations is None else organisations
 
 
 @app.command(cls=Command)
@@ -23,20 +39,13 @@ def demo(
     citizens: Annotated[
         int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
     ] = 100_000,
-    organisations: Annotated[
-        int | None,
-        typer.Option(
-            min=0, metavar="N", help="Organisations [default: one for every 10 citizens]."
-        ),
-    ] = None,
+    organisations: Organisations = None,
     days: Annotated[
         int,
         typer.Option(min=1, max=3650, metavar="N", help="Days of records from the effective date."),
     ] = 365,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the random generator.")] = 2021,
-    rulebook: Annotated[
-        Path | None, typer.Option(metavar="FILE", help="Rulebook [default: the seed].")
-    ] = None,
+    seed: Seed = 2021,
+    rulebook: NationRulebook = None,
     as_json: Json = False,
 ) -> None:
     """Generate a synthetic nation, ingest a year of its records, score it and show its grades."""
@@ -46,7 +55,7 @@ def demo(
     config = DemoConfig(
         db=db,
         citizens=citizens,
-        organisations=citizens // ORGANISATIONS_PER if organisations is None else organisations,
+        organisations=organisations_for(citizens, organisations),
         days=days,
         seed=seed,
         rulebook=rulebook or Path(settings.RULEBOOK.value()),

@@ -10,6 +10,7 @@ import typer
 from socialrating import settings
 from socialrating.cli.app import app
 from socialrating.cli.common import Json, emit, err, handles_errors, out, table
+from socialrating.cli.demo import NationRulebook, Organisations, Seed, organisations_for
 from socialrating.cli.help import Command
 
 
@@ -25,20 +26,13 @@ def simulate(
     citizens: Annotated[
         int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
     ] = 10_000,
-    organisations: Annotated[
-        int | None,
-        typer.Option(
-            min=0, metavar="N", help="Organisations [default: one for every 10 citizens]."
-        ),
-    ] = None,
+    organisations: Organisations = None,
     days: Annotated[
         int,
         typer.Option(min=1, max=3650, metavar="N", help="Days to live, from the effective date."),
     ] = 365,
-    seed: Annotated[int, typer.Option(metavar="N", help="Seed of the random generator.")] = 2021,
-    rulebook: Annotated[
-        Path | None, typer.Option(metavar="FILE", help="Rulebook [default: the seed].")
-    ] = None,
+    seed: Seed = 2021,
+    rulebook: NationRulebook = None,
     db: Annotated[
         str | None, typer.Option(metavar="FILE", help="Ledger [default: DIR/ledger.duckdb].")
     ] = None,
@@ -48,7 +42,6 @@ def simulate(
     ingest and a scoring run; the grades, list sizes, refusals per service and contagion
     of every week are written to DIR/series.parquet, and shown in DIR/report.html. The
     same seed gives the same series."""
-    from socialrating.cli.demo import ORGANISATIONS_PER
     from socialrating.simulate.series import SimulationConfig
     from socialrating.simulate.series import simulate as live
 
@@ -56,7 +49,7 @@ def simulate(
         out=out_dir,
         rulebook=rulebook or Path(settings.RULEBOOK.value()),
         citizens=citizens,
-        organisations=citizens // ORGANISATIONS_PER if organisations is None else organisations,
+        organisations=organisations_for(citizens, organisations),
         days=days,
         seed=seed,
         db=db,

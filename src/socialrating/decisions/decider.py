@@ -137,7 +137,12 @@ class Decider:
             contagion=int(self.contagion[i]),
         ).by(self.run_id, self.as_of)
         return with_run_factors(
-            decision, self.rulebook, kind, grade, self.factor_grades, lambda: self._factors(i)
+            decision,
+            self.rulebook,
+            kind,
+            grade,
+            lambda: self.factor_grades,
+            lambda: self._factors(i),
         )
 
     def _factors(self, i: int) -> list[dict[str, Any]]:

@@ -100,7 +100,7 @@ def decide_one(
         rb,
         kind,
         str(grade),
-        factor_grades(store, run),
+        lambda: factor_grades(store, run),
         lambda: stored_for(store, run, subject_id),
     )
     return with_score_factors(store, decision) if explain else decision
@@ -109,11 +109,7 @@ def decide_one(
 def needs_score_factors(decision: Decision) -> bool:
     """A refusal or terms by a rule on grades, without the score's key factors yet (a
     refusal from a run carries those the run stored)."""
-    return (
-        not decision.scored
-        and decision.decision != "allowed"
-        and any(r.code.startswith("GRADE:") for r in decision.reasons)
-    )
+    return not decision.scored and decision.decision != "allowed" and decision.by_grade
 
 
 def with_score_factors(store: Store, decision: Decision) -> Decision:

@@ -91,6 +91,12 @@ class Decision:
     """Whether ``factors`` hold the score's key factors where the decision needs them (a
     refusal or terms by grade): from a statement or the run, not its lists' alone."""
 
+    @property
+    def by_grade(self) -> bool:
+        """Whether a rule on grades (or none, ``otherwise``) decided it: its reasons name
+        the grade."""
+        return any(r.code.startswith("GRADE:") for r in self.reasons)
+
     def as_dict(self) -> dict[str, object]:
         return {
             "subject": self.subject,

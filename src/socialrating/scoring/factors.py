@@ -122,6 +122,6 @@ def refusal_factors(decision: Decision, score: list[Factor]) -> list[Factor]:
     if decision.decision == "allowed":
         return []
     found = list(decision.factors)
-    if any(r.code.startswith("GRADE:") for r in decision.reasons):
+    if decision.by_grade:
         found += score
     return found[:MAX_FACTORS]

@@ -187,22 +187,21 @@ def with_run_factors(
     rb: RulebookHeader,
     kind: str,
     grade: str,
-    grades: dict[str, list[str]] | None,
+    grades: Callable[[], dict[str, list[str]] | None],
     rows: Callable[[], list[dict[str, Any]]],
 ) -> Decision:
     """``decision`` with the score's key factors the run stored (``rows`` reads them), when
     it is a refusal by a rule on grades of a subject whose grade the run stored them for
-    (``grades``: ``factor_grades``); else as it is."""
+    (``grades`` gives those: ``factor_grades``); else as it is. Neither is read for
+    another decision."""
     from dataclasses import replace
 
     from socialrating.scoring.factors import refusal_factors
 
-    if (
-        grades is None
-        or decision.decision != "refused"
-        or grade not in grades.get(kind, [])
-        or not any(r.code.startswith("GRADE:") for r in decision.reasons)
-    ):
+    if decision.decision != "refused" or not decision.by_grade:
+        return decision
+    stored = grades()
+    if stored is None or grade not in stored.get(kind, []):
         return decision
     score = factors_from_rows(rb, rows())
     return replace(decision, factors=refusal_factors(decision, score), scored=True)
