@@ -24,7 +24,7 @@ from tests.conftest import ROOT, SEED
 from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.rulebook.schema import Band, Parameter
 from socialrating.rulebook.seedfacts import ORGANISATION_AREAS, doc_blocks, seed_facts
-from socialrating.simulate.life import CONTACTS_PER_YEAR
+from socialrating.simulate.scenario import DEFAULT_SCENARIO, load_scenario
 
 DOC = ROOT / "docs" / "rulebook.md"
 README = ROOT / "README.md"
@@ -683,7 +683,7 @@ CLAIMS = [
     ),
     Claim(
         r"In the demo \((\d+) contact records a citizen a year",
-        lambda s: (CONTACTS_PER_YEAR,),
+        lambda s: (load_scenario(DEFAULT_SCENARIO).records.contacts_per_year,),
     ),
 ]
 

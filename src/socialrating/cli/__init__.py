@@ -6,6 +6,7 @@ command, so ``socialrating --help`` starts without loading DuckDB, Ibis or Arrow
 
 from socialrating.cli import (
     appeals,
+    calibrate,
     decisions,
     demo,
     ledger,
@@ -20,6 +21,7 @@ from socialrating.cli.app import app
 __all__ = [
     "app",
     "appeals",
+    "calibrate",
     "decisions",
     "demo",
     "ledger",

@@ -9,7 +9,7 @@ import typer
 
 from socialrating import settings
 from socialrating.cli.app import app
-from socialrating.cli.common import Db, Json, emit, err, handles_errors, out
+from socialrating.cli.common import Db, Json, emit, err, handles_errors, out, table
 from socialrating.cli.help import Command
 
 ORGANISATIONS_PER = 10
@@ -24,6 +24,15 @@ Organisations = Annotated[
 Seed = Annotated[int, typer.Option(metavar="N", help="Seed of the random generator.")]
 NationRulebook = Annotated[
     Path | None, typer.Option(metavar="FILE", help="Rulebook [default: the seed].")
+]
+ScenarioFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--scenario",
+        metavar="FILE",
+        help="Scenario: the nation's rates and responses [default: scenarios/nation.yaml, "
+        "calibrated, for the seed; built-in rates for another rulebook].",
+    ),
 ]
 
 
@@ -46,9 +55,12 @@ def demo(
     ] = 365,
     seed: Seed = 2021,
     rulebook: NationRulebook = None,
+    scenario: ScenarioFile = None,
     as_json: Json = False,
 ) -> None:
-    """Generate a synthetic nation, ingest a year of its records, score it and show its grades."""
+    """Generate a synthetic nation, live a year of its records through the ledger in
+    quarters (a scoring run at the end of each, which the next quarter's conduct responds
+    to), and show its grades and lists beside the published list shares."""
     from socialrating.cli.scoring import print_run
     from socialrating.simulate.demo import DemoConfig, run_demo
 
@@ -59,6 +71,7 @@ def demo(
         days=days,
         seed=seed,
         rulebook=rulebook or Path(settings.RULEBOOK.value()),
+        scenario=scenario,
     )
     result = run_demo(config, console=None if as_json else err())
     if as_json:
@@ -74,6 +87,7 @@ def demo(
             f"{result.run.as_of}; its figures:"
         )
     print_run(result.run)
+    print_targets(result.targets, result.run.run_id, db, config.citizens)
     if result.examples:
         where = "" if db == settings.DB.default else f" --db {db}"
         out().print(
@@ -82,3 +96,18 @@ def demo(
                 f"socialrating show {c}{where} --as-of {result.run.as_of}" for c in result.examples
             )
         )
+
+
+def print_targets(targets: dict[str, float], run_id: int, db: str, citizens: int) -> None:
+    """The lists' shares of citizens beside the scenario's targets (the published ones)."""
+    from socialrating.ledger import open_store
+    from socialrating.simulate.calibrate import list_shares
+
+    if not targets:
+        return
+    with open_store(db, read_only=True) as store:
+        shares = list_shares(store, run_id, citizens, list(targets))
+    shown = table("list", "share of citizens", "published", "ratio")
+    for code, target in targets.items():
+        shown.add_row(code, f"{shares[code]:.3%}", f"{target:.3%}", f"{shares[code] / target:.2f}")
+    out().print(shown)

@@ -27,7 +27,7 @@ METAVARS: dict[Any, str] = {
 ORDER = (
     "rulebook", "init", "subjects", "institutions", "parameters", "ingest", "verify",
     "score", "runs", "file", "show", "appeals", "review", "check", "check-batch", "lists",
-    "keys", "serve", "demo", "simulate", "check", "schema", "import", "create", "list", "revoke",
+    "keys", "serve", "demo", "simulate", "calibrate", "check", "schema", "import", "create", "list", "revoke",
 )  # fmt: skip
 
 

@@ -10,7 +10,13 @@ import typer
 from socialrating import settings
 from socialrating.cli.app import app
 from socialrating.cli.common import Json, emit, err, handles_errors, out, table
-from socialrating.cli.demo import NationRulebook, Organisations, Seed, organisations_for
+from socialrating.cli.demo import (
+    NationRulebook,
+    Organisations,
+    ScenarioFile,
+    Seed,
+    organisations_for,
+)
 from socialrating.cli.help import Command
 
 
@@ -33,6 +39,18 @@ def simulate(
     ] = 365,
     seed: Seed = 2021,
     rulebook: NationRulebook = None,
+    scenario: ScenarioFile = None,
+    responses: Annotated[
+        bool | None,
+        typer.Option(
+            "--responses/--no-responses",
+            help="Whether people respond to the system [default: as the scenario says]; "
+            "run both to compare.",
+        ),
+    ] = None,
+    step_days: Annotated[
+        int, typer.Option(min=1, max=3650, metavar="N", help="Days between scoring runs.")
+    ] = 7,
     db: Annotated[
         str | None, typer.Option(metavar="FILE", help="Ledger [default: DIR/ledger.duckdb].")
     ] = None,
@@ -53,6 +71,9 @@ def simulate(
         days=days,
         seed=seed,
         db=db,
+        scenario=scenario,
+        step_days=step_days,
+        responses=responses,
     )
     result = live(config, console=None if as_json else err())
     if as_json:

@@ -502,15 +502,28 @@ _TEMPORARY = (
 # DuckDB's memory while a batch is staged, checked and appended. Past it, staged rows,
 # sorts and joins spill to DuckDB's temporary directory, so a batch of any size fits.
 INGEST_MEMORY = "256MB"
+INDEX_BYTES_PER_ENTRY = 40
+"""What the index of entries by subject takes in memory, per entry, at most (about 26
+bytes measured). DuckDB keeps an index it changes in memory and cannot spill it, so the
+bound of a batch grows by it: at 256 MB alone, the second large batch into a ledger of
+ten million entries ran out of memory."""
+
+
+def ingest_limit(store: Store) -> str:
+    """The memory bound of one batch: INGEST_MEMORY, and the index of the ledger's entries."""
+    entries = int(store.scalar("SELECT count(*) FROM entries") or 0)
+    return f"{int(_bytes(INGEST_MEMORY) + INDEX_BYTES_PER_ENTRY * entries)}B"
 
 
 @contextmanager
-def bounded_memory(store: Store, limit: str = INGEST_MEMORY) -> Iterator[None]:
-    """DuckDB's memory limit lowered to ``limit`` for the block, then reset.
+def bounded_memory(store: Store, limit: str | None = None) -> Iterator[None]:
+    """DuckDB's memory limit lowered to ``limit`` (default: ``ingest_limit``) for the
+    block, then reset.
 
     Only DuckDB's default is lowered: a limit someone set is theirs to keep (and DuckDB
     shows a limit to three figures only, so it could not be put back exactly).
     """
+    limit = limit or ingest_limit(store)
     current = str(store.scalar("SELECT current_setting('memory_limit')"))
     if current != _default_memory_limit() or _bytes(current) <= _bytes(limit):
         yield

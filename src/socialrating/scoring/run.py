@@ -313,15 +313,20 @@ def list_runs(store: Store, limit: int | None = None) -> list[dict[str, Any]]:
     return runs
 
 
-def unchanged_run(store: Store, rulebook_hash: str, as_of: dt.date) -> RunResult | None:
+def unchanged_run(
+    store: Store, rulebook_hash: str, as_of: dt.date, last_entry: int | None = None
+) -> RunResult | None:
     """The latest run of this rulebook as of this date that saw the whole ledger as it is
-    now (no entry since), or None: scoring again would store the same snapshot."""
+    now (no entry since), or None: scoring again would store the same snapshot.
+
+    With ``last_entry``, the latest such run that saw the ledger up to that entry.
+    """
     row = store.one(
         """SELECT run_id, subjects, started_at, finished_at, stats FROM runs
            WHERE rulebook_hash = ? AND as_of = ?
-             AND last_entry = (SELECT coalesce(max(entry_id), 0) FROM entries)
+             AND last_entry = coalesce(?, (SELECT coalesce(max(entry_id), 0) FROM entries))
            ORDER BY run_id DESC LIMIT 1""",
-        [rulebook_hash, as_of],
+        [rulebook_hash, as_of, last_entry],
     )
     if row is None:
         return None

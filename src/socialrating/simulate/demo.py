@@ -1,25 +1,18 @@
-"""The demo: a synthetic nation rated end to end (register, ingest, verify reports, score)."""
+"""The demo: a synthetic nation lived through the ledger in quarters, under the default
+(calibrated) scenario, and rated end to end."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
-import pyarrow as pa
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from socialrating.ledger import activate_rulebook, ingest_table, open_store, register_subjects
+from socialrating.ledger import activate_rulebook, open_store
 from socialrating.ledger.store import Store
-from socialrating.model import EntryKind, InstitutionClass, day_date
-from socialrating.rulebook import Rulebook, load_rulebook
-from socialrating.scoring import RunResult, score_run
-from socialrating.scoring.run import unchanged_run
-from socialrating.simulate.life import batches, draw_records
-from socialrating.simulate.nation import make_nation
-
-VERIFIED_SHARE = 0.4  # citizen reports an authority later verifies
+from socialrating.scoring import RunResult
+from socialrating.simulate.living import live
 
 
 @dataclass(frozen=True)
@@ -28,10 +21,15 @@ class DemoConfig:
 
     db: str
     rulebook: Path
+    scenario: Path | None = None
+    """The scenario (default: see ``scenario.scenario_for``)."""
     citizens: int = 100_000
     organisations: int = 10_000
     days: int = 365
     seed: int = 2021
+    step_days: int = 91
+    """The demo lives its year in quarters: a run at the end of each, which the next
+    quarter's conduct responds to."""
 
 
 @dataclass(frozen=True)
@@ -44,7 +42,10 @@ class DemoResult:
     run: RunResult
     examples: list[str] = field(default_factory=list)
     reused: bool = False
-    """Whether the ledger was already scored as of the date (``run`` is that run)."""
+    """Whether the ledger already held this nation (``run`` is its last run)."""
+    citizens: int = 0
+    targets: dict[str, float] = field(default_factory=dict)
+    """The scenario's list targets (the published shares of citizens), if it has any."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -70,93 +71,37 @@ def _progress(console: Console | None) -> Progress:
 
 
 def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
-    """Simulate, ingest and score; idempotent for the same seed and sizes."""
-    rng = np.random.default_rng(config.seed)
-    rb = load_rulebook(config.rulebook)
-    first_day = rb.effective_day
+    """Live the scenario's nation through the ledger in steps; idempotent for the same
+    seed, sizes and scenario."""
+    from socialrating.simulate.series import load_for
+
+    rb, scenario = load_for(config.rulebook, config.scenario)
     with open_store(config.db, create=True) as store, _progress(console) as progress:
         # A demo ledger made with an earlier seed: the seed of this version replaces it from
         # its own date (the ledger says why), so that `make demo` works after an upgrade.
         activate_rulebook(store, rb, backdate="socialrating demo: the demo's rulebook changed")
-        task = progress.add_task("drawing the nation", total=3)
-        nation = make_nation(rng, config.citizens, config.organisations, rb.spec.effective)
-        progress.advance(task)
-        register_subjects(store, nation.subjects, "demo nation")
-        progress.advance(task)
-        draws, inst_codes = draw_records(rng, nation, rb, config.days)
-        per_institution = batches(draws, nation, rb, inst_codes, first_day, config.seed)
-        progress.advance(task)
-        stored = duplicates = 0
-        task = progress.add_task(
-            "ingesting records", total=sum(t.num_rows for _, t in per_institution)
+        lived = live(
+            store,
+            rb,
+            scenario,
+            citizens=config.citizens,
+            organisations=config.organisations,
+            days=config.days,
+            step_days=config.step_days,
+            seed=config.seed,
+            progress=progress,
         )
-        for code, table in per_institution:
-            result = ingest_table(store, table, code, f"demo:{code}")
-            stored += result.stored
-            duplicates += result.duplicates
-            progress.advance(task, table.num_rows)
-        task = progress.add_task("verifying citizen reports", total=1)
-        v_stored, v_dup = _verify_reports(store, rb, rng, config.seed, first_day + config.days - 1)
-        stored, duplicates = stored + v_stored, duplicates + v_dup
-        progress.advance(task)
-        as_of = day_date(first_day + config.days - 1)
-        # Nothing new since a run of this rulebook and date: its snapshot stands.
-        run = unchanged_run(store, rb.hash, as_of) if stored == 0 else None
-        reused = run is not None
-        if run is None:
-            task = progress.add_task("scoring", total=1)
-            run = score_run(store, as_of)
-            progress.advance(task)
-        examples = _examples(store, run.run_id)
-    return DemoResult(nation.subjects.num_rows, stored, duplicates, run, examples, reused)
-
-
-def _verify_reports(
-    store: Store, rb: Rulebook, rng: np.random.Generator, seed: int, last_day: int
-) -> tuple[int, int]:
-    """An authority verifies a share of the citizen reports, a few days after each."""
-    state = rb.institutions_of(InstitutionClass.STATE)
-    if not state:
-        return 0, 0
-    reports = store.arrow(
-        """SELECT e.entry_id, e.day, e.idem_key FROM entries e
-           JOIN rulebook_institutions i USING (institution_id)
-           WHERE e.kind = ? AND i.rulebook_hash = ? AND i.class = 'citizen'
-           ORDER BY e.entry_id""",
-        [int(EntryKind.RECORD), rb.hash],
+        examples = _examples(store, lived.run.run_id)
+    return DemoResult(
+        lived.nation.subjects.num_rows,
+        lived.stored,
+        lived.duplicates,
+        lived.run,
+        examples,
+        lived.stored == 0,
+        config.citizens,
+        {code: t.share for code, t in scenario.calibration.targets.items()},
     )
-    n = reports.num_rows
-    if n == 0:
-        return 0, 0
-    chosen = np.flatnonzero(rng.random(n) < VERIFIED_SHARE)
-    if len(chosen) == 0:
-        return 0, 0
-    days = np.minimum(
-        reports.column("day").to_numpy()[chosen] + rng.integers(1, 10, len(chosen)), last_day
-    )
-    ids = reports.column("entry_id").to_numpy()[chosen]
-    keys = reports.column("idem_key").to_numpy(zero_copy_only=False)[chosen]
-    m = len(chosen)
-    table = pa.table(
-        {
-            "line": pa.array(np.arange(1, m + 1), pa.int64()),
-            "key": pa.array([f"demo-{seed}-verify-{k}" for k in keys], pa.string()),
-            "subject": pa.nulls(m, pa.string()),
-            "parameter": pa.nulls(m, pa.string()),
-            "date": pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32()).cast(pa.string()),
-            "quantity": pa.nulls(m, pa.string()),
-            "severity": pa.nulls(m, pa.string()),
-            "confidence": pa.nulls(m, pa.string()),
-            "counterpart": pa.nulls(m, pa.string()),
-            "evidence": pa.nulls(m, pa.string()),
-            "kind": pa.array(["verification"] * m, pa.string()),
-            "refers_to": pa.array(ids).cast(pa.string()),
-            "act": pa.nulls(m, pa.string()),
-            "level": pa.nulls(m, pa.string()),
-        }
-    )
-    result = ingest_table(store, table, state[0], "demo:verifications")
-    return result.stored, result.duplicates
 
 
 def _examples(store: Store, run_id: int) -> list[str]:

@@ -1,8 +1,9 @@
-"""A year (or any number of days) of records about a nation, driven by the rulebook.
+"""A nation's records, a step of days at a time, driven by the rulebook and a scenario.
 
 The simulation knows no parameter by name: it reads the rulebook's parameter table and
 draws records for every parameter that applies to a subject's kind, rarer the heavier its
-points, with the long tail of the catalogue much rarer than the named parameters. Citizen
+points, with the long tail of the catalogue much rarer than the named parameters; the
+parameters the scenario names come at the scenario's own rates. Citizen
 reports carry a reporter; some are corroborated by other reporters, some verified later by
 an authority. Camera detections carry an identification confidence.
 """
@@ -18,21 +19,13 @@ import pyarrow.compute as pc
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import Rulebook
 from socialrating.simulate.nation import Nation
-
-# Yearly records per subject at typical conduct, and the share drawn from the long tail.
-CITIZEN_RATES = {"deduction": 3.0, "addition": 2.5}
-ORGANISATION_RATES = {"deduction": 2.0, "addition": 1.5}
-TAIL_SHARE = 0.15
-CORROBORATED_SHARE = 0.35  # reports that two more citizens also send
-REPAIRED_SHARE = 0.5  # direct grades that a repair (a debt paid) ends within the period
-CONTACTS_PER_YEAR = 6.0  # telecom contact records per citizen, for the rulebook's contagion
-NEAR_CONTACTS = 0.8  # the share of contacts within a citizen's circle (nearby ids)
-CIRCLE = 40  # a circle: the citizens within this many ids either side
+from socialrating.simulate.scenario import Scenario
 
 
 @dataclass(frozen=True)
 class Draws:
-    """Drawn records as index arrays into the nation and the rulebook."""
+    """Drawn records as index arrays into the nation and the rulebook; days count from
+    the rulebook's effective date."""
 
     subject: np.ndarray
     parameter: np.ndarray
@@ -42,132 +35,286 @@ class Draws:
     confidence: np.ndarray  # NaN when not a camera record
     counterpart: np.ndarray  # -1 when none
 
+    def __len__(self) -> int:
+        return len(self.subject)
 
-def param_weights(points: np.ndarray, explicit: np.ndarray) -> np.ndarray:
-    """Draw weights: heavier points are rarer; the catalogue's tail holds TAIL_SHARE."""
+
+def param_weights(points: np.ndarray, explicit: np.ndarray, tail_share: float = 0.15) -> np.ndarray:
+    """Draw weights: heavier points are rarer; the catalogue's tail holds ``tail_share``."""
     w = 1.0 / (1.0 + np.abs(points) / 8.0) ** 1.5
     tail = ~explicit
     if tail.any() and explicit.any():
-        w[tail] *= (TAIL_SHARE / (1 - TAIL_SHARE)) * w[explicit].sum() / w[tail].sum()
+        w[tail] *= (tail_share / (1 - tail_share)) * w[explicit].sum() / w[tail].sum()
     weights: np.ndarray = w / w.sum()
     return weights
 
 
-def draw_records(
-    rng: np.random.Generator, nation: Nation, rb: Rulebook, days: int
-) -> tuple[Draws, list[str]]:
-    """Draw ``days`` days of records; returns the draws and the institution codes they index."""
-    params = rb.parameters
-    inst_codes = [i.code for i in rb.spec.institutions]
-    inst_index = {code: i for i, code in enumerate(inst_codes)}
-    classes = np.array([rb.institution_classes[c].value for c in inst_codes])
-    permitted = [
-        [inst_index[c] for c in s.split(";")] for s in params.column("institutions").to_pylist()
-    ]
-    counts = np.array([len(p) for p in permitted])
-    offsets = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    flat = np.fromiter((i for p in permitted for i in p), dtype=np.int64, count=int(counts.sum()))
-    points = params.column("points").to_numpy()
-    per_unit = params.column("per_unit").to_numpy(zero_copy_only=False)
-    scale = quantity_scales(rb)
-    # Repairs (a debt paid) follow the records they repair; they are not drawn alone.
-    repairs = params.column("repairs_mask").is_valid().to_numpy(zero_copy_only=False)
-    applies = np.array(params.column("subjects").to_pylist())
-    explicit = np.zeros(params.num_rows, dtype=bool)
-    explicit[: len(rb.spec.parameters)] = True
+class Life:
+    """Draws a nation's records a step at a time, at the scenario's rates, from the
+    institutions the rulebook permits for each parameter.
 
-    parts: list[Draws] = []
-    years = days / 365.0
-    spans = (
-        ("citizen", np.arange(nation.citizens), CITIZEN_RATES),
-        ("organisation", np.arange(nation.citizens, nation.subjects.num_rows), ORGANISATION_RATES),
-    )
-    for kind, subjects, rates in spans:
-        if len(subjects) == 0:
-            continue
-        conduct = nation.conduct[subjects]
-        for sign, rate in rates.items():
-            mask = (
-                ((applies == kind) | (applies == "any"))
-                & (points < 0 if sign == "deduction" else points > 0)
-                & ~repairs
-            )
-            candidates = np.flatnonzero(mask)
-            if len(candidates) == 0:
+    Between steps, ``respond`` tells it what the system did (who is listed or graded low,
+    who is near a lower grade); the next step's deductions respond to that when the
+    scenario's responses are on. A debt (a direct grade that a later record repairs) is
+    paid at the scenario's rate: its repair is drawn when the debt is, and arrives in the
+    step of its day.
+    """
+
+    def __init__(self, seed: int, nation: Nation, rb: Rulebook, scenario: Scenario):
+        self.seed, self.nation, self.rb, self.scenario = seed, nation, rb, scenario
+        params = rb.parameters
+        self.inst_codes = [i.code for i in rb.spec.institutions]
+        inst_index = {code: i for i, code in enumerate(self.inst_codes)}
+        self.classes = np.array([rb.institution_classes[c].value for c in self.inst_codes])
+        permitted = [
+            [inst_index[c] for c in s.split(";")] for s in params.column("institutions").to_pylist()
+        ]
+        self.counts = np.array([len(p) for p in permitted])
+        self.offsets = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
+        self.flat = np.fromiter(
+            (i for p in permitted for i in p), dtype=np.int64, count=int(self.counts.sum())
+        )
+        self.points = params.column("points").to_numpy()
+        self.per_unit = params.column("per_unit").to_numpy(zero_copy_only=False)
+        self.scale = quantity_scales(rb)
+        self.applies = np.array(params.column("subjects").to_pylist())
+        self.explicit = np.zeros(params.num_rows, dtype=bool)
+        self.explicit[: len(rb.spec.parameters)] = True
+        codes = params.column("code").to_pylist()
+        self.code_index = {code: i for i, code in enumerate(codes)}
+        self.named = {self.code_index[c]: rates for c, rates in scenario.parameters.items()}
+        # Repairs (a debt paid) follow the records they repair; they are not drawn alone.
+        self.repairs = params.column("repairs_mask").is_valid().to_numpy(zero_copy_only=False)
+        self.repairer = _repairers(rb)
+        self.adults = np.flatnonzero(nation.adult)
+        self.deduction = np.ones(nation.subjects.num_rows)
+        self.pending = _empty()
+
+    def _gen(self, start: int, *component: int) -> np.random.Generator:
+        """The generator of one component of one step: each has its own, so that a rate
+        changed (by calibration, or a response) changes only its own draws."""
+        return np.random.default_rng([self.seed, start, *component])
+
+    @property
+    def pay_rate(self) -> float:
+        """Debts paid per year: the response's rate, or with responses off the base rate."""
+        s = self.scenario
+        return s.responses.debts_paid_per_year if s.responses.enabled else s.debts.paid_per_year
+
+    def step(self, start: int, days: int) -> Draws:
+        """The records of the ``days`` days from day ``start`` (0: the effective date)."""
+        nation, s = self.nation, self.scenario
+        years = days / 365.0
+        parts: list[Draws] = []
+        spans = (
+            ("citizen", np.arange(nation.citizens), s.records.citizen),
+            (
+                "organisation",
+                np.arange(nation.citizens, nation.subjects.num_rows),
+                s.records.organisation,
+            ),
+        )
+        named = np.zeros(len(self.points), dtype=bool)
+        named[list(self.named)] = True
+        for k, (kind, subjects, rates) in enumerate(spans):
+            if len(subjects) == 0:
                 continue
-            factor = np.exp(0.9 * conduct) if sign == "deduction" else np.exp(-0.4 * conduct)
-            n_each = rng.poisson(rate * years * factor)
-            who = np.repeat(subjects, n_each)
-            which = candidates[
-                rng.choice(
-                    len(candidates),
-                    size=len(who),
-                    p=param_weights(points[candidates], explicit[candidates]),
+            mine = (self.applies == kind) | (self.applies == "any")
+            factors = {
+                "deduction": np.exp(s.conduct.deduction_elasticity * nation.conduct[subjects])
+                * self.deduction[subjects],
+                "addition": np.exp(-s.conduct.addition_elasticity * nation.conduct[subjects]),
+            }
+            for j, (sign, rate) in enumerate(
+                (("deduction", rates.deduction), ("addition", rates.addition))
+            ):
+                signed = self.points < 0 if sign == "deduction" else self.points > 0
+                candidates = np.flatnonzero(mine & signed & ~self.repairs & ~named)
+                if len(candidates) == 0 or rate == 0:
+                    continue
+                rng = self._gen(start, k, j)
+                who = np.repeat(subjects, poisson(rng, rate * years * factors[sign]))
+                weights = param_weights(
+                    self.points[candidates], self.explicit[candidates], s.records.tail_share
                 )
-            ]
-            parts.append(
-                _complete(
-                    rng, who, which, nation, offsets, counts, flat, classes, per_unit, scale, days
-                )
+                which = candidates[rng.choice(len(candidates), size=len(who), p=weights)]
+                parts.append(self._complete(rng, who, which, start, days))
+            for index, by_kind in self.named.items():
+                rate = by_kind.get(kind, 0.0)  # type: ignore[call-overload]
+                if rate == 0 or not mine[index]:
+                    continue
+                factor = factors["addition" if self.points[index] > 0 else "deduction"]
+                rng = self._gen(start, k, 2, index)
+                who = np.repeat(subjects, poisson(rng, rate * years * factor))
+                parts.append(self._complete(rng, who, np.full(len(who), index), start, days))
+        draws = self._with_repairs(_concat(parts), start, days)
+        if start == 0:
+            draws = self._with_representatives(draws)
+        draws = self._with_contacts(draws, start, days)
+        return self._with_corroboration(draws, start + days - 1)
+
+    def respond(self, sanctioned: np.ndarray, near: np.ndarray) -> None:
+        """What the last run did: who is sanctioned (listed, or in the lowest two grades),
+        who is near a lower grade. Deductions respond when the scenario's responses are on."""
+        r = self.scenario.responses
+        if not r.enabled:
+            return
+        organisation = np.arange(len(sanctioned)) >= self.nation.citizens
+        self.deduction = (
+            np.where(sanctioned, r.sanctioned, 1.0)
+            * np.where(near & ~sanctioned, r.near_threshold, 1.0)
+            * np.where(sanctioned & organisation, r.organisations_rectify, 1.0)
+        )
+
+    def _institutions(self, rng: np.random.Generator, which: np.ndarray) -> np.ndarray:
+        picked = (rng.random(len(which)) * self.counts[which]).astype(np.int64)
+        institutions: np.ndarray = self.flat[self.offsets[which] + picked]
+        return institutions
+
+    def _complete(
+        self, rng: np.random.Generator, who: np.ndarray, which: np.ndarray, start: int, days: int
+    ) -> Draws:
+        n, citizens = len(who), max(1, self.nation.citizens)
+        institution = self._institutions(rng, which)
+        day = start + rng.integers(0, days, n)
+        quantity = np.where(self.per_unit[which], 1 + rng.poisson(6, n), np.nan)
+        # Banded quantities spread around the middle band: most fall in the lower bands.
+        banded = self.scale[which]
+        spread = np.round(np.nan_to_num(banded) * rng.lognormal(-0.5, 1.0, n), 1)
+        quantity = np.where(np.isnan(banded), quantity, spread)
+        camera = self.classes[institution] == InstitutionClass.CAMERA.value
+        # Most detections are confident; some fall below the rulebook's minimum.
+        confidence = np.where(camera, np.round(0.8 + 0.2 * rng.beta(6, 1.2, n), 3), np.nan)
+        report = self.classes[institution] == InstitutionClass.CITIZEN.value
+        reporter = rng.integers(0, citizens, n)
+        counterpart = np.where(report & (reporter != who), reporter, -1)
+        counterpart = np.where(report & (counterpart < 0), (who + 1) % citizens, counterpart)
+        return Draws(who, which, institution, day, quantity, confidence, counterpart)
+
+    def _with_repairs(self, d: Draws, start: int, days: int) -> Draws:
+        """Schedule the repair of each new debt, and add the repairs due in this step."""
+        graded = np.flatnonzero(np.isin(d.parameter, list(self.repairer)))
+        rng = self._gen(start, 3)
+        if len(graded) and self.pay_rate > 0:
+            wait = np.ceil(rng.exponential(365.0 / self.pay_rate, len(graded)))
+            which = np.array([self.repairer[int(p)] for p in d.parameter[graded]], dtype=np.int64)
+            n = len(graded)
+            none = np.full(n, np.nan)
+            later = Draws(
+                d.subject[graded],
+                which,
+                self._institutions(rng, which),
+                d.day[graded] + np.maximum(wait, 1).astype(np.int64),
+                none,
+                none,
+                np.full(n, -1),
             )
-    draws = _with_repairs(rng, _concat(parts), rb, offsets, counts, flat, days)
-    draws = _with_representatives(rng, draws, rb, nation, offsets, flat)
-    draws = _with_contacts(rng, draws, rb, nation, offsets, counts, flat, days)
-    return _with_corroboration(rng, draws, classes), inst_codes
+            self.pending = _concat([self.pending, later])
+        due = self.pending.day < start + days
+        self.pending, now = _take(self.pending, ~due), _take(self.pending, due)
+        return _concat([d, now])
+
+    def _with_representatives(self, d: Draws) -> Draws:
+        """Every organisation's legal representative (an adult), registered on day 0."""
+        reps = self.rb.spec.representatives
+        orgs = np.arange(self.nation.citizens, self.nation.subjects.num_rows)
+        if reps is None or len(orgs) == 0 or len(self.adults) == 0:
+            return d
+        which = self.code_index[reps.parameter]
+        n = len(orgs)
+        none = np.full(n, np.nan)
+        pool_size = min(len(self.adults), max(1, round(self.scenario.representatives_share * n)))
+        rng = self._gen(0, 4)
+        pool = rng.choice(self.adults, size=pool_size, replace=False)
+        chosen = pool[rng.integers(0, pool_size, n)]
+        more = Draws(
+            orgs,
+            np.full(n, which),
+            np.full(n, self.flat[self.offsets[which]]),
+            np.zeros(n, dtype=np.int64),
+            none,
+            none,
+            chosen,
+        )
+        return _concat([d, more])
+
+    def _with_contacts(self, d: Draws, start: int, days: int) -> Draws:
+        """Telecom contacts between citizens, for the rulebook's contagion: most within a
+        circle of nearby citizens (so low grades can spread), the rest with anyone."""
+        contagion, citizens = self.rb.spec.contagion, self.nation.citizens
+        if contagion is None or citizens < 2:
+            return d
+        rng, r = self._gen(start, 5), self.scenario.records
+        which = self.code_index[contagion.parameter]
+        who = np.repeat(
+            np.arange(citizens), rng.poisson(r.contacts_per_year * days / 365.0, citizens)
+        )
+        n = len(who)
+        step = rng.integers(1, r.circle + 1, n) * rng.choice([-1, 1], n)
+        near = (who + step) % citizens
+        anyone = (who + rng.integers(1, citizens, n)) % citizens
+        other = np.where(rng.random(n) < r.near_contacts, near, anyone)
+        which_all = np.full(n, which)
+        none = np.full(n, np.nan)
+        more = Draws(
+            who,
+            which_all,
+            self._institutions(rng, which_all),
+            start + rng.integers(0, days, n),
+            none,
+            none,
+            other,
+        )
+        return _concat([d, more])
+
+    def _with_corroboration(self, d: Draws, last_day: int) -> Draws:
+        """For some citizen reports, two more reports of the same act by other citizens."""
+        citizens = self.nation.citizens
+        report = np.flatnonzero(
+            (self.classes[d.institution] == InstitutionClass.CITIZEN.value) & (d.counterpart >= 0)
+        )
+        rng = self._gen(last_day, 6)
+        chosen = report[rng.random(len(report)) < self.scenario.records.corroborated_share]
+        if len(chosen) == 0 or citizens < 3:
+            return d
+        extra = np.repeat(chosen, 2)
+        later = np.minimum(d.day[extra] + rng.integers(0, 4, len(extra)), last_day)
+        reporters = (d.counterpart[extra] + rng.integers(1, citizens, len(extra))) % citizens
+        reporters = np.where(reporters == d.subject[extra], (reporters + 1) % citizens, reporters)
+        more = Draws(
+            d.subject[extra],
+            d.parameter[extra],
+            d.institution[extra],
+            later,
+            d.quantity[extra],
+            d.confidence[extra],
+            reporters,
+        )
+        return _concat([d, more])
 
 
-def _complete(
-    rng: np.random.Generator,
-    who: np.ndarray,
-    which: np.ndarray,
-    nation: Nation,
-    offsets: np.ndarray,
-    counts: np.ndarray,
-    flat: np.ndarray,
-    classes: np.ndarray,
-    per_unit: np.ndarray,
-    scale: np.ndarray,
-    days: int,
-) -> Draws:
-    n = len(who)
-    institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
-    day = rng.integers(0, days, n)
-    quantity = np.where(per_unit[which], 1 + rng.poisson(6, n), np.nan)
-    # Banded quantities spread around the middle band: most fall in the lower bands.
-    banded = scale[which]
-    spread = np.round(np.nan_to_num(banded) * rng.lognormal(-0.5, 1.0, n), 1)
-    quantity = np.where(np.isnan(banded), quantity, spread)
-    camera = classes[institution] == InstitutionClass.CAMERA.value
-    # Most detections are confident; some fall below the rulebook's minimum and do not count.
-    confidence = np.where(camera, np.round(0.8 + 0.2 * rng.beta(6, 1.2, n), 3), np.nan)
-    report = classes[institution] == InstitutionClass.CITIZEN.value
-    reporter = rng.integers(0, max(1, nation.citizens), n)
-    counterpart = np.where(report & (reporter != who), reporter, -1)
-    counterpart = np.where(
-        report & (counterpart < 0), (who + 1) % max(1, nation.citizens), counterpart
-    )
-    return Draws(who, which, institution, day, quantity, confidence, counterpart)
+def poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
+    """Poisson counts of means ``lam`` by inverting the distribution at one uniform each:
+    a count never falls when its mean rises, so a rate changed by calibration, or by a
+    response, moves the same subjects' counts, not a fresh draw of everyone's."""
+    u = rng.random(len(lam))
+    n = np.zeros(len(lam), dtype=np.int64)
+    p = np.exp(-lam)
+    cumulative = p.copy()
+    active = u > cumulative
+    k = 0
+    limit = float(lam.max(initial=0.0)) * 4 + 50
+    while active.any() and k < limit:
+        k += 1
+        p = p * lam / k
+        cumulative += p
+        n += active
+        active &= u > cumulative
+    return n
 
 
-def _concat(parts: list[Draws]) -> Draws:
-    if not parts:
-        empty = np.zeros(0, dtype=np.int64)
-        return Draws(empty, empty, empty, empty, np.zeros(0), np.zeros(0), empty)
-    return Draws(
-        *(np.concatenate([getattr(p, f) for p in parts]) for f in Draws.__dataclass_fields__)
-    )
-
-
-def _with_repairs(
-    rng: np.random.Generator,
-    d: Draws,
-    rb: Rulebook,
-    offsets: np.ndarray,
-    counts: np.ndarray,
-    flat: np.ndarray,
-    days: int,
-) -> Draws:
-    """For some direct-grade records, a later record of a parameter that repairs them."""
+def _repairers(rb: Rulebook) -> dict[int, int]:
+    """Per direct-grade parameter a later record repairs (a debt), the repairing one."""
     bits = rb.parameters.column("direct_bit").to_numpy(zero_copy_only=False)
     masks = rb.parameters.column("repairs_mask").to_pylist()
     repairer: dict[int, int] = {}
@@ -175,116 +322,32 @@ def _with_repairs(
         for j in np.flatnonzero(~np.isnan(bits)) if mask is not None else []:
             if int(mask) & int(bits[j]):
                 repairer.setdefault(int(j), i)
-    if not repairer:
-        return d
-    graded = np.flatnonzero(np.isin(d.parameter, list(repairer)))
-    later = d.day[graded] + rng.integers(30, 400, len(graded))
-    keep = (rng.random(len(graded)) < REPAIRED_SHARE) & (later < days)
-    chosen, later = graded[keep], later[keep]
-    if len(chosen) == 0:
-        return d
-    which = np.array([repairer[int(p)] for p in d.parameter[chosen]], dtype=np.int64)
-    n = len(chosen)
-    institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
-    none = np.full(n, np.nan)
-    more = Draws(
-        d.subject[chosen],
-        which,
-        institution,
-        later,
-        none,
-        none,
-        np.full(n, -1),
+    return repairer
+
+
+def _empty() -> Draws:
+    none = np.zeros(0, dtype=np.int64)
+    return Draws(none, none, none, none, np.zeros(0), np.zeros(0), none)
+
+
+def _concat(parts: list[Draws]) -> Draws:
+    parts = [p for p in parts if len(p)]
+    if not parts:
+        return _empty()
+    return Draws(
+        *(np.concatenate([getattr(p, f) for p in parts]) for f in Draws.__dataclass_fields__)
     )
-    return _concat([d, more])
 
 
-def _with_representatives(
-    rng: np.random.Generator,
-    d: Draws,
-    rb: Rulebook,
-    nation: Nation,
-    offsets: np.ndarray,
-    flat: np.ndarray,
-) -> Draws:
-    """Every organisation's legal representative (a citizen), registered on the first day."""
-    reps = rb.spec.representatives
-    orgs = np.arange(nation.citizens, nation.subjects.num_rows)
-    if reps is None or len(orgs) == 0 or nation.citizens == 0:
-        return d
-    which = rb.parameters.column("code").to_pylist().index(reps.parameter)
-    n = len(orgs)
-    none = np.full(n, np.nan)
-    more = Draws(
-        orgs,
-        np.full(n, which),
-        np.full(n, flat[offsets[which]]),
-        np.zeros(n, dtype=np.int64),
-        none,
-        none,
-        rng.integers(0, nation.citizens, n),
-    )
-    return _concat([d, more])
-
-
-def _with_contacts(
-    rng: np.random.Generator,
-    d: Draws,
-    rb: Rulebook,
-    nation: Nation,
-    offsets: np.ndarray,
-    counts: np.ndarray,
-    flat: np.ndarray,
-    days: int,
-) -> Draws:
-    """Telecom contacts between citizens, for the rulebook's contagion: most within a
-    circle of nearby citizens (so low grades can spread), the rest with anyone."""
-    contagion = rb.spec.contagion
-    if contagion is None or nation.citizens < 2:
-        return d
-    which = rb.parameters.column("code").to_pylist().index(contagion.parameter)
-    per_citizen = rng.poisson(CONTACTS_PER_YEAR * days / 365.0, nation.citizens)
-    who = np.repeat(np.arange(nation.citizens), per_citizen)
-    n = len(who)
-    step = rng.integers(1, CIRCLE + 1, n) * rng.choice([-1, 1], n)
-    near = (who + step) % nation.citizens
-    anyone = (who + rng.integers(1, nation.citizens, n)) % nation.citizens
-    other = np.where(rng.random(n) < NEAR_CONTACTS, near, anyone)
-    institution = flat[offsets[which] + (rng.random(n) * counts[which]).astype(np.int64)]
-    none = np.full(n, np.nan)
-    more = Draws(who, np.full(n, which), institution, rng.integers(0, days, n), none, none, other)
-    return _concat([d, more])
-
-
-def _with_corroboration(rng: np.random.Generator, d: Draws, classes: np.ndarray) -> Draws:
-    """Add, for some citizen reports, two more reports of the same act by other citizens."""
-    report = np.flatnonzero(
-        (classes[d.institution] == InstitutionClass.CITIZEN.value) & (d.counterpart >= 0)
-    )
-    chosen = report[rng.random(len(report)) < CORROBORATED_SHARE]
-    if len(chosen) == 0:
-        return d
-    extra = np.repeat(chosen, 2)
-    n_citizens = int(max(d.counterpart.max() + 1, 1))
-    later = np.minimum(d.day[extra] + rng.integers(0, 4, len(extra)), d.day.max())
-    reporters = (d.counterpart[extra] + rng.integers(1, n_citizens, len(extra))) % n_citizens
-    reporters = np.where(reporters == d.subject[extra], (reporters + 1) % n_citizens, reporters)
-    more = Draws(
-        d.subject[extra],
-        d.parameter[extra],
-        d.institution[extra],
-        later,
-        d.quantity[extra],
-        d.confidence[extra],
-        reporters,
-    )
-    return _concat([d, more])
+def _take(d: Draws, mask: np.ndarray) -> Draws:
+    return Draws(*(getattr(d, f)[mask] for f in Draws.__dataclass_fields__))
 
 
 def batches(
-    d: Draws, nation: Nation, rb: Rulebook, inst_codes: list[str], first_day: int, seed: int
+    d: Draws, nation: Nation, rb: Rulebook, inst_codes: list[str], first_day: int, prefix: str
 ) -> list[tuple[str, pa.Table]]:
-    """The draws as one text batch per institution, in the format ``ingest`` reads."""
+    """The draws as one text batch per institution, in the format ``ingest`` reads; the
+    idempotency keys are ``PREFIX-INSTITUTION-N``."""
     codes = nation.subjects.column("code").combine_chunks()
     pcodes = rb.parameters.column("code").combine_chunks()
     order = np.lexsort((d.subject, d.day, d.institution))
@@ -296,7 +359,7 @@ def batches(
             continue
         n = len(idx)
         keys = pc.binary_join_element_wise(
-            f"demo-{seed}-{code}", pa.array(np.arange(1, n + 1)).cast(pa.string()), "-"
+            f"{prefix}-{code}", pa.array(np.arange(1, n + 1)).cast(pa.string()), "-"
         )
         cp = d.counterpart[idx]
         out.append(

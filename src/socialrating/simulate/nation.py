@@ -14,6 +14,7 @@ import numpy as np
 import pyarrow as pa
 
 from socialrating.model import day_number
+from socialrating.simulate.scenario import Conduct
 
 REGIONS = tuple(f"region-{i:02d}" for i in range(1, 35))  # 34 provincial-level divisions
 
@@ -31,6 +32,8 @@ class Nation:
     subjects: pa.Table
     citizens: int
     conduct: np.ndarray
+    adult: np.ndarray
+    """Per citizen, whether of an age to represent an organisation (25 to 75)."""
 
     @property
     def organisations(self) -> int:
@@ -46,9 +49,15 @@ def organisation_code(i: int) -> str:
 
 
 def make_nation(
-    rng: np.random.Generator, citizens: int, organisations: int, today: dt.date
+    rng: np.random.Generator,
+    citizens: int,
+    organisations: int,
+    today: dt.date,
+    conduct: Conduct | None = None,
 ) -> Nation:
-    """Draw a nation of ``citizens`` persons and ``organisations`` organisations."""
+    """Draw a nation of ``citizens`` persons and ``organisations`` organisations, their
+    conduct as the scenario's ``conduct`` says."""
+    conduct = conduct or Conduct()
     ages = np.clip(rng.normal(40, 20, citizens), 0, 95)
     born_days = (
         day_number(today) - (ages * 365.25).astype(np.int64) - rng.integers(0, 365, citizens)
@@ -77,9 +86,7 @@ def make_nation(
     # Most subjects behave typically; a few behave badly often, which is what produces
     # the C and D grades and the blacklists of the described system.
     group = rng.random(n)
-    conduct = (
-        rng.normal(0.0, 0.6, n)
-        + np.where(group < 0.03, 2.2, 0.0)
-        + np.where(group < 0.008, 1.5, 0.0)
-    )
-    return Nation(subjects, citizens, conduct)
+    latent = rng.normal(0.0, conduct.spread, n)
+    for g in conduct.groups:
+        latent += np.where(group < g.share, g.shift, 0.0)
+    return Nation(subjects, citizens, latent, (ages >= 25) & (ages <= 75))

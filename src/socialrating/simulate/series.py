@@ -11,25 +11,24 @@ seed gives the same series; the ledger is ``ledger.duckdb`` beside it unless tol
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.parquet as pq
 from rich.console import Console
 
-from socialrating.ledger import activate_rulebook, ingest_table, open_store, register_subjects
+from socialrating.ledger import activate_rulebook, open_store
 from socialrating.ledger.store import Store
 from socialrating.model import day_date
 from socialrating.rulebook import Rulebook, load_rulebook
-from socialrating.scoring import RunResult, score_run
+from socialrating.scoring import RunResult
 from socialrating.simulate.demo import _progress
-from socialrating.simulate.life import batches, draw_records
-from socialrating.simulate.nation import make_nation
+from socialrating.simulate.living import Step, live
 from socialrating.simulate.report import REPORT, write_report
+from socialrating.simulate.scenario import Scenario, scenario_for
 
 SERIES = "series.parquet"
 SERIES_SCHEMA = pa.schema(
@@ -54,6 +53,8 @@ class SimulationConfig:
 
     out: Path
     rulebook: Path
+    scenario: Path | None = None
+    """The scenario (default: see ``scenario.scenario_for``)."""
     citizens: int = 10_000
     organisations: int = 1_000
     days: int = 365
@@ -61,6 +62,8 @@ class SimulationConfig:
     db: str | None = None
     """The ledger to write through (default: ``ledger.duckdb`` in ``out``)."""
     step_days: int = 7
+    responses: bool | None = None
+    """Whether subjects respond to the system (default: as the scenario says)."""
 
     @property
     def ledger(self) -> str:
@@ -91,62 +94,62 @@ class SimulationResult:
         }
 
 
+def load_for(
+    rulebook: Path, scenario_path: Path | None, responses: bool | None = None
+) -> tuple[Rulebook, Scenario]:
+    """The rulebook and the scenario (see ``scenario_for``), checked against each other;
+    ``responses`` overrides the scenario's switch when given."""
+    rb = load_rulebook(rulebook)
+    scenario, _ = scenario_for(rb, scenario_path)
+    if responses is not None and responses != scenario.responses.enabled:
+        data = scenario.model_dump()
+        data["responses"]["enabled"] = responses
+        scenario = Scenario.model_validate(data)
+    return rb, scenario
+
+
 def simulate(config: SimulationConfig, console: Console | None = None) -> SimulationResult:
-    """Draw the nation and its records, then live them week by week (see the module)."""
-    rng = np.random.default_rng(config.seed)
-    rb = load_rulebook(config.rulebook)
-    first_day = rb.effective_day
+    """Live the nation step by step through the ledger and write its series (see the module)."""
+    rb, scenario = load_for(config.rulebook, config.scenario, config.responses)
     config.out.mkdir(parents=True, exist_ok=True)
-    nation = make_nation(rng, config.citizens, config.organisations, rb.spec.effective)
-    draws, inst_codes = draw_records(rng, nation, rb, config.days)
-    per_institution = batches(draws, nation, rb, inst_codes, first_day, config.seed)
-    ends = list(range(first_day + config.step_days - 1, first_day + config.days, config.step_days))
-    if not ends or ends[-1] != first_day + config.days - 1:
-        ends.append(first_day + config.days - 1)
     rows: list[dict[str, Any]] = []
-    stored = duplicates = 0
     with open_store(config.ledger, create=True) as store, _progress(console) as progress:
         activate_rulebook(store, rb, backdate="socialrating simulate: the rulebook changed")
-        register_subjects(store, nation.subjects, "simulated nation")
-        task = progress.add_task("living the weeks", total=len(ends))
-        start = first_day
-        run = None
-        for week, end in enumerate(ends, start=1):
-            week_rows = 0
-            for code, table in per_institution:
-                dates = table.column("date")
-                lo, hi = day_date(start).isoformat(), day_date(end).isoformat()
-                mask = pc.and_(pc.greater_equal(dates, lo), pc.less_equal(dates, hi))
-                part = table.filter(mask)
-                if part.num_rows == 0:
-                    continue
-                part = part.set_column(0, "line", pa.array(np.arange(1, part.num_rows + 1)))
-                result = ingest_table(store, part, code, f"simulate:{code}:week-{week}")
-                stored, duplicates = stored + result.stored, duplicates + result.duplicates
-                week_rows += part.num_rows
-            run = score_run(store, day_date(end))
-            rows += _figures(store, rb, run, week, day_date(end), week_rows)
-            start = end + 1
-            progress.advance(task)
-        assert run is not None
+        lived = live(
+            store,
+            rb,
+            scenario,
+            citizens=config.citizens,
+            organisations=config.organisations,
+            days=config.days,
+            step_days=config.step_days,
+            seed=config.seed,
+            progress=progress,
+            on_step=lambda step: rows.extend(_figures(store, rb, step)),
+        )
     path = config.out / SERIES
-    import pyarrow.parquet as pq
-
     pq.write_table(pa.Table.from_pylist(rows, schema=SERIES_SCHEMA), path)
     title = (
-        f"{rb.spec.name} {rb.spec.version}: {config.citizens:,} citizens and "
-        f"{config.organisations:,} organisations, {len(ends)} weeks (seed {config.seed})"
+        f"{rb.spec.name} {rb.spec.version}, scenario {scenario.name}"
+        f"{'' if scenario.responses.enabled else ' (responses off)'}: "
+        f"{config.citizens:,} citizens and {config.organisations:,} organisations, "
+        f"{len(lived.steps)} weeks (seed {config.seed})"
     )
     report = write_report(rows, config.out / REPORT, title)
     return SimulationResult(
-        nation.subjects.num_rows, stored, duplicates, len(ends), run, path, report
+        lived.nation.subjects.num_rows,
+        lived.stored,
+        lived.duplicates,
+        len(lived.steps),
+        lived.run,
+        path,
+        report,
     )
 
 
-def _figures(
-    store: Store, rb: Rulebook, run: RunResult, week: int, end: dt.date, records: int
-) -> list[dict[str, Any]]:
-    """The week's rows of the series, from its run."""
+def _figures(store: Store, rb: Rulebook, step: Step) -> list[dict[str, Any]]:
+    """The step's rows of the series, from its run."""
+    run, week, end = step.run, step.number, day_date(step.last)
     from socialrating.decisions.decider import load_decider
 
     def row(series: str, kind: str, key: str, value: int) -> dict[str, Any]:
@@ -159,11 +162,18 @@ def _figures(
             "value": int(value),
         }
 
-    found = [row("records", "", "arrived", records)]
+    found = [row("records", "", "arrived", step.arrived)]
     for kind, grades in run.grades.items():
         found += [row("grade", kind, g, n) for g, n in grades.items()]
     found += [row("list", "", code, n) for code, n in run.lists.items()]
     found += [row("contagion", "", what, n) for what, n in run.contagion.items()]
+    # A cascade's reach: those contagion lowered that no record of their own moved.
+    untouched = store.scalar(
+        """SELECT count(*) FROM snapshot WHERE run_id = ? AND contagion < 0
+           AND points_score = ? AND direct_grade IS NULL""",
+        [run.run_id, rb.spec.base_score],
+    )
+    found.append(row("contagion", "", "lowered_without_records", int(untouched or 0)))
     decider = load_decider(store, run.run_id)
     for service in rb.spec.services:
         # Those the service is for: the others are refused for their kind alone.

@@ -1,0 +1,239 @@
+"""A synthetic nation lived step by step through the ledger: the one loop of the demo, the
+simulation and calibration.
+
+Each step draws the step's records (``life.Life``) as one batch per institution, sends
+them through the ledger's ingest with idempotency keys, has an authority verify a share
+of the step's citizen reports, scores the nation as of the step's last day (incrementally
+after the first), and tells the drawing what the run did, so that the next step responds
+to it. Nothing takes a side path: the records are stored and scored as real ones are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from rich.progress import Progress
+
+from socialrating.ledger import ingest_table, register_subjects
+from socialrating.ledger.store import Store
+from socialrating.model import EntryKind, InstitutionClass, day_date
+from socialrating.rulebook import Rulebook
+from socialrating.scoring import RunResult, score_run
+from socialrating.scoring.run import unchanged_run
+from socialrating.simulate.life import Life, batches
+from socialrating.simulate.nation import Nation, make_nation
+from socialrating.simulate.scenario import Scenario
+
+CHUNK = 200_000
+"""The most rows of one batch the simulation sends."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step lived: its number (from 1), its first and last day, the records that
+    arrived in it, and its run."""
+
+    number: int
+    first: int
+    last: int
+    arrived: int
+    run: RunResult
+
+
+@dataclass(frozen=True)
+class Lived:
+    """A nation lived: what the ledger stored (and already held), and every step."""
+
+    nation: Nation
+    stored: int
+    duplicates: int
+    steps: list[Step]
+
+    @property
+    def run(self) -> RunResult:
+        return self.steps[-1].run
+
+
+def step_ends(first_day: int, days: int, step_days: int) -> list[int]:
+    """The last day of each step of about ``step_days`` days, over ``days`` days from
+    ``first_day``; the last step takes what is left over (52 weeks of a year: the last
+    has 8 days)."""
+    n = max(1, round(days / step_days))
+    return [first_day + k * step_days - 1 for k in range(1, n)] + [first_day + days - 1]
+
+
+def key_prefix(scenario: Scenario, seed: int, citizens: int, organisations: int) -> str:
+    """The idempotency keys' prefix: the same nation and scenario give the same keys."""
+    text = f"{scenario.model_dump_json()}|{citizens}|{organisations}"
+    return f"sim-{seed}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
+
+
+def live(
+    store: Store,
+    rb: Rulebook,
+    scenario: Scenario,
+    *,
+    citizens: int,
+    organisations: int,
+    days: int,
+    step_days: int,
+    seed: int,
+    progress: Progress | None = None,
+    on_step: Callable[[Step], None] | None = None,
+) -> Lived:
+    """Live a nation of ``citizens`` and ``organisations`` for ``days`` days from the
+    rulebook's effective date, in steps of ``step_days`` (see the module). The rulebook
+    must be the ledger's active one. The same seed and scenario give the same records."""
+    rng = np.random.default_rng(seed)
+    first_day = rb.effective_day
+    nation = make_nation(rng, citizens, organisations, rb.spec.effective, scenario.conduct)
+    register_subjects(store, nation.subjects, "synthetic nation")
+    life = Life(seed, nation, rb, scenario)
+    prefix = key_prefix(scenario, seed, citizens, organisations)
+    ends = step_ends(first_day, days, step_days)
+    task = progress.add_task("living the steps", total=len(ends)) if progress else None
+    stored = duplicates = 0
+    steps: list[Step] = []
+    start = first_day
+    for number, end in enumerate(ends, start=1):
+        draws = life.step(start - first_day, end - start + 1)
+        new = 0
+        for code, table in batches(
+            draws, nation, rb, life.inst_codes, first_day, f"{prefix}-s{number}"
+        ):
+            # An institution sends a large step's records in batches of at most CHUNK rows.
+            for offset in range(0, table.num_rows, CHUNK):
+                part = table.slice(offset, CHUNK)
+                source = f"simulate:{code}:step-{number}:rows-{offset + 1}"
+                result = ingest_table(store, part, code, source)
+                new, duplicates = new + result.stored, duplicates + result.duplicates
+        # A generator of the step's own: the same choices when the step is lived again.
+        v_new, v_dup = _verify_reports(
+            store,
+            rb,
+            np.random.default_rng([seed, number]),
+            scenario.records.verified_share,
+            f"{prefix}-s{number}",
+            end,
+        )
+        new, duplicates = new + v_new, duplicates + v_dup
+        stored += new
+        # Nothing new in the step (the nation lived again): its run stands.
+        run = (_earlier_run(store, rb.hash, day_date(end)) if new == 0 else None) or score_run(
+            store, day_date(end)
+        )
+        life.respond(*standing(store, run.run_id, nation, rb, scenario.responses.margin))
+        step = Step(number, start, end, len(draws), run)
+        steps.append(step)
+        if on_step is not None:
+            on_step(step)
+        start = end + 1
+        if progress is not None and task is not None:
+            progress.advance(task)
+    return Lived(nation, stored, duplicates, steps)
+
+
+def _earlier_run(store: Store, rulebook_hash: str, as_of: dt.date) -> RunResult | None:
+    """The latest run of this rulebook as of this day, if the ledger has one."""
+    row = store.one(
+        "SELECT max(last_entry) FROM runs WHERE rulebook_hash = ? AND as_of = ?",
+        [rulebook_hash, as_of],
+    )
+    if row is None or row[0] is None:
+        return None
+    return unchanged_run(store, rulebook_hash, as_of, last_entry=int(row[0]))
+
+
+def standing(
+    store: Store, run_id: int, nation: Nation, rb: Rulebook, margin: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per subject of the nation, as the run left it: sanctioned (on a list, or in one of
+    its kind's two lowest grades), and near a lower grade (within ``margin`` points of
+    its band's floor)."""
+    t = store.arrow(
+        """SELECT s.code, n.score, n.grade, m.subject_id IS NOT NULL AS listed
+           FROM snapshot n JOIN subjects s USING (subject_id)
+           LEFT JOIN (SELECT DISTINCT subject_id FROM list_members WHERE run_id = ?) m
+                  USING (subject_id)
+           WHERE n.run_id = ?""",
+        [run_id, run_id],
+    )
+    n = nation.subjects.num_rows
+    sanctioned, near = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
+    where = pc.index_in(t.column("code"), value_set=nation.subjects.column("code"))
+    mine = where.is_valid().to_numpy(zero_copy_only=False)
+    at = where.to_numpy(zero_copy_only=False)[mine].astype(np.int64)
+    score = t.column("score").to_numpy()[mine]
+    grade = np.asarray(t.column("grade").to_numpy(zero_copy_only=False))[mine]
+    listed = t.column("listed").to_numpy(zero_copy_only=False)[mine]
+    for kind, bands in (
+        ("citizen", rb.spec.grades.citizen),
+        ("organisation", rb.spec.grades.organisation),
+    ):
+        of_kind = (at < nation.citizens) if kind == "citizen" else (at >= nation.citizens)
+        lowest = [b.grade for b in bands[-2:]]
+        floors = {b.grade: b.min for b in bands[:-1] if b.min is not None}
+        low = of_kind & np.isin(grade, lowest)
+        floor = np.array([floors.get(g, np.iinfo(np.int64).min // 2) for g in grade])
+        sanctioned[at[of_kind]] = (low | listed)[of_kind]
+        near[at[of_kind]] = (of_kind & (score - floor < margin))[of_kind]
+    return sanctioned, near
+
+
+def _verify_reports(
+    store: Store,
+    rb: Rulebook,
+    rng: np.random.Generator,
+    share: float,
+    prefix: str,
+    last_day: int,
+) -> tuple[int, int]:
+    """An authority verifies a share of the step's citizen reports (their keys start with
+    ``prefix``), a few days after each (by ``last_day`` at the latest)."""
+    state = rb.institutions_of(InstitutionClass.STATE)
+    if not state or share == 0:
+        return 0, 0
+    reports = store.arrow(
+        """SELECT e.entry_id, e.day, e.idem_key FROM entries e
+           JOIN rulebook_institutions i USING (institution_id)
+           WHERE e.kind = ? AND i.rulebook_hash = ? AND i.class = 'citizen'
+             AND starts_with(e.idem_key, ?)
+           ORDER BY e.entry_id""",
+        [int(EntryKind.RECORD), rb.hash, prefix + "-"],
+    )
+    chosen = np.flatnonzero(rng.random(reports.num_rows) < share)
+    if len(chosen) == 0:
+        return 0, 0
+    days = np.minimum(
+        reports.column("day").to_numpy()[chosen] + rng.integers(1, 10, len(chosen)), last_day
+    )
+    ids = reports.column("entry_id").to_numpy()[chosen]
+    keys = reports.column("idem_key").to_numpy(zero_copy_only=False)[chosen]
+    m = len(chosen)
+    nulls = pa.nulls(m, pa.string())
+    table = pa.table(
+        {
+            "line": pa.array(np.arange(1, m + 1), pa.int64()),
+            "key": pa.array([f"{prefix}-verify-{k}" for k in keys], pa.string()),
+            "subject": nulls,
+            "parameter": nulls,
+            "date": pa.array(days.astype(np.int32), pa.int32()).cast(pa.date32()).cast(pa.string()),
+            "quantity": nulls,
+            "severity": nulls,
+            "confidence": nulls,
+            "counterpart": nulls,
+            "evidence": nulls,
+            "kind": pa.array(["verification"] * m, pa.string()),
+            "refers_to": pa.array(ids).cast(pa.string()),
+            "act": nulls,
+            "level": nulls,
+        }
+    )
+    result = ingest_table(store, table, state[0], "simulate:verifications")
+    return result.stored, result.duplicates
