@@ -320,6 +320,9 @@ def test_a_demo_nations_organisations_scale_with_its_citizens(tmp_path: Path) ->
     db = str(tmp_path / "small.duckdb")
     common = ["--db", db, "--rulebook", str(TINY), "--days", "10"]
     assert one_json("demo", *common, "--citizens", "250")["subjects"] == 250 + 25
+    # The hints to try name the database the demo wrote (here not the default).
+    text = " ".join(ok("demo", *common, "--citizens", "250").stdout.split())
+    assert "Try: socialrating show C" in text and f"--db {db} --as-of 2021-01-10" in text
     text = ok("demo", "--help").stdout
     assert "one for every 10 citizens" in " ".join(text.split())
 

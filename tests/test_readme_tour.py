@@ -54,6 +54,9 @@ def test_the_readme_tour_runs_as_written(tmp_path: Path) -> None:
         (tmp_path / folder).symlink_to(ROOT / folder)
     done = run("socialrating demo --citizens 3000 --organisations 300", tmp_path)  # make demo
     assert done.returncode == 0, done.stderr
+    # It lives the calibrated scenario, and shows the list shares beside the published.
+    assert "published" in done.stdout and "senior_position_ban" in done.stdout
+    assert "--db" not in done.stdout  # the default database: the hints need no --db
     outputs: dict[str, str] = {}
     for command in tour_commands():
         done = run(command, tmp_path)

@@ -270,6 +270,20 @@ def test_demo_again_says_nothing_is_new(tmp_path: Path) -> None:
     assert len(one_json("runs", "--db", str(tmp_path / "d.duckdb"))) == 1
 
 
+def test_a_demo_refuses_a_ledger_of_another_synthetic_nation(tmp_path: Path) -> None:
+    """Two nations share their subjects' codes: the second's records would count with the
+    first's. Another seed is refused, with nothing stored; the same seed again is not."""
+    db = str(tmp_path / "d.duckdb")
+    common = ["demo", "--db", db, "--rulebook", str(TINY), "--citizens", "50", "--days", "20"]
+    ok(*common, "--seed", "7")
+    entries = one_json("verify", "--db", db)["entries"]
+    refused = cli(*common, "--seed", "8")
+    assert refused.exit_code == 1
+    assert "holds another synthetic nation" in refused.output and "--db FILE" in refused.output
+    assert one_json("verify", "--db", db)["entries"] == entries
+    ok(*common, "--seed", "7")
+
+
 def test_demo_after_the_rulebook_changed(tmp_path: Path) -> None:
     """A demo ledger made with an earlier version of the rulebook (the seed before an
     upgrade): the demo installs the new one from its date, saying why in the ledger."""

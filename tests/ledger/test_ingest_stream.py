@@ -570,3 +570,37 @@ def test_memory_limit_is_restored(store: Store, tmp_path: Path, limit: str | Non
     with pytest.raises(BatchRejected):
         ingest_file(store, write_csv(tmp_path / "bad.csv", [{**rows[0], "key": ""}]), "police")
     assert store.scalar("SELECT current_setting('memory_limit')") == before
+
+
+def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
+    store: Store, tmp_path: Path
+) -> None:
+    """DuckDB keeps the index of entries by subject in memory while a batch adds to it and
+    cannot spill it: the bound of a batch leaves room for it, or a large ledger's second
+    large batch runs out of memory (seen at ten million entries)."""
+    from socialrating.ledger import ingest
+    from socialrating.ledger.ingest import INDEX_BYTES_PER_ENTRY, ingest_limit
+
+    already = int(store.scalar("SELECT count(*) FROM entries"))  # the activation
+    base = ingest._bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
+    assert ingest._bytes(ingest_limit(store)) == base
+    rows = [
+        {"key": f"x{i}", "subject": "C1", "parameter": "blood", "date": "2021-02-01"}
+        for i in range(30)
+    ]
+    ingest_file(store, write_csv(tmp_path / "batch.csv", rows), "police")
+    assert ingest._bytes(ingest_limit(store)) == base + 30 * INDEX_BYTES_PER_ENTRY
+    seen: list[str] = []
+    original = store.run
+
+    def spy(query: str, params: list[object] | None = None) -> None:
+        if query.startswith("SET memory_limit"):
+            seen.append(query)
+        original(query, params)
+
+    store.run = spy  # type: ignore[method-assign]
+    try:
+        ingest_file(store, write_csv(tmp_path / "more.csv", [{**rows[0], "key": "y"}]), "police")
+    finally:
+        store.run = original  # type: ignore[method-assign]
+    assert seen == [f"SET memory_limit = '{int(base + 30 * INDEX_BYTES_PER_ENTRY)}B'"]

@@ -146,3 +146,24 @@ def test_the_commands_refuse_a_bad_scenario_with_its_line(tmp_path: Path) -> Non
         result = cli(*args, "--citizens", "50", "--scenario", str(path))
         assert result.exit_code == 1, result.output
         assert f"{path}:3: responses.enabled" in result.output
+
+
+def test_every_field_of_a_scenario_is_documented() -> None:
+    from pydantic import BaseModel
+
+    from tests.conftest import ROOT
+
+    doc = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
+
+    def fields(model: type[BaseModel]) -> set[str]:
+        found = set()
+        for name, info in model.model_fields.items():
+            found.add(name)
+            kind = info.annotation
+            if isinstance(kind, type) and issubclass(kind, BaseModel):
+                found |= fields(kind)
+        return found
+
+    missing = sorted(f for f in fields(Scenario) if f"`{f}" not in doc and f", {f}" not in doc
+                     and f"{f}`" not in doc)  # fmt: skip
+    assert missing == []

@@ -12,14 +12,16 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import Progress
 
+from socialrating.errors import LedgerError
 from socialrating.ledger import ingest_table, register_subjects
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
@@ -54,6 +56,9 @@ class Lived:
     stored: int
     duplicates: int
     steps: list[Step]
+    seconds: dict[str, float] = field(default_factory=dict)
+    """Wall time by stage: ``draw``, ``ingest`` (verifications too), ``score``, ``respond``
+    (reading what the run did) and ``report`` (``on_step``)."""
 
     @property
     def run(self) -> RunResult:
@@ -93,20 +98,30 @@ def live(
     rng = np.random.default_rng(seed)
     first_day = rb.effective_day
     nation = make_nation(rng, citizens, organisations, rb.spec.effective, scenario.conduct)
+    prefix = key_prefix(scenario, seed, citizens, organisations)
+    _same_nation(store, prefix)
     register_subjects(store, nation.subjects, "synthetic nation")
     life = Life(seed, nation, rb, scenario)
-    prefix = key_prefix(scenario, seed, citizens, organisations)
     ends = step_ends(first_day, days, step_days)
     task = progress.add_task("living the steps", total=len(ends)) if progress else None
     stored = duplicates = 0
     steps: list[Step] = []
+    seconds = dict.fromkeys(("draw", "ingest", "score", "respond", "report"), 0.0)
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        seconds[stage] += now - clock
+        clock = now
+
     start = first_day
     for number, end in enumerate(ends, start=1):
         draws = life.step(start - first_day, end - start + 1)
+        tables = batches(draws, nation, rb, life.inst_codes, first_day, f"{prefix}-s{number}")
+        lap("draw")
         new = 0
-        for code, table in batches(
-            draws, nation, rb, life.inst_codes, first_day, f"{prefix}-s{number}"
-        ):
+        for code, table in tables:
             # An institution sends a large step's records in batches of at most CHUNK rows.
             for offset in range(0, table.num_rows, CHUNK):
                 part = table.slice(offset, CHUNK)
@@ -124,19 +139,41 @@ def live(
         )
         new, duplicates = new + v_new, duplicates + v_dup
         stored += new
+        lap("ingest")
         # Nothing new in the step (the nation lived again): its run stands.
         run = (_earlier_run(store, rb.hash, day_date(end)) if new == 0 else None) or score_run(
             store, day_date(end)
         )
+        lap("score")
         life.respond(*standing(store, run.run_id, nation, rb, scenario.responses.margin))
+        lap("respond")
         step = Step(number, start, end, len(draws), run)
         steps.append(step)
         if on_step is not None:
             on_step(step)
+        lap("report")
         start = end + 1
         if progress is not None and task is not None:
             progress.advance(task)
-    return Lived(nation, stored, duplicates, steps)
+    return Lived(nation, stored, duplicates, steps, seconds)
+
+
+def _same_nation(store: Store, prefix: str) -> None:
+    """Refuse a ledger that holds another synthetic nation's records: its subjects' codes
+    are this nation's, so its records would be counted with this one's."""
+    other = store.scalar(
+        """SELECT idem_key FROM entries
+           WHERE (starts_with(idem_key, 'sim-') OR starts_with(idem_key, 'demo-'))
+             AND NOT starts_with(idem_key, ?) LIMIT 1""",
+        [prefix + "-"],
+    )
+    if other is not None:
+        raise LedgerError(
+            f"{store.path} holds another synthetic nation (a record keyed {other!r}: made "
+            "with another seed, size or scenario, or by an earlier version); its subjects' "
+            "codes are this nation's, so both would count: use a new database (--db FILE) "
+            "or delete this one"
+        )
 
 
 def _earlier_run(store: Store, rulebook_hash: str, as_of: dt.date) -> RunResult | None:
