@@ -150,7 +150,6 @@ def test_the_commands_refuse_a_bad_scenario_with_its_line(tmp_path: Path) -> Non
 
 def test_every_field_of_a_scenario_is_documented() -> None:
     from pydantic import BaseModel
-
     from tests.conftest import ROOT
 
     doc = (ROOT / "docs" / "simulation.md").read_text(encoding="utf-8")
