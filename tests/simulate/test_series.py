@@ -104,3 +104,28 @@ def test_the_report_shows_each_figure_as_a_chart_and_a_table(lived: SimulationCo
     )
     lists = page.split("<h2>List sizes</h2>")[1].split("</table>")[0]
     assert f"<tr><td>{last}</td>" in lists and f"<td>{flights:,}</td>" in lists
+
+
+def test_compare_lives_the_same_nation_without_responses_and_reports_both(
+    tmp_path: Path,
+) -> None:
+    """The same nation lived twice: the first week is the same (nothing to respond to
+    yet); after it, those the system sanctioned offend less where they respond."""
+    config = SimulationConfig(
+        out=tmp_path, rulebook=RULEBOOK, scenario=DATA / "consequences-scenario.yaml",
+        citizens=1500, organisations=150, days=42, seed=3, compare=True,
+    )  # fmt: skip
+    simulate(config)
+    rows = pq.read_table(tmp_path / "series.parquet").to_pylist()
+    assert (tmp_path / "ledger-responses-off.duckdb").exists()
+
+    def records(label: str) -> list[int]:
+        return [r["value"] for r in rows if (r["series"], r["responses"]) == ("records", label)]
+
+    on, off = records("on"), records("off")
+    assert len(on) == len(off) == 6
+    assert on[0] == off[0]
+    assert sum(on[1:]) < sum(off[1:])
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "<h2>List sizes, with and without responses</h2>" in page
+    assert "flight_ban (responses off)" in page and "flight_ban (responses on)" in page

@@ -48,6 +48,14 @@ def simulate(
             "run both to compare.",
         ),
     ] = None,
+    compare: Annotated[
+        bool,
+        typer.Option(
+            "--compare",
+            help="Also live the same nation with its responses the other way (a second "
+            "ledger in DIR), and set the two side by side in the report.",
+        ),
+    ] = False,
     step_days: Annotated[
         int, typer.Option(min=1, max=3650, metavar="N", help="Days between scoring runs.")
     ] = 7,
@@ -74,6 +82,7 @@ def simulate(
         scenario=scenario,
         step_days=step_days,
         responses=responses,
+        compare=compare,
     )
     result = live(config, console=None if as_json else err())
     if as_json:
@@ -88,6 +97,7 @@ def simulate(
     import pyarrow.parquet as pq
 
     series = pq.read_table(result.series).to_pylist()
+    series = [r for r in series if r["responses"] == series[0]["responses"]]  # the first run
     for week in sorted({r["week"] for r in series})[-4:]:  # the last four weeks
         mine = [r for r in series if r["week"] == week]
         arrived = sum(r["value"] for r in mine if r["series"] == "records")

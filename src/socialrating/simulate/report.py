@@ -21,9 +21,25 @@ SECTIONS = (
 what its values count."""
 
 
-def write_report(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
-    """Write the report of the series ``rows`` (``series.SERIES_SCHEMA``) to ``path``."""
-    from socialrating.web.charts import lines
+COMPARED = (
+    ("list", "", "List sizes, with and without responses", "members"),
+    ("grade", "citizen", "Citizens by grade, with and without responses", "citizens"),
+    ("records", "", "Records, with and without responses", "records"),
+)
+"""The sections that set a nation lived with responses beside the same nation without."""
+
+
+def write_report(rows: list[dict[str, Any]], path: Path, title: str, primary: str = "on") -> Path:
+    """Write the report of the series ``rows`` (``series.SERIES_SCHEMA``) to ``path``: the
+    ``primary`` run's rows (responses ``on`` or ``off``), then, if the other is there,
+    both side by side."""
+    other = [r for r in rows if r.get("responses", primary) != primary]
+    compared = [
+        {**r, "key": f"{r['key']} (responses {r['responses']})"}
+        for r in rows
+        if other and not (r["series"] == "grade" and r["key"] not in ("C", "D"))
+    ]
+    rows = [r for r in rows if r.get("responses", primary) == primary]
 
     parts = [
         "<!doctype html>",
@@ -41,15 +57,30 @@ def write_report(rows: list[dict[str, Any]], path: Path, title: str) -> Path:
             for r in rows
             if r["series"] == series and (kind is None or r["kind"] == kind)
         ]
-        if not mine:
-            continue
-        parts.append(f"<h2>{html.escape(heading)}</h2>")
-        chart = lines(mine, "week", counted, "key", heading)
-        parts.append(f'<figure role="img" aria-label="{html.escape(heading)}">{chart}</figure>')
-        parts.append(_table(mine, counted))
+        if mine:
+            parts += _section(mine, heading, counted)
+    for series, kind, heading, counted in COMPARED if other else ():
+        mine = [
+            {"week": str(r["week_end"]), "key": r["key"], counted: r["value"]}
+            for r in compared
+            if r["series"] == series and r["kind"] == kind
+        ]
+        parts += _section(mine, heading, counted)
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+def _section(rows: list[dict[str, Any]], heading: str, counted: str) -> list[str]:
+    """A section: its heading, its chart, and the same numbers in a table."""
+    from socialrating.web.charts import lines
+
+    chart = lines(rows, "week", counted, "key", heading)
+    return [
+        f"<h2>{html.escape(heading)}</h2>",
+        f'<figure role="img" aria-label="{html.escape(heading)}">{chart}</figure>',
+        _table(rows, counted),
+    ]
 
 
 def _table(rows: list[dict[str, Any]], counted: str) -> str:

@@ -26,7 +26,7 @@ from socialrating.model import day_date
 from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import RunResult
 from socialrating.simulate.demo import _progress
-from socialrating.simulate.living import Step, live
+from socialrating.simulate.living import Lived, Step, live
 from socialrating.simulate.report import REPORT, write_report
 from socialrating.simulate.scenario import Scenario, scenario_for
 
@@ -39,12 +39,14 @@ SERIES_SCHEMA = pa.schema(
         ("kind", pa.string()),
         ("key", pa.string()),
         ("value", pa.int64()),
+        ("responses", pa.string()),
     ]
 )
 """The columns of the series: the week (from 1) and its last day; what is counted
 (``grade``, ``list``, ``refused``, ``contagion``, ``records``), for which kind of subject
 (``citizen``, ``organisation``; empty when not by kind), of what (the grade, list, service
-or figure), and how many."""
+or figure), how many, and whether the nation responded to the system (``on``, ``off``:
+both with ``--compare``)."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,8 @@ class SimulationConfig:
     step_days: int = 7
     responses: bool | None = None
     """Whether subjects respond to the system (default: as the scenario says)."""
+    compare: bool = False
+    """Also live the nation with its responses the other way (``simulate``)."""
 
     @property
     def ledger(self) -> str:
@@ -101,32 +105,26 @@ def load_for(
     ``responses`` overrides the scenario's switch when given."""
     rb = load_rulebook(rulebook)
     scenario, _ = scenario_for(rb, scenario_path)
-    if responses is not None and responses != scenario.responses.enabled:
-        data = scenario.model_dump()
-        data["responses"]["enabled"] = responses
-        scenario = Scenario.model_validate(data)
+    if responses is not None:
+        scenario = _with_responses(scenario, responses)
     return rb, scenario
 
 
 def simulate(config: SimulationConfig, console: Console | None = None) -> SimulationResult:
-    """Live the nation step by step through the ledger and write its series (see the module)."""
+    """Live the nation step by step through the ledger and write its series (see the module).
+
+    With ``compare``, the same nation is lived a second time with its responses the other
+    way, into a ledger of its own beside the series; its rows say ``responses`` off (or
+    on), and the report sets the two side by side.
+    """
     rb, scenario = load_for(config.rulebook, config.scenario, config.responses)
     config.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    with open_store(config.ledger, create=True) as store, _progress(console) as progress:
-        activate_rulebook(store, rb, backdate="socialrating simulate: the rulebook changed")
-        lived = live(
-            store,
-            rb,
-            scenario,
-            citizens=config.citizens,
-            organisations=config.organisations,
-            days=config.days,
-            step_days=config.step_days,
-            seed=config.seed,
-            progress=progress,
-            on_step=lambda step: rows.extend(_figures(store, rb, step)),
-        )
+    lived = _live_into(config.ledger, config, rb, scenario, rows, console)
+    if config.compare:
+        other = _with_responses(scenario, not scenario.responses.enabled)
+        ledger = config.out / f"ledger-responses-{_label(other)}.duckdb"
+        _live_into(str(ledger), config, rb, other, rows, console)
     path = config.out / SERIES
     pq.write_table(pa.Table.from_pylist(rows, schema=SERIES_SCHEMA), path)
     title = (
@@ -135,7 +133,7 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
         f"{config.citizens:,} citizens and {config.organisations:,} organisations, "
         f"{len(lived.steps)} weeks (seed {config.seed})"
     )
-    report = write_report(rows, config.out / REPORT, title)
+    report = write_report(rows, config.out / REPORT, title, primary=_label(scenario))
     return SimulationResult(
         lived.nation.subjects.num_rows,
         lived.stored,
@@ -145,6 +143,44 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
         path,
         report,
     )
+
+
+def _label(scenario: Scenario) -> str:
+    return "on" if scenario.responses.enabled else "off"
+
+
+def _with_responses(scenario: Scenario, enabled: bool) -> Scenario:
+    data = scenario.model_dump()
+    data["responses"]["enabled"] = enabled
+    return Scenario.model_validate(data)
+
+
+def _live_into(
+    ledger: str,
+    config: SimulationConfig,
+    rb: Rulebook,
+    scenario: Scenario,
+    rows: list[dict[str, Any]],
+    console: Console | None,
+) -> Lived:
+    """Live the configured nation under ``scenario`` into ``ledger``, adding its rows."""
+    label = _label(scenario)
+    with open_store(ledger, create=True) as store, _progress(console) as progress:
+        activate_rulebook(store, rb, backdate="socialrating simulate: the rulebook changed")
+        return live(
+            store,
+            rb,
+            scenario,
+            citizens=config.citizens,
+            organisations=config.organisations,
+            days=config.days,
+            step_days=config.step_days,
+            seed=config.seed,
+            progress=progress,
+            on_step=lambda step: rows.extend(
+                {**row, "responses": label} for row in _figures(store, rb, step)
+            ),
+        )
 
 
 def _figures(store: Store, rb: Rulebook, step: Step) -> list[dict[str, Any]]:
