@@ -4,6 +4,7 @@ runs it was read from."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -129,3 +130,36 @@ def test_compare_lives_the_same_nation_without_responses_and_reports_both(
     page = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "<h2>List sizes, with and without responses</h2>" in page
     assert "flight_ban (responses off)" in page and "flight_ban (responses on)" in page
+
+
+def test_what_the_simulation_stored_holds_the_invariants(lived: SimulationConfig) -> None:
+    """Every record from an institution the rulebook permits for its parameter, about a
+    registered subject of the nation; every list member in its run's snapshot; and the
+    runs' list sizes are their members."""
+    with open_store(lived.ledger, read_only=True) as store:
+        unpermitted = store.scalar(
+            """SELECT count(*) FROM entries e
+               WHERE e.kind = 1 AND NOT EXISTS (
+                   SELECT 1 FROM rulebook_permissions p
+                   WHERE p.parameter_id = e.parameter_id AND p.institution_id = e.institution_id)"""
+        )
+        assert unpermitted == 0
+        kinds = dict(store.rows("SELECT kind, count(*) FROM subjects GROUP BY 1"))
+        assert kinds == {"citizen": lived.citizens, "organisation": lived.organisations}
+        unknown = store.scalar(
+            """SELECT count(*) FROM entries e WHERE e.kind = 1 AND e.subject_id NOT IN
+               (SELECT subject_id FROM subjects)"""
+        )
+        assert unknown == 0
+        outside = store.scalar(
+            """SELECT count(*) FROM list_members m ANTI JOIN snapshot n
+               ON n.run_id = m.run_id AND n.subject_id = m.subject_id"""
+        )
+        assert outside == 0
+        for run_id, stats in store.rows("SELECT run_id, stats FROM runs"):
+            sizes = dict(
+                store.rows(
+                    "SELECT list, count(*) FROM list_members WHERE run_id = ? GROUP BY 1", [run_id]
+                )
+            )
+            assert {k: v for k, v in json.loads(stats)["lists"].items() if v} == sizes
