@@ -296,8 +296,14 @@ class Life:
 def poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
     """Poisson counts of means ``lam`` by inverting the distribution at one uniform each:
     a count never falls when its mean rises, so a rate changed by calibration, or by a
-    response, moves the same subjects' counts, not a fresh draw of everyone's."""
-    u = rng.random(len(lam))
+    response, moves the same subjects' counts, not a fresh draw of everyone's.
+
+    The uniforms are stratified (one in each of ``n`` equal slices of [0, 1), in a random
+    order): each is uniform, but together they leave far less to chance, so that a small
+    nation's totals (and list shares) come close to what its rates say, as a large one's
+    do."""
+    n = len(lam)
+    u = (rng.permutation(n) + rng.random(n)) / max(n, 1)
     n = np.zeros(len(lam), dtype=np.int64)
     p = np.exp(-lam)
     cumulative = p.copy()
