@@ -315,6 +315,9 @@ def _clean(col: str) -> str:
 # The registries' rows a batch names besides its subjects, as small tables keyed as the
 # batch names them: its parameters by code (with what the active rulebook says of each),
 # the entries it refers to (with their subject's kind and parameter), its counterparts.
+_REFS_FILTER = "WHERE e.entry_id"
+_HAS_REFERENCES = "SELECT count(*) > 0 FROM staged_batch WHERE refers_to IS NOT NULL"
+
 _LOOKUPS = f"""
 CREATE OR REPLACE TEMP TABLE batch_permitted AS
 SELECT DISTINCT parameter_id FROM rulebook_permissions
@@ -343,7 +346,7 @@ LEFT JOIN rulebook_institutions ri
 LEFT JOIN subjects s ON s.subject_id = e.subject_id
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = e.parameter_id AND rp.rulebook_hash = '$hash'
 LEFT JOIN batch_permitted perm ON perm.parameter_id = rp.parameter_id
-WHERE e.entry_id IN (SELECT {_REFERS} FROM (
+{_REFS_FILTER} IN (SELECT {_REFERS} FROM (
     SELECT {_clean("refers_to")} AS refers_text FROM staged_batch
     WHERE refers_to IS NOT NULL));
 
@@ -687,7 +690,12 @@ def _ingest_staged(
 ) -> IngestResult:
     """Validate the staged batch and append its new rows: all of them, or none."""
     try:
-        _run_all(store, _substitute(_LOOKUPS, context))
+        lookups = _LOOKUPS
+        if not store.scalar(_HAS_REFERENCES):
+            # No row refers to an entry: nothing to look up, and the look-up would read
+            # the whole ledger's entries (the batch of a large ledger's time goes there).
+            lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
+        _run_all(store, _substitute(lookups, context))
         store.run(_substitute(_WIDE, context))
         failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
         rows_sql = _ROWS.replace("{payload_columns}", ", ".join(PAYLOAD_COLUMNS))
