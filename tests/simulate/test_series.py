@@ -163,3 +163,37 @@ def test_what_the_simulation_stored_holds_the_invariants(lived: SimulationConfig
                 )
             )
             assert {k: v for k, v in json.loads(stats)["lists"].items() if v} == sizes
+
+
+def test_what_a_run_did_is_read_back_for_the_responses(lived: SimulationConfig) -> None:
+    """Sanctioned: listed, or in the kind's two lowest grades; near: within the margin of
+    the band's floor (the scenario's 30 points)."""
+    import numpy as np
+
+    from socialrating.rulebook import load_rulebook
+    from socialrating.simulate.living import positions, standing
+    from socialrating.simulate.nation import make_nation
+
+    rb = load_rulebook(RULEBOOK)
+    nation = make_nation(np.random.default_rng(5), lived.citizens, lived.organisations,
+                         rb.spec.effective)  # fmt: skip
+    with open_store(lived.ledger, read_only=True) as store:
+        run_id = store.scalar("SELECT max(run_id) FROM runs")
+        sanctioned, near = standing(store, run_id, nation, rb, 30, positions(store, nation))
+        rows = store.rows(
+            """SELECT s.code, s.kind, n.grade, n.score,
+                      EXISTS (SELECT 1 FROM list_members m
+                              WHERE m.run_id = n.run_id AND m.subject_id = n.subject_id)
+               FROM snapshot n JOIN subjects s USING (subject_id) WHERE n.run_id = ?""",
+            [run_id],
+        )
+    codes = nation.subjects.column("code").to_pylist()
+    assert len(rows) == len(codes)
+    for code, kind, grade, score, listed in rows:
+        bands = rb.bands(kind)
+        low = grade in [b.grade for b in bands[-2:]]
+        floor = next(b.min for b in bands if b.grade == grade)
+        i = codes.index(code)
+        assert sanctioned[i] == (low or listed), code
+        assert near[i] == (floor is not None and score - floor < 30), code
+    assert sanctioned.any() and not sanctioned.all()

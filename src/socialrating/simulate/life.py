@@ -302,9 +302,9 @@ def poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:
     order): each is uniform, but together they leave far less to chance, so that a small
     nation's totals (and list shares) come close to what its rates say, as a large one's
     do."""
-    n = len(lam)
-    u = (rng.permutation(n) + rng.random(n)) / max(n, 1)
-    n = np.zeros(len(lam), dtype=np.int64)
+    size = len(lam)
+    u = (rng.permutation(size) + rng.random(size)) / max(size, 1)
+    n = np.zeros(size, dtype=np.int64)
     p = np.exp(-lam)
     cumulative = p.copy()
     active = u > cumulative

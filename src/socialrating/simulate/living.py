@@ -101,6 +101,7 @@ def live(
     prefix = key_prefix(scenario, seed, citizens, organisations)
     _same_nation(store, prefix)
     register_subjects(store, nation.subjects, "synthetic nation")
+    places = positions(store, nation)
     life = Life(seed, nation, rb, scenario)
     ends = step_ends(first_day, days, step_days)
     task = progress.add_task("living the steps", total=len(ends)) if progress else None
@@ -145,7 +146,7 @@ def live(
             store, day_date(end)
         )
         lap("score")
-        life.respond(*standing(store, run.run_id, nation, rb, scenario.responses.margin))
+        life.respond(*standing(store, run.run_id, nation, rb, scenario.responses.margin, places))
         lap("respond")
         step = Step(number, start, end, len(draws), run)
         steps.append(step)
@@ -187,39 +188,52 @@ def _earlier_run(store: Store, rulebook_hash: str, as_of: dt.date) -> RunResult 
     return unchanged_run(store, rulebook_hash, as_of, last_entry=int(row[0]))
 
 
+def positions(store: Store, nation: Nation) -> np.ndarray:
+    """Per registered subject id, the subject's place in the nation (-1: not of it)."""
+    t = store.arrow("SELECT subject_id, code FROM subjects")
+    ids = t.column("subject_id").to_numpy()
+    out = np.full(int(ids.max(initial=0)) + 1, -1, dtype=np.int64)
+    where = pc.index_in(t.column("code"), value_set=nation.subjects.column("code"))
+    out[ids] = where.fill_null(-1).to_numpy(zero_copy_only=False)
+    return out
+
+
 def standing(
-    store: Store, run_id: int, nation: Nation, rb: Rulebook, margin: int
+    store: Store, run_id: int, nation: Nation, rb: Rulebook, margin: int, places: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per subject of the nation, as the run left it: sanctioned (on a list, or in one of
     its kind's two lowest grades), and near a lower grade (within ``margin`` points of
-    its band's floor)."""
+    its band's floor). ``places`` are the nation's places of subject ids (``positions``)."""
+    bands = [
+        (kind, b.grade, b.min, i >= len(kind_bands) - 2)
+        for kind, kind_bands in (
+            ("citizen", rb.spec.grades.citizen),
+            ("organisation", rb.spec.grades.organisation),
+        )
+        for i, b in enumerate(kind_bands)
+    ]
+    floors = bands  # the lowest band has no floor: nothing is below it
+    values = ", ".join("(?, ?, ?::BIGINT, ?)" for _ in floors)
     t = store.arrow(
-        """SELECT s.code, n.score, n.grade, m.subject_id IS NOT NULL AS listed
-           FROM snapshot n JOIN subjects s USING (subject_id)
-           LEFT JOIN (SELECT DISTINCT subject_id FROM list_members WHERE run_id = ?) m
-                  USING (subject_id)
-           WHERE n.run_id = ?""",
-        [run_id, run_id],
+        f"""WITH bands(kind, grade, floor, low) AS (VALUES {values})
+            SELECT n.subject_id,
+                   coalesce(b.low, false) OR m.subject_id IS NOT NULL AS sanctioned,
+                   coalesce(n.score - b.floor < ?, false) AS near
+            FROM snapshot n JOIN subjects s USING (subject_id)
+            LEFT JOIN bands b ON b.kind = s.kind AND b.grade = n.grade
+            LEFT JOIN (SELECT DISTINCT subject_id FROM list_members WHERE run_id = ?) m
+                   USING (subject_id)
+            WHERE n.run_id = ?""",
+        [v for row in floors for v in row] + [margin, run_id, run_id],
     )
     n = nation.subjects.num_rows
     sanctioned, near = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    where = pc.index_in(t.column("code"), value_set=nation.subjects.column("code"))
-    mine = where.is_valid().to_numpy(zero_copy_only=False)
-    at = where.to_numpy(zero_copy_only=False)[mine].astype(np.int64)
-    score = t.column("score").to_numpy()[mine]
-    grade = np.asarray(t.column("grade").to_numpy(zero_copy_only=False))[mine]
-    listed = t.column("listed").to_numpy(zero_copy_only=False)[mine]
-    for kind, bands in (
-        ("citizen", rb.spec.grades.citizen),
-        ("organisation", rb.spec.grades.organisation),
-    ):
-        of_kind = (at < nation.citizens) if kind == "citizen" else (at >= nation.citizens)
-        lowest = [b.grade for b in bands[-2:]]
-        floors = {b.grade: b.min for b in bands[:-1] if b.min is not None}
-        low = of_kind & np.isin(grade, lowest)
-        floor = np.array([floors.get(g, np.iinfo(np.int64).min // 2) for g in grade])
-        sanctioned[at[of_kind]] = (low | listed)[of_kind]
-        near[at[of_kind]] = (of_kind & (score - floor < margin))[of_kind]
+    ids = t.column("subject_id").to_numpy()
+    at = places[ids[ids < len(places)]]
+    keep = at >= 0
+    for out, column in ((sanctioned, "sanctioned"), (near, "near")):
+        values_ = t.column(column).to_numpy(zero_copy_only=False)[ids < len(places)]
+        out[at[keep]] = values_[keep]
     return sanctioned, near
 
 
