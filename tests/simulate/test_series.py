@@ -166,8 +166,8 @@ def test_what_the_simulation_stored_holds_the_invariants(lived: SimulationConfig
 
 
 def test_what_a_run_did_is_read_back_for_the_responses(lived: SimulationConfig) -> None:
-    """Sanctioned: listed, or in the kind's two lowest grades; near: within the margin of
-    the band's floor (the scenario's 30 points)."""
+    """Sanctioned: listed, or in the kind's two lowest grades by score (where it has three
+    or more); near: within the margin of the band's floor (the scenario's 30 points)."""
     import numpy as np
 
     from socialrating.rulebook import load_rulebook
@@ -190,9 +190,12 @@ def test_what_a_run_did_is_read_back_for_the_responses(lived: SimulationConfig) 
     codes = nation.subjects.column("code").to_pylist()
     assert len(rows) == len(codes)
     for code, kind, grade, score, listed in rows:
-        bands = rb.bands(kind)
-        low = grade in [b.grade for b in bands[-2:]]
-        floor = next(b.min for b in bands if b.grade == grade)
+        by_score = sorted(
+            (b for b in rb.bands(kind) if b.by_score),
+            key=lambda b: -1e18 if b.min is None else b.min,
+        )
+        low = len(by_score) >= 3 and grade in {b.grade for b in by_score[:2]}
+        floor = next((b.min for b in by_score if b.grade == grade), None)
         i = codes.index(code)
         assert sanctioned[i] == (low or listed), code
         assert near[i] == (floor is not None and score - floor < 30), code

@@ -64,6 +64,7 @@ def calibrate(
     n = citizens or c.citizens
     organisations = round(n * sc.organisations_per_citizen)
     target = out_file or Path(f"{sc.name}.fitted.yaml")
+    write_fitted(path, target, sc)  # before the rounds: every knob must be in the file
     console = None if as_json else err()
 
     def said(r: Round) -> None:

@@ -46,7 +46,7 @@ def organisations_for(citizens: int, organisations: int | None) -> int:
 def demo(
     db: Db = settings.DB.default,
     citizens: Annotated[
-        int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
+        int, typer.Option(min=3, metavar="N", help="Citizens in the synthetic nation.")
     ] = 100_000,
     organisations: Organisations = None,
     days: Annotated[

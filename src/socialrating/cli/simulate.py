@@ -30,7 +30,7 @@ def simulate(
         ),
     ],
     citizens: Annotated[
-        int, typer.Option(min=1, metavar="N", help="Citizens in the synthetic nation.")
+        int, typer.Option(min=3, metavar="N", help="Citizens in the synthetic nation.")
     ] = 10_000,
     organisations: Organisations = None,
     days: Annotated[

@@ -12,7 +12,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from socialrating.ledger import activate_rulebook, open_store
 from socialrating.ledger.store import Store
 from socialrating.scoring import RunResult
-from socialrating.simulate.living import live
+from socialrating.simulate.living import NationSize, live, refuse_another_nation
 
 
 @dataclass(frozen=True)
@@ -77,20 +77,18 @@ def run_demo(config: DemoConfig, console: Console | None = None) -> DemoResult:
 
     rb, scenario = load_for(config.rulebook, config.scenario)
     with open_store(config.db, create=True) as store, _progress(console) as progress:
-        # A demo ledger made with an earlier seed: the seed of this version replaces it from
-        # its own date (the ledger says why), so that `make demo` works after an upgrade.
-        activate_rulebook(store, rb, backdate="socialrating demo: the demo's rulebook changed")
-        lived = live(
-            store,
-            rb,
-            scenario,
+        # The rulebook becomes the active one (from its own date, the ledger saying why);
+        # a ledger of another nation (an earlier seed's) is refused by `live`.
+        nation = NationSize(
             citizens=config.citizens,
             organisations=config.organisations,
             days=config.days,
             step_days=config.step_days,
             seed=config.seed,
-            progress=progress,
         )
+        refuse_another_nation(store, rb, scenario, **nation)
+        activate_rulebook(store, rb, backdate="socialrating demo: the demo's rulebook changed")
+        lived = live(store, rb, scenario, progress=progress, **nation)
         examples = _examples(store, lived.run.run_id)
     return DemoResult(
         lived.nation.subjects.num_rows,

@@ -93,7 +93,10 @@ class Life:
     def _gen(self, start: int, *component: int) -> np.random.Generator:
         """The generator of one component of one step: each has its own, so that a rate
         changed (by calibration, or a response) changes only its own draws."""
-        return np.random.default_rng([self.seed, start, *component])
+        # Tagged and of one length: numpy pads a short seed with zeros, so [seed] and
+        # [seed, 0, 0, 0] (the nation's draws and a step's) would be one stream.
+        padded = (*component, 0, 0, 0)[:3] if len(component) < 3 else component
+        return np.random.default_rng([self.seed, STREAM_DRAWS, start, *padded, len(component)])
 
     @property
     def pay_rate(self) -> float:
@@ -252,6 +255,7 @@ class Life:
         n = len(who)
         step = rng.integers(1, r.circle + 1, n) * rng.choice([-1, 1], n)
         near = (who + step) % citizens
+        near = np.where(near == who, (who + 1) % citizens, near)  # a circle wider than all
         anyone = (who + rng.integers(1, citizens, n)) % citizens
         other = np.where(rng.random(n) < r.near_contacts, near, anyone)
         which_all = np.full(n, which)
@@ -291,6 +295,11 @@ class Life:
             reporters,
         )
         return _concat([d, more])
+
+
+STREAM_DRAWS, STREAM_VERIFICATIONS = 1, 2
+"""Tags of the seeds of a step's draws and of its verifications (the nation's is the
+bare seed)."""
 
 
 def poisson(rng: np.random.Generator, lam: np.ndarray) -> np.ndarray:

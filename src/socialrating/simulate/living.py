@@ -15,6 +15,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 import numpy as np
 import pyarrow as pa
@@ -28,12 +29,22 @@ from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
 from socialrating.scoring import RunResult, score_run
 from socialrating.scoring.run import unchanged_run
-from socialrating.simulate.life import Life, batches
+from socialrating.simulate.life import STREAM_VERIFICATIONS, Life, batches
 from socialrating.simulate.nation import Nation, make_nation
 from socialrating.simulate.scenario import Scenario
 
 CHUNK = 200_000
 """The most rows of one batch the simulation sends."""
+
+
+class NationSize(TypedDict):
+    """What makes a nation and its steps (the keyword arguments of ``live``)."""
+
+    citizens: int
+    organisations: int
+    days: int
+    step_days: int
+    seed: int
 
 
 @dataclass(frozen=True)
@@ -73,9 +84,18 @@ def step_ends(first_day: int, days: int, step_days: int) -> list[int]:
     return [first_day + k * step_days - 1 for k in range(1, n)] + [first_day + days - 1]
 
 
-def key_prefix(scenario: Scenario, seed: int, citizens: int, organisations: int) -> str:
-    """The idempotency keys' prefix: the same nation and scenario give the same keys."""
-    text = f"{scenario.model_dump_json()}|{citizens}|{organisations}"
+def key_prefix(
+    rb: Rulebook,
+    scenario: Scenario,
+    seed: int,
+    citizens: int,
+    organisations: int,
+    days: int,
+    step_days: int,
+) -> str:
+    """The idempotency keys' prefix: the same nation, rulebook, scenario and steps give
+    the same keys; anything else another prefix (which ``_same_nation`` refuses)."""
+    text = f"{rb.hash}|{scenario.model_dump_json()}|{citizens}|{organisations}|{days}|{step_days}"
     return f"sim-{seed}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
@@ -98,7 +118,7 @@ def live(
     rng = np.random.default_rng(seed)
     first_day = rb.effective_day
     nation = make_nation(rng, citizens, organisations, rb.spec.effective, scenario.conduct)
-    prefix = key_prefix(scenario, seed, citizens, organisations)
+    prefix = key_prefix(rb, scenario, seed, citizens, organisations, days, step_days)
     _same_nation(store, prefix)
     register_subjects(store, nation.subjects, "synthetic nation")
     places = positions(store, nation)
@@ -133,7 +153,7 @@ def live(
         v_new, v_dup = _verify_reports(
             store,
             rb,
-            np.random.default_rng([seed, number]),
+            np.random.default_rng([seed, STREAM_VERIFICATIONS, number, 0, 0, 0, 0]),
             scenario.records.verified_share,
             f"{prefix}-s{number}",
             end,
@@ -157,6 +177,23 @@ def live(
         if progress is not None and task is not None:
             progress.advance(task)
     return Lived(nation, stored, duplicates, steps, seconds)
+
+
+def refuse_another_nation(
+    store: Store,
+    rb: Rulebook,
+    scenario: Scenario,
+    *,
+    citizens: int,
+    organisations: int,
+    days: int,
+    step_days: int,
+    seed: int,
+) -> None:
+    """Refuse, before anything is stored (the rulebook's activation too), a ledger that
+    holds another synthetic nation (see ``live``)."""
+    prefix = key_prefix(rb, scenario, seed, citizens, organisations, days, step_days)
+    _same_nation(store, prefix)
 
 
 def _same_nation(store: Store, prefix: str) -> None:
@@ -204,15 +241,16 @@ def standing(
     """Per subject of the nation, as the run left it: sanctioned (on a list, or in one of
     its kind's two lowest grades), and near a lower grade (within ``margin`` points of
     its band's floor). ``places`` are the nation's places of subject ids (``positions``)."""
-    bands = [
-        (kind, b.grade, b.min, i >= len(kind_bands) - 2)
-        for kind, kind_bands in (
-            ("citizen", rb.spec.grades.citizen),
-            ("organisation", rb.spec.grades.organisation),
+    floors = []
+    for kind in ("citizen", "organisation"):
+        # Bands taken by score, lowest first (the lowest has no floor); the two lowest
+        # are the sanctioned ones where there are at least three, else only the lists.
+        by_score = sorted(
+            (b for b in rb.bands(kind) if b.by_score),
+            key=lambda b: -1e18 if b.min is None else b.min,
         )
-        for i, b in enumerate(kind_bands)
-    ]
-    floors = bands  # the lowest band has no floor: nothing is below it
+        low = {b.grade for b in by_score[:2]} if len(by_score) >= 3 else set()
+        floors += [(kind, b.grade, b.min, b.grade in low) for b in by_score]
     values = ", ".join("(?, ?, ?::BIGINT, ?)" for _ in floors)
     t = store.arrow(
         f"""WITH bands(kind, grade, floor, low) AS (VALUES {values})

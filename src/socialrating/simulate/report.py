@@ -65,7 +65,8 @@ def write_report(rows: list[dict[str, Any]], path: Path, title: str, primary: st
             for r in compared
             if r["series"] == series and r["kind"] == kind
         ]
-        parts += _section(mine, heading, counted)
+        if mine:  # a rulebook without a C or D grade, or without lists, has none
+            parts += _section(mine, heading, counted)
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path

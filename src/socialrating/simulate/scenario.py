@@ -332,7 +332,16 @@ def write_fitted(path: str | Path, out: str | Path, fitted: Scenario) -> None:
         line = lines.get((where, first, second))
         if line is None:
             raise ScenarioError(
-                f"cannot write the fitted {knob}", [Problem(str(source), None, knob, "not found")]
+                f"cannot write the fitted {knob}",
+                [
+                    Problem(
+                        str(source),
+                        None,
+                        knob,
+                        "the file leaves this rate at its default: write its value in the "
+                        "file, so that calibration can write the fitted one there",
+                    )
+                ],
             )
         pattern = re.compile(rf"(\b{re.escape(second)}\s*:\s*)([-+0-9.eE]+)")
         value = _number(fitted.rate(knob))

@@ -26,7 +26,13 @@ from socialrating.model import day_date
 from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import RunResult
 from socialrating.simulate.demo import _progress
-from socialrating.simulate.living import Lived, Step, live
+from socialrating.simulate.living import (
+    Lived,
+    NationSize,
+    Step,
+    live,
+    refuse_another_nation,
+)
 from socialrating.simulate.report import REPORT, write_report
 from socialrating.simulate.scenario import Scenario, scenario_for
 
@@ -131,7 +137,9 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
         f"{rb.spec.name} {rb.spec.version}, scenario {scenario.name}"
         f"{'' if scenario.responses.enabled else ' (responses off)'}: "
         f"{config.citizens:,} citizens and {config.organisations:,} organisations, "
-        f"{len(lived.steps)} weeks (seed {config.seed})"
+        f"{len(lived.steps)} "
+        f"{'weeks' if config.step_days == 7 else f'steps of {config.step_days} days'} "
+        f"(seed {config.seed})"
     )
     report = write_report(rows, config.out / REPORT, title, primary=_label(scenario))
     return SimulationResult(
@@ -165,18 +173,22 @@ def _live_into(
 ) -> Lived:
     """Live the configured nation under ``scenario`` into ``ledger``, adding its rows."""
     label = _label(scenario)
+    nation = NationSize(
+        citizens=config.citizens,
+        organisations=config.organisations,
+        days=config.days,
+        step_days=config.step_days,
+        seed=config.seed,
+    )
     with open_store(ledger, create=True) as store, _progress(console) as progress:
+        refuse_another_nation(store, rb, scenario, **nation)
         activate_rulebook(store, rb, backdate="socialrating simulate: the rulebook changed")
         return live(
             store,
             rb,
             scenario,
-            citizens=config.citizens,
-            organisations=config.organisations,
-            days=config.days,
-            step_days=config.step_days,
-            seed=config.seed,
             progress=progress,
+            **nation,
             on_step=lambda step: rows.extend(
                 {**row, "responses": label} for row in _figures(store, rb, step)
             ),
