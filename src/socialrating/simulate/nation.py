@@ -84,8 +84,12 @@ def make_nation(
         }
     )
     # Most subjects behave typically; a few behave badly often, which is what produces
-    # the C and D grades and the blacklists of the described system.
-    group = rng.random(n)
+    # the C and D grades and the blacklists of the described system. Each kind's groups
+    # hold their shares exactly (stratified uniforms, in a random order): a small nation's
+    # few who misbehave, and so its lists, are not left to chance.
+    group = np.concatenate(
+        [(rng.permutation(m) + rng.random(m)) / max(m, 1) for m in (citizens, organisations)]
+    )
     latent = rng.normal(0.0, conduct.spread, n)
     for g in conduct.groups:
         latent += np.where(group < g.share, g.shift, 0.0)
