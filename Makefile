@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser bench lint docs clean
+.PHONY: demo test browser postgres bench lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/socialrating demo
 
-test: $(STAMP) browser
+test: $(STAMP) browser postgres
 	$(BIN)/python -m pytest -n auto --durations=25
 
 # The browser tests render pages in Debian's chromium (Playwright's own browser download
@@ -26,6 +26,14 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	  --no-install-recommends chromium >/dev/null; } || \
 	  echo "note: no chromium: the browser tests will fail (apt-get install chromium)"
+
+# The PostgreSQL tests start a server of their own (tests/pgserver.py) from Debian's
+# binaries: installed here when missing and running as root, as CI does.
+postgres:
+	@ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || { test "$$(id -u)" = 0 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends postgresql >/dev/null; } || \
+	  echo "note: no PostgreSQL server: the postgres tests will fail (apt-get install postgresql)"
 
 bench: $(STAMP)
 	$(BIN)/python bench/score.py

@@ -8,6 +8,7 @@ Each takes the inputs and Ibis parameters for the as-of day, the subject and the
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import ibis.expr.types as ir
 
@@ -37,11 +38,12 @@ from socialrating.scoring.plan import (
 )
 
 
-def plan_inputs(store: Store, rb: RulebookHeader) -> PlanInputs:
-    """The plan's inputs: the store's tables, for rulebook ``rb``."""
+def plan_inputs(store: Store, rb: RulebookHeader, tables: Any = None) -> PlanInputs:
+    """The plan's inputs: the store's tables, for rulebook ``rb``; or the same tables on
+    another Ibis backend (``tables``, a copy of the store's: ``socialrating.backends``)."""
     from socialrating.scoring.compiled import plan_ids
 
-    b = store.ibis
+    b = store.ibis if tables is None else tables
     params = b.table("rulebook_parameters")
     channels, representative, contact = plan_ids(store, rb)
     retroactive: tuple[int, ...] = ()
