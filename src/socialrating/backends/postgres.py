@@ -28,6 +28,7 @@ from socialrating.errors import SocialRatingError
 from socialrating.ledger.store import Store
 from socialrating.model import day_number
 from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.compiled import bind
 
 if TYPE_CHECKING:
     import psycopg
@@ -57,6 +58,7 @@ SESSION = {
     "jit": "off",
     # Each of the plan's hash joins and group-bys may take this much before spilling.
     "work_mem": "'256MB'",
+    "enable_nestloop": "off",
 }
 
 TYPES = {
@@ -189,7 +191,7 @@ class PostgresPlans:
     schema: str = "public"
     con: psycopg.Connection[Any] = field(init=False, repr=False)
     ibis: Any = field(init=False, repr=False)
-    _exprs: dict[tuple[str, str], Any] = field(default_factory=dict, repr=False)
+    _sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         import ibis
@@ -232,17 +234,24 @@ class PostgresPlans:
     ) -> str:
         """Plan ``name`` of ``rb`` as PostgreSQL's SQL, for a day (a subject, a run)."""
         key = (rb.plan_key, name)
-        if key not in self._exprs:
+        if key not in self._sql:  # compiled once (seconds), with sentinels for the values
             import ibis
 
+            from socialrating.scoring.compiled import (
+                AS_OF_SENTINEL,
+                RUN_SENTINEL,
+                SUBJECT_SENTINEL,
+            )
             from socialrating.scoring.plans import PLANS, plan_inputs
 
             inputs = plan_inputs(self.store, rb, self.ibis)
             params = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
-            self._exprs[key] = (params, PLANS[name](inputs, *params))
-        (day, subject, run), expr = self._exprs[key]
-        values = {day: day_number(as_of), subject: subject_id or 0, run: run_id or 0}
-        return str(self.ibis.compile(expr, params=values))
+            values = dict(
+                zip(params, (AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL), strict=True)
+            )
+            expr = PLANS[name](inputs, *params)
+            self._sql[key] = str(self.ibis.compile(expr, params=values))
+        return bind(self._sql[key], day_number(as_of), subject_id or 0, run_id or 0)
 
     def arrow(
         self,
