@@ -107,14 +107,19 @@ def main() -> None:
             plans.sql(rb, "scores", AS_OF)
             plans.sql(rb, "run_lists", AS_OF, None, run.run_id)
             pg_best: dict[str, float] = {}
-            result = None
+            staged_best: dict[str, float] = {}
+            result = staged_result = None
             for _ in range(args.repeat):
                 result = score(plans, rb, AS_OF, run.run_id)
                 for part, s in result.seconds.items():
                     pg_best[part] = min(s, pg_best.get(part, s))
-            assert result is not None
-    pg = sum(pg_best.values())
+                staged_result = score(plans, rb, AS_OF, run.run_id, staged=True)
+                for part, s in staged_result.seconds.items():
+                    staged_best[part] = min(s, staged_best.get(part, s))
+            assert result is not None and staged_result is not None
+    pg, pg_staged = sum(pg_best.values()), sum(staged_best.values())
     log(f"  scores {pg_best['scores']:.2f} s, lists {pg_best['lists']:.2f} s")
+    log(f"  staged: scores {staged_best['scores']:.2f} s, lists {staged_best['lists']:.2f} s")
 
     snapshot = store.arrow(
         f"SELECT {SNAPSHOT_COLUMNS} FROM snapshot WHERE run_id = ? ORDER BY subject_id",
@@ -143,8 +148,12 @@ def main() -> None:
         f"| PostgreSQL (a copy: {copy_seconds:.1f} s) | {pg_best['scores']:.2f} s | "
         f"{pg_best['lists']:.2f} s | {n / pg:,.0f} | **{pg / duck:.2f}x** |"
     )
+    print(
+        f"| PostgreSQL, staged | {staged_best['scores']:.2f} s | "
+        f"{staged_best['lists']:.2f} s | {n / pg_staged:,.0f} | **{pg_staged / duck:.2f}x** |"
+    )
     print()
-    met = "met" if pg / duck <= TARGET else "not met"
+    met = "met" if min(pg, pg_staged) / duck <= TARGET else "not met"
     print(f"Target: PostgreSQL within {TARGET:.0f}x of DuckDB: {met}.")
     print(
         f"Same snapshot ({snapshot.num_rows:,} rows) and list members ({lists.num_rows:,}): {same}"

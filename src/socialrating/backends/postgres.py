@@ -192,6 +192,7 @@ class PostgresPlans:
     con: psycopg.Connection[Any] = field(init=False, repr=False)
     ibis: Any = field(init=False, repr=False)
     _sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
+    _stages: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         import ibis
@@ -253,6 +254,49 @@ class PostgresPlans:
             self._sql[key] = str(self.ibis.compile(expr, params=values))
         return bind(self._sql[key], day_number(as_of), subject_id or 0, run_id or 0)
 
+    def staged_sql(
+        self,
+        rb: RulebookHeader,
+        name: str,
+        as_of: dt.date,
+        subject_id: int | None = None,
+        run_id: int | None = None,
+    ) -> str:
+        """Plan ``name`` run stage by stage: the stages the plan marks (``plan.staged``)
+        are computed now, each into a table of its own (unlogged: a run's scratch), and
+        analysed, so the server plans each later stage knowing the sizes of what it reads;
+        returns the SQL of the rest, which reads them. ``drop_stages`` removes them."""
+        import dataclasses
+
+        import ibis
+
+        from socialrating.scoring.plans import PLANS, plan_inputs
+
+        inputs = dataclasses.replace(plan_inputs(self.store, rb, self.ibis), stage=self._stage)
+        expr = PLANS[name](
+            inputs,
+            ibis.literal(day_number(as_of), "int32"),
+            ibis.literal(subject_id or 0, "int64"),
+            ibis.literal(run_id or 0, "int32"),
+        )
+        return str(self.ibis.compile(expr))
+
+    def _stage(self, table: Any, label: str) -> Any:
+        name = f"stage_{len(self._stages) + 1}_{label}"
+        self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self.con.execute(f'CREATE UNLOGGED TABLE "{name}" AS {self.ibis.compile(table)}'.encode())
+        self.con.execute(f'ANALYZE "{name}"')
+        self._stages.append(name)
+        back = self.ibis.table(name, database=self.schema)
+        # Read back with the stage's own types (the server's smallint is Ibis's int16).
+        return back.select(*[back[c].cast(t).name(c) for c, t in table.schema().items()])
+
+    def drop_stages(self) -> None:
+        """Drop the tables of the stages computed so far."""
+        for name in self._stages:
+            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self._stages.clear()
+
     def arrow(
         self,
         rb: RulebookHeader,
@@ -290,27 +334,48 @@ class ServerRun:
     seconds: dict[str, float]
 
 
-def score(plans: PostgresPlans, rb: RulebookHeader, as_of: dt.date, run_id: int) -> ServerRun:
+def score(
+    plans: PostgresPlans,
+    rb: RulebookHeader,
+    as_of: dt.date,
+    run_id: int,
+    *,
+    staged: bool = False,
+) -> ServerRun:
     """Score every subject as of ``as_of`` on the server: the snapshot is stored there as
-    run ``run_id`` (replacing one of that id), then the lists are computed from it."""
+    run ``run_id`` (replacing one of that id), then the lists are computed from it.
+
+    With ``staged``, the plan runs stage by stage (``PostgresPlans.staged_sql``): each of
+    the mechanics, the records, the scores and each contagion round is computed into a
+    table of its own and analysed before the next stage is planned.
+    """
     seconds: dict[str, float] = {}
     started = time.perf_counter()
     with plans.con.transaction():
         plans.con.execute("DELETE FROM snapshot WHERE run_id = %s", (run_id,))
+        sql = plans.staged_sql(rb, "scores", as_of) if staged else plans.sql(rb, "scores", as_of)
         plans.con.execute(
             f"INSERT INTO snapshot SELECT {int(run_id)}, {SNAPSHOT_COLUMNS} "
-            f"FROM ({plans.sql(rb, 'scores', as_of)}) AS s".encode()
+            f"FROM ({sql}) AS s".encode()
         )
     plans.con.execute("ANALYZE snapshot")
+    plans.drop_stages()
     seconds["scores"] = time.perf_counter() - started
     snapshot = plans.query(
         f"SELECT {SNAPSHOT_COLUMNS} FROM snapshot WHERE run_id = {int(run_id)} ORDER BY subject_id"
     )
     started = time.perf_counter()
-    lists = plans.arrow(rb, "run_lists", as_of, None, run_id) if rb.spec.lists else None
-    seconds["lists"] = time.perf_counter() - started
-    if lists is None:
+    if rb.spec.lists:
+        sql = (
+            plans.staged_sql(rb, "run_lists", as_of, None, run_id)
+            if staged
+            else plans.sql(rb, "run_lists", as_of, None, run_id)
+        )
+        lists = plans.query(sql)
+        plans.drop_stages()
+    else:
         import pyarrow as pa
 
         lists = pa.table({})
+    seconds["lists"] = time.perf_counter() - started
     return ServerRun(snapshot, lists, seconds)

@@ -33,6 +33,7 @@ from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.plan import (
     ORDER_SHIFT,
     PlanInputs,
+    Stage,
     bounded,
     grade_expr,
     is_subject,
@@ -82,7 +83,9 @@ def reach(inputs: PlanInputs, edges: ir.Table, subject_id: int | ir.Value) -> ir
     return near.near
 
 
-def spread(rb: RulebookHeader, scored: ir.Table, edges: ir.Table) -> tuple[ir.Table, ir.Table]:
+def spread(
+    rb: RulebookHeader, scored: ir.Table, edges: ir.Table, stage: Stage | None = None
+) -> tuple[ir.Table, ir.Table]:
     """The scores after the rounds, and the grades of the round before the last.
 
     ``scored`` is the plan's per-subject scores (round 0: ``subject_id``, ``kind``,
@@ -91,7 +94,8 @@ def spread(rb: RulebookHeader, scored: ir.Table, edges: ir.Table) -> tuple[ir.Ta
     ``contagion`` (the points lost, 0 or negative) and ``contagion_contacts`` (the
     low-graded contacts that cost them). The second table holds ``g_subject``,
     ``g_kind`` and ``g_grade`` as of the round before the last, the grades a
-    subject's contacts were judged by.
+    subject's contacts were judged by. A staged runner (``stage``) computes each round
+    once: the next reads it.
     """
     c = rb.spec.contagion
     assert c is not None
@@ -106,6 +110,8 @@ def spread(rb: RulebookHeader, scored: ir.Table, edges: ir.Table) -> tuple[ir.Ta
     for _ in range(c.rounds):
         previous = grades
         final = _round(rb, base, edges, grades)
+        if stage is not None:
+            final = stage(final, "contagion")
         grades = final.select(g_subject=final.subject_id, g_kind=final.kind, g_grade=final.grade)
     return final, previous
 

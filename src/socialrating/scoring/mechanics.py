@@ -55,6 +55,7 @@ from socialrating.scoring.plan import (
     has_special,
     rectification_ids,
     stage_measure_ids,
+    staged,
     year_of,
 )
 
@@ -97,7 +98,7 @@ def stages(
     plain = _apply_acts(evaluate(inputs, as_of, subject_id, subset="plain"), absorbed)
     defaults = {c: v for c, v in _EXPLAINED.items() if c != "absorbed_by"}
     if not has_special(rb):
-        return Stages(plain.mutate(**defaults), None)
+        return Stages(staged(inputs, plain.mutate(**defaults), "records"), None)
     side = _side(inputs, as_of, subject_id, absorbed)
     columns = [*plain.columns, *defaults]
     ev = plain.mutate(**defaults).union(
@@ -107,7 +108,7 @@ def stages(
         distinct=False,
     )
     if not rb.direct:
-        return Stages(ev, None)
+        return Stages(staged(inputs, ev, "records"), None)
     standing = side.filter(side.direct_bit.notnull(), side.status == COUNTED)
     subjects = standing.select(frozen_subject=standing.subject_id).distinct()
     joined = ev.left_join(subjects, ev.subject_id == subjects.frozen_subject)
@@ -121,7 +122,7 @@ def stages(
         *[joined[c] for c in ev.columns if c != "status"],
         status=ibis.ifelse(frozen, STATUS_CODES[Status.FROZEN], joined.status).cast("int8"),
     )
-    return Stages(ev, direct_ranks(rb, standing))
+    return Stages(staged(inputs, ev, "records"), direct_ranks(rb, standing))
 
 
 # What the mechanics add to explain what they decided (with the value of records they
@@ -150,14 +151,14 @@ def _side(
     """The records of special parameters, evaluated, with the mechanics applied."""
     rb = inputs.rulebook
     s = evaluate(inputs, as_of, subject_id, subset="special")
-    s = _apply_acts(s, absorbed)
-    s = _repairs(s) if rb.direct else _no_repairs(s)
+    s = staged(inputs, _apply_acts(s, absorbed), "special")
+    s = staged(inputs, _repairs(s), "repairs") if rb.direct else _no_repairs(s)
     if any(c.repeat is not None for c in rb.spec.categories):
-        s = _repeats(s)
+        s = staged(inputs, _repeats(s), "repeats")
     else:
         s = s.mutate(repeat_n=ibis.literal(0, "int64"), multiplier=ibis.literal(1.0))
     if any(p.rectifies is not None for p in rb.spec.parameters):
-        s = _rectifications(inputs, as_of, s)
+        s = staged(inputs, _rectifications(inputs, as_of, s), "rectifications")
     else:
         s = s.mutate(
             rectifies=ibis.null("int64"),
@@ -165,11 +166,11 @@ def _side(
             rectify_window=ibis.null("int32"),
         )
     if any(p.reduction is not None for p in rb.spec.parameters):
-        s = _reductions(inputs, as_of, subject_id, s, absorbed)
+        s = staged(inputs, _reductions(inputs, as_of, subject_id, s, absorbed), "reductions")
     else:
         s = s.mutate(balance=ibis.null("int64"), refused_by=ibis.null("int64"))
     if any(p.skipped_stage is not None for p in rb.spec.parameters):
-        s = _skipped_stages(inputs, as_of, subject_id, s, absorbed)
+        s = staged(inputs, _skipped_stages(inputs, as_of, subject_id, s, absorbed), "skipped")
     return s
 
 

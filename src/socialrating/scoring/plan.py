@@ -19,6 +19,7 @@ specific to a backend, and every ordering is explicit (day, then entry id).
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +34,11 @@ COUNTED = STATUS_CODES[Status.COUNTED]
 # Orders "day, then entry id" as one integer: entry ids stay below 2**40 (about 10**12).
 ORDER_SHIFT = 2**40
 _NO_CAP = 2**62
+
+
+Stage = Callable[[ir.Table, str], ir.Table]
+"""A staged runner's step: computes a table once on the engine and returns a table that
+reads the result (``backends.postgres``); the label names the stage."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class PlanInputs:
         representative_parameter: registry id of the parameter naming organisations'
             legal representatives (the rulebook's ``representatives``), if any.
         contact_parameter: registry id of the contagion's contact parameter, if any.
+        stage: a staged runner's step (``staged``), or None for one query.
     """
 
     entries: ir.Table
@@ -66,6 +73,14 @@ class PlanInputs:
     contact_parameter: int | None = None
     valuations: ir.Table | None = None
     retroactive_ids: tuple[int, ...] = ()
+    stage: Stage | None = None
+
+
+def staged(inputs: PlanInputs, table: ir.Table, label: str) -> ir.Table:
+    """``table``, computed once here when the plan is run stage by stage (an engine that
+    would otherwise plan the whole run at once with estimates far off, or copy a shared
+    part into every place that reads it); otherwise ``table`` itself, one query."""
+    return table if inputs.stage is None else inputs.stage(table, label)
 
 
 # What a record takes from the version in force on the day of its fact (its value); the

@@ -34,6 +34,7 @@ from socialrating.scoring.plan import (
     kept_until,
     linked,
     scores,
+    staged,
     valuations,
 )
 
@@ -87,11 +88,11 @@ def scored(
         final = _reached(inputs, as_of, subject)[0]
         return final.filter(is_subject(final.subject_id, subject))
     st = stages(inputs, as_of, subject)
-    per_subject = scores(inputs, st.records, subject, st.ranks)
+    per_subject = staged(inputs, scores(inputs, st.records, subject, st.ranks), "scores")
     if rb.spec.contagion is None:
         final = without_contagion(per_subject)
     else:
-        final = spread(rb, per_subject, contacts(inputs, as_of))[0]
+        final = spread(rb, per_subject, contacts(inputs, as_of), inputs.stage)[0]
     return limited(inputs, as_of, subject, final, st.records, per_subject)
 
 
