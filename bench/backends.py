@@ -28,7 +28,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from common import AS_OF, bench_store, log
-from socialrating.backends.postgres import PostgresPlans, copy_tables, score
+from socialrating.backends.engine import score
+from socialrating.backends.postgres import PostgresPlans, copy_tables
 from socialrating.ledger import Store
 from socialrating.ledger.rulebooks import in_force
 from socialrating.model import day_number

@@ -32,12 +32,8 @@ from tests.scoring.test_incremental import (
     rows_of,
 )
 
-from socialrating.backends.postgres import (
-    BackendError,
-    PostgresPlans,
-    copy_tables,
-    score,
-)
+from socialrating.backends.engine import BackendError, score
+from socialrating.backends.postgres import PostgresPlans, copy_tables
 from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
 from socialrating.ledger.rulebooks import in_force
 from socialrating.model import day_number

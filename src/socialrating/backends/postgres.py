@@ -8,15 +8,12 @@ particular to it:
   as CSV a table at a time; the server reads the file as a stream), then given their keys
   and ``ANALYZE``\\ d;
 - ``PostgresPlans``: the same Ibis plans as the embedded engine's (``scoring.plans``),
-  compiled for PostgreSQL and run on the server, with the session settings they need:
-  ``jit = off``, since PostgreSQL's cost estimates for a plan of this size reach 10^15
-  and its JIT would then compile about 600 functions for minutes;
-- ``score``: a whole run (scores, then the lists from them) computed by the server.
+  compiled for PostgreSQL and run on the server (``engine.score`` for a whole run), with
+  the session settings they need (``SESSION``).
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -24,27 +21,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from socialrating.errors import SocialRatingError
+from socialrating.backends.engine import (
+    PLAN_TABLES,
+    SNAPSHOT_COLUMNS,
+    BackendError,
+    EnginePlans,
+)
 from socialrating.ledger.store import Store
-from socialrating.model import day_number
-from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.compiled import bind
 
 if TYPE_CHECKING:
     import psycopg
     import pyarrow as pa
-
-PLAN_TABLES: dict[str, tuple[str, ...]] = {
-    "entries": ("entry_id",),
-    "subjects": ("subject_id",),
-    "institutions": ("institution_id",),
-    "parameters": ("parameter_id",),
-    "rulebook_parameters": ("rulebook_hash", "parameter_id"),
-    "snapshot": ("run_id", "subject_id"),
-    "list_members": (),
-    "runs": ("run_id",),
-}
-"""The tables a scoring run reads, each with its key (a key of no columns: none)."""
 
 INDEXES: dict[str, tuple[str, ...]] = {
     "entries": ("subject_id", "counterpart_id", "refers_to"),
@@ -79,10 +66,6 @@ TYPES = {
     "BLOB": "bytea",
 }
 """DuckDB's column types of the ledger's tables, and PostgreSQL's for each."""
-
-
-class BackendError(SocialRatingError):
-    """The server could not be reached, or holds no copy of the ledger's tables."""
 
 
 def connect(url: str) -> psycopg.Connection[Any]:
@@ -181,18 +164,14 @@ def _quoted(name: str) -> str:
 
 
 @dataclass
-class PostgresPlans:
-    """The scoring plans of one rulebook, run on a PostgreSQL server holding a copy of the
-    ledger's tables (``copy_tables``). Registry ids the plans name are looked up in the
-    DuckDB ledger ``store``, which the copy is of."""
+class PostgresPlans(EnginePlans):
+    """The scoring plans run on a PostgreSQL server holding a copy of the ledger's tables
+    (``copy_tables``) in ``schema``. A stage is kept as an unlogged table (a run's
+    scratch), analysed before the next stage is planned."""
 
-    store: Store
-    url: str
+    url: str = ""
     schema: str = "public"
     con: psycopg.Connection[Any] = field(init=False, repr=False)
-    ibis: Any = field(init=False, repr=False)
-    _sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False)
-    _stages: list[str] = field(default_factory=list, repr=False)
 
     def __post_init__(self) -> None:
         import ibis
@@ -219,94 +198,13 @@ class PostgresPlans:
     def close(self) -> None:
         self.con.close()
 
-    def __enter__(self) -> PostgresPlans:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def sql(
-        self,
-        rb: RulebookHeader,
-        name: str,
-        as_of: dt.date,
-        subject_id: int | None = None,
-        run_id: int | None = None,
-    ) -> str:
-        """Plan ``name`` of ``rb`` as PostgreSQL's SQL, for a day (a subject, a run)."""
-        key = (rb.plan_key, name)
-        if key not in self._sql:  # compiled once (seconds), with sentinels for the values
-            import ibis
-
-            from socialrating.scoring.compiled import (
-                AS_OF_SENTINEL,
-                RUN_SENTINEL,
-                SUBJECT_SENTINEL,
-            )
-            from socialrating.scoring.plans import PLANS, plan_inputs
-
-            inputs = plan_inputs(self.store, rb, self.ibis)
-            params = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
-            values = dict(
-                zip(params, (AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL), strict=True)
-            )
-            expr = PLANS[name](inputs, *params)
-            self._sql[key] = str(self.ibis.compile(expr, params=values))
-        return bind(self._sql[key], day_number(as_of), subject_id or 0, run_id or 0)
-
-    def staged_sql(
-        self,
-        rb: RulebookHeader,
-        name: str,
-        as_of: dt.date,
-        subject_id: int | None = None,
-        run_id: int | None = None,
-    ) -> str:
-        """Plan ``name`` run stage by stage: the stages the plan marks (``plan.staged``)
-        are computed now, each into a table of its own (unlogged: a run's scratch), and
-        analysed, so the server plans each later stage knowing the sizes of what it reads;
-        returns the SQL of the rest, which reads them. ``drop_stages`` removes them."""
-        import dataclasses
-
-        import ibis
-
-        from socialrating.scoring.plans import PLANS, plan_inputs
-
-        inputs = dataclasses.replace(plan_inputs(self.store, rb, self.ibis), stage=self._stage)
-        expr = PLANS[name](
-            inputs,
-            ibis.literal(day_number(as_of), "int32"),
-            ibis.literal(subject_id or 0, "int64"),
-            ibis.literal(run_id or 0, "int32"),
-        )
-        return str(self.ibis.compile(expr))
-
-    def _stage(self, table: Any, label: str) -> Any:
-        name = f"stage_{len(self._stages) + 1}_{label}"
+    def keep(self, name: str, sql: str) -> None:
         self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-        self.con.execute(f'CREATE UNLOGGED TABLE "{name}" AS {self.ibis.compile(table)}'.encode())
+        self.con.execute(f'CREATE UNLOGGED TABLE "{name}" AS {sql}'.encode())
         self.con.execute(f'ANALYZE "{name}"')
-        self._stages.append(name)
-        back = self.ibis.table(name, database=self.schema)
-        # Read back with the stage's own types (the server's smallint is Ibis's int16).
-        return back.select(*[back[c].cast(t).name(c) for c, t in table.schema().items()])
 
-    def drop_stages(self) -> None:
-        """Drop the tables of the stages computed so far."""
-        for name in self._stages:
-            self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-        self._stages.clear()
-
-    def arrow(
-        self,
-        rb: RulebookHeader,
-        name: str,
-        as_of: dt.date,
-        subject_id: int | None = None,
-        run_id: int | None = None,
-    ) -> pa.Table:
-        """Plan ``name`` run on the server; its rows as an Arrow table."""
-        return self.query(self.sql(rb, name, as_of, subject_id, run_id))
+    def forget(self, name: str) -> None:
+        self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
 
     def query(self, sql: str) -> pa.Table:
         import pyarrow as pa
@@ -317,65 +215,11 @@ class PostgresPlans:
             rows = cur.fetchall()
         return pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)})
 
-
-SNAPSHOT_COLUMNS = (
-    "subject_id, score, grade, points_score, direct_grade, stage, contagion, contagion_contacts"
-)
-
-
-@dataclass(frozen=True)
-class ServerRun:
-    """A whole run computed by the server: its snapshot and list members, undated (a
-    grade membership's start is dated by the runs before it, which the embedded engine's
-    ``score_run`` does), and the seconds each part took there."""
-
-    snapshot: pa.Table
-    lists: pa.Table
-    seconds: dict[str, float]
-
-
-def score(
-    plans: PostgresPlans,
-    rb: RulebookHeader,
-    as_of: dt.date,
-    run_id: int,
-    *,
-    staged: bool = False,
-) -> ServerRun:
-    """Score every subject as of ``as_of`` on the server: the snapshot is stored there as
-    run ``run_id`` (replacing one of that id), then the lists are computed from it.
-
-    With ``staged``, the plan runs stage by stage (``PostgresPlans.staged_sql``): each of
-    the mechanics, the records, the scores and each contagion round is computed into a
-    table of its own and analysed before the next stage is planned.
-    """
-    seconds: dict[str, float] = {}
-    started = time.perf_counter()
-    with plans.con.transaction():
-        plans.con.execute("DELETE FROM snapshot WHERE run_id = %s", (run_id,))
-        sql = plans.staged_sql(rb, "scores", as_of) if staged else plans.sql(rb, "scores", as_of)
-        plans.con.execute(
-            f"INSERT INTO snapshot SELECT {int(run_id)}, {SNAPSHOT_COLUMNS} "
-            f"FROM ({sql}) AS s".encode()
-        )
-    plans.con.execute("ANALYZE snapshot")
-    plans.drop_stages()
-    seconds["scores"] = time.perf_counter() - started
-    snapshot = plans.query(
-        f"SELECT {SNAPSHOT_COLUMNS} FROM snapshot WHERE run_id = {int(run_id)} ORDER BY subject_id"
-    )
-    started = time.perf_counter()
-    if rb.spec.lists:
-        sql = (
-            plans.staged_sql(rb, "run_lists", as_of, None, run_id)
-            if staged
-            else plans.sql(rb, "run_lists", as_of, None, run_id)
-        )
-        lists = plans.query(sql)
-        plans.drop_stages()
-    else:
-        import pyarrow as pa
-
-        lists = pa.table({})
-    seconds["lists"] = time.perf_counter() - started
-    return ServerRun(snapshot, lists, seconds)
+    def store_snapshot(self, run_id: int, sql: str) -> None:
+        with self.con.transaction():
+            self.con.execute("DELETE FROM snapshot WHERE run_id = %s", (run_id,))
+            self.con.execute(
+                f"INSERT INTO snapshot SELECT {int(run_id)}, {SNAPSHOT_COLUMNS} "
+                f"FROM ({sql}) AS s".encode()
+            )
+        self.con.execute("ANALYZE snapshot")

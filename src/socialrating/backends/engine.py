@@ -1,0 +1,223 @@
+"""What every engine shares: the scoring plans compiled for it, run in one query or stage
+by stage, and a whole run (the snapshot, then the lists from it).
+
+An engine's module (``postgres``, ``spark``) says how to reach it, how a stage is kept
+(``keep``), how the rows of a query come back (``query``) and how a run's snapshot is
+stored there (``store_snapshot``); the rest is here.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from socialrating.errors import SocialRatingError
+from socialrating.ledger.store import Store
+from socialrating.model import day_number
+from socialrating.rulebook import RulebookHeader
+from socialrating.scoring.compiled import bind
+
+if TYPE_CHECKING:
+    import ibis.expr.types as ir
+    import pyarrow as pa
+
+PLAN_TABLES: dict[str, tuple[str, ...]] = {
+    "entries": ("entry_id",),
+    "subjects": ("subject_id",),
+    "institutions": ("institution_id",),
+    "parameters": ("parameter_id",),
+    "rulebook_parameters": ("rulebook_hash", "parameter_id"),
+    "snapshot": ("run_id", "subject_id"),
+    "list_members": (),
+    "runs": ("run_id",),
+}
+"""The tables a scoring run reads, each with its key (a key of no columns: none)."""
+
+SNAPSHOT_COLUMNS = (
+    "subject_id, score, grade, points_score, direct_grade, stage, contagion, contagion_contacts"
+)
+
+
+class BackendError(SocialRatingError):
+    """The engine could not be reached, or holds no copy of the ledger's tables."""
+
+
+@dataclass
+class EnginePlans:
+    """The scoring plans, run on an engine holding a copy of the ledger's tables.
+
+    Registry ids the plans name are looked up in the DuckDB ledger ``store``, which the
+    copy is of. ``ibis`` is the engine's Ibis backend, set by the engine's module.
+    """
+
+    store: Store
+    ibis: Any = field(init=False, repr=False)
+    _sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, init=False)
+    _stages: list[str] = field(default_factory=list, repr=False, init=False)
+
+    # What each engine does its own way.
+
+    def keep(self, name: str, sql: str) -> None:
+        """Compute ``sql`` now and keep its rows as table ``name`` for later stages."""
+        raise NotImplementedError
+
+    def forget(self, name: str) -> None:
+        """Drop a stage kept by ``keep``."""
+        raise NotImplementedError
+
+    def query(self, sql: str) -> pa.Table:
+        """The rows of ``sql`` as an Arrow table."""
+        raise NotImplementedError
+
+    def store_snapshot(self, run_id: int, sql: str) -> None:
+        """Store the rows of ``sql`` (``SNAPSHOT_COLUMNS``) as run ``run_id``'s snapshot,
+        replacing any of that run, where the lists plan reads the snapshot."""
+        raise NotImplementedError
+
+    def close(self) -> None:
+        """Let go of the engine."""
+
+    def __enter__(self) -> EnginePlans:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # The same on every engine.
+
+    def sql(
+        self,
+        rb: RulebookHeader,
+        name: str,
+        as_of: dt.date,
+        subject_id: int | None = None,
+        run_id: int | None = None,
+    ) -> str:
+        """Plan ``name`` of ``rb`` in the engine's SQL, for a day (a subject, a run), as
+        one query: compiled once (seconds), with sentinels for the values."""
+        key = (rb.plan_key, name)
+        if key not in self._sql:
+            import ibis
+
+            from socialrating.scoring.compiled import (
+                AS_OF_SENTINEL,
+                RUN_SENTINEL,
+                SUBJECT_SENTINEL,
+            )
+            from socialrating.scoring.plans import PLANS, plan_inputs
+
+            inputs = plan_inputs(self.store, rb, self.ibis)
+            params = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
+            values = dict(
+                zip(params, (AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL), strict=True)
+            )
+            expr = PLANS[name](inputs, *params)
+            self._sql[key] = str(self.ibis.compile(expr, params=values))
+        return bind(self._sql[key], day_number(as_of), subject_id or 0, run_id or 0)
+
+    def staged_sql(
+        self,
+        rb: RulebookHeader,
+        name: str,
+        as_of: dt.date,
+        subject_id: int | None = None,
+        run_id: int | None = None,
+    ) -> str:
+        """Plan ``name`` run stage by stage: the stages the plan marks (``plan.staged``:
+        each mechanic, the records, the scores, each contagion round) are computed now,
+        each kept as a table of its own, so the engine plans each later stage on what
+        earlier ones computed instead of copying their expressions into every place that
+        reads them; returns the SQL of the rest. ``drop_stages`` lets them go."""
+        import ibis
+
+        from socialrating.scoring.plans import PLANS, plan_inputs
+
+        inputs = dataclasses.replace(plan_inputs(self.store, rb, self.ibis), stage=self._stage)
+        expr = PLANS[name](
+            inputs,
+            ibis.literal(day_number(as_of), "int32"),
+            ibis.literal(subject_id or 0, "int64"),
+            ibis.literal(run_id or 0, "int32"),
+        )
+        return str(self.ibis.compile(expr))
+
+    def _stage(self, table: ir.Table, label: str) -> ir.Table:
+        name = f"stage_{len(self._stages) + 1}_{label}"
+        self.keep(name, str(self.ibis.compile(table)))
+        self._stages.append(name)
+        back = self.ibis.table(name)
+        # Read back with the stage's own types (PostgreSQL's smallint is Ibis's int16).
+        return back.select(*[back[c].cast(t).name(c) for c, t in table.schema().items()])
+
+    def drop_stages(self) -> None:
+        """Drop the tables of the stages computed so far."""
+        for name in self._stages:
+            self.forget(name)
+        self._stages.clear()
+
+    def arrow(
+        self,
+        rb: RulebookHeader,
+        name: str,
+        as_of: dt.date,
+        subject_id: int | None = None,
+        run_id: int | None = None,
+        *,
+        staged: bool = False,
+    ) -> pa.Table:
+        """Plan ``name`` run on the engine; its rows as an Arrow table."""
+        if not staged:
+            return self.query(self.sql(rb, name, as_of, subject_id, run_id))
+        try:
+            return self.query(self.staged_sql(rb, name, as_of, subject_id, run_id))
+        finally:
+            self.drop_stages()
+
+
+@dataclass(frozen=True)
+class EngineRun:
+    """A whole run computed by an engine: its snapshot and list members, undated (a
+    grade membership's start is dated by the runs before it, which the embedded engine's
+    ``score_run`` does), and the seconds each part took there."""
+
+    snapshot: pa.Table
+    lists: pa.Table
+    seconds: dict[str, float]
+
+
+def score(
+    plans: EnginePlans,
+    rb: RulebookHeader,
+    as_of: dt.date,
+    run_id: int,
+    *,
+    staged: bool = False,
+) -> EngineRun:
+    """Score every subject as of ``as_of`` on the engine: the snapshot is stored there as
+    run ``run_id`` (replacing one of that id), then the lists are computed from it.
+
+    With ``staged``, the plan runs stage by stage (``EnginePlans.staged_sql``).
+    """
+    seconds: dict[str, float] = {}
+    started = time.perf_counter()
+    try:
+        sql = plans.staged_sql(rb, "scores", as_of) if staged else plans.sql(rb, "scores", as_of)
+        plans.store_snapshot(run_id, sql)
+    finally:
+        plans.drop_stages()
+    seconds["scores"] = time.perf_counter() - started
+    snapshot = plans.query(
+        f"SELECT {SNAPSHOT_COLUMNS} FROM snapshot WHERE run_id = {int(run_id)} ORDER BY subject_id"
+    )
+    started = time.perf_counter()
+    if rb.spec.lists:
+        lists = plans.arrow(rb, "run_lists", as_of, None, run_id, staged=staged)
+    else:
+        import pyarrow as pa
+
+        lists = pa.table({})
+    seconds["lists"] = time.perf_counter() - started
+    return EngineRun(snapshot, lists, seconds)
