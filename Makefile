@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test browser postgres bench lint docs clean
+.PHONY: demo test browser postgres java bench lint docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/socialrating demo
 
-test: $(STAMP) browser postgres
+test: $(STAMP) browser postgres java
 	$(BIN)/python -m pytest -n auto --durations=25
 
 # The browser tests render pages in Debian's chromium (Playwright's own browser download
@@ -34,6 +34,14 @@ postgres:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
 	  --no-install-recommends postgresql >/dev/null; } || \
 	  echo "note: no PostgreSQL server: the postgres tests will fail (apt-get install postgresql)"
+
+# The Spark tests start a local Spark session, which runs on a Java runtime: installed
+# here when missing and running as root, as CI does.
+java:
+	@command -v java >/dev/null || { test "$$(id -u)" = 0 && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  --no-install-recommends default-jre-headless >/dev/null; } || \
+	  echo "note: no Java runtime: the spark tests will fail (apt-get install default-jre-headless)"
 
 bench: $(STAMP)
 	$(BIN)/python bench/score.py
