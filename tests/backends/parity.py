@@ -65,6 +65,24 @@ def rows(table: pa.Table) -> list[tuple[Any, ...]]:
     return sorted(found, key=lambda r: tuple((v is not None, str(v)) for v in r))
 
 
+ENGINE_RUN = 1000
+"""Added to DuckDB's run id for the engine's run of the same day: the copy holds DuckDB's
+snapshot under its id, so the engine must store and read back its own."""
+
+
+def counting_stages(plans: EnginePlans) -> list[str]:
+    """The names of the stages ``plans`` keeps from now on (it still keeps them)."""
+    kept: list[str] = []
+    keep = plans.keep
+
+    def counted(name: str, sql: str) -> None:
+        kept.append(name)
+        keep(name, sql)
+
+    plans.keep = counted  # type: ignore[method-assign]
+    return kept
+
+
 def assert_same_run(
     store: Store, rb: RulebookHeader, as_of: dt.date, run_id: int, run: EngineRun
 ) -> None:

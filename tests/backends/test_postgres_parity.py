@@ -2,8 +2,9 @@
 
 For each scenario rulebook (``parity``: every mechanic), the drawn ledger is scored in
 full on DuckDB; its tables are copied to the server, and the server computes the whole
-run (the snapshot, then the lists from it), in one query and stage by stage, and the
-statements of the busiest subjects: the same rows, value for value.
+run (the snapshot, stored there under a run id of its own, then the lists from it) and
+the statements of the busiest subjects, in one query and stage by stage: the same rows,
+value for value.
 """
 
 from __future__ import annotations
@@ -12,7 +13,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.backends.parity import assert_same_run, assert_same_statements, drawn_ledger
+from tests.backends.parity import (
+    ENGINE_RUN,
+    assert_same_run,
+    assert_same_statements,
+    counting_stages,
+    drawn_ledger,
+)
 from tests.pgserver import postgres_server
 from tests.scoring.test_incremental import SCENARIOS
 
@@ -44,16 +51,26 @@ def test_a_run_on_postgresql_equals_the_run_on_duckdb(
         copied = copy_tables(store, pg_url, schema=schema)
         assert copied["entries"] == store.scalar("SELECT count(*) FROM entries") > 0
         with PostgresPlans(store, pg_url, schema=schema) as plans:
+            kept = counting_stages(plans)
             # In one query, and stage by stage: each mechanic, the records, the scores
             # and each contagion round computed into a table of its own first.
             for staged in (False, True):
-                run = score(plans, rb, as_of, result.run_id, staged=staged)
+                run = score(plans, rb, as_of, result.run_id + ENGINE_RUN, staged=staged)
                 assert_same_run(store, rb, as_of, result.run_id, run)
+                assert bool(kept) == staged  # records and scores at least, when staged
+            assert {k.split("_", 2)[2] for k in kept} >= {"records", "scores"}
+            if rb.spec.contagion is not None:
+                assert sum(k.endswith("_contagion") for k in kept) >= rb.spec.contagion.rounds
             left = plans.con.execute(
-                "SELECT count(*) FROM information_schema.tables WHERE table_name LIKE 'stage_%'"
+                "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'stage_%'"
             ).fetchone()
             assert left == (0,)  # the stages' tables are dropped after the run
-            assert_same_statements(store, rb, as_of, plans, staged=False)
+            stored = plans.con.execute(
+                "SELECT count(*) FROM snapshot WHERE run_id = %s", (result.run_id + ENGINE_RUN,)
+            ).fetchone()
+            assert stored == (run.snapshot.num_rows,)
+            for staged in (False, True):
+                assert_same_statements(store, rb, as_of, plans, staged=staged)
     finally:
         store.close()
 
@@ -108,5 +125,27 @@ def test_an_unreachable_server_is_one_clear_error(tmp_path: Path) -> None:
         with pytest.raises(BackendError, match="cannot reach PostgreSQL at") as caught:
             copy_tables(store, url)
         assert "secret" not in str(caught.value)  # the password is not repeated
+    finally:
+        store.close()
+
+
+def test_a_column_without_a_postgresql_type_is_named(pg_url: str, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "x.duckdb", create=True)
+    try:
+        store.run("CREATE TABLE odd (id BIGINT, tags VARCHAR[])")
+        with pytest.raises(BackendError, match=r"column odd\.tags has DuckDB type VARCHAR\[\]"):
+            copy_tables(store, pg_url, schema="odd", tables=["odd"])
+    finally:
+        store.close()
+
+
+def test_a_schema_that_is_not_a_plain_name_is_refused(pg_url: str, tmp_path: Path) -> None:
+    store = open_store(tmp_path / "x.duckdb", create=True)
+    try:
+        for bad in ('x"; DROP SCHEMA public; --', "9lives", ""):
+            with pytest.raises(BackendError, match="is not a plain name"):
+                copy_tables(store, pg_url, schema=bad)
+            with pytest.raises(BackendError, match="is not a plain name"):
+                PostgresPlans(store, pg_url, schema=bad)
     finally:
         store.close()

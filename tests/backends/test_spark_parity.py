@@ -16,14 +16,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from tests.backends.parity import assert_same_run, assert_same_statements, drawn_ledger
+from tests.backends.parity import (
+    ENGINE_RUN,
+    assert_same_run,
+    assert_same_statements,
+    counting_stages,
+    drawn_ledger,
+)
 
 from socialrating.backends.engine import BackendError, score
-from socialrating.backends.spark import SparkPlans, copy_tables
+from socialrating.backends.spark import SNAPSHOT_TYPES, SparkPlans, copy_tables
 from socialrating.ledger import open_store
 from socialrating.ledger.rulebooks import in_force
 from socialrating.model import day_number
 from socialrating.scoring import score_run
+from socialrating.scoring.run import SNAPSHOT_COLUMNS
 
 pytestmark = [
     pytest.mark.spark,
@@ -46,9 +53,11 @@ def test_a_run_on_spark_equals_the_run_on_duckdb(tmp_path: Path, name: str) -> N
         days = store.scalar("SELECT count(DISTINCT day) FROM entries")
         assert len(list((warehouse / "entries").glob("day=*"))) == days
         with SparkPlans(store, warehouse) as plans:
-            run = score(plans, rb, as_of, result.run_id, staged=True)
+            kept = counting_stages(plans)
+            run = score(plans, rb, as_of, result.run_id + ENGINE_RUN, staged=True)
             assert_same_run(store, rb, as_of, result.run_id, run)
-            assert (warehouse / "snapshot" / f"run_id={result.run_id}").is_dir()
+            assert {k.split("_", 2)[2] for k in kept} >= {"records", "scores"}
+            assert (warehouse / "snapshot" / f"run_id={result.run_id + ENGINE_RUN}").is_dir()
             assert not [t for t in plans.spark.catalog.listTables() if "stage_" in t.name]
             if name == "pilot":  # the mechanics explained line by line
                 assert_same_statements(store, rb, as_of, plans, staged=True, subjects=1)
@@ -79,3 +88,36 @@ def test_the_copy_replaces_a_table_whole(tmp_path: Path) -> None:
         assert sorted(p.name for p in warehouse.iterdir()) == ["subjects"]  # no leftovers
     finally:
         store.close()
+
+
+def test_a_ledger_never_scored_is_scored_on_spark(tmp_path: Path) -> None:
+    """No snapshot yet: the empty tables are registered with the ledger's columns."""
+    store, as_of = drawn_ledger("tiny", tmp_path / "ledger.duckdb", tmp_path)
+    try:
+        rb = in_force(store, day_number(as_of))
+        warehouse = tmp_path / "warehouse"
+        assert copy_tables(store, warehouse)["snapshot"] == 0
+        with SparkPlans(store, warehouse) as plans:
+            run = score(plans, rb, as_of, 1, staged=True)
+        duck = score_run(store, as_of, full=True)
+        assert_same_run(store, rb, as_of, duck.run_id, run)
+    finally:
+        store.close()
+
+
+def test_a_file_where_a_table_goes_is_left_alone(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "x.duckdb", create=True)
+    try:
+        warehouse = tmp_path / "warehouse"
+        warehouse.mkdir()
+        (warehouse / "subjects").write_text("notes", encoding="utf-8")
+        with pytest.raises(BackendError, match="is not a table's directory"):
+            copy_tables(store, warehouse, tables=["subjects"])
+        assert (warehouse / "subjects").read_text(encoding="utf-8") == "notes"
+        assert [p.name for p in warehouse.iterdir()] == ["subjects"]
+    finally:
+        store.close()
+
+
+def test_the_snapshot_is_written_in_the_ledgers_columns() -> None:
+    assert list(SNAPSHOT_TYPES) == SNAPSHOT_COLUMNS.split(", ")

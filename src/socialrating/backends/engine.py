@@ -18,7 +18,8 @@ from socialrating.errors import SocialRatingError
 from socialrating.ledger.store import Store
 from socialrating.model import day_number
 from socialrating.rulebook import RulebookHeader
-from socialrating.scoring.compiled import bind
+from socialrating.scoring.compiled import bind, with_sentinels
+from socialrating.scoring.run import SNAPSHOT_COLUMNS
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -35,10 +36,6 @@ PLAN_TABLES: dict[str, tuple[str, ...]] = {
     "runs": ("run_id",),
 }
 """The tables a scoring run reads, each with its key (a key of no columns: none)."""
-
-SNAPSHOT_COLUMNS = (
-    "subject_id, score, grade, points_score, direct_grade, stage, contagion, contagion_contacts"
-)
 
 
 class BackendError(SocialRatingError):
@@ -102,20 +99,13 @@ class EnginePlans:
         if key not in self._sql:
             import ibis
 
-            from socialrating.scoring.compiled import (
-                AS_OF_SENTINEL,
-                RUN_SENTINEL,
-                SUBJECT_SENTINEL,
-            )
             from socialrating.scoring.plans import PLANS, plan_inputs
 
             inputs = plan_inputs(self.store, rb, self.ibis)
             params = ibis.param("int32"), ibis.param("int64"), ibis.param("int32")
-            values = dict(
-                zip(params, (AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL), strict=True)
+            self._sql[key] = with_sentinels(
+                self.ibis, PLANS[name](inputs, *params), params, f"plan {name!r}"
             )
-            expr = PLANS[name](inputs, *params)
-            self._sql[key] = str(self.ibis.compile(expr, params=values))
         return bind(self._sql[key], day_number(as_of), subject_id or 0, run_id or 0)
 
     def staged_sql(

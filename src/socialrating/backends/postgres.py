@@ -14,6 +14,7 @@ particular to it:
 
 from __future__ import annotations
 
+import re
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -23,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from socialrating.backends.engine import (
     PLAN_TABLES,
-    SNAPSHOT_COLUMNS,
     BackendError,
     EnginePlans,
 )
 from socialrating.ledger.store import Store
+from socialrating.scoring.run import SNAPSHOT_COLUMNS
 
 if TYPE_CHECKING:
     import psycopg
@@ -80,18 +81,37 @@ def connect(url: str) -> psycopg.Connection[Any]:
         con = psycopg.connect(url, autocommit=True)
     except psycopg.OperationalError as e:
         raise BackendError(f"cannot reach PostgreSQL at {_safe(url)}: {e}".strip()) from e
-    for name, value in SESSION.items():
-        con.execute(f"SET {name} = {value}")
+    try:
+        for name, value in SESSION.items():
+            con.execute(f"SET {name} = {value}")
+    except psycopg.Error:
+        con.close()
+        raise
     return con
 
 
 def _safe(url: str) -> str:
-    """The URL without a password, for messages."""
-    if "@" not in url or "://" not in url:
-        return url
-    scheme, rest = url.split("://", 1)
-    who, where = rest.rsplit("@", 1)
-    return f"{scheme}://{who.split(':', 1)[0]}@{where}"
+    """Where ``url`` points (user, host, port, database), without its password."""
+    from psycopg import conninfo
+
+    try:
+        parts = conninfo.conninfo_to_dict(url)
+    except Exception:  # not even a URL: say nothing of it
+        return "the URL given"
+    where = f"{parts.get('host', 'localhost')}:{parts.get('port', 5432)}"
+    return f"{parts.get('user', '')}@{where}/{parts.get('dbname', '')}".lstrip("@")
+
+
+def identifier(name: str, what: str) -> str:
+    """``name`` quoted as an SQL identifier, once it is a plain one (letters, digits and
+    underscores, not starting with a digit).
+
+    Raises:
+        BackendError: it is not, saying which ``what`` it names.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]{0,62}", name):
+        raise BackendError(f"{what} {name!r} is not a plain name (letters, digits and underscores)")
+    return f'"{name}"'
 
 
 def _column_type(duckdb_type: str, table: str, column: str) -> str:
@@ -116,22 +136,26 @@ def copy_tables(
     ``url``, replacing any there; returns the rows copied, by table.
 
     Each table is made with the ledger's columns (PostgreSQL types), loaded with ``COPY``
-    from a CSV file DuckDB writes, then keyed, indexed and analysed. A table is replaced
-    in one transaction, so a reader sees the old copy or the new one whole.
+    from a CSV file DuckDB writes, then keyed, indexed and analysed, in one transaction a
+    table: a reader waits while a table is replaced and then reads the new copy whole.
+    Tables are replaced one after another, so a run should not read the schema while it
+    is copied. The copy replaces the schema's snapshot (and its runs) with the ledger's.
     """
     counts: dict[str, int] = {}
+    quoted = identifier(schema, "schema")
     with connect(url) as con, tempfile.TemporaryDirectory(prefix="socialrating-pg-") as tmp:
-        con.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {quoted}")
         for table in tables:
             started = time.perf_counter()
+            target = f"{quoted}.{identifier(table, 'table')}"
             columns = store.rows(f"DESCRIBE {table}")
             ddl = ", ".join(
-                f'"{name}" {_column_type(str(kind), table, str(name))}'
+                f"{identifier(str(name), 'column')} {_column_type(str(kind), table, str(name))}"
                 for name, kind, *_ in columns
             )
             path = Path(tmp) / f"{table}.csv"
-            store.run(f"COPY {table} TO '{path}' (FORMAT csv, HEADER false)")
-            target = f'"{schema}"."{table}"'
+            literal = str(path).replace("'", "''")
+            store.run(f"COPY {table} TO '{literal}' (FORMAT csv, HEADER false)")
             with con.transaction():
                 con.execute(f"DROP TABLE IF EXISTS {target}")
                 con.execute(f"CREATE TABLE {target} ({ddl})")
@@ -149,8 +173,8 @@ def copy_tables(
                     )
                 for column in INDEXES.get(table, ()):
                     con.execute(f'CREATE INDEX ON {target} ("{column}")')
+                con.execute(f"ANALYZE {target}")  # a new copy is planned with its statistics
             path.unlink()
-            con.execute(f"ANALYZE {target}")
             counts[table] = int(
                 con.execute(f"SELECT count(*) FROM {target}").fetchone()[0]  # type: ignore[index]
             )
@@ -166,19 +190,25 @@ def _quoted(name: str) -> str:
 @dataclass
 class PostgresPlans(EnginePlans):
     """The scoring plans run on a PostgreSQL server holding a copy of the ledger's tables
-    (``copy_tables``) in ``schema``. A stage is kept as an unlogged table (a run's
-    scratch), analysed before the next stage is planned."""
+    (``copy_tables``) in ``schema``. A stage is kept as a temporary table (the session's
+    own, so two runs on one schema never meet, and gone with the session whatever
+    happens), analysed before the next stage is planned."""
 
-    url: str = ""
+    url: str
     schema: str = "public"
     con: psycopg.Connection[Any] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         import ibis
 
+        quoted = identifier(self.schema, "schema")
         self.con = connect(self.url)
-        self.con.execute(f'SET search_path = "{self.schema}"')
-        self.ibis = ibis.postgres.from_connection(self.con)
+        try:
+            self.con.execute(f"SET search_path = {quoted}")
+            self.ibis = ibis.postgres.from_connection(self.con)
+        except Exception:
+            self.con.close()
+            raise
         missing = [
             t
             for t in PLAN_TABLES
@@ -199,12 +229,12 @@ class PostgresPlans(EnginePlans):
         self.con.close()
 
     def keep(self, name: str, sql: str) -> None:
-        self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
-        self.con.execute(f'CREATE UNLOGGED TABLE "{name}" AS {sql}'.encode())
-        self.con.execute(f'ANALYZE "{name}"')
+        self.con.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
+        self.con.execute(f'CREATE TEMP TABLE "{name}" AS {sql}'.encode())
+        self.con.execute(f'ANALYZE pg_temp."{name}"')
 
     def forget(self, name: str) -> None:
-        self.con.execute(f'DROP TABLE IF EXISTS "{name}"')
+        self.con.execute(f'DROP TABLE IF EXISTS pg_temp."{name}"')
 
     def query(self, sql: str) -> pa.Table:
         import pyarrow as pa
@@ -219,7 +249,8 @@ class PostgresPlans(EnginePlans):
         with self.con.transaction():
             self.con.execute("DELETE FROM snapshot WHERE run_id = %s", (run_id,))
             self.con.execute(
-                f"INSERT INTO snapshot SELECT {int(run_id)}, {SNAPSHOT_COLUMNS} "
+                f"INSERT INTO snapshot (run_id, {SNAPSHOT_COLUMNS}) "
+                f"SELECT {int(run_id)}, {SNAPSHOT_COLUMNS} "
                 f"FROM ({sql}) AS s".encode()
             )
         self.con.execute("ANALYZE snapshot")

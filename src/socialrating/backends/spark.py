@@ -25,11 +25,10 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from socialrating.backends.engine import (
     PLAN_TABLES,
-    SNAPSHOT_COLUMNS,
     BackendError,
     EnginePlans,
 )
@@ -94,7 +93,13 @@ def copy_tables(
     (one directory a table, replaced whole); returns the rows written, by table.
 
     Each table is written into a new directory beside the old one, which then takes its
-    place: a reader sees the old copy or the new one, never half of one.
+    place by two renames: between them, for an instant, the table is missing, and a
+    session that read the old files must register the table again (``SparkPlans`` does
+    at its start). The copy replaces the warehouse's snapshots with the ledger's.
+
+    Raises:
+        BackendError: the warehouse holds something that is not a table's directory
+            where a table goes.
     """
     root = Path(warehouse)
     root.mkdir(parents=True, exist_ok=True)
@@ -102,31 +107,69 @@ def copy_tables(
     for table in tables:
         started = time.perf_counter()
         target = root / table
+        if target.is_symlink() or (target.exists() and not target.is_dir()):
+            raise BackendError(f"{target} is not a table's directory: move it away first")
         fresh = root / f".{table}-{uuid.uuid4().hex[:8]}"
         by = PARTITIONS.get(table)
-        if by is None:
-            fresh.mkdir()
-            store.run(f"COPY {table} TO '{fresh / 'part-0.parquet'}' (FORMAT parquet)")
-        else:
-            store.run(f"COPY {table} TO '{fresh}' (FORMAT parquet, PARTITION_BY ({by}))")
-            fresh.mkdir(exist_ok=True)  # an empty table writes no directory
+        try:
+            if by is None:
+                fresh.mkdir()
+                written = _quoted_path(fresh / "part-0.parquet")
+                store.run(f"COPY {table} TO {written} (FORMAT parquet)")
+            else:
+                written = _quoted_path(fresh)
+                store.run(f"COPY {table} TO {written} (FORMAT parquet, PARTITION_BY ({by}))")
+                fresh.mkdir(exist_ok=True)  # an empty table writes no directory
+            # Counted from the files written, not from the ledger.
+            files = _quoted_path(fresh / "**" / "*.parquet")
+            counts[table] = (
+                int(store.scalar(f"SELECT count(*) FROM read_parquet({files})"))
+                if any(fresh.rglob("*.parquet"))
+                else 0
+            )
+        except BaseException:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
         old = root / f".{table}-old-{uuid.uuid4().hex[:8]}"
         if target.exists():
             target.rename(old)
         fresh.rename(target)
-        shutil.rmtree(old, ignore_errors=True)
-        counts[table] = int(store.scalar(f"SELECT count(*) FROM {table}"))
+        if old.exists():
+            shutil.rmtree(old)
         if progress is not None:
             progress(table, counts[table], time.perf_counter() - started)
     return counts
 
 
+def _quoted_path(path: Path) -> str:
+    """A path as a DuckDB string literal."""
+    return "'" + str(path).replace("'", "''") + "'"
+
+
+SNAPSHOT_TYPES = {
+    "subject_id": "BIGINT",
+    "score": "BIGINT",
+    "grade": "STRING",
+    "points_score": "BIGINT",
+    "direct_grade": "STRING",
+    "stage": "STRING",
+    "contagion": "BIGINT",
+    "contagion_contacts": "BIGINT",
+}
+"""The snapshot's columns in the ledger's types (every run's files must agree)."""
+
+
 @dataclass
 class SparkPlans(EnginePlans):
     """The scoring plans run by a Spark session on the warehouse's copy of the ledger's
-    tables (``copy_tables``). Run them stage by stage (``staged=True``)."""
+    tables (``copy_tables``). Run them stage by stage (``staged=True``).
 
-    warehouse: str | Path = ""
+    Each plan has a session of its own on the process's Spark context (its own views and
+    stages: two plans in one process never meet). A path on this machine's file system
+    names the warehouse, so a cluster needs it mounted at the same path on every node.
+    """
+
+    warehouse: str | Path
     master: str = "local[2]"
     memory: str = "2g"
     spark: SparkSession = field(init=False, repr=False)
@@ -141,7 +184,7 @@ class SparkPlans(EnginePlans):
                 f"the warehouse {root} has no table {', '.join(missing)}: copy the "
                 "ledger's tables there first"
             )
-        self.spark = session(self.master, self.memory)
+        self.spark = session(self.master, self.memory).newSession()
         for table in PLAN_TABLES:
             self._register(table)
         self.ibis = ibis.pyspark.connect(self.spark)
@@ -151,13 +194,15 @@ class SparkPlans(EnginePlans):
         reader = self.spark.read.option("basePath", str(path))
         frame = reader.parquet(str(path)) if any(path.rglob("*.parquet")) else None
         if frame is None:  # an empty table: its columns from the ledger
+            from pyspark.sql.pandas.types import from_arrow_schema
+
             columns = self.store.arrow(f"SELECT * FROM {table} LIMIT 0")
-            frame = self.spark.createDataFrame(columns.to_pandas())
+            frame = self.spark.createDataFrame([], schema=from_arrow_schema(columns.schema))
         frame.createOrReplaceTempView(table)
 
     def close(self) -> None:
-        """Drop this plan's views; the session stays for the process (it takes seconds
-        to start)."""
+        """Drop this plan's views; the Spark context stays for the process (it takes
+        seconds to start)."""
         for table in PLAN_TABLES:
             self.spark.catalog.dropTempView(table)
 
@@ -172,6 +217,7 @@ class SparkPlans(EnginePlans):
 
     def store_snapshot(self, run_id: int, sql: str) -> None:
         path = Path(self.warehouse) / "snapshot" / f"run_id={int(run_id)}"
-        rows = self.spark.sql(f"SELECT {SNAPSHOT_COLUMNS} FROM ({sql}) AS s")
+        typed = ", ".join(f"CAST({c} AS {t}) AS {c}" for c, t in SNAPSHOT_TYPES.items())
+        rows = self.spark.sql(f"SELECT {typed} FROM ({sql}) AS s")
         rows.write.mode("overwrite").parquet(str(path))
         self._register("snapshot")

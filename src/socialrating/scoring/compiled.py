@@ -14,7 +14,7 @@ replaced by the real values before each run.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from socialrating.errors import ScoringError
 from socialrating.ledger.store import Store
@@ -117,18 +117,9 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
         else:
             expr = PLANS[name](inputs, as_of, subject, run)
 
-        def sql(day: int, subject_id: int, run_id: int) -> str:
-            values = {as_of: day, subject: subject_id, run: run_id}
-            return str(store.ibis.compile(expr, params=values))
-
-        first = sql(AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL)
-        # Compiled again with other values, the text must differ exactly where the
-        # sentinels stand; otherwise a sentinel's digits also occur in the plan itself.
-        other = sql(AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1, RUN_SENTINEL + 1)
-        if bind(first, AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1, RUN_SENTINEL + 1) != other:
-            raise ScoringError(
-                f"plan {name!r} for rulebook {rb.short_hash} contains a sentinel value"
-            )
+        first = with_sentinels(
+            store.ibis, expr, (as_of, subject, run), f"plan {name!r} for rulebook {rb.short_hash}"
+        )
         _CACHE[key] = first
         if keep and not store.read_only:  # read-only: compiled for this process
             from socialrating.ledger.integrity import record_plan
@@ -139,6 +130,26 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
                 store.run("INSERT INTO plan_cache VALUES (?, ?)", [stored_key, first])
                 record_plan(store, stored_key, first)
     return _CACHE[key]
+
+
+def with_sentinels(backend: Any, expr: Any, params: tuple[Any, Any, Any], what: str) -> str:
+    """``expr`` compiled by the Ibis ``backend`` with the sentinels for its ``params``
+    (the as-of day, the subject and the run), for ``bind`` to put values in later.
+
+    Raises:
+        ScoringError: a sentinel's digits also occur in the plan itself (compiled again
+            with other values, the text must differ exactly where the sentinels stand).
+    """
+
+    def sql(day: int, subject_id: int, run_id: int) -> str:
+        values = dict(zip(params, (day, subject_id, run_id), strict=True))
+        return str(backend.compile(expr, params=values))
+
+    first = sql(AS_OF_SENTINEL, SUBJECT_SENTINEL, RUN_SENTINEL)
+    other = sql(AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1, RUN_SENTINEL + 1)
+    if bind(first, AS_OF_SENTINEL + 1, SUBJECT_SENTINEL + 1, RUN_SENTINEL + 1) != other:
+        raise ScoringError(f"{what} contains a sentinel value")
+    return first
 
 
 def _trusted(store: Store, key: str, sql: str) -> str:

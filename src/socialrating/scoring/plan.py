@@ -38,7 +38,7 @@ _NO_CAP = 2**62
 
 Stage = Callable[[ir.Table, str], ir.Table]
 """A staged runner's step: computes a table once on the engine and returns a table that
-reads the result (``backends.postgres``); the label names the stage."""
+reads the result (``backends.engine.EnginePlans.staged_sql``); the label names the stage."""
 
 
 @dataclass(frozen=True)
