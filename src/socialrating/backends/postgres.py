@@ -75,8 +75,12 @@ def connect(url: str) -> psycopg.Connection[Any]:
     Raises:
         BackendError: the server cannot be reached, with the server's own words.
     """
-    import psycopg
-
+    try:
+        import psycopg
+    except ImportError as e:
+        raise BackendError(
+            "PostgreSQL needs its client: pip install 'socialrating[postgres]'"
+        ) from e
     try:
         con = psycopg.connect(url, autocommit=True)
     except psycopg.OperationalError as e:
