@@ -293,3 +293,23 @@ def test_points_for_legal_representatives(store: Store) -> None:
         x for x in statement(store, "c1", D("2021-07-01")).lines if x.parameter == "tax_debt"
     )
     assert (line.rule_points, line.counted) == (-30, -30)
+
+
+def test_look_up_follows_each_new_run_on_the_same_store(store: Store) -> None:
+    """``decide_one`` remembers the latest run and who is listed in it on the open store;
+    a run stored since, through the same store, is the one it answers from next."""
+    from socialrating.decisions.lookup import decide_one
+
+    first = score_run(store, D("2021-05-31"))
+    c2 = decide_one(store, "c2", "flight")
+    assert (c2.run_id, c2.decision) == (first.run_id, "refused")  # on flight_ban
+    assert decide_one(store, "kid", "flight").decision == "allowed"  # under 18: not listed
+    second = score_run(store, D("2021-06-30"))  # c2's 100-day term ended on 2021-06-09
+    c2 = decide_one(store, "c2", "flight")
+    assert (c2.run_id, c2.decision) == (second.run_id, "allowed")
+    feed(store, "police", [rec("c1", "unruly", "2021-07-01")])
+    third = score_run(store, D("2021-07-01"))  # c1 on flight_ban now, not listed before
+    c1 = decide_one(store, "c1", "flight")
+    assert (c1.run_id, c1.decision) == (third.run_id, "refused")
+    assert [r.code for r in c1.reasons] == ["RULE:flight#1", "LIST:flight_ban"]
+    assert decide_one(store, "c1", "flight", first.run_id).decision == "allowed"

@@ -11,11 +11,16 @@ decider makes, with the same reasons.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import run_rulebook, stored_rulebook
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, commits
 from socialrating.scoring.run_factors import factor_grades, stored_for, with_run_factors
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
@@ -37,6 +42,87 @@ def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
     return int(row[0]), str(row[1]), str(row[2])
 
 
+def _known(store: Store) -> dict[Any, Any]:
+    """What look-ups on this open store learnt of its runs (the latest, each run's grades
+    with stored factors), kept while nothing is committed on the database.
+
+    While a process holds a DuckDB file open, no other process can write it; the runs
+    change only by this process's transactions, which ``commits`` counts.
+    """
+    seen = commits(store.path)
+    known = store.cache.get("runs")
+    if not isinstance(known, dict) or known.get("commits") != seen:
+        known = store.cache["runs"] = {"commits": seen}
+    return known
+
+
+def _run(store: Store, run_id: int | None) -> tuple[int, str, str]:
+    """``run_of``, remembered on the store (``_known``): a warm look-up reads no run row."""
+    known = _known(store)
+    if ("run", run_id) not in known:
+        known[("run", run_id)] = run_of(store, run_id)
+    found: tuple[int, str, str] = known[("run", run_id)]
+    return found
+
+
+def _factor_grades(store: Store, run_id: int) -> dict[str, list[str]] | None:
+    """``factor_grades``, remembered on the store (``_known``)."""
+    known = _known(store)
+    if ("factor_grades", run_id) not in known:
+        known[("factor_grades", run_id)] = factor_grades(store, run_id)
+    found: dict[str, list[str]] | None = known[("factor_grades", run_id)]
+    return found
+
+
+def _listed(store: Store, run_id: int) -> np.ndarray:
+    """The subject ids with a list membership in run ``run_id``, sorted, remembered on the
+    store (``_known``): a look-up of anyone else need not read the list members. A few
+    per cent of subjects; read once per run."""
+    import numpy as np
+
+    known = _known(store)
+    if ("listed", run_id) not in known:
+        ids = store.arrow(
+            f"SELECT DISTINCT subject_id FROM list_members WHERE run_id = {int(run_id)} "
+            "ORDER BY subject_id"
+        )
+        known[("listed", run_id)] = ids.column(0).to_numpy().astype(np.int64)
+    found: np.ndarray = known[("listed", run_id)]
+    return found
+
+
+def _rows_of(
+    store: Store, code: str, run: int
+) -> tuple[int, str, tuple[Any, ...], list[Any]] | None:
+    """The subject ``code``'s id, kind, snapshot row and list memberships in ``run`` (None
+    when the subject or its row is not there), in point reads: the subject through the
+    registry's index on codes, then the rest by run and subject id, which the snapshot and
+    the list members are stored in order of (literal ids, not parameters, let DuckDB prune
+    row groups by their min and max); the list members only for a subject listed."""
+    found = store.one("SELECT subject_id, kind FROM subjects WHERE code = ?", [code])
+    if found is None:
+        return None
+    subject_id, kind = int(found[0]), str(found[1])
+    row = store.one(
+        f"""SELECT score, grade, direct_grade IS NOT NULL, contagion FROM snapshot
+            WHERE run_id = {run} AND subject_id = {subject_id}"""
+    )
+    if row is None:
+        return None
+    listed = _listed(store, run)
+    at = int(listed.searchsorted(subject_id))
+    members = (
+        store.rows(
+            f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
+                FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}
+                ORDER BY list, cause"""
+        )
+        if at < len(listed) and listed[at] == subject_id
+        else []
+    )
+    return subject_id, kind, row, members
+
+
 def decide_one(
     store: Store, code: str, service: str, run_id: int | None = None, *, explain: bool = True
 ) -> Decision:
@@ -48,30 +134,17 @@ def decide_one(
         UnknownService: the run's rulebook has no such service.
         UnknownSubject: no subject ``code`` in the run.
     """
-    run, rb_hash, as_of = run_of(store, run_id)
+    run, rb_hash, as_of = _run(store, run_id)
     rb = stored_rulebook(store, rb_hash)
     svc = next((s for s in rb.spec.services if s.code == service), None)
     if svc is None:
         known = ", ".join(s.code for s in rb.spec.services) or "none"
         raise UnknownService(f"unknown service {service!r} (the rulebook's services: {known})")
-    # Literal ids (not parameters) let DuckDB prune row groups by their min and max.
-    found = store.one("SELECT subject_id, kind FROM subjects WHERE code = ?", [code])
-    row = None
-    if found is not None:
-        subject_id, kind = int(found[0]), str(found[1])
-        row = store.one(
-            f"""SELECT score, grade, direct_grade IS NOT NULL, contagion FROM snapshot
-                WHERE run_id = {run} AND subject_id = {subject_id}"""
-        )
-    if found is None or row is None:
+    read = _rows_of(store, code, run)
+    if read is None:
         raise UnknownSubject(f"unknown subject {code!r} (not in run {run})")
-    score, grade, direct, contagion = row
+    subject_id, kind, (score, grade, direct, contagion), rows = read
     lists = {x.code for x in rb.spec.lists}
-    rows = store.rows(
-        f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
-            FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}
-            ORDER BY list, cause"""
-    )
     vias = sorted({int(r[6]) for r in rows if r[6] is not None})
     via_codes = dict(
         store.rows(
@@ -100,7 +173,7 @@ def decide_one(
         rb,
         kind,
         str(grade),
-        lambda: factor_grades(store, run),
+        lambda: _factor_grades(store, run),
         lambda: stored_for(store, run, subject_id),
     )
     return with_score_factors(store, decision) if explain else decision
