@@ -11,16 +11,13 @@ decider makes, with the same reasons.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import run_rulebook, stored_rulebook
 from socialrating.ledger.store import Store, commits
 from socialrating.scoring.run_factors import factor_grades, stored_for, with_run_factors
-
-if TYPE_CHECKING:
-    import numpy as np
 
 
 def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
@@ -74,23 +71,6 @@ def _factor_grades(store: Store, run_id: int) -> dict[str, list[str]] | None:
     return found
 
 
-def _listed(store: Store, run_id: int) -> np.ndarray:
-    """The subject ids with a list membership in run ``run_id``, sorted, remembered on the
-    store (``_known``): a look-up of anyone else need not read the list members. A few
-    per cent of subjects; read once per run."""
-    import numpy as np
-
-    known = _known(store)
-    if ("listed", run_id) not in known:
-        ids = store.arrow(
-            f"SELECT DISTINCT subject_id FROM list_members WHERE run_id = {int(run_id)} "
-            "ORDER BY subject_id"
-        )
-        known[("listed", run_id)] = ids.column(0).to_numpy().astype(np.int64)
-    found: np.ndarray = known[("listed", run_id)]
-    return found
-
-
 def _rows_of(
     store: Store, code: str, run: int
 ) -> tuple[int, str, tuple[Any, ...], list[Any]] | None:
@@ -98,7 +78,7 @@ def _rows_of(
     when the subject or its row is not there), in point reads: the subject through the
     registry's index on codes, then the rest by run and subject id, which the snapshot and
     the list members are stored in order of (literal ids, not parameters, let DuckDB prune
-    row groups by their min and max); the list members only for a subject listed."""
+    row groups by their min and max)."""
     found = store.one("SELECT subject_id, kind FROM subjects WHERE code = ?", [code])
     if found is None:
         return None
@@ -109,16 +89,10 @@ def _rows_of(
     )
     if row is None:
         return None
-    listed = _listed(store, run)
-    at = int(listed.searchsorted(subject_id))
-    members = (
-        store.rows(
-            f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
-                FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}
-                ORDER BY list, cause"""
-        )
-        if at < len(listed) and listed[at] == subject_id
-        else []
+    members = store.rows(
+        f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
+            FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}
+            ORDER BY list, cause"""
     )
     return subject_id, kind, row, members
 
