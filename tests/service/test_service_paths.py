@@ -301,3 +301,74 @@ def test_a_file_replaced_and_opened_again_is_not_answered_from_memory(tmp_path: 
         assert usecases.decide(store, admin, "C1", "loan")["decision"] == "terms"
     finally:
         store.close()
+
+
+def test_decisions_the_new_records_cannot_touch_do_not_wait_for_the_rescoring(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Records acknowledged after the latest run are scored again before a decision about
+    a subject they touch is answered; a decision about anyone else is answered meanwhile
+    from the run before (its rows carry over unchanged), single, batch or from memory."""
+    from socialrating.scoring import run as runs
+
+    feed(served, "court", [rec("C6", "debtor", "2021-02-01")])
+    first = score_run(served, dt.date(2021, 5, 31))
+    provider = Principal(Role.PROVIDER, ("loan",), 3)
+    start_writer(served)
+    assert usecases.decide(served, provider, "C4", "loan")["decision"] == "terms"
+    assert usecases.decide(served, provider, "C6", "loan")["decision"] == "refused"
+    usecases.ingest_records(
+        served,
+        Principal(Role.ADMIN),
+        "court",
+        [{"key": "late-1", "subject": "C4", "parameter": "debtor", "date": "2021-02-01"}],
+        "late",
+    )
+    waiting = usecases.pending(served)
+    assert waiting is not None and waiting[0] == first.run_id and waiting[1] is not None
+    ids = dict(served.rows("SELECT code, subject_id FROM subjects"))
+    assert ids["C4"] in waiting[1] and ids["C5"] not in waiting[1]
+
+    inside, release = threading.Event(), threading.Event()
+    original = runs.score_run
+
+    def slow_run(*args: object, **kwargs: object) -> object:
+        inside.set()
+        assert release.wait(30)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(runs, "score_run", slow_run)
+    answers: dict[str, str] = {}
+
+    def ask(code: str) -> None:
+        own = cursor(served)
+        try:
+            answers[code] = usecases.decide(own, provider, code, "loan")["decision"]
+        finally:
+            own.close()
+
+    touched = threading.Thread(target=ask, args=("C4",))
+    touched.start()
+    try:
+        assert inside.wait(30)  # C4's decision is scoring the new record
+        for _ in range(3):
+            assert usecases.decide(served, provider, "C5", "loan")["decision"] == "terms"
+            many = usecases.decide_many(served, provider, "loan", ["C5", "C6", "C7"])
+            assert [d["decision"] for d in many["decisions"]] == ["terms", "refused", "terms"]
+            assert many["run_id"] == first.run_id
+            quick = usecases.decide_from_memory(served.path, provider, "C6", "loan")
+            assert quick is not None and quick[0]["decision"] == "refused"
+            quick[1].result(timeout=10)
+            # C4's answer needs the new run: not from memory.
+            assert usecases.decide_from_memory(served.path, provider, "C4", "loan") is None
+        assert touched.is_alive() and "C4" not in answers
+    finally:
+        release.set()
+        touched.join()
+    assert answers["C4"] == "refused"  # on the debtors list by the new record
+    assert usecases.pending(served) is None  # the new run is current
+    latest = usecases.decide(served, provider, "C5", "loan")
+    assert latest["decision"] == "terms" and latest["run_id"] == first.run_id + 1
+    quick = usecases.decide_from_memory(served.path, provider, "C4", "loan")
+    assert quick is not None and quick[0]["decision"] == "refused"
+    quick[1].result(timeout=10)

@@ -23,7 +23,9 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
   it;
 
 - (records passed across links) it is linked, by register records, to a subject chosen
-  (as many links as the rulebook's chain of passing parameters);
+  (as many links as the rulebook's chain of passing parameters); a passed record expires,
+  or ends a list term, on a day counted from its source record's, whose subject is then
+  chosen (and so, through the links, its recipients);
 - (grade limits on linked subjects' grades) it is linked, by register records, to a
   subject chosen (as many links as the longest path of a limit);
 
@@ -43,6 +45,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_date, day_number
@@ -52,6 +55,9 @@ from socialrating.scoring.compiled import plan_ids
 from socialrating.scoring.derived import derived_parameters
 from socialrating.scoring.limits import limit_steps
 from socialrating.scoring.measures import measure_codes
+
+if TYPE_CHECKING:
+    import numpy as np
 
 SCORES = "chosen_scores"
 LISTS = "chosen_lists"
@@ -100,17 +106,33 @@ def _spans(store: Store, rb: RulebookHeader) -> str:
            WHERE list_contains(?, rulebook_hash) AND expiry_days IS NOT NULL""",
         [[version.hash for version in rb.versions]],
     )
-    calendar = []
-    for p in (q for version in rb.versions for q in version.with_validity):
-        for rule in p.validity or []:
-            if rule.days is None:
-                calendar.append((p.code, rule.months, rule.calendar_years))
-                continue
+    for version in rb.versions:
+        # A record passed across a link (no stored entry has its parameter) expires on a
+        # day counted from its source record's: the source's subject is chosen then, and
+        # the links from it below.
+        for code, source in roots(version).items():
             store.run(
-                """INSERT INTO chosen_spans SELECT parameter_id, ? FROM parameters
-                   WHERE code = ?""",
-                [rule.days, p.code],
+                """INSERT INTO chosen_spans
+                   SELECT s.parameter_id, r.expiry_days FROM rulebook_parameters r
+                   JOIN parameters p USING (parameter_id), parameters s
+                   WHERE r.rulebook_hash = ? AND p.code = ? AND s.code = ?
+                     AND r.expiry_days IS NOT NULL""",
+                [version.hash, code, source],
             )
+    calendar = []
+    for version in rb.versions:
+        passed = roots(version)
+        for p in version.with_validity:
+            code = passed.get(p.code, p.code)
+            for rule in p.validity or []:
+                if rule.days is None:
+                    calendar.append((code, rule.months, rule.calendar_years))
+                    continue
+                store.run(
+                    """INSERT INTO chosen_spans SELECT parameter_id, ? FROM parameters
+                       WHERE code = ?""",
+                    [rule.days, code],
+                )
     if not calendar:
         return ""
     # Calendar validity (months, or to the end of a year): the end day from each record's.
@@ -135,14 +157,29 @@ def _spans(store: Store, rb: RulebookHeader) -> str:
     )
 
 
-def _terms(lst: BlackList) -> list[tuple[list[str], int]]:
-    """The list's entry parameters grouped by their fixed term (days); an extended term
-    ends at a day the base run's ``list_members`` holds, or its extension is new."""
+def roots(rb: RulebookHeader) -> dict[str, str]:
+    """Per parameter whose records are passed across links (``derived_from``), the stored
+    parameter its records come from in the end (a chain of passing followed back)."""
+    derived = {p.code: p.derived_from.parameter for p in derived_parameters(rb) if p.derived_from}
+    found = {}
+    for code, source in derived.items():
+        while source in derived:
+            source = derived[source]
+        found[code] = source
+    return found
+
+
+def _terms(rb: RulebookHeader, lst: BlackList) -> list[tuple[list[str], int]]:
+    """The list's entry parameters grouped by their fixed term (days), a parameter passed
+    across links by the stored one its records come from (``roots``; its subject is
+    chosen, and the links from it); an extended term ends at a day the base run's
+    ``list_members`` holds, or its extension is new."""
+    source = roots(rb)
     by_days: dict[int, list[str]] = {}
     for code in lst.enter_by:
         days = lst.term_by.get(code, lst.term_days)
         if days is not None:
-            by_days.setdefault(days, []).append(code)
+            by_days.setdefault(days, []).append(source.get(code, code))
     return [(codes, days) for days, codes in sorted(by_days.items())]
 
 
@@ -160,7 +197,7 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
             WHERE e.kind = {record} AND list_contains({codes!r}, p.code)
               AND e.day + {days} > {lo} AND e.day + {days} <= {hi}"""
         for lst in rb.spec.lists
-        for codes, days in _terms(lst)
+        for codes, days in _terms(rb, lst)
     )
     ages = " UNION ALL ".join(
         f"""SELECT subject_id FROM subjects WHERE born IS NOT NULL
@@ -294,3 +331,18 @@ def _widen(store: Store, table: str, edges: str) -> None:
             WHERE {edges} AND counterpart_id IN (SELECT subject_id FROM {table})
             EXCEPT SELECT subject_id FROM {table}"""
     )
+
+
+def touched(store: Store, rb: RulebookHeader, base: BaseRun) -> np.ndarray:
+    """The subjects whose score or lists the entries after ``base`` may change, as of its
+    own day, sorted: those a run scoring again as of that day computes again (``choose``;
+    its temporary tables are left on ``store``). Everyone else's rows in such a run are
+    carried over from ``base``, so ``base`` answers for them meanwhile."""
+    import numpy as np
+
+    choose(store, rb, base, base.as_of_day)
+    ids = store.arrow(
+        f"SELECT subject_id FROM {SCORES} UNION SELECT subject_id FROM {LISTS} ORDER BY 1"
+    )
+    found: np.ndarray = ids.column(0).to_numpy().astype(np.int64)
+    return found

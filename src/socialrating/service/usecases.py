@@ -26,6 +26,7 @@ from socialrating.service.access import access_of, log_access_of, log_accesses, 
 from socialrating.service.policy import SCOPED, Action, Principal, Role, check
 
 if TYPE_CHECKING:
+    import numpy as np
     import pyarrow as pa
 
     from socialrating.appeals.cases import Appeal
@@ -198,6 +199,9 @@ def _for_provider(decision: dict[str, Any]) -> dict[str, Any]:
 
 
 _RESCORING = threading.Lock()
+LATEST = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
+NEWER = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ?)"
+"""Entries after a run's last: stored in id order, so this reads only the tail."""
 
 
 def fresh(store: Store) -> int | None:
@@ -207,41 +211,68 @@ def fresh(store: Store) -> int | None:
     the subjects they touch (and whom those touch: contacts, representatives) are scored
     again as of that run's date, in an incremental run; everyone else's rows are carried
     over. A record dated after that date counts from the next run on a later date.
+
+    Meanwhile the run before answers decisions for everyone the entries cannot touch
+    (``pending``), until the new run is loaded for decisions, when it was.
     """
+    from socialrating.decisions.decider import load_decider
     from socialrating.scoring.run import score_run
 
+    path = store.path
     # While this process commits nothing on the database, which it holds for writing (no
     # other process can change it), a run found current stays current: no table is read.
-    seen = commits(store.path)
-    known = _CURRENT.get(store.path)
+    seen = commits(path)
+    known = _CURRENT.get(path)
     if known is not None and known[0] == seen:
         return known[1]
-    latest = "SELECT run_id, as_of, last_entry FROM runs ORDER BY run_id DESC LIMIT 1"
-    # Entries after the run's last: stored in id order, so this reads only the tail.
-    newer = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ?)"
-    run = store.one(latest)
-    if run is None or not store.scalar(newer, [int(run[2])]):
+    run = store.one(LATEST)
+    if run is None or not store.scalar(NEWER, [int(run[2])]):
         found = None if run is None else int(run[0])
-        if found is not None:
-            _CURRENT[store.path] = (seen, found)  # current as of ``seen``, counted before
+        if found is not None and not _RESCORING.locked():
+            _CURRENT[path] = (seen, found)  # current as of ``seen``, counted before
         return found
     with _RESCORING:  # one rescoring at a time; the others then find it done
-        run = store.one(latest)
-        assert run is not None
-        if store.scalar(newer, [int(run[2])]):
-            score_run(store, run[1])
-        # Current now, unless entries came in meanwhile (scored again on the next call).
-        seen = commits(store.path)
-        run = store.one(latest)
-        assert run is not None
-        if not store.scalar(newer, [int(run[2])]):
-            _CURRENT[store.path] = (seen, int(run[0]))
-        return int(run[0])
+        try:
+            run = store.one(LATEST)
+            assert run is not None
+            if store.scalar(NEWER, [int(run[2])]):
+                before = int(run[0])
+                with store.writing():  # nothing else is committed until the new run is
+                    waiting = _PENDING.get(path)
+                    if waiting is not None and (waiting[0], waiting[1]) != (commits(path), before):
+                        waiting = None  # found for another state of the ledger
+                    if waiting is not None:
+                        _PENDING[path] = (waiting[0], waiting[1], waiting[2], True)
+                    score_run(store, run[1])
+                    if waiting is not None and commits(path) == waiting[0] + 1:
+                        # The new run's commit alone: the run before still answers for
+                        # everyone it did not score again, while the new one is loaded.
+                        _PENDING[path] = (waiting[0] + 1, waiting[1], waiting[2], True)
+                run = store.one(LATEST)
+                assert run is not None
+                if (path, openings(path), before) in _DECIDERS:  # a service answers from it
+                    _decider(store, load_decider, int(run[0]))
+            # Current now, unless entries came in meanwhile (scored again on the next call).
+            seen = commits(path)
+            run = store.one(LATEST)
+            assert run is not None
+            if not store.scalar(NEWER, [int(run[2])]):
+                _CURRENT[path] = (seen, int(run[0]))
+            return int(run[0])
+        finally:
+            _PENDING.pop(path, None)
 
 
 _CURRENT: dict[str, tuple[int, int]] = {}
 """Per database, the commits counted (``store.commits``) when ``fresh`` last found the latest
 run current, and that run."""
+
+_PENDING: dict[str, tuple[int, int, np.ndarray | None, bool]] = {}
+"""Per database, while entries came in after its latest run: the commits counted when they
+were found, that run, the subjects whose decisions they may change (sorted ids; None:
+anyone's), and whether ``fresh`` is scoring them again (then the run's own commit leaves
+the others' decisions as they were)."""
+_CHOOSING = threading.Lock()
 
 
 def current_run(path: str) -> int | None:
@@ -249,6 +280,83 @@ def current_run(path: str) -> int | None:
     was committed since (answered from memory), else None."""
     known = _CURRENT.get(path)
     return known[1] if known is not None and known[0] == commits(path) else None
+
+
+def _pending_known(path: str) -> tuple[int, np.ndarray | None] | None:
+    """``pending`` as last found, if nothing was committed since but the run scoring the
+    subjects it names (answered from memory), else None."""
+    known = _PENDING.get(path)
+    if known is None:
+        return None
+    seen = commits(path)
+    if known[0] == seen or (known[3] and known[0] + 1 == seen):
+        return known[1], known[2]
+    return None
+
+
+def pending(store: Store) -> tuple[int, np.ndarray | None] | None:
+    """When entries came in after the latest run: that run, and the subjects whose
+    decisions the entries may change (``incremental.touched``; None: anyone's, as after a
+    new version of the rulebook), which must wait for ``fresh`` to score them again.
+    None when the latest run is current, or there is none. Found once per commit, on a
+    cursor of its own (tens of milliseconds on two million records)."""
+    from socialrating.ledger.rulebooks import in_force
+    from socialrating.model import day_number
+    from socialrating.scoring.incremental import base_run, touched
+
+    if current_run(store.path) is not None:
+        return None
+    known = _pending_known(store.path)
+    if known is not None:
+        return known
+    with _CHOOSING:
+        seen = commits(store.path)  # counted before reading: a later commit finds it again
+        known = _pending_known(store.path)
+        if known is not None:
+            return known
+        run = store.one(LATEST)
+        if run is None or not store.scalar(NEWER, [int(run[2])]):
+            return None
+        rb = in_force(store, day_number(run[1]))  # as ``score_run`` takes it
+        base = base_run(store, rb)
+        ids = None
+        if base is not None and base.run_id == int(run[0]):
+            cursor = store.cursor()
+            try:
+                ids = touched(cursor, rb, base)
+            finally:
+                cursor.close()
+        if not _RESCORING.locked():  # else the run may be committing: found again
+            _PENDING[store.path] = (seen, int(run[0]), ids, False)
+        return int(run[0]), ids
+
+
+def _waits(decider: Any, codes: list[str], ids: np.ndarray | None) -> bool:
+    """Whether a decision for any of ``codes`` must wait for the run scored again: one
+    ``ids`` names (None: all), or one ``decider``'s run does not know (registered since)."""
+    import numpy as np
+    import pyarrow as pa
+
+    if ids is None:
+        return True
+    pos, found = decider.positions(pa.array(codes, pa.string()))
+    if not bool(np.all(found)):
+        return True
+    return bool(np.isin(decider.ids[pos], ids).any())
+
+
+def _answering(store: Store, codes: list[str]) -> Any:
+    """The decider that answers for ``codes`` now: the latest run's, where it is current, or
+    where the entries since cannot change their decisions (``pending``) and it is in
+    memory; else the latest run, scored again first if it must be (``fresh``)."""
+    from socialrating.decisions.decider import load_decider
+
+    waiting = pending(store)
+    if waiting is not None:
+        decider = _DECIDERS.get((store.path, openings(store.path), waiting[0]))
+        if decider is not None and not _waits(decider, codes, waiting[1]):
+            return decider
+    return _decider(store, load_decider, fresh(store))
 
 
 def decide(
@@ -267,13 +375,11 @@ def decide(
     refusal or terms by grade carries the score's key factors too (the subject's
     statement as of the run's day); without, only its lists'.
     """
-    from socialrating.decisions.decider import load_decider
     from socialrating.decisions.lookup import decide_one, with_score_factors
 
     check(principal, Action.DECIDE, service)
     if run_id is None:
-        decider = _decider(store, load_decider, fresh(store))
-        decided = decider.decide(subject, service)
+        decided = _answering(store, [subject]).decide(subject, service)
     else:
         decided = decide_one(store, subject, service, run_id, explain=False)
     decision = (with_score_factors(store, decided) if explain else decided).as_dict()
@@ -288,15 +394,24 @@ def decide_from_memory(
     decision, and its access-log write under way (done once committed: answer then).
 
     None when the answer needs the database: the latest run is not known current (see
-    ``current_run``) or not loaded, or no writer logs reads of it (``AccessWriter``).
+    ``current_run``), nor known to answer for the subject while entries since it are
+    scored (``pending``), or is not loaded, or no writer logs reads of it
+    (``AccessWriter``).
     """
     from socialrating.service.access import writer_for
 
     check(principal, Action.DECIDE, service)
-    run_id = current_run(path)
-    decider = None if run_id is None else _DECIDERS.get((path, openings(path), run_id))
+    run_id, waiting = current_run(path), None
+    if run_id is None:  # entries since the run: it still answers for whom they cannot touch
+        known = _pending_known(path)
+        if known is None or known[1] is None:
+            return None
+        run_id, waiting = known
+    decider = _DECIDERS.get((path, openings(path), run_id))
     writer = writer_for(path)
     if decider is None or writer is None:
+        return None
+    if waiting is not None and _waits(decider, [subject], waiting):
         return None
     decision = decider.decide(subject, service).as_dict()
     subject_id = int(decider.ids[decider.position(subject)])
@@ -309,10 +424,9 @@ def decide_many(
 ) -> dict[str, Any]:
     """Decisions for many subjects (a passenger list); unknown ones are ``unknown``."""
     from socialrating.decisions.batch import decision_dict
-    from socialrating.decisions.decider import load_decider
 
     check(principal, Action.DECIDE, service)
-    decider = _decider(store, load_decider, fresh(store))
+    decider = _answering(store, subjects)
     decisions = [decision_dict(decider, s, service) for s in subjects]
     log_accesses(store, principal, "decide", subjects, service)
     if principal.role is not Role.ADMIN:
@@ -332,10 +446,9 @@ def decide_many_table(
     import pyarrow as pa
 
     from socialrating.decisions.batch import CSV_COLUMNS, with_key_factors
-    from socialrating.decisions.decider import load_decider
 
     check(principal, Action.DECIDE, service)
-    decider = _decider(store, load_decider, fresh(store))
+    decider = _answering(store, subjects)
     codes = pa.array(subjects, pa.string())
     pos, found = decider.positions(codes)
     table = decider.decide_many(codes, service, (pos, found))
@@ -363,7 +476,9 @@ def _decider(store: Store, load: Any, latest: int | None) -> Any:
             found = _DECIDERS.get(key)
             if found is None:
                 found = load(store, latest)
-                _DECIDERS.clear()
+                # The run before stays too: it answers while entries since are scored.
+                for old in list(_DECIDERS)[:-1]:
+                    del _DECIDERS[old]
                 _DECIDERS[key] = found
     return found
 
