@@ -372,3 +372,59 @@ def test_decisions_the_new_records_cannot_touch_do_not_wait_for_the_rescoring(
     quick = usecases.decide_from_memory(served.path, provider, "C4", "loan")
     assert quick is not None and quick[0]["decision"] == "refused"
     quick[1].result(timeout=10)
+
+
+def test_records_arriving_while_the_new_run_is_loaded_are_waited_for(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the rescored run is loaded into memory the run before answers for the
+    subjects it did not score again; but records acknowledged meanwhile are about a state
+    neither run has seen: a decision they touch waits and reflects them."""
+    from socialrating.decisions import decider as deciders
+
+    score_run(served, dt.date(2021, 5, 31))
+    provider = Principal(Role.PROVIDER, ("loan",), 3)
+    start_writer(served)
+    assert usecases.decide(served, provider, "C5", "loan")["decision"] == "terms"
+
+    def send(key: str, code: str) -> None:
+        record = {"key": key, "subject": code, "parameter": "debtor", "date": "2021-02-01"}
+        usecases.ingest_records(served, Principal(Role.ADMIN), "court", [record], key)
+
+    send("late-1", "C4")
+    assert usecases.pending(served) is not None
+    loading, release = threading.Event(), threading.Event()
+    original = deciders.load_decider
+
+    def slow_load(*args: object, **kwargs: object) -> object:
+        loading.set()
+        assert release.wait(30)
+        return original(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(deciders, "load_decider", slow_load)
+    answers: dict[str, str] = {}
+
+    def ask(code: str) -> None:
+        own = cursor(served)
+        try:
+            answers[code] = usecases.decide(own, provider, code, "loan")["decision"]
+        finally:
+            own.close()
+
+    first = threading.Thread(target=ask, args=("C4",))
+    first.start()
+    second = None
+    try:
+        assert loading.wait(30)  # the new run is stored, and being loaded
+        assert usecases.decide(served, provider, "C6", "loan")["decision"] == "terms"
+        send("late-2", "C5")  # after the new run: C5 is not in it
+        second = threading.Thread(target=ask, args=("C5",))
+        second.start()
+        second.join(1.0)
+        assert second.is_alive() and "C5" not in answers  # not answered from the run before
+    finally:
+        release.set()
+        first.join()
+        if second is not None:
+            second.join()
+    assert answers == {"C4": "refused", "C5": "refused"}

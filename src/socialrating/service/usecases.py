@@ -232,6 +232,7 @@ def fresh(store: Store) -> int | None:
             _CURRENT[path] = (seen, found)  # current as of ``seen``, counted before
         return found
     with _RESCORING:  # one rescoring at a time; the others then find it done
+        ours = None
         try:
             run = store.one(LATEST)
             assert run is not None
@@ -239,15 +240,13 @@ def fresh(store: Store) -> int | None:
                 before = int(run[0])
                 with store.writing():  # nothing else is committed until the new run is
                     waiting = _PENDING.get(path)
-                    if waiting is not None and (waiting[0], waiting[1]) != (commits(path), before):
-                        waiting = None  # found for another state of the ledger
-                    if waiting is not None:
-                        _PENDING[path] = (waiting[0], waiting[1], waiting[2], True)
+                    if waiting is not None and (waiting[0], waiting[1]) == (commits(path), before):
+                        ours = _PENDING[path] = (waiting[0], before, waiting[2], True)
                     score_run(store, run[1])
-                    if waiting is not None and commits(path) == waiting[0] + 1:
+                    if ours is not None and commits(path) == ours[0] + 1:
                         # The new run's commit alone: the run before still answers for
                         # everyone it did not score again, while the new one is loaded.
-                        _PENDING[path] = (waiting[0] + 1, waiting[1], waiting[2], True)
+                        ours = _PENDING[path] = (ours[0] + 1, before, ours[2], False)
                 run = store.one(LATEST)
                 assert run is not None
                 if (path, openings(path), before) in _DECIDERS:  # a service answers from it
@@ -260,7 +259,8 @@ def fresh(store: Store) -> int | None:
                 _CURRENT[path] = (seen, int(run[0]))
             return int(run[0])
         finally:
-            _PENDING.pop(path, None)
+            if ours is not None and _PENDING.get(path) is ours:
+                del _PENDING[path]  # a state found since (entries after the new run) stays
 
 
 _CURRENT: dict[str, tuple[int, int]] = {}
@@ -270,8 +270,8 @@ run current, and that run."""
 _PENDING: dict[str, tuple[int, int, np.ndarray | None, bool]] = {}
 """Per database, while entries came in after its latest run: the commits counted when they
 were found, that run, the subjects whose decisions they may change (sorted ids; None:
-anyone's), and whether ``fresh`` is scoring them again (then the run's own commit leaves
-the others' decisions as they were)."""
+anyone's), and whether ``fresh`` is committing the run that scores them again (the one
+commit that leaves the others' decisions as they were)."""
 _CHOOSING = threading.Lock()
 
 
@@ -326,8 +326,7 @@ def pending(store: Store) -> tuple[int, np.ndarray | None] | None:
                 ids = touched(cursor, rb, base)
             finally:
                 cursor.close()
-        if not _RESCORING.locked():  # else the run may be committing: found again
-            _PENDING[store.path] = (seen, int(run[0]), ids, False)
+        _PENDING[store.path] = (seen, int(run[0]), ids, False)
         return int(run[0]), ids
 
 
@@ -339,6 +338,13 @@ def _waits(decider: Any, codes: list[str], ids: np.ndarray | None) -> bool:
 
     if ids is None:
         return True
+    if len(codes) == 1:  # a binary search, no query (on the event loop, from memory)
+        try:
+            subject_id = int(decider.ids[decider.position(codes[0])])
+        except UnknownSubject:
+            return True
+        at = int(np.searchsorted(ids, subject_id))
+        return at < len(ids) and int(ids[at]) == subject_id
     pos, found = decider.positions(pa.array(codes, pa.string()))
     if not bool(np.all(found)):
         return True
