@@ -15,9 +15,11 @@ of its own on loopback; the load comes from ``--clients`` other processes, each 
 - ingest: ``POST /v1/institutions/{institution}/records`` with ``--records`` records per
   body (each with a key of its own, the content of the demo's own records of that
   institution): records per second;
-- single decisions while batches come in: one client process of each at once (a batch
-  makes only the subjects it touches wait for their rescoring): decisions per second,
-  p50 and p99;
+- single decisions while batches come in: one client process of each at once, the
+  batches from the institution that sent the most records naming no counterpart (a
+  batch makes the subjects it touches wait for their rescoring; contacts, which
+  contagion carries to most of the nation, would touch nearly everyone): decisions per
+  second, p50 and p99, and the records ingested meanwhile;
 - the peers: ``GET /v1/health`` (no key, two small queries: about the least a request
   costs here), and, in-process without HTTP, the same single decision from
   ``decide_one`` (one subject's rows) and from a loaded ``Decider`` (the run in memory,
@@ -212,43 +214,41 @@ def prepare(db: Path, records: int) -> dict[str, Any]:
                     WHERE n.run_id = {run} ORDER BY s.subject_id"""
             )
         ]
-        # The institution that sent the most records, and a body of its own records' content.
+        # The institution that sent the most records, and a body of its own records'
+        # content; and the one that sent the most naming no counterpart (no contacts,
+        # which contagion carries to most of the nation), for the mixed phase.
         institution = store.scalar(
             """SELECT i.code FROM entries e JOIN institutions i USING (institution_id)
                WHERE e.kind = 1 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"""
         )
-        rows = store.rows(
-            f"""SELECT s.code, p.code, strftime(DATE '1970-01-01' + e.day, '%Y-%m-%d'),
-                       e.quantity, e.severity, e.confidence, c.code
-                FROM entries e JOIN institutions i USING (institution_id)
-                JOIN subjects s ON s.subject_id = e.subject_id
-                JOIN parameters p ON p.parameter_id = e.parameter_id
-                LEFT JOIN subjects c ON c.subject_id = e.counterpart_id
-                WHERE e.kind = 1 AND i.code = ? ORDER BY e.entry_id LIMIT {int(records)}""",
-            [institution],
+        plain = store.scalar(
+            """SELECT i.code FROM entries e JOIN institutions i USING (institution_id)
+               WHERE e.kind = 1 GROUP BY 1 HAVING count(e.counterpart_id) = 0
+               ORDER BY count(*) DESC LIMIT 1"""
         )
-        body = [
-            {
-                k: v
-                for k, v in zip(
-                    ("subject", "parameter", "date", "quantity", "severity", "confidence",
-                     "counterpart"),
-                    row,
-                    strict=True,
-                )
-                if v is not None
-            }
-            for row in rows
-        ]  # fmt: skip
         _, provider = create_key(store, Role.PROVIDER, (SERVICE,))
-        _, sender = create_key(store, Role.INSTITUTION, (str(institution),))
-    return {
-        "codes": codes,
-        "institution": str(institution),
-        "records": body,
-        "provider": provider,
-        "sender": sender,
-    }
+        facts: dict[str, Any] = {"codes": codes, "provider": provider}
+        for name, code in (("", institution), ("plain_", plain or institution)):
+            facts[f"{name}institution"] = str(code)
+            facts[f"{name}records"] = _body(store, str(code), records)
+            facts[f"{name}sender"] = create_key(store, Role.INSTITUTION, (str(code),))[1]
+    return facts
+
+
+def _body(store: Any, institution: str, records: int) -> list[dict[str, Any]]:
+    """The content of ``records`` of the institution's own records, as a batch's rows."""
+    rows = store.rows(
+        f"""SELECT s.code, p.code, strftime(DATE '1970-01-01' + e.day, '%Y-%m-%d'),
+                   e.quantity, e.severity, e.confidence, c.code
+            FROM entries e JOIN institutions i USING (institution_id)
+            JOIN subjects s ON s.subject_id = e.subject_id
+            JOIN parameters p ON p.parameter_id = e.parameter_id
+            LEFT JOIN subjects c ON c.subject_id = e.counterpart_id
+            WHERE e.kind = 1 AND i.code = ? ORDER BY e.entry_id LIMIT {int(records)}""",
+        [institution],
+    )
+    names = ("subject", "parameter", "date", "quantity", "severity", "confidence", "counterpart")
+    return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]
 
 
 def in_process(db: Path, codes: list[str], seconds: float) -> dict[str, dict[str, float]]:
@@ -391,10 +391,16 @@ def main() -> None:
             log(f"ingest: {streams} connections, {args.seconds:g} s")
             got_ingest = load(ingest, args.clients, args.seconds)
             log(
-                f"single decisions while batches come in: {args.connections} connections "
-                f"each, {args.seconds:g} s"
+                f"single decisions while batches of {facts['plain_institution']} come in: "
+                f"{args.connections} connections each, {args.seconds:g} s"
             )
-            got_mixed = mixed(single, ingest, args.seconds)
+            plain = {
+                **ingest,
+                "secret": facts["plain_sender"],
+                "institution": facts["plain_institution"],
+                "records": facts["plain_records"],
+            }
+            got_mixed = mixed(single, plain, args.seconds)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(timeout=60)
@@ -450,7 +456,7 @@ def report(
             f">= {TARGET_INGEST:,}/s: " + verdict(ingest["per_second"] >= TARGET_INGEST),
         ),
         (
-            "single, while batches come in (one client each)",
+            f"single, while {facts['plain_institution']} sends (a client each)",
             f"{mixed['per_second']:,.0f} dec/s",
             mixed,
             f"meanwhile {mixed['records_per_second']:,.0f} rec/s ingested",
