@@ -9,6 +9,7 @@ person.
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import threading
 from concurrent.futures import Future
 from pathlib import Path
@@ -30,6 +31,8 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
     from socialrating.appeals.cases import Appeal
+
+log = logging.getLogger(__name__)
 
 SMALLEST_CELL = 10
 """Aggregates suppress cells of fewer subjects (they could point at a person)."""
@@ -324,6 +327,8 @@ def pending(store: Store) -> tuple[int, np.ndarray | None] | None:
             cursor = store.cursor()
             try:
                 ids = touched(cursor, rb, base)
+            except Exception:  # then everyone waits for the rescoring, as it would anyway
+                log.exception("could not find the subjects new entries touch")
             finally:
                 cursor.close()
         _PENDING[store.path] = (seen, int(run[0]), ids, False)
