@@ -303,6 +303,40 @@ def test_a_file_replaced_and_opened_again_is_not_answered_from_memory(tmp_path: 
         store.close()
 
 
+def hold(
+    monkeypatch: pytest.MonkeyPatch, module: object, name: str
+) -> tuple[threading.Event, threading.Event]:
+    """Make ``module.name`` wait, once called, until released: (called, release)."""
+    called, release = threading.Event(), threading.Event()
+    original = getattr(module, name)
+
+    def held(*args: object, **kwargs: object) -> object:
+        called.set()
+        assert release.wait(30)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(module, name, held)
+    return called, release
+
+
+def asking(
+    served: Store, provider: Principal, answers: dict[str, str], code: str
+) -> threading.Thread:
+    """A request, started, asking ``code``'s loan decision on a cursor of its own; the
+    decision goes into ``answers``."""
+
+    def ask() -> None:
+        own = cursor(served)
+        try:
+            answers[code] = usecases.decide(own, provider, code, "loan")["decision"]
+        finally:
+            own.close()
+
+    thread = threading.Thread(target=ask)
+    thread.start()
+    return thread
+
+
 def test_decisions_the_new_records_cannot_touch_do_not_wait_for_the_rescoring(
     served: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -329,26 +363,9 @@ def test_decisions_the_new_records_cannot_touch_do_not_wait_for_the_rescoring(
     ids = dict(served.rows("SELECT code, subject_id FROM subjects"))
     assert ids["C4"] in waiting[1] and ids["C5"] not in waiting[1]
 
-    inside, release = threading.Event(), threading.Event()
-    original = runs.score_run
-
-    def slow_run(*args: object, **kwargs: object) -> object:
-        inside.set()
-        assert release.wait(30)
-        return original(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(runs, "score_run", slow_run)
+    inside, release = hold(monkeypatch, runs, "score_run")
     answers: dict[str, str] = {}
-
-    def ask(code: str) -> None:
-        own = cursor(served)
-        try:
-            answers[code] = usecases.decide(own, provider, code, "loan")["decision"]
-        finally:
-            own.close()
-
-    touched = threading.Thread(target=ask, args=("C4",))
-    touched.start()
+    touched = asking(served, provider, answers, "C4")
     try:
         assert inside.wait(30)  # C4's decision is scoring the new record
         for _ in range(3):
@@ -393,33 +410,15 @@ def test_records_arriving_while_the_new_run_is_loaded_are_waited_for(
 
     send("late-1", "C4")
     assert usecases.pending(served) is not None
-    loading, release = threading.Event(), threading.Event()
-    original = deciders.load_decider
-
-    def slow_load(*args: object, **kwargs: object) -> object:
-        loading.set()
-        assert release.wait(30)
-        return original(*args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(deciders, "load_decider", slow_load)
+    loading, release = hold(monkeypatch, deciders, "load_decider")
     answers: dict[str, str] = {}
-
-    def ask(code: str) -> None:
-        own = cursor(served)
-        try:
-            answers[code] = usecases.decide(own, provider, code, "loan")["decision"]
-        finally:
-            own.close()
-
-    first = threading.Thread(target=ask, args=("C4",))
-    first.start()
+    first = asking(served, provider, answers, "C4")
     second = None
     try:
         assert loading.wait(30)  # the new run is stored, and being loaded
         assert usecases.decide(served, provider, "C6", "loan")["decision"] == "terms"
         send("late-2", "C5")  # after the new run: C5 is not in it
-        second = threading.Thread(target=ask, args=("C5",))
-        second.start()
+        second = asking(served, provider, answers, "C5")
         second.join(1.0)
         assert second.is_alive() and "C5" not in answers  # not answered from the run before
     finally:
