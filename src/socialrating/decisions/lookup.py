@@ -11,6 +11,7 @@ decider makes, with the same reasons.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from socialrating.decisions.rules import Decision, Membership, decide
@@ -39,9 +40,9 @@ def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
     return int(row[0]), str(row[1]), str(row[2])
 
 
-def _known(store: Store) -> dict[Any, Any]:
-    """What look-ups on this open store learnt of its runs (the latest, each run's grades
-    with stored factors), kept while nothing is committed on the database.
+def _remembered(store: Store, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, remembered on this open store under ``key`` while nothing is committed
+    on the database (the latest run, a run's grades with stored factors).
 
     While a process holds a DuckDB file open, no other process can write it; the runs
     change only by this process's transactions, which ``commits`` counts.
@@ -50,25 +51,9 @@ def _known(store: Store) -> dict[Any, Any]:
     known = store.cache.get("runs")
     if not isinstance(known, dict) or known.get("commits") != seen:
         known = store.cache["runs"] = {"commits": seen}
-    return known
-
-
-def _run(store: Store, run_id: int | None) -> tuple[int, str, str]:
-    """``run_of``, remembered on the store (``_known``): a warm look-up reads no run row."""
-    known = _known(store)
-    if ("run", run_id) not in known:
-        known[("run", run_id)] = run_of(store, run_id)
-    found: tuple[int, str, str] = known[("run", run_id)]
-    return found
-
-
-def _factor_grades(store: Store, run_id: int) -> dict[str, list[str]] | None:
-    """``factor_grades``, remembered on the store (``_known``)."""
-    known = _known(store)
-    if ("factor_grades", run_id) not in known:
-        known[("factor_grades", run_id)] = factor_grades(store, run_id)
-    found: dict[str, list[str]] | None = known[("factor_grades", run_id)]
-    return found
+    if key not in known:
+        known[key] = make()
+    return known[key]
 
 
 def _rows_of(
@@ -108,7 +93,7 @@ def decide_one(
         UnknownService: the run's rulebook has no such service.
         UnknownSubject: no subject ``code`` in the run.
     """
-    run, rb_hash, as_of = _run(store, run_id)
+    run, rb_hash, as_of = _remembered(store, ("run", run_id), lambda: run_of(store, run_id))
     rb = stored_rulebook(store, rb_hash)
     svc = next((s for s in rb.spec.services if s.code == service), None)
     if svc is None:
@@ -147,7 +132,7 @@ def decide_one(
         rb,
         kind,
         str(grade),
-        lambda: _factor_grades(store, run),
+        lambda: _remembered(store, ("factor_grades", run), lambda: factor_grades(store, run)),
         lambda: stored_for(store, run, subject_id),
     )
     return with_score_factors(store, decision) if explain else decision

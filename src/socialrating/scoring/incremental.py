@@ -106,11 +106,13 @@ def _spans(store: Store, rb: RulebookHeader) -> str:
            WHERE list_contains(?, rulebook_hash) AND expiry_days IS NOT NULL""",
         [[version.hash for version in rb.versions]],
     )
+    calendar = []
     for version in rb.versions:
+        passed = roots(version)
         # A record passed across a link (no stored entry has its parameter) expires on a
         # day counted from its source record's: the source's subject is chosen then, and
         # the links from it below.
-        for code, source in roots(version).items():
+        for code, source in passed.items():
             store.run(
                 """INSERT INTO chosen_spans
                    SELECT s.parameter_id, r.expiry_days FROM rulebook_parameters r
@@ -119,9 +121,6 @@ def _spans(store: Store, rb: RulebookHeader) -> str:
                      AND r.expiry_days IS NOT NULL""",
                 [version.hash, code, source],
             )
-    calendar = []
-    for version in rb.versions:
-        passed = roots(version)
         for p in version.with_validity:
             code = passed.get(p.code, p.code)
             for rule in p.validity or []:
