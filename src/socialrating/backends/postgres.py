@@ -27,7 +27,7 @@ from socialrating.backends.engine import (
     BackendError,
     EnginePlans,
 )
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, sql_string
 from socialrating.scoring.run import SNAPSHOT_COLUMNS
 
 if TYPE_CHECKING:
@@ -158,8 +158,7 @@ def copy_tables(
                 for name, kind, *_ in columns
             )
             path = Path(tmp) / f"{table}.csv"
-            literal = str(path).replace("'", "''")
-            store.run(f"COPY {table} TO '{literal}' (FORMAT csv, HEADER false)")
+            store.run(f"COPY {table} TO {sql_string(str(path))} (FORMAT csv, HEADER false)")
             with con.transaction():
                 con.execute(f"DROP TABLE IF EXISTS {target}")
                 con.execute(f"CREATE TABLE {target} ({ddl})")

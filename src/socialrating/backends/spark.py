@@ -32,7 +32,7 @@ from socialrating.backends.engine import (
     BackendError,
     EnginePlans,
 )
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, sql_string
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -114,14 +114,14 @@ def copy_tables(
         try:
             if by is None:
                 fresh.mkdir()
-                written = _quoted_path(fresh / "part-0.parquet")
+                written = sql_string(str(fresh / "part-0.parquet"))
                 store.run(f"COPY {table} TO {written} (FORMAT parquet)")
             else:
-                written = _quoted_path(fresh)
+                written = sql_string(str(fresh))
                 store.run(f"COPY {table} TO {written} (FORMAT parquet, PARTITION_BY ({by}))")
                 fresh.mkdir(exist_ok=True)  # an empty table writes no directory
             # Counted from the files written, not from the ledger.
-            files = _quoted_path(fresh / "**" / "*.parquet")
+            files = sql_string(str(fresh / "**" / "*.parquet"))
             counts[table] = (
                 int(store.scalar(f"SELECT count(*) FROM read_parquet({files})"))
                 if any(fresh.rglob("*.parquet"))
@@ -139,11 +139,6 @@ def copy_tables(
         if progress is not None:
             progress(table, counts[table], time.perf_counter() - started)
     return counts
-
-
-def _quoted_path(path: Path) -> str:
-    """A path as a DuckDB string literal."""
-    return "'" + str(path).replace("'", "''") + "'"
 
 
 SNAPSHOT_TYPES = {

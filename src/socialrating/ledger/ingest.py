@@ -47,7 +47,7 @@ from socialrating.ledger.limits import (
 )
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, sql_string
 from socialrating.model import InstitutionClass, day_number
 
 
@@ -673,7 +673,7 @@ def _rectifications(store: Store, rulebook_hash: str) -> tuple[str, str]:
 def _substitute(sql: str, context: _Context) -> str:
     subst = {
         "$institution_id": str(context.institution_id),
-        "$institution": "'" + context.institution.replace("'", "''") + "'",  # a SQL literal
+        "$institution": sql_string(context.institution),
         "$class": context.cls.value,
         "$hash": context.rulebook_hash,
         "$rectifiers": context.rectifiers,

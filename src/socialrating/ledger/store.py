@@ -181,6 +181,11 @@ def commits(path: str) -> int:
     return _COMMITTED.get(path, 0)
 
 
+def sql_string(text: str) -> str:
+    """``text`` as an SQL string literal (quotes doubled)."""
+    return "'" + text.replace("'", "''") + "'"
+
+
 @dataclass
 class Store:
     """An open socialrating database: its DuckDB connection, and an Ibis backend on the
