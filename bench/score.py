@@ -34,7 +34,7 @@ from socialrating.ledger import Store, activate_rulebook, install_rulebook, open
 from socialrating.ledger.append import append_rows
 from socialrating.model import day_number
 from socialrating.rulebook import Rulebook
-from socialrating.scoring import score_run
+from socialrating.scoring import incremental, score_run
 from socialrating.scoring.compiled import compiled
 
 # The baselines of docs/architecture.md ("Pinned dependencies and baselines"), medians
@@ -398,7 +398,7 @@ def incremental_rows(path: str, seed: Rulebook, n: int) -> None:
         # The incremental plans compiled once (seconds), as the first incremental run of a
         # database does, and cached in it: neither a server nor a later process compiles
         # them again.
-        for plan in ("scores@chosen", "run_lists@chosen"):
+        for plan in incremental.plans(seed):
             compiled(store, seed, plan)
         rows = []
         for label, days in (("one day", 1), ("seven days", 7)):

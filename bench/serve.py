@@ -285,18 +285,20 @@ def in_process(db: Path, codes: list[str], seconds: float) -> dict[str, dict[str
 
 
 def warm(db: Path) -> None:
-    """Compile the plans a server compiles in the background at start (``web.warm``) into
-    the database's plan cache, once: each run's copy then starts with them, and no phase
+    """Compile the plans a server compiles in the background at start (``web.warm``), and
+    those of an incremental run, which its first batch of records would compile, into the
+    database's plan cache, once: each run's copy then starts with them, and no phase
     shares the cores with a compile of tens of seconds."""
     from socialrating.ledger import open_store
     from socialrating.ledger.append import utc_now
     from socialrating.ledger.rulebooks import in_force
+    from socialrating.scoring import incremental
     from socialrating.scoring.compiled import compiled
     from socialrating.web.warm import PLANS
 
     with open_store(db) as store:
         rb = in_force(store, utc_now().date())
-        for name in PLANS:
+        for name in (*PLANS, *incremental.plans(rb)):
             compiled(store, rb, name)
 
 

@@ -520,3 +520,64 @@ def test_an_incremental_run_scores_only_what_changed(tmp_path: Path) -> None:
         assert later.incremental["scores"] == 1
     finally:
         store.close()
+
+
+def test_contagion_reaches_on_only_through_those_who_may_be_low(tmp_path: Path) -> None:
+    """A falls to D. B (620 points: 50 of contagion would make a D) is a contact of A,
+    C a contact of B: in round 1 B falls to D by A, in round 2 C loses points by B. X,
+    A's other contact, has 1000 points: it cannot fall to D, so its contact Y is not
+    touched, though Y is two contacts from A. X's other contact W, a D all along, is
+    not touched either, but still costs X points. The incremental run equals a full one."""
+    from socialrating.ledger.rulebooks import in_force
+    from socialrating.model import day_number
+    from socialrating.scoring.incremental import base_run, touched
+
+    store = open_store(tmp_path / "c.duckdb", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(DATA / "contagion.yaml"))
+        codes = ["A", "B", "C", "W", "X", "Y"]
+        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 6}))
+        feed(
+            store,
+            "court",
+            [
+                {"subject": "B", "parameter": "minor", "date": "2021-03-01"},
+                {"subject": "W", "parameter": "fraud", "date": "2021-03-01"},
+            ],
+        )
+        pairs = [("A", "B"), ("B", "C"), ("A", "X"), ("X", "Y"), ("W", "X")]
+        feed(
+            store,
+            "telecom",
+            [
+                {"subject": a, "parameter": "contact", "counterpart": b, "date": "2021-03-02"}
+                for a, b in pairs
+            ],
+        )
+        day = dt.date(2021, 3, 5)
+        score_run(store, day, full=True)
+        feed(store, "court", [{"subject": "A", "parameter": "fraud", "date": "2021-03-03"}])
+        rb = in_force(store, day_number(day))
+        base = base_run(store, rb)
+        assert base is not None
+        ids = dict(store.rows("SELECT subject_id, code FROM subjects"))
+        assert sorted(ids[int(i)] for i in touched(store, rb, base)) == ["A", "B", "C", "X"]
+        incremental = score_run(store, day)
+        assert incremental.incremental["scores"] == 4
+        full = score_run(store, day, full=True)
+        assert stored(store, incremental.run_id) == stored(store, full.run_id)
+        rows = store.rows(
+            "SELECT code, grade, contagion FROM snapshot JOIN subjects USING (subject_id) "
+            "WHERE run_id = ? ORDER BY code",
+            [incremental.run_id],
+        )
+        assert rows == [
+            ("A", "D", 0),
+            ("B", "D", -30),
+            ("C", "A", -30),
+            ("W", "D", 0),
+            ("X", "B", -50),
+            ("Y", "A", 0),
+        ]
+    finally:
+        store.close()

@@ -21,6 +21,13 @@ group-bys on subject ids, nothing specific to a backend.
 For one subject (a statement) the rounds need only the subjects within ``rounds``
 contacts of it (``reach``): round k is exact for subjects within ``rounds - k`` contacts,
 so round ``rounds`` is exact for the subject and round ``rounds - 1`` for its contacts.
+
+Only a subject that *may be low* (``may_be_low``: a citizen whose own score, less the
+most contagion can take, or whose direct grade is one of ``from_grades``) is low in any
+round; nobody else's grade spreads. So the reach may pass only through such subjects
+(``through``: an incremental run knows them from the run before for everyone whose own
+records did not change), and a change to a subject that cannot be low before or after it
+reaches nobody's contagion.
 """
 
 from __future__ import annotations
@@ -69,18 +76,44 @@ def contacts(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
     )
 
 
-def reach(inputs: PlanInputs, edges: ir.Table, subject_id: int | ir.Value) -> ir.Column:
+def reach(
+    inputs: PlanInputs,
+    edges: ir.Table,
+    subject_id: int | ir.Value,
+    through: ir.Column | None = None,
+) -> ir.Column:
     """The subject (or subjects, a column of ids) and every subject within ``rounds``
-    contacts of it."""
+    contacts of it; with ``through``, only along contacts among those subjects (the rest
+    cannot be low in any round, so their rounds change nobody's)."""
     c = inputs.rulebook.spec.contagion
     assert c is not None
     s = inputs.subjects
     # The registry's ids are not nullable and the contacts' are: cast both alike for the union.
     near = s.filter(is_subject(s.subject_id, subject_id)).select(near=s.subject_id.cast("int64"))
+    if through is not None:
+        edges = edges.filter(edges.b.isin(through))
     for _ in range(c.rounds):
         step = edges.join(near, edges.a == near.near).select(near=edges.b.cast("int64"))
         near = near.union(step)  # distinct
     return near.near
+
+
+def may_be_low(
+    rb: RulebookHeader,
+    kind: ir.StringValue,
+    points_score: ir.IntegerValue,
+    direct_grade: ir.StringValue,
+) -> ir.BooleanValue:
+    """Whether a subject (by its kind, and its points and direct grade before contagion)
+    is one of ``from_grades`` in some round: a citizen graded so directly, or without a
+    direct grade whose score less the most contagion can take is graded so (the grades
+    are the lowest, so any score between is too, or higher)."""
+    c = rb.spec.contagion
+    assert c is not None
+    lowest = bounded(rb, (points_score - c.max_deduction).cast("int64"))
+    low_by_score = grade_expr(rb, lowest, kind).isin(c.from_grades)
+    low = ibis.ifelse(direct_grade.isnull(), low_by_score, direct_grade.isin(c.from_grades))
+    return ((kind == "citizen") & low).fill_null(False)
 
 
 def spread(

@@ -31,8 +31,12 @@ run as of ``d1``, it can change only if (``lo``, ``hi`` are the two days in orde
 
 - (contagion) a contact of it left the window between the two days;
 
-and then (contagion) anyone within ``rounds`` contacts of such a subject, the contacts
-taken over both days' windows; those are the subjects to score again. Their lists, and
+and then (contagion) whoever's contagion such a subject may change. Only a subject that
+may be low in some round (``contagion.may_be_low``) spreads its grade: of those chosen,
+the ones who may be low as of the day or could in the base run; then, a round at a time
+(``rounds - 1``), their contacts who may be low in the base run (their own records did
+not change); and the contacts of all of those, the contacts taken over both days'
+windows. Those are the subjects to score again. Their lists, and
 those of anyone within as many links (organisation and legal representative) as lists
 carry between them, are computed again; with a list entered by a measure's alert, so
 are the lists of everyone with a record the measures read (a percentile ranks among all
@@ -51,7 +55,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
-from socialrating.scoring.compiled import plan_ids
+from socialrating.scoring.compiled import bind, compiled, plan_ids
 from socialrating.scoring.derived import derived_parameters
 from socialrating.scoring.limits import limit_steps
 from socialrating.scoring.measures import measure_codes
@@ -61,6 +65,10 @@ if TYPE_CHECKING:
 
 SCORES = "chosen_scores"
 LISTS = "chosen_lists"
+LOW = "chosen_low"
+"""Those who may be low in a round of contagion (``contagion.may_be_low``)."""
+SPREADING = "chosen_spreading"
+"""Those whose grade in the round before the last may have changed."""
 
 
 @dataclass(frozen=True)
@@ -94,6 +102,20 @@ def base_run(store: Store, rb: RulebookHeader) -> BaseRun | None:
     ):
         return None
     return BaseRun(int(row[0]), day_number(row[1]), int(row[2]))
+
+
+def plans(rb: RulebookHeader) -> tuple[str, ...]:
+    """The compiled plans an incremental run of ``rb`` runs (``choose``, ``score_run``)."""
+    from socialrating.scoring.run_factors import refused_grades
+
+    names = ["scores@chosen"]
+    if rb.spec.contagion is not None:
+        names.append("low@chosen")
+    if rb.spec.lists:
+        names.append("run_lists@chosen")
+    if any(refused_grades(rb).values()):
+        names.append("factors@chosen")
+    return tuple(names)
 
 
 def _spans(store: Store, rb: RulebookHeader) -> str:
@@ -275,8 +297,18 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
             f"INSERT INTO {SCORES} SELECT subject_id FROM entries WHERE {leaving} "
             f"UNION SELECT counterpart_id FROM entries WHERE {leaving}"
         )
-        for _ in range(contagion.rounds):
-            _widen(store, SCORES, edges)
+        # Only a subject that may be low in some round spreads its grade: those of the
+        # chosen who may be so now or could before, then those of their contacts who may
+        # be (as in the base run: their own records did not change), a round at a time.
+        low = bind(compiled(store, rb, "low@chosen"), day, None, base.run_id)
+        store.run(f"CREATE OR REPLACE TEMP TABLE {LOW} AS {low}")
+        store.run(
+            f"""CREATE OR REPLACE TEMP TABLE {SPREADING} AS
+                SELECT DISTINCT subject_id FROM {SCORES} SEMI JOIN {LOW} USING (subject_id)"""
+        )
+        for _ in range(contagion.rounds - 1):
+            _widen(store, SPREADING, edges, within=LOW)
+        _widen(store, SCORES, edges, source=SPREADING)
     store.run(f"CREATE OR REPLACE TEMP TABLE {LISTS} AS SELECT DISTINCT subject_id FROM {SCORES}")
     if any(lst.enter_at_alerts for lst in rb.spec.lists):
         # A percentile ranks among every subject measured, and a time weight changes with
@@ -319,15 +351,22 @@ def _limit_ages(rb: RulebookHeader, lo: int, hi: int, more: bool) -> str:
     return f" UNION ALL {joined}" if more and joined else joined
 
 
-def _widen(store: Store, table: str, edges: str) -> None:
-    """Add to ``table`` every subject that shares a record of ``edges`` with one in it."""
+def _widen(
+    store: Store, table: str, edges: str, *, source: str | None = None, within: str | None = None
+) -> None:
+    """Add to ``table`` every subject that shares a record of ``edges`` with one in
+    ``source`` (default: ``table``), of those in ``within`` (default: anyone)."""
+    source = source or table
+    among = f"WHERE subject_id IN (SELECT subject_id FROM {within})" if within else ""
     store.run(
         f"""INSERT INTO {table}
-            SELECT counterpart_id FROM entries
-            WHERE {edges} AND subject_id IN (SELECT subject_id FROM {table})
-            UNION
-            SELECT subject_id FROM entries
-            WHERE {edges} AND counterpart_id IN (SELECT subject_id FROM {table})
+            SELECT subject_id FROM (
+                SELECT counterpart_id AS subject_id FROM entries
+                WHERE {edges} AND subject_id IN (SELECT subject_id FROM {source})
+                UNION
+                SELECT subject_id FROM entries
+                WHERE {edges} AND counterpart_id IN (SELECT subject_id FROM {source})
+            ) {among}
             EXCEPT SELECT subject_id FROM {table}"""
     )
 

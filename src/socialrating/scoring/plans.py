@@ -17,6 +17,7 @@ from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.contagion import (
     contacts,
     contacts_of,
+    may_be_low,
     reach,
     spread,
     without_contagion,
@@ -80,12 +81,17 @@ def plan_inputs(store: Store, rb: RulebookHeader, tables: Any = None) -> PlanInp
 
 
 def scored(
-    inputs: PlanInputs, as_of: int | ir.Value, subject: int | ir.Value | None = None
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject: int | ir.Value | None = None,
+    through: ir.Column | None = None,
 ) -> ir.Table:
-    """Per subject (or for one): score, grade, stage and what contagion cost, as of a day."""
+    """Per subject (or for one, or some): score, grade, stage and what contagion cost, as
+    of a day. For some subjects, contagion reaches them only ``through`` the subjects
+    given, where those are all that may be low in any round (``contagion.reach``)."""
     rb = inputs.rulebook
     if rb.spec.contagion is not None and subject is not None:
-        final = _reached(inputs, as_of, subject)[0]
+        final = _reached(inputs, as_of, subject, through)[0]
         return final.filter(is_subject(final.subject_id, subject))
     st = stages(inputs, as_of, subject)
     per_subject = staged(inputs, scores(inputs, st.records, subject, st.ranks), "scores")
@@ -97,12 +103,15 @@ def scored(
 
 
 def _reached(
-    inputs: PlanInputs, as_of: int | ir.Value, subject: int | ir.Value
+    inputs: PlanInputs,
+    as_of: int | ir.Value,
+    subject: int | ir.Value,
+    through: ir.Column | None = None,
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The contagion rounds over the subjects ``subject``'s contagion reaches: the scores
     after them, the grades of the round before the last, and the contacts."""
     edges = contacts(inputs, as_of)
-    near = reach(inputs, edges, subject)
+    near = reach(inputs, edges, subject, through)
     st = stages(inputs, as_of, near)
     per_subject = scores(inputs, st.records, near, st.ranks)
     final, previous = spread(inputs.rulebook, per_subject, edges)
@@ -226,7 +235,34 @@ STATEMENT_COLUMNS = (
 def _chosen_scores(
     inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column
 ) -> ir.Table:
-    return scored(inputs, as_of, chosen)
+    if inputs.rulebook.spec.contagion is None:
+        return scored(inputs, as_of, chosen)
+    # Whoever is not chosen scores as in the run before (``run``): contagion reaches the
+    # chosen through those who may be low there, and through the chosen themselves.
+    return scored(inputs, as_of, chosen, _low_before(inputs, run).subject_id)
+
+
+def _low_before(inputs: PlanInputs, run: ir.Value) -> ir.Table:
+    """The subjects of run ``run`` who may be low in a round of contagion (``may_be_low``)."""
+    snap, s = inputs.snapshot, inputs.subjects
+    assert snap is not None, "plan_inputs sets the snapshot table"
+    j = snap.filter(snap.run_id == run).join(s, "subject_id")
+    return j.filter(may_be_low(inputs.rulebook, j.kind, j.points_score, j.direct_grade)).select(
+        "subject_id"
+    )
+
+
+def _chosen_low(inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column) -> ir.Table:
+    """The subjects who may be low in a round of contagion (``may_be_low``), as of the day
+    for the chosen (their own records scored again), as in run ``run`` for the others."""
+    st = stages(inputs, as_of, chosen)
+    now = scores(inputs, st.records, chosen, st.ranks)
+    low_now = now.filter(may_be_low(inputs.rulebook, now.kind, now.points_score, now.direct_grade))
+    before = _low_before(inputs, run)
+    unchanged = before.filter(~before.subject_id.isin(chosen))
+    return low_now.select(subject_id=low_now.subject_id.cast("int64")).union(
+        unchanged.select(subject_id=unchanged.subject_id.cast("int64"))
+    )
 
 
 def _chosen_lists(
@@ -248,6 +284,7 @@ def _chosen_factors(
 
 CHOSEN: dict[str, tuple[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Column], ir.Table]]] = {
     "scores@chosen": ("chosen_scores", _chosen_scores),
+    "low@chosen": ("chosen_scores", _chosen_low),
     "run_lists@chosen": ("chosen_lists", _chosen_lists),
     "factors@chosen": ("chosen_factors", _chosen_factors),
 }

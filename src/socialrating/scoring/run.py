@@ -170,7 +170,8 @@ def score_run(
         else:
             n_scores, n_lists = choose(store, rb, base, day)
             rescored = {"base_run": base.run_id, "scores": n_scores, "lists": n_lists}
-            sql = bind(compiled(store, rb, "scores@chosen"), day)
+            # The base run: whoever may be low in it, and not chosen, still is.
+            sql = bind(compiled(store, rb, "scores@chosen"), day, None, base.run_id)
         # The rows scored are kept for the key factors (they read what limited a grade),
         # where a service may refuse by grade.
         factors = any(refused_grades(rb).values())
