@@ -138,6 +138,15 @@ def test_golden_case(tmp_path: Path, name: str) -> None:
                     _check_lines(got["lines"], want["lines"], by_id, keys, where)
                 if "lists" in want:
                     _check_lists(got["lists"], want["lists"], keys, where)
+                    # The run stores what the statement shows.
+                    stored = store.rows(
+                        """SELECT m.list, strftime(DATE '1970-01-01' + m.start_day, '%Y-%m-%d')
+                           FROM list_members m JOIN subjects s USING (subject_id)
+                           WHERE m.run_id = ? AND s.code = ? ORDER BY ALL""",
+                        [run.run_id, code],
+                    )
+                    shown = sorted((m["list"], m["since"]) for m in got["lists"])
+                    assert stored == shown, f"{where}: the run's list members"
                 if "measures" in want:
                     _check_measures(got["measures"], want["measures"], where)
                 if "key_factors" in want:

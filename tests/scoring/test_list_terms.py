@@ -14,7 +14,7 @@ from tests.conftest import DATA, feed
 
 from socialrating.ledger import activate_rulebook, open_store, register_subjects
 from socialrating.rulebook import load_rulebook
-from socialrating.scoring import statement
+from socialrating.scoring import score_run, statement
 
 RULEBOOK = DATA / "court-terms.yaml"
 START = dt.date(2017, 5, 1)
@@ -114,5 +114,51 @@ def test_list_terms_follow_the_rules(ledger: tuple[list[tuple[str, int]], int], 
             None if until is None else (START - dt.date(1970, 1, 1)).days + until,
             int(first) + cause,
         ), records
+    finally:
+        store.close()
+
+
+def test_a_joint_membership_from_a_grade_starts_when_its_source_did() -> None:
+    """O and Q fall to D on 2021-02-01 and are blacklisted by their grades from the first
+    run that finds them so (2021-03-01). P, named O's representative on 2021-03-20, is
+    barred with it from that day; R, Q's since 2021-01-05, from Q's listing on. Later runs
+    keep the dates."""
+    store = open_store(":memory:", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(DATA / "consequences.yaml"))
+        register_subjects(
+            store,
+            pa.table({"code": ["O", "P", "Q", "R"],
+                      "kind": ["organisation", "citizen", "organisation", "citizen"],
+                      "born": [None, dt.date(1970, 1, 1), None, dt.date(1970, 1, 1)]}),
+        )  # fmt: skip
+        feed(
+            store,
+            "court",
+            [{"subject": o, "parameter": "debtor", "date": "2021-02-01"} for o in ("O", "Q")],
+        )
+        feed(
+            store,
+            "registry",
+            [
+                {"subject": "O", "parameter": "rep", "date": "2021-03-20", "counterpart": "P"},
+                {"subject": "Q", "parameter": "rep", "date": "2021-01-05", "counterpart": "R"},
+            ],
+        )
+        score_run(store, dt.date(2021, 3, 1))
+        score_run(store, dt.date(2021, 3, 25))
+        run = score_run(store, dt.date(2021, 4, 1))
+        got = store.rows(
+            """SELECT s.code, m.list, m.cause, strftime(DATE '1970-01-01' + m.start_day, '%Y-%m-%d')
+               FROM list_members m JOIN subjects s USING (subject_id)
+               WHERE run_id = ? AND m.list IN ('blacklist', 'rep_ban') ORDER BY ALL""",
+            [run.run_id],
+        )
+        assert got == [
+            ("O", "blacklist", "grade", "2021-03-01"),
+            ("P", "rep_ban", "joint", "2021-03-20"),
+            ("Q", "blacklist", "grade", "2021-03-01"),
+            ("R", "rep_ban", "joint", "2021-03-01"),
+        ]
     finally:
         store.close()

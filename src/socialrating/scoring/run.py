@@ -92,7 +92,7 @@ def _date_grade_memberships(
     the record linking the two. With ``only`` (a table of subject ids), only those
     subjects' memberships are dated.
     """
-    mine = "" if only is None else f" AND m.subject_id IN (SELECT subject_id FROM {only})"
+    mine = "" if only is None else f" AND subject_id IN (SELECT subject_id FROM {only})"
     store.run(
         """UPDATE list_members m SET start_day = coalesce(
                (SELECT p.start_day FROM list_members p
@@ -103,22 +103,26 @@ def _date_grade_memberships(
                   AND p.grade = m.grade),
                ?)
            WHERE m.run_id = ? AND m.cause IN ('grade', 'alert')"""
-        + mine,
+        + mine.replace(" subject_id", " m.subject_id"),
         [rb.hash, as_of, as_of, run_id, day_number(as_of), run_id],
     )
     for lst in rb.spec.lists:  # in order: a list's joint sources come before it
         sources = [joint.list for joint in lst.enter_with]
         if not sources:
             continue
+        # The joint members found first (few), then their sources' starts and their links'
+        # days: correlated with the whole table, the look-ups would join every entry.
         store.run(
-            """UPDATE list_members m SET start_day = greatest(m.start_day,
-                   (SELECT min(v.start_day) FROM list_members v
-                    WHERE v.run_id = m.run_id AND v.subject_id = m.via_subject
-                      AND list_contains(?, v.list)),
-                   (SELECT day FROM entries e WHERE e.entry_id = m.entry_id))
-               WHERE m.run_id = ? AND m.list = ? AND m.cause = 'joint'"""
-            + mine,
-            [sources, run_id, lst.code],
+            f"""UPDATE list_members m SET start_day = greatest(m.start_day, j.via_start, j.day)
+                FROM (SELECT j.row, e.day,
+                             (SELECT min(v.start_day) FROM list_members v
+                              WHERE v.run_id = ? AND v.subject_id = j.via_subject
+                                AND list_contains(?, v.list)) AS via_start
+                      FROM (SELECT rowid AS row, via_subject, entry_id FROM list_members
+                            WHERE run_id = ? AND list = ? AND cause = 'joint' {mine}) j
+                      LEFT JOIN entries e USING (entry_id)) j
+                WHERE m.rowid = j.row""",
+            [run_id, sources, run_id, lst.code],
         )
 
 
