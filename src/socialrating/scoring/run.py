@@ -92,7 +92,7 @@ def _date_grade_memberships(
     the record linking the two. With ``only`` (a table of subject ids), only those
     subjects' memberships are dated.
     """
-    mine = "" if only is None else f" AND subject_id IN (SELECT subject_id FROM {only})"
+    chosen = "" if only is None else f"IN (SELECT subject_id FROM {only})"
     store.run(
         """UPDATE list_members m SET start_day = coalesce(
                (SELECT p.start_day FROM list_members p
@@ -103,7 +103,7 @@ def _date_grade_memberships(
                   AND p.grade = m.grade),
                ?)
            WHERE m.run_id = ? AND m.cause IN ('grade', 'alert')"""
-        + mine.replace(" subject_id", " m.subject_id"),
+        + (f" AND m.subject_id {chosen}" if chosen else ""),
         [rb.hash, as_of, as_of, run_id, day_number(as_of), run_id],
     )
     for lst in rb.spec.lists:  # in order: a list's joint sources come before it
@@ -119,7 +119,8 @@ def _date_grade_memberships(
                               WHERE v.run_id = ? AND v.subject_id = j.via_subject
                                 AND list_contains(?, v.list)) AS via_start
                       FROM (SELECT rowid AS row, via_subject, entry_id FROM list_members
-                            WHERE run_id = ? AND list = ? AND cause = 'joint' {mine}) j
+                            WHERE run_id = ? AND list = ? AND cause = 'joint'
+                              {f"AND subject_id {chosen}" if chosen else ""}) j
                       LEFT JOIN entries e USING (entry_id)) j
                 WHERE m.rowid = j.row""",
             [run_id, sources, run_id, lst.code],
