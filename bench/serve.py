@@ -302,6 +302,19 @@ def warm(db: Path) -> None:
             compiled(store, rb, name)
 
 
+def settled(port: int, secret: str, code: str) -> None:
+    """Wait for one decision about ``code``: the latest run then reflects every record."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    conn.request(
+        "GET", f"/v1/decisions/{SERVICE}/{code}", headers={"Authorization": f"Bearer {secret}"}
+    )
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    if response.status != 200:
+        raise SystemExit(f"a decision after the ingest phase answered {response.status}")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -392,6 +405,10 @@ def main() -> None:
             # Last: records after the run make the next decision rescore first.
             log(f"ingest: {streams} connections, {args.seconds:g} s")
             got_ingest = load(ingest, args.clients, args.seconds)
+            # The mixed phase starts from a current run, not from the ingest phase's
+            # records (contacts, touching nearly everyone): one decision scores them.
+            log("scoring the ingest phase's records (one decision waits for them)")
+            settled(port, facts["provider"], codes[0])
             log(
                 f"single decisions while batches of {facts['plain_institution']} come in: "
                 f"{args.connections} connections each, {args.seconds:g} s"

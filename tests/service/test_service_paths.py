@@ -427,3 +427,75 @@ def test_records_arriving_while_the_new_run_is_loaded_are_waited_for(
         if second is not None:
             second.join()
     assert answers == {"C4": "refused", "C5": "refused"}
+
+
+def test_a_decision_waiting_for_a_rescoring_is_answered_by_it(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A decision that came while a rescoring was under way waits for that run only:
+    records acknowledged after it came, while the run was stored and loaded, are scored
+    by the next run, for the decisions that come after them (else, while batches keep
+    coming, a decision would wait run after run)."""
+    from socialrating.decisions import decider as deciders
+    from socialrating.scoring import run as runs
+
+    base = score_run(served, dt.date(2021, 5, 31))
+    provider = Principal(Role.PROVIDER, ("loan",), 3)
+    start_writer(served)
+    assert usecases.decide(served, provider, "C5", "loan")["decision"] == "terms"
+
+    def send(key: str, code: str) -> None:
+        record = {"key": key, "subject": code, "parameter": "debtor", "date": "2021-02-01"}
+        usecases.ingest_records(served, Principal(Role.ADMIN), "court", [record], key)
+
+    send("late-1", "C4")
+    scoring, release_scoring = hold(monkeypatch, runs, "score_run")
+    held = runs.score_run
+    scored: list[int] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        scored.append(1)
+        return held(*args, **kwargs)
+
+    monkeypatch.setattr(runs, "score_run", counted)
+    loading, release_loading = hold(monkeypatch, deciders, "load_decider")
+    answers: dict[str, str] = {}
+    runs_of: dict[str, int] = {}
+
+    def ask(code: str, key: str) -> threading.Thread:
+        def go() -> None:
+            own = cursor(served)
+            try:
+                got = usecases.decide(own, provider, code, "loan")
+                answers[key], runs_of[key] = got["decision"], got["run_id"]
+            finally:
+                own.close()
+
+        thread = threading.Thread(target=go)
+        thread.start()
+        return thread
+
+    first = ask("C4", "first")
+    threads = [first]
+    try:
+        assert scoring.wait(30)  # the first decision is scoring late-1
+        threads.append(ask("C4", "second"))  # comes while late-1 is being scored
+        threads[-1].join(0.5)
+        sender = threading.Thread(target=send, args=("late-2", "C5"))
+        sender.start()  # waits until the run is stored: nothing else is committed meanwhile
+        threads.append(sender)
+        release_scoring.set()
+        assert loading.wait(30)  # the run is stored, and being loaded
+        sender.join(30)
+        assert not sender.is_alive()  # late-2 acknowledged after both decisions came
+    finally:
+        release_scoring.set()
+        release_loading.set()
+        for thread in threads:
+            thread.join(30)
+    assert answers == {"first": "refused", "second": "refused"}
+    assert runs_of == {"first": base.run_id + 1, "second": base.run_id + 1}
+    assert len(scored) == 1  # the second decision did not wait for late-2's rescoring
+    after = usecases.decide(served, provider, "C5", "loan")
+    assert (after["decision"], after["run_id"]) == ("refused", base.run_id + 2)
+    assert len(scored) == 2

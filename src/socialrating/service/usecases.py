@@ -207,8 +207,9 @@ NEWER = "SELECT EXISTS (SELECT 1 FROM entries WHERE entry_id > ?)"
 """Entries after a run's last: stored in id order, so this reads only the tail."""
 
 
-def fresh(store: Store) -> int | None:
-    """Make the latest run reflect every entry acknowledged so far; its run id.
+def fresh(store: Store, since: int | None = None) -> int | None:
+    """Make the latest run reflect every entry acknowledged so far (or by the time the
+    commits counted were ``since``, when a request came); its run id.
 
     When entries came in after the latest run (records, verifications, a void on appeal),
     the subjects they touch (and whom those touch: contacts, representatives) are scored
@@ -216,7 +217,10 @@ def fresh(store: Store) -> int | None:
     over. A record dated after that date counts from the next run on a later date.
 
     Meanwhile the run before answers decisions for everyone the entries cannot touch
-    (``pending``), until the new run is loaded for decisions, when it was.
+    (``pending``), until the new run is loaded for decisions, when it was. A request that
+    waited for a rescoring under way is answered by it: records acknowledged after the
+    request came are not waited for (they would be, run after run, while batches keep
+    coming).
     """
     from socialrating.decisions.decider import load_decider
     from socialrating.scoring.run import score_run
@@ -225,6 +229,7 @@ def fresh(store: Store) -> int | None:
     # While this process commits nothing on the database, which it holds for writing (no
     # other process can change it), a run found current stays current: no table is read.
     seen = commits(path)
+    since = seen if since is None else since
     known = _CURRENT.get(path)
     if known is not None and known[0] == seen:
         return known[1]
@@ -239,13 +244,19 @@ def fresh(store: Store) -> int | None:
         try:
             run = store.one(LATEST)
             assert run is not None
+            # The run stored meanwhile scored everything acknowledged when the request came.
+            covered = _COVERED.get(path)
+            if covered is not None and covered[1] == int(run[0]) and covered[0] >= since:
+                return covered[1]
             if store.scalar(NEWER, [int(run[2])]):
                 before = int(run[0])
                 with store.writing():  # nothing else is committed until the new run is
                     waiting = _PENDING.get(path)
                     if waiting is not None and (waiting[0], waiting[1]) == (commits(path), before):
                         ours = _PENDING[path] = (waiting[0], before, waiting[2], True)
-                    score_run(store, run[1])
+                    scored = score_run(store, run[1])
+                    # Committed whole: every entry acknowledged until now is in it.
+                    _COVERED[path] = (commits(path), scored.run_id)
                     if ours is not None and commits(path) == ours[0] + 1:
                         # The new run's commit alone: the run before still answers for
                         # everyone it did not score again, while the new one is loaded.
@@ -269,6 +280,10 @@ def fresh(store: Store) -> int | None:
 _CURRENT: dict[str, tuple[int, int]] = {}
 """Per database, the commits counted (``store.commits``) when ``fresh`` last found the latest
 run current, and that run."""
+
+_COVERED: dict[str, tuple[int, int]] = {}
+"""Per database, the last run ``fresh`` stored, and the commits counted once it was: it
+reflects every entry acknowledged by then."""
 
 _PENDING: dict[str, tuple[int, int, np.ndarray | None, bool]] = {}
 """Per database, while entries came in after its latest run: the commits counted when they
@@ -362,12 +377,13 @@ def _answering(store: Store, codes: list[str]) -> Any:
     memory; else the latest run, scored again first if it must be (``fresh``)."""
     from socialrating.decisions.decider import load_decider
 
+    since = commits(store.path)  # what was acknowledged when the request came
     waiting = pending(store)
     if waiting is not None:
         decider = _DECIDERS.get((store.path, openings(store.path), waiting[0]))
         if decider is not None and not _waits(decider, codes, waiting[1]):
             return decider
-    return _decider(store, load_decider, fresh(store))
+    return _decider(store, load_decider, fresh(store, since))
 
 
 def decide(
