@@ -9,6 +9,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import NamedTuple
 
 import pyarrow as pa
 import pytest
@@ -18,7 +19,7 @@ from socialrating.decisions.lookup import decide_one
 from socialrating.errors import UnknownService, UnknownSubject
 from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
 from socialrating.rulebook import load_rulebook
-from socialrating.scoring import score_run
+from socialrating.scoring import RunResult, score_run
 from socialrating.service import usecases
 from socialrating.service.access import log_access_of, log_accesses, start_writer, writer_for
 from socialrating.service.keys import create_key, principal_for, revoke_key
@@ -391,6 +392,27 @@ def test_decisions_the_new_records_cannot_touch_do_not_wait_for_the_rescoring(
     quick[1].result(timeout=10)
 
 
+class Serving(NamedTuple):
+    run: RunResult
+    provider: Principal
+
+
+def serving(served: Store) -> Serving:
+    """A run as of 2021-05-31, answering a loan provider (C5: terms), the access log's
+    writer started."""
+    run = score_run(served, dt.date(2021, 5, 31))
+    provider = Principal(Role.PROVIDER, ("loan",), 3)
+    start_writer(served)
+    assert usecases.decide(served, provider, "C5", "loan")["decision"] == "terms"
+    return Serving(run, provider)
+
+
+def send(served: Store, key: str, code: str) -> None:
+    """A court's record putting ``code`` on the debtors list, acknowledged."""
+    record = {"key": key, "subject": code, "parameter": "debtor", "date": "2021-02-01"}
+    usecases.ingest_records(served, Principal(Role.ADMIN), "court", [record], key)
+
+
 def test_records_arriving_while_the_new_run_is_loaded_are_waited_for(
     served: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -399,16 +421,8 @@ def test_records_arriving_while_the_new_run_is_loaded_are_waited_for(
     neither run has seen: a decision they touch waits and reflects them."""
     from socialrating.decisions import decider as deciders
 
-    score_run(served, dt.date(2021, 5, 31))
-    provider = Principal(Role.PROVIDER, ("loan",), 3)
-    start_writer(served)
-    assert usecases.decide(served, provider, "C5", "loan")["decision"] == "terms"
-
-    def send(key: str, code: str) -> None:
-        record = {"key": key, "subject": code, "parameter": "debtor", "date": "2021-02-01"}
-        usecases.ingest_records(served, Principal(Role.ADMIN), "court", [record], key)
-
-    send("late-1", "C4")
+    provider = serving(served).provider
+    send(served, "late-1", "C4")
     assert usecases.pending(served) is not None
     loading, release = hold(monkeypatch, deciders, "load_decider")
     answers: dict[str, str] = {}
@@ -417,7 +431,7 @@ def test_records_arriving_while_the_new_run_is_loaded_are_waited_for(
     try:
         assert loading.wait(30)  # the new run is stored, and being loaded
         assert usecases.decide(served, provider, "C6", "loan")["decision"] == "terms"
-        send("late-2", "C5")  # after the new run: C5 is not in it
+        send(served, "late-2", "C5")  # after the new run: C5 is not in it
         second = asking(served, provider, answers, "C5")
         second.join(1.0)
         assert second.is_alive() and "C5" not in answers  # not answered from the run before
@@ -439,16 +453,9 @@ def test_a_decision_waiting_for_a_rescoring_is_answered_by_it(
     from socialrating.decisions import decider as deciders
     from socialrating.scoring import run as runs
 
-    base = score_run(served, dt.date(2021, 5, 31))
-    provider = Principal(Role.PROVIDER, ("loan",), 3)
-    start_writer(served)
-    assert usecases.decide(served, provider, "C5", "loan")["decision"] == "terms"
-
-    def send(key: str, code: str) -> None:
-        record = {"key": key, "subject": code, "parameter": "debtor", "date": "2021-02-01"}
-        usecases.ingest_records(served, Principal(Role.ADMIN), "court", [record], key)
-
-    send("late-1", "C4")
+    started = serving(served)
+    base, provider = started.run, started.provider
+    send(served, "late-1", "C4")
     scoring, release_scoring = hold(monkeypatch, runs, "score_run")
     held = runs.score_run
     scored: list[int] = []
@@ -481,7 +488,7 @@ def test_a_decision_waiting_for_a_rescoring_is_answered_by_it(
         assert scoring.wait(30)  # the first decision is scoring late-1
         threads.append(ask("C4", "second"))  # comes while late-1 is being scored
         threads[-1].join(0.5)
-        sender = threading.Thread(target=send, args=("late-2", "C5"))
+        sender = threading.Thread(target=send, args=(served, "late-2", "C5"))
         sender.start()  # waits until the run is stored: nothing else is committed meanwhile
         threads.append(sender)
         release_scoring.set()
