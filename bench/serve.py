@@ -18,8 +18,10 @@ of its own on loopback; the load comes from ``--clients`` other processes, each 
 - single decisions while batches come in: one client process of each at once, the
   batches from the institution that sent the most records naming no counterpart (a
   batch makes the subjects it touches wait for their rescoring; contacts, which
-  contagion carries to most of the nation, would touch nearly everyone): decisions per
-  second, p50 and p99, and the records ingested meanwhile;
+  contagion carries further, touch more): decisions per second, p50 and p99, and the
+  records ingested meanwhile;
+- how many subjects one body of records makes wait, of each of the two institutions
+  (on a copy of the database: ``incremental.touched``);
 - the peers: ``GET /v1/health`` (no key, two small queries: about the least a request
   costs here), and, in-process without HTTP, the same single decision from
   ``decide_one`` (one subject's rows) and from a loaded ``Decider`` (the run in memory,
@@ -216,7 +218,7 @@ def prepare(db: Path, records: int) -> dict[str, Any]:
         ]
         # The institution that sent the most records, and a body of its own records'
         # content; and the one that sent the most naming no counterpart (no contacts,
-        # which contagion carries to most of the nation), for the mixed phase.
+        # which contagion carries further), for the mixed phase.
         institution = store.scalar(
             """SELECT i.code FROM entries e JOIN institutions i USING (institution_id)
                WHERE e.kind = 1 GROUP BY 1 ORDER BY count(*) DESC LIMIT 1"""
@@ -249,6 +251,42 @@ def _body(store: Any, institution: str, records: int) -> list[dict[str, Any]]:
     )
     names = ("subject", "parameter", "date", "quantity", "severity", "confidence", "counterpart")
     return [{k: v for k, v in zip(names, row, strict=True) if v is not None} for row in rows]
+
+
+def touched_by(source: Path, tmp: Path, institution: str, records: int) -> dict[str, Any]:
+    """On a copy of ``source``: one body of ``institution``'s records acknowledged, then the
+    subjects whose decisions wait for its rescoring (``incremental.touched``, timed warm,
+    its plans compiled by the first call) out of those the run holds."""
+    from socialrating.ledger import open_store
+    from socialrating.ledger.ingest import ingest_table
+    from socialrating.ledger.readers import staged_table
+    from socialrating.ledger.rulebooks import in_force
+    from socialrating.model import day_number
+    from socialrating.scoring.incremental import base_run, touched
+
+    work = tmp / f"touched-{institution}.duckdb"
+    shutil.copyfile(source, work)
+    try:
+        with open_store(work) as store:
+            body = _body(store, institution, records)
+            names = sorted({k for r in body for k in r})
+            cols = {n: [None if r.get(n) is None else str(r[n]) for r in body] for n in names}
+            cols["key"] = [f"touched-{i}" for i in range(len(body))]
+            table = staged_table(cols, list(range(2, len(body) + 2)))
+            ingest_table(store, table, institution, "bench:touched")
+            as_of = store.scalar("SELECT as_of FROM runs ORDER BY run_id DESC LIMIT 1")
+            rb = in_force(store, day_number(as_of))
+            base = base_run(store, rb)
+            assert base is not None, "the demo's latest run is the base of the next"
+            touched(store, rb, base)
+            start = time.perf_counter()
+            ids = touched(store, rb, base)
+            seconds = time.perf_counter() - start
+            held = store.scalar("SELECT count(*) FROM snapshot WHERE run_id = ?", [base.run_id])
+    finally:
+        for path in (work, Path(f"{work}.wal")):
+            path.unlink(missing_ok=True)
+    return {"records": len(body), "touched": len(ids), "of": int(held), "seconds": seconds}
 
 
 def in_process(db: Path, codes: list[str], seconds: float) -> dict[str, dict[str, float]]:
@@ -372,6 +410,10 @@ def main() -> None:
         )
         log(f"in-process: decide_one and Decider.decide, {args.seconds:g} s each")
         local = in_process(db, codes, args.seconds)
+        reach = {}
+        for name in (facts["plain_institution"], facts["institution"]):
+            log(f"subjects a body of {name}'s records makes wait (on a copy)")
+            reach[name] = touched_by(source, Path(tmp), name, args.records)
 
         port = free_port()
         log(f"socialrating serve on 127.0.0.1:{port}")
@@ -425,6 +467,12 @@ def main() -> None:
             server.wait(timeout=60)
 
     report(args, facts, local, got_health, got_single, got_batch, got_csv, got_ingest, got_mixed)
+    for name, t in reach.items():
+        print(
+            f"a body of {t['records']:,} records of {name} makes {t['touched']:,} of "
+            f"{t['of']:,} subjects wait for its rescoring ({100 * t['touched'] / t['of']:.1f} %; "
+            f"found in {t['seconds']:.2f} s)"
+        )
 
 
 def report(

@@ -435,7 +435,7 @@ def assert_touched_is_all_that_changes(store: Store, base_id: int, day: dt.date)
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -274,7 +274,7 @@ def _row(r: Rec) -> dict[str, Any]:
 
 
 @settings(
-    max_examples=40,
+    max_examples=30,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )

@@ -145,7 +145,7 @@ def _feed(store: Store, records: list[Record], fixes: list[Fix]) -> tuple[int, i
 
 
 @settings(
-    max_examples=80,
+    max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
