@@ -31,6 +31,7 @@ from socialrating.ledger import Store, ingest_file, ingest_table
 from socialrating.ledger import readers as readers_module
 from socialrating.ledger.append import append_digested, epoch_us
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
+from socialrating.ledger.ingest import IngestResult
 from socialrating.ledger.readers import COLUMNS, drop_staged, stage_file, staged_table
 from socialrating.ledger.verify import verify_ledger
 
@@ -604,3 +605,35 @@ def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
     finally:
         store.run = original  # type: ignore[method-assign]
     assert seen == [f"SET memory_limit = '{int(base + 30 * INDEX_BYTES_PER_ENTRY)}B'"]
+
+
+def test_a_small_batch_in_memory_is_ingested_without_lowering_the_limit(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A service's or a simulation's many small batches, handed over as tables, do not pay
+    for setting DuckDB's memory limit and putting it back; a larger one is bounded."""
+    from socialrating.ledger import ingest
+
+    monkeypatch.setattr(ingest, "SMALL_BATCH_ROWS", 2)
+    seen: list[str] = []
+    original = store.run
+
+    def spy(query: str, params: list[object] | None = None) -> None:
+        if query.startswith(("SET memory_limit", "RESET memory_limit")):
+            seen.append(query.split(" =")[0])
+        original(query, params)
+
+    def batch(keys: list[str]) -> IngestResult:
+        cols = {
+            "key": keys,
+            "subject": ["C1"] * len(keys),
+            "parameter": ["blood"] * len(keys),
+            "date": ["2021-02-01"] * len(keys),
+        }
+        return ingest_table(store, staged_table(cols, list(range(2, len(keys) + 2))), "police", "t")
+
+    monkeypatch.setattr(store, "run", spy)
+    assert batch(["s1", "s2"]).stored == 2
+    assert seen == []
+    assert batch(["b1", "b2", "b3"]).stored == 3
+    assert seen == ["SET memory_limit", "RESET memory_limit"]

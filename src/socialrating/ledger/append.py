@@ -75,11 +75,11 @@ def append_digested(
 ) -> Batch | None:
     """Append the rows of ``relation``, whose payload digests are computed, as one batch.
 
-    ``relation`` (a table or view) has ``pos`` (0 to n - 1, the order of the entries),
-    every column of PAYLOAD_COLUMNS and ``payload_digest`` (``payload_digest_sql``). The
-    caller has validated the rows; this numbers them (entry ``first + pos``), adds each
-    row's digest and the batch's, chained to the batch before, inside the caller's
-    transaction. DuckDB computes the row digests in parallel; the batch's digest reads
+    ``relation`` (a table, a view or a parenthesised query) has ``pos`` (0 to n - 1, the
+    order of the entries), every column of PAYLOAD_COLUMNS and ``payload_digest``
+    (``payload_digest_sql``). The caller has validated the rows; this numbers them (entry
+    ``first + pos``), adds each row's digest and the batch's, chained to the batch before,
+    inside the caller's transaction. DuckDB computes the row digests in parallel; the batch's digest reads
     them back a slice at a time. ``rows`` is the number of rows, when the caller knows it.
     Returns None when there are no rows.
     """

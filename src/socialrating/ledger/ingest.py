@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -318,11 +318,13 @@ def _clean(col: str) -> str:
 _REFS_FILTER = "WHERE e.entry_id"
 _HAS_REFERENCES = "SELECT count(*) > 0 FROM staged_batch WHERE refers_to IS NOT NULL"
 
-_LOOKUPS = f"""
-CREATE OR REPLACE TEMP TABLE batch_permitted AS
-SELECT DISTINCT parameter_id FROM rulebook_permissions
-WHERE rulebook_hash = '$hash' AND institution_id = $institution_id;
+# The parameters the institution may report under the active rulebook.
+_PERMITTED = (
+    "SELECT DISTINCT parameter_id FROM rulebook_permissions "
+    "WHERE rulebook_hash = '$hash' AND institution_id = $institution_id"
+)
 
+_LOOKUPS = f"""
 CREATE OR REPLACE TEMP TABLE batch_params AS
 WITH codes AS (
     SELECT DISTINCT {_clean("parameter")} AS code FROM staged_batch WHERE parameter IS NOT NULL
@@ -332,7 +334,7 @@ SELECT p.code, p.parameter_id, rp.parameter_id AS rp_parameter_id, rp.subjects A
        perm.parameter_id IS NOT NULL AS permitted
 FROM codes JOIN parameters p USING (code)
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = p.parameter_id AND rp.rulebook_hash = '$hash'
-LEFT JOIN batch_permitted perm ON perm.parameter_id = rp.parameter_id;
+LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id;
 
 CREATE OR REPLACE TEMP TABLE batch_refs AS
 SELECT e.entry_id, e.kind AS ref_kind, e.subject_id AS ref_subject_id,
@@ -345,7 +347,7 @@ LEFT JOIN rulebook_institutions ri
        ON ri.institution_id = e.institution_id AND ri.rulebook_hash = '$hash'
 LEFT JOIN subjects s ON s.subject_id = e.subject_id
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = e.parameter_id AND rp.rulebook_hash = '$hash'
-LEFT JOIN batch_permitted perm ON perm.parameter_id = rp.parameter_id
+LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
 {_REFS_FILTER} IN (SELECT {_REFERS} FROM (
     SELECT {_clean("refers_to")} AS refers_text FROM staged_batch
     WHERE refers_to IS NOT NULL));
@@ -355,11 +357,12 @@ SELECT code, subject_id FROM subjects
 WHERE code IN (SELECT {_clean("counterpart")} FROM staged_batch WHERE counterpart IS NOT NULL);
 """
 
-# Every staged row, typed and joined to the registries: a view, which DuckDB runs once,
-# in parallel, into ``batch_rows``. A verification names no subject or parameter of its
-# own: they are those of the entry it refers to.
-_WIDE = f"""
-CREATE OR REPLACE TEMP VIEW batch_wide AS
+# Every staged row, typed and joined to the registries: a query, which DuckDB runs once,
+# in parallel, into ``batch_rows`` (and a view of it, ``batch_wide``, made only to word the
+# problems of a bad batch: planning a statement this size costs milliseconds, which a
+# service's many small batches would each pay). A verification names no subject or
+# parameter of its own: they are those of the entry it refers to.
+_WIDE_SELECT = f"""
 WITH trimmed AS (
     SELECT pos, line,
            {_clean("key")} AS idem_key,
@@ -429,6 +432,7 @@ SELECT j.*,
             ELSE coalesce(j.ref_permitted, false) END AS permitted
 FROM joined j
 """
+_WIDE = f"CREATE OR REPLACE TEMP VIEW batch_wide AS {_WIDE_SELECT}"
 
 # What is stored of each row, and whether any row check failed: one pass, materialised in
 # file order (the joins may scramble it), so that the entries are stored in their order.
@@ -436,21 +440,31 @@ FROM joined j
 _ROWS = """
 CREATE OR REPLACE TEMP TABLE batch_rows AS
 SELECT pos, line, {payload_columns}, coalesce({bad}, false) AS bad
-FROM batch_wide ORDER BY pos
+FROM ({wide}) ORDER BY pos
 """
 
 # Keys the batch repeats (with the first line and digest of each), found by grouping a
 # 64-bit hash of every key (cheap) and then the few keys whose hash repeats; and keys
 # already in the ledger.
-_KEYS = """
-CREATE OR REPLACE TEMP TABLE batch_repeats AS
-SELECT idem_key, arg_min({payload}, line) AS first_payload, min(line) AS first_line
-FROM batch_rows r
-WHERE idem_key IS NOT NULL AND hash(idem_key) IN (
-    SELECT hash(idem_key) FROM batch_rows WHERE idem_key IS NOT NULL
-    GROUP BY 1 HAVING count(*) > 1)
-GROUP BY idem_key HAVING count(*) > 1;
+_REPEATED_HASHES = """
+SELECT hash(idem_key) FROM batch_rows WHERE idem_key IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+"""
 
+_REPEATS = f"""
+CREATE OR REPLACE TEMP TABLE batch_repeats AS
+SELECT idem_key, arg_min({{payload}}, line) AS first_payload, min(line) AS first_line
+FROM batch_rows r
+WHERE idem_key IS NOT NULL AND hash(idem_key) IN ({_REPEATED_HASHES})
+GROUP BY idem_key HAVING count(*) > 1
+"""
+
+# Most batches repeat no key: their (empty) table of repeats is made without the digests.
+_NO_REPEATS = """
+CREATE OR REPLACE TEMP TABLE batch_repeats
+(idem_key VARCHAR, first_payload VARCHAR, first_line BIGINT)
+"""
+
+_STORED = """
 CREATE OR REPLACE TEMP TABLE batch_stored AS
 SELECT idem_key, entry_id AS stored_entry, payload_digest AS stored_payload
 FROM entries
@@ -488,9 +502,7 @@ WHERE NOT coalesce(r.line > p.first_line, false) AND s.idem_key IS NULL
 """
 
 _TEMPORARY = (
-    ("VIEW", "batch_payloads"),
     ("VIEW", "batch_wide"),
-    ("TABLE", "batch_permitted"),
     ("TABLE", "batch_params"),
     ("TABLE", "batch_refs"),
     ("TABLE", "batch_counterparts"),
@@ -510,6 +522,12 @@ INDEX_BYTES_PER_ENTRY = 40
 bytes measured). DuckDB keeps an index it changes in memory and cannot spill it, so the
 bound of a batch grows by it: at 256 MB alone, the second large batch into a ledger of
 ten million entries ran out of memory."""
+
+
+SMALL_BATCH_ROWS = 50_000
+"""A batch handed over in memory of at most this many rows is ingested without lowering
+DuckDB's memory limit: it takes a few megabytes, and a service's or a simulation's many
+small batches would each pay for setting the limit and putting it back."""
 
 
 def ingest_limit(store: Store) -> str:
@@ -595,7 +613,9 @@ def ingest_table(
     are null); ``problems`` are those found while reading it, reported with the rows'.
     """
     context = _context(store, institution)
-    with bounded_memory(store):
+    # A small batch, already in memory, needs no bound (setting one costs milliseconds).
+    bound = bounded_memory(store) if table.num_rows > SMALL_BATCH_ROWS else nullcontext()
+    with bound:
         try:
             stage_table(store.con, table)
             return _ingest_staged(store, context, source, list(problems or []))
@@ -672,6 +692,7 @@ def _rectifications(store: Store, rulebook_hash: str) -> tuple[str, str]:
 
 def _substitute(sql: str, context: _Context) -> str:
     subst = {
+        "$PERMITTED": _PERMITTED,
         "$institution_id": str(context.institution_id),
         "$institution": sql_string(context.institution),
         "$class": context.cls.value,
@@ -696,10 +717,10 @@ def _ingest_staged(
             # the whole ledger's entries (the batch of a large ledger's time goes there).
             lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
         _run_all(store, _substitute(lookups, context))
-        store.run(_substitute(_WIDE, context))
         failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
         rows_sql = _ROWS.replace("{payload_columns}", ", ".join(PAYLOAD_COLUMNS))
-        store.run(_substitute(rows_sql.replace("{bad}", f"({failed})"), context))
+        rows_sql = rows_sql.replace("{wide}", _WIDE_SELECT).replace("{bad}", f"({failed})")
+        store.run(_substitute(rows_sql, context))
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
         with store.writing():
@@ -714,7 +735,9 @@ def _append_checked(
 ) -> IngestResult:
     """The staged batch's rows checked, check its keys against the ledger and append its new
     rows, or refuse it with every problem."""
-    _run_all(store, _substitute(_KEYS.replace("{payload}", payload_digest_sql("r")), context))
+    repeated = store.scalar(f"SELECT count(*) FROM ({_REPEATED_HASHES})")
+    store.run(_REPEATS.replace("{payload}", payload_digest_sql("r")) if repeated else _NO_REPEATS)
+    store.run(_substitute(_STORED, context))
     bad, repeats, stored_keys = store.one(
         "SELECT (SELECT count(*) FROM batch_rows WHERE bad), "
         "(SELECT count(*) FROM batch_repeats), (SELECT count(*) FROM batch_stored)"
@@ -739,12 +762,9 @@ def _append_checked(
         store.run(_NEW)
         relation = "batch_new"
         new = int(store.scalar("SELECT count(*) FROM batch_new"))
-    store.run(
-        "CREATE OR REPLACE TEMP VIEW batch_payloads AS "
-        f"SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation}"
-    )
+    payloads = f"(SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation})"
     with store.transaction():
-        batch = append_digested(store, "batch_payloads", context.institution_id, source, rows=new)
+        batch = append_digested(store, payloads, context.institution_id, source, rows=new)
     stored = batch.rows if batch else 0
     return IngestResult(source, context.institution, n, stored, n - stored, batch)
 
@@ -757,6 +777,7 @@ def _run_all(store: Store, statements: str) -> None:
 
 def _problems(store: Store, context: _Context, source: str) -> list[Problem]:
     """Every problem of the rows that failed a check, worded, in line order."""
+    store.run(_substitute(_WIDE, context))
     store.run(_CHECKED.replace("{payload}", payload_digest_sql("w")))
     selects = [
         f"SELECT line, '{field}' AS field, {message} AS reason FROM batch_checked WHERE {condition}"
