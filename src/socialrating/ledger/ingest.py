@@ -23,7 +23,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -606,11 +606,15 @@ def ingest_table(
     institution: str,
     source: str,
     problems: list[Problem] | None = None,
+    turn: AbstractContextManager[object] | None = None,
 ) -> IngestResult:
     """Validate and append a batch (see ``readers.staged_table``) from ``institution``.
 
     ``table`` holds ``line`` and the columns of ``readers.COLUMNS`` as text (absent ones
     are null); ``problems`` are those found while reading it, reported with the rows'.
+    ``turn``, when given, is entered once the batch is staged, typed and checked (which
+    batches on cursors of their own do in parallel) and before its keys are checked and
+    it is appended: threads that ingest several batches store them in an order of theirs.
     """
     context = _context(store, institution)
     # A small batch, already in memory, needs no bound (setting one costs milliseconds).
@@ -618,7 +622,7 @@ def ingest_table(
     with bound:
         try:
             stage_table(store.con, table)
-            return _ingest_staged(store, context, source, list(problems or []))
+            return _ingest_staged(store, context, source, list(problems or []), turn)
         finally:
             drop_staged(store.con)
 
@@ -707,7 +711,11 @@ def _substitute(sql: str, context: _Context) -> str:
 
 
 def _ingest_staged(
-    store: Store, context: _Context, source: str, problems: list[Problem]
+    store: Store,
+    context: _Context,
+    source: str,
+    problems: list[Problem],
+    turn: AbstractContextManager[object] | None = None,
 ) -> IngestResult:
     """Validate the staged batch and append its new rows: all of them, or none."""
     try:
@@ -723,7 +731,7 @@ def _ingest_staged(
         store.run(_substitute(rows_sql, context))
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
-        with store.writing():
+        with turn or nullcontext(), store.writing():
             return _append_checked(store, context, source, problems)
     finally:
         for kind, name in _TEMPORARY:

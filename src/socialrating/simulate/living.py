@@ -12,8 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import os
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypedDict
 
@@ -24,6 +28,7 @@ from rich.progress import Progress
 
 from socialrating.errors import LedgerError
 from socialrating.ledger import ingest_table, register_subjects
+from socialrating.ledger.ingest import IngestResult
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
@@ -35,6 +40,83 @@ from socialrating.simulate.scenario import Scenario
 
 CHUNK = 200_000
 """The most rows of one batch the simulation sends."""
+
+
+SENDERS = min(4, os.cpu_count() or 1)
+"""How many batches are typed and checked at once, each on a cursor of its own."""
+
+
+class Sender:
+    """Sends a step's batches: up to SENDERS at once, each staged, typed and checked on a
+    cursor of its own (DuckDB plans and runs them in parallel), and appended in the order
+    given, so that entry numbers, and a run's results, are the same whatever the threads
+    do. A batch that fails lets the batches after it take their turn, and its error is
+    raised once they are done."""
+
+    def __init__(self, store: Store, workers: int | None = None) -> None:
+        self.store = store
+        self.workers = workers or SENDERS
+        self._cursors: list[Store] = []
+        self._local = threading.local()
+        self._pool = ThreadPoolExecutor(self.workers) if self.workers > 1 else None
+
+    def __enter__(self) -> Sender:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._pool is not None:
+            self._pool.shutdown()
+        for cursor in self._cursors:
+            cursor.close()
+
+    def send(self, parts: list[tuple[str, pa.Table, str]]) -> list[IngestResult]:
+        """Ingest each (institution, table, source) in ``parts``: their results, in order."""
+        if self._pool is None:
+            return [ingest_table(self.store, t, code, source) for code, t, source in parts]
+        order = _InOrder()
+        futures = [
+            self._pool.submit(self._one, order, k, code, t, source)
+            for k, (code, t, source) in enumerate(parts)
+        ]
+        return [f.result() for f in futures]
+
+    def _one(
+        self, order: _InOrder, k: int, code: str, table: pa.Table, source: str
+    ) -> IngestResult:
+        cursor = getattr(self._local, "cursor", None)
+        if cursor is None:
+            cursor = self._local.cursor = self.store.cursor()
+            self._cursors.append(cursor)
+        turn = order.turn(k)
+        try:
+            return ingest_table(cursor, table, code, source, turn=turn)
+        finally:
+            order.passed(k)
+
+
+class _InOrder:
+    """Turns taken in the order of their numbers, from 0."""
+
+    def __init__(self) -> None:
+        self._next = 0
+        self._ready = threading.Condition()
+
+    @contextmanager
+    def turn(self, k: int) -> Iterator[None]:
+        with self._ready:
+            self._ready.wait_for(lambda: self._next == k)
+        try:
+            yield
+        finally:
+            self.passed(k)
+
+    def passed(self, k: int) -> None:
+        """Turn ``k`` is over (taken, or given up by a batch that failed before it): the
+        next may go. Once the turns before it are over."""
+        with self._ready:
+            self._ready.wait_for(lambda: self._next >= k)
+            self._next = max(self._next, k + 1)
+            self._ready.notify_all()
 
 
 class NationSize(TypedDict):
@@ -136,46 +218,54 @@ def live(
         seconds[stage] += now - clock
         clock = now
 
-    start = first_day
-    for number, end in enumerate(ends, start=1):
-        draws = life.step(start - first_day, end - start + 1)
-        tables = batches(draws, nation, rb, life.inst_codes, first_day, f"{prefix}-s{number}")
-        lap("draw")
-        new = 0
-        for code, table in tables:
+    with Sender(store) as sender:
+        start = first_day
+        for number, end in enumerate(ends, start=1):
+            draws = life.step(start - first_day, end - start + 1)
+            tables = batches(draws, nation, rb, life.inst_codes, first_day, f"{prefix}-s{number}")
+            lap("draw")
+            new = 0
             # An institution sends a large step's records in batches of at most CHUNK rows.
-            for offset in range(0, table.num_rows, CHUNK):
-                part = table.slice(offset, CHUNK)
-                source = f"simulate:{code}:step-{number}:rows-{offset + 1}"
-                result = ingest_table(store, part, code, source)
+            parts = [
+                (
+                    code,
+                    table.slice(offset, CHUNK),
+                    f"simulate:{code}:step-{number}:rows-{offset + 1}",
+                )
+                for code, table in tables
+                for offset in range(0, table.num_rows, CHUNK)
+            ]
+            for result in sender.send(parts):
                 new, duplicates = new + result.stored, duplicates + result.duplicates
-        # A generator of the step's own: the same choices when the step is lived again.
-        v_new, v_dup = _verify_reports(
-            store,
-            rb,
-            np.random.default_rng([seed, STREAM_VERIFICATIONS, number, 0, 0, 0, 0]),
-            scenario.records.verified_share,
-            f"{prefix}-s{number}",
-            end,
-        )
-        new, duplicates = new + v_new, duplicates + v_dup
-        stored += new
-        lap("ingest")
-        # Nothing new in the step (the nation lived again): its run stands.
-        run = (_earlier_run(store, rb.hash, day_date(end)) if new == 0 else None) or score_run(
-            store, day_date(end)
-        )
-        lap("score")
-        life.respond(*standing(store, run.run_id, nation, rb, scenario.responses.margin, places))
-        lap("respond")
-        step = Step(number, start, end, len(draws), run)
-        steps.append(step)
-        if on_step is not None:
-            on_step(step)
-        lap("report")
-        start = end + 1
-        if progress is not None and task is not None:
-            progress.advance(task)
+            # A generator of the step's own: the same choices when the step is lived again.
+            v_new, v_dup = _verify_reports(
+                store,
+                rb,
+                np.random.default_rng([seed, STREAM_VERIFICATIONS, number, 0, 0, 0, 0]),
+                scenario.records.verified_share,
+                f"{prefix}-s{number}",
+                end,
+            )
+            new, duplicates = new + v_new, duplicates + v_dup
+            stored += new
+            lap("ingest")
+            # Nothing new in the step (the nation lived again): its run stands.
+            run = (_earlier_run(store, rb.hash, day_date(end)) if new == 0 else None) or score_run(
+                store, day_date(end)
+            )
+            lap("score")
+            life.respond(
+                *standing(store, run.run_id, nation, rb, scenario.responses.margin, places)
+            )
+            lap("respond")
+            step = Step(number, start, end, len(draws), run)
+            steps.append(step)
+            if on_step is not None:
+                on_step(step)
+            lap("report")
+            start = end + 1
+            if progress is not None and task is not None:
+                progress.advance(task)
     return Lived(nation, stored, duplicates, steps, seconds)
 
 
