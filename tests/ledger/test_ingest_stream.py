@@ -580,7 +580,11 @@ def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
     cannot spill it: the bound of a batch leaves room for it, or a large ledger's second
     large batch runs out of memory (seen at ten million entries)."""
     from socialrating.ledger import ingest
-    from socialrating.ledger.ingest import INDEX_BYTES_PER_ENTRY, ingest_limit
+    from socialrating.ledger.ingest import (
+        INDEX_BYTES_PER_ENTRY,
+        OUTSIDE_BYTES_PER_ROW,
+        ingest_limit,
+    )
 
     already = int(store.scalar("SELECT count(*) FROM entries"))  # the activation
     base = ingest._bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
@@ -604,7 +608,31 @@ def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
         ingest_file(store, write_csv(tmp_path / "more.csv", [{**rows[0], "key": "y"}]), "police")
     finally:
         store.run = original  # type: ignore[method-assign]
-    assert seen == [f"SET memory_limit = '{int(base + 30 * INDEX_BYTES_PER_ENTRY)}B'"]
+    # The bound for the ledger, then, once the file's one row is counted, less what a row
+    # takes outside it.
+    grown = base + 30 * INDEX_BYTES_PER_ENTRY
+    assert seen == [
+        f"SET memory_limit = '{int(grown)}B'",
+        f"SET memory_limit = '{int(grown - OUTSIDE_BYTES_PER_ROW)}B'",
+    ]
+
+
+def test_a_batchs_memory_bound_shrinks_with_its_rows_down_to_a_floor(store: Store) -> None:
+    """What a batch's rows take outside DuckDB's bound (the new rows' index) comes off
+    the bound, so the process stays near one size whatever the batch's size; a batch of
+    many millions of rows gets the floor."""
+    from socialrating.ledger import ingest
+    from socialrating.ledger.ingest import (
+        INDEX_BYTES_PER_ENTRY,
+        MIN_INGEST_MEMORY,
+        OUTSIDE_BYTES_PER_ROW,
+        ingest_limit,
+    )
+
+    already = int(store.scalar("SELECT count(*) FROM entries"))
+    base = ingest._bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
+    assert ingest._bytes(ingest_limit(store, 1_000_000)) == base - 1_000_000 * OUTSIDE_BYTES_PER_ROW
+    assert ingest._bytes(ingest_limit(store, 10**9)) == ingest._bytes(MIN_INGEST_MEMORY)
 
 
 def test_a_small_batch_in_memory_is_ingested_without_lowering_the_limit(

@@ -20,7 +20,7 @@ from socialrating.ledger.digests import (
 from socialrating.ledger.store import Store
 
 _EPOCH = dt.datetime(1970, 1, 1)
-_FETCH_ROWS = 262_144  # row digests hashed per fetch (memory stays bounded)
+_FETCH_ROWS = 65_536  # row digests hashed per fetch (memory stays bounded)
 
 
 @dataclass(frozen=True)

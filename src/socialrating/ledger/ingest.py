@@ -3,7 +3,7 @@
 The pipeline, all in DuckDB (set-based and parallel), with its memory bounded:
 
 1. stage: the file, a chunk at a time, as text with lines (``readers.stage_file``);
-2. type and check: one pass over the staged rows (``batch_wide`` into ``batch_rows``)
+2. type and check: one pass over the staged rows into ``batch_rows``
    types every value, joins the registries and evaluates every row check at once;
 3. keys: keys repeated in the batch (found by a 64-bit hash of each key first) and keys
    already in the ledger;
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
@@ -438,10 +438,25 @@ _WIDE = f"CREATE OR REPLACE TEMP VIEW batch_wide AS {_WIDE_SELECT}"
 # file order (the joins may scramble it), so that the entries are stored in their order.
 # The payload digest is computed once, when the rows are appended.
 _ROWS = """
-CREATE OR REPLACE TEMP TABLE batch_rows AS
-SELECT pos, line, {payload_columns}, coalesce({bad}, false) AS bad
+CREATE OR REPLACE TEMP TABLE batch_kept AS
+SELECT pos, line, {kept_columns}, coalesce({bad}, false) AS bad
 FROM ({wide}) ORDER BY pos
 """
+
+# The payload columns a batch may leave empty, their types and the staged column each
+# comes from. A column no row of the batch fills is not kept in ``batch_kept`` (DuckDB
+# holds a temporary table uncompressed: 16 bytes a row for a text column even when empty,
+# and a batch of a million rows would spill past its memory bound) but put back, as
+# nulls, by the view ``batch_rows`` over it.
+_OFTEN_EMPTY = {
+    "severity": ("SMALLINT", "severity"),
+    "confidence": ("DOUBLE", "confidence"),
+    "counterpart_id": ("BIGINT", "counterpart"),
+    "evidence": ("VARCHAR", "evidence"),
+    "refers_to": ("BIGINT", "refers_to"),
+    "act": ("VARCHAR", "act"),
+    "level": ("VARCHAR", "level"),
+}
 
 # Keys the batch repeats (with the first line and digest of each), found by grouping a
 # 64-bit hash of every key (cheap) and then the few keys whose hash repeats; and keys
@@ -506,7 +521,8 @@ _TEMPORARY = (
     ("TABLE", "batch_params"),
     ("TABLE", "batch_refs"),
     ("TABLE", "batch_counterparts"),
-    ("TABLE", "batch_rows"),
+    ("VIEW", "batch_rows"),
+    ("TABLE", "batch_kept"),
     ("TABLE", "batch_repeats"),
     ("TABLE", "batch_stored"),
     ("TABLE", "batch_checked"),
@@ -516,12 +532,20 @@ _TEMPORARY = (
 
 # DuckDB's memory while a batch is staged, checked and appended. Past it, staged rows,
 # sorts and joins spill to DuckDB's temporary directory, so a batch of any size fits.
-INGEST_MEMORY = "256MB"
+INGEST_MEMORY = "352MB"
 INDEX_BYTES_PER_ENTRY = 40
 """What the index of entries by subject takes in memory, per entry, at most (about 26
 bytes measured). DuckDB keeps an index it changes in memory and cannot spill it, so the
 bound of a batch grows by it: at 256 MB alone, the second large batch into a ledger of
 ten million entries ran out of memory."""
+OUTSIDE_BYTES_PER_ROW = 50
+"""What a batch makes the process hold outside DuckDB's bound, per row appended (the new
+rows' index among it), measured: a process ingesting a file of a million rows peaked
+about 50 MB higher per million rows at the same bound. The bound of a batch shrinks by
+it once the batch's rows are counted, so that the process stays near the same size
+whatever the batch's size."""
+MIN_INGEST_MEMORY = "128MB"
+"""The bound is never lowered below this (a batch of many millions of rows)."""
 
 
 SMALL_BATCH_ROWS = 50_000
@@ -530,16 +554,19 @@ DuckDB's memory limit: it takes a few megabytes, and a service's or a simulation
 small batches would each pay for setting the limit and putting it back."""
 
 
-def ingest_limit(store: Store) -> str:
-    """The memory bound of one batch: INGEST_MEMORY, and the index of the ledger's entries."""
+def ingest_limit(store: Store, rows: int = 0) -> str:
+    """The memory bound of a batch of ``rows`` rows: INGEST_MEMORY, plus the index of the
+    ledger's entries, less what the batch's rows take outside the bound."""
     entries = int(store.scalar("SELECT count(*) FROM entries") or 0)
-    return f"{int(_bytes(INGEST_MEMORY) + INDEX_BYTES_PER_ENTRY * entries)}B"
+    limit = _bytes(INGEST_MEMORY) + INDEX_BYTES_PER_ENTRY * entries - OUTSIDE_BYTES_PER_ROW * rows
+    return f"{int(max(limit, _bytes(MIN_INGEST_MEMORY)))}B"
 
 
 @contextmanager
-def bounded_memory(store: Store, limit: str | None = None) -> Iterator[None]:
+def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[[int], None]]:
     """DuckDB's memory limit lowered to ``limit`` (default: ``ingest_limit``) for the
-    block, then reset.
+    block, then reset. The block is given a function that lowers it again for a batch of
+    so many rows, once they are counted (``ingest_limit(store, rows)``).
 
     Only DuckDB's default is lowered: a limit someone set is theirs to keep (and DuckDB
     shows a limit to three figures only, so it could not be put back exactly).
@@ -547,11 +574,15 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[None]:
     limit = limit or ingest_limit(store)
     current = str(store.scalar("SELECT current_setting('memory_limit')"))
     if current != _default_memory_limit() or _bytes(current) <= _bytes(limit):
-        yield
+        yield lambda rows: None
         return
+
+    def for_rows(rows: int) -> None:
+        store.run(f"SET memory_limit = '{ingest_limit(store, rows)}'")
+
     store.run(f"SET memory_limit = '{limit}'")
     try:
-        yield
+        yield for_rows
     finally:
         store.run("RESET memory_limit")
 
@@ -592,9 +623,10 @@ def ingest_file(
         LedgerError: the institution is unknown or no rulebook is active.
     """
     context = _context(store, institution)
-    with bounded_memory(store):
+    with bounded_memory(store) as for_rows:
         try:
             problems = stage_file(store.con, path)
+            for_rows(int(store.scalar("SELECT count(*) FROM staged_batch")))
             return _ingest_staged(store, context, source or str(path), problems)
         finally:
             drop_staged(store.con)
@@ -618,7 +650,8 @@ def ingest_table(
     """
     context = _context(store, institution)
     # A small batch, already in memory, needs no bound (setting one costs milliseconds).
-    bound = bounded_memory(store) if table.num_rows > SMALL_BATCH_ROWS else nullcontext()
+    small = table.num_rows <= SMALL_BATCH_ROWS
+    bound = nullcontext() if small else bounded_memory(store, ingest_limit(store, table.num_rows))
     with bound:
         try:
             stage_table(store.con, table)
@@ -725,10 +758,7 @@ def _ingest_staged(
             # the whole ledger's entries (the batch of a large ledger's time goes there).
             lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
         _run_all(store, _substitute(lookups, context))
-        failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
-        rows_sql = _ROWS.replace("{payload_columns}", ", ".join(PAYLOAD_COLUMNS))
-        rows_sql = rows_sql.replace("{wide}", _WIDE_SELECT).replace("{bad}", f"({failed})")
-        store.run(_substitute(rows_sql, context))
+        _store_rows(store, context)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
         with turn or nullcontext(), store.writing():
@@ -736,6 +766,29 @@ def _ingest_staged(
     finally:
         for kind, name in _TEMPORARY:
             store.run(f"DROP {kind} IF EXISTS {name}")
+
+
+def _store_rows(store: Store, context: _Context) -> None:
+    """``batch_rows``: every staged row's payload columns, ``pos``, ``line`` and whether
+    a row check failed (``bad``), in file order; the columns no row fills are nulls of a
+    view rather than stored (see ``_OFTEN_EMPTY``)."""
+    filled = store.one(
+        "SELECT "
+        + ", ".join(f"count({staged}) > 0" for _, staged in _OFTEN_EMPTY.values())
+        + " FROM staged_batch"
+    )
+    empty = {col for col, full in zip(_OFTEN_EMPTY, filled or (), strict=True) if not full}
+    failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
+    kept = ", ".join(c for c in PAYLOAD_COLUMNS if c not in empty)
+    rows_sql = _ROWS.replace("{kept_columns}", kept).replace("{wide}", _WIDE_SELECT)
+    store.run(_substitute(rows_sql.replace("{bad}", f"({failed})"), context))
+    columns = ", ".join(
+        f"CAST(NULL AS {_OFTEN_EMPTY[c][0]}) AS {c}" if c in empty else c for c in PAYLOAD_COLUMNS
+    )
+    store.run(
+        f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT pos, line, {columns}, bad "
+        "FROM batch_kept"
+    )
 
 
 def _append_checked(
