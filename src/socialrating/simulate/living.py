@@ -50,8 +50,8 @@ class Sender:
     """Sends a step's batches: up to SENDERS at once, each staged, typed and checked on a
     cursor of its own (DuckDB plans and runs them in parallel), and appended in the order
     given, so that entry numbers, and a run's results, are the same whatever the threads
-    do. A batch that fails lets the batches after it take their turn, and its error is
-    raised once they are done."""
+    do. A batch that fails lets the batches after it take their turn (they are stored
+    before the sender closes), and ``send`` raises its error."""
 
     def __init__(self, store: Store, workers: int | None = None) -> None:
         self.store = store
