@@ -110,6 +110,9 @@ def needed_subjects(
     return near, organisations
 
 
+ARGS = "temp.main.lookup_args"
+"""The one-row table a look-up's plans read the day and the subject from."""
+
 SHADOWED = ("entries", "subjects", "rulebook_parameters", "parameters")
 """The tables a look-up's cursor holds its own small copies of, under the same names."""
 
@@ -120,7 +123,8 @@ class Lookup:
     In it, ``entries``, ``subjects``, ``rulebook_parameters`` and ``parameters`` are
     temporary tables (DuckDB reads a temporary table before a stored one of the same
     name) holding only what one statement reads; the compiled plans run on it unchanged,
-    prepared once per process and executed with the day and subject as parameters.
+    prepared once per process without DuckDB's optimizer (so that DuckDB keeps their
+    plans), the day and the subject read from a one-row table (``ARGS``).
     """
 
     def __init__(self, store: Store) -> None:
@@ -132,6 +136,9 @@ class Lookup:
             self.cur.execute(
                 f"CREATE TEMP TABLE {name} AS SELECT * FROM {self.stored[name]} LIMIT 0"
             )
+        self.cur.execute(f"CREATE TEMP TABLE {ARGS.split('.')[-1]} (as_of INTEGER, subject BIGINT)")
+        self.cur.execute(f"INSERT INTO {ARGS} VALUES (0, 0)")
+        self.cur.execute("SET SESSION enable_optimizer = false")  # this cursor only
         self.prepared: dict[str, str] = {}  # compiled SQL -> prepared statement
 
     def fill(self, rb: RulebookHeader, subject_id: int, day: int, since: int | None = None) -> None:
@@ -188,17 +195,22 @@ class Lookup:
 
     def run(self, sql: str, day: int, subject_id: int) -> list[dict[str, Any]]:
         """Run a compiled plan (``sql``, with the sentinels for day and subject) on the
-        shadowing tables, prepared on first use; its rows as dicts (a handful: no Arrow)."""
+        shadowing tables; its rows as dicts (a handful: no Arrow).
+
+        Prepared once per process without DuckDB's optimizer, reading the day and the
+        subject from a one-row table: DuckDB plans an optimized statement again at every
+        execution (its plan may depend on the data), which for a plan of hundreds of
+        selects costs far more than running it on one subject's entries.
+        """
         if sql not in self.prepared:
             handle = f"lookup_{len(self.prepared)}"
-            text = sql.replace(str(AS_OF_SENTINEL), "$as_of").replace(
-                str(SUBJECT_SENTINEL), "$subject"
+            text = sql.replace(str(AS_OF_SENTINEL), f"(SELECT as_of FROM {ARGS})").replace(
+                str(SUBJECT_SENTINEL), f"(SELECT subject FROM {ARGS})"
             )
             self.cur.execute(f"PREPARE {handle} AS {text}")
             self.prepared[sql] = handle
-        result = self.cur.execute(
-            f"EXECUTE {self.prepared[sql]}(as_of := {int(day)}, subject := {int(subject_id)})"
-        )
+        self.cur.execute(f"UPDATE {ARGS} SET as_of = ?, subject = ?", [int(day), int(subject_id)])
+        result = self.cur.execute(f"EXECUTE {self.prepared[sql]}")
         names = [d[0] for d in result.description or []]
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
 
