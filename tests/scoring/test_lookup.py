@@ -51,3 +51,28 @@ def test_a_lookup_plan_runs_again_without_being_planned_again(store: Store, tmp_
     again = binding()
     cur.execute(bind(sql, day_number(d("2021-06-01")), 1)).fetchall()  # the same, unprepared
     assert again * 20 < binding(), (again, binding())
+
+
+def test_a_lookup_copies_the_entries_with_the_optimizer(store: Store) -> None:
+    """The copy reads the ledger through its indexes (DuckDB's optimizer pushes the
+    subject ids into the scan); only the plans run without the optimizer."""
+    feed(store, "police", [rec("C1", "speeding", "2021-02-01")])
+    session = lookup(store)
+    real = session.cur
+    seen: list[tuple[str, object]] = []
+
+    class Spy:
+        def execute(self, sql: str, *args: object) -> object:
+            if sql.lstrip().startswith(("INSERT INTO temp", "EXECUTE")):
+                on = real.execute("SELECT current_setting('enable_optimizer')").fetchone()
+                seen.append((sql.split()[0], on[0] if on else None))
+            return real.execute(sql, *args)
+
+        def __getattr__(self, name: str) -> object:
+            return getattr(real, name)
+
+    session.cur = Spy()  # type: ignore[assignment]
+    assert statement(store, "C1", d("2021-06-01")).score == 980
+    assert ("INSERT", True) in seen and ("EXECUTE", False) in seen
+    assert {on for what, on in seen if what == "INSERT"} == {True}
+    assert {on for what, on in seen if what == "EXECUTE"} == {False}
