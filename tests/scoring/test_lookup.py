@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
+import pytest
 from tests.conftest import d, feed, rec
 
 from socialrating.ledger import Store
@@ -76,3 +78,30 @@ def test_a_lookup_copies_the_entries_with_the_optimizer(store: Store) -> None:
     assert ("INSERT", True) in seen and ("EXECUTE", False) in seen
     assert {on for what, on in seen if what == "INSERT"} == {True}
     assert {on for what, on in seen if what == "EXECUTE"} == {False}
+
+
+def test_a_databases_cursors_borrow_its_planned_lookups(store: Store) -> None:
+    """A server's requests each read on a cursor of their own: a statement on one borrows
+    a look-up cursor of the database (and its planned plans) and gives it back when the
+    cursor closes; two cursors at once use two; closing the database closes them."""
+    feed(
+        store, "police", [rec("C1", "speeding", "2021-02-01"), rec("C2", "red_light", "2021-03-01")]
+    )
+    first = store.cursor()
+    assert statement(first, "C1", d("2021-06-01")).score == 980
+    lent = lookup(first)
+    planned = dict(lent.prepared)
+    assert planned
+    second = store.cursor()
+    assert lookup(second) is not lent  # in use by the first
+    assert statement(second, "C2", d("2021-06-01")).score == 990
+    first.close()
+    third = store.cursor()
+    assert lookup(third) is lent and lent.prepared == planned
+    assert statement(third, "C2", d("2021-06-01")).score == 990
+    assert lent.prepared == planned  # nothing planned again
+    second.close()
+    third.close()
+    store.close()
+    with pytest.raises(duckdb.ConnectionException):
+        lent.cur.execute("SELECT 1")

@@ -199,6 +199,13 @@ class Store:
     cache: dict[str, Any] = field(default_factory=dict, repr=False)
     """Things made once per open store (a look-up cursor); each closed with the store."""
     _depth: int = field(default=0, repr=False)
+    _root: Store | None = field(default=None, repr=False)
+
+    @property
+    def root(self) -> Store:
+        """The store this one is a cursor of (itself, if it is not a cursor): things kept
+        across its cursors (a server's requests), such as planned look-ups, live there."""
+        return self._root or self
 
     @property
     def ibis(self) -> Any:
@@ -230,7 +237,7 @@ class Store:
     def cursor(self) -> Store:
         """A connection of its own to the same database (a request's, a thread's): its
         own transactions and temporary tables."""
-        return Store(self.path, self.con.cursor(), self.read_only)
+        return Store(self.path, self.con.cursor(), self.read_only, _root=self.root)
 
     @property
     def main(self) -> str:

@@ -28,6 +28,7 @@ the statement equals the one computed over the whole ledger (a test checks it).
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from socialrating.ledger.store import Store
@@ -128,7 +129,7 @@ class Lookup:
     """
 
     def __init__(self, store: Store) -> None:
-        self.store = store
+        self.store = store  # a cursor of its own, for the reads that choose what to copy
         self.cur = store.con.cursor()
         main = store.main
         self.stored = {name: f"{main}.{name}" for name in SHADOWED}
@@ -221,11 +222,67 @@ class Lookup:
 
     def close(self) -> None:
         self.cur.close()
+        self.store.close()
+
+
+class Lookups:
+    """The look-up cursors of one open database, lent to its cursors (a server's requests,
+    each on a cursor of its own): a plan is planned once per look-up cursor, not once
+    per request. One borrower at a time uses each; they are closed with the database."""
+
+    def __init__(self, root: Store) -> None:
+        self.root = root
+        self.free: list[Lookup] = []
+        self.made: list[Lookup] = []
+        self.lock = threading.Lock()
+        self.closed = False
+
+    def lend(self) -> Lookup:
+        """A look-up cursor no one else is using (made when all are in use)."""
+        with self.lock:
+            if self.free:
+                return self.free.pop()
+        made = Lookup(self.root.cursor())
+        with self.lock:
+            self.made.append(made)
+        return made
+
+    def give_back(self, session: Lookup) -> None:
+        with self.lock:
+            if not self.closed:
+                self.free.append(session)
+
+    def close(self) -> None:
+        with self.lock:
+            self.closed = True
+            made, self.made, self.free = self.made, [], []
+        for session in made:
+            session.close()
+
+
+class _Loan:
+    """A look-up cursor lent to a store until it closes."""
+
+    def __init__(self, pool: Lookups, session: Lookup) -> None:
+        self.pool, self.session = pool, session
+
+    def close(self) -> None:
+        self.pool.give_back(self.session)
+
+
+_POOLS = threading.Lock()
 
 
 def lookup(store: Store) -> Lookup:
-    """The store's look-up cursor, made on first use and kept until the store closes."""
+    """The store's look-up cursor: lent on first use from those of the database it is a
+    cursor of (``Store.root``), and given back when the store closes."""
     found = store.cache.get("lookup")
-    if not isinstance(found, Lookup):
-        found = store.cache["lookup"] = Lookup(store)
-    return found
+    if isinstance(found, _Loan):
+        return found.session
+    root = store.root
+    with _POOLS:
+        pool = root.cache.get("lookups")
+        if not isinstance(pool, Lookups):
+            pool = root.cache["lookups"] = Lookups(root)
+    loan = store.cache["lookup"] = _Loan(pool, pool.lend())
+    return loan.session
