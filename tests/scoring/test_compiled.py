@@ -10,11 +10,13 @@ import ibis
 import pytest
 
 from socialrating.errors import ScoringError
+from socialrating.ledger import Store, active_rulebook
 from socialrating.scoring.compiled import (
     AS_OF_SENTINEL,
     RUN_SENTINEL,
     SUBJECT_SENTINEL,
     bind,
+    plan_ids,
     with_sentinels,
 )
 
@@ -74,3 +76,16 @@ def test_a_text_with_a_sentinel_inside_a_longer_number_is_refused() -> None:
 
     with pytest.raises(ScoringError, match="inside another"):
         with_sentinels(Appending(), plan(), PARAMS, "the plan")
+
+
+def test_a_plans_registry_ids_are_remembered_until_a_commit(store: Store) -> None:
+    """A statement asks for the ids a plan names once per plan: they are read once, and
+    again once this process commits a change (no other process can write meanwhile)."""
+    rb = active_rulebook(store)
+    channels, _, _ = plan_ids(store, rb)
+    assert len(channels) == 1  # the tiny rulebook's citizen hotline
+    store.run("UPDATE institutions SET institution_id = 900 WHERE code = 'hotline'")
+    assert plan_ids(store, rb)[0] == channels  # remembered: nothing was committed
+    with store.transaction():
+        store.run("UPDATE institutions SET institution_id = 901 WHERE code = 'hotline'")
+    assert plan_ids(store, rb)[0] == (901,)

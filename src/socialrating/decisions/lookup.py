@@ -11,13 +11,12 @@ decider makes, with the same reasons.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from socialrating.decisions.rules import Decision, Membership, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import run_rulebook, stored_rulebook
-from socialrating.ledger.store import Store, commits
+from socialrating.ledger.store import Store, remembered
 from socialrating.scoring.run_factors import factor_grades, stored_for, with_run_factors
 
 
@@ -38,22 +37,6 @@ def run_of(store: Store, run_id: int | None) -> tuple[int, str, str]:
         if row is None:
             raise NoSnapshot(f"no scoring run {run_id}")
     return int(row[0]), str(row[1]), str(row[2])
-
-
-def _remembered(store: Store, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
-    """``make()``, remembered on this open store under ``key`` while nothing is committed
-    on the database (the latest run, a run's grades with stored factors).
-
-    While a process holds a DuckDB file open, no other process can write it; the runs
-    change only by this process's transactions, which ``commits`` counts.
-    """
-    seen = commits(store.path)
-    known = store.cache.get("runs")
-    if not isinstance(known, dict) or known.get("commits") != seen:
-        known = store.cache["runs"] = {"commits": seen}
-    if key not in known:
-        known[key] = make()
-    return known[key]
 
 
 def _rows_of(
@@ -93,7 +76,7 @@ def decide_one(
         UnknownService: the run's rulebook has no such service.
         UnknownSubject: no subject ``code`` in the run.
     """
-    run, rb_hash, as_of = _remembered(store, ("run", run_id), lambda: run_of(store, run_id))
+    run, rb_hash, as_of = remembered(store, ("run", run_id), lambda: run_of(store, run_id))
     rb = stored_rulebook(store, rb_hash)
     svc = next((s for s in rb.spec.services if s.code == service), None)
     if svc is None:
@@ -132,7 +115,7 @@ def decide_one(
         rb,
         kind,
         str(grade),
-        lambda: _remembered(store, ("factor_grades", run), lambda: factor_grades(store, run)),
+        lambda: remembered(store, ("factor_grades", run), lambda: factor_grades(store, run)),
         lambda: stored_for(store, run, subject_id),
     )
     return with_score_factors(store, decision) if explain else decision

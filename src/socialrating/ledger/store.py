@@ -181,6 +181,23 @@ def commits(path: str) -> int:
     return _COMMITTED.get(path, 0)
 
 
+def remembered(store: Store, key: tuple[Any, ...], make: Callable[[], Any]) -> Any:
+    """``make()``, remembered on this open store under ``key`` while nothing is committed
+    on the database (the latest run, a run's grades with stored factors, a plan's
+    registry ids).
+
+    While a process holds a DuckDB file open, no other process can write it; the runs
+    change only by this process's transactions, which ``commits`` counts.
+    """
+    seen = commits(store.path)
+    known = store.cache.get("runs")
+    if not isinstance(known, dict) or known.get("commits") != seen:
+        known = store.cache["runs"] = {"commits": seen}
+    if key not in known:
+        known[key] = make()
+    return known[key]
+
+
 def sql_string(text: str) -> str:
     """``text`` as an SQL string literal (quotes doubled)."""
     return "'" + text.replace("'", "''") + "'"

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from socialrating.errors import ScoringError
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, remembered
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
 
@@ -33,7 +33,14 @@ RUN_SENTINEL = 102_938_475
 
 def plan_ids(store: Store, rb: RulebookHeader) -> tuple[tuple[int, ...], int | None, int | None]:
     """The registry ids a plan names: the rulebook's citizen channels (institutions), and
-    its representatives and contact parameters (None where it has none)."""
+    its representatives and contact parameters (None where it has none). Read once while
+    nothing is committed (a statement asks for them once per plan)."""
+    ids: tuple[tuple[int, ...], int | None, int | None]
+    ids = remembered(store, ("plan_ids", rb.plan_key), lambda: _plan_ids(store, rb))
+    return ids
+
+
+def _plan_ids(store: Store, rb: RulebookHeader) -> tuple[tuple[int, ...], int | None, int | None]:
     channels = rb.institutions_of(InstitutionClass.CITIZEN)
     ids = (
         store.rows(
