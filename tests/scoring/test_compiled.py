@@ -4,18 +4,22 @@ values gives, and a plan whose own values or names hold a sentinel's digits is r
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import ibis
 import pytest
+from tests.test_cli import ok
 
 from socialrating.errors import ScoringError
-from socialrating.ledger import Store, active_rulebook
+from socialrating.ledger import Store, activate_rulebook, active_rulebook, open_store
+from socialrating.rulebook import Rulebook
 from socialrating.scoring.compiled import (
     AS_OF_SENTINEL,
     RUN_SENTINEL,
     SUBJECT_SENTINEL,
     bind,
+    compiled,
     plan_ids,
     with_sentinels,
 )
@@ -89,3 +93,19 @@ def test_a_plans_registry_ids_are_remembered_until_a_commit(store: Store) -> Non
     with store.transaction():
         store.run("UPDATE institutions SET institution_id = 901 WHERE code = 'hotline'")
     assert plan_ids(store, rb)[0] == (901,)
+
+
+def test_a_plan_compiled_for_one_database_is_kept_in_the_next(
+    tmp_path: Path, tiny: Rulebook
+) -> None:
+    """The process compiles a plan once, whatever the database; each database it is used
+    on keeps it (with its digest), so that the next process there need not compile it."""
+    sqls = []
+    for name in ("a", "b"):
+        with open_store(tmp_path / f"{name}.duckdb", create=True) as store:
+            activate_rulebook(store, tiny)
+            sqls.append(compiled(store, active_rulebook(store), "subject_lists"))
+            kept = store.rows("SELECT key, sql FROM plan_cache")
+            assert [sql for key, sql in kept if "|subject_lists|" in key] == [sqls[-1]]
+        assert "ok" in ok("verify", "--db", str(tmp_path / f"{name}.duckdb")).output.lower()
+    assert sqls[0] == sqls[1]

@@ -4,6 +4,8 @@ run again on each subject's entries, and its settings stay its own."""
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
@@ -105,3 +107,22 @@ def test_a_databases_cursors_borrow_its_planned_lookups(store: Store) -> None:
     store.close()
     with pytest.raises(duckdb.ConnectionException):
         lent.cur.execute("SELECT 1")
+
+
+def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path) -> None:
+    """Once the plans are compiled and kept in the database, a new process (the next
+    `socialrating show`) states a subject without importing Ibis (a third of a second)."""
+    feed(store, "police", [rec("C1", "speeding", "2021-02-01")])
+    assert statement(store, "C1", d("2021-06-01")).score == 980  # compiles and keeps
+    store.close()
+    code = (
+        "import sys, datetime\n"
+        "from socialrating.ledger import open_store\n"
+        "from socialrating.scoring import statement\n"
+        f"s = open_store({str(db_path)!r}, read_only=True)\n"
+        "assert statement(s, 'C1', datetime.date(2021, 6, 1)).score == 980\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ibis', 'sqlglot')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "[]"

@@ -86,6 +86,7 @@ def _code_version() -> str:
         "limits.py",
         "measures.py",
         "derived.py",
+        "depends.py",
         "factor_plan.py",
         "compiled.py",
     ):
@@ -108,10 +109,12 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
     ids = (*channels, representative or 0, contact or 0)
     key = (rb.plan_key, ids, name)
     stored_key = f"{key[0]}|{','.join(map(str, key[1]))}|{name}|{CODE_VERSION}"
+    kept: set[str] = store.root.cache.setdefault("kept_plans", set())  # in this database
     if key not in _CACHE and _has_cache_table(store):
         row = store.one("SELECT sql FROM plan_cache WHERE key = ?", [stored_key])
         if row is not None:
             _CACHE[key] = _trusted(store, stored_key, str(row[0]))
+            kept.add(stored_key)
     if key not in _CACHE:
         import ibis
 
@@ -126,19 +129,28 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
         else:
             expr = PLANS[name](inputs, as_of, subject, run)
 
-        first = with_sentinels(
+        _CACHE[key] = with_sentinels(
             store.ibis, expr, (as_of, subject, run), f"plan {name!r} for rulebook {rb.short_hash}"
         )
-        _CACHE[key] = first
-        if keep and not store.read_only:  # read-only: compiled for this process
-            from socialrating.ledger.integrity import record_plan
-
-            store.run(PLAN_CACHE_DDL)
-            with store.transaction():  # the plan and the digest the ledger records of it
-                store.run("DELETE FROM plan_cache WHERE key = ?", [stored_key])
-                store.run("INSERT INTO plan_cache VALUES (?, ?)", [stored_key, first])
-                record_plan(store, stored_key, first)
+    # Compiled in this process, maybe for another database first: kept in this one too.
+    if keep and not store.read_only and stored_key not in kept:  # read-only: not kept
+        _keep(store, stored_key, _CACHE[key])
+        kept.add(stored_key)
     return _CACHE[key]
+
+
+def _keep(store: Store, key: str, sql: str) -> None:
+    """Keep the plan's ``sql`` in the database under ``key``, with the digest the ledger
+    records of it, unless it is kept there already."""
+    from socialrating.ledger.integrity import record_plan
+
+    store.run(PLAN_CACHE_DDL)
+    if store.scalar("SELECT count(*) FROM plan_cache WHERE key = ?", [key]):
+        return
+    with store.transaction():  # the plan and the digest the ledger records of it
+        store.run("DELETE FROM plan_cache WHERE key = ?", [key])
+        store.run("INSERT INTO plan_cache VALUES (?, ?)", [key, sql])
+        record_plan(store, key, sql)
 
 
 def with_sentinels(backend: Any, expr: Any, params: tuple[Any, Any, Any], what: str) -> str:

@@ -31,12 +31,7 @@ import ibis.expr.types as ir
 
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
-from socialrating.rulebook.schema import Parameter
-
-
-def derived_parameters(rb: RulebookHeader) -> list[Parameter]:
-    """The rulebook's parameters whose records are passed across links, in order."""
-    return [p for p in rb.spec.parameters if p.derived_from is not None]
+from socialrating.scoring.depends import derived_parameters
 
 
 def with_derived(

@@ -56,9 +56,7 @@ from socialrating.model import EntryKind, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import bind, compiled, plan_ids
-from socialrating.scoring.derived import derived_parameters
-from socialrating.scoring.limits import limit_steps
-from socialrating.scoring.measures import measure_codes
+from socialrating.scoring.depends import derived_parameters, limit_steps, measure_codes
 
 if TYPE_CHECKING:
     import numpy as np

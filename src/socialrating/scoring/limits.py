@@ -24,6 +24,7 @@ import ibis.expr.types as ir
 from socialrating.model import STATUS_CODES, Status
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import GradeLimit, Linked
+from socialrating.scoring.depends import limit_steps
 from socialrating.scoring.lists import memberships
 from socialrating.scoring.plan import PlanInputs, linked, representatives, scores, year_start
 
@@ -89,13 +90,6 @@ def limited(
         grade=grade,
         score_grade=t.grade,
         limited_by=ibis.ifelse(lowered, by, ibis.null("string")),
-    )
-
-
-def limit_steps(rb: RulebookHeader) -> int:
-    """The most links a grade limit's ``linked`` path takes (0: none does)."""
-    return max(
-        (len(g.when.linked.through) for g in rb.spec.grade_limits if g.when.linked), default=0
     )
 
 

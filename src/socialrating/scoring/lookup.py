@@ -35,9 +35,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL, plan_ids
-from socialrating.scoring.derived import derived_parameters
-from socialrating.scoring.limits import limit_steps
-from socialrating.scoring.measures import measure_codes
+from socialrating.scoring.depends import derived_parameters, limit_steps, measure_codes
 
 
 def _ids(values: set[int]) -> str:

@@ -27,8 +27,8 @@ import ibis
 import ibis.expr.types as ir
 
 from socialrating.model import STATUS_CODES, Status
-from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Measure
+from socialrating.scoring.depends import measure_codes
 from socialrating.scoring.plan import (
     PlanInputs,
     evaluate,
@@ -53,16 +53,6 @@ MEASURE_COLUMNS = (
     "threshold",
     "alert",
 )
-
-
-def measure_codes(rb: RulebookHeader) -> list[str]:
-    """Every parameter a measure of the rulebook reads, sorted."""
-    codes: set[str] = set()
-    for m in rb.spec.measures:
-        codes |= set(m.weights) | set(m.peers.count) | set(m.per.records or [])
-        codes |= {m.per.quantity} if m.per.quantity else set()
-        codes |= {c for t in m.thresholds for c in t.with_ or []}
-    return sorted(codes)
 
 
 def _records(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:

@@ -22,7 +22,8 @@ from socialrating.scoring.contagion import (
     spread,
     without_contagion,
 )
-from socialrating.scoring.derived import derived_parameters, with_derived
+from socialrating.scoring.depends import derived_parameters
+from socialrating.scoring.derived import with_derived
 from socialrating.scoring.factor_plan import factor_parts
 from socialrating.scoring.limits import limited
 from socialrating.scoring.lists import memberships

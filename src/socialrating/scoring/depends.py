@@ -1,0 +1,31 @@
+"""What a rulebook makes one subject's result depend on beyond its own records: records
+passed across links, grade limits over linked subjects, measures over every peer. Pure
+functions of the rulebook, without Ibis, for the look-ups and incremental runs that
+choose what to read before any plan is built."""
+
+from __future__ import annotations
+
+from socialrating.rulebook import RulebookHeader
+from socialrating.rulebook.schema import Parameter
+
+
+def derived_parameters(rb: RulebookHeader) -> list[Parameter]:
+    """The rulebook's parameters whose records are passed across links, in order."""
+    return [p for p in rb.spec.parameters if p.derived_from is not None]
+
+
+def limit_steps(rb: RulebookHeader) -> int:
+    """The most links a grade limit's ``linked`` path takes (0: none does)."""
+    return max(
+        (len(g.when.linked.through) for g in rb.spec.grade_limits if g.when.linked), default=0
+    )
+
+
+def measure_codes(rb: RulebookHeader) -> list[str]:
+    """Every parameter a measure of the rulebook reads, sorted."""
+    codes: set[str] = set()
+    for m in rb.spec.measures:
+        codes |= set(m.weights) | set(m.peers.count) | set(m.per.records or [])
+        codes |= {m.per.quantity} if m.per.quantity else set()
+        codes |= {c for t in m.thresholds for c in t.with_ or []}
+    return sorted(codes)
