@@ -451,8 +451,8 @@ def test_the_operator_verifies_the_ledger_from_the_dashboard(tmp_path: Path) -> 
 def test_a_server_compiles_the_statement_plans_when_it_starts(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A fresh process: plans another test compiled for the same rulebook in this worker
-    # are in memory, and would not be stored in this database again.
+    # A fresh process: no plan another test compiled for the same rulebook in this
+    # worker is in memory (the thread, not the process, compiles them here).
     from socialrating.scoring import compiled as plans
 
     monkeypatch.setattr(plans, "_CACHE", {})
@@ -463,7 +463,8 @@ def test_a_server_compiles_the_statement_plans_when_it_starts(
         app.state.warming.thread.join(timeout=300)  # as a first visitor might, later
     with open_store(db) as store:
         kept = {str(k).split("|")[2] for (k,) in store.rows("SELECT key FROM plan_cache")}
-    assert {"subject_score", "statement", "subject_lists"} <= kept  # no contagion here
+    # The statement's plan (its parts as one), and the two a subject's history reads.
+    assert {"statement_all", "subject_score", "subject_lists"} <= kept
     stopped = create_app(db, warm=True)
     with TestClient(stopped):
         pass  # stops at once: the thread ends between two plans, and the server waits

@@ -29,3 +29,12 @@ def measure_codes(rb: RulebookHeader) -> list[str]:
         codes |= {m.per.quantity} if m.per.quantity else set()
         codes |= {c for t in m.thresholds for c in t.with_ or []}
     return sorted(codes)
+
+
+STATEMENT_PARTS = ("statement", "subject_score", "subject_lists", "subject_contacts")
+"""The plans a statement reads (the contacts' only where the rulebook has contagion)."""
+
+
+def statement_parts(rb: RulebookHeader) -> tuple[str, ...]:
+    """The plans of ``STATEMENT_PARTS`` that ``rb`` has."""
+    return STATEMENT_PARTS if rb.spec.contagion is not None else STATEMENT_PARTS[:3]

@@ -35,7 +35,12 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import AS_OF_SENTINEL, SUBJECT_SENTINEL, plan_ids
-from socialrating.scoring.depends import derived_parameters, limit_steps, measure_codes
+from socialrating.scoring.depends import (
+    derived_parameters,
+    limit_steps,
+    measure_codes,
+    statement_parts,
+)
 
 
 def _ids(values: set[int]) -> str:
@@ -221,6 +226,19 @@ class Lookup:
     def close(self) -> None:
         self.cur.close()
         self.store.close()
+
+
+def split_parts(rb: RulebookHeader, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """The rows of ``statement_all`` by plan, each with its plan's own columns, the
+    statement's lines in their order (day, then entry)."""
+    names = statement_parts(rb)
+    found: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
+    for row in rows:
+        name = names[int(row["part"])]
+        prefix = f"{name}__"
+        found[name].append({k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)})
+    found["statement"].sort(key=lambda r: (r["day"], r["entry_id"]))
+    return found
 
 
 class Lookups:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import ibis
 import ibis.expr.types as ir
 
 from socialrating.ledger.store import Store
@@ -22,7 +23,7 @@ from socialrating.scoring.contagion import (
     spread,
     without_contagion,
 )
-from socialrating.scoring.depends import derived_parameters
+from socialrating.scoring.depends import derived_parameters, statement_parts
 from socialrating.scoring.derived import with_derived
 from socialrating.scoring.factor_plan import factor_parts
 from socialrating.scoring.limits import limited
@@ -302,3 +303,31 @@ PLANS: dict[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Value], ir.Table]]
     "subject_measures": _subject_measures,
     "subject_measure_acts": _subject_measure_acts,
 }
+
+
+def _statement_all(
+    inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, run: ir.Value
+) -> ir.Table:
+    """The rows of every plan a statement reads, in one plan, so that the stages they
+    share (the subject's records, its score) are planned and computed once: a ``part``
+    column (its index in ``statement_parts``), and each plan's columns as
+    ``plan__column``, null in the other plans' rows. The statement's order is not kept."""
+    names = statement_parts(inputs.rulebook)
+    tables = [PLANS[n](inputs, as_of, subject, run) for n in names]
+    types = {
+        f"{n}__{c}": dtype
+        for n, t in zip(names, tables, strict=True)
+        for c, dtype in t.schema().items()
+    }
+    parts = []
+    for i, (n, t) in enumerate(zip(names, tables, strict=True)):
+        own = f"{n}__"
+        values = {
+            c: t[c.removeprefix(own)] if c.startswith(own) else ibis.null(dtype)
+            for c, dtype in types.items()
+        }
+        parts.append(t.select(part=ibis.literal(i, "int8"), **values))
+    return ibis.union(*parts, distinct=False)
+
+
+PLANS["statement_all"] = _statement_all

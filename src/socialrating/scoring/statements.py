@@ -32,7 +32,7 @@ from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Window
 from socialrating.scoring.compiled import compiled, run_plan
 from socialrating.scoring.factors import refusal_factors, score_factors
-from socialrating.scoring.lookup import lookup
+from socialrating.scoring.lookup import lookup, split_parts
 from socialrating.scoring.measure_lines import MeasureLine, measure_lines
 
 
@@ -300,22 +300,26 @@ def statement(
     subject = find_subject(store, code)
     day = day_number(as_of)
     rb = rulebook or in_force(store, day)
-    if not narrow:
+    if narrow:
+        session = lookup(store)
+        session.fill(rb, subject.subject_id, day)
 
-        def whole(name: str) -> list[dict[str, Any]]:
+        def rows_of(name: str) -> list[dict[str, Any]]:
+            return session.run(compiled(store, rb, name), day, subject.subject_id)
+
+    else:
+
+        def rows_of(name: str) -> list[dict[str, Any]]:
             rows: list[dict[str, Any]] = run_plan(
                 store, rb, name, day, subject.subject_id
             ).to_pylist()
             return rows
 
-        return _statement(store, rb, subject, as_of, whole)
-    session = lookup(store)
-    session.fill(rb, subject.subject_id, day)
-
-    def narrowed(name: str) -> list[dict[str, Any]]:
-        return session.run(compiled(store, rb, name), day, subject.subject_id)
-
-    return _statement(store, rb, subject, as_of, narrowed)
+    # The plans a statement reads, run as one (their shared stages computed once).
+    parts = split_parts(rb, rows_of("statement_all"))
+    return _statement(
+        store, rb, subject, as_of, lambda name: parts[name] if name in parts else rows_of(name)
+    )
 
 
 def standings(

@@ -1,6 +1,6 @@
 """Compile a statement's plans in the background when the server starts.
 
-A subject's page runs the four plans of a statement; compiling them takes seconds each
+A subject's page runs the plan of a statement (and its history two more); compiling them takes seconds each
 the first time (they are then kept in the database, ``plan_cache``). A server compiles
 them on a thread of its own at start, so that the first visitor does not wait; it stops
 between two plans when the server stops, and the server waits for the plan in hand.
@@ -13,8 +13,8 @@ import threading
 
 from socialrating.ledger.store import Store
 
-PLANS = ("subject_score", "statement", "subject_lists", "subject_contacts")
-"""The plans of a statement (the contacts' only where the rulebook has contagion)."""
+PLANS = ("statement_all", "subject_score", "subject_lists")
+"""The plan of a statement (its parts run as one), and the parts a subject's history reads."""
 log = logging.getLogger(__name__)
 
 
@@ -35,7 +35,7 @@ class Warming:
         cursor = self.store.cursor()
         try:
             rb = in_force(cursor, utc_now().date())
-            for name in PLANS if rb.spec.contagion is not None else PLANS[:3]:
+            for name in PLANS:
                 if self.stopping.is_set():
                     return
                 compiled(cursor, rb, name)
