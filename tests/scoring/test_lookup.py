@@ -126,3 +126,26 @@ def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_a_statements_parts_are_split_in_each_plans_order() -> None:
+    """The one plan of a statement is a union, which keeps no order: its rows are split
+    back by plan, the lines by day then entry, the contacts by id, as each plan sorts."""
+    from tests.conftest import DATA
+
+    from socialrating.rulebook import load_rulebook
+    from socialrating.scoring.lookup import split_parts
+
+    rb = load_rulebook(DATA / "contagion.yaml")
+    rows = [
+        {"part": 3, "subject_contacts__contact_id": 9, "statement__day": None},
+        {"part": 0, "statement__day": 5, "statement__entry_id": 7},
+        {"part": 3, "subject_contacts__contact_id": 2, "statement__day": None},
+        {"part": 1, "subject_score__score": 980, "statement__day": None},
+        {"part": 0, "statement__day": 5, "statement__entry_id": 3},
+        {"part": 0, "statement__day": 1, "statement__entry_id": 8},
+    ]
+    parts = split_parts(rb, rows)
+    assert [(r["day"], r["entry_id"]) for r in parts["statement"]] == [(1, 8), (5, 3), (5, 7)]
+    assert [r["contact_id"] for r in parts["subject_contacts"]] == [2, 9]
+    assert parts["subject_score"] == [{"score": 980}] and parts["subject_lists"] == []

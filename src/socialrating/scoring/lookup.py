@@ -229,8 +229,9 @@ class Lookup:
 
 
 def split_parts(rb: RulebookHeader, rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
-    """The rows of ``statement_all`` by plan, each with its plan's own columns, the
-    statement's lines in their order (day, then entry)."""
+    """The rows of ``statement_all`` by plan, each with its plan's own columns, in the
+    order each plan sorts them (a union keeps none): the statement's lines by day, then
+    entry; the contacts by id."""
     names = statement_parts(rb)
     found: dict[str, list[dict[str, Any]]] = {n: [] for n in names}
     for row in rows:
@@ -238,6 +239,8 @@ def split_parts(rb: RulebookHeader, rows: list[dict[str, Any]]) -> dict[str, lis
         prefix = f"{name}__"
         found[name].append({k[len(prefix) :]: v for k, v in row.items() if k.startswith(prefix)})
     found["statement"].sort(key=lambda r: (r["day"], r["entry_id"]))
+    if "subject_contacts" in found:  # in the order of their ids, as the plan sorts them
+        found["subject_contacts"].sort(key=lambda r: r["contact_id"])
     return found
 
 
