@@ -148,7 +148,6 @@ def _keep(store: Store, key: str, sql: str) -> None:
     if store.scalar("SELECT count(*) FROM plan_cache WHERE key = ?", [key]):
         return
     with store.transaction():  # the plan and the digest the ledger records of it
-        store.run("DELETE FROM plan_cache WHERE key = ?", [key])
         store.run("INSERT INTO plan_cache VALUES (?, ?)", [key, sql])
         record_plan(store, key, sql)
 
