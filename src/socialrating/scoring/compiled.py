@@ -89,6 +89,7 @@ def _code_version() -> str:
         "depends.py",
         "factor_plan.py",
         "compiled.py",
+        "select_merge.py",
     ):
         h.update((here / module).read_bytes())
     return h.hexdigest()[:16]
