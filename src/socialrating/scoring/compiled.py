@@ -89,7 +89,7 @@ def _code_version() -> str:
         "depends.py",
         "factor_plan.py",
         "compiled.py",
-        "select_merge.py",
+        "ibis_speedups.py",
     ):
         h.update((here / module).read_bytes())
     return h.hexdigest()[:16]
