@@ -34,6 +34,9 @@ def test_the_plans_are_built_with_the_remembered_score() -> None:
 
     assert rewrites.complexity is ibis_speedups.complexity
     assert DerefMap._fill_substitution_mappings is ibis_speedups.fill_substitution_mappings
+    t = ibis.table({"a": "int64", "b": "string"}, name="t").op()
+    assert t.fields is t.fields  # made once
+    assert list(t.fields) == ["a", "b"] and t.fields["b"] == ops.Field(t, "b")
 
 
 def test_every_node_scores_what_ibis_scores() -> None:

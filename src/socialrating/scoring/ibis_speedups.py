@@ -1,4 +1,4 @@
-"""Two of Ibis's steps without their quadratic or repeated work: the same plans, the same
+"""Three of Ibis's steps without their quadratic or repeated work: the same plans, the same
 SQL, built and compiled about twice as fast.
 
 1. **The select merge's complexity score.** When Ibis lowers an expression to SQL it
@@ -19,8 +19,11 @@ SQL, built and compiled about twice as fast.
    would leave it (frozen dicts of the same nodes, tuples for the ambiguous), unchecked;
    and what each table contributes to it (each column and the values it stands for
    further up the chain) is remembered per table, not traced again at every step.
+3. **A table's columns** (``Relation.fields``, a name to a field of the table for each
+   column), which Ibis makes anew, every field validated, each time it is asked: they are
+   made once per table (a table is immutable, and so is the frozen dict of them).
 
-``install`` puts both in place (``scoring/plan`` calls it: every plan is built there
+``install`` puts all three in place (``scoring/plan`` calls it: every plan is built there
 first). ``tests/scoring/test_ibis_speedups.py`` compiles plans with and without them and
 compares the SQL character for character.
 """
@@ -40,6 +43,7 @@ from ibis.expr import rewrites as expr_rewrites
 _COMPLEXITY = sql_rewrites.complexity
 _FILL = expr_rewrites.DerefMap._fill_substitution_mappings
 _SCORES: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_FIELDS: weakref.WeakKeyDictionary[Any, Any] = weakref.WeakKeyDictionary()
 _LINEAGE: weakref.WeakKeyDictionary[Any, tuple[tuple[Any, Any, int], ...]] = (
     weakref.WeakKeyDictionary()
 )
@@ -107,13 +111,26 @@ def fill_substitution_mappings(self: Any) -> None:
     object.__setattr__(self, "ambigs", FrozenDict(ambigs))
 
 
+_OWN_FIELDS = ops.Relation.fields
+
+
+def fields(rel: Any) -> Any:
+    """A relation's columns as Ibis makes them (a name to a field of it), remembered."""
+    found = _FIELDS.get(rel)
+    if found is None:
+        found = _FIELDS[rel] = _OWN_FIELDS.fget(rel)
+    return found
+
+
 def install() -> None:
-    """Use both in Ibis (idempotent)."""
+    """Use all three in Ibis (idempotent)."""
     sql_rewrites.complexity = complexity
     expr_rewrites.DerefMap._fill_substitution_mappings = fill_substitution_mappings
+    ops.Relation.fields = property(fields)
 
 
 def uninstall() -> None:
     """Ibis's own steps again (for the test that compares the two)."""
     sql_rewrites.complexity = _COMPLEXITY
     expr_rewrites.DerefMap._fill_substitution_mappings = _FILL
+    ops.Relation.fields = _OWN_FIELDS
