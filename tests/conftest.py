@@ -27,6 +27,22 @@ ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "rulebooks" / "seed.yaml"
 
 
+HEAVY = ("slow", "spark", "browser", "postgres")
+LONGEST = "tests/test_readme_tour.py"  # about five minutes on CI: it starts first
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first (the README tour before all), so that the workers of
+    ``pytest -n`` share them from the start instead of one finishing the last alone."""
+
+    def heavy(item: pytest.Item) -> int:
+        if item.nodeid.startswith(LONGEST) and item.get_closest_marker("slow"):
+            return 0
+        return 1 if any(item.get_closest_marker(m) for m in HEAVY) else 2
+
+    items.sort(key=heavy)  # stable: the order within each group is kept
+
+
 @pytest.fixture(scope="session")
 def tiny() -> Rulebook:
     return load_rulebook(TINY)

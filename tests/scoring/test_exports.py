@@ -49,6 +49,7 @@ def _ledgers(tmp_path: Path) -> tuple[str, str]:
     return village, county
 
 
+@pytest.mark.slow
 def test_stars_and_downgrades_pass_between_two_ledgers(tmp_path: Path) -> None:
     village, county = _ledgers(tmp_path)
     # The county's year end first: x1's direct B (standing) becomes a village deduction.

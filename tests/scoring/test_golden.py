@@ -107,6 +107,7 @@ def _ingest(store: Store, rows: list[dict[str, str]], keys: dict[str, int]) -> N
         keys[row["key"]] = result.batch.first_entry + n
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_golden_case(tmp_path: Path, name: str) -> None:
     store, spec, keys = _load(tmp_path, CASES / name)

@@ -66,6 +66,7 @@ day = st.integers(0, 110).map(lambda k: 10 * k)
 edge = st.sampled_from((165, 166, 167, 530, 531, 532))
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

@@ -273,6 +273,7 @@ def _row(r: Rec) -> dict[str, Any]:
     return row
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     deadline=None,

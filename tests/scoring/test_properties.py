@@ -6,6 +6,7 @@ import datetime as dt
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from tests.conftest import TINY, feed
@@ -39,6 +40,7 @@ record = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=25,
     deadline=None,
@@ -140,6 +142,7 @@ pilot_record = st.tuples(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=30,
     deadline=None,

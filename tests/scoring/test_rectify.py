@@ -144,6 +144,7 @@ def _feed(store: Store, records: list[Record], fixes: list[Fix]) -> tuple[int, i
     return first.first_entry, second.first_entry
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

@@ -42,6 +42,7 @@ def factors_are_the_statements(store: Store, run_id: int, as_of: dt.date, code: 
     return len(want)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str) -> None:
     rb = refusing(case_rulebook(CASES / name))

@@ -88,6 +88,7 @@ def ledgers(draw: st.DrawFn) -> tuple[list[tuple[str, int]], int]:
     return list(records), as_of
 
 
+@pytest.mark.slow
 @settings(
     max_examples=60,
     deadline=None,

@@ -82,6 +82,7 @@ def ledgers(draw: st.DrawFn) -> tuple[list[tuple[str, int, float]], int]:
     return records, as_of
 
 
+@pytest.mark.slow
 @settings(
     max_examples=50,
     deadline=None,
