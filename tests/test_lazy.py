@@ -39,3 +39,18 @@ def test_every_export_resolves_after_its_modules_are_imported(name: str) -> None
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_name_a_module_makes_on_first_use_stays_lazy() -> None:
+    """Importing one name of ``socialrating.rulebook`` brings its module's other names,
+    but not ``PARAMETER_SCHEMA``, which the module makes on first use (with Arrow): a
+    decision looked up from a run (``socialrating check``) needs no Arrow."""
+    code = (
+        "import sys\n"
+        "from socialrating.rulebook import RulebookHeader\n"
+        "import socialrating.decisions.lookup\n"
+        "assert 'pyarrow' not in sys.modules, 'Arrow imported'\n"
+        "from socialrating.rulebook import PARAMETER_SCHEMA\n"
+        "assert PARAMETER_SCHEMA.names[0] == 'code'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)

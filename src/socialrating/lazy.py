@@ -23,11 +23,13 @@ def exports(package: str, where: dict[str, str]) -> Callable[[str], Any]:
             raise AttributeError(f"module {package!r} has no attribute {name!r}")
         module = import_module(where[name])
         parent = import_module(package)
-        # Every name the module gives, at once (importing a module sets the package's
-        # attribute of the module's own name; none of the names here is a module's).
+        # Every name the module defines, at once (importing a module sets the package's
+        # attribute of the module's own name; none of the names here is a module's); a
+        # name the module itself makes on first use (its own ``__getattr__``) stays so.
+        defined = vars(module)
         for other, source in where.items():
-            if source == where[name]:
-                setattr(parent, other, getattr(module, other))
+            if source == where[name] and other in defined:
+                setattr(parent, other, defined[other])
         return getattr(module, name)
 
     return __getattr__
