@@ -121,3 +121,8 @@ class Subject:
     born: dt.date | None = None
     sex: str | None = None
     region: str | None = None
+
+
+def utc_now() -> dt.datetime:
+    """Now, in UTC, as the naive timestamp the ledger stores (microsecond precision)."""
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)

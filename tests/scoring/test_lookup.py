@@ -128,6 +128,30 @@ def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path
     assert done.stdout.strip() == "[]"
 
 
+def test_a_show_from_stored_plans_imports_nothing_heavy(store: Store, db_path: Path) -> None:
+    """`socialrating show` as a process, once the plans are kept: no Ibis, Arrow or
+    NumPy (each a tenth of a second or more of a whole-process look-up)."""
+    feed(store, "police", [rec("C1", "speeding", "2021-02-01")])
+    assert statement(store, "C1", d("2021-06-01")).score == 980  # compiles and keeps
+    store.close()
+    code = (
+        "import sys\n"
+        "from socialrating.cli import main\n"
+        f"sys.argv = ['socialrating', 'show', 'C1', '--db', {str(db_path)!r}, "
+        "'--as-of', '2021-06-01']\n"
+        "try:\n"
+        "    main()\n"
+        "except SystemExit as done:\n"
+        "    assert not done.code, done.code\n"
+        "heavy = ('ibis', 'sqlglot', 'pyarrow', 'numpy', 'pandas')\n"
+        "print('heavy:', sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "980" in done.stdout
+    assert done.stdout.strip().endswith("heavy: []"), done.stdout[-300:]
+
+
 def test_a_statements_parts_are_split_in_each_plans_order() -> None:
     """The one plan of a statement is a union, which keeps no order: its rows are split
     back by plan, the lines by day then entry, the contacts by id, as each plan sorts."""

@@ -102,7 +102,7 @@ class Appeal:
 
 def today_utc() -> dt.date:
     """Today's date in UTC, the default day of a filing, a review and a deadline check."""
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
 
     return utc_now().date()
 

@@ -231,7 +231,7 @@ def rulebook_preview(
 
     CANDIDATE is scored as if installed: records from before its effective date keep the
     value of the version in force on their day, unless it lists them as retroactive."""
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
     from socialrating.rulebook import load_rulebook
     from socialrating.scoring.preview import preview
 

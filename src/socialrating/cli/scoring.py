@@ -209,7 +209,7 @@ def export(
 
 
 def _today() -> Any:
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
 
     return utc_now().date()
 
@@ -237,8 +237,8 @@ def show(
 ) -> None:
     """A subject's statement: a summary, then every record with its rule, points and expiry,
     summing to the score."""
-    from socialrating.ledger.append import utc_now
     from socialrating.ledger.rulebooks import in_force
+    from socialrating.model import utc_now
     from socialrating.scoring import statement
     from socialrating.scoring.summary import statement_document
 
@@ -266,7 +266,7 @@ def print_statement(st: Any, doc: dict[str, Any]) -> None:
     """The statement as a terminal shows it: header, summary, lines, lists, decisions."""
     from socialrating.cli.appeals import appeal_line
     from socialrating.cli.decisions import decision_line
-    from socialrating.decisions.decider import membership_text
+    from socialrating.decisions.rules import membership_text
 
     stage = ["", ", stage ", bold(st.stage)] if st.stage else [""]
     out().print(

@@ -23,7 +23,6 @@ from socialrating.decisions.rules import Decision, Membership, Reason, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import stored_rulebook
 from socialrating.ledger.store import Store
-from socialrating.model import day_date
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import Service
 from socialrating.scoring.run_factors import factor_grades as _factor_grades
@@ -334,22 +333,6 @@ def load_decider(
         factors=factors,
         factor_positions=None if factors is None else factors.column("pos").to_numpy(),
     )
-
-
-def membership_text(m: Membership) -> str:
-    """A membership as a statement shows it: the list, why, and since and until when."""
-    since = "" if m.start_day is None else f" since {day_date(m.start_day)}"
-    until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
-    if m.cause == "grade":
-        return f"{m.list}: for grade {m.grade}{since}, while the grade lasts"
-    if m.cause == "alert":
-        return f"{m.list}: for an alert of measure {m.grade}{since}, while it alerts"
-    if m.cause == "joint":
-        return (
-            f"{m.list}: with {m.via} (joint punishment, representative named by entry "
-            f"{m.entry_id}){since}{until}"
-        )
-    return f"{m.list}: entry {m.entry_id}{since}{until}"
 
 
 __all__ = ["Decider", "NoSnapshot", "Reason", "UnknownService", "load_decider"]

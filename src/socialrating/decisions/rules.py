@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
 
+from socialrating.model import day_date
 from socialrating.rulebook.schema import Service, ServiceRule, TermValue
 
 
@@ -219,3 +220,19 @@ def _list_reason(m: Membership) -> Reason:
         return Reason(f"LIST:{m.list}", text, m.entry_id)
     text = f"on {m.list}{since}{until} (entry {m.entry_id})"
     return Reason(f"LIST:{m.list}", text, m.entry_id)
+
+
+def membership_text(m: Membership) -> str:
+    """A membership as a statement shows it: the list, why, and since and until when."""
+    since = "" if m.start_day is None else f" since {day_date(m.start_day)}"
+    until = "" if m.end_day is None else f" until {day_date(m.end_day)}"
+    if m.cause == "grade":
+        return f"{m.list}: for grade {m.grade}{since}, while the grade lasts"
+    if m.cause == "alert":
+        return f"{m.list}: for an alert of measure {m.grade}{since}, while it alerts"
+    if m.cause == "joint":
+        return (
+            f"{m.list}: with {m.via} (joint punishment, representative named by entry "
+            f"{m.entry_id}){since}{until}"
+        )
+    return f"{m.list}: entry {m.entry_id}{since}{until}"

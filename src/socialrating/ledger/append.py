@@ -18,6 +18,7 @@ from socialrating.ledger.digests import (
     update_rows_digest,
 )
 from socialrating.ledger.store import Store
+from socialrating.model import utc_now
 
 _EPOCH = dt.datetime(1970, 1, 1)
 _FETCH_ROWS = 65_536  # row digests hashed per fetch (memory stays bounded)
@@ -34,11 +35,6 @@ class Batch:
     first_entry: int
     last_entry: int
     digest: str
-
-
-def utc_now() -> dt.datetime:
-    """Now, in UTC, as the naive timestamp the ledger stores (microsecond precision)."""
-    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def epoch_us(ts: dt.datetime) -> int:

@@ -31,7 +31,7 @@ import duckdb
 import pyarrow as pa
 
 from socialrating.errors import BatchRejected, LedgerError, Problem
-from socialrating.ledger.append import Batch, append_digested, utc_now
+from socialrating.ledger.append import Batch, append_digested
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
 from socialrating.ledger.limits import (
     CONTROL_RE2,
@@ -48,7 +48,7 @@ from socialrating.ledger.limits import (
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
 from socialrating.ledger.store import Store, sql_string
-from socialrating.model import InstitutionClass, day_number
+from socialrating.model import InstitutionClass, day_number, utc_now
 
 
 @dataclass(frozen=True)

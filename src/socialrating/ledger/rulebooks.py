@@ -30,7 +30,7 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
     """Store a rulebook and register its institutions and parameters (new codes get new ids)."""
     import pyarrow as pa
 
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
 
     if store.scalar("SELECT count(*) FROM rulebooks WHERE hash = ?", [rb.hash]):
         return
@@ -185,7 +185,8 @@ def activate_rulebook(
     Raises:
         LedgerError: a date in the past without a reason, or a bad reason.
     """
-    from socialrating.ledger.append import append_rows, utc_now
+    from socialrating.ledger.append import append_rows
+    from socialrating.model import utc_now
 
     today = today or utc_now().date()
     versions = timeline(store)
@@ -310,8 +311,7 @@ def active_hash(store: Store) -> str | None:
     """The content hash of the version in force today (UTC), or None if none was activated.
 
     Institutions send records, and keys are checked, by its codes."""
-    from socialrating.ledger.append import utc_now
-    from socialrating.model import day_number
+    from socialrating.model import day_number, utc_now
 
     versions = timeline(store)
     if not versions:

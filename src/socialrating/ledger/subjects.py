@@ -5,11 +5,8 @@ from __future__ import annotations
 import gzip
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
-import pyarrow as pa
-
-from socialrating.csvrows import read_csv_columns
 from socialrating.errors import BatchRejected, Problem, UnknownSubject
 from socialrating.ledger.limits import (
     CONTROL_RE2,
@@ -24,6 +21,9 @@ from socialrating.ledger.limits import (
 )
 from socialrating.ledger.store import Store
 from socialrating.model import Subject, SubjectKind
+
+if TYPE_CHECKING:  # Arrow is imported by what reads or registers, not to find a subject
+    import pyarrow as pa
 
 SUBJECT_COLUMNS = ("code", "kind", "born", "sex", "region")
 REQUIRED_COLUMNS = ("code", "kind")
@@ -49,6 +49,8 @@ def register_subjects(store: Store, table: pa.Table, source: str = "subjects") -
     Raises:
         BatchRejected: with every bad row (its line or row number, field, reason).
     """
+    import pyarrow as pa
+
     missing = [c for c in REQUIRED_COLUMNS if c not in table.column_names]
     if missing:
         raise BatchRejected(
@@ -186,6 +188,8 @@ def _text_column(
 ) -> pa.Array:
     """A column of subjects as text: dates as DuckDB writes them (a day out of range too, so
     that the checks can say so); a list, struct or map column is a problem (and null)."""
+    import pyarrow as pa
+
     from socialrating.ledger.readers import date_text
 
     typ = column.type
@@ -227,6 +231,10 @@ def read_subjects_file(
         BatchRejected: the file is missing or unreadable, has another format, lacks a
             required column, or has malformed lines (every one of them listed).
     """
+    import pyarrow as pa
+
+    from socialrating.csvrows import read_csv_columns
+
     path = Path(path)
     src = str(path)
     name = path.name.lower()
@@ -279,6 +287,7 @@ def _open_text(path: Path) -> TextIO:
 def _read_parquet(
     path: Path, columns: Sequence[str], required: Sequence[str], refuse_others: bool = False
 ) -> pa.Table:
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     src = str(path)

@@ -8,11 +8,10 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from socialrating.ledger.append import utc_now
 from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run, vouch_run
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
-from socialrating.model import EntryKind, day_number
+from socialrating.model import EntryKind, day_number, utc_now
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
 from socialrating.scoring.incremental import LISTS, SCORES, base_run, choose

@@ -294,7 +294,7 @@ def statement(
         ScoringError: the lines do not sum to the score (a bug: it must never happen).
     """
     if as_of is None:
-        from socialrating.ledger.append import utc_now
+        from socialrating.model import utc_now
 
         as_of = utc_now().date()
     subject = find_subject(store, code)

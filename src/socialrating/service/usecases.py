@@ -533,7 +533,7 @@ def outlook(
 ) -> dict[str, Any]:
     """What would change the subject's grade: the days ahead on which its records expire
     or its lists end, and its standing on each if nothing else happens."""
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
     from socialrating.scoring.outlook import outlook as ahead
 
     check(principal, Action.STATEMENT, subject)
@@ -548,7 +548,7 @@ def history(
 ) -> dict[str, Any]:
     """The subject's score at each month's end over the last year, and the records that
     moved it."""
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
     from socialrating.scoring.history import history as past
 
     check(principal, Action.STATEMENT, subject)
@@ -776,7 +776,7 @@ def review_queue(
     in the subject's statement as of ``as_of`` (default: today, UTC): points, what counted,
     and why. Each subject's read is logged."""
     from socialrating.appeals import list_appeals
-    from socialrating.ledger.append import utc_now
+    from socialrating.model import utc_now
     from socialrating.scoring.statements import statement as build
 
     check(principal, Action.REVIEW)

@@ -28,8 +28,8 @@ class Warming:
         self.thread.start()
 
     def _run(self) -> None:
-        from socialrating.ledger.append import utc_now
         from socialrating.ledger.rulebooks import in_force
+        from socialrating.model import utc_now
         from socialrating.scoring.compiled import compiled
 
         cursor = self.store.cursor()
