@@ -17,7 +17,7 @@ demo: $(STAMP)
 	$(BIN)/socialrating demo
 
 test: $(STAMP) browser postgres java
-	$(BIN)/python -m pytest -n auto --durations=25
+	$(BIN)/python -m pytest -n auto --maxschedchunk=1 --durations=25
 
 # The browser tests render pages in Debian's chromium (Playwright's own browser download
 # does not work offline): installed here when missing and running as root, as CI does.
@@ -52,6 +52,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/lookup.py
 	$(BIN)/python bench/preview.py
+	$(BIN)/python bench/compile.py
 
 lint: $(STAMP)
 	$(BIN)/ruff format --check src tests bench

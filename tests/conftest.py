@@ -33,7 +33,10 @@ LONGEST = "tests/test_readme_tour.py"  # about five minutes on CI: it starts fir
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The slow tests first (the README tour before all), so that the workers of
-    ``pytest -n`` share them from the start instead of one finishing the last alone."""
+    ``pytest -n`` share them from the start instead of one finishing the last alone.
+    With ``--maxschedchunk=1`` (``make test``), as each worker frees up it takes the
+    next test (longest first); without it xdist hands each worker a quarter of its share
+    at once, and one worker would take every slow test."""
 
     def heavy(item: pytest.Item) -> int:
         if item.nodeid.startswith(LONGEST) and item.get_closest_marker("slow"):
