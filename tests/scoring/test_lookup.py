@@ -109,12 +109,20 @@ def test_a_databases_cursors_borrow_its_planned_lookups(store: Store) -> None:
         lent.cur.execute("SELECT 1")
 
 
-def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path) -> None:
-    """Once the plans are compiled and kept in the database, a new process (the next
-    `socialrating show`) states a subject without importing Ibis (a third of a second)."""
+def in_a_new_process(store: Store, code: str) -> str:
+    """Once C1's statement compiled and kept the plans, what ``code`` prints in a new
+    process (the next ``socialrating show``)."""
     feed(store, "police", [rec("C1", "speeding", "2021-02-01")])
     assert statement(store, "C1", d("2021-06-01")).score == 980  # compiles and keeps
     store.close()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path) -> None:
+    """Once the plans are compiled and kept in the database, a new process (the next
+    `socialrating show`) states a subject without importing Ibis (a third of a second)."""
     code = (
         "import sys, datetime\n"
         "from socialrating.ledger import open_store\n"
@@ -123,17 +131,12 @@ def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path
         "assert statement(s, 'C1', datetime.date(2021, 6, 1)).score == 980\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('ibis', 'sqlglot')))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "[]"
+    assert in_a_new_process(store, code).strip() == "[]"
 
 
 def test_a_show_from_stored_plans_imports_nothing_heavy(store: Store, db_path: Path) -> None:
     """`socialrating show` as a process, once the plans are kept: no Ibis, Arrow or
     NumPy (each a tenth of a second or more of a whole-process look-up)."""
-    feed(store, "police", [rec("C1", "speeding", "2021-02-01")])
-    assert statement(store, "C1", d("2021-06-01")).score == 980  # compiles and keeps
-    store.close()
     code = (
         "import sys\n"
         "from socialrating.cli import main\n"
@@ -146,10 +149,9 @@ def test_a_show_from_stored_plans_imports_nothing_heavy(store: Store, db_path: P
         "heavy = ('ibis', 'sqlglot', 'pyarrow', 'numpy', 'pandas')\n"
         "print('heavy:', sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert done.returncode == 0, done.stderr
-    assert "980" in done.stdout
-    assert done.stdout.strip().endswith("heavy: []"), done.stdout[-300:]
+    said = in_a_new_process(store, code)
+    assert "980" in said
+    assert said.strip().endswith("heavy: []"), said[-300:]
 
 
 def test_a_statements_parts_are_split_in_each_plans_order() -> None:
