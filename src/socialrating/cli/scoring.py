@@ -238,13 +238,12 @@ def show(
     """A subject's statement: a summary, then every record with its rule, points and expiry,
     summing to the score."""
     from socialrating.ledger.rulebooks import in_force
-    from socialrating.model import utc_now
     from socialrating.scoring import statement
     from socialrating.scoring.summary import statement_document
 
-    day = parse_date(as_of)
+    day = parse_date(as_of) or _today()
     with opened(db) as store:
-        rb = in_force(store, day or utc_now().date())
+        rb = in_force(store, day)
         categories = [c.code for c in rb.spec.categories]
         if category is not None and category not in categories:
             raise typer.BadParameter(
@@ -252,7 +251,7 @@ def show(
                 f"{', '.join(categories)})",
                 param_hint="--category",
             )
-        st = statement(store, subject, day or utc_now().date(), rb)
+        st = statement(store, subject, day, rb)
     if limit is None:
         limit = 0 if as_json else SHOWN_LINES
     doc = statement_document(st, category, limit)

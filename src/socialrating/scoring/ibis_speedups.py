@@ -74,7 +74,7 @@ def complexity(node: Any) -> int:
     return scores[node]
 
 
-def lineage(rel: Any, backtrack: Any) -> tuple[tuple[Any, Any, int], ...]:
+def lineage(rel: Any) -> tuple[tuple[Any, Any, int], ...]:
     """Each column of ``rel`` with each value it stands for further up, and how far up:
     a function of the relation alone, remembered."""
     found = _LINEAGE.get(rel)
@@ -82,7 +82,7 @@ def lineage(rel: Any, backtrack: Any) -> tuple[tuple[Any, Any, int], ...]:
         found = tuple(
             (val, field, distance)
             for field in rel.fields.values()
-            for val, distance in backtrack(field)
+            for val, distance in expr_rewrites.DerefMap.backtrack(field)
         )
         _LINEAGE[rel] = found
     return found
@@ -94,7 +94,7 @@ def fill_substitution_mappings(self: Any) -> None:
         return
     mapping: defaultdict[Any, dict[Any, int]] = defaultdict(dict)
     for rel in self.rels:
-        for val, field, distance in lineage(rel, self.__class__.backtrack):
+        for val, field, distance in lineage(rel):
             mapping[val][field] = distance
     subs, ambigs = {}, {}
     for from_, to in mapping.items():
