@@ -175,3 +175,31 @@ def test_a_statements_parts_are_split_in_each_plans_order() -> None:
     assert [(r["day"], r["entry_id"]) for r in parts["statement"]] == [(1, 8), (5, 3), (5, 7)]
     assert [r["contact_id"] for r in parts["subject_contacts"]] == [2, 9]
     assert parts["subject_score"] == [{"score": 980}] and parts["subject_lists"] == []
+
+
+def test_a_lookup_copies_the_entries_that_name_the_subject(store: Store) -> None:
+    """The copy holds the subject's own entries and those naming it as counterpart,
+    whoever they are about, and no others (found by the counterpart column alone, then
+    read through the index on subject ids with their owners' own)."""
+    from socialrating.ledger.rulebooks import active_hash, stored_rulebook
+
+    feed(
+        store,
+        "police",
+        [
+            rec("C1", "speeding", "2021-02-01", counterpart="C2"),
+            rec("C1", "red_light", "2021-03-01"),
+            rec("C2", "speeding", "2021-04-01"),
+            rec("C3", "speeding", "2021-04-02", counterpart="C1"),
+        ],
+    )
+    ids = dict(store.rows("SELECT code, subject_id FROM subjects"))
+    session = lookup(store)
+    session.fill(stored_rulebook(store, active_hash(store)), ids["C2"], day_number(d("2021-06-01")))
+    copied = session.cur.execute(
+        "SELECT s.code, e.day FROM temp.main.entries e JOIN subjects s USING (subject_id) ORDER BY e.day"
+    ).fetchall()
+    assert copied == [
+        ("C1", day_number(d("2021-02-01"))),  # C1's record naming C2
+        ("C2", day_number(d("2021-04-01"))),  # C2's own
+    ]
