@@ -123,10 +123,9 @@ def test_batch_stores_its_rows(store: Store, tmp_path: Path, fmt: str) -> None:
     result = ingest_file(store, write(tmp_path, fmt, GOOD), "police")
     assert (result.rows, result.stored, result.duplicates) == (3, 3, 0)
     assert result.batch is not None
-    # Entry 1 is the rulebook's activation, batch 1 holds it.
-    # Batches 1 to 5 hold the rulebook's activation and the digests of the registries and
-    # of its compiled tables; entry 1 is the activation.
-    assert (result.batch.batch_id, result.batch.first_entry, result.batch.last_entry) == (6, 2, 4)
+    # Batches 1 to 6 hold the rulebook's activation and the digests of the registries, of
+    # its compiled tables and of its kept spec; entry 1 is the activation.
+    assert (result.batch.batch_id, result.batch.first_entry, result.batch.last_entry) == (7, 2, 4)
     assert stored_rows(store) == GOOD_STORED
     assert store.rows(
         "SELECT DISTINCT i.code FROM entries e JOIN institutions i USING "

@@ -111,6 +111,15 @@ EDITS: list[tuple[str, tuple[str, ...], str, bool]] = [
         True,
     ),
     (
+        "plan_cache.spec",
+        (
+            "UPDATE plan_cache SET sql = replace(sql, '\"points\":-200', '\"points\":-20') "
+            "WHERE key LIKE '%|spec|%' AND contains(sql, '\"points\":-200')",
+        ),
+        "cached spec of rulebook",
+        True,
+    ),
+    (
         "snapshot",
         ("UPDATE snapshot SET score = score + 100 WHERE run_id = 2",),
         "run 2: its snapshot differs",

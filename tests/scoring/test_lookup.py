@@ -136,7 +136,8 @@ def test_a_statement_from_stored_plans_needs_no_ibis(store: Store, db_path: Path
 
 def test_a_show_from_stored_plans_imports_nothing_heavy(store: Store, db_path: Path) -> None:
     """`socialrating show` as a process, once the plans are kept: no Ibis, Arrow or
-    NumPy (each a tenth of a second or more of a whole-process look-up)."""
+    NumPy (each a tenth of a second or more of a whole-process look-up), and no YAML
+    parser (the rulebook's spec is read from its kept JSON)."""
     code = (
         "import sys\n"
         "from socialrating.cli import main\n"
@@ -146,7 +147,7 @@ def test_a_show_from_stored_plans_imports_nothing_heavy(store: Store, db_path: P
         "    main()\n"
         "except SystemExit as done:\n"
         "    assert not done.code, done.code\n"
-        "heavy = ('ibis', 'sqlglot', 'pyarrow', 'numpy', 'pandas')\n"
+        "heavy = ('ibis', 'sqlglot', 'pyarrow', 'numpy', 'pandas', 'yaml')\n"
         "print('heavy:', sorted({m.split('.')[0] for m in sys.modules} & set(heavy)))\n"
     )
     said = in_a_new_process(store, code)

@@ -104,13 +104,7 @@ def table_digest(store: Store, table: str, where: str = "TRUE", relation: str = 
 
 
 def _exists(store: Store, table: str) -> bool:
-    return bool(
-        store.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
-            "AND table_schema = 'main' AND table_catalog = current_database()",
-            [table],
-        )
-    )
+    return store.has_table(table)
 
 
 def record(store: Store, kind: str, evidence: dict[str, Any]) -> None:
@@ -442,14 +436,19 @@ def _verify_registries(store: Store, problems: list[Problem]) -> int:
 def _verify_plans(store: Store, problems: list[Problem]) -> int:
     if not _exists(store, "plan_cache"):
         return 0
+    from socialrating.ledger.rulebooks import kept_spec_differs, spec_key
+
     plans = store.rows("SELECT key, sql FROM plan_cache ORDER BY key")
     for key, sql in plans:
         recorded = recorded_plan(store, str(key))
-        what = f"cached plan {str(key).split('|')[2]} of rulebook {str(key)[:12]}"
+        rulebook, name = str(key).split("|")[0], str(key).split("|")[2]
+        what = f"cached {'spec' if name == 'spec' else 'plan ' + name} of rulebook {rulebook[:12]}"
         if recorded is None:
             problems.append(Problem(what, "the ledger recorded no digest of it"))
         elif plan_digest(str(sql)) != recorded:
-            problems.append(Problem(what, "its SQL differs from the digest the ledger recorded"))
+            problems.append(Problem(what, "its text differs from the digest the ledger recorded"))
+        elif key == spec_key(rulebook) and kept_spec_differs(store, rulebook, str(sql)):
+            problems.append(Problem(what, "it is not what the rulebook's stored text says"))
     return len(plans)
 
 

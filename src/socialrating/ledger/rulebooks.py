@@ -11,10 +11,8 @@ import datetime as dt
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import yaml
-
 from socialrating.errors import LedgerError, NotInitialised
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import PLAN_CACHE_DDL, Store
 from socialrating.model import EntryKind
 from socialrating.rulebook.rulebook import Rulebook, RulebookHeader
 from socialrating.rulebook.schema import RulebookSpec
@@ -78,6 +76,7 @@ def install_rulebook(store: Store, rb: Rulebook) -> None:
             )
             record_registries(store, ("institutions", "parameters"))
             record_compiled(store, rb.hash)
+            keep_spec(store, rb.hash, rb.spec)
     finally:
         for name in ("new_institutions", "new_params", "new_categories"):
             con.unregister(name)
@@ -338,10 +337,98 @@ def stored_rulebook(store: Store, rulebook_hash: str) -> RulebookHeader:
         raise LedgerError(f"{found} stored rulebook has a hash starting {rulebook_hash!r}")
     full_hash = rows[0][0]
     if full_hash not in _HEADERS:
-        text = _checked_text(store, full_hash)
-        data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-        _HEADERS[full_hash] = RulebookHeader(spec=RulebookSpec.model_validate(data), hash=full_hash)
+        _HEADERS[full_hash] = RulebookHeader(spec=_stored_spec(store, full_hash), hash=full_hash)
     return _HEADERS[full_hash]
+
+
+def spec_key(rulebook_hash: str) -> str:
+    """The ``plan_cache`` key of a stored rulebook's validated spec, as JSON: by rulebook
+    and version of the schema (``spec_version``). The third part names what is cached,
+    as for a plan."""
+    return f"{rulebook_hash}|-|spec|{spec_version()}"
+
+
+def spec_version() -> str:
+    """A digest of the rulebook schema's source: a spec cached by another schema is not
+    read."""
+    global _SPEC_VERSION
+    if _SPEC_VERSION is None:
+        import hashlib
+        from pathlib import Path
+
+        import socialrating.rulebook.schema as schema
+
+        _SPEC_VERSION = hashlib.sha256(Path(schema.__file__).read_bytes()).hexdigest()[:16]
+    return _SPEC_VERSION
+
+
+_SPEC_VERSION: str | None = None
+
+
+def spec_from_text(text: str) -> RulebookSpec:
+    """A stored rulebook's spec, from its YAML text."""
+    import yaml  # only here: a process that reads a kept spec never imports it
+
+    return RulebookSpec.model_validate(
+        yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    )
+
+
+def _stored_spec(store: Store, rulebook_hash: str) -> RulebookSpec:
+    """A stored rulebook's spec, once its text is proved to hash to the rulebook's hash:
+    from its JSON kept in ``plan_cache`` (validating it takes milliseconds, where the
+    seed's YAML takes about 80 ms to parse), once that is proved to be what the ledger
+    recorded of it; else from its text, and then kept (unless the store is read-only or
+    in a transaction).
+
+    Raises:
+        IntegrityError: the kept JSON or the text was edited.
+    """
+    from socialrating.ledger.integrity import EDITED, IntegrityError, plan_digest, recorded_plan
+
+    text = _checked_text(store, rulebook_hash)  # a rulebook edited is refused either way
+    key = spec_key(rulebook_hash)
+    cached = store.has_table("plan_cache")
+    kept = store.one("SELECT sql FROM plan_cache WHERE key = ?", [key]) if cached else None
+    if kept is not None:
+        if recorded_plan(store, key) != plan_digest(str(kept[0])):
+            raise IntegrityError(
+                f"the kept spec of rulebook {rulebook_hash[:12]} is not what the ledger "
+                f"recorded: {EDITED}"
+            )
+        return RulebookSpec.model_validate_json(str(kept[0]))
+    spec = spec_from_text(text)
+    if not store.read_only and not store.in_transaction:
+        keep_spec(store, rulebook_hash, spec)
+    return spec
+
+
+def kept_spec_differs(store: Store, rulebook_hash: str, kept: str) -> bool:
+    """Whether a kept spec (JSON) is not what the stored rulebook's text says (``verify``:
+    compared as specs, so that another pydantic's JSON of the same spec is no difference)."""
+    import yaml
+    from pydantic import ValidationError
+
+    text = store.scalar("SELECT yaml_text FROM rulebooks WHERE hash = ?", [rulebook_hash])
+    try:
+        return text is None or RulebookSpec.model_validate_json(kept) != spec_from_text(text)
+    except (ValidationError, yaml.YAMLError):
+        return True
+
+
+def keep_spec(store: Store, rulebook_hash: str, spec: RulebookSpec) -> None:
+    """Keep a stored rulebook's validated spec as JSON in ``plan_cache``, with the digest
+    the ledger records of it (a later process reads it instead of parsing the YAML)."""
+    from socialrating.ledger.integrity import record_plan
+
+    key = spec_key(rulebook_hash)
+    with store.transaction():
+        store.run(PLAN_CACHE_DDL)
+        if store.scalar("SELECT count(*) FROM plan_cache WHERE key = ?", [key]):
+            return
+        text = spec.model_dump_json()
+        store.run("INSERT INTO plan_cache VALUES (?, ?)", [key, text])
+        record_plan(store, key, text)
 
 
 def stored_hash(text: object, catalogue_name: str | None, catalogue_bytes: object) -> str:

@@ -48,6 +48,10 @@ RUN_FACTORS_DDL = """CREATE TABLE IF NOT EXISTS run_factors (
 (``scoring/run_factors``), ranked: a grade limit and a direct grade first (ranks below 1),
 then parameters and contagion (1 to 4). Only what the text is made of is stored."""
 
+PLAN_CACHE_DDL = "CREATE TABLE IF NOT EXISTS plan_cache (key VARCHAR NOT NULL, sql VARCHAR)"
+"""Compiled plans and validated rulebook specs, kept by key (``scoring.compiled``,
+``ledger.rulebooks``), each with a digest the ledger records."""
+
 # Formats that the next one only extends, leaving entries and digests as they are: the
 # statements that bring a database from each up to the next (run when it is opened for
 # writing). Snapshots of earlier runs keep what they were computed with.
@@ -58,7 +62,7 @@ UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
     "8": (
         "9",
         (
-            "CREATE TABLE IF NOT EXISTS plan_cache (key VARCHAR NOT NULL, sql VARCHAR)",
+            PLAN_CACHE_DDL,
             "DELETE FROM plan_cache",
         ),
     ),
@@ -277,6 +281,16 @@ class Store:
             lock = _WRITE_LOCKS.setdefault(self.path, threading.RLock())
         with lock:
             yield
+
+    def has_table(self, table: str) -> bool:
+        """Whether the database itself (not the temporary schema) has table ``table``."""
+        return bool(
+            self.scalar(
+                "SELECT count(*) FROM information_schema.tables WHERE table_name = ? "
+                "AND table_schema = 'main' AND table_catalog = current_database()",
+                [table],
+            )
+        )
 
     @property
     def in_transaction(self) -> bool:

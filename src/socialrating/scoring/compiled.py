@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from socialrating.errors import ScoringError
-from socialrating.ledger.store import Store, remembered
+from socialrating.ledger.store import PLAN_CACHE_DDL, Store, remembered
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import RulebookHeader
 
@@ -111,7 +111,7 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
     key = (rb.plan_key, ids, name)
     stored_key = f"{key[0]}|{','.join(map(str, key[1]))}|{name}|{CODE_VERSION}"
     kept: set[str] = store.root.cache.setdefault("kept_plans", set())  # in this database
-    if key not in _CACHE and _has_cache_table(store):
+    if key not in _CACHE and store.has_table("plan_cache"):
         row = store.one("SELECT sql FROM plan_cache WHERE key = ?", [stored_key])
         if row is not None:
             _CACHE[key] = _trusted(store, stored_key, str(row[0]))
@@ -218,17 +218,6 @@ def _trusted(store: Store, key: str, sql: str) -> str:
             f"ledger recorded ({said}): {EDITED}"
         )
     return sql
-
-
-def _has_cache_table(store: Store) -> bool:
-    return bool(
-        store.scalar(
-            "SELECT count(*) FROM information_schema.tables WHERE table_name = 'plan_cache'"
-        )
-    )
-
-
-PLAN_CACHE_DDL = "CREATE TABLE IF NOT EXISTS plan_cache (key VARCHAR NOT NULL, sql VARCHAR)"
 
 
 def bind(sql: str, as_of: int, subject_id: int | None = None, run_id: int | None = None) -> str:
