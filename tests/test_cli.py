@@ -83,7 +83,7 @@ def test_set_up_with_text_output(files: dict[str, str]) -> None:
     assert result.stdout.strip() == f"{files['subjects']}: 3 new subject(s) registered"
     result = ok("ingest", files["batch"], "--institution", "police", "--db", db)
     assert result.stdout.strip() == (
-        f"{files['batch']}: 5 stored, 0 already in the ledger (of 5 rows); batch 6, entries 2 to 6"
+        f"{files['batch']}: 5 stored, 0 already in the ledger (of 5 rows); batch 7, entries 2 to 6"
     )
 
 
@@ -105,7 +105,7 @@ def test_set_up_with_json_output(files: dict[str, str]) -> None:
         "rows": 5,
         "stored": 5,
         "duplicates": 0,
-        "batch_id": 6,  # after the activation and the digests of registries and rulebook
+        "batch_id": 7,  # after the activation and the digests of registries, rulebook, spec
         "first_entry": 2,
         "last_entry": 6,
     }
