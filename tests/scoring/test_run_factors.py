@@ -219,3 +219,30 @@ def test_factors_read_from_a_statement_are_by_the_runs_rulebook(tmp_path: Path) 
         now = score_run(store, dt.date(2021, 6, 1))
         after = decide_one(store, "c1", "loan", now.run_id)
         assert [(f.code, f.effect) for f in after.factors] == [("PARAMETER:unruly", -80)]
+
+
+def test_the_key_factors_are_computed_without_a_table_of_every_subject(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run aggregates per subject in an array of every subject id (``perfect_ht_threshold``)
+    only for its per-subject stage: the key factors of a few subjects are computed with
+    DuckDB's default, since each thread would allocate and clear such an array for them."""
+    from socialrating.scoring import run as run_module
+
+    tuned: list[object] = []
+    seen: list[object] = []
+
+    def tune(store: Store) -> None:  # as on a ledger of a million subjects
+        store.run("SET perfect_ht_threshold = 21")
+        tuned.append(store.scalar("SELECT current_setting('perfect_ht_threshold')"))
+
+    real = run_module.store_factors
+
+    def store_factors(store: Store, *args: object, **kwargs: object) -> int:
+        seen.append(store.scalar("SELECT current_setting('perfect_ht_threshold')"))
+        return real(store, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(run_module, "_tune", tune)
+    monkeypatch.setattr(run_module, "store_factors", store_factors)
+    _consequences(tmp_path / "f.duckdb")
+    assert tuned == [21] and seen == [12]
