@@ -79,3 +79,21 @@ def test_verify_finds_a_kept_spec_that_is_not_the_rulebooks(
     assert result.exit_code == 1
     assert "cached spec of rulebook" in result.output
     assert "not what the rulebook's stored text says" in result.output
+
+
+def test_a_kept_spec_this_schema_cannot_read_gives_way_to_the_text(
+    store: Store, tiny: Rulebook, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Kept, with its digest, by a schema that read other fields (the schema's source
+    names the key, but the types it uses live elsewhere too): the text is read instead."""
+    from socialrating.ledger.integrity import record_plan
+
+    h = active_hash(store)
+    assert h is not None
+    odd = tiny.spec.model_dump_json().replace('"name":', '"nom":', 1)
+    with store.transaction():
+        store.run("DELETE FROM plan_cache")
+        store.run("INSERT INTO plan_cache VALUES (?, ?)", [spec_key(h), odd])
+        record_plan(store, spec_key(h), odd)
+    monkeypatch.setattr(rulebooks_module, "_HEADERS", {})
+    assert stored_rulebook(store, h).spec == tiny.spec

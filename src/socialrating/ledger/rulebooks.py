@@ -349,16 +349,20 @@ def spec_key(rulebook_hash: str) -> str:
 
 
 def spec_version() -> str:
-    """A digest of the rulebook schema's source: a spec cached by another schema is not
-    read."""
+    """A digest of the rulebook schema's source and of the module its types come from: a
+    spec kept by another schema is not read."""
     global _SPEC_VERSION
     if _SPEC_VERSION is None:
         import hashlib
         from pathlib import Path
 
+        import socialrating.model as model
         import socialrating.rulebook.schema as schema
 
-        _SPEC_VERSION = hashlib.sha256(Path(schema.__file__).read_bytes()).hexdigest()[:16]
+        h = hashlib.sha256()
+        for module in (schema, model):
+            h.update(Path(str(module.__file__)).read_bytes())
+        _SPEC_VERSION = h.hexdigest()[:16]
     return _SPEC_VERSION
 
 
@@ -384,6 +388,8 @@ def _stored_spec(store: Store, rulebook_hash: str) -> RulebookSpec:
     Raises:
         IntegrityError: the kept JSON or the text was edited.
     """
+    from pydantic import ValidationError
+
     from socialrating.ledger.integrity import EDITED, IntegrityError, plan_digest, recorded_plan
 
     text = _checked_text(store, rulebook_hash)  # a rulebook edited is refused either way
@@ -396,7 +402,10 @@ def _stored_spec(store: Store, rulebook_hash: str) -> RulebookSpec:
                 f"the kept spec of rulebook {rulebook_hash[:12]} is not what the ledger "
                 f"recorded: {EDITED}"
             )
-        return RulebookSpec.model_validate_json(str(kept[0]))
+        try:
+            return RulebookSpec.model_validate_json(str(kept[0]))
+        except ValidationError:  # kept by a schema this one no longer reads: the text
+            return spec_from_text(text)
     spec = spec_from_text(text)
     if not store.read_only and not store.in_transaction:
         keep_spec(store, rulebook_hash, spec)
