@@ -103,10 +103,6 @@ def table_digest(store: Store, table: str, where: str = "TRUE", relation: str = 
     return Digest(int(rows), str(digest))
 
 
-def _exists(store: Store, table: str) -> bool:
-    return store.has_table(table)
-
-
 def record(store: Store, kind: str, evidence: dict[str, Any]) -> None:
     """Record a digest in the ledger: a batch of no entries whose source is ``kind`` and
     the digest (``append.append_note``), inside the caller's transaction."""
@@ -118,7 +114,7 @@ def record(store: Store, kind: str, evidence: dict[str, Any]) -> None:
 def record_registries(store: Store, names: Iterable[str] = REGISTRIES) -> None:
     """Record the digests of the registries ``names`` as they are now (after a change)."""
     for name in names:
-        if _exists(store, name):
+        if store.has_table(name):
             d = table_digest(store, name)
             record(store, REGISTRY, {"table": name, **d.as_dict()})
 
@@ -237,6 +233,20 @@ def recorded_plan(store: Store, key: str) -> str | None:
         [f'{COMPILED}:{{"plan":{json.dumps(key)},'],
     )
     return None if found is None else str(json.loads(str(found)[len(COMPILED) + 1 :])["sha256"])
+
+
+def trusted_cached(store: Store, key: str, text: str, what: str) -> str:
+    """A ``plan_cache`` row's text (a compiled plan, a rulebook's kept spec), once it is
+    proved to be what the ledger recorded of it; ``what`` names it in the error.
+
+    Raises:
+        IntegrityError: the ledger recorded no digest of it, or another one.
+    """
+    recorded = recorded_plan(store, key)
+    if recorded != plan_digest(text):
+        said = "no digest of it" if recorded is None else "another digest"
+        raise IntegrityError(f"{what} is not what the ledger recorded ({said}): {EDITED}")
+    return text
 
 
 # -- the checks that scoring makes ----------------------------------------------------
@@ -413,7 +423,7 @@ def _verify_registries(store: Store, problems: list[Problem]) -> int:
     latest = latest_registries(store)
     checked = 0
     for name in REGISTRIES:
-        if not _exists(store, name):
+        if not store.has_table(name):
             continue
         checked += 1
         now = table_digest(store, name)
@@ -434,14 +444,14 @@ def _verify_registries(store: Store, problems: list[Problem]) -> int:
 
 
 def _verify_plans(store: Store, problems: list[Problem]) -> int:
-    if not _exists(store, "plan_cache"):
+    if not store.has_table("plan_cache"):
         return 0
     from socialrating.ledger.rulebooks import kept_spec_differs, spec_key
 
     plans = store.rows("SELECT key, sql FROM plan_cache ORDER BY key")
     for key, sql in plans:
         recorded = recorded_plan(store, str(key))
-        rulebook, name = str(key).split("|")[0], str(key).split("|")[2]
+        rulebook, _, name, *_ = str(key).split("|")
         what = f"cached {'spec' if name == 'spec' else 'plan ' + name} of rulebook {rulebook[:12]}"
         if recorded is None:
             problems.append(Problem(what, "the ledger recorded no digest of it"))

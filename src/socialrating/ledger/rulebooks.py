@@ -8,6 +8,7 @@ ledger itself says which rulebook was in force from when.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -348,25 +349,20 @@ def spec_key(rulebook_hash: str) -> str:
     return f"{rulebook_hash}|-|spec|{spec_version()}"
 
 
+@functools.cache
 def spec_version() -> str:
     """A digest of the rulebook schema's source and of the module its types come from: a
     spec kept by another schema is not read."""
-    global _SPEC_VERSION
-    if _SPEC_VERSION is None:
-        import hashlib
-        from pathlib import Path
+    import hashlib
+    from pathlib import Path
 
-        import socialrating.model as model
-        import socialrating.rulebook.schema as schema
+    import socialrating.model as model
+    import socialrating.rulebook.schema as schema
 
-        h = hashlib.sha256()
-        for module in (schema, model):
-            h.update(Path(str(module.__file__)).read_bytes())
-        _SPEC_VERSION = h.hexdigest()[:16]
-    return _SPEC_VERSION
-
-
-_SPEC_VERSION: str | None = None
+    h = hashlib.sha256()
+    for module in (schema, model):
+        h.update(Path(str(module.__file__)).read_bytes())
+    return h.hexdigest()[:16]
 
 
 def spec_from_text(text: str) -> RulebookSpec:
@@ -390,20 +386,16 @@ def _stored_spec(store: Store, rulebook_hash: str) -> RulebookSpec:
     """
     from pydantic import ValidationError
 
-    from socialrating.ledger.integrity import EDITED, IntegrityError, plan_digest, recorded_plan
+    from socialrating.ledger.integrity import trusted_cached
 
     text = _checked_text(store, rulebook_hash)  # a rulebook edited is refused either way
     key = spec_key(rulebook_hash)
     cached = store.has_table("plan_cache")
     kept = store.one("SELECT sql FROM plan_cache WHERE key = ?", [key]) if cached else None
     if kept is not None:
-        if recorded_plan(store, key) != plan_digest(str(kept[0])):
-            raise IntegrityError(
-                f"the kept spec of rulebook {rulebook_hash[:12]} is not what the ledger "
-                f"recorded: {EDITED}"
-            )
+        what = f"the kept spec of rulebook {rulebook_hash[:12]}"
         try:
-            return RulebookSpec.model_validate_json(str(kept[0]))
+            return RulebookSpec.model_validate_json(trusted_cached(store, key, str(kept[0]), what))
         except ValidationError:  # kept by a schema this one no longer reads: the text
             return spec_from_text(text)
     spec = spec_from_text(text)

@@ -112,9 +112,12 @@ def compiled(store: Store, rb: RulebookHeader, name: str, *, keep: bool = True) 
     stored_key = f"{key[0]}|{','.join(map(str, key[1]))}|{name}|{CODE_VERSION}"
     kept: set[str] = store.root.cache.setdefault("kept_plans", set())  # in this database
     if key not in _CACHE and store.has_table("plan_cache"):
+        from socialrating.ledger.integrity import trusted_cached
+
         row = store.one("SELECT sql FROM plan_cache WHERE key = ?", [stored_key])
         if row is not None:
-            _CACHE[key] = _trusted(store, stored_key, str(row[0]))
+            what = f"the cached plan {name!r} of rulebook {stored_key[:12]}"
+            _CACHE[key] = trusted_cached(store, stored_key, str(row[0]), what)
             kept.add(stored_key)
     if key not in _CACHE:
         import ibis
@@ -200,24 +203,6 @@ def _texts(expr: Any) -> Iterator[str]:
     for node in Graph.from_bfs(expr.op()):
         for arg in node.__args__:
             yield from of(arg)
-
-
-def _trusted(store: Store, key: str, sql: str) -> str:
-    """A cached plan's SQL, once it is proved to be what the ledger recorded of it.
-
-    Raises:
-        IntegrityError: the ledger recorded no digest of it, or another one.
-    """
-    from socialrating.ledger.integrity import EDITED, IntegrityError, plan_digest, recorded_plan
-
-    recorded = recorded_plan(store, key)
-    if recorded != plan_digest(sql):
-        said = "no digest of it" if recorded is None else "another digest"
-        raise IntegrityError(
-            f"the cached plan {key.split('|')[2]!r} of rulebook {key[:12]} is not what the "
-            f"ledger recorded ({said}): {EDITED}"
-        )
-    return sql
 
 
 def bind(sql: str, as_of: int, subject_id: int | None = None, run_id: int | None = None) -> str:
