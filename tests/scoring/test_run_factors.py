@@ -42,6 +42,20 @@ def factors_are_the_statements(store: Store, run_id: int, as_of: dt.date, code: 
     return len(want)
 
 
+def batches_give_the_codes_of_each_decision(store: Store, run_id: int, codes: list[str]) -> None:
+    """Assert that a batch of ``codes`` gives each refusal, in every service, the key factor
+    codes of the same decision made alone (``Decider.refusal_codes``)."""
+    from socialrating.decisions.batch import decision_dict, with_key_factors
+
+    decider = load_decider(store, run_id)
+    for svc in decider.rulebook.spec.services:
+        table = with_key_factors(decider.decide_many(codes, svc.code), decider, svc.code)
+        for row in table.to_pylist():
+            alone = decision_dict(decider, row["subject"], svc.code)
+            want = ";".join(str(f["code"]) for f in alone["key_factors"])
+            assert row["key_factors"] == (want if alone["decision"] == "refused" else ""), row
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("name", NAMES)
 def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str) -> None:
@@ -55,6 +69,7 @@ def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str
             run = score_run(store, as_of)  # incremental after the first check
             for code in spec["subjects"]:
                 seen += factors_are_the_statements(store, run.run_id, as_of, code)
+            batches_give_the_codes_of_each_decision(store, run.run_id, list(spec["subjects"]))
         # Scored by measures alone, or by additions alone: no points against anyone.
         assert seen or name in NO_FACTORS, "the case has no key factors at all"
     finally:
@@ -92,6 +107,7 @@ def test_a_batch_gives_each_refusal_its_key_factors(tmp_path: Path) -> None:
     from tests.test_cli import ok, one_json
 
     from socialrating.api import create_app
+    from socialrating.decisions.batch import with_key_factors
     from socialrating.ledger import open_store
     from socialrating.service.keys import create_key
     from socialrating.service.policy import Role
@@ -136,6 +152,13 @@ def test_a_batch_gives_each_refusal_its_key_factors(tmp_path: Path) -> None:
         )
         got = {r["subject"]: r["key_factors"] for r in csv.DictReader(as_csv.text.splitlines())}
         assert got == {"c4": "PARAMETER:debtor", "c3": ""}
+    with open_store(db, read_only=True) as store:
+        # c4, graded D (which the run stored factors for), refused a loan by a rule on
+        # lists alone: the list's code only, in a batch as alone.
+        decider = load_decider(store)
+        loans = with_key_factors(decider.decide_many(["c4"], "loan"), decider, "loan")
+        assert loans.column("key_factors").to_pylist() == ["LIST:debtors"]
+        batches_give_the_codes_of_each_decision(store, 1, ["c1", "c3", "c4", "c9", "c4"])
 
 
 def test_stored_factors_are_digested_with_the_run(tmp_path: Path) -> None:

@@ -19,6 +19,8 @@ from socialrating.ledger.store import Store
 from socialrating.model import day_date
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from socialrating.decisions.decider import Decider
 
 
@@ -65,18 +67,19 @@ CSV_COLUMNS = {
 """The columns of a batch's CSV output: the decision's shape, flattened."""
 
 
-def with_key_factors(table: pa.Table, decider: Decider, service: str) -> pa.Table:
+def with_key_factors(
+    table: pa.Table,
+    decider: Decider,
+    service: str,
+    located: tuple[np.ndarray, np.ndarray] | None = None,
+) -> pa.Table:
     """A batch's decisions (``Decider.decide_many``) with the key factors' codes of each
     refusal (``key_factors``; empty for other decisions): those of its lists, and for a
-    refusal by grade the ones the run stored (``scoring/run_factors``). Refusals are
-    decided again one by one for them; the rest of the batch is not."""
-    decisions = table.column("decision")
-    refused = pc.indices_nonzero(pc.equal(decisions, "refused")).to_pylist()
-    codes = [""] * table.num_rows
-    subjects = table.column("subject")
-    for i in refused:
-        found = decision_dict(decider, str(subjects[i]), service)
-        codes[i] = ";".join(str(f["code"]) for f in found.get("key_factors", []))
+    refusal by grade the ones the run stored (``scoring/run_factors``), as one by one
+    decisions give them (``Decider.refusal_codes``). ``located`` is what
+    ``Decider.positions`` gives for the table's subjects, when the caller has it."""
+    subjects = table.column("subject").combine_chunks().cast(pa.string())
+    codes = decider.refusal_codes(service, located or decider.positions(subjects))
     return table.append_column("key_factors", pa.array(codes, pa.string()))
 
 

@@ -9,6 +9,7 @@ request path.
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import threading
 from dataclasses import dataclass
@@ -19,7 +20,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from socialrating.decisions.rules import Decision, Membership, Reason, decide
+from socialrating.decisions.rules import MAX_FACTORS, Decision, Membership, Reason, decide
 from socialrating.errors import NoSnapshot, UnknownService, UnknownSubject
 from socialrating.ledger.rulebooks import stored_rulebook
 from socialrating.ledger.store import Store
@@ -167,10 +168,16 @@ class Decider:
         svc = self.service(service)
         array = subjects if isinstance(subjects, pa.Array) else pa.array(subjects, pa.string())
         pos, found = located or self.positions(array.cast(pa.string()))
+        rule = self._rules(svc, pos, found)
+        lowered = found & (self.contagion[pos] != 0)
+        return _batch_table(self, svc, array, rule, self.grades[pos], self.list_bits[pos], lowered)
+
+    def _rules(self, svc: Service, pos: np.ndarray, found: np.ndarray) -> np.ndarray:
+        """The rule of ``svc`` that decides each subject at ``pos``: 0 = otherwise, -1 =
+        the wrong kind of subject, -2 = unknown (not ``found``); n = rule n (1-based)."""
         grade = self.grades[pos]
         bits = self.list_bits[pos]
         kind_ok = found if svc.subjects == "any" else found & (self.kinds[pos] == svc.subjects)
-        # rule: 0 = otherwise, -1 = wrong kind of subject, -2 = unknown; n = rule n (1-based)
         rule = np.where(found, np.where(kind_ok, 0, -1), -2).astype(np.int16)
         open_ = kind_ok.copy()
         list_index = {lst.code: i for i, lst in enumerate(self.rulebook.spec.lists)}
@@ -187,8 +194,52 @@ class Decider:
                 hit &= (bits & mask) != 0
             rule[hit] = k
             open_ &= ~hit
-        lowered = found & (self.contagion[pos] != 0)
-        return _batch_table(self, svc, array, rule, grade, bits, lowered)
+        return rule
+
+    def refusal_codes(self, service: str, located: tuple[np.ndarray, np.ndarray]) -> list[str]:
+        """For each subject ``located`` (``positions``), the codes of its refusal's key
+        factors, ranked and separated by ``;`` (empty for any other decision): those
+        ``decide`` gives, without deciding one by one. The lists the deciding rule looked
+        at, then, for a rule on grades (or none), the key factors the run stored for the
+        subject's grade; at most four (``rules.list_factors``, ``with_run_factors``)."""
+        svc = self.service(service)
+        pos, found = located
+        rule = self._rules(svc, pos, found)
+        out = [""] * len(pos)
+        decisions = [svc.otherwise] + [r.decision for r in svc.rules]
+        stored = self.factor_grades
+        for i in np.flatnonzero(rule >= 0).tolist():
+            r = int(rule[i])
+            if decisions[r] != "refused":
+                continue
+            p = int(pos[i])
+            when = None if r == 0 else svc.rules[r - 1].when
+            codes = []
+            if when is not None and when.lists is not None:
+                looked = [m for m in self.members.get(p, ()) if m.list in when.lists]
+                codes = [f"LIST:{m.list}" for m in looked[:MAX_FACTORS]]
+            grade = self.grade_names[int(self.grades[p])]
+            if (
+                (when is None or when.grades is not None)
+                and stored is not None
+                and grade in stored.get(str(self.kinds[p]), [])
+            ):
+                codes += self._factor_codes(p)
+            out[i] = ";".join(codes[:MAX_FACTORS])
+        return out
+
+    def _factor_codes(self, p: int) -> list[str]:
+        """The codes of the key factors the run stored for the subject at position ``p``,
+        in rank order, at most four."""
+        if self.factor_positions is None:
+            return []
+        lo, hi = self.factor_positions.searchsorted([p, p + 1])
+        found: list[str] = self._stored_codes[int(lo) : min(int(hi), int(lo) + MAX_FACTORS)]
+        return found
+
+    @functools.cached_property
+    def _stored_codes(self) -> list[str]:
+        return [] if self.factors is None else self.factors.column("code").to_pylist()
 
 
 def _batch_table(
