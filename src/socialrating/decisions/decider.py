@@ -205,37 +205,39 @@ class Decider:
         svc = self.service(service)
         pos, found = located
         rule = self._rules(svc, pos, found)
+        refuses = [svc.otherwise == "refused"] + [r.decision == "refused" for r in svc.rules]
+        refused = np.flatnonzero((rule >= 0) & np.array(refuses)[rule.clip(min=0)])
         out = [""] * len(pos)
-        decisions = [svc.otherwise] + [r.decision for r in svc.rules]
+        # The stored factors of each refused subject: its rows' range, found at once.
+        at = pos[refused]
+        if self.factor_positions is None:
+            lo = hi = np.zeros(len(at), dtype=np.int64)
+        else:
+            lo = self.factor_positions.searchsorted(at)
+            hi = np.minimum(self.factor_positions.searchsorted(at + 1), lo + MAX_FACTORS)
         stored = self.factor_grades
-        for i in np.flatnonzero(rule >= 0).tolist():
-            r = int(rule[i])
-            if decisions[r] != "refused":
-                continue
-            p = int(pos[i])
+        for i, p, r, a, b in zip(
+            refused.tolist(),
+            at.tolist(),
+            rule[refused].tolist(),
+            lo.tolist(),
+            hi.tolist(),
+            strict=True,
+        ):
             when = None if r == 0 else svc.rules[r - 1].when
             codes = []
             if when is not None and when.lists is not None:
                 looked = [m for m in self.members.get(p, ()) if m.list in when.lists]
                 codes = [f"LIST:{m.list}" for m in looked[:MAX_FACTORS]]
-            grade = self.grade_names[int(self.grades[p])]
             if (
-                (when is None or when.grades is not None)
+                a < b
+                and (when is None or when.grades is not None)
                 and stored is not None
-                and grade in stored.get(str(self.kinds[p]), [])
+                and self.grade_names[self.grades[p]] in stored.get(str(self.kinds[p]), [])
             ):
-                codes += self._factor_codes(p)
+                codes += self._stored_codes[a:b]
             out[i] = ";".join(codes[:MAX_FACTORS])
         return out
-
-    def _factor_codes(self, p: int) -> list[str]:
-        """The codes of the key factors the run stored for the subject at position ``p``,
-        in rank order, at most four."""
-        if self.factor_positions is None:
-            return []
-        lo, hi = self.factor_positions.searchsorted([p, p + 1])
-        found: list[str] = self._stored_codes[int(lo) : min(int(hi), int(lo) + MAX_FACTORS)]
-        return found
 
     @functools.cached_property
     def _stored_codes(self) -> list[str]:

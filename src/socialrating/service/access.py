@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from concurrent.futures import Future
 from contextlib import nullcontext
 
@@ -170,15 +171,25 @@ def log_accesses(
 
 
 def log_subject_ids(
-    store: Store, principal: Principal, action: str, subject_ids: list[int], detail: str = ""
+    store: Store, principal: Principal, action: str, subject_ids: Sequence[int], detail: str = ""
 ) -> None:
-    """Write that ``principal`` read the data of each subject of ``subject_ids`` (once each)."""
-    if subject_ids:
-        store.run(
-            """INSERT INTO access_log SELECT now()::TIMESTAMP, ?, ?, ?, subject_id, ?
-               FROM (SELECT DISTINCT unnest(?::BIGINT[]) AS subject_id)""",
-            [principal.key_id, principal.role.value, action, detail, subject_ids],
-        )
+    """Write that ``principal`` read the data of each subject of ``subject_ids`` (once each;
+    a list or a NumPy array of ids)."""
+    import numpy as np
+    import pyarrow as pa
+
+    # As an Arrow column, not a list parameter (which DuckDB converts value by value).
+    ids = pa.table({"subject_id": np.unique(np.asarray(subject_ids, dtype=np.int64))})
+    if ids.num_rows:
+        store.con.register("access_logged", ids)
+        try:
+            store.run(
+                """INSERT INTO access_log SELECT now()::TIMESTAMP, ?, ?, ?, subject_id, ?
+                   FROM access_logged""",
+                [principal.key_id, principal.role.value, action, detail],
+            )
+        finally:
+            store.con.unregister("access_logged")
 
 
 def access_of(store: Store, subject_id: int, limit: int = 100) -> list[dict[str, object]]:

@@ -479,7 +479,7 @@ def decide_many_table(
     codes = pa.array(subjects, pa.string())
     pos, found = decider.positions(codes)
     table = decider.decide_many(codes, service, (pos, found))
-    log_subject_ids(store, principal, "decide", decider.ids[pos[found]].tolist(), service)
+    log_subject_ids(store, principal, "decide", decider.ids[pos[found]], service)
     table = with_key_factors(table, decider, service, (pos, found))
     return decider.run_id, table.select(list(CSV_COLUMNS))
 
