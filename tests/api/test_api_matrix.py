@@ -230,3 +230,44 @@ def test_a_batch_as_csv_is_the_batch_as_json_decided_together(
         json={"subjects": "c1"},
     )
     assert malformed.status_code == 422 and malformed.json()["field"] == "body.subjects"
+
+
+def test_a_plain_single_decision_is_answered_before_routing_as_the_route_answers_it(
+    served: tuple[TestClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``QuickDecisions`` answers ``GET /v1/decisions/{service}/{subject}`` from memory
+    when it can, with the route's body, after logging the read; anything else goes on to
+    the route (a query string, an unknown key, a service the key may not ask, a subject
+    not in the run), which answers as before."""
+    from socialrating.api import quick
+
+    client, secrets = served
+    answered: list[bool] = []
+    real = quick.quick_decision
+
+    def counted(*args: Any) -> Any:
+        found = real(*args)
+        answered.append(found is not None)
+        return found
+
+    monkeypatch.setattr(quick, "quick_decision", counted)
+    routed = call(client, secrets["provider"], "GET", "/v1/decisions/loan/c1?explain=false")
+    assert routed.status_code == 200 and answered == []  # a query string: the route's
+    reads = len(call(client, secrets["subject"], "GET", "/v1/access-log/c1").json()["reads"])
+    early = call(client, secrets["provider"], "GET", "/v1/decisions/loan/c1")
+    assert answered == [True]
+    assert early.status_code == 200 and early.content == routed.content
+    assert early.headers["content-type"] == routed.headers["content-type"]
+    after = call(client, secrets["subject"], "GET", "/v1/access-log/c1").json()["reads"]
+    assert len(after) == reads + 1  # logged before it was answered
+    for secret, url, status in [
+        ("provider", "/v1/decisions/bidding/o1", 403),
+        ("subject", "/v1/decisions/loan/c1", 403),
+        ("provider", "/v1/decisions/loan/nobody", 404),
+        ("provider", "/v1/decisions/nothing/c1", 403),
+        (None, "/v1/decisions/loan/c1", 401),
+    ]:
+        got = call(client, None if secret is None else secrets[secret], "GET", url)
+        assert got.status_code == status, (url, got.text)
+        assert got.json()["error"], got.json()
+    assert True not in answered[1:]

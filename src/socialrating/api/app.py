@@ -44,11 +44,12 @@ from socialrating.api.models import (
     StatementOut,
     records_body,
 )
+from socialrating.api.quick import QuickDecisions, quick_decision
 from socialrating.decisions.batch import CSV_COLUMNS
 from socialrating.ledger.store import Store, open_store
 from socialrating.service import usecases
 from socialrating.service.access import start_writer
-from socialrating.service.keys import known_principal, principal_for
+from socialrating.service.keys import principal_for
 from socialrating.service.policy import AccessError, Principal, Unauthenticated
 from socialrating.service.tables import ensure_tables
 from socialrating.web.pages import pages
@@ -174,6 +175,7 @@ def create_app(
         lifespan=lifespan,
     )
     app.add_middleware(BodyLimit, limit=max_body)
+    app.add_middleware(QuickDecisions)
     app.state.sessions = Sessions(secret())
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
     app.include_router(pages())
@@ -250,17 +252,14 @@ def create_app(
         # The common case waits on nothing but the access log's commit, on the event loop:
         # the key known lately, the latest run current and in memory. Otherwise, as every
         # other route, on a thread of its own with a cursor of its own.
+        # (Without a query string, ``QuickDecisions`` answers it so before any routing.)
         root: Store = request.app.state.store
-        token = bearer(authorization)
-        who = known_principal(root.path, token)
-        quick = (
-            None
-            if who is None or explain
-            else usecases.decide_from_memory(root.path, who, subject, service)
-        )
+        quick = None if explain else quick_decision(root.path, authorization, subject, service)
         if quick is None:
             return JSONResponse(
-                await run_in_threadpool(_decide, root, token, subject, service, explain)
+                await run_in_threadpool(
+                    _decide, root, bearer(authorization), subject, service, explain
+                )
             )
         decided, logged = quick
         await asyncio.wrap_future(logged)
