@@ -378,21 +378,12 @@ def test_statements_read_only_what_they_need(store: Store) -> None:
 
 
 def test_a_batch_gives_each_refusal_the_key_factor_codes_of_its_decision(
-    seed: Rulebook, decider: Decider
+    decider: Decider,
 ) -> None:
     """For every service and subject of the seed's ledger (lists, joint punishment, grades
     the run stored factors for, the wrong kind of subject), the key factor codes a batch
     computes together are those of the same decision made alone."""
-    from socialrating.decisions.batch import decision_dict, with_key_factors
+    from tests.scoring.test_run_factors import batches_give_the_codes_of_each_decision
 
-    codes = [*CITIZENS, *ORGANISATIONS, "nobody"]
-    seen = set()
-    for svc in seed.spec.services:
-        table = with_key_factors(decider.decide_many(codes, svc.code), decider, svc.code)
-        for row in table.to_pylist():
-            alone = decision_dict(decider, row["subject"], svc.code)
-            want = [str(f["code"]) for f in alone["key_factors"]]
-            refused = alone["decision"] == "refused"
-            assert row["key_factors"] == (";".join(want) if refused else ""), (svc.code, row)
-            seen.update(c.partition(":")[0] for c in want if refused)
+    seen = batches_give_the_codes_of_each_decision(decider, [*CITIZENS, *ORGANISATIONS, "nobody"])
     assert {"LIST", "PARAMETER"} <= seen, seen

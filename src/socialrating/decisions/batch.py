@@ -78,8 +78,9 @@ def with_key_factors(
     refusal by grade the ones the run stored (``scoring/run_factors``), as one by one
     decisions give them (``Decider.refusal_codes``). ``located`` is what
     ``Decider.positions`` gives for the table's subjects, when the caller has it."""
-    subjects = table.column("subject").combine_chunks().cast(pa.string())
-    codes = decider.refusal_codes(service, located or decider.positions(subjects))
+    if located is None:
+        located = decider.positions(table.column("subject").combine_chunks().cast(pa.string()))
+    codes = decider.refusal_codes(service, located)
     return table.append_column("key_factors", pa.array(codes, pa.string()))
 
 
