@@ -315,3 +315,45 @@ def test_a_server_starts_over_a_stale_marker_and_removes_it(ledger: tuple[str, s
             result.stderr
         )
     assert not marker.exists()
+
+
+@pytest.mark.slow
+def test_a_killed_server_keeps_every_read_it_answered_in_the_access_log(
+    ledger: tuple[str, str],
+) -> None:
+    """A read is answered once it is in the access log's journal (``service.journal``), not
+    yet in the database: a server killed then leaves the journal, and the next one imports
+    it, each answered read once."""
+    from socialrating.service.journal import _read, journal_path
+
+    db, _ = ledger
+    assert sr("score", "--db", db, "--as-of", "2021-12-31").returncode == 0
+    with open_store(db) as store:
+        _, provider = create_key(store, Role.PROVIDER, ("loan",))
+    port = free_port()
+    server = start(db, port)
+    answered = 0
+    try:
+        with httpx.Client(headers={"Authorization": f"Bearer {provider}"}, timeout=30) as client:
+            for i in range(60):
+                url = f"http://127.0.0.1:{port}/v1/decisions/loan/c{i % SUBJECTS + 1}"
+                response = client.get(url)
+                assert response.status_code == 200, response.text
+                answered += 1
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait(timeout=30)
+
+    def reads() -> int:
+        with open_store(db, read_only=True) as store:
+            return int(store.scalar("SELECT count(*) FROM access_log WHERE action = 'decide'"))
+
+    with open_store(db, read_only=True) as store:
+        through = store.scalar("SELECT max(imported_through) FROM access_journal") or 0
+    waiting = [n for n, _, _ in _read(journal_path(db)) if n > through]
+    assert waiting, "every read was imported before the kill: nothing to prove"
+    assert reads() + len(waiting) == answered
+    with serving(db, port):
+        pass  # imports the journal as it starts, and removes it as it stops
+    assert reads() == answered
+    assert not journal_path(db).exists()

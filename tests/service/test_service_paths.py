@@ -6,6 +6,7 @@ read from the run's rows."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,11 +17,11 @@ import pytest
 from tests.conftest import DATA, feed, rec
 
 from socialrating.decisions.lookup import decide_one
-from socialrating.errors import UnknownService, UnknownSubject
+from socialrating.errors import LedgerError, UnknownService, UnknownSubject
 from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import RunResult, score_run
-from socialrating.service import usecases
+from socialrating.service import journal, usecases
 from socialrating.service.access import log_access_of, log_accesses, start_writer, writer_for
 from socialrating.service.keys import create_key, principal_for, revoke_key
 from socialrating.service.policy import AccessError, Principal, Role
@@ -54,6 +55,10 @@ def cursor(store: Store) -> Store:
 
 
 def logged(store: Store) -> list[tuple[str, str, str]]:
+    """The access log, with what a writer holds in its journal imported first."""
+    writer = writer_for(store.path)
+    if writer is not None:
+        writer.flush()
     return store.rows(
         """SELECT s.code, a.action, a.detail FROM access_log a JOIN subjects s USING (subject_id)
            ORDER BY ALL"""
@@ -93,16 +98,83 @@ def test_reads_made_together_are_each_logged_once(served: Store, writer: bool) -
                for code, _, d in rows)  # fmt: skip
 
 
-@pytest.mark.parametrize("writer", [False, True], ids=["callers-write", "writer-thread"])
-def test_a_failed_write_fails_every_read_it_carried(served: Store, writer: bool) -> None:
-    if writer:
-        start_writer(served)
+def test_a_failed_write_fails_every_read_it_carried(served: Store) -> None:
     served.run("ALTER TABLE access_log RENAME TO access_log_away")
     with pytest.raises(Exception, match="access_log"):
         log_access_of(cursor(served), READER, "decide", "C1")
     served.run("ALTER TABLE access_log_away RENAME TO access_log")
     log_access_of(cursor(served), READER, "decide", "C1")  # and the next one writes again
     assert logged(served) == [("C1", "decide", "")]
+
+
+def test_a_read_not_made_durable_fails_and_the_next_one_is_logged(
+    served: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    start_writer(served)
+
+    def full(fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal.os, "fdatasync", full)
+    with pytest.raises(OSError, match="No space left"):
+        log_access_of(cursor(served), READER, "decide", "C1", "lost")
+    monkeypatch.undo()
+    log_access_of(cursor(served), READER, "decide", "C2", "kept")
+    assert logged(served) == [("C2", "decide", "kept")]
+
+
+def test_reads_stay_in_the_journal_until_the_log_takes_them(served: Store, tmp_path: Path) -> None:
+    """A read is durable once it is in the journal: an import that fails (here the log's
+    table is away) loses nothing and imports nothing twice when it is tried again; a writer
+    that stops before it could import leaves the file, which the next one imports."""
+    writer = start_writer(served)
+    served.run("ALTER TABLE access_log RENAME TO access_log_away")
+    log_access_of(cursor(served), READER, "decide", "C1", "first")  # answered: in the journal
+    with pytest.raises(Exception, match="access_log"):
+        writer.flush()
+    log_access_of(cursor(served), READER, "decide", "C2", "second")
+    served.close()  # the writer cannot import either: the file stays
+    path = tmp_path / "served.duckdb"
+    assert journal.journal_path(str(path)).stat().st_size > 0
+    with open_store(path) as again:
+        again.run("ALTER TABLE access_log_away RENAME TO access_log")
+        assert logged(again) == []
+        start_writer(again)  # imports what the file holds
+        assert logged(again) == [("C1", "decide", "first"), ("C2", "decide", "second")]
+        log_access_of(cursor(again), READER, "decide", "C3", "third")
+    assert not journal.journal_path(str(path)).exists()  # imported, then removed
+    with open_store(path) as last:
+        start_writer(last)
+        assert logged(last) == [
+            ("C1", "decide", "first"), ("C2", "decide", "second"), ("C3", "decide", "third")
+        ]  # fmt: skip
+
+
+def test_a_journal_left_behind_is_imported_once_and_a_torn_line_dropped(
+    served: Store, tmp_path: Path
+) -> None:
+    """Lines up to the number the log last took are not imported again (a server killed
+    between its import and emptying the file); a last line without its end (torn by the
+    kill, never acknowledged) is dropped; a damaged line before it stops the writer with
+    the file named."""
+    ids = dict(served.rows("SELECT code, subject_id FROM subjects"))
+    served.run(journal.STATE)
+    served.run("INSERT INTO access_journal VALUES (2)")
+    path = journal.journal_path(served.path)
+    lines = [json.dumps([n, 1_600_000_000_000_000 + n, 7, "provider", "decide", subject, str(n)])
+             for n, subject in [(1, ids["C1"]), (2, "C2"), (3, "C3"), (4, ids["C4"])]]  # fmt: skip
+    path.write_text("\n".join(lines) + '\n[5, 1600000000000005, 7, "provi')
+    start_writer(served)
+    assert logged(served) == [("C3", "decide", "3"), ("C4", "decide", "4")]
+    assert served.scalar("SELECT max(read_at) FROM access_log") == dt.datetime(
+        2020, 9, 13, 12, 26, 40, 4
+    )
+    served.close()
+    with open_store(path.with_suffix("")) as again:
+        assert again.scalar("SELECT max(imported_through) FROM access_journal") == 4
+        path.write_text(lines[0] + "\nnot json\n" + lines[3] + "\n")
+        with pytest.raises(LedgerError, match=r"access-journal, line 2: not a read"):
+            start_writer(again)
 
 
 def test_a_batch_logs_each_registered_subject_once(served: Store) -> None:

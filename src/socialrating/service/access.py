@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from contextlib import nullcontext
+from typing import Any
 
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
+from socialrating.service.journal import Journal, Row
 from socialrating.service.policy import Principal
+
+log = logging.getLogger(__name__)
 
 
 def log_access(
@@ -22,33 +27,47 @@ def log_access(
     )
 
 
-Row = tuple[int | None, str, str, int | str, str]
-"""A read to log: key id, role, action, the subject (its id, or its code), detail."""
-
-
 class AccessWriter:
     """Writes the access log of one database from a thread of its own, in groups.
 
-    Each commit is a write to disk, which costs more than the read it logs: every read
-    submitted while a group is being written goes into the next group, one statement and
-    one commit for all of them (a group commit), so the more reads arrive together, the
-    fewer commits each costs. ``submit`` returns a future that is done once the read is
-    committed (or failed with the group's error): a read answered after it is a read
-    logged. A server starts one (``start_writer``); without one, reads are written by the
-    caller, one commit each.
+    Every read submitted while a group is being written goes into the next group (a group
+    commit), so the more reads arrive together, the less each costs. For a database in a
+    file, a group is appended to its journal and made durable there (``journal``: a
+    fraction of a database commit), and the journal is imported into ``access_log`` every
+    few thousand reads or seconds, when the log is read (``flush``) and when the writer
+    closes; for one in memory, each group is a database commit. ``submit`` returns a future
+    that is done once the read is durable (or failed with the group's error): a read
+    answered after it is a read logged. A server starts one (``start_writer``); without
+    one, reads are written by the caller, one commit each.
     """
 
     def __init__(self, store: Store) -> None:
         self.path = store.path
         self._store = store.cursor()
+        try:
+            self._journal = None if store.path == ":memory:" else Journal.open(self._store)
+        except BaseException:
+            self._store.close()
+            raise
         self._lock = threading.Condition()
-        self._pending: list[tuple[Row, Future[None]]] = []
+        self._pending: list[tuple[Row | None, Future[None]]] = []  # None: a flush
         self._closed = False
         self._thread = threading.Thread(target=self._loop, name="access-log", daemon=True)
         self._thread.start()
 
     def submit(self, row: Row) -> Future[None]:
-        """Log ``row`` with the next group; done once it is committed."""
+        """Log ``row`` with the next group; done once it is durable."""
+        return self._enqueue(row)
+
+    def flush(self) -> None:
+        """Return once every read submitted before is in ``access_log``.
+
+        Raises:
+            duckdb.Error: the import failed (the reads stay in the journal, for the next).
+        """
+        self._enqueue(None).result()
+
+    def _enqueue(self, row: Row | None) -> Future[None]:
         done: Future[None] = Future()
         with self._lock:
             if self._closed:
@@ -58,21 +77,46 @@ class AccessWriter:
         return done
 
     def _loop(self) -> None:
+        journal = self._journal
         while True:
             with self._lock:
                 while not self._pending and not self._closed:
-                    self._lock.wait()
-                if not self._pending:
+                    if journal is not None and journal.held:
+                        self._lock.wait(journal.wait())
+                        if journal.due():
+                            break
+                    else:
+                        self._lock.wait()
+                if not self._pending and self._closed:
                     break
                 group, self._pending = self._pending, []
-            try:
-                _write(self._store, [row for row, _ in group])
-            except BaseException as exc:
-                for _, done in group:
-                    done.set_exception(exc)
+            reads = [(row, done) for row, done in group if row is not None]
+            flushes = [done for row, done in group if row is None]
+            _settle([done for _, done in reads], self._log, [row for row, _ in reads])
+            if journal is not None and (flushes or journal.due()):
+                _settle(flushes, journal.import_into, self._store)
             else:
-                for _, done in group:
-                    done.set_result(None)
+                _settle(flushes, lambda: None)
+        self._finish()
+
+    def _log(self, rows: list[Row]) -> None:
+        if not rows:
+            return
+        if self._journal is None:
+            _write(self._store, rows)
+        else:
+            self._journal.append(rows)
+
+    def _finish(self) -> None:
+        journal = self._journal
+        if journal is not None:
+            try:
+                journal.import_into(self._store)
+            except Exception as exc:  # the file stays, for the next server to import
+                log.error("the access log's journal %s was not imported: %s", journal.path, exc)
+                journal.close(remove=False)
+            else:
+                journal.close(remove=True)
         self._store.close()
 
     def close(self) -> None:
@@ -83,6 +127,18 @@ class AccessWriter:
         self._thread.join()
         if _WRITERS.get(self.path) is self:
             del _WRITERS[self.path]
+
+
+def _settle(futures: list[Future[None]], work: Callable[..., None], *args: Any) -> None:
+    """Do ``work``, then complete ``futures`` with its outcome."""
+    try:
+        work(*args)
+    except BaseException as exc:
+        for done in futures:
+            done.set_exception(exc)
+    else:
+        for done in futures:
+            done.set_result(None)
 
 
 _WRITERS: dict[str, AccessWriter] = {}
@@ -193,7 +249,11 @@ def log_subject_ids(
 
 
 def access_of(store: Store, subject_id: int, limit: int = 100) -> list[dict[str, object]]:
-    """Who read this subject's data, when and for what, latest first."""
+    """Who read this subject's data, when and for what, latest first (with the reads a
+    server's writer holds in its journal: ``AccessWriter.flush``)."""
+    writer = _WRITERS.get(store.path)
+    if writer is not None:
+        writer.flush()
     return [
         {
             "at": f"{at:%Y-%m-%d %H:%M:%S}",
