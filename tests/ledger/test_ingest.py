@@ -713,3 +713,34 @@ def test_act_and_level_are_stored_and_digested(store: Store, tmp_path: Path) -> 
     changed = [{**rows[0], "act": "case/2021:18"}]
     p = only(rejected(store, write(tmp_path, "csv", changed)))
     assert p.field == "key" and "different content" in p.reason
+
+
+def test_parameters_are_those_of_the_rulebook_active_when_a_batch_arrives(
+    store: Store, tmp_path: Path
+) -> None:
+    """A process remembers what a rulebook says of each parameter it has seen (a rulebook's
+    rows never change), but a batch is checked against the rulebook active when it
+    arrives, and a code it did not know may be known by the next batch."""
+    from tests.conftest import TINY, feed, rec
+
+    from socialrating.ledger import activate_rulebook
+    from socialrating.rulebook import load_rulebook
+
+    assert feed(store, "police", [rec("C1", " red_light ", "2021-02-01")]).stored == 1
+    with pytest.raises(BatchRejected) as exc:
+        feed(store, "police", [rec("C1", "jaywalk", "2021-02-02")])
+    assert "unknown parameter 'jaywalk'" in str(exc.value)
+    text = TINY.read_text().replace(
+        "institutions: [police, cams], tags: [traffic]}",
+        "institutions: [cams], tags: [traffic]}\n"
+        "  - {code: jaywalk, category: traffic, points: -5, expires_after_days: 365, "
+        "institutions: [police]}",
+    )
+    changed = tmp_path / "tiny2.yaml"
+    changed.write_text(text)
+    assert activate_rulebook(store, load_rulebook(changed), backdate="jaywalking reported")
+    assert feed(store, "police", [rec("C1", "jaywalk", "2021-02-02")]).stored == 1
+    with pytest.raises(BatchRejected) as exc:
+        feed(store, "police", [rec("C1", "red_light", "2021-02-03")])
+    assert "institution 'police' may not report 'red_light'" in str(exc.value)
+    assert feed(store, "cams", [rec("C1", "red_light", "2021-02-03", confidence="0.95")]).stored

@@ -47,7 +47,7 @@ from socialrating.ledger.limits import (
 )
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
-from socialrating.ledger.store import Store, sql_string
+from socialrating.ledger.store import Store, openings, sql_string
 from socialrating.model import InstitutionClass, day_number, utc_now
 
 
@@ -324,18 +324,19 @@ _PERMITTED = (
     "WHERE rulebook_hash = '$hash' AND institution_id = $institution_id"
 )
 
-_LOOKUPS = f"""
-CREATE OR REPLACE TEMP TABLE batch_params AS
-WITH codes AS (
-    SELECT DISTINCT {_clean("parameter")} AS code FROM staged_batch WHERE parameter IS NOT NULL
-)
+# A batch's parameters, with what the active rulebook says of each, are looked up by code
+# once per process and rulebook (``_parameters``): a rulebook's rows never change, and
+# the statement cost about 10 ms a batch, most of it scanning the rulebook's rows.
+_PARAMETERS = """
 SELECT p.code, p.parameter_id, rp.parameter_id AS rp_parameter_id, rp.subjects AS rp_subjects,
        rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
        perm.parameter_id IS NOT NULL AS permitted
-FROM codes JOIN parameters p USING (code)
+FROM (SELECT DISTINCT unnest(?::VARCHAR[]) AS code) codes JOIN parameters p USING (code)
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = p.parameter_id AND rp.rulebook_hash = '$hash'
-LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id;
+LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
+"""
 
+_LOOKUPS = f"""
 CREATE OR REPLACE TEMP TABLE batch_refs AS
 SELECT e.entry_id, e.kind AS ref_kind, e.subject_id AS ref_subject_id,
        e.parameter_id AS ref_parameter_id, ri.class AS ref_class, s.kind AS ref_subject_kind,
@@ -758,6 +759,7 @@ def _ingest_staged(
             # the whole ledger's entries (the batch of a large ledger's time goes there).
             lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
         _run_all(store, _substitute(lookups, context))
+        _parameters(store, context)
         _store_rows(store, context)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
@@ -766,6 +768,35 @@ def _ingest_staged(
     finally:
         for kind, name in _TEMPORARY:
             store.run(f"DROP {kind} IF EXISTS {name}")
+
+
+_KNOWN_PARAMETERS: dict[tuple[str, int, str, int], tuple[set[str], pa.Table]] = {}
+"""Per database, opening, rulebook and institution: the registered codes looked up, and
+their rows (``_PARAMETERS``)."""
+
+
+def _parameters(store: Store, context: _Context) -> None:
+    """``batch_params``: the registered parameters the batch names (by their code as
+    ``_clean`` gives it), with what the active rulebook says of each, from the rows of
+    this process's earlier batches and a look-up of the codes not seen before."""
+    key = (store.path, openings(store.path), context.rulebook_hash, context.institution_id)
+    seen, rows = _KNOWN_PARAMETERS.get(key) or (set(), None)
+    named = store.rows("SELECT DISTINCT parameter FROM staged_batch WHERE parameter IS NOT NULL")
+    codes = {code for (text,) in named if (code := str(text).strip(" "))}  # as ``_clean``
+    new = sorted(codes - seen)
+    if new or rows is None:
+        found = store.arrow(_substitute(_PARAMETERS, context), [new])
+        rows = found if rows is None else pa.concat_tables([rows, found])
+        # Only codes found are remembered: one not registered yet may be by the next batch
+        # (a rulebook installed meanwhile), and is looked up again.
+        seen = seen | {str(code) for code in found.column("code").to_pylist()}
+        if store.path != ":memory:":
+            _KNOWN_PARAMETERS[key] = (seen, rows)
+    store.con.register("batch_params_known", rows)
+    try:
+        store.run("CREATE OR REPLACE TEMP TABLE batch_params AS SELECT * FROM batch_params_known")
+    finally:
+        store.con.unregister("batch_params_known")
 
 
 def _store_rows(store: Store, context: _Context) -> None:
