@@ -22,7 +22,13 @@ from socialrating.ledger import Store, activate_rulebook, open_store, register_s
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import RunResult, score_run
 from socialrating.service import journal, usecases
-from socialrating.service.access import log_access_of, log_accesses, start_writer, writer_for
+from socialrating.service.access import (
+    log_access_of,
+    log_accesses,
+    log_subject_ids,
+    start_writer,
+    writer_for,
+)
 from socialrating.service.keys import create_key, principal_for, revoke_key
 from socialrating.service.policy import AccessError, Principal, Role
 from socialrating.service.tables import ensure_tables
@@ -162,10 +168,11 @@ def test_a_journal_left_behind_is_imported_once_and_a_torn_line_dropped(
     served.run("INSERT INTO access_journal VALUES (2)")
     path = journal.journal_path(served.path)
     lines = [json.dumps([n, 1_600_000_000_000_000 + n, 7, "provider", "decide", subject, str(n)])
-             for n, subject in [(1, ids["C1"]), (2, "C2"), (3, "C3"), (4, ids["C4"])]]  # fmt: skip
+             for n, subject in [(1, ids["C1"]), (2, "C2"), (3, "C3"), (4, [ids["C4"], ids["C5"]])]
+             ]  # fmt: skip
     path.write_text("\n".join(lines) + '\n[5, 1600000000000005, 7, "provi')
     start_writer(served)
-    assert logged(served) == [("C3", "decide", "3"), ("C4", "decide", "4")]
+    assert logged(served) == [("C3", "decide", "3"), ("C4", "decide", "4"), ("C5", "decide", "4")]
     assert served.scalar("SELECT max(read_at) FROM access_log") == dt.datetime(
         2020, 9, 13, 12, 26, 40, 4
     )
@@ -175,6 +182,36 @@ def test_a_journal_left_behind_is_imported_once_and_a_torn_line_dropped(
         path.write_text(lines[0] + "\nnot json\n" + lines[3] + "\n")
         with pytest.raises(LedgerError, match=r"access-journal, line 2: not a read"):
             start_writer(again)
+
+
+def test_a_batch_read_through_a_writer_is_one_line_of_its_journal(served: Store) -> None:
+    """A batch's reads (``log_subject_ids``) go into the journal as one line, durable
+    before the answer, and into the log as a row per subject once imported."""
+    ids = dict(served.rows("SELECT code, subject_id FROM subjects"))
+    start_writer(served)
+    log_subject_ids(cursor(served), READER, "decide", [ids["C2"], ids["C1"], ids["C2"]], "loan")
+    log_subject_ids(cursor(served), READER, "decide", [], "loan")  # nothing read: no line
+    lines = journal.journal_path(served.path).read_text().splitlines()
+    assert len(lines) == 1 and json.loads(lines[0])[5] == [ids["C1"], ids["C2"]]
+    assert logged(served) == [("C1", "decide", "loan"), ("C2", "decide", "loan")]
+    assert journal.journal_path(served.path).read_text() == ""  # imported: emptied
+
+
+def test_a_writer_of_a_database_in_memory_logs_a_batch_read(tmp_path: Path) -> None:
+    """Without a file there is no journal: each group is a commit of its rows."""
+    store = open_store(":memory:", create=True)
+    try:
+        register_subjects(store, pa.table({"code": ["C1", "C2"], "kind": ["citizen"] * 2}))
+        ensure_tables(store)
+        ids = dict(store.rows("SELECT code, subject_id FROM subjects"))
+        start_writer(store)
+        log_subject_ids(store, READER, "decide", [ids["C1"], ids["C2"]], "loan")
+        log_access_of(store, READER, "decide", "C1", "one")
+        assert logged(store) == [
+            ("C1", "decide", "loan"), ("C1", "decide", "one"), ("C2", "decide", "loan")
+        ]  # fmt: skip
+    finally:
+        store.close()
 
 
 def test_a_batch_logs_each_registered_subject_once(served: Store) -> None:

@@ -9,6 +9,8 @@ from concurrent.futures import Future
 from contextlib import nullcontext
 from typing import Any
 
+import numpy as np
+
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
 from socialrating.service.journal import Journal, Row
@@ -175,6 +177,11 @@ def log_access_of(
 def _write(store: Store, rows: list[Row]) -> None:
     """Insert reads (key, role, action, subject id or code, detail) of registered subjects,
     in one statement."""
+    rows = [
+        (key, role, action, one, detail)
+        for key, role, action, subject, detail in rows
+        for one in (subject.tolist() if isinstance(subject, np.ndarray) else [subject])
+    ]
     by_id = [r for r in rows if isinstance(r[3], int)]
     by_code = [r for r in rows if not isinstance(r[3], int)]
     if len(by_code) == 1 and not by_id:  # the subject found by the index on its code
@@ -230,12 +237,18 @@ def log_subject_ids(
     store: Store, principal: Principal, action: str, subject_ids: Sequence[int], detail: str = ""
 ) -> None:
     """Write that ``principal`` read the data of each subject of ``subject_ids`` (once each;
-    a list or a NumPy array of ids)."""
-    import numpy as np
+    a list or a NumPy array of ids); with a writer, in its journal, as one line
+    (``AccessWriter``)."""
     import pyarrow as pa
 
+    unique = np.unique(np.asarray(subject_ids, dtype=np.int64))
+    writer = _WRITERS.get(store.path)
+    if writer is not None:
+        if len(unique):
+            writer.submit((principal.key_id, principal.role.value, action, unique, detail)).result()
+        return
     # As an Arrow column, not a list parameter (which DuckDB converts value by value).
-    ids = pa.table({"subject_id": np.unique(np.asarray(subject_ids, dtype=np.int64))})
+    ids = pa.table({"subject_id": unique})
     if ids.num_rows:
         store.con.register("access_logged", ids)
         try:

@@ -24,15 +24,20 @@ import os
 import time
 from pathlib import Path
 
+import numpy as np
+import numpy.typing as npt
+
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
 
-Row = tuple[int | None, str, str, int | str, str]
-"""A read to log: key id, role, action, the subject (its id, or its code), detail."""
+Ids = npt.NDArray[np.int64]
+Row = tuple[int | None, str, str, int | str | Ids, str]
+"""A read to log: key id, role, action, the subject (its id, or its code; or the ids of
+the many subjects a batch read), detail."""
 
 SUFFIX = ".access-journal"
-IMPORT_ROWS = 20_000
-"""Rows held in the journal at most before they are imported."""
+IMPORT_ROWS = 200_000
+"""Reads of subjects held in the journal at most before they are imported."""
 IMPORT_SECONDS = 2.0
 """Seconds a row waits at most in the journal before it is imported (when reads go on)."""
 
@@ -52,6 +57,7 @@ class Journal:
         self.through = through  # the last row imported
         self.last = through  # the last row written
         self.held: list[tuple[int, int, Row]] = []  # (number, µs since the epoch, read)
+        self.reads = 0  # of subjects, in the rows held
         self.since = 0.0  # when the oldest held row was written (time.monotonic)
         self.retry = 0.0  # no import tried before (time.monotonic): one failed lately
 
@@ -68,6 +74,7 @@ class Journal:
         left = _read(journal_path(store.path))
         journal = cls(journal_path(store.path), int(through))
         journal.held = [row for row in left if row[0] > journal.through]
+        journal.reads = sum(_reads(row) for _, _, row in journal.held)
         journal.last = max([journal.through, *(n for n, _, _ in left)])
         if journal.held:
             journal.import_into(store)
@@ -78,7 +85,7 @@ class Journal:
         """Write ``rows`` to the file and wait until they are on disk."""
         at = time.time_ns() // 1000
         numbered = [(self.last + i, at, row) for i, row in enumerate(rows, 1)]
-        data = b"".join(json.dumps([n, us, *row]).encode() + b"\n" for n, us, row in numbered)
+        data = b"".join(_line(n, us, row) for n, us, row in numbered)
         view = memoryview(data)
         self.last += len(rows)  # numbers never used twice, even when the write fails
         while view:
@@ -87,6 +94,7 @@ class Journal:
         if not self.held:
             self.since = time.monotonic()
         self.held.extend(numbered)
+        self.reads += sum(_reads(row) for row in rows)
 
     def due(self) -> bool:
         """Whether the rows held should be imported now."""
@@ -94,7 +102,7 @@ class Journal:
         return (
             bool(self.held)
             and now >= self.retry
-            and (len(self.held) >= IMPORT_ROWS or now - self.since >= IMPORT_SECONDS)
+            and (self.reads >= IMPORT_ROWS or now - self.since >= IMPORT_SECONDS)
         )
 
     def wait(self) -> float | None:
@@ -113,8 +121,10 @@ class Journal:
             return
         numbers, times, rows = zip(*self.held, strict=True)
         key_ids, roles, actions, subjects, details = zip(*rows, strict=True)
-        table = pa.table(
+        many = [(i, s) for i, s in enumerate(subjects) if isinstance(s, np.ndarray)]
+        read = pa.table(
             {
+                "row": pa.array(range(len(rows)), pa.int64()),
                 "at": pa.array(times, pa.int64()),
                 "key_id": pa.array(key_ids, pa.int32()),
                 "role": pa.array(roles, pa.string()),
@@ -128,8 +138,18 @@ class Journal:
                 "detail": pa.array(details, pa.string()),
             }
         )
+        # The subjects of reads of many, one row each, joined to their read.
+        ids = pa.table(
+            {
+                "row": np.repeat(
+                    np.array([i for i, _ in many], np.int64), [len(s) for _, s in many]
+                ),
+                "subject_id": np.concatenate([np.zeros(0, np.int64), *(s for _, s in many)]),
+            }
+        )
         last = max(numbers)
-        store.con.register("journal_rows", table)
+        store.con.register("journal_rows", read)
+        store.con.register("journal_ids", ids)
         self.retry = time.monotonic() + IMPORT_SECONDS  # when this one fails
         try:
             with store.transaction(counted=False):
@@ -138,13 +158,18 @@ class Journal:
                        SELECT make_timestamp(j.at), j.key_id, j.role, j.action,
                               coalesce(j.subject_id, s.subject_id), j.detail
                        FROM journal_rows j LEFT JOIN subjects s ON s.code = j.code
-                       WHERE j.subject_id IS NOT NULL OR s.subject_id IS NOT NULL"""
+                       WHERE j.subject_id IS NOT NULL OR s.subject_id IS NOT NULL
+                       UNION ALL
+                       SELECT make_timestamp(j.at), j.key_id, j.role, j.action, x.subject_id,
+                              j.detail
+                       FROM journal_ids x JOIN journal_rows j USING (row)"""
                 )
                 store.run("DELETE FROM access_journal")
                 store.run("INSERT INTO access_journal VALUES (?)", [last])
         finally:
             store.con.unregister("journal_rows")
-        self.through, self.held, self.retry = last, [], 0.0
+            store.con.unregister("journal_ids")
+        self.through, self.held, self.reads, self.retry = last, [], 0, 0.0
         os.ftruncate(self._fd, 0)
 
     def close(self, remove: bool) -> None:
@@ -152,6 +177,20 @@ class Journal:
         os.close(self._fd)
         if remove:
             self.path.unlink(missing_ok=True)
+
+
+def _reads(row: Row) -> int:
+    """How many subjects' data ``row`` says were read."""
+    subject = row[3]
+    return len(subject) if isinstance(subject, np.ndarray) else 1
+
+
+def _line(n: int, us: int, row: Row) -> bytes:
+    """The journal's line of read number ``n``, made at ``us`` µs since the epoch."""
+    key_id, role, action, subject, detail = row
+    if isinstance(subject, np.ndarray):
+        subject = subject.tolist()
+    return json.dumps([n, us, key_id, role, action, subject, detail]).encode() + b"\n"
 
 
 def _read(path: Path) -> list[tuple[int, int, Row]]:
@@ -164,7 +203,15 @@ def _read(path: Path) -> list[tuple[int, int, Row]]:
     for number, line in enumerate(lines[:-1], 1):  # the last piece: empty, or torn
         try:
             n, us, key_id, role, action, subject, detail = json.loads(line)
-            if not (isinstance(n, int) and isinstance(us, int) and isinstance(subject, int | str)):
+            if isinstance(subject, list):
+                subject = np.array(subject, np.int64)
+                if subject.ndim != 1:
+                    raise ValueError("not a list of subject ids")
+            if not (
+                isinstance(n, int)
+                and isinstance(us, int)
+                and isinstance(subject, int | str | np.ndarray)
+            ):
                 raise ValueError("not a numbered read")
         except ValueError as exc:
             raise LedgerError(
