@@ -72,6 +72,14 @@ API_MAX_BATCH_ROWS = Setting(
     "answered 413 (`too_many_rows`) and nothing is stored.",
 )
 
+ACCESS_JOURNAL_SECONDS = Setting(
+    "access_journal_seconds",
+    "SOCIALRATING_ACCESS_JOURNAL_SECONDS",
+    "2",
+    "Seconds at most that a read `serve` answered waits in the access log's journal "
+    "(`<db>.access-journal`, on disk before the answer) before it is imported into the log.",
+)
+
 WEB_SECRET = Setting(
     "web_secret",
     "SOCIALRATING_WEB_SECRET",
@@ -91,6 +99,7 @@ SETTINGS: tuple[Setting, ...] = (
     RULEBOOK,
     API_MAX_BODY_BYTES,
     API_MAX_BATCH_ROWS,
+    ACCESS_JOURNAL_SECONDS,
     WEB_SECRET,
     WEB_SESSION_HOURS,
 )

@@ -126,6 +126,9 @@ def test_a_read_not_made_durable_fails_and_the_next_one_is_logged(
         log_access_of(cursor(served), READER, "decide", "C1", "lost")
     monkeypatch.undo()
     log_access_of(cursor(served), READER, "decide", "C2", "kept")
+    # The lines of the failed write were taken back: the file holds only the next one.
+    lines = journal.journal_path(served.path).read_text().splitlines()
+    assert [json.loads(line)[-1] for line in lines] == ["kept"]
     assert logged(served) == [("C2", "decide", "kept")]
 
 
@@ -134,6 +137,13 @@ def test_reads_stay_in_the_journal_until_the_log_takes_them(served: Store, tmp_p
     table is away) loses nothing and imports nothing twice when it is tried again; a writer
     that stops before it could import leaves the file, which the next one imports."""
     writer = start_writer(served)
+    log_access_of(cursor(served), READER, "decide", "C9", "zeroth")
+    # The rows go in, but the number of the last one cannot: the import is rolled back.
+    served.run("ALTER TABLE access_journal RENAME TO access_journal_away")
+    with pytest.raises(Exception, match="access_journal"):
+        writer.flush()
+    served.run("ALTER TABLE access_journal_away RENAME TO access_journal")
+    assert logged(served) == [("C9", "decide", "zeroth")]  # once
     served.run("ALTER TABLE access_log RENAME TO access_log_away")
     log_access_of(cursor(served), READER, "decide", "C1", "first")  # answered: in the journal
     with pytest.raises(Exception, match="access_log"):
@@ -144,15 +154,18 @@ def test_reads_stay_in_the_journal_until_the_log_takes_them(served: Store, tmp_p
     assert journal.journal_path(str(path)).stat().st_size > 0
     with open_store(path) as again:
         again.run("ALTER TABLE access_log_away RENAME TO access_log")
-        assert logged(again) == []
+        assert logged(again) == [("C9", "decide", "zeroth")]
         start_writer(again)  # imports what the file holds
-        assert logged(again) == [("C1", "decide", "first"), ("C2", "decide", "second")]
+        assert logged(again) == [
+            ("C1", "decide", "first"), ("C2", "decide", "second"), ("C9", "decide", "zeroth")
+        ]  # fmt: skip
         log_access_of(cursor(again), READER, "decide", "C3", "third")
     assert not journal.journal_path(str(path)).exists()  # imported, then removed
     with open_store(path) as last:
         start_writer(last)
         assert logged(last) == [
-            ("C1", "decide", "first"), ("C2", "decide", "second"), ("C3", "decide", "third")
+            ("C1", "decide", "first"), ("C2", "decide", "second"), ("C3", "decide", "third"),
+            ("C9", "decide", "zeroth"),
         ]  # fmt: skip
 
 
@@ -176,12 +189,37 @@ def test_a_journal_left_behind_is_imported_once_and_a_torn_line_dropped(
     assert served.scalar("SELECT max(read_at) FROM access_log") == dt.datetime(
         2020, 9, 13, 12, 26, 40, 4
     )
+    # Numbering goes on after the last line in the file, not after the last imported.
+    log_access_of(cursor(served), READER, "decide", "C6", "6")
+    assert [json.loads(line)[0] for line in path.read_text().splitlines()] == [5]
     served.close()
     with open_store(path.with_suffix("")) as again:
-        assert again.scalar("SELECT max(imported_through) FROM access_journal") == 4
-        path.write_text(lines[0] + "\nnot json\n" + lines[3] + "\n")
-        with pytest.raises(LedgerError, match=r"access-journal, line 2: not a read"):
-            start_writer(again)
+        assert again.scalar("SELECT max(imported_through) FROM access_journal") == 5
+        for damaged in ("not json", "5", '[6, 1, 7, "provider", "decide", [[1]], ""]'):
+            path.write_text(lines[0] + "\n" + damaged + "\n" + lines[3] + "\n")
+            with pytest.raises(LedgerError, match=r"access-journal, line 2: not a read"):
+                start_writer(again)
+
+
+def test_one_writer_a_database_at_a_time(served: Store) -> None:
+    """A writer started again for the same database closes the one before (what it held
+    imported); the journal is locked against another writer meanwhile."""
+    first = start_writer(served)
+    log_access_of(cursor(served), READER, "decide", "C1", "before")
+    with pytest.raises(LedgerError, match="open by another writer"):
+        journal.Journal(journal.journal_path(served.path), 0, 2.0)
+    second = start_writer(served)
+    assert writer_for(served.path) is second and first is not second
+    log_access_of(cursor(served), READER, "decide", "C2", "after")
+    assert logged(served) == [("C1", "decide", "before"), ("C2", "decide", "after")]
+
+
+def test_a_read_given_up_does_not_stop_the_writer(served: Store) -> None:
+    writer = start_writer(served)
+    given_up = writer.submit((7, "provider", "decide", "C1", "given up"))
+    assert given_up.cancel()  # as asyncio does to a request's future when a server stops
+    writer.submit((7, "provider", "decide", "C2", "next")).result(timeout=30)
+    assert logged(served) == [("C1", "decide", "given up"), ("C2", "decide", "next")]
 
 
 def test_a_batch_read_through_a_writer_is_one_line_of_its_journal(served: Store) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
-from contextlib import nullcontext
+from concurrent.futures import Future, InvalidStateError
+from contextlib import nullcontext, suppress
 from typing import Any
 
 import numpy as np
@@ -132,15 +132,19 @@ class AccessWriter:
 
 
 def _settle(futures: list[Future[None]], work: Callable[..., None], *args: Any) -> None:
-    """Do ``work``, then complete ``futures`` with its outcome."""
+    """Do ``work``, then complete ``futures`` with its outcome (but those cancelled
+    meanwhile: a request given up, by a server stopping for example)."""
+    outcome: BaseException | None = None
     try:
         work(*args)
-    except BaseException as exc:
-        for done in futures:
-            done.set_exception(exc)
-    else:
-        for done in futures:
-            done.set_result(None)
+    except Exception as exc:
+        outcome = exc
+    for done in futures:
+        with suppress(InvalidStateError):
+            if outcome is None:
+                done.set_result(None)
+            else:
+                done.set_exception(outcome)
 
 
 _WRITERS: dict[str, AccessWriter] = {}
@@ -148,7 +152,11 @@ _WRITERS: dict[str, AccessWriter] = {}
 
 def start_writer(store: Store) -> AccessWriter:
     """Log every read of ``store``'s database through a writer thread of group commits
-    until ``store`` closes (a server, which answers many reads at once)."""
+    until ``store`` closes (a server, which answers many reads at once); one started before
+    for the same database is closed first (what it holds imported)."""
+    earlier = _WRITERS.get(store.path)
+    if earlier is not None:
+        earlier.close()
     writer = AccessWriter(store)
     _WRITERS[store.path] = writer
     store.cache["access_writer"] = writer  # closed, and so flushed, with the store

@@ -19,6 +19,7 @@ stops and has imported everything.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import time
@@ -38,8 +39,6 @@ the many subjects a batch read), detail."""
 SUFFIX = ".access-journal"
 IMPORT_ROWS = 200_000
 """Reads of subjects held in the journal at most before they are imported."""
-IMPORT_SECONDS = 2.0
-"""Seconds a row waits at most in the journal before it is imported (when reads go on)."""
 
 STATE = "CREATE TABLE IF NOT EXISTS access_journal (imported_through BIGINT NOT NULL)"
 
@@ -51,15 +50,28 @@ def journal_path(db: str) -> Path:
 class Journal:
     """The journal file of one database, open for appending; see the module."""
 
-    def __init__(self, path: Path, through: int) -> None:
+    def __init__(self, path: Path, through: int, seconds: float) -> None:
+        """Open (create) the file at ``path``, locked: one journal per database.
+
+        Raises:
+            LedgerError: another writer of this process has it open.
+        """
         self.path = path
+        self.seconds = seconds  # a row waits at most this long before it is imported
         self._fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            fcntl.flock(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self._fd)
+            raise LedgerError(f"{path} is open by another writer of the access log") from None
+        _sync_directory(path.parent)  # the file's name survives a power cut too
         self.through = through  # the last row imported
         self.last = through  # the last row written
         self.held: list[tuple[int, int, Row]] = []  # (number, µs since the epoch, read)
         self.reads = 0  # of subjects, in the rows held
         self.since = 0.0  # when the oldest held row was written (time.monotonic)
         self.retry = 0.0  # no import tried before (time.monotonic): one failed lately
+        self.broken: BaseException | None = None  # a failed write that could not be undone
 
     @classmethod
     def open(cls, store: Store) -> Journal:
@@ -67,18 +79,26 @@ class Journal:
         imported first.
 
         Raises:
-            LedgerError: a line before the last is not a read this module wrote.
+            LedgerError: a line before the last is not a read this module wrote, or another
+                writer of this process has the journal open.
         """
+        from socialrating.settings import ACCESS_JOURNAL_SECONDS
+
+        seconds = ACCESS_JOURNAL_SECONDS.count()
         store.run(STATE)
         through = store.scalar("SELECT max(imported_through) FROM access_journal") or 0
         left = _read(journal_path(store.path))
-        journal = cls(journal_path(store.path), int(through))
-        journal.held = [row for row in left if row[0] > journal.through]
-        journal.reads = sum(_reads(row) for _, _, row in journal.held)
-        journal.last = max([journal.through, *(n for n, _, _ in left)])
-        if journal.held:
-            journal.import_into(store)
-        os.ftruncate(journal._fd, 0)
+        journal = cls(journal_path(store.path), int(through), seconds)
+        try:
+            journal.held = [row for row in left if row[0] > journal.through]
+            journal.reads = sum(_reads(row) for _, _, row in journal.held)
+            journal.last = max([journal.through, *(n for n, _, _ in left)])
+            if journal.held:
+                journal.import_into(store)
+            os.ftruncate(journal._fd, 0)
+        except BaseException:
+            journal.close(remove=False)
+            raise
         return journal
 
     def append(self, rows: list[Row]) -> None:
@@ -87,10 +107,25 @@ class Journal:
         numbered = [(self.last + i, at, row) for i, row in enumerate(rows, 1)]
         data = b"".join(_line(n, us, row) for n, us, row in numbered)
         view = memoryview(data)
+        if self.broken is not None:
+            raise LedgerError(
+                f"{self.path}: a failed write could not be taken back ({self.broken}); "
+                "no more reads are logged until the service is restarted"
+            )
         self.last += len(rows)  # numbers never used twice, even when the write fails
-        while view:
-            view = view[os.write(self._fd, view) :]
-        os.fdatasync(self._fd)
+        start = os.lseek(self._fd, 0, os.SEEK_END)
+        try:
+            while view:
+                view = view[os.write(self._fd, view) :]
+            os.fdatasync(self._fd)
+        except BaseException:
+            # Not acknowledged: the lines are taken back, so that no half line stays
+            # before the next ones (the file would not be read at the next start).
+            try:
+                os.ftruncate(self._fd, start)
+            except OSError as exc:
+                self.broken = exc  # what is left stays last in the file
+            raise
         if not self.held:
             self.since = time.monotonic()
         self.held.extend(numbered)
@@ -102,14 +137,14 @@ class Journal:
         return (
             bool(self.held)
             and now >= self.retry
-            and (self.reads >= IMPORT_ROWS or now - self.since >= IMPORT_SECONDS)
+            and (self.reads >= IMPORT_ROWS or now - self.since >= self.seconds)
         )
 
     def wait(self) -> float | None:
         """Seconds until the rows held are due (None: none held)."""
         if not self.held:
             return None
-        return max(0.0, max(self.retry, self.since + IMPORT_SECONDS) - time.monotonic())
+        return max(0.0, max(self.retry, self.since + self.seconds) - time.monotonic())
 
     def import_into(self, store: Store) -> None:
         """Insert the rows held into ``access_log`` (reads of subjects not registered are
@@ -150,7 +185,6 @@ class Journal:
         last = max(numbers)
         store.con.register("journal_rows", read)
         store.con.register("journal_ids", ids)
-        self.retry = time.monotonic() + IMPORT_SECONDS  # when this one fails
         try:
             with store.transaction(counted=False):
                 store.run(
@@ -166,6 +200,9 @@ class Journal:
                 )
                 store.run("DELETE FROM access_journal")
                 store.run("INSERT INTO access_journal VALUES (?)", [last])
+        except BaseException:
+            self.retry = time.monotonic() + self.seconds  # not before then again
+            raise
         finally:
             store.con.unregister("journal_rows")
             store.con.unregister("journal_ids")
@@ -177,6 +214,14 @@ class Journal:
         os.close(self._fd)
         if remove:
             self.path.unlink(missing_ok=True)
+
+
+def _sync_directory(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _reads(row: Row) -> int:
@@ -213,7 +258,7 @@ def _read(path: Path) -> list[tuple[int, int, Row]]:
                 and isinstance(subject, int | str | np.ndarray)
             ):
                 raise ValueError("not a numbered read")
-        except ValueError as exc:
+        except (ValueError, TypeError) as exc:
             raise LedgerError(
                 f"{path}, line {number}: not a read of the access log's journal ({exc}); "
                 "move the file aside to start the server, and keep it: it may hold reads "
