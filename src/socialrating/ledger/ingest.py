@@ -791,6 +791,8 @@ def _parameters(store: Store, context: _Context) -> None:
         # (a rulebook installed meanwhile), and is looked up again.
         seen = seen | {str(code) for code in found.column("code").to_pylist()}
         if store.path != ":memory:":
+            for old in [k for k in _KNOWN_PARAMETERS if k[0] == key[0] and k[1] != key[1]]:
+                del _KNOWN_PARAMETERS[old]  # an earlier opening's: never asked again
             _KNOWN_PARAMETERS[key] = (seen, rows)
     store.con.register("batch_params_known", rows)
     try:
