@@ -100,7 +100,7 @@ def append_digested(
         """,
         [first, batch_id, arrived],
     )
-    prev = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
+    prev = _previous_digest(store, batch_id)
     rows_hex = _rows_digest(store, batch_id, first, n)
     last = first + n - 1
     digest = batch_digest(
@@ -123,7 +123,7 @@ def append_note(store: Store, source: str) -> int:
     _require_transaction(store)
     batch_id = store.next_id("batches", "batch_id")
     arrived = utc_now()
-    prev = store.scalar("SELECT digest FROM batches ORDER BY batch_id DESC LIMIT 1") or GENESIS
+    prev = _previous_digest(store, batch_id)
     empty = hashlib.sha256().hexdigest()  # ``rows_digest`` of no rows
     digest = batch_digest(prev, batch_id, None, source, 0, None, None, epoch_us(arrived), empty)
     store.run(
@@ -131,6 +131,14 @@ def append_note(store: Store, source: str) -> int:
         [batch_id, source, arrived, empty, prev, digest],
     )
     return batch_id
+
+
+def _previous_digest(store: Store, batch_id: int) -> str:
+    """The digest of the batch before ``batch_id`` (numbered the next after the last, so
+    the one numbered just before it; a point read, not a sort of the batches)."""
+    return str(
+        store.scalar("SELECT digest FROM batches WHERE batch_id = ?", [batch_id - 1]) or GENESIS
+    )
 
 
 def _require_transaction(store: Store) -> None:

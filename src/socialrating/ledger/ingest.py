@@ -761,10 +761,11 @@ def _ingest_staged(
         _run_all(store, _substitute(lookups, context))
         _parameters(store, context)
         _store_rows(store, context)
+        checked = _check_rows(store)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
         with turn or nullcontext(), store.writing():
-            return _append_checked(store, context, source, problems)
+            return _append_checked(store, context, source, problems, checked)
     finally:
         for kind, name in _TEMPORARY:
             store.run(f"DROP {kind} IF EXISTS {name}")
@@ -824,18 +825,35 @@ def _store_rows(store: Store, context: _Context) -> None:
     )
 
 
-def _append_checked(
-    store: Store, context: _Context, source: str, problems: list[Problem]
-) -> IngestResult:
-    """The staged batch's rows checked, check its keys against the ledger and append its new
-    rows, or refuse it with every problem."""
+@dataclass(frozen=True)
+class _Checked:
+    """What a batch's rows say of themselves, which no other batch can change."""
+
+    rows: int
+    bad: int  # rows that failed a check
+    repeats: int  # keys the batch repeats (``batch_repeats``)
+
+
+def _check_rows(store: Store) -> _Checked:
+    """Count the staged batch's rows, those that failed a check and the keys it repeats
+    (before its turn: batches do this in parallel)."""
     repeated = store.scalar(f"SELECT count(*) FROM ({_REPEATED_HASHES})")
     store.run(_REPEATS.replace("{payload}", payload_digest_sql("r")) if repeated else _NO_REPEATS)
-    store.run(_substitute(_STORED, context))
-    bad, repeats, stored_keys = store.one(
-        "SELECT (SELECT count(*) FROM batch_rows WHERE bad), "
-        "(SELECT count(*) FROM batch_repeats), (SELECT count(*) FROM batch_stored)"
+    rows, bad, repeats = store.one(
+        "SELECT (SELECT count(*) FROM batch_rows), (SELECT count(*) FROM batch_rows WHERE bad), "
+        "(SELECT count(*) FROM batch_repeats)"
     ) or (0, 0, 0)
+    return _Checked(int(rows), int(bad), int(repeats))
+
+
+def _append_checked(
+    store: Store, context: _Context, source: str, problems: list[Problem], checked: _Checked
+) -> IngestResult:
+    """Check the staged batch's keys against the ledger and append its new rows, or refuse
+    it with every problem (its rows' own checks are ``checked``)."""
+    store.run(_substitute(_STORED, context))
+    stored_keys = int(store.scalar("SELECT count(*) FROM batch_stored"))
+    bad, repeats = checked.bad, checked.repeats
     conflicts = (repeats or stored_keys) and store.scalar(
         _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))
     )
@@ -850,7 +868,7 @@ def _append_checked(
             problems,
         )
     drop_staged(store.con)  # what is stored is in batch_rows now
-    n = new = int(store.scalar("SELECT count(*) FROM batch_rows"))
+    n = new = checked.rows
     relation = "batch_rows"
     if repeats or stored_keys:
         store.run(_NEW)
