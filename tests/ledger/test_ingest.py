@@ -744,3 +744,39 @@ def test_parameters_are_those_of_the_rulebook_active_when_a_batch_arrives(
         feed(store, "police", [rec("C1", "red_light", "2021-02-03")])
     assert "institution 'police' may not report 'red_light'" in str(exc.value)
     assert feed(store, "cams", [rec("C1", "red_light", "2021-02-03", confidence="0.95")]).stored
+
+
+def test_a_key_stored_while_a_batch_waits_for_its_turn_counts_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch looks for its keys in the ledger before its turn, then, in its turn, among
+    the entries stored since: a batch storing the same key meanwhile is found."""
+    from tests.conftest import feed, rec
+
+    import socialrating.ledger.ingest as ingest_module
+
+    original = ingest_module._append_checked
+    meanwhile: list[int] = []
+    started: list[bool] = []
+
+    def late(s: Store, context: Any, source: str, problems: Any, checked: Any) -> Any:
+        if not started:  # the first batch's turn: another batch commits first
+            started.append(True)
+            other = store.cursor()
+            try:
+                meanwhile.append(feed(other, "police", [rec("C2", "red_light", "2021-02-01",
+                                                            key="k-shared")]).stored)  # fmt: skip
+            finally:
+                other.close()
+        return original(s, context, source, problems, checked)
+
+    monkeypatch.setattr(ingest_module, "_append_checked", late)
+    report = feed(
+        store,
+        "police",
+        [rec("C2", "red_light", "2021-02-01", key="k-shared"),
+         rec("C3", "red_light", "2021-02-01", key="k-own")],
+    )  # fmt: skip
+    assert meanwhile == [1]
+    assert (report.stored, report.duplicates) == (1, 1)
+    assert store.scalar("SELECT count(*) FROM entries WHERE idem_key = 'k-shared'") == 1

@@ -73,10 +73,10 @@ def test_batches_checked_in_parallel_are_stored_in_the_order_given(
     first_checked = threading.Event()
     second_ready = threading.Event()
 
-    def held(s: Store, context: Any, source: str, problems: Any) -> Any:
+    def held(s: Store, context: Any, source: str, problems: Any, checked: Any) -> Any:
         if source == "first":
             first_checked.set()
-        return original(s, context, source, problems)
+        return original(s, context, source, problems, checked)
 
     original_rows = ingest_module._ingest_staged
 

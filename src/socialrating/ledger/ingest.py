@@ -480,12 +480,19 @@ CREATE OR REPLACE TEMP TABLE batch_repeats
 (idem_key VARCHAR, first_payload VARCHAR, first_line BIGINT)
 """
 
-_STORED = """
-CREATE OR REPLACE TEMP TABLE batch_stored AS
+# Keys already in the ledger: looked for among all entries before the batch's turn (a scan
+# of the institution's entries, which batches do in parallel), then, in its turn, among
+# the entries stored since (numbered after the last one seen then: a few row groups).
+_STORED_FROM = """
 SELECT idem_key, entry_id AS stored_entry, payload_digest AS stored_payload
 FROM entries
-WHERE institution_id = $institution_id
-  AND idem_key IN (SELECT idem_key FROM batch_rows WHERE idem_key IS NOT NULL);
+WHERE entry_id > $seen AND institution_id = $institution_id
+  AND idem_key IN (SELECT idem_key FROM batch_rows WHERE idem_key IS NOT NULL)
+"""
+_STORED = f"CREATE OR REPLACE TEMP TABLE batch_stored AS {_STORED_FROM}"
+_STORED_SINCE = f"""
+INSERT INTO batch_stored {_STORED_FROM}
+  AND entry_id NOT IN (SELECT stored_entry FROM batch_stored)
 """
 
 _KEY_CONFLICTS = """
@@ -761,7 +768,7 @@ def _ingest_staged(
         _run_all(store, _substitute(lookups, context))
         _parameters(store, context)
         _store_rows(store, context)
-        checked = _check_rows(store)
+        checked = _check_rows(store, context)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
         with turn or nullcontext(), store.writing():
@@ -832,18 +839,22 @@ class _Checked:
     rows: int
     bad: int  # rows that failed a check
     repeats: int  # keys the batch repeats (``batch_repeats``)
+    seen: int  # the last entry when the keys stored were looked for (``batch_stored``)
 
 
-def _check_rows(store: Store) -> _Checked:
-    """Count the staged batch's rows, those that failed a check and the keys it repeats
-    (before its turn: batches do this in parallel)."""
+def _check_rows(store: Store, context: _Context) -> _Checked:
+    """Count the staged batch's rows, those that failed a check and the keys it repeats,
+    and find its keys already stored (before its turn: batches do this in parallel)."""
+    # The last entry first: one stored after it is looked for again in the batch's turn.
+    seen = int(store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries"))
+    store.run(_substitute(_STORED.replace("$seen", "0"), context))
     repeated = store.scalar(f"SELECT count(*) FROM ({_REPEATED_HASHES})")
     store.run(_REPEATS.replace("{payload}", payload_digest_sql("r")) if repeated else _NO_REPEATS)
     rows, bad, repeats = store.one(
         "SELECT (SELECT count(*) FROM batch_rows), (SELECT count(*) FROM batch_rows WHERE bad), "
         "(SELECT count(*) FROM batch_repeats)"
     ) or (0, 0, 0)
-    return _Checked(int(rows), int(bad), int(repeats))
+    return _Checked(int(rows), int(bad), int(repeats), seen)
 
 
 def _append_checked(
@@ -851,7 +862,7 @@ def _append_checked(
 ) -> IngestResult:
     """Check the staged batch's keys against the ledger and append its new rows, or refuse
     it with every problem (its rows' own checks are ``checked``)."""
-    store.run(_substitute(_STORED, context))
+    store.run(_substitute(_STORED_SINCE.replace("$seen", str(checked.seen)), context))
     stored_keys = int(store.scalar("SELECT count(*) FROM batch_stored"))
     bad, repeats = checked.bad, checked.repeats
     conflicts = (repeats or stored_keys) and store.scalar(
