@@ -4,16 +4,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, InvalidStateError
-from contextlib import nullcontext, suppress
+from contextlib import suppress
 from typing import Any
 
 import numpy as np
 
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
-from socialrating.service.journal import Journal, Row
+from socialrating.service.journal import INSERT_READS, Journal, Row, registered
 from socialrating.service.policy import Principal
 
 log = logging.getLogger(__name__)
@@ -183,48 +184,19 @@ def log_access_of(
 
 
 def _write(store: Store, rows: list[Row]) -> None:
-    """Insert reads (key, role, action, subject id or code, detail) of registered subjects,
-    in one statement."""
-    rows = [
-        (key, role, action, one, detail)
-        for key, role, action, subject, detail in rows
-        for one in (subject.tolist() if isinstance(subject, np.ndarray) else [subject])
-    ]
-    by_id = [r for r in rows if isinstance(r[3], int)]
-    by_code = [r for r in rows if not isinstance(r[3], int)]
-    if len(by_code) == 1 and not by_id:  # the subject found by the index on its code
-        key_id, role, action, code, detail = by_code[0]
+    """Insert reads (key, role, action, subject id, code or ids, detail) of registered
+    subjects, in one statement."""
+    if len(rows) == 1 and isinstance(rows[0][3], str):  # found by the index on its code
+        key_id, role, action, code, detail = rows[0]
         store.run(
             """INSERT INTO access_log SELECT now()::TIMESTAMP, ?, ?, ?, subject_id, ?
                FROM subjects WHERE code = ?""",
             [key_id, role, action, detail, code],
         )
         return
-    # By id, as they are; by code, joined with the subjects (a scan of the registry). Each
-    # statement costs a few milliseconds whatever its rows, and so does a commit: one for
-    # both (not counted as a change: nothing a decision reads).
-    with store.transaction(counted=False) if by_id and by_code else nullcontext():
-        if by_id:
-            key_ids, roles, actions, subject_ids, details = (
-                list(c) for c in zip(*by_id, strict=True)
-            )
-            store.run(
-                """INSERT INTO access_log SELECT now()::TIMESTAMP, unnest(?::INTEGER[]),
-                       unnest(?::VARCHAR[]), unnest(?::VARCHAR[]), unnest(?::BIGINT[]),
-                       unnest(?::VARCHAR[])""",
-                [key_ids, roles, actions, subject_ids, details],
-            )
-        if by_code:
-            key_ids, roles, actions, codes, details = (list(c) for c in zip(*by_code, strict=True))
-            store.run(
-                """INSERT INTO access_log
-                   SELECT now()::TIMESTAMP, q.key_id, q.role, q.action, s.subject_id, q.detail
-                   FROM (SELECT unnest(?::INTEGER[]) AS key_id, unnest(?::VARCHAR[]) AS role,
-                                unnest(?::VARCHAR[]) AS action, unnest(?::VARCHAR[]) AS code,
-                                unnest(?::VARCHAR[]) AS detail) q
-                   JOIN subjects s USING (code)""",
-                [key_ids, roles, actions, codes, details],
-            )
+    now = time.time_ns() // 1000
+    with registered(store, [(now, row) for row in rows]):
+        store.run(INSERT_READS)
 
 
 def log_accesses(
@@ -247,26 +219,15 @@ def log_subject_ids(
     """Write that ``principal`` read the data of each subject of ``subject_ids`` (once each;
     a list or a NumPy array of ids); with a writer, in its journal, as one line
     (``AccessWriter``)."""
-    import pyarrow as pa
-
     unique = np.unique(np.asarray(subject_ids, dtype=np.int64))
-    writer = _WRITERS.get(store.path)
-    if writer is not None:
-        if len(unique):
-            writer.submit((principal.key_id, principal.role.value, action, unique, detail)).result()
+    if not len(unique):
         return
-    # As an Arrow column, not a list parameter (which DuckDB converts value by value).
-    ids = pa.table({"subject_id": unique})
-    if ids.num_rows:
-        store.con.register("access_logged", ids)
-        try:
-            store.run(
-                """INSERT INTO access_log SELECT now()::TIMESTAMP, ?, ?, ?, subject_id, ?
-                   FROM access_logged""",
-                [principal.key_id, principal.role.value, action, detail],
-            )
-        finally:
-            store.con.unregister("access_logged")
+    row = (principal.key_id, principal.role.value, action, unique, detail)
+    writer = _WRITERS.get(store.path)
+    if writer is None:
+        _write(store, [row])
+    else:
+        writer.submit(row).result()
 
 
 def access_of(store: Store, subject_id: int, limit: int = 100) -> list[dict[str, object]]:

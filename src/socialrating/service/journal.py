@@ -23,6 +23,8 @@ import fcntl
 import json
 import os
 import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -150,62 +152,18 @@ class Journal:
         """Insert the rows held into ``access_log`` (reads of subjects not registered are
         left out, as the log always did) with the number of the last one, in one
         transaction; then empty the file when nothing more was written to it."""
-        import pyarrow as pa
-
         if not self.held:
             return
-        numbers, times, rows = zip(*self.held, strict=True)
-        key_ids, roles, actions, subjects, details = zip(*rows, strict=True)
-        many = [(i, s) for i, s in enumerate(subjects) if isinstance(s, np.ndarray)]
-        read = pa.table(
-            {
-                "row": pa.array(range(len(rows)), pa.int64()),
-                "at": pa.array(times, pa.int64()),
-                "key_id": pa.array(key_ids, pa.int32()),
-                "role": pa.array(roles, pa.string()),
-                "action": pa.array(actions, pa.string()),
-                "subject_id": pa.array(
-                    [s if isinstance(s, int) else None for s in subjects], pa.int64()
-                ),
-                "code": pa.array(
-                    [s if isinstance(s, str) else None for s in subjects], pa.string()
-                ),
-                "detail": pa.array(details, pa.string()),
-            }
-        )
-        # The subjects of reads of many, one row each, joined to their read.
-        ids = pa.table(
-            {
-                "row": np.repeat(
-                    np.array([i for i, _ in many], np.int64), [len(s) for _, s in many]
-                ),
-                "subject_id": np.concatenate([np.zeros(0, np.int64), *(s for _, s in many)]),
-            }
-        )
-        last = max(numbers)
-        store.con.register("journal_rows", read)
-        store.con.register("journal_ids", ids)
+        last = max(n for n, _, _ in self.held)
         try:
-            with store.transaction(counted=False):
-                store.run(
-                    """INSERT INTO access_log
-                       SELECT make_timestamp(j.at), j.key_id, j.role, j.action,
-                              coalesce(j.subject_id, s.subject_id), j.detail
-                       FROM journal_rows j LEFT JOIN subjects s ON s.code = j.code
-                       WHERE j.subject_id IS NOT NULL OR s.subject_id IS NOT NULL
-                       UNION ALL
-                       SELECT make_timestamp(j.at), j.key_id, j.role, j.action, x.subject_id,
-                              j.detail
-                       FROM journal_ids x JOIN journal_rows j USING (row)"""
-                )
+            reads = [(us, row) for _, us, row in self.held]
+            with registered(store, reads), store.transaction(counted=False):
+                store.run(INSERT_READS)
                 store.run("DELETE FROM access_journal")
                 store.run("INSERT INTO access_journal VALUES (?)", [last])
         except BaseException:
             self.retry = time.monotonic() + self.seconds  # not before then again
             raise
-        finally:
-            store.con.unregister("journal_rows")
-            store.con.unregister("journal_ids")
         self.through, self.held, self.reads, self.retry = last, [], 0, 0.0
         os.ftruncate(self._fd, 0)
 
@@ -214,6 +172,60 @@ class Journal:
         os.close(self._fd)
         if remove:
             self.path.unlink(missing_ok=True)
+
+
+INSERT_READS = """
+INSERT INTO access_log
+SELECT make_timestamp(j.at), j.key_id, j.role, j.action, coalesce(j.subject_id, s.subject_id),
+       j.detail
+FROM journal_rows j LEFT JOIN subjects s ON s.code = j.code
+WHERE j.subject_id IS NOT NULL OR s.subject_id IS NOT NULL
+UNION ALL
+SELECT make_timestamp(j.at), j.key_id, j.role, j.action, x.subject_id, j.detail
+FROM journal_ids x JOIN journal_rows j USING (row)
+"""
+"""Insert the reads ``registered`` gives into ``access_log``, in one statement: by subject
+id, by code (joined with the registry; a code not registered is left out, as the log
+always did), or the ids of a batch's many."""
+
+
+@contextmanager
+def registered(store: Store, reads: Sequence[tuple[int, Row]]) -> Iterator[None]:
+    """``reads`` (each with its time, µs since the epoch) as the tables ``INSERT_READS``
+    reads, on ``store``'s connection for the block."""
+    import pyarrow as pa
+
+    times, rows = zip(*reads, strict=True)
+    key_ids, roles, actions, subjects, details = zip(*rows, strict=True)
+    many = [(i, s) for i, s in enumerate(subjects) if isinstance(s, np.ndarray)]
+    read = pa.table(
+        {
+            "row": pa.array(range(len(rows)), pa.int64()),
+            "at": pa.array(times, pa.int64()),
+            "key_id": pa.array(key_ids, pa.int32()),
+            "role": pa.array(roles, pa.string()),
+            "action": pa.array(actions, pa.string()),
+            "subject_id": pa.array(
+                [s if isinstance(s, int) else None for s in subjects], pa.int64()
+            ),
+            "code": pa.array([s if isinstance(s, str) else None for s in subjects], pa.string()),
+            "detail": pa.array(details, pa.string()),
+        }
+    )
+    # The subjects of reads of many, one row each, joined to their read.
+    ids = pa.table(
+        {
+            "row": np.repeat(np.array([i for i, _ in many], np.int64), [len(s) for _, s in many]),
+            "subject_id": np.concatenate([np.zeros(0, np.int64), *(s for _, s in many)]),
+        }
+    )
+    store.con.register("journal_rows", read)
+    store.con.register("journal_ids", ids)
+    try:
+        yield
+    finally:
+        store.con.unregister("journal_rows")
+        store.con.unregister("journal_ids")
 
 
 def _sync_directory(path: Path) -> None:
