@@ -308,3 +308,7 @@ def test_the_limits_are_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SOCIALRATING_API_MAX_BATCH_ROWS", "many")
     with pytest.raises(SettingsError, match="SOCIALRATING_API_MAX_BATCH_ROWS must be a whole"):
         create_app(str(tmp_path / "x.duckdb"))
+    monkeypatch.delenv("SOCIALRATING_API_MAX_BATCH_ROWS")
+    monkeypatch.setenv("SOCIALRATING_ACCESS_JOURNAL_SECONDS", "0.5")  # refused before start
+    with pytest.raises(SettingsError, match="SOCIALRATING_ACCESS_JOURNAL_SECONDS must be a whole"):
+        create_app(str(tmp_path / "x.duckdb"))
