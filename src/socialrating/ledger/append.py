@@ -83,8 +83,7 @@ def append_digested(
     if n == 0:
         return None
     _require_transaction(store)
-    batch_id = store.next_id("batches", "batch_id")
-    first = store.next_id("entries", "entry_id")
+    batch_id, first, prev = _next(store)
     arrived = utc_now()
     store.run(
         f"""
@@ -100,7 +99,6 @@ def append_digested(
         """,
         [first, batch_id, arrived],
     )
-    prev = _previous_digest(store, batch_id)
     rows_hex = _rows_digest(store, batch_id, first, n)
     last = first + n - 1
     digest = batch_digest(
@@ -121,9 +119,8 @@ def append_note(store: Store, source: str) -> int:
     digest covers its source, and the next batch's digest covers its digest.
     """
     _require_transaction(store)
-    batch_id = store.next_id("batches", "batch_id")
+    batch_id, _, prev = _next(store)
     arrived = utc_now()
-    prev = _previous_digest(store, batch_id)
     empty = hashlib.sha256().hexdigest()  # ``rows_digest`` of no rows
     digest = batch_digest(prev, batch_id, None, source, 0, None, None, epoch_us(arrived), empty)
     store.run(
@@ -133,12 +130,17 @@ def append_note(store: Store, source: str) -> int:
     return batch_id
 
 
-def _previous_digest(store: Store, batch_id: int) -> str:
-    """The digest of the batch before ``batch_id`` (numbered the next after the last, so
-    the one numbered just before it; a point read, not a sort of the batches)."""
-    return str(
-        store.scalar("SELECT digest FROM batches WHERE batch_id = ?", [batch_id - 1]) or GENESIS
+def _next(store: Store) -> tuple[int, int, str]:
+    """The next batch's number, its first entry's, and the digest it chains to (that of
+    the last batch: a point read by its number, not a sort of the batches), in one query."""
+    row = store.one(
+        """SELECT (SELECT coalesce(max(batch_id), 0) + 1 FROM batches),
+                  (SELECT coalesce(max(entry_id), 0) + 1 FROM entries),
+                  (SELECT digest FROM batches
+                   WHERE batch_id = (SELECT max(batch_id) FROM batches))"""
     )
+    assert row is not None
+    return int(row[0]), int(row[1]), str(row[2] or GENESIS)
 
 
 def _require_transaction(store: Store) -> None:

@@ -312,11 +312,11 @@ def _clean(col: str) -> str:
     )
 
 
-# The registries' rows a batch names besides its subjects, as small tables keyed as the
-# batch names them: its parameters by code (with what the active rulebook says of each),
-# the entries it refers to (with their subject's kind and parameter), its counterparts.
+# The registries' rows a batch names, as small tables keyed as the batch names them: its
+# parameters by code (with what the active rulebook says of each), the entries it refers
+# to (with their subject's kind and parameter), its subjects and counterparts (one scan of
+# the registry for both: about 5 ms a batch of 10,000 less than a scan for each).
 _REFS_FILTER = "WHERE e.entry_id"
-_HAS_REFERENCES = "SELECT count(*) > 0 FROM staged_batch WHERE refers_to IS NOT NULL"
 
 # The parameters the institution may report under the active rulebook.
 _PERMITTED = (
@@ -353,9 +353,11 @@ LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
     SELECT {_clean("refers_to")} AS refers_text FROM staged_batch
     WHERE refers_to IS NOT NULL));
 
-CREATE OR REPLACE TEMP TABLE batch_counterparts AS
-SELECT code, subject_id FROM subjects
-WHERE code IN (SELECT {_clean("counterpart")} FROM staged_batch WHERE counterpart IS NOT NULL);
+CREATE OR REPLACE TEMP TABLE batch_subjects AS
+SELECT code, subject_id, kind FROM subjects
+WHERE code IN (SELECT {_clean("subject")} FROM staged_batch WHERE subject IS NOT NULL
+               UNION ALL
+               SELECT {_clean("counterpart")} FROM staged_batch WHERE counterpart IS NOT NULL);
 """
 
 # Every staged row, typed and joined to the registries: a query, which DuckDB runs once,
@@ -410,9 +412,9 @@ WITH trimmed AS (
            cp.subject_id AS counterpart_id,
            ref.*
     FROM typed t
-    LEFT JOIN subjects subj ON subj.code = t.subject_code
+    LEFT JOIN batch_subjects subj ON subj.code = t.subject_code
     LEFT JOIN batch_params par ON par.code = t.parameter_code
-    LEFT JOIN batch_counterparts cp ON cp.code = t.counterpart_code
+    LEFT JOIN batch_subjects cp ON cp.code = t.counterpart_code
     LEFT JOIN batch_refs ref ON ref.entry_id = t.refers_to
 )
 SELECT j.*,
@@ -528,7 +530,7 @@ _TEMPORARY = (
     ("VIEW", "batch_wide"),
     ("TABLE", "batch_params"),
     ("TABLE", "batch_refs"),
-    ("TABLE", "batch_counterparts"),
+    ("TABLE", "batch_subjects"),
     ("VIEW", "batch_rows"),
     ("TABLE", "batch_kept"),
     ("TABLE", "batch_repeats"),
@@ -760,14 +762,15 @@ def _ingest_staged(
 ) -> IngestResult:
     """Validate the staged batch and append its new rows: all of them, or none."""
     try:
+        empty, named = _survey(store)
         lookups = _LOOKUPS
-        if not store.scalar(_HAS_REFERENCES):
+        if "refers_to" in empty:
             # No row refers to an entry: nothing to look up, and the look-up would read
             # the whole ledger's entries (the batch of a large ledger's time goes there).
             lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
         _run_all(store, _substitute(lookups, context))
-        _parameters(store, context)
-        _store_rows(store, context)
+        _parameters(store, context, named)
+        _store_rows(store, context, empty)
         checked = _check_rows(store, context)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
@@ -783,14 +786,26 @@ _KNOWN_PARAMETERS: dict[tuple[str, int, str, int], tuple[set[str], pa.Table]] = 
 their rows (``_PARAMETERS``)."""
 
 
-def _parameters(store: Store, context: _Context) -> None:
-    """``batch_params``: the registered parameters the batch names (by their code as
-    ``_clean`` gives it), with what the active rulebook says of each, from the rows of
-    this process's earlier batches and a look-up of the codes not seen before."""
+def _survey(store: Store) -> tuple[set[str], list[str]]:
+    """One pass over the staged batch: the columns of ``_OFTEN_EMPTY`` no row fills, and
+    the parameter texts it names (each once)."""
+    row = store.one(
+        "SELECT "
+        + ", ".join(f"count({staged}) = 0" for _, staged in _OFTEN_EMPTY.values())
+        + ", list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL) FROM staged_batch"
+    )
+    assert row is not None  # an aggregate without GROUP BY gives one row
+    empty = {col for col, none in zip(_OFTEN_EMPTY, row[:-1], strict=True) if none}
+    return empty, list(row[-1] or [])
+
+
+def _parameters(store: Store, context: _Context, named: list[str]) -> None:
+    """``batch_params``: the registered parameters the batch names (``named``, the texts;
+    by their code as ``_clean`` gives it), with what the active rulebook says of each, from
+    the rows of this process's earlier batches and a look-up of the codes not seen before."""
     key = (store.path, openings(store.path), context.rulebook_hash, context.institution_id)
     seen, rows = _KNOWN_PARAMETERS.get(key) or (set(), None)
-    named = store.rows("SELECT DISTINCT parameter FROM staged_batch WHERE parameter IS NOT NULL")
-    codes = {code for (text,) in named if (code := str(text).strip(" "))}  # as ``_clean``
+    codes = {code for text in named if (code := str(text).strip(" "))}  # as ``_clean``
     new = sorted(codes - seen)
     if new or rows is None:
         found = store.arrow(_substitute(_PARAMETERS, context), [new])
@@ -809,16 +824,10 @@ def _parameters(store: Store, context: _Context) -> None:
         store.con.unregister("batch_params_known")
 
 
-def _store_rows(store: Store, context: _Context) -> None:
+def _store_rows(store: Store, context: _Context, empty: set[str]) -> None:
     """``batch_rows``: every staged row's payload columns, ``pos``, ``line`` and whether
-    a row check failed (``bad``), in file order; the columns no row fills are nulls of a
-    view rather than stored (see ``_OFTEN_EMPTY``)."""
-    filled = store.one(
-        "SELECT "
-        + ", ".join(f"count({staged}) > 0" for _, staged in _OFTEN_EMPTY.values())
-        + " FROM staged_batch"
-    )
-    empty = {col for col, full in zip(_OFTEN_EMPTY, filled or (), strict=True) if not full}
+    a row check failed (``bad``), in file order; the columns no row fills (``empty``) are
+    nulls of a view rather than stored (see ``_OFTEN_EMPTY``)."""
     failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
     kept = ", ".join(c for c in PAYLOAD_COLUMNS if c not in empty)
     rows_sql = _ROWS.replace("{kept_columns}", kept).replace("{wide}", _WIDE_SELECT)
@@ -840,21 +849,27 @@ class _Checked:
     bad: int  # rows that failed a check
     repeats: int  # keys the batch repeats (``batch_repeats``)
     seen: int  # the last entry when the keys stored were looked for (``batch_stored``)
+    stored: int = 0  # keys of the batch found stored then
 
 
 def _check_rows(store: Store, context: _Context) -> _Checked:
     """Count the staged batch's rows, those that failed a check and the keys it repeats,
     and find its keys already stored (before its turn: batches do this in parallel)."""
     # The last entry first: one stored after it is looked for again in the batch's turn.
-    seen = int(store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries"))
-    store.run(_substitute(_STORED.replace("$seen", "0"), context))
-    repeated = store.scalar(f"SELECT count(*) FROM ({_REPEATED_HASHES})")
-    store.run(_REPEATS.replace("{payload}", payload_digest_sql("r")) if repeated else _NO_REPEATS)
-    rows, bad, repeats = store.one(
-        "SELECT (SELECT count(*) FROM batch_rows), (SELECT count(*) FROM batch_rows WHERE bad), "
-        "(SELECT count(*) FROM batch_repeats)"
-    ) or (0, 0, 0)
-    return _Checked(int(rows), int(bad), int(repeats), seen)
+    seen, rows, bad, repeated = store.one(
+        "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries), "
+        "(SELECT count(*) FROM batch_rows), (SELECT count(*) FROM batch_rows WHERE bad), "
+        f"(SELECT count(*) FROM ({_REPEATED_HASHES}))"
+    ) or (0, 0, 0, 0)
+    # A statement that stores rows answers how many (here: keys already in the ledger).
+    stored = int(store.scalar(_substitute(_STORED.replace("$seen", "0"), context)))
+    repeats = 0
+    if repeated:
+        store.run(_REPEATS.replace("{payload}", payload_digest_sql("r")))
+        repeats = int(store.scalar("SELECT count(*) FROM batch_repeats"))
+    else:
+        store.run(_NO_REPEATS)
+    return _Checked(int(rows), int(bad), repeats, int(seen), stored)
 
 
 def _append_checked(
@@ -862,8 +877,8 @@ def _append_checked(
 ) -> IngestResult:
     """Check the staged batch's keys against the ledger and append its new rows, or refuse
     it with every problem (its rows' own checks are ``checked``)."""
-    store.run(_substitute(_STORED_SINCE.replace("$seen", str(checked.seen)), context))
-    stored_keys = int(store.scalar("SELECT count(*) FROM batch_stored"))
+    since = store.scalar(_substitute(_STORED_SINCE.replace("$seen", str(checked.seen)), context))
+    stored_keys = checked.stored + int(since)
     bad, repeats = checked.bad, checked.repeats
     conflicts = (repeats or stored_keys) and store.scalar(
         _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))

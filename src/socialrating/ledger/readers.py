@@ -59,6 +59,7 @@ FORMATS = {".csv": "csv", ".parquet": "parquet", ".ndjson": "ndjson", ".jsonl": 
 STAGED = "staged_batch"  # the view validation reads
 _ROWS = "staged_rows"  # the table behind it (rows in file order: rowid is pos)
 _RAW = "staged_raw"  # a CSV file as DuckDB read it (fields by position)
+_ARROW = "staged_arrow"  # a batch handed over in memory, read where it is
 _TEXT_COLUMNS = ", ".join(f'"{c}" VARCHAR' for c in COLUMNS)
 
 
@@ -105,12 +106,26 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> list[Problem
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    """Stage an Arrow table of ``line`` and text columns (see ``staged_table``) in line order."""
+    """Stage an Arrow table of ``line`` and text columns (see ``staged_table``) in line order.
+
+    The table is already in memory: DuckDB reads it where it is (registered, with its
+    rows numbered), instead of a copy of it (which cost about 6 ms for 10,000 rows)."""
     lines = table.column("line")
     if table.num_rows > 1 and not _increasing(lines):
         table = table.sort_by("line")
-    _new_rows(con)
-    _append(con, table)
+    drop_staged(con)
+    present = set(table.column_names)
+    table = table.select([c for c in ("line", *COLUMNS) if c in present])
+    table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
+    select = ", ".join(
+        ['pos, CAST("line" AS BIGINT) AS line']
+        + [
+            f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in present else f'NULL::VARCHAR AS "{c}"'
+            for c in COLUMNS
+        ]
+    )
+    con.register(_ARROW, table)
+    con.execute(f"CREATE TEMP VIEW {STAGED} AS SELECT {select} FROM {_ARROW}")
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
@@ -118,6 +133,7 @@ def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(f"DROP VIEW IF EXISTS {STAGED}")
     for name in (_ROWS, _RAW):
         con.execute(f"DROP TABLE IF EXISTS {name}")
+    con.unregister(_ARROW)  # nothing if it is not registered
 
 
 def _increasing(lines: pa.ChunkedArray) -> bool:
