@@ -80,6 +80,14 @@ ACCESS_JOURNAL_SECONDS = Setting(
     "(`<db>.access-journal`, on disk before the answer) before it is imported into the log.",
 )
 
+CHECKPOINT_MB = Setting(
+    "checkpoint_mb",
+    "SOCIALRATING_CHECKPOINT_MB",
+    "64",
+    "Megabytes of DuckDB's write-ahead log (`<db>.wal`) after which a commit also writes "
+    "the changes into the database file (a checkpoint), in a process that writes to it.",
+)
+
 WEB_SECRET = Setting(
     "web_secret",
     "SOCIALRATING_WEB_SECRET",
@@ -100,6 +108,7 @@ SETTINGS: tuple[Setting, ...] = (
     API_MAX_BODY_BYTES,
     API_MAX_BATCH_ROWS,
     ACCESS_JOURNAL_SECONDS,
+    CHECKPOINT_MB,
     WEB_SECRET,
     WEB_SESSION_HOURS,
 )

@@ -312,3 +312,7 @@ def test_the_limits_are_settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("SOCIALRATING_ACCESS_JOURNAL_SECONDS", "0.5")  # refused before start
     with pytest.raises(SettingsError, match="SOCIALRATING_ACCESS_JOURNAL_SECONDS must be a whole"):
         create_app(str(tmp_path / "x.duckdb"))
+    monkeypatch.delenv("SOCIALRATING_ACCESS_JOURNAL_SECONDS")
+    monkeypatch.setenv("SOCIALRATING_CHECKPOINT_MB", "lots")
+    with pytest.raises(SettingsError, match="SOCIALRATING_CHECKPOINT_MB must be a whole"):
+        create_app(str(tmp_path / "x.duckdb"))

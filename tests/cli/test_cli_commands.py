@@ -352,3 +352,30 @@ def test_a_statement_dates_grade_memberships_as_the_run_did(db: str) -> None:
     assert lists("o1", "2021-06-15")["blacklist"] == ("grade", "2021-05-31")
     assert lists("c2", "2021-06-15")["rep_ban"] == ("joint", "2021-05-31")
     assert lists("o1", "2021-05-01")["blacklist"] == ("grade", None)  # before any run
+
+
+# --- the checkpoint setting ---------------------------------------------------------------
+
+
+def test_the_checkpoint_setting_is_applied_and_a_bad_one_refused(
+    db: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from socialrating.ledger import open_store
+
+    def threshold() -> str:
+        store = open_store(db)
+        try:
+            return str(store.scalar("SELECT current_setting('checkpoint_threshold')"))
+        finally:
+            store.close()
+
+    assert threshold() == "61.0 MiB"  # 64 MB, as DuckDB shows it
+    monkeypatch.setenv("SOCIALRATING_CHECKPOINT_MB", "16")
+    assert threshold() == "15.2 MiB"
+    monkeypatch.setenv("SOCIALRATING_CHECKPOINT_MB", "0")
+    result = cli("score", "--db", db, "--as-of", "2021-05-31")
+    assert result.exit_code != 0
+    assert "SOCIALRATING_CHECKPOINT_MB must be a whole number of 1 or more, not '0'" in (
+        result.output
+    )
+    assert "Traceback" not in result.output

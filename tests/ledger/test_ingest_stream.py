@@ -28,6 +28,7 @@ import pytest
 
 from socialrating.errors import BatchRejected, Problem
 from socialrating.ledger import Store, ingest_file, ingest_table
+from socialrating.ledger import ingest as ingest_module
 from socialrating.ledger import readers as readers_module
 from socialrating.ledger.append import append_digested, epoch_us
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
@@ -222,8 +223,19 @@ def rich_rows(report_entry: int) -> list[Row]:
     ]
 
 
+@pytest.fixture(params=["with the checks", "when appended"])
+def digested(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Payload digests computed with a batch's checks (a small batch), or as its rows are
+    appended (a large one: here every batch is, as if larger than the threshold)."""
+    if request.param == "when appended":
+        monkeypatch.setattr(ingest_module, "_DIGESTED_ROWS", 0)
+    return str(request.param)
+
+
 @pytest.mark.parametrize("fmt", ["csv", "ndjson", "parquet"])
-def test_digests_are_those_of_the_definition(store: Store, tmp_path: Path, fmt: str) -> None:
+def test_digests_are_those_of_the_definition(
+    store: Store, tmp_path: Path, fmt: str, digested: str
+) -> None:
     report = {"key": "r1", "subject": "C3", "parameter": "rumour", "date": "2021-02-01"}
     first = ingest_file(store, write_csv(tmp_path / "report.csv", [report]), "hotline")
     assert first.batch is not None
@@ -235,7 +247,9 @@ def test_digests_are_those_of_the_definition(store: Store, tmp_path: Path, fmt: 
     assert verify_ledger(store).ok
 
 
-def test_digests_of_a_table_and_of_its_resent_rows(store: Store, tmp_path: Path) -> None:
+def test_digests_of_a_table_and_of_its_resent_rows(
+    store: Store, tmp_path: Path, digested: str
+) -> None:
     rows = [
         {"key": f"t{i}", "subject": f"C{i % 9 + 1}", "parameter": "blood", "date": "2021-03-01"}
         for i in range(40)

@@ -153,6 +153,7 @@ def create_app(
     max_body = max_body_bytes or settings.API_MAX_BODY_BYTES.count()
     max_rows = max_batch_rows or settings.API_MAX_BATCH_ROWS.count()
     settings.ACCESS_JOURNAL_SECONDS.count()  # refused here, not as the server starts
+    settings.CHECKPOINT_MB.count()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> Any:

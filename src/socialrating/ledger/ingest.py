@@ -24,7 +24,7 @@ import functools
 import re
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
@@ -439,12 +439,20 @@ _WIDE = f"CREATE OR REPLACE TEMP VIEW batch_wide AS {_WIDE_SELECT}"
 
 # What is stored of each row, and whether any row check failed: one pass, materialised in
 # file order (the joins may scramble it), so that the entries are stored in their order.
-# The payload digest is computed once, when the rows are appended.
+# The payload digest is computed once: here for a small batch (``_DIGESTED_ROWS``), when
+# the rows are appended for a large one.
 _ROWS = """
 CREATE OR REPLACE TEMP TABLE batch_kept AS
-SELECT pos, line, {kept_columns}, coalesce({bad}, false) AS bad
+SELECT pos, line, {kept_columns}, coalesce({bad}, false) AS bad{digest}
 FROM ({wide}) ORDER BY pos
 """
+
+_DIGESTED_ROWS = 50_000
+"""A batch of at most this many rows has its payload digests computed with its checks,
+before its turn (batches are checked in parallel, appended one at a time: in a server
+taking many bodies at once, the turn is the bound). A larger batch's are computed as its
+rows are appended: kept in the table of checked rows, they would take 80 bytes a row of
+DuckDB's bounded memory."""
 
 # The payload columns a batch may leave empty, their types and the staged column each
 # comes from. A column no row of the batch fills is not kept in ``batch_kept`` (DuckDB
@@ -762,7 +770,8 @@ def _ingest_staged(
 ) -> IngestResult:
     """Validate the staged batch and append its new rows: all of them, or none."""
     try:
-        empty, named = _survey(store)
+        empty, named, rows = _survey(store)
+        digested = rows <= _DIGESTED_ROWS
         lookups = _LOOKUPS
         if "refers_to" in empty:
             # No row refers to an entry: nothing to look up, and the look-up would read
@@ -770,8 +779,8 @@ def _ingest_staged(
             lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
         _run_all(store, _substitute(lookups, context))
         _parameters(store, context, named)
-        _store_rows(store, context, empty)
-        checked = _check_rows(store, context)
+        _store_rows(store, context, empty, digested)
+        checked = _check_rows(store, context, digested)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
         with turn or nullcontext(), store.writing():
@@ -786,17 +795,18 @@ _KNOWN_PARAMETERS: dict[tuple[str, int, str, int], tuple[set[str], pa.Table]] = 
 their rows (``_PARAMETERS``)."""
 
 
-def _survey(store: Store) -> tuple[set[str], list[str]]:
-    """One pass over the staged batch: the columns of ``_OFTEN_EMPTY`` no row fills, and
-    the parameter texts it names (each once)."""
+def _survey(store: Store) -> tuple[set[str], list[str], int]:
+    """One pass over the staged batch: the columns of ``_OFTEN_EMPTY`` no row fills, the
+    parameter texts it names (each once), and its rows."""
     row = store.one(
         "SELECT "
         + ", ".join(f"count({staged}) = 0" for _, staged in _OFTEN_EMPTY.values())
-        + ", list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL) FROM staged_batch"
+        + ", list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL), count(*)"
+        + " FROM staged_batch"
     )
     assert row is not None  # an aggregate without GROUP BY gives one row
-    empty = {col for col, none in zip(_OFTEN_EMPTY, row[:-1], strict=True) if none}
-    return empty, list(row[-1] or [])
+    empty = {col for col, none in zip(_OFTEN_EMPTY, row[:-2], strict=True) if none}
+    return empty, list(row[-2] or []), int(row[-1])
 
 
 def _parameters(store: Store, context: _Context, named: list[str]) -> None:
@@ -824,20 +834,24 @@ def _parameters(store: Store, context: _Context, named: list[str]) -> None:
         store.con.unregister("batch_params_known")
 
 
-def _store_rows(store: Store, context: _Context, empty: set[str]) -> None:
+def _store_rows(store: Store, context: _Context, empty: set[str], digested: bool) -> None:
     """``batch_rows``: every staged row's payload columns, ``pos``, ``line`` and whether
     a row check failed (``bad``), in file order; the columns no row fills (``empty``) are
-    nulls of a view rather than stored (see ``_OFTEN_EMPTY``)."""
+    nulls of a view rather than stored (see ``_OFTEN_EMPTY``). With ``digested``, each
+    row's ``payload_digest`` too."""
     failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
     kept = ", ".join(c for c in PAYLOAD_COLUMNS if c not in empty)
+    digest = f", {payload_digest_sql()} AS payload_digest" if digested else ""
     rows_sql = _ROWS.replace("{kept_columns}", kept).replace("{wide}", _WIDE_SELECT)
-    store.run(_substitute(rows_sql.replace("{bad}", f"({failed})"), context))
+    rows_sql = rows_sql.replace("{digest}", digest).replace("{bad}", f"({failed})")
+    store.run(_substitute(rows_sql, context))
     columns = ", ".join(
         f"CAST(NULL AS {_OFTEN_EMPTY[c][0]}) AS {c}" if c in empty else c for c in PAYLOAD_COLUMNS
     )
     store.run(
-        f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT pos, line, {columns}, bad "
-        "FROM batch_kept"
+        f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT pos, line, {columns}, bad"
+        + (", payload_digest" if digested else "")
+        + " FROM batch_kept"
     )
 
 
@@ -850,11 +864,17 @@ class _Checked:
     repeats: int  # keys the batch repeats (``batch_repeats``)
     seen: int  # the last entry when the keys stored were looked for (``batch_stored``)
     stored: int = 0  # keys of the batch found stored then
+    digested: bool = False  # whether ``batch_rows`` has each row's ``payload_digest``
+
+    def payload(self, alias: str) -> str:
+        """SQL for the payload digest of the row ``alias`` of ``batch_rows``."""
+        return f"{alias}.payload_digest" if self.digested else payload_digest_sql(alias)
 
 
-def _check_rows(store: Store, context: _Context) -> _Checked:
+def _check_rows(store: Store, context: _Context, digested: bool = False) -> _Checked:
     """Count the staged batch's rows, those that failed a check and the keys it repeats,
-    and find its keys already stored (before its turn: batches do this in parallel)."""
+    and find its keys already stored (before its turn: batches do this in parallel).
+    ``digested``: ``batch_rows`` has each row's payload digest."""
     # The last entry first: one stored after it is looked for again in the batch's turn.
     seen, rows, bad, repeated = store.one(
         "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries), "
@@ -863,13 +883,13 @@ def _check_rows(store: Store, context: _Context) -> _Checked:
     ) or (0, 0, 0, 0)
     # A statement that stores rows answers how many (here: keys already in the ledger).
     stored = int(store.scalar(_substitute(_STORED.replace("$seen", "0"), context)))
-    repeats = 0
-    if repeated:
-        store.run(_REPEATS.replace("{payload}", payload_digest_sql("r")))
-        repeats = int(store.scalar("SELECT count(*) FROM batch_repeats"))
-    else:
+    checked = _Checked(int(rows), int(bad), 0, int(seen), stored, digested)
+    if not repeated:
         store.run(_NO_REPEATS)
-    return _Checked(int(rows), int(bad), repeats, int(seen), stored)
+        return checked
+    store.run(_REPEATS.replace("{payload}", checked.payload("r")))
+    repeats = int(store.scalar("SELECT count(*) FROM batch_repeats"))
+    return replace(checked, repeats=repeats)
 
 
 def _append_checked(
@@ -881,7 +901,7 @@ def _append_checked(
     stored_keys = checked.stored + int(since)
     bad, repeats = checked.bad, checked.repeats
     conflicts = (repeats or stored_keys) and store.scalar(
-        _KEY_CONFLICTS.replace("{payload}", payload_digest_sql("r"))
+        _KEY_CONFLICTS.replace("{payload}", checked.payload("r"))
     )
     if problems or bad or conflicts:
         # A field the reader found bad (an object, a lone surrogate) is staged as null:
@@ -900,7 +920,9 @@ def _append_checked(
         store.run(_NEW)
         relation = "batch_new"
         new = int(store.scalar("SELECT count(*) FROM batch_new"))
-    payloads = f"(SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation})"
+    payloads = relation
+    if not checked.digested:
+        payloads = f"(SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation})"
     with store.transaction():
         batch = append_digested(store, payloads, context.institution_id, source, rows=new)
     stored = batch.rows if batch else 0

@@ -348,6 +348,7 @@ def unknown_columns(
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_PLAIN = frozenset({str, type(None), int, float})
 
 
 def records_table(
@@ -371,6 +372,14 @@ def records_table(
             continue
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeEncodeError):
             pass
+        if name != "key" and _PLAIN.issuperset(map(type, values)):
+            # Text, nulls and numbers (written as Python writes them, as below).
+            plain = [v if v is None or type(v) is str else str(v) for v in values]
+            try:
+                data[name] = pa.array(plain, pa.string())
+                continue
+            except UnicodeEncodeError:  # a lone surrogate: said below
+                pass
         texts: list[str | None] = []
         for line, value in zip(lines, values, strict=True):
             text = None

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from socialrating.errors import LedgerError, LedgerFormatError, NotInitialised
+from socialrating.settings import CHECKPOINT_MB
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -408,6 +409,7 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         LedgerError: the file cannot be opened (for example, another process holds it).
     """
     path = str(path)
+    checkpoint_mb = CHECKPOINT_MB.count()  # a malformed setting: refused before opening
     if not create and path != ":memory:" and not Path(path).exists():
         raise NotInitialised(
             f"no database at {path}: run `socialrating init` first (or `--db` to choose a file)"
@@ -437,6 +439,11 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     store.run("SET python_enable_replacements = false")
     # DuckDB draws its own progress bar on long queries; the CLI draws ours.
     store.run("SET enable_progress_bar = false")
+    if not read_only:
+        # A checkpoint rewrites the table's newest row groups (merging small ones), and a
+        # commit that reaches the threshold makes it, inside a batch's turn: at DuckDB's
+        # 16 MB, every sixth batch of 10,000 records did (settings.CHECKPOINT_MB).
+        store.run(f"SET checkpoint_threshold = '{checkpoint_mb}MB'")
     try:
         if create:
             if not read_only and store.initialised:
