@@ -57,10 +57,14 @@ def _rows_of(
     )
     if row is None:
         return None
-    members = store.rows(
-        f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
-            FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}
-            ORDER BY list, cause"""
+    # Put in order here: a sort in DuckDB costs 0.6 ms of the read's 1.3 (a subject has
+    # a few rows; text sorts by code point in both).
+    members = sorted(
+        store.rows(
+            f"""SELECT list, cause, entry_id, grade, start_day, end_day, via_subject
+                FROM list_members WHERE run_id = {run} AND subject_id = {subject_id}"""
+        ),
+        key=lambda row: (row[0], row[1]),
     )
     return subject_id, kind, row, members
 
