@@ -175,7 +175,12 @@ def log_access_of(
     """Write that ``principal`` read the data of the subject ``code``, if it is registered;
     return once it is committed (with the reads made at the same time, when a writer
     logs this database: ``AccessWriter``)."""
-    row = (principal.key_id, principal.role.value, action, code, detail)
+    _log_read(store, (principal.key_id, principal.role.value, action, code, detail))
+
+
+def _log_read(store: Store, row: Row) -> None:
+    """Write one read (or one line of reads): through the database's writer when it has
+    one (``AccessWriter``), else at once; return once it is durable."""
     writer = _WRITERS.get(store.path)
     if writer is None:
         _write(store, [row])
@@ -222,12 +227,7 @@ def log_subject_ids(
     unique = np.unique(np.asarray(subject_ids, dtype=np.int64))
     if not len(unique):
         return
-    row = (principal.key_id, principal.role.value, action, unique, detail)
-    writer = _WRITERS.get(store.path)
-    if writer is None:
-        _write(store, [row])
-    else:
-        writer.submit(row).result()
+    _log_read(store, (principal.key_id, principal.role.value, action, unique, detail))
 
 
 def access_of(store: Store, subject_id: int, limit: int = 100) -> list[dict[str, object]]:
