@@ -117,15 +117,8 @@ def stage_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
     present = set(table.column_names)
     table = table.select([c for c in ("line", *COLUMNS) if c in present])
     table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
-    select = ", ".join(
-        ['pos, CAST("line" AS BIGINT) AS line']
-        + [
-            f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in present else f'NULL::VARCHAR AS "{c}"'
-            for c in COLUMNS
-        ]
-    )
     con.register(_ARROW, table)
-    con.execute(f"CREATE TEMP VIEW {STAGED} AS SELECT {select} FROM {_ARROW}")
+    con.execute(f"CREATE TEMP VIEW {STAGED} AS SELECT pos, {_as_text(present)} FROM {_ARROW}")
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
@@ -157,16 +150,25 @@ def _rows_view(con: duckdb.DuckDBPyConnection) -> None:
 
 def _append(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
     """Append a chunk (``line`` and text columns; absent ones are null) to ``staged_rows``."""
-    present = set(table.column_names)
-    select = ", ".join(
-        ['CAST("line" AS BIGINT)']
-        + [f'CAST("{c}" AS VARCHAR)' if c in present else "NULL" for c in COLUMNS]
-    )
     con.register("staged_chunk", table)
     try:
-        con.execute(f"INSERT INTO {_ROWS} SELECT {select} FROM staged_chunk")
+        con.execute(
+            f"INSERT INTO {_ROWS} SELECT {_as_text(set(table.column_names))} FROM staged_chunk"
+        )
     finally:
         con.unregister("staged_chunk")
+
+
+def _as_text(present: set[str]) -> str:
+    """The select list of ``line`` and every column of COLUMNS as text, from an Arrow table
+    with the columns ``present`` (the others null)."""
+    return ", ".join(
+        ['CAST("line" AS BIGINT) AS line']
+        + [
+            f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in present else f'NULL::VARCHAR AS "{c}"'
+            for c in COLUMNS
+        ]
+    )
 
 
 def _unknown(source: str, line: int | None, names: list[str]) -> list[Problem]:
@@ -345,6 +347,19 @@ def unknown_columns(
         if name not in _KNOWN and name not in seen:
             seen.add(name)
             problems += _unknown(src, line, [name])
+
+
+def unknown_columns_of(
+    src: str, objs: list[dict[str, object]], lines: list[int], problems: list[Problem]
+) -> None:
+    """``unknown_columns`` for records parsed together: a problem for each unknown name,
+    at the first line that has it (the records are looked at one by one only when their
+    names together are not all columns)."""
+    if _KNOWN.issuperset(set().union(*objs)):
+        return
+    seen: set[str] = set()
+    for line, obj in zip(lines, objs, strict=True):
+        unknown_columns(src, line, obj, seen, problems)
 
 
 _SURROGATE = re.compile("[\ud800-\udfff]")

@@ -409,7 +409,8 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
         LedgerError: the file cannot be opened (for example, another process holds it).
     """
     path = str(path)
-    checkpoint_mb = CHECKPOINT_MB.count()  # a malformed setting: refused before opening
+    # A malformed setting is refused before the file is opened (only a writer uses it).
+    checkpoint_mb = None if read_only else CHECKPOINT_MB.count()
     if not create and path != ":memory:" and not Path(path).exists():
         raise NotInitialised(
             f"no database at {path}: run `socialrating init` first (or `--db` to choose a file)"
@@ -439,7 +440,7 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
     store.run("SET python_enable_replacements = false")
     # DuckDB draws its own progress bar on long queries; the CLI draws ours.
     store.run("SET enable_progress_bar = false")
-    if not read_only:
+    if checkpoint_mb is not None:
         # A checkpoint rewrites the table's newest row groups (merging small ones), and a
         # commit that reaches the threshold makes it, inside a batch's turn: at DuckDB's
         # 16 MB, every sixth batch of 10,000 records did (settings.CHECKPOINT_MB).

@@ -72,15 +72,12 @@ def ingest_records(
     (lines that are not records) are reported with the rows'.
     """
     from socialrating.ledger.ingest import ingest_table
-    from socialrating.ledger.readers import COLUMNS, records_table, unknown_columns
+    from socialrating.ledger.readers import records_table, unknown_columns_of
 
     check(principal, Action.INGEST, institution)
     lines = list(range(1, len(rows) + 1)) if lines is None else lines
     found = list(problems or [])
-    unknown: set[str] = set()
-    if not set(COLUMNS).issuperset(set().union(*rows)):  # then say where each is first
-        for line, row in zip(lines, rows, strict=True):
-            unknown_columns(source, line, row, unknown, found)
+    unknown_columns_of(source, rows, lines, found)
     try:
         table = records_table(source, rows, lines, found)
         return ingest_table(store, table, institution, source, found).as_dict()
