@@ -80,12 +80,12 @@ def test_batches_checked_in_parallel_are_stored_in_the_order_given(
 
     original_rows = ingest_module._ingest_staged
 
-    def staged(s: Store, context: Any, source: str, problems: Any, turn: Any = None) -> Any:
+    def staged(s: Store, context: Any, source: str, problems: Any, *args: Any) -> Any:
         if source == "first":
             second_ready.wait(10)  # the second batch reaches its turn meanwhile
         else:
             second_ready.set()
-        return original_rows(s, context, source, problems, turn)
+        return original_rows(s, context, source, problems, *args)
 
     monkeypatch.setattr(ingest_module, "_append_checked", held)
     monkeypatch.setattr(ingest_module, "_ingest_staged", staged)

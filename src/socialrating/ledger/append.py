@@ -23,6 +23,12 @@ from socialrating.model import utc_now
 _EPOCH = dt.datetime(1970, 1, 1)
 _FETCH_ROWS = 65_536  # row digests hashed per fetch (memory stays bounded)
 
+LAST_ENTRY = "(SELECT coalesce(max(last_entry), 0) FROM batches)"
+"""SQL for the number of the ledger's last entry (0 when it has none), read from the
+batches: every entry is appended in a batch that records its last entry's number
+(``append_digested``), and the batches are few where the entries are many (on a ledger
+being written, ``max(entry_id)`` over the entries cost 7 ms, over the batches 1.3)."""
+
 
 @dataclass(frozen=True)
 class Batch:
@@ -134,8 +140,8 @@ def _next(store: Store) -> tuple[int, int, str]:
     """The next batch's number, its first entry's, and the digest it chains to (that of
     the last batch: a point read by its number, not a sort of the batches), in one query."""
     row = store.one(
-        """SELECT (SELECT coalesce(max(batch_id), 0) + 1 FROM batches),
-                  (SELECT coalesce(max(entry_id), 0) + 1 FROM entries),
+        f"""SELECT (SELECT coalesce(max(batch_id), 0) + 1 FROM batches),
+                  {LAST_ENTRY} + 1,
                   (SELECT digest FROM batches
                    WHERE batch_id = (SELECT max(batch_id) FROM batches))"""
     )

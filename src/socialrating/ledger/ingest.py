@@ -29,9 +29,10 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from socialrating.errors import BatchRejected, LedgerError, Problem
-from socialrating.ledger.append import Batch, append_digested
+from socialrating.ledger.append import LAST_ENTRY, Batch, append_digested
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
 from socialrating.ledger.limits import (
     CONTROL_RE2,
@@ -48,6 +49,7 @@ from socialrating.ledger.limits import (
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
 from socialrating.ledger.store import Store, openings, sql_string
+from socialrating.ledger.subject_codes import known_subjects
 from socialrating.model import InstitutionClass, day_number, utc_now
 
 
@@ -323,20 +325,25 @@ _PERMITTED = (
     "SELECT DISTINCT parameter_id FROM rulebook_permissions "
     "WHERE rulebook_hash = '$hash' AND institution_id = $institution_id"
 )
+_NAMED_CODES = "SELECT DISTINCT unnest(?::VARCHAR[]) AS code"
+_PERMITTED_CODES = f"""{_NAMED_CODES} UNION
+SELECT code FROM parameters WHERE parameter_id IN ({_PERMITTED})"""
 
 # A batch's parameters, with what the active rulebook says of each, are looked up by code
-# once per process and rulebook (``_parameters``): a rulebook's rows never change, and
-# the statement cost about 10 ms a batch, most of it scanning the rulebook's rows.
+# once per process, rulebook and institution (``_parameters``): a rulebook's rows never
+# change, and the statement cost about 10 ms a batch, most of it scanning the rulebook's
+# rows. The first look-up takes every parameter the institution may report as well
+# (``$CODES``), so that a later batch naming one it had not named before finds it known.
 _PARAMETERS = """
 SELECT p.code, p.parameter_id, rp.parameter_id AS rp_parameter_id, rp.subjects AS rp_subjects,
        rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
        perm.parameter_id IS NOT NULL AS permitted
-FROM (SELECT DISTINCT unnest(?::VARCHAR[]) AS code) codes JOIN parameters p USING (code)
+FROM ($CODES) codes JOIN parameters p USING (code)
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = p.parameter_id AND rp.rulebook_hash = '$hash'
 LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
 """
 
-_LOOKUPS = f"""
+_REFS = f"""
 CREATE OR REPLACE TEMP TABLE batch_refs AS
 SELECT e.entry_id, e.kind AS ref_kind, e.subject_id AS ref_subject_id,
        e.parameter_id AS ref_parameter_id, ri.class AS ref_class, s.kind AS ref_subject_kind,
@@ -351,13 +358,17 @@ LEFT JOIN rulebook_parameters rp ON rp.parameter_id = e.parameter_id AND rp.rule
 LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
 {_REFS_FILTER} IN (SELECT {_REFERS} FROM (
     SELECT {_clean("refers_to")} AS refers_text FROM staged_batch
-    WHERE refers_to IS NOT NULL));
+    WHERE refers_to IS NOT NULL))
+"""
 
+_NAMED_SUBJECTS = f"""
+SELECT {_clean("subject")} AS code FROM staged_batch WHERE subject IS NOT NULL
+UNION ALL
+SELECT {_clean("counterpart")} FROM staged_batch WHERE counterpart IS NOT NULL
+"""
+_SUBJECTS = f"""
 CREATE OR REPLACE TEMP TABLE batch_subjects AS
-SELECT code, subject_id, kind FROM subjects
-WHERE code IN (SELECT {_clean("subject")} FROM staged_batch WHERE subject IS NOT NULL
-               UNION ALL
-               SELECT {_clean("counterpart")} FROM staged_batch WHERE counterpart IS NOT NULL);
+SELECT code, subject_id, kind FROM subjects WHERE code IN ({_NAMED_SUBJECTS})
 """
 
 # Every staged row, typed and joined to the registries: a query, which DuckDB runs once,
@@ -673,7 +684,7 @@ def ingest_table(
     with bound:
         try:
             stage_table(store.con, table)
-            return _ingest_staged(store, context, source, list(problems or []), turn)
+            return _ingest_staged(store, context, source, list(problems or []), turn, small)
         finally:
             drop_staged(store.con)
 
@@ -767,19 +778,25 @@ def _ingest_staged(
     source: str,
     problems: list[Problem],
     turn: AbstractContextManager[object] | None = None,
+    held: bool = False,
 ) -> IngestResult:
-    """Validate the staged batch and append its new rows: all of them, or none."""
+    """Validate the staged batch and append its new rows: all of them, or none.
+
+    ``held``: find the batch's subjects among the registry's codes held in memory (for the
+    small batches of a process that sends many: building them once costs more than one
+    scan of the registry)."""
     try:
-        empty, named, rows = _survey(store)
-        digested = rows <= _DIGESTED_ROWS
-        lookups = _LOOKUPS
-        if "refers_to" in empty:
+        survey = _survey(store, subjects=held)
+        digested = survey.rows <= _DIGESTED_ROWS
+        refs = _REFS
+        if "refers_to" in survey.empty:
             # No row refers to an entry: nothing to look up, and the look-up would read
             # the whole ledger's entries (the batch of a large ledger's time goes there).
-            lookups = lookups.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
-        _run_all(store, _substitute(lookups, context))
-        _parameters(store, context, named)
-        _store_rows(store, context, empty, digested)
+            refs = refs.replace(_REFS_FILTER, "WHERE false AND e.entry_id")
+        store.run(_substitute(refs, context))
+        _subjects(store, survey)
+        _parameters(store, context, survey.parameters)
+        _store_rows(store, context, survey.empty, digested)
         checked = _check_rows(store, context, digested)
         # One batch at a time from its keys' check to its commit (batches are checked in
         # parallel up to here): a key another batch stores meanwhile would count twice.
@@ -790,23 +807,57 @@ def _ingest_staged(
             store.run(f"DROP {kind} IF EXISTS {name}")
 
 
+def _subjects(store: Store, survey: _Survey) -> None:
+    """``batch_subjects``: the registered subjects the staged batch names, as subject or
+    counterpart; from the codes held in memory (``subject_codes``) when the survey named
+    them, which spares the batch a scan of the registry."""
+    known = None if survey.subjects is None else known_subjects(store, survey.subjects)
+    if known is None:
+        store.run(_SUBJECTS)
+        return
+    store.con.register("batch_subjects_known", known)
+    try:
+        store.run("CREATE OR REPLACE TEMP TABLE batch_subjects AS FROM batch_subjects_known")
+    finally:
+        store.con.unregister("batch_subjects_known")
+
+
 _KNOWN_PARAMETERS: dict[tuple[str, int, str, int], tuple[set[str], pa.Table]] = {}
 """Per database, opening, rulebook and institution: the registered codes looked up, and
 their rows (``_PARAMETERS``)."""
 
 
-def _survey(store: Store) -> tuple[set[str], list[str], int]:
-    """One pass over the staged batch: the columns of ``_OFTEN_EMPTY`` no row fills, the
-    parameter texts it names (each once), and its rows."""
+@dataclass(frozen=True)
+class _Survey:
+    """What one pass over the staged batch says of it."""
+
+    empty: set[str]  # the columns of ``_OFTEN_EMPTY`` no row fills
+    parameters: list[str]  # the parameter texts it names, each once
+    rows: int
+    subjects: list[str] | None = None  # the codes it names as subject or counterpart
+
+
+def _survey(store: Store, subjects: bool = False) -> _Survey:
+    """One pass over the staged batch (with ``subjects``, the codes it names too)."""
+    named = (
+        f", list(DISTINCT {_clean('subject')}) FILTER (WHERE subject IS NOT NULL)"
+        f", list(DISTINCT {_clean('counterpart')}) FILTER (WHERE counterpart IS NOT NULL)"
+        if subjects
+        else ""
+    )
     row = store.one(
-        "SELECT "
+        "SELECT count(*), list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL), "
         + ", ".join(f"count({staged}) = 0" for _, staged in _OFTEN_EMPTY.values())
-        + ", list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL), count(*)"
+        + named
         + " FROM staged_batch"
     )
     assert row is not None  # an aggregate without GROUP BY gives one row
-    empty = {col for col, none in zip(_OFTEN_EMPTY, row[:-2], strict=True) if none}
-    return empty, list(row[-2] or []), int(row[-1])
+    flags = row[2 : 2 + len(_OFTEN_EMPTY)]
+    empty = {col for col, none in zip(_OFTEN_EMPTY, flags, strict=True) if none}
+    codes = None
+    if subjects:
+        codes = [c for c in (*(row[-2] or []), *(row[-1] or [])) if c is not None]
+    return _Survey(empty, list(row[1] or []), int(row[0]), codes)
 
 
 def _parameters(store: Store, context: _Context, named: list[str]) -> None:
@@ -818,7 +869,8 @@ def _parameters(store: Store, context: _Context, named: list[str]) -> None:
     codes = {code for text in named if (code := str(text).strip(" "))}  # as ``_clean``
     new = sorted(codes - seen)
     if new or rows is None:
-        found = store.arrow(_substitute(_PARAMETERS, context), [new])
+        named_sql = _NAMED_CODES if rows is not None else _PERMITTED_CODES
+        found = store.arrow(_substitute(_PARAMETERS.replace("$CODES", named_sql), context), [new])
         rows = found if rows is None else pa.concat_tables([rows, found])
         # Only codes found are remembered: one not registered yet may be by the next batch
         # (a rulebook installed meanwhile), and is looked up again.
@@ -827,6 +879,10 @@ def _parameters(store: Store, context: _Context, named: list[str]) -> None:
             for old in [k for k in _KNOWN_PARAMETERS if k[0] == key[0] and k[1] != key[1]]:
                 del _KNOWN_PARAMETERS[old]  # an earlier opening's: never asked again
             _KNOWN_PARAMETERS[key] = (seen, rows)
+    # The batch's own rows of them (an institution may report thousands of parameters).
+    rows = rows.filter(
+        pc.is_in(rows.column("code"), value_set=pa.array(sorted(codes), pa.string()))
+    )
     store.con.register("batch_params_known", rows)
     try:
         store.run("CREATE OR REPLACE TEMP TABLE batch_params AS SELECT * FROM batch_params_known")
@@ -877,7 +933,7 @@ def _check_rows(store: Store, context: _Context, digested: bool = False) -> _Che
     ``digested``: ``batch_rows`` has each row's payload digest."""
     # The last entry first: one stored after it is looked for again in the batch's turn.
     seen, rows, bad, repeated = store.one(
-        "SELECT (SELECT coalesce(max(entry_id), 0) FROM entries), "
+        f"SELECT {LAST_ENTRY}, "
         "(SELECT count(*) FROM batch_rows), (SELECT count(*) FROM batch_rows WHERE bad), "
         f"(SELECT count(*) FROM ({_REPEATED_HASHES}))"
     ) or (0, 0, 0, 0)
@@ -927,12 +983,6 @@ def _append_checked(
         batch = append_digested(store, payloads, context.institution_id, source, rows=new)
     stored = batch.rows if batch else 0
     return IngestResult(source, context.institution, n, stored, n - stored, batch)
-
-
-def _run_all(store: Store, statements: str) -> None:
-    for statement in statements.split(";"):
-        if statement.strip():
-            store.run(statement)
 
 
 def _problems(store: Store, context: _Context, source: str) -> list[Problem]:
