@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -42,8 +41,11 @@ CHUNK = 200_000
 """The most rows of one batch the simulation sends."""
 
 
-SENDERS = min(4, os.cpu_count() or 1)
-"""How many batches are typed and checked at once, each on a cursor of its own."""
+SENDERS = 4
+"""How many batches are typed and checked at once, each on a cursor of its own. More than
+the cores: batches take their turns to be stored in the order drawn, and while a large
+one is checked, the other threads check the small ones after it instead of waiting (eight
+weeks of a million citizens on two cores: ingest 66-70 s with four, 73-78 s with two)."""
 
 
 class Sender:
