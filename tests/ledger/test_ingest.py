@@ -780,3 +780,24 @@ def test_a_key_stored_while_a_batch_waits_for_its_turn_counts_once(
     assert meanwhile == [1]
     assert (report.stored, report.duplicates) == (1, 1)
     assert store.scalar("SELECT count(*) FROM entries WHERE idem_key = 'k-shared'") == 1
+
+
+def test_a_batch_that_refers_to_nothing_gets_the_look_ups_columns(store: Store) -> None:
+    """The empty table of referred entries is made from the types DuckDB gave the look-up
+    (without planning it again): the same columns and types."""
+    from socialrating.ledger import ingest as ingest_module
+    from socialrating.ledger.readers import drop_staged, stage_table, staged_table
+
+    ingest_module._NO_REFS.clear()
+    context = ingest_module._context(store, "police")
+    stage_table(store.con, staged_table({"subject": ["C1"], "parameter": ["blood"]}, [2]))
+    try:
+        ingest_module._refs(store, context, True)  # planned: the types DuckDB gives
+        planned = store.rows("DESCRIBE batch_refs")
+        assert ingest_module._NO_REFS
+        ingest_module._refs(store, context, True)  # made from those types
+        assert store.rows("DESCRIBE batch_refs") == planned
+        assert store.scalar("SELECT count(*) FROM batch_refs") == 0
+    finally:
+        drop_staged(store.con)
+        store.run("DROP TABLE IF EXISTS batch_refs")
