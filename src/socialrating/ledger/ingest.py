@@ -48,7 +48,7 @@ from socialrating.ledger.limits import (
 )
 from socialrating.ledger.readers import drop_staged, stage_file, stage_table
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
-from socialrating.ledger.store import Store, openings, sql_string
+from socialrating.ledger.store import Store, keep_per_opening, openings, sql_string
 from socialrating.ledger.subject_codes import known_subjects
 from socialrating.model import InstitutionClass, day_number, utc_now
 
@@ -714,10 +714,8 @@ def _context(store: Store, institution: str) -> _Context:
         return _CONTEXTS[key]
     context = _new_context(store, institution, rulebook_hash)
     # Not what a transaction read: it may register institutions and be rolled back.
-    if store.path != ":memory:" and not store.in_transaction:
-        for old in [k for k in _CONTEXTS if k[0] == key[0] and k[1] != key[1]]:
-            del _CONTEXTS[old]  # an earlier opening's: never asked again
-        _CONTEXTS[key] = context
+    if not store.in_transaction:
+        keep_per_opening(_CONTEXTS, key, context)
     return context
 
 
@@ -907,14 +905,9 @@ def _parameters(store: Store, context: _Context, named: list[str]) -> None:
         # Only codes found are remembered: one not registered yet may be by the next batch
         # (a rulebook installed meanwhile), and is looked up again.
         seen = seen | {str(code) for code in found.column("code").to_pylist()}
-        if store.path != ":memory:":
-            for old in [k for k in _KNOWN_PARAMETERS if k[0] == key[0] and k[1] != key[1]]:
-                del _KNOWN_PARAMETERS[old]  # an earlier opening's: never asked again
-            _KNOWN_PARAMETERS[key] = (seen, rows)
+        keep_per_opening(_KNOWN_PARAMETERS, key, (seen, rows))
     # The batch's own rows of them (an institution may report thousands of parameters).
-    rows = rows.filter(
-        pc.is_in(rows.column("code"), value_set=pa.array(sorted(codes), pa.string()))
-    )
+    rows = rows.filter(pc.is_in(rows.column("code"), value_set=pa.array(list(codes), pa.string())))
     store.con.register("batch_params_known", rows)
     try:
         store.run("CREATE OR REPLACE TEMP TABLE batch_params AS SELECT * FROM batch_params_known")

@@ -170,6 +170,18 @@ def openings(path: str) -> int:
     return _OPENINGS.get(path, 0)
 
 
+def keep_per_opening(cache: dict[Any, Any], key: tuple[Any, ...], value: Any) -> None:
+    """Keep ``value`` in ``cache`` under ``key``, whose first two items are a database's
+    path and ``openings`` of it, forgetting what an earlier opening of that database kept
+    (never asked again); nothing is kept for an in-memory database (another one may have
+    the same path)."""
+    if key[0] == ":memory:":
+        return
+    for old in [k for k in cache if k[0] == key[0] and k[1] != key[1]]:
+        del cache[old]
+    cache[key] = value
+
+
 _COMMITTED: dict[str, int] = {}
 """Per database path, how many transactions this process has committed on it."""
 

@@ -11,9 +11,10 @@ in well under a millisecond.
 The registry only grows: a subject, once registered, keeps its code, id and kind (no
 statement changes or deletes one). So what is held stays true, and subjects registered
 since are read by their ids, which are larger than any held (a few rows at the end of
-the table); they are kept apart until there are many, then sorted in. Only committed
-subjects are read: a cursor in the middle of a transaction (which may register subjects
-and roll them back) is answered from the registry, as is an in-memory database.
+the table); they are kept apart until there are many, then all are read and sorted
+again. Only committed subjects are read: a cursor in the middle of a transaction (which
+may register subjects and roll them back) is answered from the registry, as is an
+in-memory database.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pyarrow as pa
 
-from socialrating.ledger.store import Store, openings
+from socialrating.ledger.store import Store, keep_per_opening, openings
 
 _MERGE_AT = 65_536
 """Subjects registered since the codes were sorted, past which they are sorted in."""
@@ -58,57 +59,35 @@ def known_subjects(store: Store, codes: list[str]) -> pa.Table | None:
     with _LOCK:
         held = _HELD.get(key)
         if held is None or held.top < top:
-            held = _HELD[key] = _update(store, held)
-            for old in [k for k in _HELD if k[0] == key[0] and k[1] != key[1]]:
-                del _HELD[old]  # an earlier opening's: never asked again
+            held = _update(store, held)
+            keep_per_opening(_HELD, key, held)
     return _find(held, codes)
 
 
 def _update(store: Store, held: _Codes | None) -> _Codes:
-    """``held`` with the subjects registered since it was read (all, when None)."""
-    since = 0 if held is None else held.top
-    new = store.con.sql(
-        f"""SELECT encode(code) AS code, subject_id, kind FROM subjects
-            WHERE subject_id > {since} ORDER BY subject_id"""
+    """``held`` with the subjects registered since it was read: kept apart while they are
+    few; otherwise (or when nothing is held) every subject, read and sorted again."""
+    if held is not None:
+        new = store.con.sql(
+            f"SELECT code, subject_id, kind FROM subjects WHERE subject_id > {held.top}"
+        ).fetchall()
+        if len(held.recent) + len(new) < _MERGE_AT:
+            held.recent.update((code, (int(sid), str(kind))) for code, sid, kind in new)
+            held.top = max([held.top, *(int(sid) for _, sid, _ in new)])
+            return held
+    table = store.con.sql(
+        "SELECT encode(code) AS code, subject_id, kind FROM subjects"
     ).to_arrow_table()
-    if held is not None and len(held.recent) + new.num_rows < _MERGE_AT:
-        ids = new.column("subject_id").to_pylist()
-        kinds = new.column("kind").to_pylist()
-        for code, sid, kind in zip(new.column("code").to_pylist(), ids, kinds, strict=True):
-            held.recent[code.decode()] = (sid, kind)
-        held.top = max([held.top, *ids])
-        return held
-    parts = [new]
-    if held is not None:  # sorted in again with what was held
-        recent = list(held.recent.items())
-        parts = [
-            pa.table(
-                {
-                    "code": pa.array(list(held.codes), pa.binary()),
-                    "subject_id": pa.array(held.ids, pa.int64()),
-                    "kind": pa.array([held.names[k] for k in held.kinds], pa.string()),
-                }
-            ),
-            pa.table(
-                {
-                    "code": pa.array([c.encode() for c, _ in recent], pa.binary()),
-                    "subject_id": pa.array([v[0] for _, v in recent], pa.int64()),
-                    "kind": pa.array([v[1] for _, v in recent], pa.string()),
-                }
-            ),
-            new,
-        ]
-    table = pa.concat_tables([p.cast(new.schema) for p in parts])
     codes = np.array(table.column("code").to_pylist(), dtype=bytes)
     if codes.dtype.itemsize == 0:  # no subject at all
         codes = codes.astype("S1")
     order = np.argsort(codes, kind="stable")
+    ids = table.column("subject_id").to_numpy()
     kinds = table.column("kind").dictionary_encode().combine_chunks()
-    top = int(np.max(table.column("subject_id").to_numpy(), initial=0))
     return _Codes(
-        top=max(top, since),
+        top=int(np.max(ids, initial=0)),
         codes=codes[order],
-        ids=table.column("subject_id").to_numpy()[order],
+        ids=ids[order],
         kinds=kinds.indices.to_numpy(zero_copy_only=False)[order],
         names=[str(n) for n in kinds.dictionary.to_pylist()],
     )
