@@ -449,7 +449,8 @@ def incremental_rows(path: str, seed: Rulebook, n: int) -> None:
         same = "same snapshot" if differ == 0 else f"{differ} ROWS DIFFER"
         print(
             f"{'incremental, ' + label:44s} {inc_s:>10.2f} {full_s:>10.2f} {full_s / inc_s:>7.2f}x"
-            f"  {inc.incremental.get('scores', 0):,} of {inc.subjects:,} subjects after "
+            f"  {inc.incremental.get('scores', inc.subjects):,} of {inc.subjects:,} subjects"
+            f"{' (in full: past FULL_SHARE)' if inc.incremental.get('full') else ''} after "
             f"{added:,} new records; {same}"
         )
     for one in rows[:2]:

@@ -32,7 +32,7 @@ from socialrating.errors import AppealError
 from socialrating.ledger import Store, activate_rulebook, open_store, register_subjects
 from socialrating.model import day_date
 from socialrating.rulebook import load_rulebook
-from socialrating.scoring import score_run
+from socialrating.scoring import incremental, score_run
 
 PILOT = Path(__file__).resolve().parents[1] / "cases" / "pilot.yaml"
 
@@ -518,6 +518,36 @@ def test_an_incremental_run_scores_only_what_changed(tmp_path: Path) -> None:
         assert quiet.incremental["scores"] == 0
         later = score_run(store, dt.date(2022, 6, 2))  # C7's red light expired on 2022-06-01
         assert later.incremental["scores"] == 1
+    finally:
+        store.close()
+
+
+def test_a_run_that_would_score_most_subjects_again_runs_in_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """When the subjects chosen by their own entries reach ``FULL_SHARE`` of the registry,
+    the run scores everyone (cheaper then) and says so; below it, it stays incremental.
+    Either way the snapshot is a full run's."""
+    monkeypatch.setattr(incremental, "FULL_FROM_SUBJECTS", 0)
+    monkeypatch.setattr(incremental, "FULL_SHARE", 0.5)
+    store = open_store(tmp_path / "f.duckdb", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(TINY))
+        codes = [f"C{i}" for i in range(1, 11)]
+        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 10}))
+        feed(store, "police", [{"subject": c, "parameter": "blood", "date": "2021-02-01"}
+                               for c in codes])  # fmt: skip
+        first = score_run(store, dt.date(2021, 6, 1))
+        feed(store, "police", [{"subject": c, "parameter": "red_light", "date": "2021-06-01"}
+                               for c in codes[:4]])  # fmt: skip
+        few = score_run(store, dt.date(2021, 6, 2))  # 4 of 10: incremental
+        assert few.incremental == {"base_run": first.run_id, "scores": 4, "lists": 4}
+        feed(store, "police", [{"subject": c, "parameter": "red_light", "date": "2021-06-03"}
+                               for c in codes[2:7]])  # fmt: skip
+        many = score_run(store, dt.date(2021, 6, 3))  # 5 of 10: in full
+        assert many.incremental == {"base_run": few.run_id, "full": 1}
+        full = score_run(store, dt.date(2021, 6, 3), full=True)
+        assert stored(store, many.run_id) == stored(store, full.run_id)
     finally:
         store.close()
 

@@ -72,8 +72,15 @@ def print_run(result: Any) -> None:
         f"run {result.run_id}: as of {result.as_of}, rulebook {result.rulebook_hash[:12]}, "
         f"{result.subjects:,} subjects, {result.records:,} records in {result.seconds:.2f} s"
     )
-    if result.incremental:
-        inc = result.incremental
+    from socialrating.scoring.incremental import FULL_SHARE
+
+    inc = result.incremental
+    if inc.get("full"):
+        out().print(
+            f"in full: since run {inc['base_run']}, new entries, expiries and contacts touch "
+            f"at least {FULL_SHARE * 100:.0f} % of the subjects, and scoring everyone is then cheaper"
+        )
+    elif inc:
         out().print(
             f"incremental, from run {inc['base_run']}: {inc['scores']:,} subjects scored again"
             f" (lists of {inc['lists']:,}); the others carried over (--full scores everyone)"

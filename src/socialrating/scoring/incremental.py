@@ -102,6 +102,26 @@ def base_run(store: Store, rb: RulebookHeader) -> BaseRun | None:
     return BaseRun(int(row[0]), day_number(row[1]), int(row[2]))
 
 
+FULL_SHARE = 0.3
+"""An incremental run that would score again at least this share of the registry by the
+subjects' own entries (before contagion widens the choice) runs in full instead: it reads
+every entry either way, and its plans for chosen subjects filter each stage by them. On
+a simulated nation of 1.1 million subjects (a week touching 48 %), the incremental run
+took 12.7 s against 9.5 s in full; on the 2-million-subject bench ledger, seven days
+(26 %) 14.1 s against 15.0 s, one day (4.5 %) 6.4 s against 13.5 s."""
+
+FULL_FROM_SUBJECTS = 100_000
+"""Smaller registries always run incrementally when they can: either run takes well
+under a second there, and the result is the same."""
+
+
+def give_up_at(store: Store) -> int | None:
+    """How many subjects chosen directly make a run of ``store`` cheaper in full (``choose``);
+    None for a registry smaller than ``FULL_FROM_SUBJECTS``."""
+    subjects = int(store.scalar("SELECT count(*) FROM subjects"))
+    return None if subjects < FULL_FROM_SUBJECTS else max(1, int(subjects * FULL_SHARE))
+
+
 def plans(rb: RulebookHeader) -> tuple[str, ...]:
     """The compiled plans an incremental run of ``rb`` runs (``choose``, ``score_run``)."""
     from socialrating.scoring.run_factors import refused_grades
@@ -202,11 +222,15 @@ def _terms(rb: RulebookHeader, lst: BlackList) -> list[tuple[list[str], int]]:
     return [(codes, days) for days, codes in sorted(by_days.items())]
 
 
-def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[int, int]:
+def choose(
+    store: Store, rb: RulebookHeader, base: BaseRun, day: int, *, give_up_at: int | None = None
+) -> tuple[int, int] | None:
     """Fill the temporary tables ``chosen_scores`` and ``chosen_lists`` with the subjects
     whose score, and whose lists, a run as of ``day`` must compute again after ``base``.
 
-    Returns how many subjects each holds.
+    Returns how many subjects each holds; or None, with ``give_up_at``, as soon as that
+    many are chosen by their own entries and links, before contagion widens the choice
+    (``full_instead``: a full run is then cheaper).
     """
     lo, hi = sorted((base.as_of_day, day))
     record, verification = int(EntryKind.RECORD), int(EntryKind.VERIFICATION)
@@ -281,11 +305,7 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     contagion = rb.spec.contagion
     if contagion is not None and contact is not None:
-        # The contacts of both days' windows: those entering and those leaving count too.
-        edges = (
-            f"kind = {record} AND parameter_id = {contact} AND counterpart_id IS NOT NULL "
-            f"AND day > {lo - contagion.window_days} AND day <= {hi}"
-        )
+        # A contact of the chosen who left the window between the two days.
         w = contagion.window_days
         leaving = (
             f"kind = {record} AND parameter_id = {contact} AND counterpart_id IS NOT NULL "
@@ -294,6 +314,16 @@ def choose(store: Store, rb: RulebookHeader, base: BaseRun, day: int) -> tuple[i
         store.run(
             f"INSERT INTO {SCORES} SELECT subject_id FROM entries WHERE {leaving} "
             f"UNION SELECT counterpart_id FROM entries WHERE {leaving}"
+        )
+    if give_up_at is not None and (
+        store.scalar(f"SELECT count(DISTINCT subject_id) FROM {SCORES}") >= give_up_at
+    ):
+        return None
+    if contagion is not None and contact is not None:
+        # The contacts of both days' windows: those entering and those leaving count too.
+        edges = (
+            f"kind = {record} AND parameter_id = {contact} AND counterpart_id IS NOT NULL "
+            f"AND day > {lo - contagion.window_days} AND day <= {hi}"
         )
         # Only a subject that may be low in some round spreads its grade: those of the
         # chosen who may be so now or could before, then those of their contacts who may

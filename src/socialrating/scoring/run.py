@@ -14,7 +14,7 @@ from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, day_number, utc_now
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
-from socialrating.scoring.incremental import LISTS, SCORES, base_run, choose
+from socialrating.scoring.incremental import LISTS, SCORES, base_run, choose, give_up_at
 from socialrating.scoring.run_factors import carry_factors, refused_grades, store_factors
 
 if TYPE_CHECKING:
@@ -47,7 +47,8 @@ class RunResult:
     incremental: dict[str, int] = field(default_factory=dict)
     """For an incremental run: the run it started from (``base_run``) and how many
     subjects it scored again (``scores``) and whose lists it computed again (``lists``);
-    empty for a full run."""
+    for a run that found so many to score again that it ran in full instead
+    (``incremental.FULL_SHARE``): ``base_run`` and ``full`` (1); empty for a full run."""
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -169,11 +170,15 @@ def score_run(
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         rescored: dict[str, int] = {}
+        if base is not None:
+            chosen = choose(store, rb, base, day, give_up_at=give_up_at(store))
+            if chosen is None:  # so many subjects that a full run is cheaper
+                rescored, base = {"base_run": base.run_id, "full": 1}, None
+            else:
+                rescored = {"base_run": base.run_id, "scores": chosen[0], "lists": chosen[1]}
         if base is None:
             sql = bind(compiled(store, rb, "scores"), day)
         else:
-            n_scores, n_lists = choose(store, rb, base, day)
-            rescored = {"base_run": base.run_id, "scores": n_scores, "lists": n_lists}
             # The base run: whoever may be low in it, and not chosen, still is.
             sql = bind(compiled(store, rb, "scores@chosen"), day, None, base.run_id)
         # The rows scored are kept for the key factors (they read what limited a grade),
