@@ -93,7 +93,7 @@ SCENARIOS: dict[str, tuple[Path, Scenario, dt.date]] = {
                 ("court", "fraud", ["p0", "p1", "o1"], ""),
                 ("court", "minor", [f"p{i}" for i in range(6)], ""),
                 ("court", "fine", [f"p{i}" for i in range(6)], ""),
-                ("court", "probation", ["p2", "p3"], ""),
+                ("court", "probation", ["p0", "p1", "p2", "p3"], ""),
                 ("telecom", "contact", [f"p{i}" for i in range(6)], "p"),
             ],
         ),
@@ -609,5 +609,31 @@ def test_contagion_reaches_on_only_through_those_who_may_be_low(tmp_path: Path) 
             ("X", "B", -50),
             ("Y", "A", 0),
         ]
+    finally:
+        store.close()
+
+
+def test_a_contact_no_longer_low_stops_costing_points(tmp_path: Path) -> None:
+    """A falls to D by a fraud, and B, its contact, loses 30 points by it. Then A is put
+    on probation (a direct grade of B): A can no longer be low, though it could in the run
+    before, so B is scored again and loses nothing. The incremental run equals a full one
+    (a simulated nation found this: B kept its 30 points of contagion)."""
+    store = open_store(tmp_path / "l.duckdb", create=True)
+    try:
+        activate_rulebook(store, load_rulebook(DATA / "contagion.yaml"))
+        register_subjects(store, pa.table({"code": ["A", "B"], "kind": ["citizen"] * 2}))
+        feed(store, "court", [{"subject": "A", "parameter": "fraud", "date": "2021-03-01"}])
+        feed(store, "telecom", [{"subject": "A", "parameter": "contact", "counterpart": "B",
+                                 "date": "2021-03-02"}])  # fmt: skip
+        base = score_run(store, dt.date(2021, 3, 5), full=True)
+        contagion = "SELECT code, grade, contagion FROM snapshot JOIN subjects USING (subject_id) "
+        contagion += "WHERE run_id = ? ORDER BY code"
+        assert store.rows(contagion, [base.run_id]) == [("A", "D", 0), ("B", "A", -30)]
+        feed(store, "court", [{"subject": "A", "parameter": "probation", "date": "2021-03-06"}])
+        incremental = score_run(store, dt.date(2021, 3, 7))
+        assert incremental.incremental["base_run"] == base.run_id
+        full = score_run(store, dt.date(2021, 3, 7), full=True)
+        assert stored(store, incremental.run_id) == stored(store, full.run_id)
+        assert store.rows(contagion, [incremental.run_id]) == [("A", "B", 0), ("B", "A", 0)]
     finally:
         store.close()

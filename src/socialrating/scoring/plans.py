@@ -255,15 +255,15 @@ def _low_before(inputs: PlanInputs, run: ir.Value) -> ir.Table:
 
 
 def _chosen_low(inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column) -> ir.Table:
-    """The subjects who may be low in a round of contagion (``may_be_low``), as of the day
-    for the chosen (their own records scored again), as in run ``run`` for the others."""
+    """The subjects who may be low in a round of contagion (``may_be_low``) as of the day
+    (the chosen: their own records scored again) or in run ``run`` (anyone: a chosen
+    subject who may be low there but not now changes its contacts' contagion too)."""
     st = stages(inputs, as_of, chosen)
     now = scores(inputs, st.records, chosen, st.ranks)
     low_now = now.filter(may_be_low(inputs.rulebook, now.kind, now.points_score, now.direct_grade))
     before = _low_before(inputs, run)
-    unchanged = before.filter(~before.subject_id.isin(chosen))
     return low_now.select(subject_id=low_now.subject_id.cast("int64")).union(
-        unchanged.select(subject_id=unchanged.subject_id.cast("int64"))
+        before.select(subject_id=before.subject_id.cast("int64"))
     )
 
 
