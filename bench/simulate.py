@@ -71,6 +71,11 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--step-days", type=int, default=7)
     parser.add_argument("--seed", type=int, default=2021)
+    parser.add_argument(
+        "--check-runs",
+        action="store_true",
+        help="score each incremental run again in full and stop at one that differs",
+    )
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     db = DATA / f"simulate-{args.citizens}-{args.days}-{args.step_days}.duckdb"
@@ -94,6 +99,7 @@ def main() -> None:
             days=args.days,
             step_days=args.step_days,
             seed=args.seed,
+            check_runs=args.check_runs,
             on_step=lambda s: log(
                 f"step {s.number}: {s.arrived:,} records, run {s.run.seconds:.1f} s"
             ),

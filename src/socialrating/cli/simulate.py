@@ -62,6 +62,14 @@ def simulate(
     db: Annotated[
         str | None, typer.Option(metavar="FILE", help="Ledger [default: DIR/ledger.duckdb].")
     ] = None,
+    check_runs: Annotated[
+        bool,
+        typer.Option(
+            "--check-runs",
+            help="Score each incremental run again in full and stop at the first that "
+            "differs (slower: a test of incremental runs on a whole nation).",
+        ),
+    ] = False,
     as_json: Json = False,
 ) -> None:
     """Live a synthetic nation week by week: each week's records go through the ledger's
@@ -83,6 +91,7 @@ def simulate(
         step_days=step_days,
         responses=responses,
         compare=compare,
+        check_runs=check_runs,
     )
     result = live(config, console=None if as_json else err())
     if as_json:

@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from rich.progress import Progress
 
-from socialrating.errors import LedgerError
+from socialrating.errors import LedgerError, ScoringError
 from socialrating.ledger import ingest_table, register_subjects
 from socialrating.ledger.ingest import IngestResult
 from socialrating.ledger.store import Store
@@ -195,10 +195,16 @@ def live(
     seed: int,
     progress: Progress | None = None,
     on_step: Callable[[Step], None] | None = None,
+    check_runs: bool = False,
 ) -> Lived:
     """Live a nation of ``citizens`` and ``organisations`` for ``days`` days from the
     rulebook's effective date, in steps of ``step_days`` (see the module). The rulebook
-    must be the ledger's active one. The same seed and scenario give the same records."""
+    must be the ledger's active one. The same seed and scenario give the same records.
+
+    With ``check_runs``, each incremental run is scored again in full from the ledger as
+    it stood (``integrity.rescore``) and the simulation stops at the first that differs
+    (``ScoringError``): a nation lived week by week is a larger test of incremental runs
+    than any hand-made ledger."""
     rng = np.random.default_rng(seed)
     first_day = rb.effective_day
     nation = make_nation(rng, citizens, organisations, rb.spec.effective, scenario.conduct)
@@ -255,6 +261,8 @@ def live(
             run = (_earlier_run(store, rb.hash, day_date(end)) if new == 0 else None) or score_run(
                 store, day_date(end)
             )
+            if check_runs and run.incremental and not run.incremental.get("full"):
+                check_run(store, run, number)
             lap("score")
             life.respond(
                 *standing(store, run.run_id, nation, rb, scenario.responses.margin, places)
@@ -269,6 +277,22 @@ def live(
             if progress is not None and task is not None:
                 progress.advance(task)
     return Lived(nation, stored, duplicates, steps, seconds)
+
+
+def check_run(store: Store, run: RunResult, step: int) -> None:
+    """Raise ``ScoringError`` unless ``run`` stored what a full run of the ledger as it
+    stood stores (snapshot, list members, key factors)."""
+    from socialrating.ledger.integrity import rescore
+
+    report = rescore(store, run.run_id)
+    if not report.ok:
+        raise ScoringError(
+            f"step {step}: incremental run {run.run_id} (as of {run.as_of}, from run "
+            f"{run.incremental['base_run']}) differs from a full run: subjects "
+            f"{report.differing:,} (for example {', '.join(report.examples[:5]) or 'none'}), "
+            f"list members {report.members_differing:,}, key factor rows "
+            f"{report.factors_differing:,}"
+        )
 
 
 def refuse_another_nation(

@@ -74,6 +74,8 @@ class SimulationConfig:
     """Whether subjects respond to the system (default: as the scenario says)."""
     compare: bool = False
     """Also live the nation with its responses the other way (``simulate``)."""
+    check_runs: bool = False
+    """Score each incremental run again in full and stop at one that differs (``live``)."""
 
     @property
     def ledger(self) -> str:
@@ -189,6 +191,7 @@ def _live_into(
             scenario,
             progress=progress,
             **nation,
+            check_runs=config.check_runs,
             on_step=lambda step: rows.extend(
                 {**row, "responses": label} for row in _figures(store, rb, step)
             ),
