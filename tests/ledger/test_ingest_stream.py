@@ -588,12 +588,14 @@ def test_memory_limit_is_restored(store: Store, tmp_path: Path, limit: str | Non
 
 
 def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
-    store: Store, tmp_path: Path
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """DuckDB keeps the index of entries by subject in memory while a batch adds to it and
     cannot spill it: the bound of a batch leaves room for it, or a large ledger's second
     large batch runs out of memory (seen at ten million entries)."""
     from socialrating.ledger import ingest
+
+    monkeypatch.setattr(ingest, "_outside", lambda _store: 0)  # staging grows nothing here
     from socialrating.ledger.ingest import (
         INDEX_BYTES_PER_ENTRY,
         OUTSIDE_BYTES_PER_ROW,
@@ -647,6 +649,71 @@ def test_a_batchs_memory_bound_shrinks_with_its_rows_down_to_a_floor(store: Stor
     base = ingest._bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
     assert ingest._bytes(ingest_limit(store, 1_000_000)) == base - 1_000_000 * OUTSIDE_BYTES_PER_ROW
     assert ingest._bytes(ingest_limit(store, 10**9)) == ingest._bytes(MIN_INGEST_MEMORY)
+
+
+def test_what_staging_left_outside_duckdb_comes_off_the_bound(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past the estimate per row, what the process grew outside DuckDB while staging (a
+    large NDJSON file parsed by Python) lowers the bound of the batch's checks."""
+    from socialrating.ledger import ingest
+
+    base = ingest._bytes(ingest.ingest_limit(store, 1000))
+    assert ingest._bytes(ingest.ingest_limit(store, 1000, outside=1000)) == base  # under it
+    assert ingest._bytes(ingest.ingest_limit(store, 1000, outside=64_000_000)) == (
+        base + 1000 * ingest.OUTSIDE_BYTES_PER_ROW - 64_000_000
+    )
+    measured = ingest._outside(store)  # on Linux: the process's own, in bytes
+    assert measured is not None and measured > 10_000_000
+    outside = iter([100_000_000, 190_000_000])  # before staging, then after: 90 MB more
+    monkeypatch.setattr(ingest, "_outside", lambda _store: next(outside))
+    set_to: list[str] = []
+    real = ingest.ingest_limit
+    monkeypatch.setattr(
+        ingest,
+        "ingest_limit",
+        lambda s, rows=0, outside=0: set_to.append(real(s, rows, outside)) or set_to[-1],
+    )
+    rows = [{"key": "k1", "subject": "C1", "parameter": "blood", "date": "2021-02-01"}]
+    ingest_file(store, write_ndjson(tmp_path / "one.ndjson", rows), "police")
+    # The bound the checks ran under: 90 MB (less the estimate for one row) lower.
+    lowered = ingest._bytes(real(store, 1)) - ingest._bytes(set_to[-1])
+    assert 90_000_000 - 100 <= lowered <= 90_000_000
+
+
+def test_staging_holds_only_the_columns_some_row_fills(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An empty text column costs DuckDB 16 bytes a row: the staged table holds a column
+    once a chunk fills it (the rows before it null), and the rows read the same."""
+    monkeypatch.setattr(readers_module, "CHUNK_ROWS", 2)
+    rows: list[dict[str, Any]] = [
+        {"key": f"k{i}", "subject": "C1", "parameter": "blood", "date": "2021-02-01"}
+        for i in range(5)
+    ]
+    rows[3]["evidence"] = "seen"  # first filled in the second chunk
+    stage_file(store.con, write_ndjson(tmp_path / "late.ndjson", rows))
+    try:
+        held = {r[0] for r in store.rows("SELECT column_name FROM (DESCRIBE staged_rows)")}
+        assert held == {"line", "key", "subject", "parameter", "date", "evidence"}
+        staged = store.rows("SELECT pos, line, key, evidence, severity FROM staged_batch")
+        assert staged == [
+            (0, 1, "k0", None, None),
+            (1, 2, "k1", None, None),
+            (2, 3, "k2", None, None),
+            (3, 4, "k3", "seen", None),
+            (4, 5, "k4", None, None),
+        ]
+        assert [c for c in store.con.sql("FROM staged_batch LIMIT 0").columns] == [
+            "pos",
+            "line",
+            *COLUMNS,
+        ]
+    finally:
+        drop_staged(store.con)
+    result = ingest_file(store, write_ndjson(tmp_path / "late.ndjson", rows), "police")
+    assert result.stored == 5
+    assert store.scalar("SELECT count(*) FROM entries WHERE evidence = 'seen'") == 1
 
 
 def test_a_small_batch_in_memory_is_ingested_without_lowering_the_limit(
