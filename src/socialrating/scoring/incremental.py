@@ -230,7 +230,7 @@ def choose(
 
     Returns how many subjects each holds; or None, with ``give_up_at``, as soon as that
     many are chosen by their own entries and links, before contagion widens the choice
-    (``full_instead``: a full run is then cheaper).
+    (``FULL_SHARE``: a full run is then cheaper).
     """
     lo, hi = sorted((base.as_of_day, day))
     record, verification = int(EntryKind.RECORD), int(EntryKind.VERIFICATION)
@@ -305,7 +305,7 @@ def choose(
     store.run(f"DELETE FROM {SCORES} WHERE subject_id IS NULL")
     contagion = rb.spec.contagion
     if contagion is not None and contact is not None:
-        # A contact of the chosen who left the window between the two days.
+        # Both sides of a contact that left the window between the two days.
         w = contagion.window_days
         leaving = (
             f"kind = {record} AND parameter_id = {contact} AND counterpart_id IS NOT NULL "
