@@ -115,5 +115,7 @@ def simulate(
             str(mine[0]["week_end"]), f"{arrived:,}", *(f"{sizes[k]:,}" for k in run.lists)
         )
     out().print(shown)
+    if check_runs:
+        out().print("--check-runs: each incremental run stored what a full run stores")
     out().print(f"series: {result.series} (one row per week and figure, Parquet)")
     out().print(f"report: {result.report} (charts and tables; open it in a browser)")
