@@ -494,15 +494,22 @@ def test_an_incremental_run_equals_a_full_run(
         store.close()
 
 
+def _blood_donors(store: Store, n: int) -> list[str]:
+    """The tiny rulebook active, citizens C1 to Cn, each with a blood donation on
+    2021-02-01 (+10); their codes."""
+    activate_rulebook(store, load_rulebook(TINY))
+    codes = [f"C{i}" for i in range(1, n + 1)]
+    register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * n}))
+    feed(store, "police", [{"subject": c, "parameter": "blood", "date": "2021-02-01"}
+                           for c in codes])  # fmt: skip
+    return codes
+
+
 def test_an_incremental_run_scores_only_what_changed(tmp_path: Path) -> None:
     """After a day with one new record, one subject is scored again, not everyone."""
     store = open_store(tmp_path / "i.duckdb", create=True)
     try:
-        activate_rulebook(store, load_rulebook(TINY))
-        codes = [f"C{i}" for i in range(1, 51)]
-        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 50}))
-        feed(store, "police", [{"subject": c, "parameter": "blood", "date": "2021-02-01"}
-                               for c in codes])  # fmt: skip
+        _blood_donors(store, 50)
         score_run(store, dt.date(2021, 6, 1))
         feed(store, "police", [{"subject": "C7", "parameter": "red_light", "date": "2021-06-01"}])
         run = score_run(store, dt.date(2021, 6, 2))
@@ -532,11 +539,7 @@ def test_a_run_that_would_score_most_subjects_again_runs_in_full(
     monkeypatch.setattr(incremental, "FULL_SHARE", 0.5)
     store = open_store(tmp_path / "f.duckdb", create=True)
     try:
-        activate_rulebook(store, load_rulebook(TINY))
-        codes = [f"C{i}" for i in range(1, 11)]
-        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 10}))
-        feed(store, "police", [{"subject": c, "parameter": "blood", "date": "2021-02-01"}
-                               for c in codes])  # fmt: skip
+        codes = _blood_donors(store, 10)
         first = score_run(store, dt.date(2021, 6, 1))
         feed(store, "police", [{"subject": c, "parameter": "red_light", "date": "2021-06-01"}
                                for c in codes[:4]])  # fmt: skip

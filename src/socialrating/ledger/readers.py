@@ -171,25 +171,25 @@ def _append(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
     new = [c for c in filled if c not in _staged_columns(con)]
     for c in new:
         con.execute(f'ALTER TABLE {_ROWS} ADD COLUMN "{c}" VARCHAR')
-    names = ", ".join(["line", *(f'"{c}"' for c in filled)])
-    texts = ", ".join(['CAST("line" AS BIGINT)', *(f'CAST("{c}" AS VARCHAR)' for c in filled)])
+    texts = _as_text(set(filled), absent=False)
     con.register("staged_chunk", table)
     try:
-        con.execute(f"INSERT INTO {_ROWS} ({names}) SELECT {texts} FROM staged_chunk")
+        con.execute(f"INSERT INTO {_ROWS} BY NAME SELECT {texts} FROM staged_chunk")
     finally:
         con.unregister("staged_chunk")
     if new:
         _rows_view(con)
 
 
-def _as_text(present: set[str]) -> str:
+def _as_text(present: set[str], *, absent: bool = True) -> str:
     """The select list of ``line`` and every column of COLUMNS as text, from an Arrow table
-    with the columns ``present`` (the others null)."""
+    with the columns ``present`` (the others null; left out without ``absent``)."""
     return ", ".join(
         ['CAST("line" AS BIGINT) AS line']
         + [
             f'CAST("{c}" AS VARCHAR) AS "{c}"' if c in present else f'NULL::VARCHAR AS "{c}"'
             for c in COLUMNS
+            if absent or c in present
         ]
     )
 
