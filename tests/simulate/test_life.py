@@ -6,30 +6,27 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from tests.conftest import SEED
 
-from socialrating.rulebook import Rulebook, load_rulebook
+from socialrating.rulebook import Rulebook
 from socialrating.simulate.life import Draws, Life, poisson
 from socialrating.simulate.nation import Nation, make_nation
-from socialrating.simulate.scenario import DEFAULT_SCENARIO, Scenario, load_scenario
+from socialrating.simulate.scenario import Scenario
 
 CITIZENS, ORGANISATIONS = 20_000, 2_000
 
 
 @pytest.fixture(scope="module")
-def seed() -> Rulebook:
-    return load_rulebook(SEED)
-
-
-@pytest.fixture(scope="module")
-def scenario() -> Scenario:
-    return load_scenario(DEFAULT_SCENARIO)
-
-
-@pytest.fixture(scope="module")
 def nation(seed: Rulebook, scenario: Scenario) -> Nation:
     rng = np.random.default_rng(1)
-    return make_nation(rng, CITIZENS, ORGANISATIONS, seed.spec.effective, scenario.conduct)
+    return make_nation(
+        rng,
+        CITIZENS,
+        ORGANISATIONS,
+        seed.spec.effective,
+        scenario.conduct,
+        scenario.population,
+        scenario.records,
+    )
 
 
 def year(seed: Rulebook, nation: Nation, scenario: Scenario, steps: int = 4) -> Draws:

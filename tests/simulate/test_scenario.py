@@ -79,6 +79,14 @@ def test_the_default_scenario_is_for_the_seed_and_names_its_parameters_and_lists
         ("name: x\ncalibration:\n  targets:\n    flight_ban: {share: 0, knobs: [records/citizen/deduction]}\n",
          ":4: calibration.targets.flight_ban.share: Input should be greater than 0"),
         ("name: x\nname: y\n", ":2: key 'name' repeats"),
+        ("name: x\nrecords:\n  household_contacts: 0.5\n  near_contacts: 0.6\n",
+         ":2: records: Value error, household_contacts + work_contacts + near_contacts is 1.3"),
+        ("name: x\nrecords:\n  sociability_tail: 1\n",
+         ":3: records.sociability_tail: Input should be greater than 1"),
+        ("name: x\npopulation:\n  minors: 2\n",
+         ":3: population.minors: Input should be less than or equal to 1"),
+        ("name: x\npopulation:\n  family_categories: family\n",
+         ":3: population.family_categories: Input should be a valid list"),
     ],
 )  # fmt: skip
 def test_a_malformed_scenario_is_refused_naming_line_and_field(
@@ -115,8 +123,17 @@ def test_what_the_scenario_names_must_be_the_rulebooks(tmp_path: Path) -> None:
         in (found[2])
     )
     seed_scenario = load_scenario(DEFAULT_SCENARIO)
-    with pytest.raises(ScenarioError, match="not 'consequences'"):
+    with pytest.raises(ScenarioError, match="not 'consequences'") as caught:
         check_against(DEFAULT_SCENARIO, seed_scenario, rb)
+    # The seed's family category, named by the default scenario, is not this rulebook's.
+    assert any(
+        "population.family_categories.0: the rulebook consequences has no category 'family'"
+        in str(p)
+        for p in caught.value.problems
+    )
+    # Left at its default, it is not checked (a rulebook without it has no family records).
+    plain = write(tmp_path, "name: plain\n", "plain.yaml")
+    check_against(plain, load_scenario(plain), rb)
 
 
 def test_a_fitted_scenario_keeps_the_comments_and_changes_only_the_knobs(tmp_path: Path) -> None:

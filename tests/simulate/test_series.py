@@ -98,7 +98,8 @@ def test_the_report_shows_each_figure_as_a_chart_and_a_table(lived: SimulationCo
                     "Refusals per service"):  # fmt: skip
         assert f"<h2>{heading}</h2>" in page, heading
         assert f'<figure role="img" aria-label="{heading}"><svg' in page, heading
-    assert page.count("<table>") == page.count("<figure") >= 4
+    charted = page.split("<h2>Whom the last run lands on")[0]
+    assert charted.count("<table>") == charted.count("<figure") >= 4
     rows = pq.read_table(lived.out / "series.parquet").to_pylist()
     last = max(r["week_end"] for r in rows)
     flights = next(
@@ -168,6 +169,45 @@ def test_what_the_simulation_stored_holds_the_invariants(lived: SimulationConfig
             assert {k: v for k, v in json.loads(stats)["lists"].items() if v} == sizes
 
 
+def test_the_population_and_whom_the_last_run_lands_on_are_written(
+    lived: SimulationConfig,
+) -> None:
+    """population.parquet: every citizen registered, with what the registry does not keep;
+    breakdown.parquet: per group, the shares of the last run's snapshot and lists; the
+    report shows both and the contact graph's figures."""
+    population = pq.read_table(lived.out / "population.parquet")
+    assert population.num_rows == lived.citizens
+    assert set(population.column_names) >= {"code", "household", "age", "occupation",
+                                             "income", "employer", "parent", "sociability"}  # fmt: skip
+    groups = pq.read_table(lived.out / "breakdown.parquet").to_pylist()
+    with open_store(lived.ledger, read_only=True) as store:
+        run_id = store.scalar("SELECT max(run_id) FROM runs")
+        codes = set(
+            store.arrow("SELECT code FROM subjects WHERE kind = 'citizen'")["code"].to_pylist()
+        )
+        listed = set(
+            store.arrow(
+                """SELECT DISTINCT s.code FROM list_members m JOIN subjects s USING (subject_id)
+                   WHERE m.run_id = ? AND s.kind = 'citizen'""",
+                [run_id],
+            )["code"].to_pylist()
+        )
+    assert set(population.column("code").to_pylist()) == codes
+    ages = population.column("age").to_numpy()
+    by_age = {g["group"]: g for g in groups if g["by"] == "age"}
+    assert sum(g["citizens"] for g in by_age.values()) == lived.citizens
+    young = [c for c, a in zip(population.column("code").to_pylist(), ages, strict=True)
+             if 16 <= a < 30]  # fmt: skip
+    share = 100 * len(listed & set(young)) / len(young)
+    assert by_age["16 to 29"]["listed"] == pytest.approx(share, abs=0.001)
+    for by in ("occupation", "income"):
+        assert sum(g["citizens"] for g in groups if g["by"] == by) <= lived.citizens
+    page = (lived.out / "report.html").read_text(encoding="utf-8")
+    assert "<h2>Whom the last run lands on, by age</h2>" in page
+    assert "<h2>… by income (fifths of the adults)</h2>" in page
+    assert "contact graph" not in page  # this rulebook has no contagion (test_breakdown)
+
+
 def test_what_a_run_did_is_read_back_for_the_responses(lived: SimulationConfig) -> None:
     """Sanctioned: listed, or in the kind's two lowest grades by score (where it has three
     or more); near: within the margin of the band's floor (the scenario's 30 points)."""
@@ -176,10 +216,13 @@ def test_what_a_run_did_is_read_back_for_the_responses(lived: SimulationConfig) 
     from socialrating.rulebook import load_rulebook
     from socialrating.simulate.living import positions, standing
     from socialrating.simulate.nation import make_nation
+    from socialrating.simulate.scenario import DEFAULT_SCENARIO, load_scenario
 
     rb = load_rulebook(RULEBOOK)
+    scenario = load_scenario(DEFAULT_SCENARIO)
     nation = make_nation(np.random.default_rng(5), lived.citizens, lived.organisations,
-                         rb.spec.effective)  # fmt: skip
+                         rb.spec.effective, scenario.conduct, scenario.population,
+                         scenario.records)  # fmt: skip
     with open_store(lived.ledger, read_only=True) as store:
         run_id = store.scalar("SELECT max(run_id) FROM runs")
         sanctioned, near = standing(store, run_id, nation, rb, 30, positions(store, nation))

@@ -18,8 +18,8 @@ import pyarrow.compute as pc
 
 from socialrating.model import InstitutionClass
 from socialrating.rulebook import Rulebook
-from socialrating.simulate.nation import Nation
-from socialrating.simulate.scenario import Scenario
+from socialrating.simulate.nation import MANAGER, SELF_EMPLOYED, Nation
+from socialrating.simulate.scenario import Records, Scenario
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,21 @@ class Life:
         # Repairs (a debt paid) follow the records they repair; they are not drawn alone.
         self.repairs = params.column("repairs_mask").is_valid().to_numpy(zero_copy_only=False)
         self.repairer = _repairers(rb)
-        self.adults = np.flatnonzero(nation.adult)
+        pop = scenario.population
+        self.family = np.isin(
+            params.column("category").to_numpy(zero_copy_only=False), pop.family_categories
+        )
+        self.carer = np.zeros(nation.subjects.num_rows, dtype=bool)
+        self.carer[: nation.citizens] = nation.parent >= 0
+        # Organisations' legal representatives: adults who run a business or manage one.
+        runs = np.isin(nation.occupation, (MANAGER, SELF_EMPLOYED))
+        self.adults = np.flatnonzero(nation.adult & runs)
+        if len(self.adults) < max(1, round(scenario.representatives_share * nation.organisations)):
+            self.adults = np.flatnonzero(nation.adult)
+        self.activity = activity(nation, scenario)
+        self.pays = np.ones(nation.subjects.num_rows)
+        self.pays[: nation.citizens] = paying(nation, pop.debts_income_elasticity)
+        self.contacts = Contacts(nation)
         self.deduction = np.ones(nation.subjects.num_rows)
         self.pending = _empty()
 
@@ -123,10 +137,13 @@ class Life:
             if len(subjects) == 0:
                 continue
             mine = (self.applies == kind) | (self.applies == "any")
+            active = self.activity[subjects]
             factors = {
                 "deduction": np.exp(s.conduct.deduction_elasticity * nation.conduct[subjects])
-                * self.deduction[subjects],
-                "addition": np.exp(-s.conduct.addition_elasticity * nation.conduct[subjects]),
+                * self.deduction[subjects]
+                * active,
+                "addition": np.exp(-s.conduct.addition_elasticity * nation.conduct[subjects])
+                * active,
             }
             for j, (sign, rate) in enumerate(
                 (("deduction", rates.deduction), ("addition", rates.addition))
@@ -137,16 +154,26 @@ class Life:
                     continue
                 rng = self._gen(start, k, j)
                 who = np.repeat(subjects, poisson(rng, rate * years * factors[sign]))
-                weights = param_weights(
-                    self.points[candidates], self.explicit[candidates], s.records.tail_share
-                )
-                which = candidates[rng.choice(len(candidates), size=len(who), p=weights)]
+                which = np.zeros(len(who), dtype=np.int64)
+                # Family records (care of parents) only for those with an elderly parent.
+                carer = self.carer[who]
+                for among, pick in (
+                    (candidates[~self.family[candidates]], ~carer),
+                    (candidates, carer),
+                ):
+                    if len(among) and pick.any():
+                        weights = param_weights(
+                            self.points[among], self.explicit[among], s.records.tail_share
+                        )
+                        which[pick] = among[rng.choice(len(among), size=int(pick.sum()), p=weights)]
                 parts.append(self._complete(rng, who, which, start, days))
             for index, by_kind in self.named.items():
                 rate = by_kind.get(kind, 0.0)  # type: ignore[call-overload]
                 if rate == 0 or not mine[index]:
                     continue
                 factor = factors["addition" if self.points[index] > 0 else "deduction"]
+                if self.family[index]:
+                    factor = factor * self.carer[subjects]
                 rng = self._gen(start, k, 2, index)
                 who = np.repeat(subjects, poisson(rng, rate * years * factor))
                 parts.append(self._complete(rng, who, np.full(len(who), index), start, days))
@@ -189,7 +216,11 @@ class Life:
         # Most detections are confident; some fall below the rulebook's minimum.
         confidence = np.where(camera, np.round(0.8 + 0.2 * rng.beta(6, 1.2, n), 3), np.nan)
         report = self.classes[institution] == InstitutionClass.CITIZEN.value
-        reporter = rng.integers(0, citizens, n)
+        # A citizen is reported by a neighbour; an organisation by anyone (a customer).
+        neighbour = self.contacts.near(
+            rng, np.minimum(who, citizens - 1), self.scenario.records.circle
+        )
+        reporter = np.where(who < citizens, neighbour, rng.integers(0, citizens, n))
         counterpart = np.where(report & (reporter != who), reporter, -1)
         counterpart = np.where(report & (counterpart < 0), (who + 1) % citizens, counterpart)
         return Draws(who, which, institution, day, quantity, confidence, counterpart)
@@ -199,7 +230,8 @@ class Life:
         graded = np.flatnonzero(np.isin(d.parameter, list(self.repairer)))
         rng = self._gen(start, 3)
         if len(graded) and self.pay_rate > 0:
-            wait = np.ceil(rng.exponential(365.0 / self.pay_rate, len(graded)))
+            rate = self.pay_rate * self.pays[d.subject[graded]]
+            wait = np.ceil(rng.exponential(1.0, len(graded)) * 365.0 / rate)
             which = np.array([self.repairer[int(p)] for p in d.parameter[graded]], dtype=np.int64)
             n = len(graded)
             none = np.full(n, np.nan)
@@ -242,22 +274,16 @@ class Life:
         return _concat([d, more])
 
     def _with_contacts(self, d: Draws, start: int, days: int) -> Draws:
-        """Telecom contacts between citizens, for the rulebook's contagion: most within a
-        circle of nearby citizens (so low grades can spread), the rest with anyone."""
+        """Telecom contacts between citizens, for the rulebook's contagion (``Contacts``)."""
         contagion, citizens = self.rb.spec.contagion, self.nation.citizens
         if contagion is None or citizens < 2:
             return d
         rng, r = self._gen(start, 5), self.scenario.records
         which = self.code_index[contagion.parameter]
-        who = np.repeat(
-            np.arange(citizens), rng.poisson(r.contacts_per_year * days / 365.0, citizens)
-        )
+        soc = self.nation.sociability
+        who = np.repeat(np.arange(citizens), rng.poisson(r.contacts_per_year * days / 365.0 * soc))
+        other = self.contacts.partners(rng, who, r)
         n = len(who)
-        step = rng.integers(1, r.circle + 1, n) * rng.choice([-1, 1], n)
-        near = (who + step) % citizens
-        near = np.where(near == who, (who + 1) % citizens, near)  # a circle wider than all
-        anyone = (who + rng.integers(1, citizens, n)) % citizens
-        other = np.where(rng.random(n) < r.near_contacts, near, anyone)
         which_all = np.full(n, which)
         none = np.full(n, np.nan)
         more = Draws(
@@ -295,6 +321,84 @@ class Life:
             reporters,
         )
         return _concat([d, more])
+
+
+class Contacts:
+    """Whom citizens are in touch with: their household, their colleagues, a circle of
+    neighbours (consecutive citizens: households are numbered together), and anyone, the
+    sociable more often. Contacts made scale with sociability too, so degrees are
+    heavy-tailed; households, workplaces and circles make them clustered."""
+
+    def __init__(self, nation: Nation) -> None:
+        self.citizens = nation.citizens
+        household = nation.household
+        sizes = np.bincount(household, minlength=int(household.max(initial=-1)) + 1)
+        starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+        self.home_start, self.home_size = starts[household], sizes[household]
+        employer = nation.employer
+        by = np.argsort(employer, kind="stable")
+        self.colleagues = by[employer[by] >= 0]
+        firms = employer[self.colleagues]
+        first = np.searchsorted(firms, employer)
+        self.work_start = first
+        self.work_size = np.searchsorted(firms, employer, side="right") - first
+        self.work_size[employer < 0] = 0
+        self.work_place = np.zeros(len(employer), dtype=np.int64)  # its place in its firm
+        self.work_place[self.colleagues] = np.arange(len(self.colleagues)) - first[self.colleagues]
+        self.pull = np.cumsum(nation.sociability) / max(float(nation.sociability.sum()), 1e-9)
+
+    def near(self, rng: np.random.Generator, who: np.ndarray, circle: int) -> np.ndarray:
+        """A neighbour of each of ``who``: within ``circle`` places either side."""
+        n = max(self.citizens, 1)
+        step = rng.integers(1, circle + 1, len(who)) * rng.choice([-1, 1], len(who))
+        near = (who + step) % n
+        out: np.ndarray = np.where(near == who, (who + 1) % n, near)  # a circle wider than all
+        return out
+
+    def partners(self, rng: np.random.Generator, who: np.ndarray, r: Records) -> np.ndarray:
+        """Whom each of ``who`` is in touch with, at the shares ``r`` gives."""
+        n, m = self.citizens, len(who)
+        u = rng.random(m)
+        size, first = self.home_size[who], self.home_start[who]
+        at_home = first + (who - first + rng.integers(1, np.maximum(size, 2))) % size
+        staff, colleague = self.work_size[who], who
+        if len(self.colleagues):
+            other = self.work_place[who] + rng.integers(1, np.maximum(staff, 2))
+            pick = self.work_start[who] + other % np.maximum(staff, 1)
+            colleague = self.colleagues[np.minimum(pick, len(self.colleagues) - 1)]
+        home, work = size > 1, staff > 1
+        anyone = np.minimum(np.searchsorted(self.pull, rng.random(m)), n - 1)
+        anyone = np.where(anyone == who, (who + 1) % n, anyone)
+        h, w = r.household_contacts, r.household_contacts + r.work_contacts
+        near_share = w + r.near_contacts
+        out: np.ndarray = np.select(
+            [(u < h) & home, (u >= h) & (u < w) & work, u < near_share],
+            [at_home, colleague, self.near(rng, who, r.circle)],
+            anyone,
+        )
+        return out
+
+
+def activity(nation: Nation, scenario: Scenario) -> np.ndarray:
+    """Per subject, its records relative to a typical adult's (or organisation's): fewer
+    for minors and the elderly; organisations by size, averaged to 1."""
+    pop = scenario.population
+    age = nation.age
+    citizen = np.select([age < 16, age >= 70], [pop.minors, pop.elderly], 1.0)
+    size = (1.0 + nation.size) ** pop.size_elasticity
+    if len(size):
+        size /= size.mean()
+    return np.concatenate([citizen, size])
+
+
+def paying(nation: Nation, elasticity: float) -> np.ndarray:
+    """Per citizen, how fast it pays a debt relative to the scenario's rate: by income
+    against the median adult's, within a quarter and four times."""
+    adults = nation.income[nation.age >= 18]
+    median = float(np.median(adults)) if len(adults) else 1.0
+    ratio = np.maximum(nation.income, 1.0) / max(median, 1.0)
+    paid: np.ndarray = np.clip(ratio**elasticity, 0.25, 4.0)
+    return paid
 
 
 STREAM_DRAWS, STREAM_VERIFICATIONS = 1, 2

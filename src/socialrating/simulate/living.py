@@ -33,6 +33,7 @@ from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
 from socialrating.scoring import RunResult, score_run
 from socialrating.scoring.run import unchanged_run
+from socialrating.simulate.breakdown import by_score, low_grades
 from socialrating.simulate.life import STREAM_VERIFICATIONS, Life, batches
 from socialrating.simulate.nation import Nation, make_nation
 from socialrating.simulate.scenario import Scenario
@@ -207,7 +208,15 @@ def live(
     than any hand-made ledger."""
     rng = np.random.default_rng(seed)
     first_day = rb.effective_day
-    nation = make_nation(rng, citizens, organisations, rb.spec.effective, scenario.conduct)
+    nation = make_nation(
+        rng,
+        citizens,
+        organisations,
+        rb.spec.effective,
+        scenario.conduct,
+        scenario.population,
+        scenario.records,
+    )
     prefix = key_prefix(rb, scenario, seed, citizens, organisations, days, step_days)
     _same_nation(store, prefix)
     register_subjects(store, nation.subjects, "synthetic nation")
@@ -359,14 +368,8 @@ def standing(
     its band's floor). ``places`` are the nation's places of subject ids (``positions``)."""
     floors = []
     for kind in ("citizen", "organisation"):
-        # Bands taken by score, lowest first (the lowest has no floor); the two lowest
-        # are the sanctioned ones where there are at least three, else only the lists.
-        by_score = sorted(
-            (b for b in rb.bands(kind) if b.by_score),
-            key=lambda b: -1e18 if b.min is None else b.min,
-        )
-        low = {b.grade for b in by_score[:2]} if len(by_score) >= 3 else set()
-        floors += [(kind, b.grade, b.min, b.grade in low) for b in by_score]
+        low = low_grades(rb, kind)
+        floors += [(kind, b.grade, b.min, b.grade in low) for b in by_score(rb, kind)]
     values = ", ".join("(?, ?, ?::BIGINT, ?)" for _ in floors)
     t = store.arrow(
         f"""WITH bands(kind, grade, floor, low) AS (VALUES {values})

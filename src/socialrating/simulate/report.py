@@ -29,10 +29,18 @@ COMPARED = (
 """The sections that set a nation lived with responses beside the same nation without."""
 
 
-def write_report(rows: list[dict[str, Any]], path: Path, title: str, primary: str = "on") -> Path:
+def write_report(
+    rows: list[dict[str, Any]],
+    path: Path,
+    title: str,
+    primary: str = "on",
+    groups: list[dict[str, Any]] | None = None,
+    graph: dict[str, Any] | None = None,
+) -> Path:
     """Write the report of the series ``rows`` (``series.SERIES_SCHEMA``) to ``path``: the
     ``primary`` run's rows (responses ``on`` or ``off``), then, if the other is there,
-    both side by side."""
+    both side by side; then whom the last run lands on (``groups``,
+    ``series.BREAKDOWN_SCHEMA``) and the contact graph's figures (``graph``)."""
     other = [r for r in rows if r.get("responses", primary) != primary]
     compared = [
         {**r, "key": f"{r['key']} (responses {r['responses']})"}
@@ -67,9 +75,43 @@ def write_report(rows: list[dict[str, Any]], path: Path, title: str, primary: st
         ]
         if mine:  # a rulebook without a C or D grade, or without lists, has none
             parts += _section(mine, heading, counted)
+    mine = [g for g in groups or [] if g.get("responses", primary) == primary]
+    for by, heading in GROUPS:
+        shown = [g for g in mine if g["by"] == by]
+        if shown:
+            parts += [f"<h2>{html.escape(heading)}</h2>", _groups(shown)]
+    if graph:
+        parts += [
+            "<h2>The contact graph (every contact record in the ledger)</h2>",
+            "<table><tbody>"
+            + "".join(f"<tr><td>{html.escape(k)}</td><td>{v:,}</td></tr>" for k, v in graph.items())
+            + "</tbody></table>",
+        ]
     parts.append("</body></html>")
     path.write_text("\n".join(parts), encoding="utf-8")
     return path
+
+
+GROUPS = (
+    ("age", "Whom the last run lands on, by age"),
+    ("occupation", "… by occupation"),
+    ("income", "… by income (fifths of the adults)"),
+)
+"""The breakdown's tables: by what, and the heading."""
+
+
+def _groups(rows: list[dict[str, Any]]) -> str:
+    """A breakdown's rows as a table: the group, its citizens, and its percentages."""
+    head = (
+        "<tr><th>group</th><th>citizens</th><th>graded low (%)</th><th>listed (%)</th>"
+        "<th>lowered by a contact (%)</th></tr>"
+    )
+    body = "".join(
+        f"<tr><td>{html.escape(str(r['group']))}</td><td>{r['citizens']:,}</td>"
+        f"<td>{r['low']:.2f}</td><td>{r['listed']:.2f}</td><td>{r['lowered']:.2f}</td></tr>"
+        for r in rows
+    )
+    return f"<table><thead>{head}</thead><tbody>{body}</tbody></table>"
 
 
 def _section(rows: list[dict[str, Any]], heading: str, counted: str) -> list[str]:

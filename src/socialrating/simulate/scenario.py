@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from socialrating.errors import Problem, ProblemsError
 from socialrating.rulebook import Rulebook
@@ -59,9 +59,63 @@ class Records(_Strict):
     contacts_per_year: Rate = Field(
         6.0, description="Telecom contact records per citizen (for the rulebook's contagion)."
     )
-    near_contacts: Share = Field(0.8, description="The share of contacts within a circle.")
+    household_contacts: Share = Field(
+        0.3, description="The share of contacts with a member of one's own household."
+    )
+    work_contacts: Share = Field(
+        0.2, description="The share of contacts with a colleague (same employer)."
+    )
+    near_contacts: Share = Field(
+        0.35,
+        description="The share of contacts within a circle of neighbours (the rest: "
+        "anyone, the more sociable more often).",
+    )
     circle: Annotated[int, Field(ge=1, le=10_000)] = Field(
         40, description="A circle: the citizens within this many places either side."
+    )
+    sociability_tail: Annotated[float, Field(gt=1, le=10)] = Field(
+        2.2,
+        description="The Pareto shape of a citizen's sociability (contacts made and "
+        "received scale with it): the lower, the heavier the tail of the degrees.",
+    )
+
+    @model_validator(mode="after")
+    def _shares(self) -> Records:
+        total = self.household_contacts + self.work_contacts + self.near_contacts
+        if total > 1 + 1e-9:
+            raise ValueError(
+                "household_contacts + work_contacts + near_contacts is "
+                f"{total:g}: the shares of contacts cannot add up to more than 1"
+            )
+        return self
+
+
+class Population(_Strict):
+    """Who the nation's citizens are, beyond the registry: households, work, income."""
+
+    minors: Share = Field(
+        0.05, description="Records of citizens under 16 are this share of an adult's."
+    )
+    elderly: Share = Field(0.5, description="Records of citizens of 70 and over: this share.")
+    family_categories: list[str] = Field(
+        default=["family"],
+        description="Rulebook categories whose records only citizens with a parent of 60 "
+        "or over get (a record drawn for anyone else is not sent).",
+    )
+    organisation_size_tail: Annotated[float, Field(gt=0.5, le=10)] = Field(
+        1.1,
+        description="The Pareto shape of organisations' sizes (employees): most are small, "
+        "a few employ thousands.",
+    )
+    size_elasticity: Annotated[float, Field(ge=0, le=2)] = Field(
+        0.3,
+        description="An organisation's records scale with (1 + employees) to this power, "
+        "averaged to 1 over the organisations.",
+    )
+    debts_income_elasticity: Annotated[float, Field(ge=0, le=3)] = Field(
+        0.5,
+        description="A debtor pays at the scenario's rate times (income / the median "
+        "adult's income) to this power, within a quarter and four times.",
     )
 
 
@@ -153,6 +207,7 @@ class Scenario(_Strict):
         "is drawn from a pool of adults this share of the organisations' number.",
     )
     records: Records = Records()
+    population: Population = Population()
     parameters: dict[str, dict[Kind, Rate]] = Field(
         default={},
         description="Yearly records per subject at typical conduct, for the parameters "
@@ -304,6 +359,20 @@ def check_against(path: str | Path, scenario: Scenario, rb: Rulebook) -> None:
                 f"the scenario is for rulebook {scenario.rulebook!r}, not {rb.spec.name!r}",
             )
         )
+    # The default names the seed's category; a rulebook without it has no family records.
+    categories = {c.code for c in rb.spec.categories}
+    named = "family_categories" in scenario.population.model_fields_set
+    for i, category in enumerate(scenario.population.family_categories if named else []):
+        if category not in categories:
+            at: tuple[str | int, ...] = ("population", "family_categories", i)
+            problems.append(
+                Problem(
+                    src,
+                    line_of(lines, at),
+                    f"population.family_categories.{i}",
+                    f"the rulebook {rb.spec.name} has no category {category!r}",
+                )
+            )
     lists = {lst.code for lst in rb.spec.lists}
     for code in scenario.calibration.targets:
         if code not in lists:

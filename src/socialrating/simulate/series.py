@@ -25,12 +25,14 @@ from socialrating.ledger.store import Store
 from socialrating.model import day_date
 from socialrating.rulebook import Rulebook, load_rulebook
 from socialrating.scoring import RunResult
+from socialrating.simulate.breakdown import breakdown, contact_graph
 from socialrating.simulate.demo import _progress
 from socialrating.simulate.living import (
     Lived,
     NationSize,
     Step,
     live,
+    positions,
     refuse_another_nation,
 )
 from socialrating.simulate.report import REPORT, write_report
@@ -53,6 +55,24 @@ SERIES_SCHEMA = pa.schema(
 (``citizen``, ``organisation``; empty when not by kind), of what (the grade, list, service
 or figure), how many, and whether the nation responded to the system (``on``, ``off``:
 both with ``--compare``)."""
+
+POPULATION = "population.parquet"
+"""The citizens with what the registry does not keep (``Nation.population``)."""
+BREAKDOWN = "breakdown.parquet"
+BREAKDOWN_SCHEMA = pa.schema(
+    [
+        ("by", pa.string()),
+        ("group", pa.string()),
+        ("citizens", pa.int64()),
+        ("low", pa.float64()),
+        ("listed", pa.float64()),
+        ("lowered", pa.float64()),
+        ("responses", pa.string()),
+    ]
+)
+"""Whom the last run lands on (``breakdown.breakdown``): per group of citizens (``by``
+age band, occupation or income fifth), how many, and the percentages graded low (the
+two lowest grades), listed, and lowered by a contact's grade."""
 
 
 @dataclass(frozen=True)
@@ -128,13 +148,16 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
     rb, scenario = load_for(config.rulebook, config.scenario, config.responses)
     config.out.mkdir(parents=True, exist_ok=True)
     rows: list[dict[str, Any]] = []
-    lived = _live_into(config.ledger, config, rb, scenario, rows, console)
+    groups: list[dict[str, Any]] = []
+    lived, graph = _live_into(config.ledger, config, rb, scenario, rows, groups, console)
     if config.compare:
         other = _with_responses(scenario, not scenario.responses.enabled)
         ledger = config.out / f"ledger-responses-{_label(other)}.duckdb"
-        _live_into(str(ledger), config, rb, other, rows, console)
+        _live_into(str(ledger), config, rb, other, rows, groups, console)
     path = config.out / SERIES
     pq.write_table(pa.Table.from_pylist(rows, schema=SERIES_SCHEMA), path)
+    pq.write_table(lived.nation.population(), config.out / POPULATION)
+    pq.write_table(pa.Table.from_pylist(groups, schema=BREAKDOWN_SCHEMA), config.out / BREAKDOWN)
     title = (
         f"{rb.spec.name} {rb.spec.version}, scenario {scenario.name}"
         f"{'' if scenario.responses.enabled else ' (responses off)'}: "
@@ -143,7 +166,9 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
         f"{'weeks' if config.step_days == 7 else f'steps of {config.step_days} days'} "
         f"(seed {config.seed})"
     )
-    report = write_report(rows, config.out / REPORT, title, primary=_label(scenario))
+    report = write_report(
+        rows, config.out / REPORT, title, primary=_label(scenario), groups=groups, graph=graph
+    )
     return SimulationResult(
         lived.nation.subjects.num_rows,
         lived.stored,
@@ -171,9 +196,12 @@ def _live_into(
     rb: Rulebook,
     scenario: Scenario,
     rows: list[dict[str, Any]],
+    groups: list[dict[str, Any]],
     console: Console | None,
-) -> Lived:
-    """Live the configured nation under ``scenario`` into ``ledger``, adding its rows."""
+) -> tuple[Lived, dict[str, Any]]:
+    """Live the configured nation under ``scenario`` into ``ledger``, adding its rows of
+    the series and of the breakdown; returns what was lived and its contact graph's
+    figures (``breakdown.contact_graph``)."""
     label = _label(scenario)
     nation = NationSize(
         citizens=config.citizens,
@@ -185,7 +213,7 @@ def _live_into(
     with open_store(ledger, create=True) as store, _progress(console) as progress:
         refuse_another_nation(store, rb, scenario, **nation)
         activate_rulebook(store, rb, backdate="socialrating simulate: the rulebook changed")
-        return live(
+        lived = live(
             store,
             rb,
             scenario,
@@ -196,6 +224,10 @@ def _live_into(
                 {**row, "responses": label} for row in _figures(store, rb, step)
             ),
         )
+        places = positions(store, lived.nation)
+        found = breakdown(store, lived.run.run_id, lived.nation, rb, places)
+        groups.extend({**row, "responses": label} for row in found)
+        return lived, contact_graph(store, rb, lived.nation.citizens)
 
 
 def _figures(store: Store, rb: Rulebook, step: Step) -> list[dict[str, Any]]:
