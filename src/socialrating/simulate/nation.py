@@ -104,7 +104,9 @@ class Nation:
                 "code": codes.slice(0, n),
                 "household": pa.array(self.household, pa.int64()),
                 "age": pa.array(self.age, pa.int16()),
-                "occupation": pa.array(np.asarray(OCCUPATIONS)[self.occupation].tolist()),
+                "occupation": pa.DictionaryArray.from_arrays(
+                    pa.array(self.occupation, pa.int8()), pa.array(OCCUPATIONS)
+                ),
                 "income": pa.array(self.income, pa.int64()),
                 "employer": codes.take(pa.array(np.maximum(employer, 0), mask=employer < 0)),
                 "parent": codes.take(pa.array(np.maximum(self.parent, 0), mask=self.parent < 0)),
