@@ -73,7 +73,7 @@ def breakdown(
     groupings = (
         ("age", np.searchsorted(starts, nation.age, side="right") - 1, [b for _, b in AGE_BANDS]),
         ("occupation", nation.occupation, list(OCCUPATIONS)),
-        ("income", fifths, ["adults' lowest fifth", "second", "third", "fourth", "highest"]),
+        ("income", fifths, ["lowest fifth", "second", "third", "fourth", "highest"]),
     )
     rows = []
     for by, group, names in groupings:

@@ -107,7 +107,7 @@ def _groups(rows: list[dict[str, Any]]) -> str:
         "<th>lowered by a contact (%)</th></tr>"
     )
     body = "".join(
-        f"<tr><td>{html.escape(str(r['group']))}</td><td>{r['citizens']:,}</td>"
+        f"<tr><td>{html.escape(str(r['group']).replace('_', ' '))}</td><td>{r['citizens']:,}</td>"
         f"<td>{r['low']:.2f}</td><td>{r['listed']:.2f}</td><td>{r['lowered']:.2f}</td></tr>"
         for r in rows
     )
