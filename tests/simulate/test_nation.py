@@ -169,7 +169,8 @@ def test_contact_shares_are_the_scenarios(
     sizes = np.bincount(nation.household)
     shared = sizes[nation.household[a]] > 1
     home = nation.household[a] == nation.household[b]
-    assert home[shared].mean() == pytest.approx(r.household_contacts, abs=0.02)
+    # A neighbour in the circle is sometimes of the household too: a little more.
+    assert r.household_contacts - 0.01 < home[shared].mean() < r.household_contacts + 0.05
     assert home[~shared].sum() == 0
     firm = nation.employer[a]
     staff = nation.size[np.maximum(firm - nation.citizens, 0)]
@@ -230,9 +231,35 @@ def test_debtors_with_higher_incomes_pay_sooner(
     paid = np.concatenate([d.parameter, life.pending.parameter]) == codes.index("courts.debt_paid")
     subject = np.concatenate([d.subject, life.pending.subject])[paid]
     day = np.concatenate([d.day, life.pending.day])[paid]
-    first_debt = {int(s): int(t) for s, t in zip(d.subject[debt], d.day[debt], strict=True)}
-    wait = {int(s): int(t) - first_debt[int(s)] for s, t in zip(subject, day, strict=True)}
+    # Per debtor, from its first debt to its first payment.
+    first_debt: dict[int, int] = {}
+    for s, t in zip(d.subject[debt].tolist(), d.day[debt].tolist(), strict=True):
+        first_debt[s] = min(t, first_debt.get(s, t))
+    first_paid: dict[int, int] = {}
+    for s, t in zip(subject.tolist(), day.tolist(), strict=True):
+        first_paid[s] = min(t, first_paid.get(s, t))
+    wait = {s: t - first_debt[s] for s, t in first_paid.items() if s in first_debt}
+    assert min(wait.values()) > 0
     rich = [w for s, w in wait.items() if richer[s]]
     poor = [w for s, w in wait.items() if poorer[s]]
     assert len(rich) > 20 and len(poor) > 20
     assert np.median(rich) < np.median(poor)
+
+
+def test_a_citizen_without_an_elderly_parent_gets_no_family_records_even_if_nothing_else_is_left(
+    seed: Rulebook, nation: Nation, scenario: Scenario
+) -> None:
+    """Every category a family one: the others draw nothing (not parameter 0)."""
+    everything = [c.code for c in seed.spec.categories]
+    s = scenario.model_copy(
+        update={
+            "population": scenario.population.model_copy(update={"family_categories": everything})
+        }
+    )
+    d = Life(3, nation, seed, s).step(0, 91)
+    named = [seed.parameters.column("code").to_pylist().index(c) for c in s.parameters]
+    contact = seed.parameters.column("code").to_pylist().index(seed.spec.contagion.parameter)
+    citizen = d.subject < CITIZENS
+    drawn = citizen & ~np.isin(d.parameter, [*named, contact])
+    assert drawn.sum() > 100  # carers still get records of every sort
+    assert (nation.parent[d.subject[drawn]] >= 0).all()

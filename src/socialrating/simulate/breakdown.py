@@ -106,7 +106,8 @@ def contact_graph(store: Store, rb: Rulebook, citizens: int, sample: int = 2000)
     """The contact graph of the ledger's contact records (the rulebook's contagion
     parameter), as undirected pairs of citizens: its degrees (median, 99th percentile,
     largest, the share of contacts the best-connected hundredth holds) and its average
-    clustering over ``sample`` citizens (drawn by subject id, the same every time), beside
+    clustering over ``sample`` citizens in touch with anyone (drawn by a hash of their
+    subject ids, the same every time), beside
     the share of all pairs that are in touch (what clustering would be if contacts were
     drawn at random)."""
     contagion = rb.spec.contagion
@@ -145,8 +146,8 @@ def contact_graph(store: Store, rb: Rulebook, citizens: int, sample: int = 2000)
             [sample],
         ).fetchone()
     finally:
-        con.execute("DROP TABLE IF EXISTS pairs")
-        con.execute("DROP TABLE IF EXISTS arcs")
+        con.execute("DROP TABLE IF EXISTS temp.pairs")
+        con.execute("DROP TABLE IF EXISTS temp.arcs")
         con.close()
     k = np.sort(degrees.column("k").to_numpy())[::-1]
     if len(k) == 0:
@@ -155,8 +156,8 @@ def contact_graph(store: Store, rb: Rulebook, citizens: int, sample: int = 2000)
     top = max(citizens // 100, 1)
     return {
         "citizens in touch": len(k),
-        "median contacts": float(np.median(everyone)),
-        "99th percentile": float(np.percentile(everyone, 99)),
+        "median contacts": round(float(np.median(everyone)), 1),
+        "99th percentile": round(float(np.percentile(everyone, 99)), 1),
         "most contacts": int(k[0]),
         "best-connected 1 % hold (%)": round(100 * float(k[:top].sum() / k.sum()), 2),
         "clustering": round(float(clustering[0] or 0.0) if clustering else 0.0, 4),

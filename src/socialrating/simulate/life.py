@@ -154,8 +154,9 @@ class Life:
                     continue
                 rng = self._gen(start, k, j)
                 who = np.repeat(subjects, poisson(rng, rate * years * factors[sign]))
-                which = np.zeros(len(who), dtype=np.int64)
-                # Family records (care of parents) only for those with an elderly parent.
+                which = np.full(len(who), -1, dtype=np.int64)
+                # Family records (care of parents) only for those with an elderly parent:
+                # the others draw from the rest (none at all if the rest is empty).
                 carer = self.carer[who]
                 for among, pick in (
                     (candidates[~self.family[candidates]], ~carer),
@@ -166,7 +167,8 @@ class Life:
                             self.points[among], self.explicit[among], s.records.tail_share
                         )
                         which[pick] = among[rng.choice(len(among), size=int(pick.sum()), p=weights)]
-                parts.append(self._complete(rng, who, which, start, days))
+                drawn = which >= 0
+                parts.append(self._complete(rng, who[drawn], which[drawn], start, days))
             for index, by_kind in self.named.items():
                 rate = by_kind.get(kind, 0.0)  # type: ignore[call-overload]
                 if rate == 0 or not mine[index]:

@@ -51,7 +51,7 @@ EMPLOYEES = (WORKER, SERVICE, OFFICE, MANAGER)
 
 # Households: people alone (working age), elderly alone, couples, elderly couples,
 # couples with children, three generations (a couple, children and one or two of a
-# spouse's parents). Shares of households, loosely after a national census (about 2.7
+# spouse's parents). Shares of households, loosely after a national census (about 2.8
 # people a household).
 _HOUSEHOLDS = np.array([0.16, 0.09, 0.12, 0.12, 0.33, 0.18])
 ALONE, ELDER_ALONE, COUPLE, ELDER_COUPLE, FAMILY, GENERATIONS = range(6)
@@ -152,7 +152,9 @@ def make_nation(
     records = records or Records()
     weights = rng.lognormal(0.0, 0.6, len(REGIONS))
     people = _households(rng, citizens, weights / weights.sum())
-    born_days = day_number(today) - people.age * 365 - rng.integers(0, 365, citizens)
+    born_days = (
+        day_number(today) - (people.age * 365.25).astype(np.int64) - rng.integers(0, 365, citizens)
+    )
     citizen_codes = pa.array([citizen_code(i) for i in range(citizens)], pa.string())
     org_codes = pa.array([organisation_code(i) for i in range(organisations)], pa.string())
     n = citizens + organisations

@@ -100,7 +100,8 @@ class Population(_Strict):
     family_categories: list[str] = Field(
         default=["family"],
         description="Rulebook categories whose records only citizens with a parent of 60 "
-        "or over get (a record drawn for anyone else is not sent).",
+        "or over get (the others draw their records from the other categories; a parameter "
+        "named under `parameters` in these categories comes to them only).",
     )
     organisation_size_tail: Annotated[float, Field(gt=0.5, le=10)] = Field(
         1.1,
