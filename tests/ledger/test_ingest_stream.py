@@ -633,6 +633,37 @@ def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
     ]
 
 
+def test_batches_bounded_at_once_share_one_limit_with_room_for_each(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB's memory limit is one per database: two batches bounded at once, on cursors
+    of their own (a simulation's senders), get the index once and each its own part of
+    the bound; the limit falls back as each ends, to DuckDB's default after the last."""
+    from socialrating.ledger import ingest
+
+    monkeypatch.setattr(ingest, "_outside", lambda _store: 0)  # nothing grows outside here
+
+    def limit() -> float:
+        return ingest._bytes(str(store.scalar("SELECT current_setting('memory_limit')")))
+
+    default = limit()
+    index = ingest._index_bytes(store)
+    one, two = store.cursor(), store.cursor()
+    a, b = ingest.ingest_limit(one, 100_000), ingest.ingest_limit(two, 10_000)
+    with ingest.bounded_memory(one, a):
+        assert limit() == pytest.approx(ingest._bytes(a), rel=1e-3)
+        with ingest.bounded_memory(two, b):
+            both = index + (ingest._bytes(a) - index) + (ingest._bytes(b) - index)
+            assert limit() == pytest.approx(both, rel=1e-3)
+        assert limit() == pytest.approx(ingest._bytes(a), rel=1e-3)
+        with ingest.bounded_memory(two, b) as for_rows:
+            for_rows(1_000_000)  # counted: this batch's part shrinks by its rows
+            smaller = ingest._bytes(ingest.ingest_limit(two, 1_000_000))
+            assert limit() == pytest.approx(ingest._bytes(a) + smaller - index, rel=1e-3)
+    assert limit() == default
+    assert ingest._BOUNDS == {}
+
+
 def test_a_batchs_memory_bound_shrinks_with_its_rows_down_to_a_floor(store: Store) -> None:
     """What a batch's rows take outside DuckDB's bound (the new rows' index) comes off
     the bound, so the process stays near one size whatever the batch's size; a batch of

@@ -23,6 +23,7 @@ from __future__ import annotations
 import functools
 import os
 import re
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, replace
@@ -588,10 +589,38 @@ def ingest_limit(store: Store, rows: int = 0, outside: int = 0) -> str:
     """The memory bound of a batch of ``rows`` rows: INGEST_MEMORY, plus the index of the
     ledger's entries, less what the batch takes outside the bound: ``OUTSIDE_BYTES_PER_ROW``
     a row, or ``outside`` bytes (measured) if more."""
-    entries = int(store.scalar("SELECT count(*) FROM entries") or 0)
     held = max(OUTSIDE_BYTES_PER_ROW * rows, outside)
-    limit = _bytes(INGEST_MEMORY) + INDEX_BYTES_PER_ENTRY * entries - held
+    limit = _bytes(INGEST_MEMORY) + _index_bytes(store) - held
     return f"{int(max(limit, _bytes(MIN_INGEST_MEMORY)))}B"
+
+
+def _index_bytes(store: Store) -> int:
+    """What the index of the ledger's entries takes in memory, at most."""
+    return INDEX_BYTES_PER_ENTRY * int(store.scalar("SELECT count(*) FROM entries") or 0)
+
+
+_BOUNDS: dict[int, dict[object, tuple[float, float]]] = {}
+"""Per database (its root store's id): the bounded batches in flight in this process, each
+with its bound and the ledger's index in it. DuckDB has one memory limit per database,
+shared by every cursor, so batches ingested at once on cursors of their own (a
+simulation's senders, a server's requests) share one limit: the index once and each
+batch's own part of its bound. The limit goes back to DuckDB's default when the last one
+ends. (With one bound for all, four batches of 200,000 rows at once ran out of memory at
+10 million citizens.)"""
+_BOUNDS_LOCK = threading.Lock()
+
+
+def _set_bound(store: Store, key: int) -> None:
+    """Set the database's memory limit for the batches in flight (``_BOUNDS``); call it
+    holding ``_BOUNDS_LOCK``."""
+    flights = _BOUNDS.get(key)
+    if not flights:
+        _BOUNDS.pop(key, None)
+        store.run("RESET memory_limit")
+        return
+    index = max(i for _, i in flights.values())
+    total = index + sum(max(bound - i, 0.0) for bound, i in flights.values())
+    store.run(f"SET memory_limit = '{int(total)}B'")
 
 
 def _outside(store: Store) -> int | None:
@@ -617,8 +646,16 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
     shows a limit to three figures only, so it could not be put back exactly).
     """
     limit = limit or ingest_limit(store)
-    current = str(store.scalar("SELECT current_setting('memory_limit')"))
-    if current != _default_memory_limit() or _bytes(current) <= _bytes(limit):
+    key, token = id(store.root), object()
+    with _BOUNDS_LOCK:
+        if key not in _BOUNDS:  # no batch of this process bounds the database now
+            current = str(store.scalar("SELECT current_setting('memory_limit')"))
+            if current != _default_memory_limit() or _bytes(current) <= _bytes(limit):
+                token = None
+        if token is not None:
+            _BOUNDS.setdefault(key, {})[token] = (_bytes(limit), _index_bytes(store))
+            _set_bound(store, key)
+    if token is None:
         yield lambda rows: None
         return
 
@@ -630,13 +667,17 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
     def for_rows(rows: int) -> None:
         after = _outside(store)
         grown = 0 if before is None or after is None else max(0, after - before)
-        store.run(f"SET memory_limit = '{ingest_limit(store, rows, grown)}'")
+        bound = _bytes(ingest_limit(store, rows, grown))
+        with _BOUNDS_LOCK:
+            _BOUNDS[key][token] = (bound, _index_bytes(store))
+            _set_bound(store, key)
 
-    store.run(f"SET memory_limit = '{limit}'")
     try:
         yield for_rows
     finally:
-        store.run("RESET memory_limit")
+        with _BOUNDS_LOCK:
+            del _BOUNDS[key][token]
+            _set_bound(store, key)
 
 
 @functools.cache
