@@ -80,6 +80,9 @@ def test_the_command_says_what_it_did_and_refuses_bad_input(tmp_path: Path) -> N
     assert doc["series"] == str(out / "series.parquet") and doc["stored"] > 0
     text = cli(*args, "--citizens", "120").output
     assert "simulate: 132 subjects, 2 weeks to 2021-01-15, 0 new entries" in text  # again
+    assert doc["population"] == str(out / "population.parquet")
+    assert doc["breakdown"] == str(out / "breakdown.parquet")
+    assert f"population: {out / 'population.parquet'}" in " ".join(text.split())
     checked = cli(*args[:2], str(tmp_path / "checked"), *args[3:], "--citizens", "120",
                   "--check-runs")  # fmt: skip
     assert "--check-runs: each incremental run stored what a full run stores" in checked.output

@@ -119,3 +119,7 @@ def simulate(
         out().print("--check-runs: each incremental run stored what a full run stores")
     out().print(f"series: {result.series} (one row per week and figure, Parquet)")
     out().print(f"report: {result.report} (charts and tables; open it in a browser)")
+    out().print(
+        f"population: {result.population} (the citizens: household, age, occupation, "
+        f"income, employer); breakdown: {result.breakdown} (whom the last run lands on)"
+    )

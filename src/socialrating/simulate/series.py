@@ -113,6 +113,8 @@ class SimulationResult:
     run: RunResult
     series: Path
     report: Path
+    population: Path
+    breakdown: Path
 
     def as_dict(self) -> dict[str, object]:
         return {
@@ -123,6 +125,8 @@ class SimulationResult:
             "run": self.run.as_dict(),
             "series": str(self.series),
             "report": str(self.report),
+            "population": str(self.population),
+            "breakdown": str(self.breakdown),
         }
 
 
@@ -177,6 +181,8 @@ def simulate(config: SimulationConfig, console: Console | None = None) -> Simula
         lived.run,
         path,
         report,
+        config.out / POPULATION,
+        config.out / BREAKDOWN,
     )
 
 
