@@ -13,7 +13,7 @@ import pyarrow as pa
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind
 from socialrating.rulebook import Rulebook
-from socialrating.rulebook.schema import Band
+from socialrating.simulate.living import run_flags
 from socialrating.simulate.nation import OCCUPATIONS, Nation
 
 AGE_BANDS: tuple[tuple[int, str], ...] = (
@@ -27,47 +27,15 @@ AGE_BANDS: tuple[tuple[int, str], ...] = (
 """Each band's first age and its name."""
 
 
-def by_score(rb: Rulebook, kind: str) -> list[Band]:
-    """The kind's bands taken by score, lowest first (the lowest has no floor)."""
-    return sorted(
-        (b for b in rb.bands(kind) if b.by_score),
-        key=lambda b: -1e18 if b.min is None else b.min,
-    )
-
-
-def low_grades(rb: Rulebook, kind: str) -> set[str]:
-    """The kind's two lowest grades by score, where it has at least three (else none):
-    with the lists, what counts as sanctioned."""
-    bands = by_score(rb, kind)
-    return {b.grade for b in bands[:2]} if len(bands) >= 3 else set()
-
-
 def breakdown(
     store: Store, run_id: int, nation: Nation, rb: Rulebook, places: np.ndarray
 ) -> list[dict[str, Any]]:
     """Per group of citizens (``by`` age, occupation or income), how many there are and
     the shares graded low (the two lowest grades), listed, and lowered by contagion as the
     run left them. ``places`` are the nation's places of subject ids (``positions``)."""
-    low = sorted(low_grades(rb, "citizen"))
-    marks = ", ".join("?" for _ in low) or "NULL"
-    t = store.arrow(
-        f"""SELECT n.subject_id, n.grade IN ({marks}) AS low, n.contagion < 0 AS lowered,
-                   m.subject_id IS NOT NULL AS listed
-            FROM snapshot n
-            LEFT JOIN (SELECT DISTINCT subject_id FROM list_members WHERE run_id = ?) m
-                   USING (subject_id)
-            WHERE n.run_id = ?""",
-        [*low, run_id, run_id],
-    )
     n = nation.citizens
-    flags = {name: np.zeros(n, dtype=bool) for name in ("low", "listed", "lowered")}
-    ids = t.column("subject_id").to_numpy()
-    inside = ids < len(places)
-    at = places[ids[inside]]
-    mine = (at >= 0) & (at < n)
-    for name, out in flags.items():
-        values = t.column(name).to_numpy(zero_copy_only=False)[inside]
-        out[at[mine]] = values[mine]
+    left = run_flags(store, run_id, nation, rb, 0, places)
+    flags = {name: left[name][:n] for name in ("low", "listed", "lowered")}
     starts = np.array([a for a, _ in AGE_BANDS])
     fifths = _fifths(nation.income, nation.age >= 18)
     groupings = (

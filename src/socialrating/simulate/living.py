@@ -31,9 +31,9 @@ from socialrating.ledger.ingest import IngestResult
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
+from socialrating.rulebook.schema import Band
 from socialrating.scoring import RunResult, score_run
 from socialrating.scoring.run import unchanged_run
-from socialrating.simulate.breakdown import by_score, low_grades
 from socialrating.simulate.life import STREAM_VERIFICATIONS, Life, batches
 from socialrating.simulate.nation import Nation, make_nation
 from socialrating.simulate.scenario import Scenario
@@ -152,6 +152,8 @@ class Lived:
     stored: int
     duplicates: int
     steps: list[Step]
+    places: np.ndarray
+    """The nation's places of subject ids (``positions``)."""
     seconds: dict[str, float] = field(default_factory=dict)
     """Wall time by stage: ``draw``, ``ingest`` (verifications too), ``score``, ``respond``
     (reading what the run did) and ``report`` (``on_step``)."""
@@ -285,7 +287,7 @@ def live(
             start = end + 1
             if progress is not None and task is not None:
                 progress.advance(task)
-    return Lived(nation, stored, duplicates, steps, seconds)
+    return Lived(nation, stored, duplicates, steps, places, seconds)
 
 
 def check_run(store: Store, run: RunResult, step: int) -> None:
@@ -360,12 +362,37 @@ def positions(store: Store, nation: Nation) -> np.ndarray:
     return out
 
 
+def by_score(rb: Rulebook, kind: str) -> list[Band]:
+    """The kind's bands taken by score, lowest first (the lowest has no floor)."""
+    return sorted(
+        (b for b in rb.bands(kind) if b.by_score),
+        key=lambda b: -1e18 if b.min is None else b.min,
+    )
+
+
+def low_grades(rb: Rulebook, kind: str) -> set[str]:
+    """The kind's two lowest grades by score, where it has at least three (else none):
+    with the lists, what counts as sanctioned."""
+    bands = by_score(rb, kind)
+    return {b.grade for b in bands[:2]} if len(bands) >= 3 else set()
+
+
 def standing(
     store: Store, run_id: int, nation: Nation, rb: Rulebook, margin: int, places: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Per subject of the nation, as the run left it: sanctioned (on a list, or in one of
     its kind's two lowest grades), and near a lower grade (within ``margin`` points of
     its band's floor). ``places`` are the nation's places of subject ids (``positions``)."""
+    left = run_flags(store, run_id, nation, rb, margin, places)
+    return left["low"] | left["listed"], left["near"]
+
+
+def run_flags(
+    store: Store, run_id: int, nation: Nation, rb: Rulebook, margin: int, places: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per subject of the nation, as the run left it: ``low`` (in its kind's two lowest
+    grades by score, where it has three or more), ``listed``, ``near`` a lower grade
+    (within ``margin`` points of its band's floor) and ``lowered`` by contagion."""
     floors = []
     for kind in ("citizen", "organisation"):
         low = low_grades(rb, kind)
@@ -373,9 +400,10 @@ def standing(
     values = ", ".join("(?, ?, ?::BIGINT, ?)" for _ in floors)
     t = store.arrow(
         f"""WITH bands(kind, grade, floor, low) AS (VALUES {values})
-            SELECT n.subject_id,
-                   coalesce(b.low, false) OR m.subject_id IS NOT NULL AS sanctioned,
-                   coalesce(n.score - b.floor < ?, false) AS near
+            SELECT n.subject_id, coalesce(b.low, false) AS low,
+                   m.subject_id IS NOT NULL AS listed,
+                   coalesce(n.score - b.floor < ?, false) AS near,
+                   n.contagion < 0 AS lowered
             FROM snapshot n JOIN subjects s USING (subject_id)
             LEFT JOIN bands b ON b.kind = s.kind AND b.grade = n.grade
             LEFT JOIN (SELECT DISTINCT subject_id FROM list_members WHERE run_id = ?) m
@@ -383,15 +411,16 @@ def standing(
             WHERE n.run_id = ?""",
         [v for row in floors for v in row] + [margin, run_id, run_id],
     )
-    n = nation.subjects.num_rows
-    sanctioned, near = np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
     ids = t.column("subject_id").to_numpy()
-    at = places[ids[ids < len(places)]]
+    inside = ids < len(places)
+    at = places[ids[inside]]
     keep = at >= 0
-    for out, column in ((sanctioned, "sanctioned"), (near, "near")):
-        values_ = t.column(column).to_numpy(zero_copy_only=False)[ids < len(places)]
-        out[at[keep]] = values_[keep]
-    return sanctioned, near
+    flags = {}
+    for column in ("low", "listed", "near", "lowered"):
+        out = np.zeros(nation.subjects.num_rows, dtype=bool)
+        out[at[keep]] = t.column(column).to_numpy(zero_copy_only=False)[inside][keep]
+        flags[column] = out
+    return flags
 
 
 def _verify_reports(

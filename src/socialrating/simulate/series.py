@@ -32,7 +32,6 @@ from socialrating.simulate.living import (
     NationSize,
     Step,
     live,
-    positions,
     refuse_another_nation,
 )
 from socialrating.simulate.report import REPORT, write_report
@@ -230,8 +229,7 @@ def _live_into(
                 {**row, "responses": label} for row in _figures(store, rb, step)
             ),
         )
-        places = positions(store, lived.nation)
-        found = breakdown(store, lived.run.run_id, lived.nation, rb, places)
+        found = breakdown(store, lived.run.run_id, lived.nation, rb, lived.places)
         groups.extend({**row, "responses": label} for row in found)
         return lived, contact_graph(store, rb, lived.nation.citizens)
 
