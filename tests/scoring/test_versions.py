@@ -298,3 +298,33 @@ def test_an_edited_earlier_version_is_refused(store: Store, tmp_path: Path) -> N
     with pytest.raises(IntegrityError, match="edited outside socialrating"):
         score_run(store, d("2022-06-01"))
     assert store.scalar("SELECT count(*) FROM runs") == runs
+
+
+def test_the_timeline_kept_between_batches_follows_every_activation(
+    store: Store, tmp_path: Path
+) -> None:
+    """The versions are kept in the process between batches (each batch asks for them):
+    an activation, one rolled back, one in a larger transaction, and one on another
+    cursor are each seen at once."""
+    v1 = load_rulebook(TINY).hash
+    assert timeline(store) == timeline(store) == [(day_number(d("2021-01-01")), v1)]
+    feed(store, "bank", [rec("C1", "loan_default", "2021-03-01")])  # a batch keeps it
+    v2 = amended(tmp_path, LOAN_80)
+    with pytest.raises(RuntimeError), store.transaction():
+        activate_rulebook(store, v2, backdate=REASON)
+        assert [h for _, h in timeline(store)] == [v1, v2.hash]  # in the transaction
+        raise RuntimeError("rolled back")
+    assert [h for _, h in timeline(store)] == [v1]
+    other = store.cursor()
+    try:
+        assert [h for _, h in timeline(other)] == [v1]
+        activate_rulebook(other, v2, backdate=REASON)
+        assert [h for _, h in timeline(store)] == [v1, v2.hash]
+        v3 = amended(tmp_path, LOAN_80, ('version: "2"', 'version: "3"'), name="v3.yaml")
+        with store.transaction():
+            activate_rulebook(store, v3, backdate=REASON)
+            assert [h for _, h in timeline(other)] == [v1, v2.hash]  # not committed yet
+        assert [h for _, h in timeline(other)] == [v1, v3.hash]
+        assert [h for _, h in timeline(store)] == [v1, v3.hash]
+    finally:
+        other.close()

@@ -13,7 +13,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from socialrating.errors import LedgerError, NotInitialised
-from socialrating.ledger.store import PLAN_CACHE_DDL, Store
+from socialrating.ledger.store import PLAN_CACHE_DDL, Store, openings
 from socialrating.model import EntryKind
 from socialrating.rulebook.rulebook import Rulebook, RulebookHeader
 from socialrating.rulebook.schema import RulebookSpec
@@ -185,7 +185,6 @@ def activate_rulebook(
     Raises:
         LedgerError: a date in the past without a reason, or a bad reason.
     """
-    from socialrating.ledger.append import append_rows
     from socialrating.model import utc_now
 
     today = today or utc_now().date()
@@ -201,6 +200,22 @@ def activate_rulebook(
             "with --backdate REASON (the reason goes into the ledger)"
         )
     install_rulebook(store, rb)
+    path = store.path
+    if store.in_transaction:
+        _UNKEPT.add(path)
+    _ACTIVATING[path] = _ACTIVATING.get(path, 0) + 1
+    try:
+        _activate(store, rb, reason)
+    finally:  # committed or rolled back: the timeline is read again
+        _ACTIVATIONS[path] = _ACTIVATIONS.get(path, 0) + 1
+        _ACTIVATING[path] -= 1
+    return True
+
+
+def _activate(store: Store, rb: Rulebook, reason: str | None) -> None:
+    from socialrating.ledger.append import append_rows
+    from socialrating.model import utc_now
+
     with store.transaction():
         store.run(
             f"""CREATE OR REPLACE TEMP TABLE activation AS
@@ -213,7 +228,6 @@ def activate_rulebook(
             [rb.effective_day, rb.hash, reason, f"rulebook:{rb.hash}:{utc_now().isoformat()}"],
         )
         append_rows(store, "activation", None, f"rulebook {rb.spec.name} {rb.spec.version}")
-    return True
 
 
 def _reason(text: str) -> str:
@@ -238,6 +252,21 @@ def timeline(store: Store, upto_entry: int | None = None) -> list[tuple[int, str
     the ledger up to it saw) puts its version in force from its day; of several for one
     day, the latest counts.
     """
+    # Every batch an institution sends asks for it: kept while this process holds the
+    # database for writing (no other process can write it meanwhile), until it activates
+    # a version itself; not what a transaction reads (it may be rolled back), nor while an
+    # activation is under way.
+    path = store.path
+    key = (path, openings(path), _ACTIVATIONS.get(path, 0))
+    kept = (
+        upto_entry is None
+        and not store.read_only
+        and not store.in_transaction
+        and path != ":memory:"
+        and path not in _UNKEPT
+    )
+    if kept and not _ACTIVATING.get(path) and key in _TIMELINES:
+        return list(_TIMELINES[key])
     upto = "" if upto_entry is None else f" AND entry_id <= {int(upto_entry)}"
     by_day: dict[int, str] = {}
     for day, rulebook_hash in store.rows(
@@ -245,7 +274,27 @@ def timeline(store: Store, upto_entry: int | None = None) -> list[tuple[int, str
         [int(EntryKind.RULEBOOK)],
     ):
         by_day[int(day)] = str(rulebook_hash)
-    return sorted(by_day.items())
+    versions = sorted(by_day.items())
+    # Kept only if no activation began meanwhile (it would count one more).
+    same = key == (path, openings(path), _ACTIVATIONS.get(path, 0))
+    if kept and same and not _ACTIVATING.get(path):
+        for old in [k for k in _TIMELINES if k[0] == path]:
+            del _TIMELINES[old]
+        _TIMELINES[key] = versions
+    return list(versions)
+
+
+_TIMELINES: dict[tuple[str, int, int], list[tuple[int, str]]] = {}
+"""Per database path, opening and count of activations: its ``timeline`` (a scan of the
+whole ledger's entry kinds: 1 ms a million entries, for every batch)."""
+_ACTIVATIONS: dict[str, int] = {}
+"""Per database path, how many activations this process has finished (committed or
+rolled back): each one makes the timeline be read again."""
+_ACTIVATING: dict[str, int] = {}
+"""Per database path, how many activations are under way (the timeline is not kept)."""
+_UNKEPT: set[str] = set()
+"""Databases whose timeline this process no longer keeps: an activation there was part of
+a larger transaction, which commits when this module does not see it."""
 
 
 def in_force(store: Store, day: int | dt.date, upto_entry: int | None = None) -> RulebookHeader:
