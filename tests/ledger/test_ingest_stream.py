@@ -293,6 +293,34 @@ def test_rows_digest_reads_the_entries_in_order_whatever_order_they_were_stored_
     assert verify_ledger(store).ok
 
 
+def test_a_large_batch_stored_in_any_order_keeps_its_numbers_and_digests(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch past ``UNORDERED_FROM`` rows is stored by DuckDB's threads in any order:
+    its entries keep the numbers of their lines, its digest covers them in that order, a
+    resent copy counts once, and insertion order is kept again for everything after."""
+    from socialrating.ledger import append as append_module
+
+    monkeypatch.setattr(append_module, "UNORDERED_FROM", 10)
+    rows = [
+        {"key": f"u{i}", "subject": f"C{i % 9 + 1}", "parameter": "blood", "date": "2021-03-01"}
+        for i in range(3000)
+    ]
+    path = write_csv(tmp_path / "large.csv", rows)
+    first = ingest_file(store, path, "police")
+    assert first.batch is not None and first.stored == 3000
+    assert store.scalar("SELECT current_setting('preserve_insertion_order')") is True
+    stored = store.rows(
+        "SELECT idem_key FROM entries WHERE batch_id = ? ORDER BY entry_id",
+        [first.batch.batch_id],
+    )
+    assert [k for (k,) in stored] == [r["key"] for r in rows]
+    check_digests(store, rows, "police", first.batch.batch_id)
+    again = ingest_file(store, path, "police")
+    assert (again.stored, again.duplicates) == (0, 3000)
+    assert verify_ledger(store).ok
+
+
 # --- the fast and the exact path stage the same rows ---------------------------------------
 
 

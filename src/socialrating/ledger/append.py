@@ -23,6 +23,10 @@ from socialrating.model import utc_now
 _EPOCH = dt.datetime(1970, 1, 1)
 _FETCH_ROWS = 65_536  # row digests hashed per fetch (memory stays bounded)
 
+UNORDERED_FROM = 50_000
+"""A batch of more rows than this is stored by DuckDB's threads in parallel, in whatever
+order they finish (``append_digested``)."""
+
 LAST_ENTRY = "(SELECT coalesce(max(last_entry), 0) FROM batches)"
 """SQL for the number of the ledger's last entry (0 when it has none), read from the
 batches: every entry is appended in a batch that records its last entry's number
@@ -81,8 +85,8 @@ def append_digested(
     order of the entries), every column of PAYLOAD_COLUMNS and ``payload_digest``
     (``payload_digest_sql``). The caller has validated the rows; this numbers them (entry
     ``first + pos``), adds each row's digest and the batch's, chained to the batch before,
-    inside the caller's transaction. DuckDB computes the row digests in parallel; the batch's digest reads
-    them back a slice at a time. ``rows`` is the number of rows, when the caller knows it.
+    inside the caller's transaction. DuckDB computes the row digests in parallel; the
+    batch's digest reads them back a slice at a time. ``rows`` is the number of rows, when the caller knows it.
     Returns None when there are no rows.
     """
     n = int(store.scalar(f"SELECT count(*) FROM {relation}")) if rows is None else rows
@@ -91,6 +95,32 @@ def append_digested(
     _require_transaction(store)
     batch_id, first, prev = _next(store)
     arrived = utc_now()
+    # Kept in insertion order, DuckDB stores a large batch on one thread once its memory
+    # is bounded (a million rows: 2.9 s, against 1.5 s on two threads in any order). The
+    # entry numbers are explicit, and whatever needs them in order asks for it. In the
+    # caller's transaction, holding the write lock: no batch or run stores rows meanwhile.
+    unordered = n > UNORDERED_FROM
+    if unordered:
+        store.run("SET preserve_insertion_order = false")
+    try:
+        _insert(store, relation, batch_id, first, arrived)
+    finally:
+        if unordered:
+            store.run("RESET preserve_insertion_order")
+    rows_hex = _rows_digest(store, batch_id, first, n, in_order=not unordered)
+    last = first + n - 1
+    digest = batch_digest(
+        prev, batch_id, institution_id, source, n, first, last, epoch_us(arrived), rows_hex
+    )
+    store.run(
+        "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        [batch_id, institution_id, source, n, first, last, arrived, rows_hex, prev, digest],
+    )
+    return Batch(batch_id, institution_id, source, n, first, last, digest)
+
+
+def _insert(store: Store, relation: str, batch_id: int, first: int, arrived: dt.datetime) -> None:
+    """Insert the rows of ``relation`` (see ``append_digested``) as entries ``first`` on."""
     store.run(
         f"""
         INSERT INTO entries
@@ -105,16 +135,6 @@ def append_digested(
         """,
         [first, batch_id, arrived],
     )
-    rows_hex = _rows_digest(store, batch_id, first, n)
-    last = first + n - 1
-    digest = batch_digest(
-        prev, batch_id, institution_id, source, n, first, last, epoch_us(arrived), rows_hex
-    )
-    store.run(
-        "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [batch_id, institution_id, source, n, first, last, arrived, rows_hex, prev, digest],
-    )
-    return Batch(batch_id, institution_id, source, n, first, last, digest)
 
 
 def append_note(store: Store, source: str) -> int:
@@ -156,15 +176,15 @@ def _require_transaction(store: Store) -> None:
         raise LedgerError("a batch is appended inside a transaction (Store.transaction)")
 
 
-def _rows_digest(store: Store, batch_id: int, first: int, n: int) -> str:
+def _rows_digest(store: Store, batch_id: int, first: int, n: int, in_order: bool = True) -> str:
     """``rows_digest`` of the batch's row digests, read a slice at a time in entry order.
 
-    The rows come back in the order they were inserted (DuckDB preserves insertion order),
-    which is entry order; each slice's entry ids are checked, and if they ever are not in
-    order, the digests are read again sorted.
+    With ``in_order`` (the rows were stored in insertion order) they come back in the order
+    they were inserted, which is entry order; each slice's entry ids are checked, and if
+    they ever are not in order, the digests are read again sorted (at once without).
     """
     query = "SELECT entry_id, row_digest FROM entries WHERE batch_id = ?"
-    for ordered in (False, True):
+    for ordered in (False, True) if in_order else (True,):
         h = hashlib.sha256()
         expected = first
         reader = store.con.sql(
