@@ -318,6 +318,12 @@ def test_a_large_batch_stored_in_any_order_keeps_its_numbers_and_digests(
     check_digests(store, rows, "police", first.batch.batch_id)
     again = ingest_file(store, path, "police")
     assert (again.stored, again.duplicates) == (0, 3000)
+    # A setting of the caller's that stores rows in any order already is kept.
+    store.run("SET preserve_insertion_order = false")
+    more = [{**r, "key": f"v{i}"} for i, r in enumerate(rows)]
+    assert ingest_file(store, write_csv(tmp_path / "more.csv", more), "police").stored == 3000
+    assert store.scalar("SELECT current_setting('preserve_insertion_order')") is False
+    store.run("RESET preserve_insertion_order")
     assert verify_ledger(store).ok
 
 
