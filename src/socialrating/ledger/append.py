@@ -85,9 +85,10 @@ def append_digested(
     order of the entries), every column of PAYLOAD_COLUMNS and ``payload_digest``
     (``payload_digest_sql``). The caller has validated the rows; this numbers them (entry
     ``first + pos``), adds each row's digest and the batch's, chained to the batch before,
-    inside the caller's transaction. DuckDB computes the row digests in parallel; the
-    batch's digest reads them back a slice at a time. ``rows`` is the number of rows, when the caller knows it.
-    Returns None when there are no rows.
+    inside the caller's transaction. DuckDB computes the row digests in parallel (and
+    stores a batch of more than ``UNORDERED_FROM`` rows in any order); the batch's digest
+    reads them back in entry order, a slice at a time. ``rows`` is the number of rows,
+    when the caller knows it. Returns None when there are no rows.
     """
     n = int(store.scalar(f"SELECT count(*) FROM {relation}")) if rows is None else rows
     if n == 0:
