@@ -22,6 +22,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -302,6 +303,7 @@ def test_a_large_batch_stored_in_any_order_keeps_its_numbers_and_digests(
     from socialrating.ledger import append as append_module
 
     monkeypatch.setattr(append_module, "UNORDERED_FROM", 10)
+    monkeypatch.setattr(ingest_module, "UNORDERED_FROM", 10)  # its checked rows unsorted
     rows = [
         {"key": f"u{i}", "subject": f"C{i % 9 + 1}", "parameter": "blood", "date": "2021-03-01"}
         for i in range(3000)
@@ -325,6 +327,71 @@ def test_a_large_batch_stored_in_any_order_keeps_its_numbers_and_digests(
     assert store.scalar("SELECT current_setting('preserve_insertion_order')") is False
     store.run("RESET preserve_insertion_order")
     assert verify_ledger(store).ok
+
+
+def test_a_failed_insert_in_any_order_puts_the_order_back(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert of a large batch fails (here: an error raised as DuckDB computes one of
+    its rows) and aborts its transaction: the error is the insert's, and DuckDB keeps
+    insertion order again for everything after (it is one setting for the database)."""
+    from socialrating.ledger import append as append_module
+
+    monkeypatch.setattr(append_module, "UNORDERED_FROM", 10)
+    store.run(
+        """CREATE TEMP TABLE failing AS
+           SELECT range AS pos, 1 AS kind, 1 AS institution_id, NULL::INTEGER AS parameter_id,
+                  NULL::BIGINT AS subject_id, 18700 AS day, NULL::DOUBLE AS quantity,
+                  NULL::SMALLINT AS severity, NULL::DOUBLE AS confidence,
+                  NULL::BIGINT AS counterpart_id, NULL AS evidence, NULL::BIGINT AS refers_to,
+                  NULL AS act, NULL AS level, 'f' || range AS idem_key
+           FROM range(50)"""
+    )
+    failing = (
+        "(SELECT *, CASE WHEN pos = 40 THEN error('row 40 fails') ELSE 'd' END "
+        "AS payload_digest FROM failing)"
+    )
+    before = store.scalar("SELECT count(*) FROM entries")
+    with pytest.raises(duckdb.Error, match="row 40 fails"), store.transaction():
+        append_digested(store, failing, 1, "f")
+    assert store.scalar("SELECT current_setting('preserve_insertion_order')") is True
+    assert store.scalar("SELECT count(*) FROM entries") == before
+    assert verify_ledger(store).ok
+
+
+def test_a_file_is_staged_in_its_order_once_a_large_insert_is_over(
+    store: Store, tmp_path: Path
+) -> None:
+    """While a large batch is inserted with DuckDB free to store rows in any order, a file
+    another cursor stages (its rows numbered by where DuckDB stores them) waits."""
+    import threading
+    import time
+
+    from socialrating.ledger.store import ORDER_GATE
+
+    rows = [
+        {"key": f"g{i}", "subject": "C1", "parameter": "blood", "date": "2021-03-01"}
+        for i in range(2000)
+    ]
+    path = write_csv(tmp_path / "staged.csv", rows)
+    other = store.cursor()
+    staged: list[list[tuple[Any, ...]]] = []
+    try:
+        with ORDER_GATE.off():
+            worker = threading.Thread(
+                target=lambda: (
+                    stage_file(other.con, path),
+                    staged.append(other.rows("SELECT pos, line FROM staged_batch")),
+                )
+            )
+            worker.start()
+            time.sleep(0.3)
+            assert worker.is_alive() and not staged  # waiting for the insert to end
+        worker.join(30)
+        assert staged and staged[0] == [(i, i + 2) for i in range(2000)]
+    finally:
+        drop_staged(other.con)
+        other.close()
 
 
 # --- the fast and the exact path stage the same rows ---------------------------------------

@@ -17,7 +17,7 @@ from socialrating.ledger.digests import (
     row_digest_sql,
     update_rows_digest,
 )
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import ORDER_GATE, Store
 from socialrating.model import utc_now
 
 _EPOCH = dt.datetime(1970, 1, 1)
@@ -96,22 +96,11 @@ def append_digested(
     _require_transaction(store)
     batch_id, first, prev = _next(store)
     arrived = utc_now()
-    # Kept in insertion order, DuckDB stores a large batch on one thread once its memory
-    # is bounded (a million rows: 2.9 s, against 1.5 s on two threads in any order). The
-    # entry numbers are explicit, and whatever needs them in order asks for it. In the
-    # caller's transaction, holding the write lock: no batch or run stores rows meanwhile.
-    # (A setting of yours that already lets DuckDB store rows in any order is left alone.)
-    unordered = n > UNORDERED_FROM and bool(
-        store.scalar("SELECT current_setting('preserve_insertion_order')")
-    )
-    if unordered:
-        store.run("SET preserve_insertion_order = false")
-    try:
+    if n > UNORDERED_FROM:
+        _insert_in_any_order(store, relation, batch_id, first, arrived)
+    else:
         _insert(store, relation, batch_id, first, arrived)
-    finally:
-        if unordered:
-            store.run("RESET preserve_insertion_order")
-    rows_hex = _rows_digest(store, batch_id, first, n, in_order=not unordered)
+    rows_hex = _rows_digest(store, batch_id, first, n, in_order=n <= UNORDERED_FROM)
     last = first + n - 1
     digest = batch_digest(
         prev, batch_id, institution_id, source, n, first, last, epoch_us(arrived), rows_hex
@@ -121,6 +110,34 @@ def append_digested(
         [batch_id, institution_id, source, n, first, last, arrived, rows_hex, prev, digest],
     )
     return Batch(batch_id, institution_id, source, n, first, last, digest)
+
+
+def _insert_in_any_order(
+    store: Store, relation: str, batch_id: int, first: int, arrived: dt.datetime
+) -> None:
+    """``_insert``, with DuckDB free to store the rows in any order.
+
+    Kept in insertion order, DuckDB stores a large batch on one thread once its memory is
+    bounded (a million rows: 2.9 s, against 1.5 s on two threads in any order). The entry
+    numbers are explicit, and whatever needs them in order asks for it. DuckDB's setting
+    is one for the database: in the caller's transaction, holding the write lock, no other
+    batch or run stores rows meanwhile, and files wait to be staged (``ORDER_GATE``). It
+    is set and put back on a cursor of its own, outside the transaction, which a failed
+    insert aborts; a setting of yours that already allows any order is left alone."""
+    with ORDER_GATE.off():
+        side = store.con.cursor()
+        try:
+            row = side.execute("SELECT current_setting('preserve_insertion_order')").fetchone()
+            kept = bool(row and row[0])
+            if kept:
+                side.execute("SET preserve_insertion_order = false")
+            try:
+                _insert(store, relation, batch_id, first, arrived)
+            finally:
+                if kept:
+                    side.execute("RESET preserve_insertion_order")
+        finally:
+            side.close()
 
 
 def _insert(store: Store, relation: str, batch_id: int, first: int, arrived: dt.datetime) -> None:

@@ -38,6 +38,7 @@ from socialrating.csvrows import (
 )
 from socialrating.errors import Problem
 from socialrating.ledger.limits import MAX_LINE_CHARS, SHOWN_CHARS, printable
+from socialrating.ledger.store import ORDER_GATE
 
 COLUMNS = (
     "key",
@@ -94,11 +95,13 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> list[Problem
             )
         ]
     try:
-        if fmt == "csv":
-            return _stage_csv(con, path)
-        if fmt == "ndjson":
-            return _stage_ndjson(con, path)
-        return _stage_parquet(con, path)
+        # Its rows are numbered by where DuckDB stores them: in the order read, meanwhile.
+        with ORDER_GATE.kept():
+            if fmt == "csv":
+                return _stage_csv(con, path)
+            if fmt == "ndjson":
+                return _stage_ndjson(con, path)
+            return _stage_parquet(con, path)
     except (OSError, UnicodeDecodeError) as exc:
         _new_rows(con)
         return [Problem(str(path), None, "", f"cannot read: {exc}")]

@@ -279,7 +279,7 @@ def timeline(store: Store, upto_entry: int | None = None) -> list[tuple[int, str
     same = key == (path, openings(path), _ACTIVATIONS.get(path, 0))
     if kept and same and not _ACTIVATING.get(path):
         for old in [k for k in _TIMELINES if k[0] == path]:
-            del _TIMELINES[old]
+            _TIMELINES.pop(old, None)  # another thread may have
         _TIMELINES[key] = versions
     return list(versions)
 

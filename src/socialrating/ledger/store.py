@@ -150,6 +150,52 @@ DDL += RUN_FACTORS_DDL + ";\n"
 _WRITE_LOCKS: dict[str, threading.RLock] = {}
 _WRITE_LOCKS_LOCK = threading.Lock()
 
+
+class _OrderGate:
+    """Between statements that rely on DuckDB storing rows in the order it reads them and
+    the inserts that turn that order off.
+
+    A staged file's rows are numbered by where DuckDB stored them (``rowid``), and so are
+    its entries; a large batch is inserted in any order (``append``), which DuckDB's
+    setting allows for the whole database, every cursor of it. Stagings go through
+    together (``kept``); such an insert waits for them and holds the gate alone (``off``).
+    One for the process."""
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._keeping = 0
+        self._off = False
+
+    @contextmanager
+    def kept(self) -> Iterator[None]:
+        """Rows are stored in the order they are read while this is held."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._off)
+            self._keeping += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._keeping -= 1
+                self._changed.notify_all()
+
+    @contextmanager
+    def off(self) -> Iterator[None]:
+        """Nothing relies on insertion order while this is held."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._off and self._keeping == 0)
+            self._off = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._off = False
+                self._changed.notify_all()
+
+
+ORDER_GATE = _OrderGate()
+
+
 _VOUCHED: dict[str, set[tuple[str, Any]]] = {}
 
 
