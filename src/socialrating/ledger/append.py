@@ -202,7 +202,8 @@ def _rows_digest(store: Store, batch_id: int, first: int, n: int, in_order: bool
 
     With ``in_order`` (the rows were stored in insertion order) they come back in the order
     they were inserted, which is entry order; each slice's entry ids are checked, and if
-    they ever are not in order, the digests are read again sorted (at once without).
+    they ever are not in order, the digests are read again sorted. Without it, they are
+    read sorted from the start.
     """
     query = "SELECT entry_id, row_digest FROM entries WHERE batch_id = ?"
     for ordered in (False, True) if in_order else (True,):
