@@ -759,7 +759,7 @@ def test_a_key_stored_while_a_batch_waits_for_its_turn_counts_once(
     meanwhile: list[int] = []
     started: list[bool] = []
 
-    def late(s: Store, context: Any, source: str, problems: Any, checked: Any) -> Any:
+    def late(s: Store, parts: Any, checked: Any) -> Any:
         if not started:  # the first batch's turn: another batch commits first
             started.append(True)
             other = store.cursor()
@@ -768,7 +768,7 @@ def test_a_key_stored_while_a_batch_waits_for_its_turn_counts_once(
                                                             key="k-shared")]).stored)  # fmt: skip
             finally:
                 other.close()
-        return original(s, context, source, problems, checked)
+        return original(s, parts, checked)
 
     monkeypatch.setattr(ingest_module, "_append_checked", late)
     report = feed(
@@ -791,6 +791,8 @@ def test_a_batch_that_refers_to_nothing_gets_the_look_ups_columns(store: Store) 
     ingest_module._NO_REFS.clear()
     context = ingest_module._context(store, "police")
     stage_table(store.con, staged_table({"subject": ["C1"], "parameter": ["blood"]}, [2]))
+    part = ingest_module._Part(context, "one", [])
+    store.con.register("batch_institutions", ingest_module._institutions([part]))
     try:
         ingest_module._refs(store, context, True)  # planned: the types DuckDB gives
         planned = store.rows("DESCRIBE batch_refs")
@@ -800,4 +802,5 @@ def test_a_batch_that_refers_to_nothing_gets_the_look_ups_columns(store: Store) 
         assert store.scalar("SELECT count(*) FROM batch_refs") == 0
     finally:
         drop_staged(store.con)
+        store.con.unregister("batch_institutions")
         store.run("DROP TABLE IF EXISTS batch_refs")

@@ -399,7 +399,7 @@ def test_a_file_is_staged_in_its_order_once_a_large_insert_is_over(
 
 def staged(store: Store, path: Path) -> tuple[list[tuple[Any, ...]], list[Problem]]:
     problems = stage_file(store.con, path)
-    rows = store.rows("SELECT * EXCLUDE (pos) FROM staged_batch ORDER BY pos")
+    rows = store.rows("SELECT * EXCLUDE (pos, batch) FROM staged_batch ORDER BY pos")
     positions = [r[0] for r in store.rows("SELECT pos FROM staged_batch ORDER BY pos")]
     assert positions == list(range(len(rows)))
     drop_staged(store.con)
@@ -840,6 +840,7 @@ def test_staging_holds_only_the_columns_some_row_fills(
             "pos",
             "line",
             *COLUMNS,
+            "batch",
         ]
     finally:
         drop_staged(store.con)

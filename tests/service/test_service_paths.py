@@ -393,7 +393,7 @@ def test_decisions_do_not_wait_behind_a_batch_being_stored(
     start_writer(served)
     assert usecases.decide(served, provider, "C4", "loan")["decision"] == "terms"
     inside, release = threading.Event(), threading.Event()
-    original = append.append_digested
+    original = append.append_parts
 
     def slow_append(*args: object, **kwargs: object) -> object:
         found = original(*args, **kwargs)  # type: ignore[arg-type]
@@ -401,7 +401,7 @@ def test_decisions_do_not_wait_behind_a_batch_being_stored(
         assert release.wait(30)
         return found
 
-    monkeypatch.setattr(ingest, "append_digested", slow_append)
+    monkeypatch.setattr(ingest, "append_parts", slow_append)
     own = cursor(served)
     rows = [{"key": "slow-1", "subject": "C4", "parameter": "debtor", "date": "2021-02-01"}]
     writer = threading.Thread(

@@ -73,19 +73,19 @@ def test_batches_checked_in_parallel_are_stored_in_the_order_given(
     first_checked = threading.Event()
     second_ready = threading.Event()
 
-    def held(s: Store, context: Any, source: str, problems: Any, checked: Any) -> Any:
-        if source == "first":
+    def held(s: Store, parts: Any, checked: Any) -> Any:
+        if parts[0].source == "first":
             first_checked.set()
-        return original(s, context, source, problems, checked)
+        return original(s, parts, checked)
 
     original_rows = ingest_module._ingest_staged
 
-    def staged(s: Store, context: Any, source: str, problems: Any, *args: Any) -> Any:
-        if source == "first":
-            second_ready.wait(10)  # the second batch reaches its turn meanwhile
+    def staged(s: Store, parts: Any, *args: Any) -> Any:
+        if parts[0].source == "first":
+            second_ready.wait(10)  # the second group reaches its turn meanwhile
         else:
             second_ready.set()
-        return original_rows(s, context, source, problems, *args)
+        return original_rows(s, parts, *args)
 
     monkeypatch.setattr(ingest_module, "_append_checked", held)
     monkeypatch.setattr(ingest_module, "_ingest_staged", staged)

@@ -76,6 +76,16 @@ def append_rows(
         store.run("DROP VIEW IF EXISTS append_source")
 
 
+@dataclass(frozen=True)
+class Part:
+    """One batch of rows appended with others at once: its institution, its source and how
+    many rows it has (a part of no rows makes no batch)."""
+
+    institution_id: int | None
+    source: str
+    rows: int
+
+
 def append_digested(
     store: Store, relation: str, institution_id: int | None, source: str, rows: int | None = None
 ) -> Batch | None:
@@ -91,29 +101,70 @@ def append_digested(
     when the caller knows it. Returns None when there are no rows.
     """
     n = int(store.scalar(f"SELECT count(*) FROM {relation}")) if rows is None else rows
-    if n == 0:
-        return None
+    return append_parts(store, relation, [Part(institution_id, source, n)])[0]
+
+
+def append_parts(store: Store, relation: str, parts: list[Part]) -> list[Batch | None]:
+    """Append the rows of ``relation`` as one batch per part of ``parts``, in their order:
+    ``append_digested`` for several batches at once (one insert, one read of their row
+    digests), each numbered, digested and chained as if appended alone.
+
+    ``relation`` is as ``append_digested``'s, with ``pos`` numbering the rows of every part
+    (the first part's rows first) and, for more than one part, ``batch``: the part's index.
+    Returns each part's batch (None for a part of no rows)."""
+    if sum(p.rows for p in parts) == 0:
+        return [None] * len(parts)
     _require_transaction(store)
     batch_id, first, prev = _next(store)
     arrived = utc_now()
+    numbered: list[tuple[int, int, int] | None] = []  # each part's batch id, first entry, rows
+    for part in parts:
+        numbered.append((batch_id, first, part.rows) if part.rows else None)
+        batch_id, first = batch_id + bool(part.rows), first + part.rows
+    spans = [span for span in numbered if span is not None]
+    ids = [span[0] if span else 0 for span in numbered]
+    n = sum(span[2] for span in spans)
+    # One batch: its number; several: each row's, by its part.
+    batch_sql = "?" if len(parts) == 1 else f"{ids}[batch + 1]"
+    start = spans[0][1]
     if n > UNORDERED_FROM:
-        _insert_in_any_order(store, relation, batch_id, first, arrived)
+        _insert_in_any_order(store, relation, batch_sql, ids[0], start, arrived)
     else:
-        _insert(store, relation, batch_id, first, arrived)
-    rows_hex = _rows_digest(store, batch_id, first, n, in_order=n <= UNORDERED_FROM)
-    last = first + n - 1
-    digest = batch_digest(
-        prev, batch_id, institution_id, source, n, first, last, epoch_us(arrived), rows_hex
-    )
-    store.run(
-        "INSERT INTO batches VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [batch_id, institution_id, source, n, first, last, arrived, rows_hex, prev, digest],
-    )
-    return Batch(batch_id, institution_id, source, n, first, last, digest)
+        _insert(store, relation, batch_sql, ids[0], start, arrived)
+    digests = _rows_digests(store, spans, in_order=n <= UNORDERED_FROM)
+    values: list[object] = []
+    batches: list[Batch | None] = []
+    for part, span in zip(parts, numbered, strict=True):
+        if span is None:
+            batches.append(None)
+            continue
+        bid, first_entry, rows = span
+        last = first_entry + rows - 1
+        rows_hex = digests[bid]
+        digest = batch_digest(
+            prev,
+            bid,
+            part.institution_id,
+            part.source,
+            rows,
+            first_entry,
+            last,
+            epoch_us(arrived),
+            rows_hex,
+        )
+        values += [bid, part.institution_id, part.source, rows, first_entry, last, arrived]
+        values += [rows_hex, prev, digest]
+        batches.append(
+            Batch(bid, part.institution_id, part.source, rows, first_entry, last, digest)
+        )
+        prev = digest
+    row = "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    store.run(f"INSERT INTO batches VALUES {', '.join([row] * len(spans))}", values)
+    return batches
 
 
 def _insert_in_any_order(
-    store: Store, relation: str, batch_id: int, first: int, arrived: dt.datetime
+    store: Store, relation: str, batch_sql: str, batch_id: int, first: int, arrived: dt.datetime
 ) -> None:
     """``_insert``, with DuckDB free to store the rows in any order.
 
@@ -132,7 +183,7 @@ def _insert_in_any_order(
             if kept:
                 side.execute("SET preserve_insertion_order = false")
             try:
-                _insert(store, relation, batch_id, first, arrived)
+                _insert(store, relation, batch_sql, batch_id, first, arrived)
             finally:
                 if kept:
                     side.execute("RESET preserve_insertion_order")
@@ -140,8 +191,12 @@ def _insert_in_any_order(
             side.close()
 
 
-def _insert(store: Store, relation: str, batch_id: int, first: int, arrived: dt.datetime) -> None:
-    """Insert the rows of ``relation`` (see ``append_digested``) as entries ``first`` on."""
+def _insert(
+    store: Store, relation: str, batch_sql: str, batch_id: int, first: int, arrived: dt.datetime
+) -> None:
+    """Insert the rows of ``relation`` (see ``append_parts``) as entries ``first`` on, in
+    batch ``batch_id``, or each in the batch ``batch_sql`` gives it (SQL over its ``batch``;
+    ``?``: ``batch_id``)."""
     store.run(
         f"""
         INSERT INTO entries
@@ -149,12 +204,12 @@ def _insert(store: Store, relation: str, batch_id: int, first: int, arrived: dt.
                arrived_at, quantity, severity, confidence, counterpart_id, evidence, refers_to,
                act, level, idem_key, payload_digest, {row_digest_sql()} AS row_digest
         FROM (
-            SELECT CAST(? + pos AS BIGINT) AS entry_id, CAST(? AS INTEGER) AS batch_id,
+            SELECT CAST(? + pos AS BIGINT) AS entry_id, CAST({batch_sql} AS INTEGER) AS batch_id,
                    CAST(? AS TIMESTAMP) AS arrived_at, * EXCLUDE (pos)
             FROM {relation}
         )
         """,
-        [first, batch_id, arrived],
+        [first, batch_id, arrived] if batch_sql == "?" else [first, arrived],
     )
 
 
@@ -198,27 +253,51 @@ def _require_transaction(store: Store) -> None:
 
 
 def _rows_digest(store: Store, batch_id: int, first: int, n: int, in_order: bool = True) -> str:
-    """``rows_digest`` of the batch's row digests, read a slice at a time in entry order.
+    """``rows_digest`` of the batch's row digests (see ``_rows_digests``)."""
+    return _rows_digests(store, [(batch_id, first, n)], in_order)[batch_id]
+
+
+def _rows_digests(
+    store: Store, spans: list[tuple[int, int, int]], in_order: bool = True
+) -> dict[int, str]:
+    """``rows_digest`` of each batch's row digests, by batch id, for ``spans`` (each a batch
+    id, its first entry and its rows: consecutive batches, numbered on), read a slice at a
+    time in entry order.
 
     With ``in_order`` (the rows were stored in insertion order) they come back in the order
     they were inserted, which is entry order; each slice's entry ids are checked, and if
     they ever are not in order, the digests are read again sorted. Without it, they are
     read sorted from the start.
     """
-    query = "SELECT entry_id, row_digest FROM entries WHERE batch_id = ?"
+    low, high = spans[0][0], spans[-1][0]
+    first, n = spans[0][1], sum(span[2] for span in spans)
+    query = "SELECT entry_id, row_digest FROM entries WHERE batch_id BETWEEN ? AND ?"
     for ordered in (False, True) if in_order else (True,):
-        h = hashlib.sha256()
+        digests: dict[int, str] = {}
         expected = first
+        k, h = 0, hashlib.sha256()
         reader = store.con.sql(
-            query + (" ORDER BY entry_id" if ordered else ""), params=[batch_id]
+            query + (" ORDER BY entry_id" if ordered else ""), params=[low, high]
         ).to_arrow_reader(_FETCH_ROWS)
         with reader:
             for chunk in reader:
                 ids = chunk.column(0).to_numpy()
-                if not np.array_equal(ids, np.arange(expected, expected + len(ids))):
+                end = expected + len(ids)
+                if end > first + n or not np.array_equal(ids, np.arange(expected, end)):
                     break
-                update_rows_digest(h, chunk.column(1))
-                expected += len(ids)
+                column = chunk.column(1)
+                while len(column):
+                    batch_id, start, rows = spans[k]
+                    take = min(len(column), start + rows - expected)
+                    update_rows_digest(h, column.slice(0, take))
+                    column, expected = column.slice(take), expected + take
+                    if expected == start + rows:
+                        digests[batch_id] = h.hexdigest()
+                        k, h = k + 1, hashlib.sha256()
         if expected == first + n:
-            return h.hexdigest()
-    raise LedgerError(f"batch {batch_id}: its entries are not numbered {first} to {first + n - 1}")
+            return digests
+    raise LedgerError(
+        f"batches {low} to {high}: their entries are not numbered {first} to {first + n - 1}"
+        if low != high
+        else f"batch {low}: its entries are not numbered {first} to {first + n - 1}"
+    )

@@ -34,7 +34,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialrating.errors import BatchRejected, LedgerError, Problem
-from socialrating.ledger.append import LAST_ENTRY, UNORDERED_FROM, Batch, append_digested
+from socialrating.ledger.append import LAST_ENTRY, UNORDERED_FROM, Batch, Part, append_parts
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
 from socialrating.ledger.limits import (
     CONTROL_RE2,
@@ -48,7 +48,7 @@ from socialrating.ledger.limits import (
     too_long_message_sql,
     too_long_sql,
 )
-from socialrating.ledger.readers import drop_staged, stage_file, stage_table
+from socialrating.ledger.readers import drop_staged, stage_file, stage_tables
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
 from socialrating.ledger.store import Store, keep_per_opening, openings, sql_string
 from socialrating.ledger.subject_codes import known_subjects
@@ -112,7 +112,7 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
     (
         "parameter",
         "kind = 1 AND rp_parameter_id IS NOT NULL AND NOT permitted",
-        f"'institution ' || {q('$institution')} || ' may not report ' || {q('parameter_code')}",
+        f"'institution ' || {q('inst_code')} || ' may not report ' || {q('parameter_code')}",
     ),
     (
         "subject",
@@ -161,7 +161,7 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "confidence",
-        "kind = 1 AND confidence_text IS NULL AND '$class' = 'camera'",
+        "kind = 1 AND confidence_text IS NULL AND inst_class = 'camera'",
         "'required: camera records carry an identification confidence'",
     ),
     (
@@ -191,8 +191,8 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
     ),
     (
         "kind",
-        "kind = 2 AND '$class' <> 'state'",
-        f"'only state authorities verify reports; ' || {q('$institution')} || ' is $class'",
+        "kind = 2 AND inst_class <> 'state'",
+        f"'only state authorities verify reports; ' || {q('inst_code')} || ' is ' || inst_class",
     ),
     (
         "subject",
@@ -242,7 +242,7 @@ ROW_CHECKS: tuple[tuple[str, str, str], ...] = (
     ("act", "kind = 2 AND act IS NOT NULL", "'a verification carries no act id'"),
     (
         "counterpart",
-        "kind = 1 AND '$class' = 'citizen' AND counterpart_id = given_subject_id",
+        "kind = 1 AND inst_class = 'citizen' AND counterpart_id = given_subject_id",
         f"'the reporter ' || {q('counterpart_code')} || ' is the subject of the report: "
         "a citizen cannot report itself'",
     ),
@@ -320,7 +320,7 @@ def _clean(col: str) -> str:
 # parameters by code (with what the active rulebook says of each), the entries it refers
 # to (with their subject's kind and parameter), its subjects and counterparts (one scan of
 # the registry for both, or the codes held in memory: ``_subjects``).
-_REFS_FILTER = "WHERE e.entry_id"
+_REFS_FILTER = "-- every entry referred to"
 
 # The parameters the institution may report under the active rulebook.
 _PERMITTED = (
@@ -347,20 +347,23 @@ LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
 
 _REFS = f"""
 CREATE OR REPLACE TEMP TABLE batch_refs AS
-SELECT e.entry_id, e.kind AS ref_kind, e.subject_id AS ref_subject_id,
+SELECT e.entry_id, x.for_institution, e.kind AS ref_kind, e.subject_id AS ref_subject_id,
        e.parameter_id AS ref_parameter_id, ri.class AS ref_class, s.kind AS ref_subject_kind,
        rp.parameter_id AS ref_rp_parameter_id, rp.subjects AS ref_rp_subjects,
        rp.per_unit AS ref_rp_per_unit, rp.bands_id AS ref_rp_bands_id,
        perm.parameter_id IS NOT NULL AS ref_permitted
-FROM entries e
+FROM (SELECT DISTINCT b.inst_id AS for_institution, {_REFERS} AS entry_id
+      FROM (SELECT batch, {_clean("refers_to")} AS refers_text FROM staged_batch
+            WHERE refers_to IS NOT NULL) JOIN batch_institutions b USING (batch)) x
+JOIN entries e ON e.entry_id = x.entry_id
 LEFT JOIN rulebook_institutions ri
        ON ri.institution_id = e.institution_id AND ri.rulebook_hash = '$hash'
 LEFT JOIN subjects s ON s.subject_id = e.subject_id
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = e.parameter_id AND rp.rulebook_hash = '$hash'
-LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
-{_REFS_FILTER} IN (SELECT {_REFERS} FROM (
-    SELECT {_clean("refers_to")} AS refers_text FROM staged_batch
-    WHERE refers_to IS NOT NULL))
+LEFT JOIN (SELECT DISTINCT institution_id, parameter_id FROM rulebook_permissions
+           WHERE rulebook_hash = '$hash') perm
+       ON perm.institution_id = x.for_institution AND perm.parameter_id = rp.parameter_id
+{_REFS_FILTER}
 """
 
 _NAMED_SUBJECTS = f"""
@@ -380,7 +383,7 @@ SELECT code, subject_id, kind FROM subjects WHERE code IN ({_NAMED_SUBJECTS})
 # parameter of its own: they are those of the entry it refers to.
 _WIDE_SELECT = f"""
 WITH trimmed AS (
-    SELECT pos, line,
+    SELECT pos, batch, line, b.inst_id, b.inst_code, b.inst_class,
            {_clean("key")} AS idem_key,
            {_clean("subject")} AS subject_code,
            {_clean("parameter")} AS parameter_code,
@@ -394,7 +397,7 @@ WITH trimmed AS (
            {_clean("refers_to")} AS refers_text,
            {_clean("act")} AS act,
            {_clean("level")} AS level
-    FROM staged_batch
+    FROM staged_batch JOIN batch_institutions b USING (batch)
 ), typed AS (
     SELECT t.*,
            CASE t.kind_text WHEN 'record' THEN 1 WHEN 'verification' THEN 2 END::TINYINT AS kind,
@@ -426,16 +429,16 @@ WITH trimmed AS (
            ref.*
     FROM typed t
     LEFT JOIN batch_subjects subj ON subj.code = t.subject_code
-    LEFT JOIN batch_params par ON par.code = t.parameter_code
+    LEFT JOIN batch_params par ON par.code = t.parameter_code AND par.institution_id = t.inst_id
     LEFT JOIN batch_subjects cp ON cp.code = t.counterpart_code
-    LEFT JOIN batch_refs ref ON ref.entry_id = t.refers_to
+    LEFT JOIN batch_refs ref ON ref.entry_id = t.refers_to AND ref.for_institution = t.inst_id
 )
 SELECT j.*,
        coalesce(j.given_subject_id, j.ref_subject_id) AS subject_id,
        CASE WHEN j.given_subject_id IS NOT NULL THEN j.given_subject_kind
             ELSE j.ref_subject_kind END AS subject_kind,
        coalesce(j.given_parameter_id, j.ref_parameter_id) AS parameter_id,
-       CAST($institution_id AS INTEGER) AS institution_id,
+       CAST(j.inst_id AS INTEGER) AS institution_id,
        CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_rp_parameter_id
             ELSE j.ref_rp_parameter_id END AS rp_parameter_id,
        CASE WHEN j.given_parameter_id IS NOT NULL THEN j.given_rp_subjects
@@ -457,7 +460,7 @@ _WIDE = f"CREATE OR REPLACE TEMP VIEW batch_wide AS {_WIDE_SELECT}"
 # appended for a large one.
 _ROWS = """
 CREATE OR REPLACE TEMP TABLE batch_kept AS
-SELECT pos, line, {kept_columns}, coalesce({bad}, false) AS bad{digest}
+SELECT pos, batch, line, {kept_columns}, coalesce({bad}, false) AS bad{digest}
 FROM ({wide}) {order}
 """
 
@@ -487,31 +490,34 @@ _OFTEN_EMPTY = {
 # 64-bit hash of every key (cheap) and then the few keys whose hash repeats; and keys
 # already in the ledger.
 _REPEATED_HASHES = """
-SELECT hash(idem_key) FROM batch_rows WHERE idem_key IS NOT NULL GROUP BY 1 HAVING count(*) > 1
+SELECT hash(batch, idem_key) FROM batch_rows WHERE idem_key IS NOT NULL
+GROUP BY 1 HAVING count(*) > 1
 """
 
 _REPEATS = f"""
 CREATE OR REPLACE TEMP TABLE batch_repeats AS
-SELECT idem_key, arg_min({{payload}}, line) AS first_payload, min(line) AS first_line
+SELECT batch, idem_key, arg_min({{payload}}, line) AS first_payload, min(line) AS first_line
 FROM batch_rows r
-WHERE idem_key IS NOT NULL AND hash(idem_key) IN ({_REPEATED_HASHES})
-GROUP BY idem_key HAVING count(*) > 1
+WHERE idem_key IS NOT NULL AND hash(batch, idem_key) IN ({_REPEATED_HASHES})
+GROUP BY batch, idem_key HAVING count(*) > 1
 """
 
 # Most batches repeat no key: their (empty) table of repeats is made without the digests.
 _NO_REPEATS = """
 CREATE OR REPLACE TEMP TABLE batch_repeats
-(idem_key VARCHAR, first_payload VARCHAR, first_line BIGINT)
+(batch INTEGER, idem_key VARCHAR, first_payload VARCHAR, first_line BIGINT)
 """
 
 # Keys already in the ledger: looked for among all entries before the batch's turn (a scan
 # of the institution's entries, which batches do in parallel), then, in its turn, among
 # the entries stored since (numbered after the last one seen then: a few row groups).
 _STORED_FROM = """
-SELECT idem_key, entry_id AS stored_entry, payload_digest AS stored_payload
-FROM entries
-WHERE entry_id > $seen AND institution_id = $institution_id
-  AND idem_key IN (SELECT idem_key FROM batch_rows WHERE idem_key IS NOT NULL)
+SELECT e.institution_id, e.idem_key, e.entry_id AS stored_entry,
+       e.payload_digest AS stored_payload
+FROM entries e SEMI JOIN (SELECT DISTINCT institution_id, idem_key FROM batch_rows
+                          WHERE idem_key IS NOT NULL) k
+     ON k.institution_id = e.institution_id AND k.idem_key = e.idem_key
+WHERE e.entry_id > $seen
 """
 _STORED = f"CREATE OR REPLACE TEMP TABLE batch_stored AS {_STORED_FROM}"
 _STORED_SINCE = f"""
@@ -520,10 +526,13 @@ INSERT INTO batch_stored {_STORED_FROM}
 """
 
 _KEY_CONFLICTS = """
-SELECT (SELECT count(*) FROM batch_rows r JOIN batch_repeats p USING (idem_key)
-        WHERE {payload} <> p.first_payload)
-     + (SELECT count(*) FROM batch_rows r JOIN batch_stored s USING (idem_key)
-        WHERE {payload} <> s.stored_payload)
+SELECT batch, count(*) FROM (
+    SELECT r.batch FROM batch_rows r JOIN batch_repeats p USING (batch, idem_key)
+    WHERE {payload} <> p.first_payload
+    UNION ALL
+    SELECT r.batch FROM batch_rows r JOIN batch_stored s USING (institution_id, idem_key)
+    WHERE {payload} <> s.stored_payload
+) GROUP BY batch
 """
 
 # Only when something is wrong: the rows to word problems for, with all the checks need.
@@ -532,20 +541,22 @@ CREATE OR REPLACE TEMP TABLE batch_checked AS
 SELECT w.*, {payload} AS payload_digest, p.first_payload, p.first_line, s.stored_entry,
        s.stored_payload
 FROM batch_wide w
-LEFT JOIN batch_repeats p ON p.idem_key = w.idem_key
-LEFT JOIN batch_stored s ON s.idem_key = w.idem_key
+LEFT JOIN batch_repeats p ON p.batch = w.batch AND p.idem_key = w.idem_key
+LEFT JOIN batch_stored s ON s.institution_id = w.institution_id AND s.idem_key = w.idem_key
 WHERE p.idem_key IS NOT NULL OR s.idem_key IS NOT NULL
    OR w.pos IN (SELECT pos FROM batch_rows WHERE bad)
 """
 
-# The rows to store when some are skipped: numbered again from 0 in file order.
+# The rows to store when some are skipped (or a batch of the group is refused,
+# ``$refused``): numbered again from 0 in file order, batch after batch.
 _NEW = """
 CREATE OR REPLACE TEMP TABLE batch_new AS
 SELECT row_number() OVER (ORDER BY r.pos) - 1 AS pos, r.* EXCLUDE (pos)
 FROM batch_rows r
-LEFT JOIN batch_repeats p ON p.idem_key = r.idem_key
-LEFT JOIN batch_stored s ON s.idem_key = r.idem_key
+LEFT JOIN batch_repeats p ON p.batch = r.batch AND p.idem_key = r.idem_key
+LEFT JOIN batch_stored s ON s.institution_id = r.institution_id AND s.idem_key = r.idem_key
 WHERE NOT coalesce(r.line > p.first_line, false) AND s.idem_key IS NULL
+  AND r.batch NOT IN $refused
 """
 
 _TEMPORARY = (
@@ -723,7 +734,8 @@ def ingest_file(
         try:
             problems = stage_file(store.con, path)
             for_rows(int(store.scalar("SELECT count(*) FROM staged_batch")))
-            return _ingest_staged(store, context, source or str(path), problems)
+            part = _Part(context, source or str(path), problems)
+            return _one(_ingest_staged(store, [part]))
         finally:
             drop_staged(store.con)
 
@@ -744,16 +756,94 @@ def ingest_table(
     batches on cursors of their own do in parallel) and before its keys are checked and
     it is appended: threads that ingest several batches store them in an order of theirs.
     """
-    context = _context(store, institution)
-    # A small batch, already in memory, needs no bound (setting one costs milliseconds).
-    small = table.num_rows <= SMALL_BATCH_ROWS
-    bound = nullcontext() if small else bounded_memory(store, ingest_limit(store, table.num_rows))
-    with bound:
+    found = ingest_tables(store, [(institution, table, source)], [problems or []], turn)
+    return _one(found)
+
+
+def ingest_tables(
+    store: Store,
+    batches: list[tuple[str, pa.Table, str]],
+    problems: list[list[Problem]] | None = None,
+    turn: AbstractContextManager[object] | None = None,
+) -> list[IngestResult | LedgerError]:
+    """Validate and append several batches, each (institution, table, source) as
+    ``ingest_table``'s, in their order: each all of its rows or none, as if ingested one
+    after the other, but typed, checked and appended together, a group at a time
+    (``groups``). What a small batch costs is mostly DuckDB planning its statements,
+    whatever its rows: a group of many small batches pays it once.
+
+    Returns each batch's result, or the error that says why nothing of it was stored
+    (``BatchRejected``, or ``LedgerError`` for an unknown institution or no active
+    rulebook); the other batches are stored all the same. ``problems``: those found while
+    reading each table. ``turn``, entered before the keys are checked, is for batches that
+    make one group.
+    """
+    results: list[IngestResult | LedgerError | None] = [None] * len(batches)
+    parts: dict[int, _Part] = {}
+    for k, (code, _, source) in enumerate(batches):
         try:
-            stage_table(store.con, table)
-            return _ingest_staged(store, context, source, list(problems or []), turn, small)
-        finally:
-            drop_staged(store.con)
+            parts[k] = _Part(_context(store, code), source, list(problems[k] if problems else []))
+        except LedgerError as exc:
+            results[k] = exc
+    found = sorted(parts)
+    grouped = groups([batches[k][0] for k in found])
+    if turn is not None and len(grouped) > 1:
+        raise ValueError("a turn is for batches of one group: no institution twice")
+    for group in grouped:
+        indexes = [found[i] for i in group]
+        tables = [batches[k][1] for k in indexes]
+        rows = sum(t.num_rows for t in tables)
+        # Small batches, already in memory, need no bound (setting one costs milliseconds).
+        small = rows <= SMALL_BATCH_ROWS
+        bound = nullcontext() if small else bounded_memory(store, ingest_limit(store, rows))
+        with bound:
+            try:
+                stage_tables(store.con, tables)
+                ingested = _ingest_staged(store, [parts[k] for k in indexes], turn, small)
+            finally:
+                drop_staged(store.con)
+        for k, result in zip(indexes, ingested, strict=True):
+            results[k] = result
+    return [r for r in results if r is not None]
+
+
+def groups(
+    institutions: list[str], rows: list[int] | None = None, most: int | None = None
+) -> list[list[int]]:
+    """The batches (by index) in groups of consecutive batches from distinct institutions
+    (with ``rows`` and ``most``: of at most ``most`` rows together, unless one alone has
+    more). A key is an institution's, and a batch's keys are checked against those stored
+    before it, so a second batch of an institution waits for a group of its own."""
+    grouped: list[list[int]] = []
+    seen: set[str] = set()
+    held = 0
+    for k, code in enumerate(institutions):
+        n = rows[k] if rows else 0
+        if not grouped or code in seen or (most is not None and held + n > most):
+            grouped.append([])
+            seen, held = set(), 0
+        grouped[-1].append(k)
+        seen.add(code)
+        held += n
+    return grouped
+
+
+def _one(found: list[IngestResult | LedgerError]) -> IngestResult:
+    """The result of one batch: its ingest, or its refusal raised."""
+    (result,) = found
+    if isinstance(result, LedgerError):
+        raise result
+    return result
+
+
+@dataclass(frozen=True)
+class _Part:
+    """One batch of a group: its institution's context, its source, and the problems found
+    while reading it."""
+
+    context: _Context
+    source: str
+    problems: list[Problem]
 
 
 @dataclass(frozen=True)
@@ -857,31 +947,45 @@ def _substitute(sql: str, context: _Context) -> str:
 
 def _ingest_staged(
     store: Store,
-    context: _Context,
-    source: str,
-    problems: list[Problem],
+    parts: list[_Part],
     turn: AbstractContextManager[object] | None = None,
     held: bool = False,
-) -> IngestResult:
-    """Validate the staged batch and append its new rows: all of them, or none.
+) -> list[IngestResult | LedgerError]:
+    """Validate the staged batches (``parts``, by ``batch`` in ``staged_batch``) and
+    append the new rows of each that passes: all of a batch's rows, or none of them.
 
-    ``held``: find the batch's subjects among the registry's codes held in memory (for the
+    ``held``: find the batches' subjects among the registry's codes held in memory (for the
     small batches of a process that sends many: building them once costs more than one
     scan of the registry)."""
+    context = parts[0].context  # the rulebook's, the same for every part
+    store.con.register("batch_institutions", _institutions(parts))
     try:
-        survey = _survey(store, subjects=held)
+        survey = _survey(store, len(parts), subjects=held)
         digested = survey.rows <= _DIGESTED_ROWS
         _refs(store, context, "refers_to" in survey.empty)
         _subjects(store, survey)
-        _parameters(store, context, survey.parameters)
+        _parameters(store, parts, survey.parameters)
         _store_rows(store, context, survey.empty, digested, survey.rows <= UNORDERED_FROM)
         checked = _check_rows(store, context, digested)
-        # One batch at a time from its keys' check to its commit (batches are checked in
-        # parallel up to here): a key another batch stores meanwhile would count twice.
+        # One group at a time from its keys' check to its commit (groups are checked in
+        # parallel up to here): a key another stores meanwhile would count twice.
         with turn or nullcontext(), store.writing():
-            return _append_checked(store, context, source, problems, checked)
+            return _append_checked(store, parts, checked)
     finally:
         store.run(_DROP_TEMPORARY)
+        store.con.unregister("batch_institutions")
+
+
+def _institutions(parts: list[_Part]) -> pa.Table:
+    """``batch_institutions``: each batch's institution (its id, code and class)."""
+    return pa.table(
+        {
+            "batch": pa.array(range(len(parts)), pa.int32()),
+            "inst_id": pa.array([p.context.institution_id for p in parts], pa.int32()),
+            "inst_code": pa.array([p.context.institution for p in parts], pa.string()),
+            "inst_class": pa.array([p.context.cls.value for p in parts], pa.string()),
+        }
+    )
 
 
 _NO_REFS: list[str] = []
@@ -889,13 +993,14 @@ _NO_REFS: list[str] = []
 
 
 def _refs(store: Store, context: _Context, none: bool) -> None:
-    """``batch_refs``: the entries the staged batch refers to; with ``none`` (no row
-    refers to one), an empty table, made without planning the look-up, which would read
-    the whole ledger's entries (2.5 ms a batch for the plan alone)."""
+    """``batch_refs``: the entries the staged batches refer to, for each institution that
+    refers to them; with ``none`` (no row refers to one), an empty table, made without
+    planning the look-up, which would read the whole ledger's entries (2.5 ms a batch for
+    the plan alone)."""
     if none and _NO_REFS:
         store.run(_NO_REFS[0])
         return
-    refs = _REFS.replace(_REFS_FILTER, "WHERE false AND e.entry_id") if none else _REFS
+    refs = _REFS.replace(_REFS_FILTER, "WHERE false") if none else _REFS
     store.run(_substitute(refs, context))
     if none:
         columns = store.rows("SELECT column_name, column_type FROM (DESCRIBE batch_refs)")
@@ -904,9 +1009,9 @@ def _refs(store: Store, context: _Context, none: bool) -> None:
 
 
 def _subjects(store: Store, survey: _Survey) -> None:
-    """``batch_subjects``: the registered subjects the staged batch names, as subject or
+    """``batch_subjects``: the registered subjects the staged batches name, as subject or
     counterpart; from the codes held in memory (``subject_codes``) when the survey named
-    them, which spares the batch a scan of the registry."""
+    them, which spares the batches a scan of the registry."""
     known = None if survey.subjects is None else known_subjects(store, survey.subjects)
     if known is None:
         store.run(_SUBJECTS)
@@ -925,41 +1030,60 @@ their rows (``_PARAMETERS``)."""
 
 @dataclass(frozen=True)
 class _Survey:
-    """What one pass over the staged batch says of it."""
+    """What one pass over the staged batches says of them."""
 
     empty: set[str]  # the columns of ``_OFTEN_EMPTY`` no row fills
-    parameters: list[str]  # the parameter texts it names, each once
+    parameters: list[list[str]]  # the parameter texts each batch names, each once
     rows: int
-    subjects: list[str] | None = None  # the codes it names as subject or counterpart
+    subjects: list[str] | None = None  # the codes they name as subject or counterpart
 
 
-def _survey(store: Store, subjects: bool = False) -> _Survey:
-    """One pass over the staged batch (with ``subjects``, the codes it names too)."""
+def _survey(store: Store, batches: int, subjects: bool = False) -> _Survey:
+    """One pass over the staged batches (with ``subjects``, the codes they name too)."""
     named = (
         f", list(DISTINCT {_clean('subject')}) FILTER (WHERE subject IS NOT NULL)"
         f", list(DISTINCT {_clean('counterpart')}) FILTER (WHERE counterpart IS NOT NULL)"
         if subjects
         else ""
     )
-    row = store.one(
-        "SELECT count(*), list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL), "
+    found = store.rows(
+        "SELECT batch, count(*), list(DISTINCT parameter) FILTER (WHERE parameter IS NOT NULL), "
         + ", ".join(f"count({staged}) = 0" for _, staged in _OFTEN_EMPTY.values())
         + named
-        + " FROM staged_batch"
+        + " FROM staged_batch GROUP BY batch"
     )
-    assert row is not None  # an aggregate without GROUP BY gives one row
-    flags = row[2 : 2 + len(_OFTEN_EMPTY)]
-    empty = {col for col, none in zip(_OFTEN_EMPTY, flags, strict=True) if none}
-    codes = None
-    if subjects:
-        codes = [c for c in (*(row[-2] or []), *(row[-1] or [])) if c is not None]
-    return _Survey(empty, list(row[1] or []), int(row[0]), codes)
+    empty = set(_OFTEN_EMPTY)
+    parameters: list[list[str]] = [[] for _ in range(batches)]
+    codes: set[str] = set()
+    for row in found:
+        flags = row[3 : 3 + len(_OFTEN_EMPTY)]
+        empty &= {col for col, none in zip(_OFTEN_EMPTY, flags, strict=True) if none}
+        parameters[int(row[0])] = list(row[2] or [])
+        if subjects:
+            codes.update(c for c in (*(row[-2] or []), *(row[-1] or [])) if c is not None)
+    rows = sum(int(row[1]) for row in found)
+    return _Survey(empty, parameters, rows, sorted(codes) if subjects else None)
 
 
-def _parameters(store: Store, context: _Context, named: list[str]) -> None:
-    """``batch_params``: the registered parameters the batch names (``named``, the texts;
-    by their code as ``_clean`` gives it), with what the active rulebook says of each, from
-    the rows of this process's earlier batches and a look-up of the codes not seen before."""
+def _parameters(store: Store, parts: list[_Part], named: list[list[str]]) -> None:
+    """``batch_params``: the registered parameters each batch names (``named``, the
+    texts; by their code as ``_clean`` gives it) with its institution's id and what the
+    active rulebook says of each, from the rows of this process's earlier batches and a
+    look-up of the codes not seen before."""
+    tables = []
+    for part, texts in zip(parts, named, strict=True):
+        rows = _institution_parameters(store, part.context, texts)
+        ids = pa.array([part.context.institution_id] * rows.num_rows, pa.int32())
+        tables.append(rows.append_column("institution_id", ids))
+    store.con.register("batch_params_known", pa.concat_tables(tables))
+    try:
+        store.run("CREATE OR REPLACE TEMP TABLE batch_params AS SELECT * FROM batch_params_known")
+    finally:
+        store.con.unregister("batch_params_known")
+
+
+def _institution_parameters(store: Store, context: _Context, named: list[str]) -> pa.Table:
+    """The rows of ``_PARAMETERS`` for the codes an institution's batch names."""
     key = (store.path, openings(store.path), context.rulebook_hash, context.institution_id)
     seen, rows = _KNOWN_PARAMETERS.get(key) or (set(), None)
     codes = {code for text in named if (code := str(text).strip(" "))}  # as ``_clean``
@@ -973,21 +1097,17 @@ def _parameters(store: Store, context: _Context, named: list[str]) -> None:
         seen = seen | {str(code) for code in found.column("code").to_pylist()}
         keep_per_opening(_KNOWN_PARAMETERS, key, (seen, rows))
     # The batch's own rows of them (an institution may report thousands of parameters).
-    rows = rows.filter(pc.is_in(rows.column("code"), value_set=pa.array(list(codes), pa.string())))
-    store.con.register("batch_params_known", rows)
-    try:
-        store.run("CREATE OR REPLACE TEMP TABLE batch_params AS SELECT * FROM batch_params_known")
-    finally:
-        store.con.unregister("batch_params_known")
+    return rows.filter(pc.is_in(rows.column("code"), value_set=pa.array(list(codes), pa.string())))
 
 
 def _store_rows(
     store: Store, context: _Context, empty: set[str], digested: bool, ordered: bool = True
 ) -> None:
-    """``batch_rows``: every staged row's payload columns, ``pos``, ``line`` and whether
-    a row check failed (``bad``), in file order; the columns no row fills (``empty``) are
-    nulls of a view rather than stored (see ``_OFTEN_EMPTY``). With ``digested``, each
-    row's ``payload_digest`` too; with ``ordered``, in the order of ``pos``."""
+    """``batch_rows``: every staged row's payload columns, ``pos``, ``batch``, ``line`` and
+    whether a row check failed (``bad``), in file order; the columns no row fills
+    (``empty``) are nulls of a view rather than stored (see ``_OFTEN_EMPTY``). With
+    ``digested``, each row's ``payload_digest`` too; with ``ordered``, in the order of
+    ``pos``."""
     failed = " OR ".join(f"({condition})" for _, condition, _ in ROW_CHECKS)
     kept = ", ".join(c for c in PAYLOAD_COLUMNS if c not in empty)
     digest = f", {payload_digest_sql()} AS payload_digest" if digested else ""
@@ -999,7 +1119,7 @@ def _store_rows(
         f"CAST(NULL AS {_OFTEN_EMPTY[c][0]}) AS {c}" if c in empty else c for c in PAYLOAD_COLUMNS
     )
     store.run(
-        f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT pos, line, {columns}, bad"
+        f"CREATE OR REPLACE TEMP VIEW batch_rows AS SELECT pos, batch, line, {columns}, bad"
         + (", payload_digest" if digested else "")
         + " FROM batch_kept"
     )
@@ -1007,13 +1127,13 @@ def _store_rows(
 
 @dataclass(frozen=True)
 class _Checked:
-    """What a batch's rows say of themselves, which no other batch can change."""
+    """What the batches' rows say of themselves, which no other batch can change."""
 
-    rows: int
-    bad: int  # rows that failed a check
-    repeats: int  # keys the batch repeats (``batch_repeats``)
+    rows: dict[int, int]  # each batch's rows (a batch of none is not there)
+    bad: dict[int, int]  # each batch's rows that failed a check (where some did)
+    repeats: int  # keys the batches repeat (``batch_repeats``)
     seen: int  # the last entry when the keys stored were looked for (``batch_stored``)
-    stored: int = 0  # keys of the batch found stored then
+    stored: int = 0  # keys of the batches found stored then
     digested: bool = False  # whether ``batch_rows`` has each row's ``payload_digest``
 
     def payload(self, alias: str) -> str:
@@ -1022,18 +1142,20 @@ class _Checked:
 
 
 def _check_rows(store: Store, context: _Context, digested: bool = False) -> _Checked:
-    """Count the staged batch's rows, those that failed a check and the keys it repeats,
-    and find its keys already stored (before its turn: batches do this in parallel).
+    """Count each staged batch's rows, those that failed a check and the keys they repeat,
+    and find their keys already stored (before their turn: batches do this in parallel).
     ``digested``: ``batch_rows`` has each row's payload digest."""
     # The last entry first: one stored after it is looked for again in the batch's turn.
-    seen, rows, bad, repeated = store.one(
-        f"SELECT {LAST_ENTRY}, "
-        "(SELECT count(*) FROM batch_rows), (SELECT count(*) FROM batch_rows WHERE bad), "
-        f"(SELECT count(*) FROM ({_REPEATED_HASHES}))"
-    ) or (0, 0, 0, 0)
+    seen, repeated, counts = store.one(
+        f"SELECT {LAST_ENTRY}, (SELECT count(*) FROM ({_REPEATED_HASHES})), "
+        "(SELECT list([batch, n, bad]) FROM (SELECT batch, count(*) AS n, "
+        "count(*) FILTER (WHERE bad) AS bad FROM batch_rows GROUP BY batch))"
+    ) or (0, 0, [])
+    rows = {int(k): int(n) for k, n, _ in counts or []}
+    bad = {int(k): int(b) for k, _, b in counts or [] if b}
     # A statement that stores rows answers how many (here: keys already in the ledger).
     stored = int(store.scalar(_substitute(_STORED.replace("$seen", "0"), context)))
-    checked = _Checked(int(rows), int(bad), 0, int(seen), stored, digested)
+    checked = _Checked(rows, bad, 0, int(seen), stored, digested)
     if not repeated:
         store.run(_NO_REPEATS)
         return checked
@@ -1043,53 +1165,94 @@ def _check_rows(store: Store, context: _Context, digested: bool = False) -> _Che
 
 
 def _append_checked(
-    store: Store, context: _Context, source: str, problems: list[Problem], checked: _Checked
-) -> IngestResult:
-    """Check the staged batch's keys against the ledger and append its new rows, or refuse
-    it with every problem (its rows' own checks are ``checked``)."""
+    store: Store, parts: list[_Part], checked: _Checked
+) -> list[IngestResult | LedgerError]:
+    """Check the staged batches' keys against the ledger and append the new rows of each
+    that passes, or refuse it with every problem (their rows' own checks are ``checked``)."""
+    context = parts[0].context
     since = store.scalar(_substitute(_STORED_SINCE.replace("$seen", str(checked.seen)), context))
     stored_keys = checked.stored + int(since)
-    bad, repeats = checked.bad, checked.repeats
-    conflicts = (repeats or stored_keys) and store.scalar(
-        _KEY_CONFLICTS.replace("{payload}", checked.payload("r"))
-    )
-    if problems or bad or conflicts:
-        # A field the reader found bad (an object, a lone surrogate) is staged as null:
-        # what the checks then say of it (missing) is not said again.
-        said = {(p.line, p.field) for p in problems if p.field}
-        problems += [p for p in _problems(store, context, source) if (p.line, p.field) not in said]
-        problems.sort(key=lambda p: (p.line or 0, p.field))
-        raise BatchRejected(
-            f"{source}: {len(problems)} problem(s); nothing from this batch was stored",
-            problems,
-        )
+    conflicts: dict[int, int] = {}
+    if checked.repeats or stored_keys:
+        found = store.rows(_KEY_CONFLICTS.replace("{payload}", checked.payload("r")))
+        conflicts = {int(k): int(n) for k, n in found if n}
+    refused = {
+        k for k, part in enumerate(parts) if part.problems or k in checked.bad or k in conflicts
+    }
+    refusals = iter([_refusal(part, problems) for part, problems in _worded(store, parts, refused)])
     drop_staged(store.con)  # what is stored is in batch_rows now
-    n = new = checked.rows
-    relation = "batch_rows"
-    if repeats or stored_keys:
-        store.run(_NEW)
+    relation, counts = "batch_rows", dict(checked.rows)
+    if checked.repeats or stored_keys or refused:
+        listed = ", ".join(str(k) for k in sorted(refused)) or "-1"
+        store.run(_NEW.replace("$refused", f"({listed})"))
         relation = "batch_new"
-        new = int(store.scalar("SELECT count(*) FROM batch_new"))
+        counts = {int(k): int(n) for k, n in store.rows(_NEW_COUNTS)}
     payloads = relation
     if not checked.digested:
         payloads = f"(SELECT *, {payload_digest_sql()} AS payload_digest FROM {relation})"
-    with store.transaction():
-        batch = append_digested(store, payloads, context.institution_id, source, rows=new)
-    stored = batch.rows if batch else 0
-    return IngestResult(source, context.institution, n, stored, n - stored, batch)
+    appended = [
+        Part(part.context.institution_id, part.source, counts.get(k, 0) if k not in refused else 0)
+        for k, part in enumerate(parts)
+    ]
+    batches: list[Batch | None] = [None] * len(parts)
+    if any(p.rows for p in appended):
+        with store.transaction():
+            batches = append_parts(store, payloads, appended)
+    done: list[IngestResult | LedgerError] = []
+    for k, (part, batch) in enumerate(zip(parts, batches, strict=True)):
+        if k in refused:
+            done.append(next(refusals))
+            continue
+        n = checked.rows.get(k, 0)
+        stored = batch.rows if batch else 0
+        done.append(
+            IngestResult(part.source, part.context.institution, n, stored, n - stored, batch)
+        )
+    return done
 
 
-def _problems(store: Store, context: _Context, source: str) -> list[Problem]:
-    """Every problem of the rows that failed a check, worded, in line order."""
+_NEW_COUNTS = "SELECT batch, count(*) FROM batch_new GROUP BY batch"
+
+
+def _refusal(part: _Part, worded: list[Problem]) -> BatchRejected:
+    """A batch refused, with every problem: those found while reading it, and what the
+    checks say of its rows (a field the reader found bad, an object or a lone surrogate,
+    is staged as null: what the checks then say of it, missing, is not said again)."""
+    said = {(p.line, p.field) for p in part.problems if p.field}
+    problems = part.problems + [p for p in worded if (p.line, p.field) not in said]
+    problems.sort(key=lambda p: (p.line or 0, p.field))
+    return BatchRejected(
+        f"{part.source}: {len(problems)} problem(s); nothing from this batch was stored",
+        problems,
+    )
+
+
+def _worded(
+    store: Store, parts: list[_Part], refused: set[int]
+) -> list[tuple[_Part, list[Problem]]]:
+    """Each refused batch (by index, in order) with every problem of its rows that failed a
+    check, worded, in line order."""
+    if not refused:
+        return []
+    context = parts[0].context
     store.run(_substitute(_WIDE, context))
     store.run(_CHECKED.replace("{payload}", payload_digest_sql("w")))
     selects = [
-        f"SELECT line, '{field}' AS field, {message} AS reason FROM batch_checked WHERE {condition}"
+        f"SELECT batch, line, '{field}' AS field, {message} AS reason FROM batch_checked "
+        f"WHERE {condition}"
         for field, condition, message in CHECKS
     ]
+    listed = ", ".join(str(k) for k in sorted(refused))
     bad = store.rows(
         _substitute(
-            f"SELECT * FROM ({' UNION ALL '.join(selects)}) ORDER BY line, field, reason", context
+            f"SELECT * FROM ({' UNION ALL '.join(selects)}) WHERE batch IN ({listed}) "
+            "ORDER BY batch, line, field, reason",
+            context,
         )
     )
-    return [Problem(source, line, field, printable(reason, 1000)) for line, field, reason in bad]
+    worded: dict[int, list[Problem]] = {k: [] for k in refused}
+    for batch, line, field, reason in bad:
+        worded[int(batch)].append(
+            Problem(parts[batch].source, line, field, printable(reason, 1000))
+        )
+    return [(parts[k], worded[k]) for k in sorted(refused)]

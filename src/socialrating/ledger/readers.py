@@ -4,8 +4,9 @@ Everything is staged as text so that validation can say exactly which value on w
 is wrong, instead of the reader stopping at the first cell it cannot parse.
 
 A file is staged as the view ``staged_batch``: ``pos`` (0, 1, … in file order), ``line``
-(the line an editor shows for CSV and NDJSON, the row number from 1 for Parquet) and every
-column of COLUMNS as text (null when absent). Memory stays bounded whatever the file's
+(the line an editor shows for CSV and NDJSON, the row number from 1 for Parquet), every
+column of COLUMNS as text (null when absent) and ``batch`` (0: the batch's index among
+those staged at once, ``stage_tables``). Memory stays bounded whatever the file's
 size: DuckDB reads it (and spills to disk past its memory limit), or Python does, a chunk
 at a time. Each format has two ways in, which stage the same rows:
 
@@ -61,6 +62,7 @@ STAGED = "staged_batch"  # the view validation reads
 _ROWS = "staged_rows"  # the table behind it (rows in file order: rowid is pos)
 _RAW = "staged_raw"  # a CSV file as DuckDB read it (fields by position)
 _ARROW = "staged_arrow"  # a batch handed over in memory, read where it is
+_ONE_BATCH = "CAST(0 AS INTEGER) AS batch"  # a file is one batch
 
 
 def staged_table(columns: dict[str, list[str | None]], lines: list[int]) -> pa.Table:
@@ -108,19 +110,38 @@ def stage_file(con: duckdb.DuckDBPyConnection, path: str | Path) -> list[Problem
 
 
 def stage_table(con: duckdb.DuckDBPyConnection, table: pa.Table) -> None:
-    """Stage an Arrow table of ``line`` and text columns (see ``staged_table``) in line order.
+    """Stage an Arrow table of ``line`` and text columns (see ``staged_table``) in line order."""
+    stage_tables(con, [table])
 
-    The table is already in memory: DuckDB reads it where it is (registered, with its
-    rows numbered), instead of a copy of it (which cost about 6 ms for 10,000 rows)."""
-    lines = table.column("line")
-    if table.num_rows > 1 and not _increasing(lines):
-        table = table.sort_by("line")
+
+def stage_tables(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> None:
+    """Stage Arrow tables of ``line`` and text columns (see ``staged_table``), each a batch
+    (``batch``: its index) in line order, one after the other.
+
+    The tables are already in memory: DuckDB reads them where they are (registered, with
+    their rows numbered), instead of a copy (which cost about 6 ms for 10,000 rows)."""
     drop_staged(con)
-    present = set(table.column_names)
-    table = table.select([c for c in ("line", *COLUMNS) if c in present])
-    table = table.append_column("pos", pa.array(range(table.num_rows), pa.int64()))
-    con.register(_ARROW, table)
-    con.execute(f"CREATE TEMP VIEW {STAGED} AS SELECT pos, {_as_text(present)} FROM {_ARROW}")
+    present = {c for table in tables for c in table.column_names}
+    columns = [c for c in ("line", *COLUMNS) if c in present]
+    parts = []
+    for k, table in enumerate(tables):
+        if table.num_rows > 1 and not _increasing(table.column("line")):
+            table = table.sort_by("line")
+        for c in columns:  # a column one table lacks: null in it
+            if c not in table.column_names:
+                table = table.append_column(c, pa.nulls(table.num_rows, pa.string()))
+        table = table.select(columns)
+        if len(tables) > 1:  # one type a column, to be put together
+            table = table.cast(
+                pa.schema([(c, pa.int64() if c == "line" else pa.string()) for c in columns])
+            )
+        parts.append(table.append_column("batch", pa.array([k] * table.num_rows, pa.int32())))
+    staged = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
+    staged = staged.append_column("pos", pa.array(range(staged.num_rows), pa.int64()))
+    con.register(_ARROW, staged)
+    con.execute(
+        f"CREATE TEMP VIEW {STAGED} AS SELECT pos, {_as_text(present)}, batch FROM {_ARROW}"
+    )
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:
@@ -160,7 +181,8 @@ def _rows_view(con: duckdb.DuckDBPyConnection) -> None:
     columns = ", ".join(f'"{c}"' if c in have else f'NULL::VARCHAR AS "{c}"' for c in COLUMNS)
     # A table's rows keep the order they were inserted in: rowid numbers them from 0.
     con.execute(
-        f"CREATE OR REPLACE TEMP VIEW {STAGED} AS SELECT rowid AS pos, line, {columns} FROM {_ROWS}"
+        f"CREATE OR REPLACE TEMP VIEW {STAGED} AS SELECT rowid AS pos, line, {columns}, "
+        f"{_ONE_BATCH} FROM {_ROWS}"
     )
 
 
@@ -252,7 +274,8 @@ def _stage_csv_fast(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayou
         for c in COLUMNS
     )
     con.execute(
-        f"CREATE TEMP VIEW {STAGED} AS SELECT rowid AS pos, rowid + 2 AS line, {select} FROM {_RAW}"
+        f"CREATE TEMP VIEW {STAGED} AS SELECT rowid AS pos, rowid + 2 AS line, {select}, "
+        f"{_ONE_BATCH} FROM {_RAW}"
     )
     return True
 

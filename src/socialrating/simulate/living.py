@@ -27,7 +27,7 @@ from rich.progress import Progress
 
 from socialrating.errors import LedgerError, ScoringError
 from socialrating.ledger import ingest_table, register_subjects
-from socialrating.ledger.ingest import IngestResult
+from socialrating.ledger.ingest import IngestResult, groups, ingest_tables
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
@@ -42,19 +42,19 @@ CHUNK = 200_000
 """The most rows of one batch the simulation sends."""
 
 
-SENDERS = 4
-"""How many batches are typed and checked at once, each on a cursor of its own. More than
-the cores: batches take their turns to be stored in the order drawn, and while a large
-one is checked, the other threads check the small ones after it instead of waiting (eight
-weeks of a million citizens on two cores: ingest 66-70 s with four, 73-78 s with two)."""
+SENDERS = 2
+"""How many groups of batches are typed and checked at once, each on a cursor of its own:
+while one group waits for its turn to be stored, the next is checked."""
 
 
 class Sender:
-    """Sends a step's batches: up to SENDERS at once, each staged, typed and checked on a
-    cursor of its own (DuckDB plans and runs them in parallel), and appended in the order
-    given, so that entry numbers, and a run's results, are the same whatever the threads
-    do. A batch that fails lets the batches after it take their turn (they are stored
-    before the sender closes), and ``send`` raises its error."""
+    """Sends a step's batches in groups (``ingest.groups``: consecutive batches from
+    distinct institutions, of at most CHUNK rows together), each group staged, typed,
+    checked and appended at once (``ingest_tables``: a small batch's cost is DuckDB
+    planning its statements, which a group pays once); up to SENDERS groups at once, each
+    on a cursor of its own, appended in the order given, so that entry numbers, and a
+    run's results, are the same whatever the threads do. A batch that fails does not stop
+    the others from being stored, and ``send`` raises its error once they are."""
 
     def __init__(self, store: Store, workers: int | None = None) -> None:
         self.store = store
@@ -74,25 +74,33 @@ class Sender:
 
     def send(self, parts: list[tuple[str, pa.Table, str]]) -> list[IngestResult]:
         """Ingest each (institution, table, source) in ``parts``: their results, in order."""
-        if self._pool is None:
-            return [ingest_table(self.store, t, code, source) for code, t, source in parts]
-        order = _InOrder()
-        futures = [
-            self._pool.submit(self._one, order, k, code, t, source)
-            for k, (code, t, source) in enumerate(parts)
+        grouped = [
+            [parts[k] for k in group]
+            for group in groups([p[0] for p in parts], [p[1].num_rows for p in parts], CHUNK)
         ]
-        return [f.result() for f in futures]
+        if self._pool is None:
+            found = [r for group in grouped for r in ingest_tables(self.store, group)]
+        else:
+            order = _InOrder()
+            futures = [
+                self._pool.submit(self._one, order, k, group) for k, group in enumerate(grouped)
+            ]
+            found = [r for f in futures for r in f.result()]
+        for result in found:
+            if isinstance(result, LedgerError):
+                raise result
+        return [r for r in found if isinstance(r, IngestResult)]
 
     def _one(
-        self, order: _InOrder, k: int, code: str, table: pa.Table, source: str
-    ) -> IngestResult:
+        self, order: _InOrder, k: int, group: list[tuple[str, pa.Table, str]]
+    ) -> list[IngestResult | LedgerError]:
         cursor = getattr(self._local, "cursor", None)
         if cursor is None:
             cursor = self._local.cursor = self.store.cursor()
             self._cursors.append(cursor)
         turn = order.turn(k)
         try:
-            return ingest_table(cursor, table, code, source, turn=turn)
+            return ingest_tables(cursor, group, turn=turn)
         finally:
             order.passed(k)
 
