@@ -4,6 +4,7 @@ other; each institution's rules (what it may report, its class) hold for its own
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 from typing import Any
 
@@ -152,8 +153,11 @@ def test_keys_are_an_institutions_own_within_a_group(store: Store) -> None:
 def test_an_institutions_second_batch_sees_its_first(store: Store) -> None:
     """Two batches of one institution make two groups: the second's key, stored by the
     first, is a duplicate (or, with other content, refuses the second alone)."""
-    assert groups(["police", "bank", "police", "cams"]) == [[0, 1], [2, 3]]
-    assert groups(["a", "b", "c"], [5, 5, 5], 10) == [[0, 1], [2]]
+    one = _table([_rec("x", "C1", "blood")])
+    five = _table([_rec(f"x{i}", "C1", "blood") for i in range(5)])
+    codes = ["police", "bank", "police", "cams"]
+    assert groups([(code, one, "s") for code in codes]) == [[0, 1], [2, 3]]
+    assert groups([(code, five, "s") for code in "abc"], 10) == [[0, 1], [2]]
     found = ingest_tables(
         store,
         [
@@ -225,3 +229,49 @@ def test_a_turn_is_for_one_group(store: Store) -> None:
     batch = _table([_rec("a", "C1", "blood")])
     with pytest.raises(ValueError, match="one group"):
         ingest_tables(store, [("police", batch, "a"), ("police", batch, "b")], turn=nullcontext())
+
+
+def test_a_batch_refers_to_what_the_batches_before_it_in_the_group_store(store: Store) -> None:
+    """A verification of a report sent in the same call, and a record that refers to a
+    record sent before it: found, as they would be sent one after the other."""
+    following = int(store.scalar("SELECT max(entry_id) FROM entries")) + 1
+    report = _table([_rec("h1", "C6", "rumour", counterpart="C7")])
+    verification = {"key": "v1", "kind": "verification", "refers_to": str(following)}
+    batches = [
+        ("hotline", report, "report"),
+        ("police", _table([verification | {"date": "2021-02-02"}]), "verifies"),
+        ("cams", _table([_rec("c1", "C1", "red_light", confidence="0.99")]), "camera"),
+        (
+            "court",
+            _table([_rec("t1", "C1", "loan_default", refers_to=str(following + 2))]),
+            "refers",
+        ),
+    ]
+    assert groups(batches) == [[0], [1, 2], [3]]
+    found = ingest_tables(store, batches)
+    assert [type(r).__name__ for r in found] == ["IngestResult"] * 4, found
+    assert store.rows("SELECT entry_id, refers_to FROM entries WHERE refers_to IS NOT NULL") == [
+        (following + 1, following),
+        (following + 3, following + 2),
+    ]
+
+
+def test_a_column_that_is_not_text_is_staged_as_alone(store: Store) -> None:
+    """Batches are tables of text; one that is not (a caller's binary key, a timestamp
+    date) is made text as a batch staged alone is, and its problems read the same."""
+    odd = pa.table(
+        {
+            "line": pa.array([2], pa.int32()),
+            "key": pa.array([b"\xff"], pa.binary()),
+            "subject": ["C1"],
+            "parameter": ["blood"],
+            "date": pa.array([dt.datetime(2021, 2, 1)], pa.timestamp("us")),
+        }
+    )
+    good = _table([_rec("b1", "C1", "loan_default")])
+    with pytest.raises(BatchRejected) as alone:
+        ingest_table(store, odd, "police", "p")
+    found = ingest_tables(store, [("police", odd, "p"), ("bank", good, "b")])
+    assert isinstance(found[0], BatchRejected)
+    assert found[0].problems == alone.value.problems
+    assert isinstance(found[1], IngestResult) and found[1].stored == 1

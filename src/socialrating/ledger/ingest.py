@@ -786,9 +786,9 @@ def ingest_tables(
         except LedgerError as exc:
             results[k] = exc
     found = sorted(parts)
-    grouped = groups([batches[k][0] for k in found])
+    grouped = groups([batches[k] for k in found])
     if turn is not None and len(grouped) > 1:
-        raise ValueError("a turn is for batches of one group: no institution twice")
+        raise ValueError("a turn is for batches of one group (``groups``)")
     for group in grouped:
         indexes = [found[i] for i in group]
         tables = [batches[k][1] for k in indexes]
@@ -807,19 +807,22 @@ def ingest_tables(
     return [r for r in results if r is not None]
 
 
-def groups(
-    institutions: list[str], rows: list[int] | None = None, most: int | None = None
-) -> list[list[int]]:
-    """The batches (by index) in groups of consecutive batches from distinct institutions
-    (with ``rows`` and ``most``: of at most ``most`` rows together, unless one alone has
-    more). A key is an institution's, and a batch's keys are checked against those stored
-    before it, so a second batch of an institution waits for a group of its own."""
+def groups(batches: list[tuple[str, pa.Table, str]], most: int | None = None) -> list[list[int]]:
+    """The batches (institution, table, source; by index) in groups of consecutive batches
+    from distinct institutions, of at most ``most`` rows together (unless one alone has
+    more). A batch's keys and the entries it refers to are checked against the ledger as
+    the batches before it left it: an institution's keys are its own, so its second batch
+    waits for a group of its own, as does a batch that refers to entries (one stored by an
+    earlier batch of its group would not be found)."""
     grouped: list[list[int]] = []
     seen: set[str] = set()
     held = 0
-    for k, code in enumerate(institutions):
-        n = rows[k] if rows else 0
-        if not grouped or code in seen or (most is not None and held + n > most):
+    for k, (code, table, _) in enumerate(batches):
+        refers = "refers_to" in table.column_names and (
+            table.column("refers_to").null_count < table.num_rows
+        )
+        n = table.num_rows
+        if not grouped or code in seen or refers or (most is not None and held + n > most):
             grouped.append([])
             seen, held = set(), 0
         grouped[-1].append(k)

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 
 from socialrating.csvrows import (
@@ -119,29 +120,46 @@ def stage_tables(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> None
     (``batch``: its index) in line order, one after the other.
 
     The tables are already in memory: DuckDB reads them where they are (registered, with
-    their rows numbered), instead of a copy (which cost about 6 ms for 10,000 rows)."""
+    their rows numbered), instead of a copy (which cost about 6 ms for 10,000 rows). Put
+    together, each table's columns are made text first, as DuckDB makes them text."""
     drop_staged(con)
     present = {c for table in tables for c in table.column_names}
     columns = [c for c in ("line", *COLUMNS) if c in present]
+    text = pa.schema([(c, pa.int64() if c == "line" else pa.string()) for c in columns])
     parts = []
     for k, table in enumerate(tables):
         if table.num_rows > 1 and not _increasing(table.column("line")):
             table = table.sort_by("line")
-        for c in columns:  # a column one table lacks: null in it
-            if c not in table.column_names:
-                table = table.append_column(c, pa.nulls(table.num_rows, pa.string()))
-        table = table.select(columns)
-        if len(tables) > 1:  # one type a column, to be put together
-            table = table.cast(
-                pa.schema([(c, pa.int64() if c == "line" else pa.string()) for c in columns])
-            )
-        parts.append(table.append_column("batch", pa.array([k] * table.num_rows, pa.int32())))
+        if len(tables) > 1:
+            table = _as_text_table(con, table, columns, text)
+        n = table.num_rows
+        parts.append(table.append_column("batch", pa.array(np.full(n, k, np.int32))))
     staged = pa.concat_tables(parts) if len(parts) > 1 else parts[0]
-    staged = staged.append_column("pos", pa.array(range(staged.num_rows), pa.int64()))
+    staged = staged.append_column("pos", pa.array(np.arange(staged.num_rows, dtype=np.int64)))
     con.register(_ARROW, staged)
     con.execute(
         f"CREATE TEMP VIEW {STAGED} AS SELECT pos, {_as_text(present)}, batch FROM {_ARROW}"
     )
+
+
+def _as_text_table(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, columns: list[str], text: pa.Schema
+) -> pa.Table:
+    """``table`` with the columns ``columns`` (those it lacks null), of the types ``text``:
+    as is when its columns are text already, else as DuckDB casts them (as a table staged
+    alone is)."""
+    have = set(table.column_names)
+    if all(table.schema.field(c).type == text.field(c).type for c in columns if c in have):
+        for c in columns:
+            if c not in have:
+                table = table.append_column(c, pa.nulls(table.num_rows, pa.string()))
+        return table.select(columns)
+    con.register("staged_cast", table)
+    try:
+        cast = con.sql(f"SELECT {_as_text(have)} FROM staged_cast").to_arrow_table()
+    finally:
+        con.unregister("staged_cast")
+    return cast.select(columns).cast(text)
 
 
 def drop_staged(con: duckdb.DuckDBPyConnection) -> None:

@@ -74,10 +74,7 @@ class Sender:
 
     def send(self, parts: list[tuple[str, pa.Table, str]]) -> list[IngestResult]:
         """Ingest each (institution, table, source) in ``parts``: their results, in order."""
-        grouped = [
-            [parts[k] for k in group]
-            for group in groups([p[0] for p in parts], [p[1].num_rows for p in parts], CHUNK)
-        ]
+        grouped = [[parts[k] for k in group] for group in groups(parts, CHUNK)]
         if self._pool is None:
             found = [r for group in grouped for r in ingest_tables(self.store, group)]
         else:
