@@ -53,6 +53,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/decide.py
 	$(BIN)/python bench/startup.py
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/small_batches.py
 	$(BIN)/python bench/serve.py
 	$(BIN)/python bench/lookup.py
 	$(BIN)/python bench/preview.py
