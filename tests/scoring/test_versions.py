@@ -328,3 +328,31 @@ def test_the_timeline_kept_between_batches_follows_every_activation(
         assert [h for _, h in timeline(store)] == [v1, v3.hash]
     finally:
         other.close()
+
+
+def test_one_database_under_two_spellings_is_one_database(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file opened again under another name (relative, through ``..``, through a link)
+    is the same database to this process: an activation through one is seen through the
+    other at once (each kept the versions under its own name before)."""
+    from socialrating.ledger import open_store
+
+    v1 = load_rulebook(TINY).hash
+    assert [h for _, h in timeline(store)] == [v1]  # kept under the store's name
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "link.duckdb").symlink_to(store.path)
+    monkeypatch.chdir(tmp_path)
+    names = [Path(store.path).name, f"sub/../{Path(store.path).name}", "link.duckdb"]
+    others = [open_store(name) for name in names]
+    try:
+        assert {other.path for other in others} == {store.path}
+        for other in others:
+            assert [h for _, h in timeline(other)] == [v1]
+        v2 = amended(tmp_path, LOAN_80)
+        activate_rulebook(others[2], v2, backdate=REASON)
+        for seen in (store, *others):
+            assert [h for _, h in timeline(seen)] == [v1, v2.hash]
+    finally:
+        for other in others:
+            other.close()

@@ -13,6 +13,7 @@ Tables (every id is an integer; codes live only in the registries):
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Callable, Iterator
@@ -485,6 +486,10 @@ def open_store(path: str | Path, *, create: bool = False, read_only: bool = Fals
                 "done; try again when it has finished"
             ) from None
         raise LedgerError(f"cannot open {path}: {exc}") from exc
+    # One name for one file, whatever the spelling (``a.duckdb``, ``./a.duckdb``, its
+    # absolute path, a link to it): what this process knows of a database (its write lock,
+    # its openings, the caches keyed by them) is known by its path.
+    path = path if path == ":memory:" else os.path.realpath(path)
     store = Store(path, con, read_only)
     if not read_only:
         # Another process may have changed it while this one did not hold it: what this
