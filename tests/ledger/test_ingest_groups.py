@@ -275,3 +275,51 @@ def test_a_column_that_is_not_text_is_staged_as_alone(store: Store) -> None:
     assert isinstance(found[0], BatchRejected)
     assert found[0].problems == alone.value.problems
     assert isinstance(found[1], IngestResult) and found[1].stored == 1
+
+
+def test_a_groups_parameters_are_looked_up_at_once_and_kept(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The institutions of a group have their parameters looked up in one statement, the
+    first time with all they may report; later batches naming those find them kept; a
+    code not registered is looked up again (a rulebook installed meanwhile may add it)."""
+    looked: list[str] = []
+    arrow = Store.arrow
+
+    def counted(self: Store, sql: str, *args: Any) -> Any:
+        if "WITH asked AS" in sql:
+            looked.append(sql)
+        return arrow(self, sql, *args)
+
+    monkeypatch.setattr(Store, "arrow", counted)
+    first = ingest_tables(
+        store,
+        [
+            ("police", _table([_rec("a", "C1", "blood")]), "police"),
+            ("bank", _table([_rec("b", "C1", "loan_default")]), "bank"),
+            ("cams", _table([_rec("c", "C1", "red_light", confidence="0.99")]), "cams"),
+        ],
+    )
+    assert [r.stored for r in first if isinstance(r, IngestResult)] == [1, 1, 1]
+    assert len(looked) == 1
+    later = ingest_tables(
+        store,
+        [
+            ("police", _table([_rec("d", "C2", "hero"), _rec("e", "C2", "litter")]), "police"),
+            ("bank", _table([_rec("f", "C2", "blood")]), "bank"),  # not the bank's to report
+            ("cams", _table([_rec("g", "C2", "speeding", confidence="0.99")]), "cams"),
+        ],
+    )
+    # The police and the cameras named only codes they may report: known since the first
+    # look-up. The bank named one it may not report: looked up once, then kept.
+    assert len(looked) == 2
+    assert isinstance(later[0], IngestResult) and later[0].stored == 2
+    assert isinstance(later[1], BatchRejected)
+    assert "institution 'bank' may not report 'blood'" in later[1].problems[0].reason
+    again = ingest_tables(store, [("bank", _table([_rec("f", "C2", "blood")]), "bank")])
+    assert isinstance(again[0], BatchRejected) and len(looked) == 2
+    for _ in range(2):
+        unknown = ingest_tables(store, [("police", _table([_rec("h", "C3", "nonesuch")]), "p")])
+        assert isinstance(unknown[0], BatchRejected)
+        assert "unknown parameter 'nonesuch'" in unknown[0].problems[0].reason
+    assert len(looked) == 4

@@ -30,6 +30,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -50,7 +51,7 @@ from socialrating.ledger.limits import (
 )
 from socialrating.ledger.readers import drop_staged, stage_file, stage_tables
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
-from socialrating.ledger.store import Store, keep_per_opening, openings, sql_string
+from socialrating.ledger.store import Store, keep_per_opening, openings
 from socialrating.ledger.subject_codes import known_subjects
 from socialrating.model import InstitutionClass, day_number, utc_now
 
@@ -322,27 +323,33 @@ def _clean(col: str) -> str:
 # the registry for both, or the codes held in memory: ``_subjects``).
 _REFS_FILTER = "-- every entry referred to"
 
-# The parameters the institution may report under the active rulebook.
-_PERMITTED = (
-    "SELECT DISTINCT parameter_id FROM rulebook_permissions "
-    "WHERE rulebook_hash = '$hash' AND institution_id = $institution_id"
-)
-_NAMED_CODES = "SELECT DISTINCT unnest(?::VARCHAR[]) AS code"
-_PERMITTED_CODES = f"""{_NAMED_CODES} UNION
-SELECT code FROM parameters WHERE parameter_id IN ({_PERMITTED})"""
-
 # A batch's parameters, with what the active rulebook says of each, are looked up by code
 # once per process, rulebook and institution (``_parameters``): a rulebook's rows never
 # change, and the statement cost about 10 ms a batch, most of it scanning the rulebook's
-# rows. The first look-up takes every parameter the institution may report as well
-# (``$CODES``), so that a later batch naming one it had not named before finds it known.
+# rows. An institution's first look-up takes every parameter it may report as well, so
+# that a later batch naming one it had not named before finds it known. The institutions
+# of a group are looked up together: the codes each names (``asked``, institution and
+# code) and those looked up for the first time (``first``).
 _PARAMETERS = """
-SELECT p.code, p.parameter_id, rp.parameter_id AS rp_parameter_id, rp.subjects AS rp_subjects,
-       rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
+WITH asked AS (SELECT unnest(?::INTEGER[]) AS institution_id, unnest(?::VARCHAR[]) AS code),
+first AS (SELECT unnest(?::INTEGER[]) AS institution_id),
+perm AS (
+    SELECT DISTINCT institution_id, parameter_id FROM rulebook_permissions
+    WHERE rulebook_hash = '$hash'
+      AND institution_id IN (SELECT institution_id FROM asked UNION SELECT institution_id FROM first)
+),
+codes AS (
+    SELECT institution_id, code FROM asked
+    UNION
+    SELECT perm.institution_id, p.code FROM perm JOIN first USING (institution_id)
+    JOIN parameters p USING (parameter_id)
+)
+SELECT c.institution_id, p.code, p.parameter_id, rp.parameter_id AS rp_parameter_id,
+       rp.subjects AS rp_subjects, rp.per_unit AS rp_per_unit, rp.bands_id AS rp_bands_id,
        perm.parameter_id IS NOT NULL AS permitted
-FROM ($CODES) codes JOIN parameters p USING (code)
+FROM codes c JOIN parameters p USING (code)
 LEFT JOIN rulebook_parameters rp ON rp.parameter_id = p.parameter_id AND rp.rulebook_hash = '$hash'
-LEFT JOIN ($PERMITTED) perm ON perm.parameter_id = rp.parameter_id
+LEFT JOIN perm ON perm.institution_id = c.institution_id AND perm.parameter_id = rp.parameter_id
 """
 
 _REFS = f"""
@@ -934,10 +941,6 @@ def _rectifications(store: Store, rulebook_hash: str) -> tuple[str, str]:
 
 def _substitute(sql: str, context: _Context) -> str:
     subst = {
-        "$PERMITTED": _PERMITTED,
-        "$institution_id": str(context.institution_id),
-        "$institution": sql_string(context.institution),
-        "$class": context.cls.value,
         "$hash": context.rulebook_hash,
         "$rectifiers": context.rectifiers,
         "$rectify_pairs": context.rectify_pairs,
@@ -1071,36 +1074,47 @@ def _survey(store: Store, batches: int, subjects: bool = False) -> _Survey:
 def _parameters(store: Store, parts: list[_Part], named: list[list[str]]) -> None:
     """``batch_params``: the registered parameters each batch names (``named``, the
     texts; by their code as ``_clean`` gives it) with its institution's id and what the
-    active rulebook says of each, from the rows of this process's earlier batches and a
-    look-up of the codes not seen before."""
-    tables = []
+    active rulebook says of each, from the rows of this process's earlier batches and one
+    look-up of the codes not seen before (``_PARAMETERS``)."""
+    context = parts[0].context
+    wanted: list[tuple[tuple[str, int, str, int], set[str], pa.Table | None, set[str]]] = []
+    asked: tuple[list[int], list[str], list[int]] = ([], [], [])
     for part, texts in zip(parts, named, strict=True):
-        rows = _institution_parameters(store, part.context, texts)
-        ids = pa.array([part.context.institution_id] * rows.num_rows, pa.int32())
+        institution = part.context.institution_id
+        key = (store.path, openings(store.path), context.rulebook_hash, institution)
+        seen, rows = _KNOWN_PARAMETERS.get(key) or (set(), None)
+        codes = {code for text in texts if (code := str(text).strip(" "))}  # as ``_clean``
+        new = sorted(codes - seen)
+        asked[0].extend([institution] * len(new))
+        asked[1].extend(new)
+        if rows is None:
+            asked[2].append(institution)
+        wanted.append((key, seen, rows, codes))
+    found = store.arrow(_substitute(_PARAMETERS, context), list(asked)) if any(asked) else None
+    looked = set(asked[0]) | set(asked[2])
+    tables = []
+    for part, (key, seen, rows, codes) in zip(parts, wanted, strict=True):
+        institution = part.context.institution_id
+        if found is not None and institution in looked:
+            own = found.filter(pc.equal(found.column("institution_id"), institution))
+            own = own.drop_columns(["institution_id"])
+            rows = own if rows is None else pa.concat_tables([rows, own])
+            # Only codes found are remembered: one not registered yet may be by the next
+            # batch (a rulebook installed meanwhile), and is looked up again.
+            seen = seen | {str(code) for code in own.column("code").to_pylist()}
+            keep_per_opening(_KNOWN_PARAMETERS, key, (seen, rows))
+        assert rows is not None
+        # The batch's own rows of them (an institution may report thousands of parameters).
+        rows = rows.filter(
+            pc.is_in(rows.column("code"), value_set=pa.array(list(codes), pa.string()))
+        )
+        ids = pa.array(np.full(rows.num_rows, institution, np.int32))
         tables.append(rows.append_column("institution_id", ids))
     store.con.register("batch_params_known", pa.concat_tables(tables))
     try:
         store.run("CREATE OR REPLACE TEMP TABLE batch_params AS SELECT * FROM batch_params_known")
     finally:
         store.con.unregister("batch_params_known")
-
-
-def _institution_parameters(store: Store, context: _Context, named: list[str]) -> pa.Table:
-    """The rows of ``_PARAMETERS`` for the codes an institution's batch names."""
-    key = (store.path, openings(store.path), context.rulebook_hash, context.institution_id)
-    seen, rows = _KNOWN_PARAMETERS.get(key) or (set(), None)
-    codes = {code for text in named if (code := str(text).strip(" "))}  # as ``_clean``
-    new = sorted(codes - seen)
-    if new or rows is None:
-        named_sql = _NAMED_CODES if rows is not None else _PERMITTED_CODES
-        found = store.arrow(_substitute(_PARAMETERS.replace("$CODES", named_sql), context), [new])
-        rows = found if rows is None else pa.concat_tables([rows, found])
-        # Only codes found are remembered: one not registered yet may be by the next batch
-        # (a rulebook installed meanwhile), and is looked up again.
-        seen = seen | {str(code) for code in found.column("code").to_pylist()}
-        keep_per_opening(_KNOWN_PARAMETERS, key, (seen, rows))
-    # The batch's own rows of them (an institution may report thousands of parameters).
-    return rows.filter(pc.is_in(rows.column("code"), value_set=pa.array(list(codes), pa.string())))
 
 
 def _store_rows(
