@@ -125,12 +125,12 @@ def append_parts(store: Store, relation: str, parts: list[Part]) -> list[Batch |
     ids = [span[0] if span else 0 for span in numbered]
     n = sum(span[2] for span in spans)
     # One batch: its number; several: each row's, by its part.
-    batch_sql = "?" if len(parts) == 1 else f"{ids}[batch + 1]"
+    batch_sql = str(ids[0]) if len(parts) == 1 else f"{ids}[batch + 1]"
     start = spans[0][1]
     if n > UNORDERED_FROM:
-        _insert_in_any_order(store, relation, batch_sql, ids[0], start, arrived)
+        _insert_in_any_order(store, relation, batch_sql, start, arrived)
     else:
-        _insert(store, relation, batch_sql, ids[0], start, arrived)
+        _insert(store, relation, batch_sql, start, arrived)
     digests = _rows_digests(store, spans, in_order=n <= UNORDERED_FROM)
     values: list[object] = []
     batches: list[Batch | None] = []
@@ -164,7 +164,7 @@ def append_parts(store: Store, relation: str, parts: list[Part]) -> list[Batch |
 
 
 def _insert_in_any_order(
-    store: Store, relation: str, batch_sql: str, batch_id: int, first: int, arrived: dt.datetime
+    store: Store, relation: str, batch_sql: str, first: int, arrived: dt.datetime
 ) -> None:
     """``_insert``, with DuckDB free to store the rows in any order.
 
@@ -183,7 +183,7 @@ def _insert_in_any_order(
             if kept:
                 side.execute("SET preserve_insertion_order = false")
             try:
-                _insert(store, relation, batch_sql, batch_id, first, arrived)
+                _insert(store, relation, batch_sql, first, arrived)
             finally:
                 if kept:
                     side.execute("RESET preserve_insertion_order")
@@ -191,12 +191,10 @@ def _insert_in_any_order(
             side.close()
 
 
-def _insert(
-    store: Store, relation: str, batch_sql: str, batch_id: int, first: int, arrived: dt.datetime
-) -> None:
-    """Insert the rows of ``relation`` (see ``append_parts``) as entries ``first`` on, in
-    batch ``batch_id``, or each in the batch ``batch_sql`` gives it (SQL over its ``batch``;
-    ``?``: ``batch_id``)."""
+def _insert(store: Store, relation: str, batch_sql: str, first: int, arrived: dt.datetime) -> None:
+    """Insert the rows of ``relation`` (see ``append_parts``) as entries ``first`` on, each
+    in the batch ``batch_sql`` gives it (SQL: a batch's number, or one over the row's
+    ``batch``)."""
     store.run(
         f"""
         INSERT INTO entries
@@ -209,7 +207,7 @@ def _insert(
             FROM {relation}
         )
         """,
-        [first, batch_id, arrived] if batch_sql == "?" else [first, arrived],
+        [first, arrived],
     )
 
 
@@ -250,11 +248,6 @@ def _require_transaction(store: Store) -> None:
     server would not know that the ledger moved (``store.commits``)."""
     if not store.in_transaction:
         raise LedgerError("a batch is appended inside a transaction (Store.transaction)")
-
-
-def _rows_digest(store: Store, batch_id: int, first: int, n: int, in_order: bool = True) -> str:
-    """``rows_digest`` of the batch's row digests (see ``_rows_digests``)."""
-    return _rows_digests(store, [(batch_id, first, n)], in_order)[batch_id]
 
 
 def _rows_digests(
