@@ -120,3 +120,32 @@ def test_one_sender_sends_on_the_store_itself(store: Store) -> None:
         )
     assert [r.stored for r in results] == [3, 2]
     assert _sources(store) == ["one", "two"]
+
+
+def test_a_simulated_group_is_stored_in_insertion_order(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A simulation's groups (at most CHUNK rows) are stored in insertion order, never by
+    DuckDB's threads in any order: a process that stored its groups in any order scored
+    its nation afterwards more slowly (docs/benchmarks.md). Here the threshold is lowered
+    with CHUNK, so that a small group stands for a full one."""
+    from socialrating.ledger import append as append_module
+    from socialrating.simulate import living
+
+    assert living.CHUNK <= append_module.UNORDERED_FROM
+    monkeypatch.setattr(living, "CHUNK", 600)
+    monkeypatch.setattr(append_module, "UNORDERED_FROM", 600)
+    monkeypatch.setattr(ingest_module, "UNORDERED_FROM", 600)
+    in_any_order: list[int] = []
+    real = append_module._insert_in_any_order
+
+    def spy(store: Store, relation: str, *args: Any) -> None:
+        in_any_order.append(1)
+        real(store, relation, *args)
+
+    monkeypatch.setattr(append_module, "_insert_in_any_order", spy)
+    parts = [("police", _batch(f"g{k}", 600), f"step-{k}") for k in range(3)]
+    results = _send(store, parts)
+    assert sum(r.stored for r in results) == 1800 and not in_any_order
+    stored = store.rows("SELECT entry_id FROM entries WHERE kind = 1 ORDER BY rowid")
+    assert [e for (e,) in stored] == sorted(e for (e,) in stored)
