@@ -30,8 +30,7 @@ million rows in 1.5 s instead of 2.9 s. Below it the rows keep their order: the 
 that stored them in any order scored afterwards more slowly than a fresh one does on the
 same file (a simulated year of groups of up to 200,000 rows: its last week's full run
 10.7-12.0 s, the database reopened in the same process 8.2-10.0 s), and a year of groups
-kept in order took 548 and 558 s against 589-668 s (0.081 of the peer against 0.069-0.070),
-its ingest no slower."""
+kept in order ran at 0.076-0.081 of the peer against 0.069-0.070, its ingest no slower."""
 
 LAST_ENTRY = "(SELECT coalesce(max(last_entry), 0) FROM batches)"
 """SQL for the number of the ledger's last entry (0 when it has none), read from the
