@@ -303,7 +303,6 @@ def test_a_large_batch_stored_in_any_order_keeps_its_numbers_and_digests(
     from socialrating.ledger import append as append_module
 
     monkeypatch.setattr(append_module, "UNORDERED_FROM", 10)
-    monkeypatch.setattr(ingest_module, "UNORDERED_FROM", 10)  # its checked rows unsorted
     rows = [
         {"key": f"u{i}", "subject": f"C{i % 9 + 1}", "parameter": "blood", "date": "2021-03-01"}
         for i in range(3000)

@@ -135,7 +135,6 @@ def test_a_simulated_group_is_stored_in_insertion_order(
     assert living.CHUNK <= append_module.UNORDERED_FROM
     monkeypatch.setattr(living, "CHUNK", 600)
     monkeypatch.setattr(append_module, "UNORDERED_FROM", 600)
-    monkeypatch.setattr(ingest_module, "UNORDERED_FROM", 600)
     in_any_order: list[int] = []
     real = append_module._insert_in_any_order
 

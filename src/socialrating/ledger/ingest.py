@@ -35,7 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from socialrating.errors import BatchRejected, LedgerError, Problem
-from socialrating.ledger.append import LAST_ENTRY, UNORDERED_FROM, Batch, Part, append_parts
+from socialrating.ledger.append import LAST_ENTRY, Batch, Part, append_parts, in_any_order
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
 from socialrating.ledger.limits import (
     CONTROL_RE2,
@@ -971,7 +971,7 @@ def _ingest_staged(
         _refs(store, context, "refers_to" in survey.empty)
         _subjects(store, survey)
         _parameters(store, parts, survey.parameters)
-        _store_rows(store, context, survey.empty, digested, survey.rows <= UNORDERED_FROM)
+        _store_rows(store, context, survey.empty, digested, not in_any_order(survey.rows))
         checked = _check_rows(store, context, digested)
         # One group at a time from its keys' check to its commit (groups are checked in
         # parallel up to here): a key another stores meanwhile would count twice.
