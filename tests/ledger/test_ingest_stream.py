@@ -132,7 +132,10 @@ def check_digests(store: Store, rows: list[Row], institution: str, batch_id: int
     assert batch is not None
     arrived_us = epoch_us(batch[6])
     row_digests = []
-    for row, (entry_id, payload, row_digest) in zip(rows, stored, strict=True):
+    for row, (entry_id, payload_bytes, row_bytes) in zip(rows, stored, strict=True):
+        # Stored as their 32 bytes; defined over their hex text.
+        assert len(payload_bytes) == len(row_bytes) == 32
+        payload, row_digest = payload_bytes.hex(), row_bytes.hex()
         assert payload == reference_payload_digest(typed(store, row, institution)), row
         assert row_digest == reference_row_digest(entry_id, batch_id, arrived_us, payload)
         row_digests.append(row_digest)

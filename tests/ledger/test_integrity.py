@@ -21,6 +21,7 @@ from tests.test_cli import cli, ok
 
 from socialrating.ledger import open_store
 from socialrating.ledger import rulebooks as rulebooks_module
+from socialrating.ledger.store import SCHEMA_VERSION
 from socialrating.scoring import compiled as compiled_module
 from socialrating.scoring import run as run_module
 from socialrating.service.keys import create_key
@@ -241,7 +242,7 @@ def test_an_upgraded_database_is_covered_from_then_on(
     con.close()
     monkeypatch.setattr(compiled_module, "_CACHE", {})
     with open_store(db) as store:  # upgrades
-        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == "10"
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == SCHEMA_VERSION
         assert store.scalar("SELECT count(*) FROM plan_cache") == 0
         assert store.scalar("SELECT count(*) FROM batches WHERE starts_with(source, 'run:')") == 1
     assert verified(db)[0] == 0

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 from socialrating.cli import app
 from socialrating.errors import LedgerError
 from socialrating.ledger import Store, open_store
-from socialrating.ledger.digests import payload_digest_sql, row_digest_sql
+from socialrating.ledger.digests import as_hex, payload_digest_sql, row_digest_sql, stored
 from socialrating.ledger.store import SCHEMA_VERSION
 from socialrating.ledger.verify import VerifyReport, verify_ledger
 
@@ -116,18 +116,19 @@ def test_edited_arrival_time_names_that_entry(ledger: Path) -> None:
 
 
 def test_edit_with_recomputed_digests_is_caught_by_the_batch(ledger: Path) -> None:
+    row_as_stored = stored(row_digest_sql(payload=as_hex("payload_digest")))
     tamper(
         ledger,
         "UPDATE entries SET quantity = 40 WHERE entry_id = 4",
-        f"UPDATE entries SET payload_digest = {payload_digest_sql()} WHERE entry_id = 4",
-        f"UPDATE entries SET row_digest = {row_digest_sql()} WHERE entry_id = 4",
+        f"UPDATE entries SET payload_digest = {stored(payload_digest_sql())} WHERE entry_id = 4",
+        f"UPDATE entries SET row_digest = {row_as_stored} WHERE entry_id = 4",
     )
     with open_store(ledger) as store:  # the row itself now looks consistent
         assert store.scalar("SELECT quantity FROM entries WHERE entry_id = 4") == 40
         assert (
             store.scalar(
-                f"SELECT count(*) FROM entries WHERE payload_digest <> {payload_digest_sql()} "
-                f"OR row_digest <> {row_digest_sql()}"
+                "SELECT count(*) FROM entries WHERE payload_digest <> "
+                f"{stored(payload_digest_sql())} OR row_digest <> {row_as_stored}"
             )
             == 0
         )
@@ -370,3 +371,41 @@ def test_a_database_of_format_7_is_upgraded_in_place(ledger: Path) -> None:
         assert verify_ledger(store).ok
         st = statement(store, "C1", dt.date(2021, 6, 1))
         assert st.lines and all(line.name is None for line in st.lines)
+
+
+def test_a_database_of_format_10_stores_the_same_digests_as_bytes(ledger: Path) -> None:
+    """Format 11 stores the entries' digests as their 32 bytes: a format-10 ledger (hex
+    text) is rewritten in place with every digest the same, in entry order, verifies, and
+    takes new batches chained on; the tampering it had is still found."""
+    digests = f"entry_id, {as_hex('payload_digest')}, {as_hex('row_digest')}"
+    with open_store(ledger) as store:
+        before = store.rows(f"SELECT {digests} FROM entries ORDER BY entry_id")
+    tamper(  # as format 10 stored them: hex text
+        ledger,
+        "DROP INDEX entries_subject",
+        "CREATE TABLE hex_entries AS SELECT * EXCLUDE (payload_digest, row_digest), "
+        "lower(hex(payload_digest)) AS payload_digest, lower(hex(row_digest)) AS row_digest "
+        "FROM entries ORDER BY entry_id",
+        "DROP TABLE entries",
+        "ALTER TABLE hex_entries RENAME TO entries",
+        "CREATE INDEX entries_subject ON entries (subject_id)",
+        "UPDATE meta SET value = '10' WHERE key = 'schema'",
+    )
+    with pytest.raises(LedgerError, match="ledger format 10"):
+        open_store(ledger, read_only=True)  # a reader cannot upgrade it
+    with open_store(ledger) as store:
+        assert store.scalar("SELECT value FROM meta WHERE key = 'schema'") == SCHEMA_VERSION
+        types = store.rows(
+            """SELECT column_name, data_type FROM information_schema.columns
+               WHERE table_name = 'entries' AND column_name LIKE '%digest'"""
+        )
+        assert sorted(types) == [("payload_digest", "BLOB"), ("row_digest", "BLOB")]
+        assert store.rows(f"SELECT {digests} FROM entries ORDER BY entry_id") == before
+        stored_order = [e for (e,) in store.rows("SELECT entry_id FROM entries")]
+        assert stored_order == sorted(stored_order)
+        assert verify_ledger(store).ok
+        added = feed(store, "police", [rec("C6", "blood", "2021-03-01")])
+        assert added.batch is not None and added.batch.first_entry == 7
+        assert verify_ledger(store).ok
+    tamper(ledger, "UPDATE entries SET day = day + 1 WHERE entry_id = 3")
+    assert reasons(verify(ledger)) == [(3, "edited: its content no longer matches its digest")]

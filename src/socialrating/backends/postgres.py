@@ -158,7 +158,15 @@ def copy_tables(
                 for name, kind, *_ in columns
             )
             path = Path(tmp) / f"{table}.csv"
-            store.run(f"COPY {table} TO {sql_string(str(path))} (FORMAT csv, HEADER false)")
+            # Bytes (the entries' digests) as PostgreSQL reads a bytea: '\x' and hex.
+            values = ", ".join(
+                f"'\\x' || hex({_quoted(str(name))})" if kind == "BLOB" else _quoted(str(name))
+                for name, kind, *_ in columns
+            )
+            store.run(
+                f"COPY (SELECT {values} FROM {table}) TO {sql_string(str(path))} "
+                "(FORMAT csv, HEADER false)"
+            )
             with con.transaction():
                 con.execute(f"DROP TABLE IF EXISTS {target}")
                 con.execute(f"CREATE TABLE {target} ({ddl})")

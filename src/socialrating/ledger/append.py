@@ -15,6 +15,7 @@ from socialrating.ledger.digests import (
     batch_digest,
     payload_digest_sql,
     row_digest_sql,
+    stored,
     update_rows_digest,
 )
 from socialrating.ledger.store import ORDER_GATE, Store
@@ -213,7 +214,8 @@ def _insert(store: Store, relation: str, batch_sql: str, first: int, arrived: dt
         INSERT INTO entries
         SELECT entry_id, batch_id, kind, institution_id, parameter_id, subject_id, day,
                arrived_at, quantity, severity, confidence, counterpart_id, evidence, refers_to,
-               act, level, idem_key, payload_digest, {row_digest_sql()} AS row_digest
+               act, level, idem_key, {stored("payload_digest")} AS payload_digest,
+               {stored(row_digest_sql())} AS row_digest
         FROM (
             SELECT CAST(? + pos AS BIGINT) AS entry_id, CAST({batch_sql} AS INTEGER) AS batch_id,
                    CAST(? AS TIMESTAMP) AS arrived_at, * EXCLUDE (pos)

@@ -6,10 +6,15 @@ it refers to, its idempotency key); its ``row_digest`` adds where the ledger put
 id, batch id, arrival time). Both are computed by DuckDB, vectorised. A batch's digest
 covers its row digests in entry order, its own fields and the digest of the batch before,
 so any edit, insertion, deletion or reordering breaks the chain from that batch on.
+
+Digests are defined over hex text (a row digest covers its payload digest's hex, a batch
+digest its row digests' hex, back to back) and stored as their 32 bytes (``stored``,
+``as_hex``): half the size, and no compression for DuckDB to attempt on random bytes.
 """
 
 from __future__ import annotations
 
+import binascii
 import hashlib
 
 import pyarrow as pa
@@ -50,17 +55,31 @@ def payload_digest_sql(alias: str = "") -> str:
     return f"sha256('v3|' || concat_ws('|', {parts}))"
 
 
-def row_digest_sql(alias: str = "") -> str:
-    """A DuckDB expression for the row digest of the row ``alias`` (payload digest included)."""
+def row_digest_sql(alias: str = "", payload: str | None = None) -> str:
+    """A DuckDB expression for the row digest of the row ``alias`` (payload digest included:
+    ``payload``, an expression of its hex text, by default the row's ``payload_digest``
+    column as a batch stages it; a stored row's is ``as_hex("payload_digest")``)."""
     p = f"{alias}." if alias else ""
+    payload = payload or f"{p}payload_digest"
     return (
         f"sha256(concat_ws('|', CAST({p}entry_id AS VARCHAR), CAST({p}batch_id AS VARCHAR), "
-        f"CAST(epoch_us({p}arrived_at) AS VARCHAR), {p}payload_digest))"
+        f"CAST(epoch_us({p}arrived_at) AS VARCHAR), {payload}))"
     )
 
 
+def stored(hex_sql: str) -> str:
+    """A digest's hex text (a DuckDB expression) as the ledger stores it: its bytes."""
+    return f"unhex({hex_sql})"
+
+
+def as_hex(column: str) -> str:
+    """A stored digest (a column of bytes) as the hex text it is defined over."""
+    return f"lower(hex({column}))"
+
+
 def rows_digest(row_digests: pa.ChunkedArray | pa.Array) -> str:
-    """SHA-256 over a batch's row digests (hex strings) in entry order."""
+    """SHA-256 over a batch's row digests in entry order: their hex text back to back (the
+    digests as stored, bytes, or as hex strings)."""
     h = hashlib.sha256()
     chunks = row_digests.chunks if isinstance(row_digests, pa.ChunkedArray) else [row_digests]
     for chunk in chunks:
@@ -69,17 +88,21 @@ def rows_digest(row_digests: pa.ChunkedArray | pa.Array) -> str:
 
 
 def update_rows_digest(h: hashlib._Hash, chunk: pa.Array) -> None:
-    """Feed the next row digests (hex strings, in entry order) to ``rows_digest``'s hash ``h``."""
+    """Feed the next row digests (in entry order: bytes as stored, or hex strings) to
+    ``rows_digest``'s hash ``h``."""
     if len(chunk) == 0:
         return
     if chunk.null_count:
         raise ValueError("a row digest is missing")
-    chunk = chunk.cast(pa.large_string()) if chunk.type != pa.large_string() else chunk
-    # The string data buffer holds the digests back to back: hash it without copying.
+    binary = pa.types.is_binary(chunk.type) or pa.types.is_large_binary(chunk.type)
+    wide = pa.large_binary() if binary else pa.large_string()
+    chunk = chunk.cast(wide) if chunk.type != wide else chunk
+    # The data buffer holds the digests back to back: hash it (as hex, if bytes) at once.
     offsets = chunk.buffers()[1]
     data = chunk.buffers()[2]
     start, end = _offset(offsets, chunk.offset), _offset(offsets, chunk.offset + len(chunk))
-    h.update(memoryview(data)[start:end])
+    held = memoryview(data)[start:end] if data is not None else b""
+    h.update(binascii.hexlify(held) if binary else held)
 
 
 def _offset(offsets: pa.Buffer, i: int) -> int:

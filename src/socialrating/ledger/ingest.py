@@ -36,7 +36,7 @@ import pyarrow.compute as pc
 
 from socialrating.errors import BatchRejected, LedgerError, Problem
 from socialrating.ledger.append import LAST_ENTRY, Batch, Part, append_parts, in_any_order
-from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
+from socialrating.ledger.digests import PAYLOAD_COLUMNS, as_hex, payload_digest_sql
 from socialrating.ledger.limits import (
     CONTROL_RE2,
     EARLIEST_DATE,
@@ -518,9 +518,9 @@ CREATE OR REPLACE TEMP TABLE batch_repeats
 # Keys already in the ledger: looked for among all entries before the batch's turn (a scan
 # of the institution's entries, which batches do in parallel), then, in its turn, among
 # the entries stored since (numbered after the last one seen then: a few row groups).
-_STORED_FROM = """
+_STORED_FROM = f"""
 SELECT e.institution_id, e.idem_key, e.entry_id AS stored_entry,
-       e.payload_digest AS stored_payload
+       {as_hex("e.payload_digest")} AS stored_payload
 FROM entries e SEMI JOIN (SELECT DISTINCT institution_id, idem_key FROM batch_rows
                           WHERE idem_key IS NOT NULL) k
      ON k.institution_id = e.institution_id AND k.idem_key = e.idem_key

@@ -8,10 +8,12 @@ from dataclasses import dataclass, field
 from socialrating.ledger.append import epoch_us
 from socialrating.ledger.digests import (
     GENESIS,
+    as_hex,
     batch_digest,
     payload_digest_sql,
     row_digest_sql,
     rows_digest,
+    stored,
 )
 from socialrating.ledger.store import Store
 
@@ -96,11 +98,13 @@ def verify_ledger(store: Store, expected_head: str | None = None) -> VerifyRepor
     number used twice or outside every batch), and any break in the chain of batches.
     """
     findings: list[Finding] = []
+    payload = stored(payload_digest_sql())
+    row = stored(row_digest_sql(payload=as_hex("payload_digest")))
     edited = store.rows(
         f"""SELECT entry_id, batch_id,
-                   payload_digest <> {payload_digest_sql()} AS payload_bad
+                   payload_digest <> {payload} AS payload_bad
             FROM entries
-            WHERE payload_digest <> {payload_digest_sql()} OR row_digest <> {row_digest_sql()}
+            WHERE payload_digest <> {payload} OR row_digest <> {row}
             ORDER BY entry_id LIMIT {LIMIT}"""
     )
     for entry_id, batch_id, payload_bad in edited:
