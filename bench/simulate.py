@@ -13,6 +13,7 @@ ARCHITECTURE.md's baselines, so the ratio says how far the simulation's whole lo
 from bare storage. Usage:
 
     python bench/simulate.py [--citizens 1000000] [--days 365] [--step-days 7] [--seed 2021]
+                             [--memory-gb GB]
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ def main() -> None:
         action="store_true",
         help="score each incremental run again in full and stop at one that differs",
     )
+    parser.add_argument(
+        "--memory-gb",
+        type=float,
+        help="gigabytes the whole process may take (default: 80%% of the machine's)",
+    )
     args = parser.parse_args()
     DATA.mkdir(parents=True, exist_ok=True)
     db = DATA / f"simulate-{args.citizens}-{args.days}-{args.step_days}.duckdb"
@@ -100,6 +106,7 @@ def main() -> None:
             step_days=args.step_days,
             seed=args.seed,
             check_runs=args.check_runs,
+            memory=None if args.memory_gb is None else int(args.memory_gb * 10**9),
             on_step=lambda s: log(
                 f"step {s.number}: {s.arrived:,} records, run {s.run.seconds:.1f} s"
             ),

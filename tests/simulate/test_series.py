@@ -249,3 +249,24 @@ def test_what_a_run_did_is_read_back_for_the_responses(lived: SimulationConfig) 
         assert sanctioned[i] == (low or listed), code
         assert near[i] == (floor is not None and score - floor < 30), code
     assert sanctioned.any() and not sanctioned.all()
+
+
+def test_the_command_keeps_the_process_within_its_memory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`--memory GB` is the budget the simulation bounds DuckDB by; below 1 GB is refused."""
+    from socialrating.simulate import living
+
+    budgets: list[int | None] = []
+    original = living.process_memory
+
+    def spy(store: object, budget: int | None = None) -> object:
+        budgets.append(budget)
+        return original(store, budget)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(living, "process_memory", spy)
+    args = ["simulate", "--out", str(tmp_path / "sim"), "--rulebook", str(RULEBOOK)]
+    doc = one_json(*args, "--days", "8", "--citizens", "50", "--memory", "2.5", "--json")
+    assert doc["stored"] > 0 and budgets == [2_500_000_000]
+    bad = cli(*args, "--memory", "0.5")
+    assert bad.exit_code == 2 and "--memory" in bad.output

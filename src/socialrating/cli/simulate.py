@@ -70,6 +70,16 @@ def simulate(
             "differs (slower: a test of incremental runs on a whole nation).",
         ),
     ] = False,
+    memory: Annotated[
+        float | None,
+        typer.Option(
+            "--memory",
+            min=1,
+            metavar="GB",
+            help="Memory the whole process may take, in gigabytes (DuckDB spills the rest "
+            "to disk) [default: 80% of the machine's].",
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
     """Live a synthetic nation week by week: each week's records go through the ledger's
@@ -92,6 +102,7 @@ def simulate(
         responses=responses,
         compare=compare,
         check_runs=check_runs,
+        memory_gb=memory,
     )
     result = live(config, console=None if as_json else err())
     if as_json:

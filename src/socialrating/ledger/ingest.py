@@ -701,6 +701,44 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
             _set_bound(store, key)
 
 
+PROCESS_SHARE = 0.8
+"""The share of the machine's memory a long job (a simulation) keeps its whole process
+within by default: DuckDB's own default for its buffers, taken here for DuckDB and what
+the process holds besides (a simulated nation's arrays: about 4 GB at ten million
+citizens)."""
+PROCESS_HEADROOM = 1.5
+"""What the process may grow to outside DuckDB, as a multiple of what it holds when the
+bound is set (a step's records and batches come and go)."""
+MIN_PROCESS_MEMORY = "1GB"
+
+
+def machine_memory() -> int:
+    """The machine's physical memory, in bytes."""
+    return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
+
+
+@contextmanager
+def process_memory(store: Store, budget: int | None = None) -> Iterator[str | None]:
+    """DuckDB's memory limit set, for the block, so that the whole process stays within
+    ``budget`` bytes (default: ``PROCESS_SHARE`` of the machine's memory): the budget less
+    what the process holds outside DuckDB now, with headroom (``PROCESS_HEADROOM``), never
+    below ``MIN_PROCESS_MEMORY``; then put back. DuckDB spills what does not fit to its
+    temporary directory. Gives the limit set (None when a limit someone set stands:
+    theirs to keep, as ``bounded_memory`` does)."""
+    current = str(store.scalar("SELECT current_setting('memory_limit')"))
+    if current != _default_memory_limit():
+        yield None
+        return
+    whole = machine_memory() * PROCESS_SHARE if budget is None else float(budget)
+    outside = _outside(store) or 0
+    limit = int(max(whole - PROCESS_HEADROOM * outside, _bytes(MIN_PROCESS_MEMORY)))
+    store.run(f"SET memory_limit = '{limit}B'")
+    try:
+        yield f"{limit}B"
+    finally:
+        store.run("RESET memory_limit")
+
+
 @functools.cache
 def _default_memory_limit() -> str:
     con = duckdb.connect()

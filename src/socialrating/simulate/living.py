@@ -27,7 +27,7 @@ from rich.progress import Progress
 
 from socialrating.errors import LedgerError, ScoringError
 from socialrating.ledger import ingest_table, register_subjects
-from socialrating.ledger.ingest import IngestResult, groups, ingest_tables
+from socialrating.ledger.ingest import IngestResult, groups, ingest_tables, process_memory
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
@@ -204,6 +204,7 @@ def live(
     progress: Progress | None = None,
     on_step: Callable[[Step], None] | None = None,
     check_runs: bool = False,
+    memory: int | None = None,
 ) -> Lived:
     """Live a nation of ``citizens`` and ``organisations`` for ``days`` days from the
     rulebook's effective date, in steps of ``step_days`` (see the module). The rulebook
@@ -212,7 +213,11 @@ def live(
     With ``check_runs``, each incremental run is scored again in full from the ledger as
     it stood (``integrity.rescore``) and the simulation stops at the first that differs
     (``ScoringError``): a nation lived week by week is a larger test of incremental runs
-    than any hand-made ledger."""
+    than any hand-made ledger.
+
+    Once the nation is drawn, DuckDB's memory is bounded so that the whole process stays
+    within ``memory`` bytes (default: most of the machine's, ``ingest.process_memory``),
+    the ledger growing or not: past it DuckDB spills to disk."""
     rng = np.random.default_rng(seed)
     first_day = rb.effective_day
     nation = make_nation(
@@ -242,7 +247,7 @@ def live(
         seconds[stage] += now - clock
         clock = now
 
-    with Sender(store) as sender:
+    with process_memory(store, memory), Sender(store) as sender:
         start = first_day
         for number, end in enumerate(ends, start=1):
             draws = life.step(start - first_day, end - start + 1)

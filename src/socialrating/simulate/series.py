@@ -95,6 +95,9 @@ class SimulationConfig:
     """Also live the nation with its responses the other way (``simulate``)."""
     check_runs: bool = False
     """Score each incremental run again in full and stop at one that differs (``live``)."""
+    memory_gb: float | None = None
+    """Gigabytes the whole process may take (default: ``ingest.PROCESS_SHARE`` of the
+    machine's memory; ``live``)."""
 
     @property
     def ledger(self) -> str:
@@ -225,6 +228,7 @@ def _live_into(
             progress=progress,
             **nation,
             check_runs=config.check_runs,
+            memory=None if config.memory_gb is None else int(config.memory_gb * 10**9),
             on_step=lambda step: rows.extend(
                 {**row, "responses": label} for row in _figures(store, rb, step)
             ),

@@ -1,0 +1,59 @@
+"""A simulation bounds DuckDB's memory so that the whole process stays within a budget."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from socialrating.ledger import activate_rulebook, open_store
+from socialrating.ledger.ingest import MIN_PROCESS_MEMORY, _bytes, machine_memory
+from socialrating.ledger.store import Store
+from socialrating.rulebook import Rulebook
+from socialrating.simulate.living import Step, live
+from socialrating.simulate.scenario import Scenario
+
+
+def limit_of(store: Store) -> float:
+    return _bytes(str(store.scalar("SELECT current_setting('memory_limit')")))
+
+
+def lived_limits(store: Store, rb: Rulebook, scenario: Scenario, **kwargs: int) -> list[float]:
+    """DuckDB's memory limit at the end of each step of a small nation's three weeks."""
+    seen: list[float] = []
+
+    def on_step(step: Step) -> None:
+        seen.append(limit_of(store))
+
+    live(
+        store, rb, scenario, citizens=300, organisations=30, days=21, step_days=7, seed=3,
+        on_step=on_step, **kwargs,
+    )  # fmt: skip
+    return seen
+
+
+def test_a_simulation_keeps_duckdb_within_the_process_budget(
+    tmp_path: Path, seed: Rulebook, scenario: Scenario
+) -> None:
+    """With a budget of 2 GB, DuckDB's limit is the budget less what the process holds
+    besides, with headroom (at least 1 GB); by default, most of the machine's memory;
+    DuckDB's default is put back afterwards."""
+    with open_store(tmp_path / "n.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        default = limit_of(store)
+        bounded = lived_limits(store, seed, scenario, memory=2 * 10**9)
+        assert len(bounded) == 3
+        assert all(_bytes(MIN_PROCESS_MEMORY) * 0.99 <= x < 2 * 10**9 for x in bounded), bounded
+        assert limit_of(store) == default
+    with open_store(tmp_path / "m.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        whole = lived_limits(store, seed, scenario)
+        assert all(x <= machine_memory() * 0.8 for x in whole), whole
+        assert all(x > 2 * 10**9 for x in whole), whole
+
+
+def test_a_limit_someone_set_stands(tmp_path: Path, seed: Rulebook, scenario: Scenario) -> None:
+    with open_store(tmp_path / "n.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        store.run("SET memory_limit = '3GB'")
+        set_by_them = limit_of(store)
+        assert lived_limits(store, seed, scenario, memory=2 * 10**9) == [set_by_them] * 3
+        assert limit_of(store) == set_by_them
