@@ -76,8 +76,8 @@ def simulate(
             "--memory",
             min=1,
             metavar="GB",
-            help="Memory the whole process may take, in gigabytes (DuckDB spills the rest "
-            "to disk) [default: 80% of the machine's].",
+            help="Memory the whole process should stay near, in gigabytes (DuckDB spills "
+            "the rest to disk) [default: 80% of the machine's].",
         ),
     ] = None,
     as_json: Json = False,

@@ -216,7 +216,7 @@ def live(
     than any hand-made ledger.
 
     Once the nation is drawn, DuckDB's memory is bounded so that the whole process stays
-    within ``memory`` bytes (default: most of the machine's, ``ingest.process_memory``),
+    near ``memory`` bytes (default: most of the machine's, ``ingest.process_memory``),
     the ledger growing or not: past it DuckDB spills to disk."""
     rng = np.random.default_rng(seed)
     first_day = rb.effective_day
