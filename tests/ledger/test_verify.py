@@ -409,3 +409,26 @@ def test_a_database_of_format_10_stores_the_same_digests_as_bytes(ledger: Path) 
         assert verify_ledger(store).ok
     tamper(ledger, "UPDATE entries SET day = day + 1 WHERE entry_id = 3")
     assert reasons(verify(ledger)) == [(3, "edited: its content no longer matches its digest")]
+
+
+def test_a_digest_edited_into_no_digest_is_still_found_after_the_upgrade(ledger: Path) -> None:
+    """A format-10 ledger whose row digest was edited into text that is no digest is
+    upgraded all the same (that text kept as bytes), and verify names the entry."""
+    tamper(
+        ledger,
+        "DROP INDEX entries_subject",
+        "CREATE TABLE hex_entries AS SELECT * EXCLUDE (payload_digest, row_digest), "
+        "lower(hex(payload_digest)) AS payload_digest, lower(hex(row_digest)) AS row_digest "
+        "FROM entries ORDER BY entry_id",
+        "DROP TABLE entries",
+        "ALTER TABLE hex_entries RENAME TO entries",
+        "CREATE INDEX entries_subject ON entries (subject_id)",
+        "UPDATE entries SET row_digest = 'not a digest' WHERE entry_id = 5",
+        "UPDATE meta SET value = '10' WHERE key = 'schema'",
+    )
+    report = verify(ledger)  # opened for writing: upgraded first
+    assert (5, "edited: its number, batch or arrival time no longer matches its digest") in (
+        reasons(report)
+    )
+    with open_store(ledger) as store:
+        assert store.scalar("SELECT row_digest FROM entries WHERE entry_id = 5") == b"not a digest"

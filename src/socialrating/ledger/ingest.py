@@ -704,7 +704,7 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
 PROCESS_SHARE = 0.8
 """The share of the machine's memory a long job (a simulation) keeps its whole process
 within by default: DuckDB's own default for its buffers, taken here for DuckDB and what
-the process holds besides (a simulated nation's arrays: about 4 GB at ten million
+the process holds besides (a simulated nation's arrays: about 3 GB at ten million
 citizens)."""
 PROCESS_HEADROOM = 1.5
 """What the process may grow to outside DuckDB, as a multiple of what it holds when the

@@ -105,10 +105,20 @@ def _record_everything(store: Store) -> None:
     record_everything(store)
 
 
+def _as_bytes(column: str) -> str:
+    """A format-10 digest (hex text) as bytes; one that is not a digest (the ledger was
+    edited) as its text's bytes, which no digest equals: ``verify`` still names it."""
+    return (
+        f"CASE WHEN regexp_full_match({column}, '[0-9a-f]{{64}}') THEN unhex({column}) "
+        f"ELSE encode({column}) END"
+    )
+
+
 def _digests_as_bytes(store: Store) -> None:
     """Store the entries' digests as bytes, each the same digest: the entries copied in
     their order into a table of the new columns (DuckDB alters no column of a table with
-    an index). A ledger whose digests are bytes already is left as it is."""
+    an index), a digest edited into something else kept as its text (``_as_bytes``). A
+    ledger whose digests are bytes already is left as it is."""
     kind = store.scalar(
         "SELECT data_type FROM information_schema.columns "
         "WHERE table_name = 'entries' AND column_name = 'row_digest'"
@@ -119,7 +129,7 @@ def _digests_as_bytes(store: Store) -> None:
         "DROP INDEX IF EXISTS entries_subject",
         "CREATE TABLE " + ENTRIES_DDL.format(table="entries_v11"),
         "INSERT INTO entries_v11 SELECT * EXCLUDE (payload_digest, row_digest), "
-        "unhex(payload_digest), unhex(row_digest) FROM entries",
+        f"{_as_bytes('payload_digest')}, {_as_bytes('row_digest')} FROM entries",
         "DROP TABLE entries",
         "ALTER TABLE entries_v11 RENAME TO entries",
         "CREATE INDEX entries_subject ON entries (subject_id)",
