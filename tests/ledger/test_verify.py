@@ -373,6 +373,18 @@ def test_a_database_of_format_7_is_upgraded_in_place(ledger: Path) -> None:
         assert st.lines and all(line.name is None for line in st.lines)
 
 
+AS_FORMAT_10 = (
+    "DROP INDEX entries_subject",
+    "CREATE TABLE hex_entries AS SELECT * EXCLUDE (payload_digest, row_digest), "
+    "lower(hex(payload_digest)) AS payload_digest, lower(hex(row_digest)) AS row_digest "
+    "FROM entries ORDER BY entry_id",
+    "DROP TABLE entries",
+    "ALTER TABLE hex_entries RENAME TO entries",
+    "CREATE INDEX entries_subject ON entries (subject_id)",
+)
+"""The entries as format 10 stored them: digests as hex text (the schema's version apart)."""
+
+
 def test_a_database_of_format_10_stores_the_same_digests_as_bytes(ledger: Path) -> None:
     """Format 11 stores the entries' digests as their 32 bytes: a format-10 ledger (hex
     text) is rewritten in place with every digest the same, in entry order, verifies, and
@@ -380,17 +392,7 @@ def test_a_database_of_format_10_stores_the_same_digests_as_bytes(ledger: Path) 
     digests = f"entry_id, {as_hex('payload_digest')}, {as_hex('row_digest')}"
     with open_store(ledger) as store:
         before = store.rows(f"SELECT {digests} FROM entries ORDER BY entry_id")
-    tamper(  # as format 10 stored them: hex text
-        ledger,
-        "DROP INDEX entries_subject",
-        "CREATE TABLE hex_entries AS SELECT * EXCLUDE (payload_digest, row_digest), "
-        "lower(hex(payload_digest)) AS payload_digest, lower(hex(row_digest)) AS row_digest "
-        "FROM entries ORDER BY entry_id",
-        "DROP TABLE entries",
-        "ALTER TABLE hex_entries RENAME TO entries",
-        "CREATE INDEX entries_subject ON entries (subject_id)",
-        "UPDATE meta SET value = '10' WHERE key = 'schema'",
-    )
+    tamper(ledger, *AS_FORMAT_10, "UPDATE meta SET value = '10' WHERE key = 'schema'")
     with pytest.raises(LedgerError, match="ledger format 10"):
         open_store(ledger, read_only=True)  # a reader cannot upgrade it
     with open_store(ledger) as store:
@@ -416,13 +418,7 @@ def test_a_digest_edited_into_no_digest_is_still_found_after_the_upgrade(ledger:
     upgraded all the same (that text kept as bytes), and verify names the entry."""
     tamper(
         ledger,
-        "DROP INDEX entries_subject",
-        "CREATE TABLE hex_entries AS SELECT * EXCLUDE (payload_digest, row_digest), "
-        "lower(hex(payload_digest)) AS payload_digest, lower(hex(row_digest)) AS row_digest "
-        "FROM entries ORDER BY entry_id",
-        "DROP TABLE entries",
-        "ALTER TABLE hex_entries RENAME TO entries",
-        "CREATE INDEX entries_subject ON entries (subject_id)",
+        *AS_FORMAT_10,
         "UPDATE entries SET row_digest = 'not a digest' WHERE entry_id = 5",
         "UPDATE meta SET value = '10' WHERE key = 'schema'",
     )

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import duckdb
 
 from socialrating.errors import LedgerError, LedgerFormatError, NotInitialised
+from socialrating.ledger.digests import stored
 from socialrating.settings import CHECKPOINT_MB
 
 if TYPE_CHECKING:
@@ -109,7 +110,7 @@ def _as_bytes(column: str) -> str:
     """A format-10 digest (hex text) as bytes; one that is not a digest (the ledger was
     edited) as its text's bytes, which no digest equals: ``verify`` still names it."""
     return (
-        f"CASE WHEN regexp_full_match({column}, '[0-9a-f]{{64}}') THEN unhex({column}) "
+        f"CASE WHEN regexp_full_match({column}, '[0-9a-f]{{64}}') THEN {stored(column)} "
         f"ELSE encode({column}) END"
     )
 
