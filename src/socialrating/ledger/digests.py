@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import binascii
 import hashlib
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
+if TYPE_CHECKING:  # Arrow is imported where rows are hashed, not by every look-up
+    import pyarrow as pa
 
 GENESIS = "0" * 64
 
@@ -80,6 +82,8 @@ def as_hex(column: str) -> str:
 def rows_digest(row_digests: pa.ChunkedArray | pa.Array) -> str:
     """SHA-256 over a batch's row digests in entry order: their hex text back to back (the
     digests as stored, bytes, or as hex strings)."""
+    import pyarrow as pa
+
     h = hashlib.sha256()
     chunks = row_digests.chunks if isinstance(row_digests, pa.ChunkedArray) else [row_digests]
     for chunk in chunks:
@@ -94,6 +98,8 @@ def update_rows_digest(h: hashlib._Hash, chunk: pa.Array) -> None:
         return
     if chunk.null_count:
         raise ValueError("a row digest is missing")
+    import pyarrow as pa
+
     binary = pa.types.is_binary(chunk.type) or pa.types.is_large_binary(chunk.type)
     wide = pa.large_binary() if binary else pa.large_string()
     chunk = chunk.cast(wide) if chunk.type != wide else chunk
