@@ -116,6 +116,13 @@ def may_be_low(
     return ((kind == "citizen") & low).fill_null(False)
 
 
+def spreaders(rb: RulebookHeader, scored: ir.Table) -> ir.Column:
+    """The subjects of ``scored`` (the scores before contagion) whose grade may spread in
+    some round (``may_be_low``): the only contacts the rounds count are towards them."""
+    low = may_be_low(rb, scored.kind, scored.points_score, scored.direct_grade)
+    return scored.filter(low).subject_id
+
+
 def spread(
     rb: RulebookHeader, scored: ir.Table, edges: ir.Table, stage: Stage | None = None
 ) -> tuple[ir.Table, ir.Table]:
@@ -138,6 +145,9 @@ def spread(
         & ~scored.grade.isin(c.from_grades)
     )
     base = scored.mutate(exposed=exposed)
+    # Only a subject that may be low in some round spreads its grade: the contacts towards
+    # anyone else (most of them) change no round's count, and are left out before them.
+    edges = edges.filter(edges.b.isin(spreaders(rb, scored)))
     grades = base.select(g_subject=base.subject_id, g_kind=base.kind, g_grade=base.grade)
     final = previous = grades
     for _ in range(c.rounds):
