@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import duckdb
+import pytest
+
+import socialrating.ledger.ingest as ingest
+from socialrating.errors import ScoringError
 from socialrating.ledger import activate_rulebook, open_store
 from socialrating.ledger.ingest import MIN_PROCESS_MEMORY, _bytes, machine_memory
 from socialrating.ledger.store import Store
@@ -57,3 +62,26 @@ def test_a_limit_someone_set_stands(tmp_path: Path, seed: Rulebook, scenario: Sc
         set_by_them = limit_of(store)
         assert lived_limits(store, seed, scenario, memory=2 * 10**9) == [set_by_them] * 3
         assert limit_of(store) == set_by_them
+
+
+def test_a_run_out_of_memory_says_what_is_stored_and_what_to_do(
+    tmp_path: Path, seed: Rulebook, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A budget that leaves DuckDB too little for a step (here a floor of 16 MB instead of
+    1 GB): a clear error naming the step, the limit and the budget, not DuckDB's; what
+    was stored stays, and living the nation again with room stores nothing twice."""
+    monkeypatch.setattr(ingest, "MIN_PROCESS_MEMORY", "16MB")
+    with open_store(tmp_path / "n.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        with pytest.raises(ScoringError, match=r"step 1 \(to .*--memory") as caught:
+            lived_limits(store, seed, scenario, memory=1)
+        assert isinstance(caught.value.__cause__, duckdb.OutOfMemoryException)
+        assert "a budget of 0.0 GB" in str(caught.value)
+        assert store.scalar("SELECT count(*) FROM runs") == 0
+        monkeypatch.setattr(ingest, "MIN_PROCESS_MEMORY", "1GB")
+        assert len(lived_limits(store, seed, scenario, memory=2 * 10**9)) == 3
+        assert store.scalar("SELECT count(*) FROM runs") == 3
+        stored, keys = store.one(
+            "SELECT count(*), count(DISTINCT idem_key) FROM entries WHERE idem_key LIKE 'sim-%'"
+        ) or (0, 0)
+        assert stored == keys > 100  # whatever the failed step stored, nothing twice

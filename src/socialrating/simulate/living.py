@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypedDict
 
+import duckdb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -191,6 +192,24 @@ def key_prefix(
     return f"sim-{seed}-{hashlib.sha256(text.encode()).hexdigest()[:10]}"
 
 
+@contextmanager
+def _within_memory(store: Store, number: int, end: int, memory: int | None) -> Iterator[None]:
+    """DuckDB running out of the memory the budget left it, in a step, said as what it
+    means to the one living the nation: what is stored, and what to do."""
+    try:
+        yield
+    except duckdb.OutOfMemoryException as exc:
+        limit = store.scalar("SELECT current_setting('memory_limit')")
+        budget = f"{memory / 1e9:.1f} GB" if memory else "80 % of the machine's memory"
+        raise ScoringError(
+            f"step {number} (to {day_date(end)}) needed more memory than DuckDB may use "
+            f"here ({limit}, from a budget of {budget} for the whole process, less what "
+            "the nation takes besides); what was stored stays (each batch whole or not at "
+            "all), and living the nation again into the same ledger stores nothing twice: "
+            "give a larger budget (`--memory`), or fewer citizens"
+        ) from exc
+
+
 def live(
     store: Store,
     rb: Rulebook,
@@ -264,8 +283,9 @@ def live(
                 for code, table in tables
                 for offset in range(0, table.num_rows, CHUNK)
             ]
-            for result in sender.send(parts):
-                new, duplicates = new + result.stored, duplicates + result.duplicates
+            with _within_memory(store, number, end, memory):
+                for result in sender.send(parts):
+                    new, duplicates = new + result.stored, duplicates + result.duplicates
             # A generator of the step's own: the same choices when the step is lived again.
             v_new, v_dup = _verify_reports(
                 store,
@@ -279,9 +299,10 @@ def live(
             stored += new
             lap("ingest")
             # Nothing new in the step (the nation lived again): its run stands.
-            run = (_earlier_run(store, rb.hash, day_date(end)) if new == 0 else None) or score_run(
-                store, day_date(end)
-            )
+            with _within_memory(store, number, end, memory):
+                run = (
+                    _earlier_run(store, rb.hash, day_date(end)) if new == 0 else None
+                ) or score_run(store, day_date(end))
             if check_runs and run.incremental and not run.incremental.get("full"):
                 check_run(store, run, number)
             lap("score")
