@@ -28,7 +28,13 @@ from rich.progress import Progress
 
 from socialrating.errors import LedgerError, ScoringError
 from socialrating.ledger import ingest_table, register_subjects
-from socialrating.ledger.ingest import IngestResult, groups, ingest_tables, process_memory
+from socialrating.ledger.ingest import (
+    PROCESS_SHARE,
+    IngestResult,
+    groups,
+    ingest_tables,
+    process_memory,
+)
 from socialrating.ledger.store import Store
 from socialrating.model import EntryKind, InstitutionClass, day_date
 from socialrating.rulebook import Rulebook
@@ -200,7 +206,7 @@ def _within_memory(store: Store, number: int, end: int, memory: int | None) -> I
         yield
     except duckdb.OutOfMemoryException as exc:
         limit = store.scalar("SELECT current_setting('memory_limit')")
-        budget = f"{memory / 1e9:.1f} GB" if memory else "80 % of the machine's memory"
+        budget = f"{memory / 1e9:.1f} GB" if memory else f"{PROCESS_SHARE:.0%} of the machine's"
         raise ScoringError(
             f"step {number} (to {day_date(end)}) needed more memory than DuckDB may use "
             f"here ({limit}, from a budget of {budget} for the whole process, less what "
