@@ -35,6 +35,7 @@ from socialrating.ledger.append import append_digested, epoch_us
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, payload_digest_sql
 from socialrating.ledger.ingest import IngestResult
 from socialrating.ledger.readers import COLUMNS, drop_staged, stage_file, staged_table
+from socialrating.ledger.store import setting_bytes
 from socialrating.ledger.verify import verify_ledger
 
 Row = dict[str, str]
@@ -706,14 +707,14 @@ def test_a_batchs_memory_bound_grows_with_the_index_of_the_entries(
     )
 
     already = int(store.scalar("SELECT count(*) FROM entries"))  # the activation
-    base = ingest._bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
-    assert ingest._bytes(ingest_limit(store)) == base
+    base = setting_bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
+    assert setting_bytes(ingest_limit(store)) == base
     rows = [
         {"key": f"x{i}", "subject": "C1", "parameter": "blood", "date": "2021-02-01"}
         for i in range(30)
     ]
     ingest_file(store, write_csv(tmp_path / "batch.csv", rows), "police")
-    assert ingest._bytes(ingest_limit(store)) == base + 30 * INDEX_BYTES_PER_ENTRY
+    assert setting_bytes(ingest_limit(store)) == base + 30 * INDEX_BYTES_PER_ENTRY
     seen: list[str] = []
     original = store.run
 
@@ -747,22 +748,22 @@ def test_batches_bounded_at_once_share_one_limit_with_room_for_each(
     monkeypatch.setattr(ingest, "_outside", lambda _store: 0)  # nothing grows outside here
 
     def limit() -> float:
-        return ingest._bytes(str(store.scalar("SELECT current_setting('memory_limit')")))
+        return setting_bytes(str(store.scalar("SELECT current_setting('memory_limit')")))
 
     default = limit()
     index = ingest._index_bytes(store)
     one, two = store.cursor(), store.cursor()
     a, b = ingest.ingest_limit(one, 100_000), ingest.ingest_limit(two, 10_000)
     with ingest.bounded_memory(one, a):
-        assert limit() == pytest.approx(ingest._bytes(a), rel=1e-3)
+        assert limit() == pytest.approx(setting_bytes(a), rel=1e-3)
         with ingest.bounded_memory(two, b):
-            both = index + (ingest._bytes(a) - index) + (ingest._bytes(b) - index)
+            both = index + (setting_bytes(a) - index) + (setting_bytes(b) - index)
             assert limit() == pytest.approx(both, rel=1e-3)
-        assert limit() == pytest.approx(ingest._bytes(a), rel=1e-3)
+        assert limit() == pytest.approx(setting_bytes(a), rel=1e-3)
         with ingest.bounded_memory(two, b) as for_rows:
             for_rows(1_000_000)  # counted: this batch's part shrinks by its rows
-            smaller = ingest._bytes(ingest.ingest_limit(two, 1_000_000))
-            assert limit() == pytest.approx(ingest._bytes(a) + smaller - index, rel=1e-3)
+            smaller = setting_bytes(ingest.ingest_limit(two, 1_000_000))
+            assert limit() == pytest.approx(setting_bytes(a) + smaller - index, rel=1e-3)
     assert limit() == default
     assert ingest._BOUNDS == {}
 
@@ -780,9 +781,9 @@ def test_a_batchs_memory_bound_shrinks_with_its_rows_down_to_a_floor(store: Stor
     )
 
     already = int(store.scalar("SELECT count(*) FROM entries"))
-    base = ingest._bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
-    assert ingest._bytes(ingest_limit(store, 1_000_000)) == base - 1_000_000 * OUTSIDE_BYTES_PER_ROW
-    assert ingest._bytes(ingest_limit(store, 10**9)) == ingest._bytes(MIN_INGEST_MEMORY)
+    base = setting_bytes(ingest.INGEST_MEMORY) + already * INDEX_BYTES_PER_ENTRY
+    assert setting_bytes(ingest_limit(store, 1_000_000)) == base - 1_000_000 * OUTSIDE_BYTES_PER_ROW
+    assert setting_bytes(ingest_limit(store, 10**9)) == setting_bytes(MIN_INGEST_MEMORY)
 
 
 def test_what_staging_left_outside_duckdb_comes_off_the_bound(
@@ -792,9 +793,9 @@ def test_what_staging_left_outside_duckdb_comes_off_the_bound(
     large NDJSON file parsed by Python) lowers the bound of the batch's checks."""
     from socialrating.ledger import ingest
 
-    base = ingest._bytes(ingest.ingest_limit(store, 1000))
-    assert ingest._bytes(ingest.ingest_limit(store, 1000, outside=1000)) == base  # under it
-    assert ingest._bytes(ingest.ingest_limit(store, 1000, outside=64_000_000)) == (
+    base = setting_bytes(ingest.ingest_limit(store, 1000))
+    assert setting_bytes(ingest.ingest_limit(store, 1000, outside=1000)) == base  # under it
+    assert setting_bytes(ingest.ingest_limit(store, 1000, outside=64_000_000)) == (
         base + 1000 * ingest.OUTSIDE_BYTES_PER_ROW - 64_000_000
     )
     measured = ingest._outside(store)  # on Linux: the process's own, in bytes
@@ -811,7 +812,7 @@ def test_what_staging_left_outside_duckdb_comes_off_the_bound(
     rows = [{"key": "k1", "subject": "C1", "parameter": "blood", "date": "2021-02-01"}]
     ingest_file(store, write_ndjson(tmp_path / "one.ndjson", rows), "police")
     # The bound the checks ran under: 90 MB (less the estimate for one row) lower.
-    lowered = ingest._bytes(real(store, 1)) - ingest._bytes(set_to[-1])
+    lowered = setting_bytes(real(store, 1)) - setting_bytes(set_to[-1])
     assert 90_000_000 - 100 <= lowered <= 90_000_000
 
 

@@ -275,3 +275,50 @@ def test_the_key_factors_are_computed_without_a_table_of_every_subject(
     monkeypatch.setattr(run_module, "store_factors", store_factors)
     _consequences(tmp_path / "f.duckdb")
     assert tuned == [21] and seen == [12]
+
+
+@pytest.mark.parametrize(
+    ("top", "threads", "limit", "bits"),
+    [
+        (1_000_000, 2, 8e9, 21),  # a simulated nation of a million: arrays of 75 MB each
+        (2_200_000, 2, 19e9, 23),  # the bench ledger
+        (8_000_000, 2, 16e9, 24),  # the widest: 1.2 GB of arrays, a quarter of 4.8 GB
+        (8_000_000, 2, 4e9, None),  # the same with a memory limit of 4 GB: a table that spills
+        (8_000_000, 1, 5e9, 24),  # one thread needs half
+        (11_000_000, 2, 1e12, None),  # 25 bits: no faster, 2.4 GB more, whatever the limit
+        (2_000, 2, 8e9, None),  # DuckDB's own threshold (12 bits) already covers it
+    ],
+)
+def test_a_run_aggregates_per_subject_in_arrays_only_while_they_are_small(
+    top: int, threads: int, limit: float, bits: int | None
+) -> None:
+    from socialrating.scoring.run import perfect_hash_bits
+
+    assert perfect_hash_bits(top, threads, limit) == bits
+
+
+def test_a_run_reads_the_threads_and_memory_limit_it_sizes_the_arrays_for(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``_tune`` asks with the database's own settings (here set to 1 thread and 3 GB)."""
+    from socialrating.scoring import run as run_module
+
+    asked: list[tuple[int, int, float]] = []
+    real = run_module.perfect_hash_bits
+
+    def perfect_hash_bits(top: int, threads: int, limit: float) -> int | None:
+        asked.append((top, threads, limit))
+        return real(top, threads, limit)
+
+    monkeypatch.setattr(run_module, "perfect_hash_bits", perfect_hash_bits)
+    _consequences(tmp_path / "f.duckdb")
+    from socialrating.ledger import open_store
+
+    with open_store(tmp_path / "f.duckdb") as store:
+        store.run("SET threads = 1")
+        store.run("SET memory_limit = '3GB'")
+        asked.clear()
+        score_run(store, dt.date(2021, 6, 2))
+    assert len(asked) == 1
+    top, threads, limit = asked[0]
+    assert (top, threads) == (3, 1) and limit == pytest.approx(3e9, rel=0.05)  # "2.7 GiB"

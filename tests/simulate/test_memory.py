@@ -10,15 +10,15 @@ import pytest
 import socialrating.ledger.ingest as ingest
 from socialrating.errors import ScoringError
 from socialrating.ledger import activate_rulebook, open_store
-from socialrating.ledger.ingest import MIN_PROCESS_MEMORY, _bytes, machine_memory
-from socialrating.ledger.store import Store
+from socialrating.ledger.ingest import MIN_PROCESS_MEMORY, machine_memory
+from socialrating.ledger.store import Store, setting_bytes
 from socialrating.rulebook import Rulebook
 from socialrating.simulate.living import Step, live
 from socialrating.simulate.scenario import Scenario
 
 
 def limit_of(store: Store) -> float:
-    return _bytes(str(store.scalar("SELECT current_setting('memory_limit')")))
+    return setting_bytes(str(store.scalar("SELECT current_setting('memory_limit')")))
 
 
 def lived_limits(store: Store, rb: Rulebook, scenario: Scenario, **kwargs: int) -> list[float]:
@@ -46,7 +46,9 @@ def test_a_simulation_keeps_duckdb_within_the_process_budget(
         default = limit_of(store)
         bounded = lived_limits(store, seed, scenario, memory=2 * 10**9)
         assert len(bounded) == 3
-        assert all(_bytes(MIN_PROCESS_MEMORY) * 0.99 <= x < 2 * 10**9 for x in bounded), bounded
+        assert all(setting_bytes(MIN_PROCESS_MEMORY) * 0.99 <= x < 2 * 10**9 for x in bounded), (
+            bounded
+        )
         assert limit_of(store) == default
     with open_store(tmp_path / "m.duckdb", create=True) as store:
         activate_rulebook(store, seed)

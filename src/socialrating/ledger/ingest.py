@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import functools
 import os
-import re
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
@@ -51,7 +50,7 @@ from socialrating.ledger.limits import (
 )
 from socialrating.ledger.readers import drop_staged, stage_file, stage_tables
 from socialrating.ledger.rulebooks import active_hash, stored_rulebook
-from socialrating.ledger.store import Store, keep_per_opening, openings
+from socialrating.ledger.store import Store, keep_per_opening, openings, setting_bytes
 from socialrating.ledger.subject_codes import known_subjects
 from socialrating.model import InstitutionClass, day_number, utc_now
 
@@ -611,8 +610,8 @@ def ingest_limit(store: Store, rows: int = 0, outside: int = 0) -> str:
     ledger's entries, less what the batch takes outside the bound: ``OUTSIDE_BYTES_PER_ROW``
     a row, or ``outside`` bytes (measured) if more."""
     held = max(OUTSIDE_BYTES_PER_ROW * rows, outside)
-    limit = _bytes(INGEST_MEMORY) + _index_bytes(store) - held
-    return f"{int(max(limit, _bytes(MIN_INGEST_MEMORY)))}B"
+    limit = setting_bytes(INGEST_MEMORY) + _index_bytes(store) - held
+    return f"{int(max(limit, setting_bytes(MIN_INGEST_MEMORY)))}B"
 
 
 def _index_bytes(store: Store) -> int:
@@ -671,10 +670,10 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
     with _BOUNDS_LOCK:
         if key not in _BOUNDS:  # no batch of this process bounds the database now
             current = str(store.scalar("SELECT current_setting('memory_limit')"))
-            if current != _default_memory_limit() or _bytes(current) <= _bytes(limit):
+            if current != _default_memory_limit() or setting_bytes(current) <= setting_bytes(limit):
                 token = None
         if token is not None:
-            _BOUNDS.setdefault(key, {})[token] = (_bytes(limit), _index_bytes(store))
+            _BOUNDS.setdefault(key, {})[token] = (setting_bytes(limit), _index_bytes(store))
             _set_bound(store, key)
     if token is None:
         yield lambda rows: None
@@ -688,7 +687,7 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
     def for_rows(rows: int) -> None:
         after = _outside(store)
         grown = 0 if before is None or after is None else max(0, after - before)
-        bound = _bytes(ingest_limit(store, rows, grown))
+        bound = setting_bytes(ingest_limit(store, rows, grown))
         with _BOUNDS_LOCK:
             _BOUNDS[key][token] = (bound, _index_bytes(store))
             _set_bound(store, key)
@@ -740,7 +739,7 @@ def process_memory(store: Store, budget: int | None = None) -> Iterator[str | No
     whole = machine_memory() * PROCESS_SHARE if budget is None else float(budget)
     outside = _outside(store) or 0
     room = (whole - PROCESS_HEADROOM * outside) / (1 + DUCKDB_OVERSHOOT)
-    limit = int(max(room, _bytes(MIN_PROCESS_MEMORY)))
+    limit = int(max(room, setting_bytes(MIN_PROCESS_MEMORY)))
     store.run(f"SET memory_limit = '{limit}B'")
     try:
         yield f"{limit}B"
@@ -755,18 +754,6 @@ def _default_memory_limit() -> str:
         return str(con.sql("SELECT current_setting('memory_limit')").fetchall()[0][0])
     finally:
         con.close()
-
-
-_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
-_UNITS |= {f"{p}ib": 1024 ** (i + 1) for i, p in enumerate("kmgtpe")}
-
-
-def _bytes(text: str) -> float:
-    """Bytes in a DuckDB memory setting (``244.1 MiB``, ``256MB``); unknown means unbounded."""
-    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
-    if match is None or match.group(2).lower() not in _UNITS:
-        return float("inf")
-    return float(match.group(1)) * _UNITS[match.group(2).lower()]
 
 
 def ingest_file(

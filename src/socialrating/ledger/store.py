@@ -308,6 +308,18 @@ def remembered(store: Store, key: tuple[Any, ...], make: Callable[[], Any]) -> A
     return known[key]
 
 
+_UNITS = {"": 1, "b": 1, "bytes": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12}
+_UNITS |= {f"{p}ib": 1024 ** (i + 1) for i, p in enumerate("kmgtpe")}
+
+
+def setting_bytes(text: str) -> float:
+    """Bytes in a DuckDB memory setting (``244.1 MiB``, ``256MB``); unknown means unbounded."""
+    match = re.fullmatch(r"\s*([0-9.]+)\s*([A-Za-z]*)\s*", text)
+    if match is None or match.group(2).lower() not in _UNITS:
+        return float("inf")
+    return float(match.group(1)) * _UNITS[match.group(2).lower()]
+
+
 def sql_string(text: str) -> str:
     """``text`` as an SQL string literal (quotes doubled)."""
     return "'" + text.replace("'", "''") + "'"

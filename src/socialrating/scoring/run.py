@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run, vouch_run
 from socialrating.ledger.rulebooks import in_force
-from socialrating.ledger.store import Store
+from socialrating.ledger.store import Store, setting_bytes
 from socialrating.model import EntryKind, day_number, utc_now
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
@@ -66,16 +66,42 @@ class RunResult:
         }
 
 
+PERFECT_HASH_BITS = 24
+"""The widest subject ids (in bits, one more than the largest id's) that a run aggregates
+per subject in an array (``_tune``): on a ledger of 11 million subjects (25 bits) a full
+run took as long either way and its process 2.4 GB more memory with the arrays."""
+
+PERFECT_SLOT_BYTES = 36
+"""What one slot of those arrays costs a thread, about (2.4 GB over 2 threads and 2^25
+slots, besides DuckDB's memory limit: the arrays are not buffers it can spill)."""
+
+
+def perfect_hash_bits(top: int, threads: int, memory_limit: float) -> int | None:
+    """The ``perfect_ht_threshold`` for subject ids up to ``top``, or None to keep
+    DuckDB's: past ``PERFECT_HASH_BITS``, or when the arrays of every thread would take
+    more than a quarter of ``memory_limit`` (bytes), a hash table that can spill is
+    better."""
+    bits = top.bit_length() + 1
+    if not 12 < bits <= PERFECT_HASH_BITS:
+        return None
+    if (1 << bits) * PERFECT_SLOT_BYTES * max(threads, 1) > memory_limit / 4:
+        return None
+    return bits
+
+
 def _tune(store: Store) -> None:
     """Let DuckDB aggregate per subject in an array indexed by subject id.
 
     DuckDB uses such a "perfect hash" aggregate only for keys of at most
-    ``perfect_ht_threshold`` bits (12 by default); subject ids are dense, so up to about
-    30 million subjects this makes the per-subject stage several times faster.
+    ``perfect_ht_threshold`` bits (12 by default); subject ids are dense, so up to
+    ``PERFECT_HASH_BITS`` this makes the per-subject stage several times faster.
     """
-    top = int(store.scalar("SELECT coalesce(max(subject_id), 0) FROM subjects"))
-    bits = top.bit_length() + 1
-    if 12 < bits <= 25:
+    top, threads, limit = store.one(
+        "SELECT (SELECT coalesce(max(subject_id), 0) FROM subjects), "
+        "current_setting('threads'), current_setting('memory_limit')"
+    ) or (0, 1, "")
+    bits = perfect_hash_bits(int(top), int(threads), setting_bytes(str(limit)))
+    if bits is not None:
         store.run(f"SET perfect_ht_threshold = {bits}")
 
 
