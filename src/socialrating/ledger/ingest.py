@@ -708,13 +708,14 @@ citizens)."""
 PROCESS_HEADROOM = 1.5
 """What the process may grow to outside DuckDB, as a multiple of what it holds when the
 bound is set (a step's records and batches come and go)."""
-DUCKDB_OVERSHOOT = 1.0
+DUCKDB_OVERSHOOT = 0.5
 """What DuckDB allocates besides the memory its limit counts, as a multiple of it: its
 limit bounds its buffers (tables, hash tables, sorts), not the rest (vectors, operator
-states, what its allocator keeps). Measured at ten million citizens: 11.3 GB resident
-with 4.9 GB counted by DuckDB and about 3 GB of the nation's arrays; the 13 weeks with a
-limit of 9.8 GB peaked at 19.4 GB, about as without one; with this, at a budget of 14 GB,
-15.2 GB (the bound is near, not sure)."""
+states, what its allocator keeps). Measured at ten million citizens: 9.8 GB resident
+besides the nation's arrays for a limit of 7.6 GB (a year in 28-day steps, its seventh
+run). It was 1.0 while a run aggregated per subject in arrays at that size (2.4 GB of
+them, outside the limit; ``scoring.run.perfect_hash_bits``): 11.3 GB resident for 4.9 GB
+counted by DuckDB."""
 MIN_PROCESS_MEMORY = "1GB"
 
 
