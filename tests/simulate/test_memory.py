@@ -11,8 +11,9 @@ import socialrating.ledger.ingest as ingest
 from socialrating.errors import ScoringError
 from socialrating.ledger import activate_rulebook, open_store
 from socialrating.ledger.ingest import MIN_PROCESS_MEMORY, machine_memory
-from socialrating.ledger.store import Store, setting_bytes
+from socialrating.ledger.store import Store, openings, setting_bytes
 from socialrating.rulebook import Rulebook
+from socialrating.simulate import living
 from socialrating.simulate.living import Step, live
 from socialrating.simulate.scenario import Scenario
 
@@ -87,3 +88,57 @@ def test_a_run_out_of_memory_says_what_is_stored_and_what_to_do(
             "SELECT count(*), count(DISTINCT idem_key) FROM entries WHERE idem_key LIKE 'sim-%'"
         ) or (0, 0)
         assert stored == keys > 100  # whatever the failed step stored, nothing twice
+
+
+def lived_rows(store: Store) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The ledger's records, in order, and the last run's rows."""
+    entries = store.rows(
+        "SELECT kind, subject_id, parameter_id, day, quantity, confidence, counterpart_id, "
+        "idem_key FROM entries WHERE idem_key LIKE 'sim-%' ORDER BY entry_id"
+    )
+    last = store.scalar("SELECT max(run_id) FROM runs")
+    snapshot = store.rows(
+        f"SELECT subject_id, score, grade, contagion FROM snapshot WHERE run_id = {last} "
+        "ORDER BY subject_id"
+    )
+    return entries, snapshot
+
+
+def test_a_simulation_opens_its_ledger_again_when_the_index_crowds_duckdb(
+    tmp_path: Path, seed: Rulebook, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB holds the index of entries it changed in memory and cannot spill it; past
+    ``INDEX_SHARE`` of the limit, the ledger is opened again before the step's run: the
+    same records and runs as without, DuckDB still bounded after it, the caller's store
+    still usable, and not reopened while the index is small."""
+    with open_store(tmp_path / "once.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        opened = openings(store.path)
+        lived_limits(store, seed, scenario, memory=2 * 10**9)
+        assert openings(store.path) == opened  # a small nation's index: a sliver of 1 GB
+        once = lived_rows(store)
+    monkeypatch.setattr(living, "INDEX_SHARE", 0.0)
+    with open_store(tmp_path / "again.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        opened = openings(store.path)
+        bounded = lived_limits(store, seed, scenario, memory=2 * 10**9)
+        assert openings(store.path) == opened + 3  # before each step's run
+        assert all(setting_bytes(MIN_PROCESS_MEMORY) * 0.99 <= x < 2 * 10**9 for x in bounded), (
+            bounded
+        )
+        assert lived_rows(store) == once
+        assert len(once[0]) > 100 and len(once[1]) == 330
+
+
+def test_a_limit_someone_set_is_not_lost_to_an_opening(
+    tmp_path: Path, seed: Rulebook, scenario: Scenario, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """DuckDB shows a limit to three figures, so opening the file again could not put it
+    back exactly: a simulation under someone's limit does not reopen."""
+    monkeypatch.setattr(living, "INDEX_SHARE", 0.0)
+    with open_store(tmp_path / "n.duckdb", create=True) as store:
+        activate_rulebook(store, seed)
+        store.run("SET memory_limit = '3GB'")
+        set_by_them, opened = limit_of(store), openings(store.path)
+        assert lived_limits(store, seed, scenario, memory=2 * 10**9) == [set_by_them] * 3
+        assert openings(store.path) == opened

@@ -325,6 +325,11 @@ def sql_string(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
 
 
+KEPT_SETTINGS = ("threads", "temp_directory", "max_temp_directory_size")
+"""DuckDB's settings that ``Store.reopen`` makes again on the database it opens (not its
+memory limit: DuckDB shows it to three figures, so it cannot be put back exactly)."""
+
+
 @dataclass
 class Store:
     """An open socialrating database: its DuckDB connection, and an Ibis backend on the
@@ -453,6 +458,26 @@ class Store:
                 thing.close()
         self.cache.clear()
         self.con.close()
+
+    def reopen(self) -> None:
+        """Close the database and open it again, as this same store: a DuckDB instance of
+        its own again, holding nothing it held (DuckDB keeps an index it changed in memory
+        and cannot spill it: a simulation opens its ledger again before a run when that
+        index crowds DuckDB's memory, ``living.INDEX_SHARE``). What the process knew of
+        the database (checked runs, kept plans) is forgotten, as at any opening; the
+        settings someone may have made (``KEPT_SETTINGS``) are made again, but for the
+        memory limit. A file only: an in-memory database would be lost."""
+        if self._root is not None or self._depth or self.path == ":memory:":
+            raise ValueError(
+                "only a store of a file, outside a transaction and not a cursor, can reopen"
+            )
+        kept = {name: self.scalar(f"SELECT current_setting('{name}')") for name in KEPT_SETTINGS}
+        self.close()
+        fresh = open_store(self.path, read_only=self.read_only)
+        for name, value in kept.items():
+            if fresh.scalar(f"SELECT current_setting('{name}')") != value:
+                fresh.run(f"SET {name} = {sql_string(str(value))}")
+        self.con, self._ibis, self.cache = fresh.con, None, fresh.cache
 
     def __enter__(self) -> Store:
         return self
