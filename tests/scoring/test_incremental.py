@@ -20,6 +20,7 @@ import datetime as dt
 import re
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pyarrow as pa
 import pytest
@@ -379,6 +380,9 @@ def amend(store: Store, path: Path, offset: int, tmp: Path) -> int:
     return (effective - dt.date(1970, 1, 1)).days
 
 
+CHOICE = "socialrating.scoring.incremental"
+
+
 def stored(store: Store, run_id: int) -> tuple[list[tuple[Any, ...]], ...]:
     snapshot = store.rows(
         """SELECT subject_id, score, grade, points_score, direct_grade, stage, contagion,
@@ -447,6 +451,7 @@ def assert_touched_is_all_that_changes(store: Store, base_id: int, day: dt.date)
     early_appeals=st.lists(st.tuples(st.integers(0, 80), st.booleans()), max_size=2),
     appeals=st.lists(st.tuples(st.integers(0, 80), st.booleans()), max_size=4),
     amendment=st.sampled_from(AMENDMENTS),
+    gives_up=st.booleans(),
 )
 def test_an_incremental_run_equals_a_full_run(
     tmp_path_factory: pytest.TempPathFactory,
@@ -458,9 +463,16 @@ def test_an_incremental_run_equals_a_full_run(
     early_appeals: list[tuple[int, bool]],
     appeals: list[tuple[int, bool]],
     amendment: int | None,
+    gives_up: bool,
 ) -> None:
+    """With ``gives_up``, the run after the base runs in full as soon as it chooses anyone
+    (``FULL_SHARE``), carrying the key factors of those it did not choose."""
     path, (subjects, _), start = SCENARIOS[name]
     store = open_store(":memory:", create=True)
+    patches = contextlib.ExitStack()
+    if gives_up:
+        patches.enter_context(mock.patch(f"{CHOICE}.FULL_FROM_SUBJECTS", 0))
+        patches.enter_context(mock.patch(f"{CHOICE}.FULL_SHARE", 1e-9))
     try:
         activate_rulebook(store, load_rulebook(path))
         second_day = None
@@ -491,6 +503,7 @@ def test_an_incremental_run_equals_a_full_run(
         assert stored(store, incremental.run_id) == stored(store, full.run_id)
         assert (incremental.grades, incremental.lists) == (full.grades, full.lists)
     finally:
+        patches.close()
         store.close()
 
 

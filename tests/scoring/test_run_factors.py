@@ -16,7 +16,7 @@ from socialrating.decisions.decider import Decider, load_decider
 from socialrating.decisions.lookup import decide_one
 from socialrating.ledger import Store
 from socialrating.rulebook import Rulebook, load_rulebook, load_rulebook_from_bytes
-from socialrating.scoring import score_run, statement
+from socialrating.scoring import incremental, score_run, statement
 from socialrating.scoring.run_factors import refused_grades
 
 NO_FACTORS = {"carrier-safety", "bands", "court-list"}
@@ -61,8 +61,16 @@ def batches_give_the_codes_of_each_decision(decider: Decider, codes: list[str]) 
 
 
 @pytest.mark.slow
+@pytest.mark.parametrize("gives_up", [False, True], ids=["incremental", "in-full"])
 @pytest.mark.parametrize("name", NAMES)
-def test_a_run_stores_the_factors_each_statement_gives(tmp_path: Path, name: str) -> None:
+def test_a_run_stores_the_factors_each_statement_gives(
+    tmp_path: Path, name: str, gives_up: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Incremental runs after the first check, or (``gives_up``) full runs whenever any
+    subject is chosen, which carry the factors of those not chosen and unchanged."""
+    if gives_up:
+        monkeypatch.setattr(incremental, "FULL_FROM_SUBJECTS", 0)
+        monkeypatch.setattr(incremental, "FULL_SHARE", 1e-9)
     rb = refusing(case_rulebook(CASES / name))
     assert all(refused_grades(rb).values())
     store, spec, _ = _load(tmp_path, CASES / name, rb)
@@ -322,3 +330,52 @@ def test_a_run_reads_the_threads_and_memory_limit_it_sizes_the_arrays_for(
     assert len(asked) == 1
     top, threads, limit = asked[0]
     assert (top, threads) == (3, 1) and limit == pytest.approx(3e9, rel=0.05)  # "2.7 GiB"
+
+
+def test_a_run_in_full_instead_of_incremental_carries_the_unchanged_factors(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run that would have chosen too many subjects runs in full, but the factors of the
+    subjects it did not choose, their grade, score and contagion unchanged, are those of
+    the run before: carried, not computed. They are what a full run computes."""
+    import pyarrow as pa
+    from tests.conftest import TINY, feed
+
+    from socialrating.ledger import activate_rulebook, open_store, register_subjects
+
+    monkeypatch.setattr(incremental, "FULL_FROM_SUBJECTS", 0)
+    monkeypatch.setattr(incremental, "FULL_SHARE", 0.25)
+    with open_store(tmp_path / "f.duckdb", create=True) as store:
+        activate_rulebook(store, refusing(TINY))
+        codes = [f"C{i}" for i in range(1, 9)]
+        register_subjects(store, pa.table({"code": codes, "kind": ["citizen"] * 8}))
+        red = {"parameter": "red_light", "date": "2021-02-01"}
+        feed(store, "police", [{**red, "subject": c} for c in codes])
+        first = score_run(store, dt.date(2021, 3, 1))
+        assert first.incremental == {}
+        # Four of eight (at least a quarter): a full run, carrying the other four. C4's
+        # score stays (a red light and a blood donation) but not its factors: chosen, it
+        # is computed again.
+        again = {**red, "date": "2021-03-02"}
+        rows = [{**again, "subject": c} for c in codes[:4]]
+        feed(store, "police", [*rows, {**again, "subject": "C4", "parameter": "blood"}])
+        day = dt.date(2021, 3, 3)
+        run = score_run(store, day)
+        assert run.incremental == {"base_run": first.run_id, "full": 1}
+        stats = store.scalar("SELECT stats FROM runs WHERE run_id = ?", [run.run_id])
+        assert '"computed": 4' in stats and '"carried": 4' in stats, stats
+        score = "SELECT score FROM snapshot JOIN subjects USING (subject_id) WHERE code = 'C4' AND run_id = ?"
+        assert store.scalar(score, [run.run_id]) == store.scalar(score, [first.run_id])
+        full = score_run(store, day, full=True)
+
+        def factors(run_id: int) -> list[tuple[object, ...]]:
+            return store.rows(
+                """SELECT subject_id, rank, code, name, effect, made_good, entries, grade
+                   FROM run_factors WHERE run_id = ? ORDER BY ALL""",
+                [run_id],
+            )
+
+        assert factors(run.run_id) == factors(full.run_id)
+        assert len({row[0] for row in factors(run.run_id)}) == 8
+        for code in codes:
+            factors_are_the_statements(store, run.run_id, day, code)

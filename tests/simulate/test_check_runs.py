@@ -38,6 +38,39 @@ def test_every_weekly_run_of_a_lived_nation_equals_a_full_run(tmp_path: Path) ->
         assert len(incremental_runs) == len(lived.steps) - 1  # all but the first
 
 
+@pytest.mark.slow
+def test_weekly_runs_in_full_carry_the_factors_a_full_run_computes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every run after the first gives up choosing (``FULL_SHARE``) and scores everyone,
+    carrying the key factors of the subjects it did not choose: each stores what a full
+    run stores, factors included; the factors of every subject in a refused grade are
+    computed or carried, and some are carried."""
+    import json
+
+    monkeypatch.setattr(incremental, "FULL_FROM_SUBJECTS", 0)
+    monkeypatch.setattr(incremental, "FULL_SHARE", 1e-9)
+    rb, scenario = load_rulebook(SEED), load_scenario(DEFAULT_SCENARIO)
+    with open_store(tmp_path / "n.duckdb", create=True) as store:
+        activate_rulebook(store, rb)
+        lived = live(
+            store, rb, scenario, citizens=3_000, organisations=300, days=42, step_days=7,
+            seed=7, check_runs=True,
+        )  # fmt: skip
+        assert all(s.run.incremental.get("full") for s in lived.steps[1:])
+        for run_id, stats in store.rows("SELECT run_id, stats FROM runs WHERE run_id > 1"):
+            factors = json.loads(str(stats))["factors"]
+            refusable = store.scalar(
+                """SELECT count(*) FROM snapshot JOIN subjects s USING (subject_id)
+                   WHERE run_id = ? AND s.kind = 'citizen' AND grade IN ('C', 'D')""",
+                [run_id],
+            )
+            assert factors["computed"] + factors["carried"] == refusable, (run_id, factors)
+        carried = [json.loads(str(s))["factors"]["carried"] for (s,) in store.rows(
+            "SELECT stats FROM runs WHERE run_id > 1")]  # fmt: skip
+        assert sum(carried) > 0, carried
+
+
 def test_a_run_that_scores_too_few_subjects_stops_the_simulation(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -55,7 +88,7 @@ def test_a_run_that_scores_too_few_subjects_stops_the_simulation(
     scenario = load_scenario(DATA / "consequences-scenario.yaml")
     with open_store(tmp_path / "w.duckdb", create=True) as store:
         activate_rulebook(store, rb)
-        with pytest.raises(ScoringError, match=r"step 2: incremental run 2 .* differs from a full"):
+        with pytest.raises(ScoringError, match=r"step 2: run 2 .* differs from a full"):
             live(
                 store, rb, scenario, citizens=300, organisations=30, days=21, step_days=7,
                 seed=5, check_runs=True,

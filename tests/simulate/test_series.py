@@ -85,7 +85,9 @@ def test_the_command_says_what_it_did_and_refuses_bad_input(tmp_path: Path) -> N
     assert f"population: {out / 'population.parquet'}" in " ".join(text.split())
     checked = cli(*args[:2], str(tmp_path / "checked"), *args[3:], "--citizens", "120",
                   "--check-runs")  # fmt: skip
-    assert "--check-runs: each incremental run stored what a full run stores" in checked.output
+    assert (
+        "--check-runs: each run from an earlier one stored what a full run stores" in checked.output
+    )
     bad = cli("simulate", "--out", str(out), "--days", "0")
     assert bad.exit_code == 2 and "--days" in bad.output
     missing = cli("simulate", "--citizens", "10")

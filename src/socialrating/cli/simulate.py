@@ -66,8 +66,9 @@ def simulate(
         bool,
         typer.Option(
             "--check-runs",
-            help="Score each incremental run again in full and stop at the first that "
-            "differs (slower: a test of incremental runs on a whole nation).",
+            help="Score each run that started from an earlier one (incremental, or in "
+            "full carrying key factors) again in full and stop at the first that differs "
+            "(slower: a test of incremental runs on a whole nation).",
         ),
     ] = False,
     memory: Annotated[
@@ -127,7 +128,7 @@ def simulate(
         )
     out().print(shown)
     if check_runs:
-        out().print("--check-runs: each incremental run stored what a full run stores")
+        out().print("--check-runs: each run from an earlier one stored what a full run stores")
     out().print(f"series: {result.series} (one row per week and figure, Parquet)")
     out().print(f"report: {result.report} (charts and tables; open it in a browser)")
     out().print(

@@ -14,8 +14,14 @@ from socialrating.ledger.store import Store, setting_bytes
 from socialrating.model import EntryKind, day_number, utc_now
 from socialrating.rulebook import RulebookHeader
 from socialrating.scoring.compiled import bind, compiled
-from socialrating.scoring.incremental import LISTS, SCORES, base_run, choose, give_up_at
-from socialrating.scoring.run_factors import carry_factors, refused_grades, store_factors
+from socialrating.scoring.incremental import LISTS, SCORES, BaseRun, base_run, choose, give_up_at
+from socialrating.scoring.run_factors import (
+    CARRIED,
+    carry_factors,
+    carry_unchanged_factors,
+    refused_grades,
+    store_factors,
+)
 
 if TYPE_CHECKING:
     import ibis.expr.types as ir
@@ -196,10 +202,11 @@ def score_run(
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         rescored: dict[str, int] = {}
+        gave_up: BaseRun | None = None  # its factors may be carried: ``SCORES`` holds the choice
         if base is not None:
             chosen = choose(store, rb, base, day, give_up_at=give_up_at(store))
             if chosen is None:  # so many subjects that a full run is cheaper
-                rescored, base = {"base_run": base.run_id, "full": 1}, None
+                rescored, gave_up, base = {"base_run": base.run_id, "full": 1}, base, None
             else:
                 rescored = {"base_run": base.run_id, "scores": chosen[0], "lists": chosen[1]}
         if base is None:
@@ -229,11 +236,15 @@ def score_run(
         # clear a table of every subject id (the factors of an incremental run of the
         # bench ledger: 1.3-1.9 s with it, 0.76 s without).
         store.run("RESET perfect_ht_threshold")
-        factored = 0
+        factored = carried = 0
         if factors:
+            but = None
             if base is not None:
                 carry_factors(store, run_id, base.run_id, SCORES)
-            factored = store_factors(store, rb, run_id, day, SCORED)
+            elif gave_up is not None:
+                carried = carry_unchanged_factors(store, rb, run_id, gave_up.run_id, SCORED, SCORES)
+                but = CARRIED
+            factored = store_factors(store, rb, run_id, day, SCORED, but=but)
             store.run(f"DROP TABLE {SCORED}")
         if rb.spec.lists:
             if base is None:
@@ -290,7 +301,8 @@ def score_run(
             "mean_score": mean,
             "records": int(records),
             "incremental": rescored,
-            "factors": {"grades": refused_grades(rb), "computed": factored},
+            "factors": {"grades": refused_grades(rb), "computed": factored}
+            | ({"carried": carried} if gave_up is not None else {}),
         }
         store.run(
             "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",

@@ -64,11 +64,19 @@ def _may_refuse(service: Service, grade: str) -> bool:
 
 
 def store_factors(
-    store: Store, rb: RulebookHeader, run_id: int, day: int, scored: str, into: str = "run_factors"
+    store: Store,
+    rb: RulebookHeader,
+    run_id: int,
+    day: int,
+    scored: str,
+    into: str = "run_factors",
+    *,
+    but: str | None = None,
 ) -> int:
     """Store run ``run_id``'s key factors of the subjects in ``scored`` (a table of the
     scores plan's rows) whose grade a service may refuse, in ``into`` (a table of
-    ``run_factors``'s columns: ``verify --rescore`` computes them apart). Returns how many
+    ``run_factors``'s columns: ``verify --rescore`` computes them apart), but those in the
+    table ``but`` (their factors carried: ``carry_unchanged_factors``). Returns how many
     subjects."""
     from socialrating.scoring.compiled import bind, compiled
     from socialrating.scoring.factor_plan import DAY_KEY
@@ -80,6 +88,7 @@ def store_factors(
     store.run(
         f"""CREATE OR REPLACE TEMP TABLE {CHOSEN} AS
             SELECT n.subject_id FROM {scored} n JOIN subjects s USING (subject_id)
+            {"" if but is None else f"ANTI JOIN {but} USING (subject_id)"}
             WHERE list_contains(?, [s.kind, n.grade]) ORDER BY 1""",
         [pairs],
     )
@@ -140,6 +149,46 @@ def carry_factors(store: Store, run_id: int, base_run: int, rescored: str) -> No
         f"""INSERT INTO run_factors SELECT {int(run_id)}, * EXCLUDE (run_id) FROM run_factors
             WHERE run_id = {int(base_run)} AND subject_id NOT IN (SELECT subject_id FROM {rescored})"""
     )
+
+
+CARRIED = "carried_factors"
+"""The subjects whose factors a full run carried from the run before (``carry_unchanged_factors``)."""
+
+
+def carry_unchanged_factors(
+    store: Store, rb: RulebookHeader, run_id: int, base_run: int, scored: str, chosen: str
+) -> int:
+    """Carry the factors of run ``base_run`` into run ``run_id``, a full run of the same
+    rulebook scored because an incremental one would have chosen too many subjects
+    (``incremental.choose`` gave up), for every subject it did not choose by its own
+    entries and links (the table ``chosen``) whose row in ``scored`` is, in all that a
+    subject's factors are made of besides its records, its row of the base run: its
+    grade, score, points, contagion and direct grade. Such a subject's records count as
+    they did (that is what the choice says), so its factors are the same; the others'
+    are computed (``store_factors``, ``but`` the table ``CARRIED`` this fills). Returns
+    how many subjects were carried."""
+    grades = refused_grades(rb)
+    pairs = [[kind, g] for kind, gs in grades.items() for g in gs]
+    store.run(
+        f"""CREATE OR REPLACE TEMP TABLE {CARRIED} AS
+            SELECT n.subject_id FROM {scored} n JOIN subjects s USING (subject_id)
+            JOIN snapshot b ON b.run_id = {int(base_run)} AND b.subject_id = n.subject_id
+            ANTI JOIN {chosen} c ON c.subject_id = n.subject_id
+            WHERE list_contains(?, [s.kind, n.grade]) AND b.grade = n.grade
+              AND b.score = n.score AND b.points_score = n.points_score
+              AND b.contagion = n.contagion
+              AND b.direct_grade IS NOT DISTINCT FROM n.direct_grade
+              -- A limit by a linked subject's grade: computed again, as its link may not
+              -- have been chosen (a contagion's rounds come after the choice).
+              AND n.limited_by IS NULL AND n.subject_id NOT IN (
+                  SELECT subject_id FROM run_factors WHERE run_id = {int(base_run)} AND rank = -1)""",
+        [pairs],
+    )
+    store.run(
+        f"""INSERT INTO run_factors SELECT {int(run_id)}, * EXCLUDE (run_id) FROM run_factors
+            WHERE run_id = {int(base_run)} AND subject_id IN (SELECT subject_id FROM {CARRIED})"""
+    )
+    return int(store.scalar(f"SELECT count(*) FROM {CARRIED}"))
 
 
 def factors_from_rows(rb: RulebookHeader, rows: list[dict[str, Any]]) -> list[Factor]:

@@ -257,8 +257,9 @@ def live(
     rulebook's effective date, in steps of ``step_days`` (see the module). The rulebook
     must be the ledger's active one. The same seed and scenario give the same records.
 
-    With ``check_runs``, each incremental run is scored again in full from the ledger as
-    it stood (``integrity.rescore``) and the simulation stops at the first that differs
+    With ``check_runs``, each run that started from an earlier one (incremental, or in
+    full with the key factors of the subjects it did not choose carried) is scored again
+    in full from the ledger as it stood (``integrity.rescore``) and the simulation stops at the first that differs
     (``ScoringError``): a nation lived week by week is a larger test of incremental runs
     than any hand-made ledger.
 
@@ -337,7 +338,7 @@ def live(
                 run = (
                     _earlier_run(store, rb.hash, day_date(end)) if new == 0 else None
                 ) or score_run(store, day_date(end))
-            if check_runs and run.incremental and not run.incremental.get("full"):
+            if check_runs and run.incremental:
                 check_run(store, run, number)
             lap("score")
             life.respond(
@@ -363,7 +364,7 @@ def check_run(store: Store, run: RunResult, step: int) -> None:
     report = rescore(store, run.run_id)
     if not report.ok:
         raise ScoringError(
-            f"step {step}: incremental run {run.run_id} (as of {run.as_of}, from run "
+            f"step {step}: run {run.run_id} (as of {run.as_of}, from run "
             f"{run.incremental['base_run']}) differs from a full run: subjects "
             f"{report.differing:,} (for example {', '.join(report.examples[:5]) or 'none'}), "
             f"list members {report.members_differing:,}, key factor rows "
