@@ -63,6 +63,11 @@ def _may_refuse(service: Service, grade: str) -> bool:
     return service.otherwise == "refused"
 
 
+def _refused_pairs(rb: RulebookHeader) -> list[list[str]]:
+    """``refused_grades`` as the [kind, grade] pairs a query matches a subject's against."""
+    return [[kind, g] for kind, gs in refused_grades(rb).items() for g in gs]
+
+
 def store_factors(
     store: Store,
     rb: RulebookHeader,
@@ -81,8 +86,7 @@ def store_factors(
     from socialrating.scoring.compiled import bind, compiled
     from socialrating.scoring.factor_plan import DAY_KEY
 
-    grades = refused_grades(rb)
-    pairs = [[kind, g] for kind, gs in grades.items() for g in gs]
+    pairs = _refused_pairs(rb)
     if not pairs:
         return 0
     store.run(
@@ -167,8 +171,6 @@ def carry_unchanged_factors(
     they did (that is what the choice says), so its factors are the same; the others'
     are computed (``store_factors``, ``but`` the table ``CARRIED`` this fills). Returns
     how many subjects were carried."""
-    grades = refused_grades(rb)
-    pairs = [[kind, g] for kind, gs in grades.items() for g in gs]
     store.run(
         f"""CREATE OR REPLACE TEMP TABLE {CARRIED} AS
             SELECT n.subject_id FROM {scored} n JOIN subjects s USING (subject_id)
@@ -182,7 +184,7 @@ def carry_unchanged_factors(
               -- have been chosen (a contagion's rounds come after the choice).
               AND n.limited_by IS NULL AND n.subject_id NOT IN (
                   SELECT subject_id FROM run_factors WHERE run_id = {int(base_run)} AND rank = -1)""",
-        [pairs],
+        [_refused_pairs(rb)],
     )
     store.run(
         f"""INSERT INTO run_factors SELECT {int(run_id)}, * EXCLUDE (run_id) FROM run_factors

@@ -259,9 +259,9 @@ def live(
 
     With ``check_runs``, each run that started from an earlier one (incremental, or in
     full with the key factors of the subjects it did not choose carried) is scored again
-    in full from the ledger as it stood (``integrity.rescore``) and the simulation stops at the first that differs
-    (``ScoringError``): a nation lived week by week is a larger test of incremental runs
-    than any hand-made ledger.
+    in full from the ledger as it stood (``integrity.rescore``) and the simulation stops
+    at the first that differs (``ScoringError``): a nation lived week by week is a larger
+    test of incremental runs than any hand-made ledger.
 
     Once the nation is drawn, DuckDB's memory is bounded so that the whole process stays
     near ``memory`` bytes (default: most of the machine's, ``ingest.process_memory``),
