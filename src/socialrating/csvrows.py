@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import codecs
 import csv
+import re
 import sys
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -234,10 +236,13 @@ class CsvLayout:
     Attributes:
         header: the column names, trimmed, as ``read_csv_columns`` gives them.
         rows: the lines after the header, blank lines at the end of the file not counted.
+        plain: the file holds no control character but its line ends (C0, DEL or C1, a
+            tab included), so that no value does: the row checks need not look for one.
     """
 
     header: list[str]
     rows: int
+    plain: bool = False
 
 
 def scan_csv_layout(path: Path, block_bytes: int = BLOCK_BYTES) -> CsvLayout | None:
@@ -261,7 +266,12 @@ def scan_csv_layout(path: Path, block_bytes: int = BLOCK_BYTES) -> CsvLayout | N
     newlines = 0
     last = b""
     carry = b""
-    with path.open("rb") as f:
+    plain = True
+    # The blocks are matched in a second thread while the next is read (Arrow's regular
+    # expressions let go of the GIL); at most two are held at a time.
+    pool = ThreadPoolExecutor(max_workers=1)
+    pending: Future[bool] | None = None
+    with pool, path.open("rb") as f:
         while True:
             data = f.read(block_bytes)
             block = carry + data
@@ -292,10 +302,14 @@ def scan_csv_layout(path: Path, block_bytes: int = BLOCK_BYTES) -> CsvLayout | N
             if lines and crlf is not None and block_crlf != crlf:
                 return None
             crlf = block_crlf if lines else crlf
-            if not _matches(block, records):
+            if pending is not None and not pending.result():
                 return None
+            pending = pool.submit(_matches, block, records)
+            plain = plain and not _has_control(block)
             newlines += lines
             last = block
+        if pending is not None and not pending.result():
+            return None
     if header is None:
         return None
     body = last.rstrip(b"\r\n")
@@ -303,7 +317,7 @@ def scan_csv_layout(path: Path, block_bytes: int = BLOCK_BYTES) -> CsvLayout | N
         return None  # blank lines at the end, across blocks: left to the exact reader
     ends = last[len(body) :].count(b"\n")
     lines = newlines + (0 if ends else 1)
-    return CsvLayout(header, lines - 1 - max(ends - 1, 0))
+    return CsvLayout(header, lines - 1 - max(ends - 1, 0), plain)
 
 
 def _header_line(block: bytes) -> list[str] | None:
@@ -321,6 +335,19 @@ def _records_pattern(width: int) -> str:
     """Lines of ``width`` fields each (see _ONE_RECORD_A_LINE), and blank lines at the end."""
     record = rf"{_FIELD}(?:,{_FIELD}){{{width - 1}}}"
     return rf"\A(?:{record}(?:\r\n|\n))*(?:{record})?(?:\r\n|\n)*\z"
+
+
+_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\r\n"
+_CONTROL = re.compile(rb"[\x00-\x1f\x7f]|\xc2[\x80-\x9f]")
+
+
+def _has_control(block: bytes) -> bool:
+    """Whether the UTF-8 ``block`` holds a control character other than a line end: C0
+    (a tab too), DEL, or C1 (U+0080 to U+009F, two bytes from \\xc2)."""
+    # What is left without printable ASCII and line ends is short: control characters,
+    # and whole multibyte characters (their bytes are never ASCII), so a C1 character's
+    # two bytes stay together.
+    return _CONTROL.search(block.translate(None, _PRINTABLE)) is not None
 
 
 def _matches(block: bytes, pattern: str) -> bool:

@@ -402,7 +402,7 @@ def test_a_file_is_staged_in_its_order_once_a_large_insert_is_over(
 
 def staged(store: Store, path: Path) -> tuple[list[tuple[Any, ...]], list[Problem]]:
     problems = stage_file(store.con, path)
-    rows = store.rows("SELECT * EXCLUDE (pos, batch) FROM staged_batch ORDER BY pos")
+    rows = store.rows("SELECT * EXCLUDE (pos, batch, plain) FROM staged_batch ORDER BY pos")
     positions = [r[0] for r in store.rows("SELECT pos FROM staged_batch ORDER BY pos")]
     assert positions == list(range(len(rows)))
     drop_staged(store.con)
@@ -526,6 +526,66 @@ def _small_blocks(path: Path) -> Any:
     from socialrating.csvrows import scan_csv_layout
 
     return scan_csv_layout(path, block_bytes=64)
+
+
+# --- files known to hold no control character --------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("value", "plain"),
+    [
+        ("desk 4", True),
+        ("été 👍 \u00a0x \u00ff \u0100", True),  # a no-break space is no control
+        ("desk\t4", False),  # a tab (free text may hold one; the checks say where)
+        ("k\x00", False),
+        ("k\x1b[31m", False),
+        ("k\x7f", False),
+        ("k\u0085", False),  # C1: two bytes, \xc2\x85
+        ("k\u009f", False),
+        ("k\x0b", False),
+    ],
+    ids=["ascii", "non-ascii", "tab", "nul", "escape", "del", "c1-nel", "c1-last", "vt"],
+)
+@pytest.mark.parametrize("block_bytes", [64, 1 << 20], ids=["small-blocks", "one-block"])
+def test_csv_layout_knows_a_file_without_control_characters(
+    tmp_path: Path, value: str, plain: bool, block_bytes: int
+) -> None:
+    from socialrating.csvrows import scan_csv_layout
+
+    lines = [f"k{i},C1,blood,2021-02-01,,desk {i}" for i in range(40)]
+    lines[33] = f'k33,C1,blood,2021-02-01,,"{value}"'  # in a later block when they are small
+    path = tmp_path / "batch.csv"
+    path.write_bytes("\n".join([HEADER.decode().strip(), *lines, ""]).encode())
+    layout = scan_csv_layout(path, block_bytes=block_bytes)
+    assert layout is not None and layout.rows == 40
+    assert layout.plain is plain
+
+
+@pytest.mark.parametrize("field", ["key", "subject", "parameter", "evidence"])
+@pytest.mark.parametrize("value", ["x\x00", "x\x1b[31m", "x\x7f", "x\u0085", "x\x07"])
+def test_control_characters_are_found_on_the_fast_csv_path(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, field: str, value: str
+) -> None:
+    rows = [
+        {"key": "a", "subject": "C1", "parameter": "blood", "date": "2021-02-01"},
+        {"key": "b", "subject": "C2", "parameter": "blood", "date": "2021-02-02", field: value},
+    ]
+    path = write_csv(tmp_path / "batch.csv", rows)
+    taken: list[bool] = []
+    fast = readers_module._stage_csv_fast
+    monkeypatch.setattr(
+        readers_module, "_stage_csv_fast", lambda *a: taken.append(fast(*a)) or taken[-1]
+    )
+    before = store.scalar("SELECT count(*) FROM entries")
+    with pytest.raises(BatchRejected) as refused:
+        ingest_file(store, path, "police")
+    assert taken == [True]  # DuckDB read the file
+    reasons = [(p.line, p.field, p.reason) for p in refused.value.problems]
+    assert any(
+        line == 3 and f == field and r.startswith("must not contain control characters")
+        for line, f, r in reasons
+    ), reasons
+    assert store.scalar("SELECT count(*) FROM entries") == before
 
 
 def test_parquet_fast_and_exact_paths_stage_the_same_text(
@@ -844,6 +904,7 @@ def test_staging_holds_only_the_columns_some_row_fills(
             "line",
             *COLUMNS,
             "batch",
+            "plain",
         ]
     finally:
         drop_staged(store.con)

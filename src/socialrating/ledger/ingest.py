@@ -389,7 +389,7 @@ SELECT code, subject_id, kind FROM subjects WHERE code IN ({_NAMED_SUBJECTS})
 # parameter of its own: they are those of the entry it refers to.
 _WIDE_SELECT = f"""
 WITH trimmed AS (
-    SELECT pos, batch, line, b.inst_id, b.inst_code, b.inst_class,
+    SELECT pos, batch, line, b.inst_id, b.inst_code, b.inst_class, plain,
            {_clean("key")} AS idem_key,
            {_clean("subject")} AS subject_code,
            {_clean("parameter")} AS parameter_code,
@@ -418,9 +418,9 @@ WITH trimmed AS (
            CASE WHEN regexp_full_match(t.severity_text, '[+-]?[0-9]{{1,9}}')
                 THEN try_cast(t.severity_text AS SMALLINT) END AS severity,
            try_cast(t.confidence_text AS DOUBLE) AS confidence,
-           -- One search of the texts for a control character; which holds it is asked
-           -- only where one does.
-           regexp_matches(concat(t.idem_key, t.subject_code, t.parameter_code,
+           -- One search of the texts for a control character (none where the reader
+           -- knows there is none); which holds it is asked only where one does.
+           NOT t.plain AND regexp_matches(concat(t.idem_key, t.subject_code, t.parameter_code,
                                  t.counterpart_code, t.evidence), '{CONTROL_RE2}') AS has_control,
            {_REFERS} AS refers_to
     FROM trimmed t

@@ -5,8 +5,9 @@ is wrong, instead of the reader stopping at the first cell it cannot parse.
 
 A file is staged as the view ``staged_batch``: ``pos`` (0, 1, … in file order), ``line``
 (the line an editor shows for CSV and NDJSON, the row number from 1 for Parquet), every
-column of COLUMNS as text (null when absent) and ``batch`` (0: the batch's index among
-those staged at once, ``stage_tables``). Memory stays bounded whatever the file's
+column of COLUMNS as text (null when absent), ``batch`` (0: the batch's index among
+those staged at once, ``stage_tables``) and ``plain`` (true when the reader knows that no
+text holds a control character). Memory stays bounded whatever the file's
 size: DuckDB reads it (and spills to disk past its memory limit), or Python does, a chunk
 at a time. Each format has two ways in, which stage the same rows:
 
@@ -64,6 +65,9 @@ _ROWS = "staged_rows"  # the table behind it (rows in file order: rowid is pos)
 _RAW = "staged_raw"  # a CSV file as DuckDB read it (fields by position)
 _ARROW = "staged_arrow"  # a batch handed over in memory, read where it is
 _ONE_BATCH = "CAST(0 AS INTEGER) AS batch"  # a file is one batch
+# Whether the reader knows that no text holds a control character (``CsvLayout.plain``):
+# the row checks then need not look for one.
+_NOT_PLAIN = "false AS plain"
 
 
 def staged_table(columns: dict[str, list[str | None]], lines: list[int]) -> pa.Table:
@@ -138,7 +142,8 @@ def stage_tables(con: duckdb.DuckDBPyConnection, tables: list[pa.Table]) -> None
     staged = staged.append_column("pos", pa.array(np.arange(staged.num_rows, dtype=np.int64)))
     con.register(_ARROW, staged)
     con.execute(
-        f"CREATE TEMP VIEW {STAGED} AS SELECT pos, {_as_text(present)}, batch FROM {_ARROW}"
+        f"CREATE TEMP VIEW {STAGED} AS SELECT pos, {_as_text(present)}, batch, {_NOT_PLAIN} "
+        f"FROM {_ARROW}"
     )
 
 
@@ -200,7 +205,7 @@ def _rows_view(con: duckdb.DuckDBPyConnection) -> None:
     # A table's rows keep the order they were inserted in: rowid numbers them from 0.
     con.execute(
         f"CREATE OR REPLACE TEMP VIEW {STAGED} AS SELECT rowid AS pos, line, {columns}, "
-        f"{_ONE_BATCH} FROM {_ROWS}"
+        f"{_ONE_BATCH}, {_NOT_PLAIN} FROM {_ROWS}"
     )
 
 
@@ -293,7 +298,7 @@ def _stage_csv_fast(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayou
     )
     con.execute(
         f"CREATE TEMP VIEW {STAGED} AS SELECT rowid AS pos, rowid + 2 AS line, {select}, "
-        f"{_ONE_BATCH} FROM {_RAW}"
+        f"{_ONE_BATCH}, {str(layout.plain).lower()} AS plain FROM {_RAW}"
     )
     return True
 
