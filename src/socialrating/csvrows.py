@@ -320,6 +320,17 @@ def scan_csv_layout(path: Path, block_bytes: int = BLOCK_BYTES) -> CsvLayout | N
     return CsvLayout(header, lines - 1 - max(ends - 1, 0), plain)
 
 
+def csv_header(path: Path) -> list[str] | None:
+    """The header ``scan_csv_layout`` would find in the CSV file at ``path`` (read from its
+    first block alone), or None where it would find none."""
+    with path.open("rb") as f:
+        block = f.read(BLOCK_BYTES)
+    end = block.find(b"\n")
+    if end < 0:
+        return None  # no line end in the first block: left to the scan
+    return _header_line(block[: end + 1].removeprefix(codecs.BOM_UTF8))
+
+
 def _header_line(block: bytes) -> list[str] | None:
     end = block.find(b"\n")
     try:

@@ -24,6 +24,7 @@ import csv
 import json
 import re
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
 
@@ -35,6 +36,7 @@ from socialrating.csvrows import (
     BLANK_RE2,
     CHUNK_ROWS,
     CsvLayout,
+    csv_header,
     duplicated,
     iter_csv_columns,
     scan_csv_layout,
@@ -262,18 +264,30 @@ def _unknown(source: str, line: int | None, names: list[str]) -> list[Problem]:
 
 
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
-    layout = scan_csv_layout(path)
+    # DuckDB reads the file (when its header promises the fast path) while another thread
+    # checks its layout: the file is read twice, at once; a file that fails the check
+    # (rare, and read by Python then) costs the read for nothing.
+    header = csv_header(path)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        scanning = pool.submit(scan_csv_layout, path)
+        width = len(header) if header is not None and not duplicated(header) else None
+        read = width is not None and _read_csv(con, path, width)
+        layout = scanning.result()
     if layout is not None and duplicated(layout.header):
+        drop_staged(con)
         return _stage_csv_exact(con, path)  # which names the repeated columns
-    if layout is not None and _stage_csv_fast(con, path, layout):
+    if layout is not None and _stage_csv_fast(con, path, layout, width if read else None):
         return _unknown(str(path), 1, layout.header)
+    drop_staged(con)
     return _stage_csv_exact(con, path)
 
 
-def _stage_csv_fast(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayout) -> bool:
-    """DuckDB reads a file whose records are its lines; False if it finds other rows."""
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, width: int) -> bool:
+    """DuckDB reads the file's rows after its header as ``width`` text columns ``f0``, …;
+    False (nothing kept) if it cannot: not valid UTF-8, a row of another width, a line too
+    long (the exact reader says which)."""
     drop_staged(con)
-    names = {f"f{i}": "VARCHAR" for i in range(len(layout.header))}
+    names = {f"f{i}": "VARCHAR" for i in range(width)}
     try:
         con.execute(
             f"""CREATE TEMP TABLE {_RAW} AS SELECT * FROM read_csv(?,
@@ -282,11 +296,20 @@ def _stage_csv_fast(con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayou
                 null_padding = false, max_line_size = {max(csv.field_size_limit(), 8192)})""",
             [str(path)],
         )
-        rows = con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()
     except duckdb.Error:
-        # Not valid UTF-8, a row of another width, a line too long: the exact reader says.
         drop_staged(con)
         return False
+    return True
+
+
+def _stage_csv_fast(
+    con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayout, read: int | None = None
+) -> bool:
+    """DuckDB reads a file whose records are its lines (``read``: it has, as that many
+    columns); False if it finds other rows."""
+    if read != len(layout.header) and not _read_csv(con, path, len(layout.header)):
+        return False
+    rows = con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()
     if rows is None or rows[0] != layout.rows:  # a blank line was skipped
         drop_staged(con)
         return False
