@@ -462,6 +462,8 @@ CSV_FILES = [
         True,
     ),
     ("header-only", HEADER, True),
+    ("header-without-line-end", HEADER.rstrip(b"\n"), True),
+    ("header-and-row-in-one-line-end", HEADER + b"a,C1,blood,2021-02-01,,", True),
     # A repeated column goes to the exact reader, which names it.
     ("unknown-and-repeated-columns", b"key,colour,key,date\na,red,b,2021-02-01\n", False),
     ("spaced-header", b" key , subject \na,C1\n", True),
