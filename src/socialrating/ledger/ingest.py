@@ -669,7 +669,7 @@ def bounded_memory(store: Store, limit: str | None = None) -> Iterator[Callable[
     key, token = id(store.root), object()
     with _BOUNDS_LOCK:
         if key not in _BOUNDS:  # no batch of this process bounds the database now
-            current = str(store.scalar("SELECT current_setting('memory_limit')"))
+            current = store.memory_limit()
             if current != _default_memory_limit() or setting_bytes(current) <= setting_bytes(limit):
                 token = None
         if token is not None:
@@ -733,7 +733,7 @@ def process_memory(store: Store, budget: int | None = None) -> Iterator[str | No
     below ``MIN_PROCESS_MEMORY``; then put back. DuckDB spills what does not fit to its
     temporary directory. Gives the limit set (None when a limit someone set stands:
     theirs to keep, as ``bounded_memory`` does)."""
-    current = str(store.scalar("SELECT current_setting('memory_limit')"))
+    current = store.memory_limit()
     if current != _default_memory_limit():
         yield None
         return

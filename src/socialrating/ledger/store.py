@@ -375,6 +375,10 @@ class Store:
         row = self.one(query, params)
         return None if row is None else row[0]
 
+    def memory_limit(self) -> str:
+        """DuckDB's memory limit for the database now, as DuckDB words it ("9.3 GiB")."""
+        return str(self.scalar("SELECT current_setting('memory_limit')"))
+
     def arrow(self, query: str, params: list[Any] | None = None) -> pa.Table:
         return self.con.sql(query, params=params or None).to_arrow_table()
 

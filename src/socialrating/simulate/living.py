@@ -227,7 +227,7 @@ def _within_memory(store: Store, number: int, end: int, memory: int | None) -> I
     try:
         yield
     except duckdb.OutOfMemoryException as exc:
-        limit = store.scalar("SELECT current_setting('memory_limit')")
+        limit = store.memory_limit()
         budget = f"{memory / 1e9:.1f} GB" if memory else f"{PROCESS_SHARE:.0%} of the machine's"
         raise ScoringError(
             f"step {number} (to {day_date(end)}) needed more memory than DuckDB may use "
