@@ -59,6 +59,17 @@ def test_a_run_on_postgresql_equals_the_run_on_duckdb(
                 assert_same_run(store, rb, as_of, result.run_id, run)
                 assert bool(kept) == staged  # records and scores at least, when staged
             assert {k.split("_", 2)[2] for k in kept} >= {"records", "scores"}
+            # What every evaluation reads (the voided records, the reports' states, the
+            # representatives) is staged once a plan: its stages are numbered from 1.
+            plans_staged: list[list[str]] = []
+            for k in kept:
+                if k.startswith("stage_1_"):
+                    plans_staged.append([])
+                plans_staged[-1].append(k.split("_", 2)[2])
+            assert plans_staged[0].count("voids") == 1  # the scores (then the lists)
+            for labels in plans_staged:
+                for shared in ("voids", "reports", "representatives"):
+                    assert labels.count(shared) <= 1, labels
             if rb.spec.contagion is not None:
                 assert sum(k.endswith("_contagion") for k in kept) >= rb.spec.contagion.rounds
             left = plans.con.execute(

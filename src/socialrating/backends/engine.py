@@ -54,6 +54,9 @@ class EnginePlans:
     ibis: Any = field(init=False, repr=False)
     _sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, init=False)
     _stages: list[str] = field(default_factory=list, repr=False, init=False)
+    # Each stage computed so far, by its expression: a part the plan reads in many places
+    # (the voided records, the reports' states, the representatives) is staged once.
+    _kept: dict[Any, ir.Table] = field(default_factory=dict, repr=False, init=False)
 
     # What each engine does its own way.
 
@@ -135,18 +138,24 @@ class EnginePlans:
         return str(self.ibis.compile(expr))
 
     def _stage(self, table: ir.Table, label: str) -> ir.Table:
+        found = self._kept.get(table.op())
+        if found is not None:  # the same expression, staged already
+            return found
         name = f"stage_{len(self._stages) + 1}_{label}"
         self.keep(name, str(self.ibis.compile(table)))
         self._stages.append(name)
         back = self.ibis.table(name)
         # Read back with the stage's own types (PostgreSQL's smallint is Ibis's int16).
-        return back.select(*[back[c].cast(t).name(c) for c, t in table.schema().items()])
+        back = back.select(*[back[c].cast(t).name(c) for c, t in table.schema().items()])
+        self._kept[table.op()] = back
+        return back
 
     def drop_stages(self) -> None:
         """Drop the tables of the stages computed so far."""
         for name in self._stages:
             self.forget(name)
         self._stages.clear()
+        self._kept.clear()
 
     def arrow(
         self,

@@ -530,7 +530,7 @@ def representatives(inputs: PlanInputs, as_of: int | ir.Value) -> ir.Table:
         link_entry=r.entry_id.argmax(r.order_key),
         link_day=r.day.argmax(r.order_key),
     )
-    return latest.filter(latest.person.notnull())
+    return staged(inputs, latest.filter(latest.person.notnull()), "representatives")
 
 
 def linked(inputs: PlanInputs, as_of: ir.Value, subject: ir.Value, hops: int) -> ir.Column:
@@ -693,7 +693,9 @@ def voids(inputs: PlanInputs) -> ir.Table:
     """
     e = inputs.entries
     v = e.filter(e.kind == int(EntryKind.VOID), e.refers_to.notnull())
-    return v.select(voided_entry=v.refers_to).distinct()
+    # Read by every evaluation and more: staged once (an engine copying it into each
+    # place scanned the ledger for voids 51 times in one stage).
+    return staged(inputs, v.select(voided_entry=v.refers_to).distinct(), "voids")
 
 
 def unvoided(inputs: PlanInputs, records: ir.Table) -> ir.Table:
@@ -767,7 +769,7 @@ def _report_states(
         (by_authority, 0),
         else_=1,
     ).cast("int8")
-    return joined.select(
+    states = joined.select(
         report_entry=joined.entry_id,
         report_state=state,
         verified_by=ibis.ifelse(
@@ -777,6 +779,8 @@ def _report_states(
             corroborated & ~first, joined.first_key % ORDER_SHIFT, ibis.null("int64")
         ),
     )
+    # Read by every evaluation: staged once (each of the records, the special and the acts).
+    return staged(inputs, states, "reports")
 
 
 def category_totals(inputs: PlanInputs, evaluated: ir.Table) -> ir.Table:
