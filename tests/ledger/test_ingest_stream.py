@@ -19,6 +19,8 @@ import decimal
 import hashlib
 import json
 import math
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -587,6 +589,73 @@ def test_control_characters_are_found_on_the_fast_csv_path(
         line == 3 and f == field and r.startswith("must not contain control characters")
         for line, f, r in reasons
     ), reasons
+    assert store.scalar("SELECT count(*) FROM entries") == before
+
+
+def _plain_seen(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """The ``plain`` of each layout the fast CSV path stages with, from now on."""
+    seen: list[bool] = []
+    fast = readers_module._stage_csv_fast
+
+    def spy(con: Any, layout: Any) -> bool:
+        seen.append(layout.plain)
+        return fast(con, layout)
+
+    monkeypatch.setattr(readers_module, "_stage_csv_fast", spy)
+    return seen
+
+
+def test_only_a_settled_file_skips_the_search_for_control_characters(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen = _plain_seen(monkeypatch)
+    rows = [{"key": "a", "subject": "C1", "parameter": "blood", "date": "2021-02-01"}]
+    fresh = write_csv(tmp_path / "fresh.csv", rows)
+    stage_file(store.con, fresh)  # just written: it could change again unseen
+    drop_staged(store.con)
+    monkeypatch.setattr(readers_module, "RACY_SECONDS", -3600.0)  # as if long settled
+    stage_file(store.con, fresh)
+    drop_staged(store.con)
+    tabbed = write_csv(tmp_path / "tab.csv", [{**rows[0], "evidence": "desk\t4"}])
+    stage_file(store.con, tabbed)
+    drop_staged(store.con)
+    assert seen == [False, True, False]
+
+
+def test_a_file_changed_while_it_is_read_is_searched_for_control_characters(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The layout check sees a file without control characters; then, before DuckDB reads
+    # it, the file is written again, of the same size, with one.
+    monkeypatch.setattr(readers_module, "RACY_SECONDS", -3600.0)
+    rows = [
+        {"key": "a", "subject": "C1", "parameter": "blood", "date": "2021-02-01"},
+        {"key": "bX", "subject": "C2", "parameter": "blood", "date": "2021-02-02"},
+    ]
+    path = write_csv(tmp_path / "batch.csv", rows)
+    clean = path.read_bytes()
+    scanned = threading.Event()
+    scan, read = readers_module.scan_csv_layout, readers_module._read_csv
+
+    def scan_then_signal(p: Path) -> Any:
+        found = scan(p)
+        scanned.set()
+        return found
+
+    def rewrite_then_read(con: Any, p: Path, width: int) -> bool:
+        scanned.wait(10)
+        time.sleep(0.05)  # past the file system's clock tick
+        p.write_bytes(clean.replace(b"bX", b"b\x1b"))
+        return bool(read(con, p, width))
+
+    monkeypatch.setattr(readers_module, "scan_csv_layout", scan_then_signal)
+    monkeypatch.setattr(readers_module, "_read_csv", rewrite_then_read)
+    seen = _plain_seen(monkeypatch)
+    before = store.scalar("SELECT count(*) FROM entries")
+    with pytest.raises(BatchRejected) as refused:
+        ingest_file(store, path, "police")
+    assert seen == [False]
+    assert [(p.line, p.field) for p in refused.value.problems] == [(3, "key")]
     assert store.scalar("SELECT count(*) FROM entries") == before
 
 

@@ -21,8 +21,10 @@ at a time. Each format has two ways in, which stage the same rows:
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -263,10 +265,16 @@ def _unknown(source: str, line: int | None, names: list[str]) -> list[Problem]:
 # --- CSV ---------------------------------------------------------------------------------
 
 
+RACY_SECONDS = 2.0
+"""A file changed this recently before it is read may change again unseen (a file's
+times are coarse: a few milliseconds, two seconds on some file systems)."""
+
+
 def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
     # DuckDB reads the file (when its header promises the fast path) while another thread
     # checks its layout: the file is read twice, at once; a file that fails the check
     # (rare, and read by Python then) costs the read for nothing.
+    started, before = time.time(), _identity(path)
     header = csv_header(path)
     with ThreadPoolExecutor(max_workers=1) as pool:
         scanning = pool.submit(scan_csv_layout, path)
@@ -276,10 +284,31 @@ def _stage_csv(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
     if layout is not None and duplicated(layout.header):
         drop_staged(con)
         return _stage_csv_exact(con, path)  # which names the repeated columns
-    if layout is not None and _stage_csv_fast(con, path, layout, width if read else None):
-        return _unknown(str(path), 1, layout.header)
+    if layout is not None:
+        if layout.plain and not _unchanged(path, before, started):
+            # What the check saw may not be what DuckDB read: the rows are searched.
+            layout = dataclasses.replace(layout, plain=False)
+        if width != len(layout.header):
+            read = _read_csv(con, path, len(layout.header))
+        if read and _stage_csv_fast(con, layout):
+            return _unknown(str(path), 1, layout.header)
     drop_staged(con)
     return _stage_csv_exact(con, path)
+
+
+def _identity(path: Path) -> tuple[int, ...]:
+    """What changes when a file is written or replaced: device, inode, size, times."""
+    st = path.stat()
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _unchanged(path: Path, before: tuple[int, ...], started: float) -> bool:
+    """Whether the file read since ``started`` (its identity ``before`` then) is the same
+    file, unchanged, and was last changed long enough before (``RACY_SECONDS``, as git
+    treats a file changed in the second its index was written) for a change while it was
+    read to show in its times."""
+    latest = max(before[3], before[4]) / 1e9
+    return _identity(path) == before and latest < started - RACY_SECONDS
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, width: int) -> bool:
@@ -302,13 +331,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path, width: int) -> bool:
     return True
 
 
-def _stage_csv_fast(
-    con: duckdb.DuckDBPyConnection, path: Path, layout: CsvLayout, read: int | None = None
-) -> bool:
-    """DuckDB reads a file whose records are its lines (``read``: it has, as that many
-    columns); False if it finds other rows."""
-    if read != len(layout.header) and not _read_csv(con, path, len(layout.header)):
-        return False
+def _stage_csv_fast(con: duckdb.DuckDBPyConnection, layout: CsvLayout) -> bool:
+    """The file DuckDB read (``_read_csv``) staged, when its records are its lines; False
+    if DuckDB found other rows."""
     rows = con.execute(f"SELECT count(*) FROM {_RAW}").fetchone()
     if rows is None or rows[0] != layout.rows:  # a blank line was skipped
         drop_staged(con)
