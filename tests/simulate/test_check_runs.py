@@ -5,6 +5,8 @@ longer able to be low kept costing its contacts points (fixed)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -13,13 +15,26 @@ from tests.conftest import DATA
 
 import socialrating.scoring.run as scoring_run
 from socialrating.errors import ScoringError
-from socialrating.ledger import activate_rulebook, open_store
+from socialrating.ledger import Store, activate_rulebook, open_store
 from socialrating.rulebook import load_rulebook
 from socialrating.scoring import incremental
-from socialrating.simulate.living import live
+from socialrating.simulate.living import Lived, live
 from socialrating.simulate.scenario import DEFAULT_SCENARIO, load_scenario
 
 SEED = Path(__file__).parents[2] / "rulebooks" / "seed.yaml"
+
+
+@contextmanager
+def lived_nation(tmp_path: Path, days: int) -> Iterator[tuple[Store, Lived]]:
+    """The seed (pilot mechanics, contagion in two rounds, five lists) lived by 3,000
+    citizens and 300 organisations for ``days``, a week a step, each run checked."""
+    rb, scenario = load_rulebook(SEED), load_scenario(DEFAULT_SCENARIO)
+    with open_store(tmp_path / "n.duckdb", create=True) as store:
+        activate_rulebook(store, rb)
+        yield store, live(
+            store, rb, scenario, citizens=3_000, organisations=300, days=days, step_days=7,
+            seed=7, check_runs=True,
+        )  # fmt: skip
 
 
 @pytest.mark.slow
@@ -27,13 +42,7 @@ def test_every_weekly_run_of_a_lived_nation_equals_a_full_run(tmp_path: Path) ->
     """The seed (pilot mechanics, contagion in two rounds, five lists) on 3,000 citizens
     for twelve weeks: each incremental run stores what a full run stores (before the fix,
     the run of week 7 differed)."""
-    rb, scenario = load_rulebook(SEED), load_scenario(DEFAULT_SCENARIO)
-    with open_store(tmp_path / "n.duckdb", create=True) as store:
-        activate_rulebook(store, rb)
-        lived = live(
-            store, rb, scenario, citizens=3_000, organisations=300, days=84, step_days=7,
-            seed=7, check_runs=True,
-        )  # fmt: skip
+    with lived_nation(tmp_path, days=84) as (_, lived):
         incremental_runs = [s for s in lived.steps if s.run.incremental]
         assert len(incremental_runs) == len(lived.steps) - 1  # all but the first
 
@@ -50,13 +59,7 @@ def test_weekly_runs_in_full_carry_the_factors_a_full_run_computes(
 
     monkeypatch.setattr(incremental, "FULL_FROM_SUBJECTS", 0)
     monkeypatch.setattr(incremental, "FULL_SHARE", 1e-9)
-    rb, scenario = load_rulebook(SEED), load_scenario(DEFAULT_SCENARIO)
-    with open_store(tmp_path / "n.duckdb", create=True) as store:
-        activate_rulebook(store, rb)
-        lived = live(
-            store, rb, scenario, citizens=3_000, organisations=300, days=42, step_days=7,
-            seed=7, check_runs=True,
-        )  # fmt: skip
+    with lived_nation(tmp_path, days=42) as (store, lived):
         assert all(s.run.incremental.get("full") for s in lived.steps[1:])
         for run_id, stats in store.rows("SELECT run_id, stats FROM runs WHERE run_id > 1"):
             factors = json.loads(str(stats))["factors"]
