@@ -70,6 +70,11 @@ def test_a_run_on_postgresql_equals_the_run_on_duckdb(
             for labels in plans_staged:
                 for shared in ("voids", "reports", "representatives"):
                     assert labels.count(shared) <= 1, labels
+                # The records with an act id, and which of them an act absorbs, read by the
+                # plain stream, the special records and the reductions: staged once for
+                # each set of records evaluated (a limit evaluates those of linked ones).
+                records = labels.count("records")
+                assert labels.count("acts") == labels.count("absorbed") == records, labels
             if rb.spec.contagion is not None:
                 assert sum(k.endswith("_contagion") for k in kept) >= rb.spec.contagion.rounds
             left = plans.con.execute(

@@ -94,7 +94,8 @@ def stages(
     which of them are absorbed is joined onto both branches.
     """
     rb = inputs.rulebook
-    absorbed = _absorbed(evaluate(inputs, as_of, subject_id, subset="acts"), bool(rb.direct))
+    acts = staged(inputs, evaluate(inputs, as_of, subject_id, subset="acts"), "acts")
+    absorbed = staged(inputs, _absorbed(acts, bool(rb.direct)), "absorbed")
     plain = _apply_acts(evaluate(inputs, as_of, subject_id, subset="plain"), absorbed)
     defaults = {c: v for c, v in _EXPLAINED.items() if c != "absorbed_by"}
     if not has_special(rb):
