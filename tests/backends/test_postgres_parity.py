@@ -29,8 +29,27 @@ from socialrating.ledger import open_store
 from socialrating.ledger.rulebooks import in_force
 from socialrating.model import day_number
 from socialrating.scoring import score_run
+from socialrating.scoring.mechanics import stages
+from socialrating.scoring.plans import plan_inputs
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
+
+
+def stage_widths(plans: PostgresPlans) -> dict[str, int]:
+    """The number of columns of each stage ``plans`` keeps from now on."""
+    widths: dict[str, int] = {}
+    keep = plans.keep
+
+    def measured(name: str, sql: str) -> None:
+        keep(name, sql)
+        found = plans.con.execute(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = %s", (name,)
+        ).fetchone()
+        assert found is not None
+        widths[name] = int(found[0])
+
+    plans.keep = measured  # type: ignore[method-assign]
+    return widths
 
 
 @pytest.fixture(scope="module")
@@ -52,6 +71,7 @@ def test_a_run_on_postgresql_equals_the_run_on_duckdb(
         assert copied["entries"] == store.scalar("SELECT count(*) FROM entries") > 0
         with PostgresPlans(store, pg_url, schema=schema) as plans:
             kept = counting_stages(plans)
+            widths = stage_widths(plans)
             # In one query, and stage by stage: each mechanic, the records, the scores
             # and each contagion round computed into a table of its own first.
             for staged in (False, True):
@@ -77,6 +97,11 @@ def test_a_run_on_postgresql_equals_the_run_on_duckdb(
                 assert labels.count("acts") == labels.count("absorbed") == records, labels
             if rb.spec.contagion is not None:
                 assert sum(k.endswith("_contagion") for k in kept) >= rb.spec.contagion.rounds
+            # A stage holds the columns read after it: of the evaluated records, the few
+            # the scores read (their explanations are for statements).
+            records = len(stages(plan_inputs(store, rb), 0).records.columns)
+            narrowest = min(w for k, w in widths.items() if k.endswith("_records"))
+            assert 0 < narrowest < records / 3, (widths, records)
             left = plans.con.execute(
                 "SELECT count(*) FROM pg_tables WHERE tablename LIKE 'stage_%'"
             ).fetchone()

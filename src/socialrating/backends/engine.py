@@ -54,8 +54,10 @@ class EnginePlans:
     ibis: Any = field(init=False, repr=False)
     _sql: dict[tuple[str, str], str] = field(default_factory=dict, repr=False, init=False)
     _stages: list[str] = field(default_factory=list, repr=False, init=False)
-    # Each stage computed so far, by its expression: a part the plan reads in many places
-    # (the voided records, the reports' states, the representatives) is staged once.
+    # The stages a plan marks, in order (name, expression), computed once it is built.
+    _pending: list[tuple[str, ir.Table]] = field(default_factory=list, repr=False, init=False)
+    # Each stage so far, by its expression: a part the plan reads in many places (the
+    # voided records, the reports' states, the representatives) is staged once.
     _kept: dict[Any, ir.Table] = field(default_factory=dict, repr=False, init=False)
 
     # What each engine does its own way.
@@ -123,7 +125,13 @@ class EnginePlans:
         each mechanic, the records, the scores, each contagion round) are computed now,
         each kept as a table of its own, so the engine plans each later stage on what
         earlier ones computed instead of copying their expressions into every place that
-        reads them; returns the SQL of the rest. ``drop_stages`` lets them go."""
+        reads them; returns the SQL of the rest. ``drop_stages`` lets them go.
+
+        The plan is built first, each stage standing for a table of its name; then, from
+        the last query back to the first stage, each stage keeps only the columns the
+        queries after it read (``columns.columns_read``), and one that nothing reads is
+        not computed; then the stages are computed in order.
+        """
         import ibis
 
         from socialrating.scoring.plans import PLANS, plan_inputs
@@ -135,26 +143,51 @@ class EnginePlans:
             ibis.literal(subject_id or 0, "int64"),
             ibis.literal(run_id or 0, "int32"),
         )
-        return str(self.ibis.compile(expr))
+        final = str(self.ibis.compile(expr))
+        self._compute(final)
+        return final
 
     def _stage(self, table: ir.Table, label: str) -> ir.Table:
+        import ibis
+
         found = self._kept.get(table.op())
         if found is not None:  # the same expression, staged already
             return found
-        name = f"stage_{len(self._stages) + 1}_{label}"
-        self.keep(name, str(self.ibis.compile(table)))
-        self._stages.append(name)
-        back = self.ibis.table(name)
-        # Read back with the stage's own types (PostgreSQL's smallint is Ibis's int16).
-        back = back.select(*[back[c].cast(t).name(c) for c, t in table.schema().items()])
-        self._kept[table.op()] = back
-        return back
+        name = f"stage_{len(self._pending) + 1}_{label}"
+        self._pending.append((name, table))
+        # The table it will be, with the expression's types (not those the engine gives
+        # its columns, such as PostgreSQL's smallint for a byte: its SQL is the same).
+        stands = ibis.table(table.schema(), name=name)
+        self._kept[table.op()] = stands
+        return stands
+
+    def _compute(self, final: str) -> None:
+        """Compute the stages the plan marked, each with the columns read after it."""
+        from socialrating.backends.columns import columns_read
+
+        pending, self._pending = self._pending, []
+        tables = {name: list(table.columns) for name, table in pending}
+        dialect = self.ibis.compiler.dialect
+        needed = columns_read(final, dialect, tables)
+        queries: dict[str, str] = {}
+        for name, table in reversed(pending):
+            if name not in needed:
+                continue  # read by no later query
+            read = [c for c in table.columns if c in needed[name]]
+            queries[name] = sql = str(self.ibis.compile(table.select(*read)))
+            for earlier, columns in columns_read(sql, dialect, tables).items():
+                needed.setdefault(earlier, set()).update(columns)
+        for name, _ in pending:
+            if name in queries:
+                self.keep(name, queries[name])
+                self._stages.append(name)
 
     def drop_stages(self) -> None:
         """Drop the tables of the stages computed so far."""
         for name in self._stages:
             self.forget(name)
         self._stages.clear()
+        self._pending.clear()
         self._kept.clear()
 
     def arrow(
