@@ -95,6 +95,14 @@ def test_a_run_on_postgresql_equals_the_run_on_duckdb(
                 # each set of records evaluated (a limit evaluates those of linked ones).
                 records = labels.count("records")
                 assert labels.count("acts") == labels.count("absorbed") == records, labels
+                # The reductions read the balances three times, the lists the records of
+                # list parameters once or twice a list: each computed once.
+                assert labels.count("balances") == labels.count("reductions"), labels
+                assert labels.count("listed") <= 1, labels
+            if any(p.reduction is not None for p in rb.spec.parameters):
+                assert "balances" in plans_staged[0]
+            if any(lst.enter_by for lst in rb.spec.lists):
+                assert any("listed" in labels for labels in plans_staged)
             if rb.spec.contagion is not None:
                 assert sum(k.endswith("_contagion") for k in kept) >= rb.spec.contagion.rounds
             # A stage holds the columns read after it: of the evaluated records, the few

@@ -32,7 +32,7 @@ import ibis.expr.types as ir
 
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.measures import measured
-from socialrating.scoring.plan import PlanInputs, evaluate, representatives
+from socialrating.scoring.plan import PlanInputs, evaluate, representatives, staged
 
 EPOCH = dt.date(1970, 1, 1)
 
@@ -85,9 +85,11 @@ def memberships(
             ev = ev.select(*[ev[c] for c in columns], ev.list_leave_mask, code=ev.c_code)
         else:
             ev = ev.select(*columns, "list_leave_mask", code=ibis.null("string"))
-        by_records = _by_records(inputs, ev, rb.spec.lists, as_of)
+        # Read once or twice by each list entered by records: computed once.
+        by_records = _by_records(inputs, staged(inputs, ev, "listed"), rb.spec.lists, as_of)
     links = representatives(inputs, as_of) if any(lst.enter_with for lst in rb.spec.lists) else None
     done: dict[str, ir.Table] = {}
+    carried = {joint.list for lst in rb.spec.lists for joint in lst.enter_with}
     alerts: ir.Table | None = None
     for i, lst in enumerate(rb.spec.lists):
         parts = []
@@ -108,6 +110,8 @@ def memberships(
         if parts:
             rows = parts[0].union(*parts[1:]) if len(parts) > 1 else parts[0]
             done[lst.code] = _eligible(inputs, rows, lst, as_of)
+            if lst.code in carried:  # read again by a list it is carried into
+                done[lst.code] = staged(inputs, done[lst.code], "list")
     if not done:
         return _empty(graded)
     tables = list(done.values())

@@ -479,7 +479,10 @@ def _reductions(
         red.select(b_of=red.entry_id, b_subject=red.subject_id, b_day=red.day),
         s.filter(~s.reduction.fill_null(False)),
     )
-    bal = red.join(sums, red.entry_id == sums.b_entry).select(red, sums.balance)
+    # Read three times below (the ranges, the blocking pairs, the result): computed once.
+    bal = staged(
+        inputs, red.join(sums, red.entry_id == sums.b_entry).select(red, sums.balance), "balances"
+    )
     in_range = (bal.reduction_from.isnull() | (bal.balance >= bal.reduction_from)) & (
         bal.reduction_to.isnull() | (bal.balance <= bal.reduction_to)
     )
