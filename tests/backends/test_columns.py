@@ -59,3 +59,24 @@ def test_ibis_sql_for_each_engine(dialect: str) -> None:
         "stage_1_a": {"x", "y", "z"},
         "stage_2_b": {"k", "v"},
     }
+
+
+def test_a_shared_part_narrowed_to_what_is_read_gives_the_same_rows() -> None:
+    import duckdb
+
+    from socialrating.backends.columns import narrowed
+
+    sql = """WITH wide AS (SELECT * FROM entries WHERE day > 1)
+             SELECT a.subject_id, count(*) AS n FROM wide AS a
+             JOIN (SELECT * FROM wide) AS b ON a.subject_id = b.subject_id AND b.points < 0
+             GROUP BY a.subject_id ORDER BY a.subject_id"""
+    tables = {"entries": ["entry_id", "subject_id", "day", "points", "evidence"]}
+    narrow = narrowed(sql, "duckdb", tables)
+    assert "evidence" not in narrow and "entry_id" not in narrow  # read by nothing
+    assert "points" in narrow and "day" in narrow
+    con = duckdb.connect()
+    con.execute(
+        """CREATE TABLE entries AS SELECT i AS entry_id, i % 7 AS subject_id, i % 5 AS day,
+           (i % 3) - 1 AS points, 'x' || i AS evidence FROM range(200) t(i)"""
+    )
+    assert con.execute(narrow).fetchall() == con.execute(sql).fetchall() != []

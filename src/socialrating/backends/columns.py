@@ -57,3 +57,25 @@ def columns_read(
         if not columns:
             columns.add(tables[name][0])
     return found
+
+
+def narrowed(sql: str, dialect: Any, tables: Mapping[str, Sequence[str]]) -> str:
+    """``sql`` with each of its subqueries and common table expressions selecting only
+    the columns the query reads of it (sqlglot's ``qualify``, which spells out each ``*``
+    over ``tables``, then ``pushdown_projections``).
+
+    An engine that keeps a shared part of a query (PostgreSQL materialises a common table
+    expression read twice) keeps every column it selects; Ibis selects all a table has.
+    """
+    from sqlglot.optimizer.pushdown_projections import pushdown_projections
+    from sqlglot.optimizer.qualify import qualify
+
+    # The names are what matters here; qualify reads no type.
+    schema = {table: dict.fromkeys(columns, "INT") for table, columns in tables.items()}
+    tree = qualify(
+        sqlglot.parse_one(sql, read=dialect),
+        schema=schema,
+        dialect=dialect,
+        validate_qualify_columns=False,
+    )
+    return str(pushdown_projections(tree).sql(dialect))
