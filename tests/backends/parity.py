@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import random
 import zlib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -70,16 +71,22 @@ ENGINE_RUN = 1000
 snapshot under its id, so the engine must store and read back its own."""
 
 
+def after_each_stage(plans: EnginePlans, seen: Callable[[str], None]) -> None:
+    """Call ``seen`` with the name of each stage ``plans`` keeps from now on, once kept
+    (it still keeps them)."""
+    keep = plans.keep
+
+    def kept(name: str, sql: str) -> None:
+        keep(name, sql)
+        seen(name)
+
+    plans.keep = kept  # type: ignore[method-assign]
+
+
 def counting_stages(plans: EnginePlans) -> list[str]:
     """The names of the stages ``plans`` keeps from now on (it still keeps them)."""
     kept: list[str] = []
-    keep = plans.keep
-
-    def counted(name: str, sql: str) -> None:
-        kept.append(name)
-        keep(name, sql)
-
-    plans.keep = counted  # type: ignore[method-assign]
+    after_each_stage(plans, kept.append)
     return kept
 
 

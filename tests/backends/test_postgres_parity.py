@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from tests.backends.parity import (
     ENGINE_RUN,
+    after_each_stage,
     assert_same_run,
     assert_same_statements,
     counting_stages,
@@ -38,17 +39,15 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 def stage_widths(plans: PostgresPlans) -> dict[str, int]:
     """The number of columns of each stage ``plans`` keeps from now on."""
     widths: dict[str, int] = {}
-    keep = plans.keep
 
-    def measured(name: str, sql: str) -> None:
-        keep(name, sql)
+    def measured(name: str) -> None:
         found = plans.con.execute(
             "SELECT count(*) FROM information_schema.columns WHERE table_name = %s", (name,)
         ).fetchone()
         assert found is not None
         widths[name] = int(found[0])
 
-    plans.keep = measured  # type: ignore[method-assign]
+    after_each_stage(plans, measured)
     return widths
 
 
