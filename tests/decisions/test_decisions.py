@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterator
+from dataclasses import astuple
 from pathlib import Path
 
 import pyarrow as pa
@@ -220,6 +221,7 @@ def test_batch_lookup_survives_hash_collisions(store: Store) -> None:
         ids=d.ids,
         list_bits=d.list_bits,
         members=d.members,
+        member_positions=d.member_positions,
     )
     assert len(set(hashes.tolist())) < len(hashes)
     codes = ["o2", "c2", "nobody", "c1", "kid", "o1"]
@@ -313,3 +315,44 @@ def test_look_up_follows_each_new_run_on_the_same_store(store: Store) -> None:
     assert (c1.run_id, c1.decision) == (third.run_id, "refused")
     assert [r.code for r in c1.reasons] == ["RULE:flight#1", "LIST:flight_ban"]
     assert decide_one(store, "c1", "flight", first.run_id).decision == "allowed"
+
+
+def test_loaded_memberships_are_the_stored_ones(store: Store) -> None:
+    """The decider keeps list memberships as columns and makes one subject's on demand:
+    they are the run's stored rows, in order of list and cause, with the codes they came
+    through; each subject's list bits say the same lists. A rulebook with fewer lists (a
+    preview's) keeps only the memberships of its own."""
+    from dataclasses import replace
+
+    # c1 represents o2, and c1 is a debtor: o2 is blacklisted through c1.
+    feed(store, "registry", [rec("o2", "rep", "2021-01-15", counterpart="c1", key="r1")])
+    d = decider(store, "2021-05-31")
+    stored: dict[str, list[tuple[object, ...]]] = {}
+    for row in store.rows(
+        """SELECT s.code, m.list, m.cause, m.entry_id, m.grade, m.start_day, m.end_day, v.code
+           FROM list_members m JOIN subjects s USING (subject_id)
+           LEFT JOIN subjects v ON v.subject_id = m.via_subject
+           WHERE m.run_id = ? ORDER BY m.list, m.cause""",
+        [d.run_id],
+    ):
+        stored.setdefault(row[0], []).append(row[1:])
+    assert {"c1", "c2", "o1", "o2"} <= set(stored)  # debtors, flight ban, by grade, joint
+    lists = [x.code for x in d.rulebook.spec.lists]
+    for code in d.codes.to_pylist():
+        i = d.position(code)
+        got = [astuple(m) for m in d.memberships(i)]
+        assert got == stored.get(code, []), code
+        bits = {lists.index(m.list) for m in d.memberships(i)}
+        assert int(d.list_bits[i]) == sum(1 << b for b in bits), code
+    assert ("blacklist", "joint", "c1") in [
+        (m.list, m.cause, m.via) for m in d.memberships(d.position("o2"))
+    ]
+
+    spec = d.rulebook.spec
+    fewer = replace(d.rulebook, spec=spec.model_copy(update={"lists": spec.lists[:1]}))
+    kept = load_decider(store, d.run_id, fewer)
+    for code in d.codes.to_pylist():
+        i = kept.position(code)
+        want = [astuple(m) for m in d.memberships(i) if m.list == spec.lists[0].code]
+        assert [astuple(m) for m in kept.memberships(i)] == want, code
+        assert int(kept.list_bits[i]) == (1 if want else 0), code

@@ -45,7 +45,10 @@ class Decider:
             ``contagion`` the points contagion cost.
         ids: per subject, its id.
         list_bits: per subject, bit i set when on ``rulebook.spec.lists[i]``.
-        members: memberships of listed subjects, by position in ``codes``.
+        members: the memberships of listed subjects (``MEMBER_COLUMNS``), ordered by
+            position in ``codes`` (``member_positions``), list and cause; ``memberships``
+            makes one subject's (kept as columns: a nation's million listed subjects
+            would take seconds to make into objects, and a decision reads one).
         factor_grades: per kind, the grades the run stored key factors for (None: a run
             scored before runs stored them); ``factors`` holds those rows, ordered by
             position in ``codes`` (``factor_positions``) and rank.
@@ -64,7 +67,8 @@ class Decider:
     contagion: np.ndarray
     ids: np.ndarray
     list_bits: np.ndarray
-    members: dict[int, list[Membership]]
+    members: pa.Table
+    member_positions: np.ndarray
     factor_grades: dict[str, list[str]] | None = None
     factors: pa.Table | None = None
     factor_positions: np.ndarray | None = None
@@ -85,6 +89,7 @@ class Decider:
         self._sorted_hashes = self.hashes[self._order]
         self._hasher = duckdb.connect()
         self._hashing = threading.Lock()
+        self._member_cells = [_Cells(self.members.column(c)) for c in MEMBER_COLUMNS]
 
     def position(self, code: str) -> int:
         i = int(np.searchsorted(self._sorted_codes, code))
@@ -132,7 +137,7 @@ class Decider:
             kind,
             grade,
             int(self.scores[i]),
-            self.members.get(i, []),
+            self.memberships(i),
             bool(self.direct[i]),
             contagion=int(self.contagion[i]),
         ).by(self.run_id, self.as_of)
@@ -144,6 +149,15 @@ class Decider:
             lambda: self.factor_grades,
             lambda: self._factors(i),
         )
+
+    def memberships(self, i: int) -> list[Membership]:
+        """The list memberships of the subject at position ``i``."""
+        at = self.member_positions
+        lo = int(at.searchsorted(i))
+        hi = lo
+        while hi < len(at) and at[hi] == i:
+            hi += 1
+        return [Membership(*(cells[k] for cells in self._member_cells)) for k in range(lo, hi)]
 
     def _factors(self, i: int) -> list[dict[str, Any]]:
         """The stored key factor rows of the subject at position ``i``."""
@@ -227,7 +241,7 @@ class Decider:
             when = None if r == 0 else svc.rules[r - 1].when
             codes = []
             if when is not None and when.lists is not None:
-                looked = [m for m in self.members.get(p, ()) if m.list in when.lists]
+                looked = [m for m in self.memberships(p) if m.list in when.lists]
                 codes = [f"LIST:{m.list}" for m in looked[:MAX_FACTORS]]
             if (
                 a < b
@@ -338,22 +352,16 @@ def load_decider(
     )
     try:
         snap = store.arrow("SELECT * FROM decider_snapshot ORDER BY pos")
-        list_index = {lst.code: i for i, lst in enumerate(rb.spec.lists)}
-        bits = np.zeros(snap.num_rows, dtype=np.int64)
-        members: dict[int, list[Membership]] = {}
-        for lst, pos, cause, entry, grade, start, end, via in store.rows(
-            """SELECT m.list, d.pos, m.cause, m.entry_id, m.grade, m.start_day, m.end_day,
-                      v.code
+        members = store.arrow(
+            """SELECT d.pos, m.list, m.cause, m.entry_id, m.grade, m.start_day, m.end_day,
+                      v.code AS via
                FROM list_members m JOIN decider_snapshot d USING (subject_id)
                LEFT JOIN subjects v ON v.subject_id = m.via_subject
-               WHERE m.run_id = ? ORDER BY m.list, d.pos, m.cause""",
+               WHERE m.run_id = ? ORDER BY d.pos, m.list, m.cause""",
             [run_id],
-        ):
-            if lst in list_index:
-                bits[pos] |= 1 << list_index[lst]
-                members.setdefault(int(pos), []).append(
-                    Membership(lst, cause, entry, grade, start, end, via)
-                )
+        )
+        # Of the rulebook's lists only (a previewed rulebook may have fewer).
+        members = members.filter(pc.is_in(members.column("list"), _list_codes(rb)))
         factor_grades = _factor_grades(store, int(run_id))
         factors = None
         if factor_grades is not None:
@@ -380,12 +388,50 @@ def load_decider(
         direct=snap.column("direct").to_numpy(zero_copy_only=False),
         contagion=snap.column("contagion").to_numpy(),
         ids=snap.column("subject_id").to_numpy(),
-        list_bits=bits,
-        members=members,
+        list_bits=_list_bits(snap.num_rows, members, rb),
+        members=members.drop_columns(["pos"]),
+        member_positions=members.column("pos").to_numpy(),
         factor_grades=factor_grades,
         factors=factors,
         factor_positions=None if factors is None else factors.column("pos").to_numpy(),
     )
+
+
+MEMBER_COLUMNS = ("list", "cause", "entry_id", "grade", "start_day", "end_day", "via")
+"""The columns of ``Decider.members``: a ``Membership``'s fields."""
+
+
+class _Cells:
+    """A column's values by row, read one at a time without converting the column: an
+    integer column as an array and its validity, any other as indices into its distinct
+    values."""
+
+    def __init__(self, column: pa.ChunkedArray) -> None:
+        self.integers = pa.types.is_integer(column.type)
+        if self.integers:
+            self.values = column.fill_null(0).to_numpy()
+            self.valid = column.is_valid().to_numpy()
+        else:
+            encoded = pc.dictionary_encode(column).combine_chunks()
+            self.values = encoded.indices.fill_null(-1).to_numpy()
+            self.distinct = [*encoded.dictionary.to_pylist(), None]  # -1: None
+
+    def __getitem__(self, row: int) -> Any:
+        if self.integers:
+            return int(self.values[row]) if self.valid[row] else None
+        return self.distinct[self.values[row]]
+
+
+def _list_codes(rb: RulebookHeader) -> pa.Array:
+    return pa.array([lst.code for lst in rb.spec.lists], pa.string())
+
+
+def _list_bits(n: int, members: pa.Table, rb: RulebookHeader) -> np.ndarray:
+    """Per subject (``n`` of them), bit i set when a member of ``rb.spec.lists[i]``."""
+    bits = np.zeros(n, dtype=np.int64)
+    at = pc.index_in(members.column("list"), _list_codes(rb)).to_numpy(zero_copy_only=False)
+    np.bitwise_or.at(bits, members.column("pos").to_numpy(), np.left_shift(1, at.astype(np.int64)))
+    return bits
 
 
 __all__ = ["Decider", "NoSnapshot", "Reason", "UnknownService", "load_decider"]
