@@ -11,6 +11,11 @@ stage; Spark runs them stage by stage on a warehouse of Parquet files
 (``backends.spark.copy_tables``). The copies' times are printed too. Every engine's
 snapshot and list members must be DuckDB's.
 
+Each engine also runs the baseline workload (``common.reference_sql``: records joined to
+the parameters, summed per subject and category, capped, graded) as one hand-written
+query, the same text on every engine: its time against DuckDB's is what the engine
+itself costs on this work, the floor under the plan's ratio.
+
 The server is a throwaway one (tests/pgserver.py) unless ``--postgres URL`` names one;
 Spark runs on ``local[2]`` (the machine's two cores) unless ``--spark MASTER`` says
 otherwise. Usage:
@@ -33,7 +38,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from common import AS_OF, bench_store, log
+from common import AS_OF, bench_store, log, reference_sql
 from socialrating.backends import postgres, spark
 from socialrating.backends.engine import EnginePlans, EngineRun, score
 from socialrating.ledger import Store
@@ -56,6 +61,14 @@ def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
         result = work()
         times.append(time.perf_counter() - started)
     return min(times), result
+
+
+def reference(repeat: int, query: Callable[[str], Any], sql: str) -> tuple[float, list[int]]:
+    """Best time of the baseline workload on an engine, and its one row as integers."""
+    seconds, table = best_of(repeat, lambda: query(sql))
+    row = table.to_pylist()[0] if hasattr(table, "to_pylist") else table[0]
+    values = row.values() if isinstance(row, dict) else row
+    return seconds, [int(v) for v in values]
 
 
 def on_duckdb(store: Store, rb: RulebookHeader, run_id: int) -> dict[str, float]:
@@ -125,6 +138,9 @@ def main() -> None:
     rows: list[tuple[str, dict[str, float], EngineRun | None, float]] = [
         ("DuckDB (the ledger's file)", duck_best, None, 1.0)
     ]
+    baseline = reference_sql(rb, day_number(AS_OF))
+    references = {rows[0][0]: reference(max(args.repeat, 3), store.rows, baseline)}
+    log(f"  the baseline workload: {references[rows[0][0]][0]:.2f} s")
 
     if "postgres" in engines:
         with server(args.postgres) as url:
@@ -142,6 +158,7 @@ def main() -> None:
                     how = "staged" if staged else f"one query; a copy: {copy_seconds:.1f} s"
                     rows.append((f"PostgreSQL ({how})", best, result, PG_TARGET))
                     log(f"  {how}: {best}")
+                references[rows[-2][0]] = reference(max(args.repeat, 3), plans.query, baseline)
 
     if "spark" in engines:
         with tempfile.TemporaryDirectory(prefix="socialrating-warehouse-") as warehouse:
@@ -157,6 +174,7 @@ def main() -> None:
                 how = f"{args.spark}, staged; a copy: {copy_seconds:.1f} s"
                 rows.append((f"Spark ({how})", best, result, SPARK_TARGET))
                 log(f"  {best}")
+                references[rows[-1][0]] = reference(max(args.repeat, 3), plans.query, baseline)
 
     snapshot = store.arrow(
         f"SELECT {SNAPSHOT_COLUMNS} FROM snapshot WHERE run_id = ? ORDER BY subject_id",
@@ -191,6 +209,24 @@ def main() -> None:
             or ordered(result.lists) != ordered(lists)
         ):
             disagree.append(label)
+    print()
+    print("The baseline workload (bench/common.py's reference_sql), one hand-written query,")
+    print("the same on every engine: what the engine itself costs on this ledger.")
+    print()
+    print("| engine | baseline | x DuckDB's time | the plan's x over the baseline's |")
+    print("| --- | ---: | ---: | ---: |")
+    duck_ref, duck_row = references[rows[0][0]]
+    for label, best, _, _ in rows:
+        if label not in references:
+            continue
+        seconds, row = references[label]
+        if row != duck_row:
+            disagree.append(f"{label} (the baseline: {row} against {duck_row})")
+        floor = seconds / duck_ref
+        print(
+            f"| {label} | {seconds:.2f} s | **{floor:.2f}x** | "
+            f"{sum(best.values()) / duck / floor:.2f} |"
+        )
     print()
     print(
         f"Compared with DuckDB's run: the snapshot ({snapshot.num_rows:,} rows: "

@@ -17,7 +17,7 @@ from socialrating.errors import LedgerError, LedgerFormatError
 from socialrating.ledger import Store, activate_rulebook, open_store
 from socialrating.ledger.append import append_rows
 from socialrating.model import InstitutionClass
-from socialrating.rulebook import Rulebook, load_rulebook
+from socialrating.rulebook import Rulebook, RulebookHeader, load_rulebook
 from socialrating.simulate.life import param_weights
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -184,3 +184,28 @@ def plain_rulebook(rb: Rulebook) -> Rulebook:
     path = DATA / "seed-plain.yaml"
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return load_rulebook(path)
+
+
+def reference_sql(rb: RulebookHeader, as_of: int) -> str:
+    """The baseline workload (docs/architecture.md) as plain SQL, on the ledger's tables:
+    join records to the rulebook's parameters, drop expired ones, sum points per subject
+    and category, cap each category's deductions, add the base, grade; one row: the
+    subjects graded, the grades met and the scores' sum. Less than the plan does (no
+    periods, per-unit points, confidence, reports, record counts, snapshot), so it shows
+    what this data, machine and engine allow. Written once for every engine: DuckDB's,
+    PostgreSQL's and Spark's SQL all read it the same way (literals, no parameters).
+    """
+    bands = rb.bands("citizen")
+    grade = " ".join(f"WHEN score >= {b.min} THEN '{b.grade}'" for b in bands if b.min is not None)
+    return f"""SELECT count(*) AS subjects, count(DISTINCT grade) AS grades, sum(score) AS total
+        FROM (SELECT subject_id, score, CASE {grade} ELSE '{bands[-1].grade}' END AS grade
+              FROM (SELECT subject_id,
+                           {rb.spec.base_score} + sum(greatest(s, -coalesce(cap, 1000000000000))) AS score
+                    FROM (SELECT e.subject_id, p.category_id, max(p.cap_max_deduction) AS cap,
+                                 sum(p.points) AS s
+                          FROM entries e JOIN rulebook_parameters p
+                            ON p.parameter_id = e.parameter_id AND p.rulebook_hash = '{rb.hash}'
+                          WHERE e.kind = 1
+                            AND (p.expiry_days IS NULL OR {int(as_of)} < e.day + p.expiry_days)
+                          GROUP BY e.subject_id, p.category_id) AS per_category
+                    GROUP BY subject_id) AS per_subject) AS graded"""

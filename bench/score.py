@@ -29,7 +29,7 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-from common import AS_OF, bench_store, log, plain_rulebook
+from common import AS_OF, bench_store, log, plain_rulebook, reference_sql
 from socialrating.ledger import Store, activate_rulebook, install_rulebook, open_store
 from socialrating.ledger.append import append_rows
 from socialrating.model import day_number
@@ -181,29 +181,9 @@ def score_python(
 
 
 def reference_query(store: Store, rb: Rulebook, as_of: int) -> int:
-    """The baseline workload (docs/architecture.md), as plain DuckDB SQL, on the same ledger.
-
-    Join records to the parameter table, drop expired ones, sum points per subject and
-    category, cap each category, add the base, grade: less than the plan does (no
-    periods, per-unit points, confidence, reports, record counts, snapshot), so it
-    shows what this data and machine allow.
-    """
-    bands = rb.bands("citizen")
-    grade = " ".join(f"WHEN score >= {b.min} THEN '{b.grade}'" for b in bands if b.min is not None)
-    rows = store.rows(
-        f"""SELECT count(*), count(DISTINCT grade) FROM (
-            SELECT subject_id, CASE {grade} ELSE '{bands[-1].grade}' END AS grade FROM (
-                SELECT subject_id, {rb.spec.base_score} + sum(greatest(s, -coalesce(cap, 1e12))) AS score
-                FROM (SELECT e.subject_id, p.category_id, any_value(p.cap_max_deduction) AS cap,
-                             sum(p.points) AS s
-                      FROM entries e JOIN rulebook_parameters p
-                        ON p.parameter_id = e.parameter_id AND p.rulebook_hash = ?
-                      WHERE e.kind = 1 AND (p.expiry_days IS NULL OR ? < e.day + p.expiry_days)
-                      GROUP BY 1, 2)
-                GROUP BY 1))""",
-        [rb.hash, as_of],
-    )
-    return int(rows[0][0])
+    """The baseline workload (``common.reference_sql``) on the same ledger: the subjects
+    it grades."""
+    return int(store.rows(reference_sql(rb, as_of))[0][0])
 
 
 def timed(fn, repeat: int):  # type: ignore[no-untyped-def]
