@@ -1,7 +1,7 @@
 """One subject's decision from a scoring run, read from that subject's rows alone.
 
 A provider asks about one passenger; loading the whole run (``decider.load_decider``,
-about a second per ten million subjects) is for batches and for a service that answers
+a few seconds for two million subjects) is for batches and for a service that answers
 many. A look-up reads the run's row for the subject, its list memberships and the codes
 of the subjects they came through, each a point read: the subject's code through the
 registry's index, the rest by run and subject id, which the snapshot and the list
