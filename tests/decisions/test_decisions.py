@@ -356,3 +356,34 @@ def test_loaded_memberships_are_the_stored_ones(store: Store) -> None:
         want = [astuple(m) for m in d.memberships(i) if m.list == spec.lists[0].code]
         assert [astuple(m) for m in kept.memberships(i)] == want, code
         assert int(kept.list_bits[i]) == (1 if want else 0), code
+
+
+@pytest.mark.parametrize(
+    "codes",
+    [
+        ["C000000001", "C000000002", "C000000010", "O000000003"],  # one width: bytes
+        ["c1", "c2", "kid", "o1"],  # widths differ: texts
+        ["a\u00e91", "a\u00e92", "b\u00e91", "\u00e9\u00e9\u00e9"],  # UTF-8, one width in bytes
+        ["x"],
+    ],
+)
+def test_codes_searched_as_bytes_or_texts_find_each_subject(codes: list[str]) -> None:
+    """The sorted codes a decider searches (fixed-width bytes over Arrow's buffer when
+    every code has one length in bytes, else texts) find each code at its place, from a
+    slice too, and no code that is not there."""
+    from socialrating.decisions.decider import _searchable
+
+    codes = sorted(codes)  # DuckDB's order: by byte, as by code point
+    whole = pa.array(["zz-ignored", *codes])
+    for array in (pa.array(codes), whole.slice(1)):
+        found = _searchable(array)
+        assert len(found) == len(codes)
+        for i, code in enumerate(codes):
+            needle = code.encode() if found.dtype.kind == "S" else code
+            assert int(found.searchsorted(needle)) == i and found[i] == needle
+        for absent in ("", "C0", "zzzz", codes[0] + "0"):
+            needle = absent.encode() if found.dtype.kind == "S" else absent
+            i = int(found.searchsorted(needle))
+            assert i == len(codes) or found[i] != needle
+    widths = {len(c.encode()) for c in codes}
+    assert (_searchable(pa.array(codes)).dtype.kind == "S") == (len(widths) == 1)
