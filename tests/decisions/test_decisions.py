@@ -213,6 +213,7 @@ def test_batch_lookup_survives_hash_collisions(store: Store) -> None:
         codes=d.codes,
         hashes=hashes,
         kinds=d.kinds,
+        kind_names=d.kind_names,
         grade_names=d.grade_names,
         grades=d.grades,
         scores=d.scores,

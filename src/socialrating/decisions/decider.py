@@ -41,8 +41,9 @@ class Decider:
         hashes: DuckDB's 64-bit hash of each code: a batch finds its subjects by
             hashing its codes the same way and searching the sorted hashes.
         kinds, grades, scores, direct, contagion: per subject, in the order of ``codes``;
-            ``grades`` index ``grade_names``; ``direct`` is whether a direct grade stands;
-            ``contagion`` the points contagion cost.
+            ``kinds`` index ``kind_names`` and ``grades`` ``grade_names`` (small integers:
+            ten million texts would take half a gigabyte); ``direct`` is whether a direct
+            grade stands; ``contagion`` the points contagion cost.
         ids: per subject, its id.
         list_bits: per subject, bit i set when on ``rulebook.spec.lists[i]``.
         members: the memberships of listed subjects (``MEMBER_COLUMNS``), ordered by
@@ -60,6 +61,7 @@ class Decider:
     codes: pa.Array
     hashes: np.ndarray
     kinds: np.ndarray
+    kind_names: list[str]
     grade_names: list[str]
     grades: np.ndarray
     scores: np.ndarray
@@ -139,7 +141,7 @@ class Decider:
         """The decision for one subject and service."""
         svc = self.service(service)
         i = self.position(subject)
-        kind, grade = str(self.kinds[i]), self.grade_names[int(self.grades[i])]
+        kind, grade = self.kind_of(i), self.grade_names[int(self.grades[i])]
         decision = decide(
             svc,
             subject,
@@ -158,6 +160,17 @@ class Decider:
             lambda: self.factor_grades,
             lambda: self._factors(i),
         )
+
+    def kind_of(self, i: int) -> str:
+        """The kind of the subject at position ``i``."""
+        return self.kind_names[int(self.kinds[i])]
+
+    def of_kind(self, kind: str) -> np.ndarray:
+        """Per subject, whether it is of ``kind``."""
+        if kind not in self.kind_names:
+            return np.zeros(len(self.kinds), dtype=bool)
+        is_kind: np.ndarray = self.kinds == self.kind_names.index(kind)
+        return is_kind
 
     def memberships(self, i: int) -> list[Membership]:
         """The list memberships of the subject at position ``i``."""
@@ -200,7 +213,7 @@ class Decider:
         the wrong kind of subject, -2 = unknown (not ``found``); n = rule n (1-based)."""
         grade = self.grades[pos]
         bits = self.list_bits[pos]
-        kind_ok = found if svc.subjects == "any" else found & (self.kinds[pos] == svc.subjects)
+        kind_ok = found if svc.subjects == "any" else found & self.of_kind(svc.subjects)[pos]
         rule = np.where(found, np.where(kind_ok, 0, -1), -2).astype(np.int16)
         open_ = kind_ok.copy()
         list_index = {lst.code: i for i, lst in enumerate(self.rulebook.spec.lists)}
@@ -256,7 +269,7 @@ class Decider:
                 a < b
                 and (when is None or when.grades is not None)
                 and stored is not None
-                and self.grade_names[self.grades[p]] in stored.get(str(self.kinds[p]), [])
+                and self.grade_names[self.grades[p]] in stored.get(self.kind_of(p), [])
             ):
                 codes += self._stored_codes[a:b]
             out[i] = ";".join(codes[:MAX_FACTORS])
@@ -388,13 +401,15 @@ def load_decider(
     finally:
         store.con.unregister("decider_snapshot")
     grades = pc.index_in(snap.column("grade"), pa.array(grade_names)).to_numpy()
+    kinds = pc.dictionary_encode(snap.column("kind")).combine_chunks()
     return Decider(
         rulebook=rb,
         run_id=int(run_id),
         as_of=str(row[1]),
         codes=snap.column("code").combine_chunks(),
         hashes=snap.column("h").to_numpy(),
-        kinds=_strings(snap.column("kind")),
+        kinds=kinds.indices.to_numpy().astype(np.int8),
+        kind_names=kinds.dictionary.to_pylist(),
         grade_names=grade_names,
         grades=grades.astype(np.int16),
         scores=snap.column("score").to_numpy(),
@@ -453,15 +468,6 @@ def _searchable(codes: pa.Array) -> np.ndarray:
                 return fixed
     texts: np.ndarray = codes.to_numpy(zero_copy_only=False)
     return texts
-
-
-def _strings(column: pa.ChunkedArray) -> np.ndarray:
-    """A column of a few distinct texts as a NumPy array of texts (made from its distinct
-    values, not row by row)."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    distinct = np.asarray(encoded.dictionary.to_pylist(), dtype=str)
-    strings: np.ndarray = distinct[encoded.indices.to_numpy()]
-    return strings
 
 
 def _list_codes(rb: RulebookHeader) -> pa.Array:

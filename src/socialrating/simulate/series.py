@@ -270,7 +270,7 @@ def _figures(store: Store, rb: Rulebook, step: Step) -> list[dict[str, Any]]:
         # Those the service is for: the others are refused for their kind alone.
         mine = decider.codes
         if service.subjects != "any":
-            mine = mine.filter(pa.array(decider.kinds == service.subjects))
+            mine = mine.filter(pa.array(decider.of_kind(service.subjects)))
         decided = decider.decide_many(mine, service.code).column("decision")
         refused = int(pc.sum(pc.equal(decided, "refused")).as_py() or 0)
         kind = "" if service.subjects == "any" else service.subjects
