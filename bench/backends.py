@@ -35,6 +35,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
+
 sys.path.insert(0, str(Path(__file__).parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -63,12 +65,10 @@ def best_of(repeat: int, work: Callable[[], Any]) -> tuple[float, Any]:
     return min(times), result
 
 
-def reference(repeat: int, query: Callable[[str], Any], sql: str) -> tuple[float, list[int]]:
+def reference(repeat: int, query: Callable[[str], pa.Table], sql: str) -> tuple[float, list[int]]:
     """Best time of the baseline workload on an engine, and its one row as integers."""
     seconds, table = best_of(repeat, lambda: query(sql))
-    row = table.to_pylist()[0] if hasattr(table, "to_pylist") else table[0]
-    values = row.values() if isinstance(row, dict) else row
-    return seconds, [int(v) for v in values]
+    return seconds, [int(v) for v in table.to_pylist()[0].values()]
 
 
 def on_duckdb(store: Store, rb: RulebookHeader, run_id: int) -> dict[str, float]:
@@ -139,7 +139,7 @@ def main() -> None:
         ("DuckDB (the ledger's file)", duck_best, None, 1.0)
     ]
     baseline = reference_sql(rb, day_number(AS_OF))
-    references = {rows[0][0]: reference(max(args.repeat, 3), store.rows, baseline)}
+    references = {rows[0][0]: reference(max(args.repeat, 3), store.arrow, baseline)}
     log(f"  the baseline workload: {references[rows[0][0]][0]:.2f} s")
 
     if "postgres" in engines:

@@ -174,19 +174,15 @@ class Decider:
 
     def memberships(self, i: int) -> list[Membership]:
         """The list memberships of the subject at position ``i``."""
-        at = self.member_positions
-        lo = int(at.searchsorted(i))
-        hi = lo
-        while hi < len(at) and at[hi] == i:
-            hi += 1
+        lo, hi = _span(self.member_positions, i)
         return [Membership(*(cells[k] for cells in self._member_cells)) for k in range(lo, hi)]
 
     def _factors(self, i: int) -> list[dict[str, Any]]:
         """The stored key factor rows of the subject at position ``i``."""
         if self.factors is None or self.factor_positions is None:
             return []
-        lo, hi = np.searchsorted(self.factor_positions, [i, i + 1])
-        rows: list[dict[str, Any]] = self.factors.slice(int(lo), int(hi - lo)).to_pylist()
+        lo, hi = _span(self.factor_positions, i)
+        rows: list[dict[str, Any]] = self.factors.slice(lo, hi - lo).to_pylist()
         return rows
 
     def decide_many(
@@ -423,6 +419,15 @@ def load_decider(
         factors=factors,
         factor_positions=None if factors is None else factors.column("pos").to_numpy(),
     )
+
+
+def _span(positions: np.ndarray, i: int) -> tuple[int, int]:
+    """The rows of the subject at position ``i`` among rows ordered by ``positions``."""
+    lo = int(positions.searchsorted(i))
+    hi = lo
+    while hi < len(positions) and positions[hi] == i:  # a subject has a few rows
+        hi += 1
+    return lo, hi
 
 
 MEMBER_COLUMNS = ("list", "cause", "entry_id", "grade", "start_day", "end_day", "via")
