@@ -355,8 +355,9 @@ def add_days(store: Store, first: int, days: int, per_day: int, tag: str) -> Non
 
 
 def forget_run(store: Store, run_id: int) -> None:
-    """Delete a run's rows (so that the next run starts from the run before it)."""
-    for table in ("snapshot", "list_members", "runs"):
+    """Delete a run's rows (so that the next run starts from the run before it; its id is
+    given again to the next run, so none of its rows may stay)."""
+    for table in ("snapshot", "list_members", "run_factors", "runs"):
         store.run(f"DELETE FROM {table} WHERE run_id = {int(run_id)}")
 
 
