@@ -263,9 +263,9 @@ def test_a_process_holding_the_file_checks_a_run_once(
     digested: list[int] = []
     real = integrity.run_digests
 
-    def counting(store: object, run_id: int) -> dict[str, object]:
+    def counting(store: object, run_id: int, *method: str) -> dict[str, object]:
         digested.append(int(run_id))
-        return real(store, run_id)  # type: ignore[arg-type]
+        return real(store, run_id, *method)  # type: ignore[arg-type]
 
     monkeypatch.setattr(integrity, "run_digests", counting)
     with open_store(db) as store:

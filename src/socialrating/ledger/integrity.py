@@ -22,9 +22,10 @@ rulebook's activation entry records. ``verify_integrity`` checks all of it;
 ``trusted_*`` are the checks that scoring makes before it relies on a table (refusing with
 ``IntegrityError``), each far cheaper than a run.
 
-A table's digest is order-free: each row is digested (MD5 of its fields, length-prefixed,
-NULL as ``~``), the digests are sorted and grouped by their first two hex digits, and the
-groups' SHA-256 are hashed in order. DuckDB computes it in parallel.
+A table's digest is order-free (``table_digest``): from ledger format 12 a SHA-256 of its
+rows read in a canonical order, column by column (``COLUMNS``); digests recorded before
+were made by ``ROWS``. Each record names its method (``method``; none: ``ROWS``), and a
+check recomputes by that method.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from typing import Any
 
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store, vouched
+from socialrating.ledger.table_digest import COLUMNS, ROWS, table_digest
 
 # What a batch of no entries records (its source starts with one of these, and a colon).
 REGISTRY, RUN, COMPILED = "registry", "run", "compiled"
@@ -53,54 +55,19 @@ class IntegrityError(LedgerError):
     the database was edited outside socialrating."""
 
 
-@dataclass(frozen=True)
-class Digest:
-    """A table's (or a part's) rows and their order-free digest."""
-
-    rows: int
-    digest: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {"rows": self.rows, "digest": self.digest}
+METHOD = COLUMNS
+"""The method new digests are made with."""
 
 
-_NO_ROWS = Digest(0, hashlib.sha256(b"").hexdigest()).as_dict()
-"""The digest of no rows (``table_digest`` of an empty selection)."""
+def named(method: str) -> dict[str, str]:
+    """What a record says of its method: nothing for ``ROWS`` (records made before
+    format 12 said nothing)."""
+    return {} if method == ROWS else {"method": method}
 
 
-def columns_of(store: Store, table: str) -> list[str]:
-    """The table's columns, in their order (every one is digested: an edit to any shows)."""
-    found = [
-        str(c)
-        for (c,) in store.rows(
-            """SELECT column_name FROM information_schema.columns
-               WHERE table_name = ? AND table_schema = 'main'
-                 AND table_catalog = current_database() ORDER BY ordinal_position""",
-            [table],
-        )
-    ]
-    if not found:
-        raise LedgerError(f"the database has no table {table!r}")
-    return found
-
-
-def table_digest(store: Store, table: str, where: str = "TRUE", relation: str = "") -> Digest:
-    """The digest of ``table``'s rows that satisfy ``where`` (read from ``relation``, a table
-    or temp table of the same columns, when given)."""
-    fields = ", ".join(
-        f"coalesce(CAST(length(CAST({c} AS VARCHAR)) AS VARCHAR) || ':' || CAST({c} AS VARCHAR),"
-        " '~')"
-        for c in (f'"{c}"' for c in columns_of(store, table))
-    )
-    rows, digest = store.one(
-        f"""WITH r AS (
-              SELECT md5(concat_ws('|', {fields})) AS d FROM {relation or table} WHERE {where}),
-            g AS (SELECT left(d, 2) AS b, count(*) AS n,
-                         sha256(string_agg(d, '' ORDER BY d)) AS d FROM r GROUP BY b)
-            SELECT coalesce(sum(n), 0), sha256(coalesce(string_agg(d, '' ORDER BY b), ''))
-            FROM g"""
-    ) or (0, "")
-    return Digest(int(rows), str(digest))
+def method_of(recorded: dict[str, Any]) -> str:
+    """The method a recorded digest was made with (``ROWS`` before format 12 named none)."""
+    return str(recorded.get("method", ROWS))
 
 
 def record(store: Store, kind: str, evidence: dict[str, Any]) -> None:
@@ -115,33 +82,31 @@ def record_registries(store: Store, names: Iterable[str] = REGISTRIES) -> None:
     """Record the digests of the registries ``names`` as they are now (after a change)."""
     for name in names:
         if store.has_table(name):
-            d = table_digest(store, name)
-            record(store, REGISTRY, {"table": name, **d.as_dict()})
+            d = table_digest(store, name, method=METHOD)
+            record(store, REGISTRY, {"table": name, **d.as_dict(), **named(METHOD)})
 
 
-def compiled_digests(store: Store, rulebook_hash: str, temp: bool = False) -> dict[str, Any]:
+def compiled_digests(
+    store: Store, rulebook_hash: str, temp: bool = False, method: str = COLUMNS
+) -> dict[str, Any]:
     """The digests of the tables compiled from one rulebook (of the temp tables
     ``compiled_*`` that ``rulebooks.compile_tables`` makes, with ``temp``)."""
     found = {}
     for table in COMPILED_TABLES:
         relation = f"temp.compiled_{table.removeprefix('rulebook_')}" if temp else ""
         where = "TRUE" if temp else f"rulebook_hash = '{rulebook_hash}'"
-        found[table] = table_digest(store, table, where, relation).as_dict()
+        found[table] = table_digest(store, table, where, relation, method).as_dict()
     return found
 
 
 def record_compiled(store: Store, rulebook_hash: str) -> None:
     """Record the digests of the tables just compiled from a rulebook."""
-    record(
-        store,
-        COMPILED,
-        {"rulebook": rulebook_hash, "tables": compiled_digests(store, rulebook_hash)},
-    )
+    tables = compiled_digests(store, rulebook_hash, method=METHOD)
+    record(store, COMPILED, {"rulebook": rulebook_hash, "tables": tables, **named(METHOD)})
 
 
 def plan_digest(sql: str) -> str:
     """The digest of a scoring plan's SQL: its SHA-256."""
-    import hashlib
 
     return hashlib.sha256(sql.encode()).hexdigest()
 
@@ -151,9 +116,10 @@ def record_plan(store: Store, key: str, sql: str) -> None:
     record(store, COMPILED, {"plan": key, "sha256": plan_digest(sql)})
 
 
-def run_digests(store: Store, run_id: int) -> dict[str, Any]:
+def run_digests(store: Store, run_id: int, method: str = COLUMNS) -> dict[str, Any]:
     """The digests of a run's stored results: its ``runs`` row (but for its times and
-    figures), its snapshot, its list members and its key factors."""
+    figures), its snapshot, its list members and its key factors (by ``method``; the
+    method named too when it is not ``ROWS``)."""
     row = store.one(
         "SELECT rulebook_hash, CAST(as_of AS VARCHAR), last_entry, subjects FROM runs "
         "WHERE run_id = ?",
@@ -163,16 +129,16 @@ def run_digests(store: Store, run_id: int) -> dict[str, Any]:
     return {
         "run_id": int(run_id),
         "run": None if row is None else list(row),
-        "snapshot": table_digest(store, "snapshot", where).as_dict(),
-        "list_members": table_digest(store, "list_members", where).as_dict(),
-        "run_factors": table_digest(store, "run_factors", where).as_dict(),
-    }
+        "snapshot": table_digest(store, "snapshot", where, method=method).as_dict(),
+        "list_members": table_digest(store, "list_members", where, method=method).as_dict(),
+        "run_factors": table_digest(store, "run_factors", where, method=method).as_dict(),
+    } | named(method)
 
 
 def record_run(store: Store, run_id: int) -> None:
     """Record the digests of a run's results, as it finishes (``vouch_run`` once that is
     committed)."""
-    record(store, RUN, run_digests(store, run_id))
+    record(store, RUN, run_digests(store, run_id, METHOD))
 
 
 def vouch_run(store: Store, run_id: int) -> None:
@@ -309,7 +275,7 @@ def compiled_against(
 ) -> tuple[dict[str, Any], list[str]]:
     """The digests of a rulebook's compiled tables now, and those that differ from the
     ``recorded`` ones."""
-    now = compiled_digests(store, rulebook_hash)
+    now = compiled_digests(store, rulebook_hash, method=method_of(recorded))
     return now, [t for t, d in recorded["tables"].items() if now[t] != d]
 
 
@@ -317,9 +283,14 @@ def run_against(store: Store, run_id: int, recorded: dict[str, Any]) -> list[str
     """The parts of a run (``run``, ``snapshot``, ``list_members``, ``run_factors``) whose
     digests now differ from the ``recorded`` ones. A run recorded before runs stored key
     factors (format 10) has none recorded, and keeps none."""
-    now = run_digests(store, run_id)
+    now = run_digests(store, run_id, method_of(recorded))
     parts = ("run", "snapshot", "list_members", "run_factors")
-    return [part for part in parts if now[part] != recorded.get(part, _NO_ROWS)]
+    return [
+        part
+        for part in parts
+        # A part recorded before runs stored it has no rows.
+        if (now[part] != recorded[part] if part in recorded else now[part]["rows"] != 0)
+    ]
 
 
 # -- verify ------------------------------------------------------------------------------
@@ -404,7 +375,7 @@ def _verify_rulebooks(store: Store, problems: list[Problem]) -> int:
         # What the code compiles from the stored text, against what is stored.
         try:
             compile_tables(store, stored_rulebook_full(store, str(h)))
-            again = compiled_digests(store, str(h), temp=True)
+            again = compiled_digests(store, str(h), temp=True, method=method_of(found[1]))
         except Exception as exc:  # a damaged rulebook: say so, never a traceback
             problems.append(Problem(what, f"cannot be compiled again: {exc}"))
             continue
@@ -426,8 +397,8 @@ def _verify_registries(store: Store, problems: list[Problem]) -> int:
         if not store.has_table(name):
             continue
         checked += 1
-        now = table_digest(store, name)
         found = latest.get(name)
+        now = table_digest(store, name, method=METHOD if found is None else method_of(found[1]))
         if found is None:
             if now.rows:
                 problems.append(Problem(name, "the ledger recorded no digest of this registry"))

@@ -42,7 +42,8 @@ if TYPE_CHECKING:
 #    each cached plan and of each run's stored results (batches of no entries).
 # 10: runs store the key factors of the subjects a service refuses by grade.
 # 11: entries store their digests as bytes (the same digests).
-SCHEMA_VERSION = "11"
+# 12: digests of tables recorded in the ledger name their method (a SHA-256 of columns).
+SCHEMA_VERSION = "12"
 
 ENTRIES_DDL = """{table} (
     entry_id BIGINT NOT NULL, batch_id INTEGER NOT NULL, kind TINYINT NOT NULL,
@@ -74,6 +75,9 @@ PLAN_CACHE_DDL = "CREATE TABLE IF NOT EXISTS plan_cache (key VARCHAR NOT NULL, s
 # statements that bring a database from each up to the next (run when it is opened for
 # writing). Snapshots of earlier runs keep what they were computed with.
 UPGRADES: dict[str, tuple[str, tuple[str, ...]]] = {
+    # Digests recorded from now on name their method (``table_digest.COLUMNS``); those
+    # recorded before are checked by theirs (``ROWS``).
+    "11": ("12", ()),
     # The same digests, stored as bytes (``_digests_as_bytes``).
     "10": ("11", ()),
     # Runs stored before keep no factors: their decisions take them from statements.

@@ -1,0 +1,182 @@
+"""The digest of a table's rows, whatever order they are stored in.
+
+Two methods, each named in what the ledger records (``integrity``), so that a digest is
+always checked by the method it was made with:
+
+- ``COLUMNS`` (ledger format 12 on): the rows are read in a canonical order (by blocks
+  of ``CHUNK`` subject ids when the table has a ``subject_id``, then by every column,
+  ``ORDER BY ALL``) into Arrow, and one SHA-256 is computed over each block's columns,
+  each column as its validity bits then its values (integers, dates and times as 64-bit
+  little-endian integers, floats as 64-bit floats, texts and bytes as their lengths then
+  their bytes, lists as their lengths then their items), every part preceded by its
+  length and every block by its first subject id and its rows. The encoding is
+  injective, so two different sets of rows cannot share it; reading columns in bulk and
+  hashing with the CPU's SHA instructions makes it 2.5 times cheaper than ``ROWS`` (a run
+  of the bench ledger, 2 million subjects: 0.9 s against 2.3 s for its three tables).
+- ``ROWS`` (formats 8 to 11): each row's MD5 over its fields' texts (length-prefixed,
+  NULL as ``~``), sorted, grouped by their first two hex digits, each group's SHA-256,
+  and the SHA-256 of those in order; computed by DuckDB.
+
+A block of ``COLUMNS`` holds at most ``CHUNK`` subjects' rows in memory, whatever the
+size of the registry.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from socialrating.errors import LedgerError
+from socialrating.ledger.store import Store
+
+ROWS, COLUMNS = "md5-rows", "sha256-columns"
+"""The methods (``COLUMNS`` is the one new digests are made with)."""
+
+CHUNK = 1 << 20
+"""Subject ids per block of ``COLUMNS``: a block's rows are read into memory at once."""
+
+
+@dataclass(frozen=True)
+class Digest:
+    """A table's (or a part's) rows and their order-free digest."""
+
+    rows: int
+    digest: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rows": self.rows, "digest": self.digest}
+
+
+def columns_of(store: Store, table: str) -> list[str]:
+    """The table's columns, in their order (every one is digested: an edit to any shows)."""
+    found = [
+        str(c)
+        for (c,) in store.rows(
+            """SELECT column_name FROM information_schema.columns
+               WHERE table_name = ? AND table_schema = 'main'
+                 AND table_catalog = current_database() ORDER BY ordinal_position""",
+            [table],
+        )
+    ]
+    if not found:
+        raise LedgerError(f"the database has no table {table!r}")
+    return found
+
+
+def table_digest(
+    store: Store,
+    table: str,
+    where: str = "TRUE",
+    relation: str = "",
+    method: str = COLUMNS,
+) -> Digest:
+    """The digest of ``table``'s rows that satisfy ``where`` (read from ``relation``, a
+    table or temp table of the same columns, when given), by ``method``."""
+    columns = columns_of(store, table)
+    source = relation or table
+    if method == ROWS:
+        return _rows_digest(store, columns, source, where)
+    if method != COLUMNS:
+        raise LedgerError(f"unknown digest method {method!r}")
+    names = ", ".join(f'"{c}"' for c in columns)
+    h = hashlib.sha256(f"{COLUMNS}|{'|'.join(columns)}".encode())
+    if "subject_id" not in columns:
+        rows = _block(h, store.arrow(f"SELECT {names} FROM {source} WHERE {where} ORDER BY ALL"))
+        return Digest(rows, h.hexdigest())
+    total, with_id, low, high = store.one(
+        f"SELECT count(*), count(subject_id), min(subject_id), max(subject_id) "
+        f"FROM {source} WHERE {where}"
+    ) or (0, 0, None, None)
+    rows = 0
+    if with_id:
+        for start in range(int(low) // CHUNK * CHUNK, int(high) + 1, CHUNK):
+            block = store.arrow(
+                f"SELECT {names} FROM {source} WHERE ({where}) "
+                f"AND subject_id >= {start} AND subject_id < {start + CHUNK} ORDER BY ALL"
+            )
+            if block.num_rows:
+                h.update(f"|block {start}".encode())
+                rows += _block(h, block)
+    if int(total) > int(with_id):  # rows without a subject: a block of their own
+        h.update(b"|block null")
+        rows += _block(
+            h, store.arrow(f"SELECT {names} FROM {source} WHERE ({where}) AND subject_id IS NULL")
+        )
+    return Digest(rows, h.hexdigest())
+
+
+def _block(h: Any, table: pa.Table) -> int:
+    """Feed ``h`` one block of rows, column by column; return its rows."""
+    h.update(f"|rows {table.num_rows}".encode())
+    for column in table.columns:
+        for part in _parts(column.combine_chunks()):
+            h.update(len(part).to_bytes(8, "little"))
+            h.update(part)
+    return int(table.num_rows)
+
+
+def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
+    """A column as bytes: its validity bits, then its values (a null's as 0 or empty)."""
+    yield np.packbits(array.is_valid().to_numpy(zero_copy_only=False)).tobytes()
+    kind = array.type
+    if pa.types.is_dictionary(kind):
+        yield from _parts(array.dictionary_decode())
+    elif pa.types.is_floating(kind):
+        yield array.cast(pa.float64()).fill_null(0.0).to_numpy().astype("<f8").tobytes()
+    elif (
+        pa.types.is_integer(kind)
+        or pa.types.is_boolean(kind)
+        or (pa.types.is_temporal(kind) and not pa.types.is_interval(kind))
+    ):
+        numbers = array if pa.types.is_integer(kind) else _as_integers(array)
+        yield numbers.cast(pa.int64()).fill_null(0).to_numpy().astype("<i8").tobytes()
+    elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        yield array.value_lengths().cast(pa.int64()).fill_null(0).to_numpy().astype("<i8").tobytes()
+        yield from _parts(array.flatten())
+    else:
+        yield from _texts(array)
+
+
+def _as_integers(array: pa.Array) -> pa.Array:
+    """A boolean, date or time column as the integers it is stored as."""
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        return array.cast(pa.int8())
+    width = pa.int32() if kind in (pa.date32(), pa.time32("s"), pa.time32("ms")) else pa.int64()
+    return array.view(width)
+
+
+def _texts(array: pa.Array) -> Iterator[bytes | memoryview]:
+    """Texts or bytes (anything else as its text): their lengths, then their bytes."""
+    kind = array.type
+    binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
+    binary = binary or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind)
+    wide = pa.large_binary() if binary else pa.large_string()
+    values = array.cast(wide).fill_null(b"" if binary else "")
+    n = len(values)
+    offsets = np.frombuffer(values.buffers()[1], dtype="<i8")[values.offset : values.offset + n + 1]
+    yield np.diff(offsets).astype("<i8").tobytes()
+    data = values.buffers()[2]
+    yield memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
+
+
+def _rows_digest(store: Store, columns: list[str], source: str, where: str) -> Digest:
+    fields = ", ".join(
+        f"coalesce(CAST(length(CAST({c} AS VARCHAR)) AS VARCHAR) || ':' || CAST({c} AS VARCHAR),"
+        " '~')"
+        for c in (f'"{c}"' for c in columns)
+    )
+    rows, digest = store.one(
+        f"""WITH r AS (
+              SELECT md5(concat_ws('|', {fields})) AS d FROM {source} WHERE {where}),
+            g AS (SELECT left(d, 2) AS b, count(*) AS n,
+                         sha256(string_agg(d, '' ORDER BY d)) AS d FROM r GROUP BY b)
+            SELECT coalesce(sum(n), 0), sha256(coalesce(string_agg(d, '' ORDER BY b), ''))
+            FROM g"""
+    ) or (0, "")
+    return Digest(int(rows), str(digest))
