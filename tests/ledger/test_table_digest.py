@@ -26,6 +26,7 @@ ROWS = [
     "(2, 0, NULL, DATE '1969-12-31', TIMESTAMP '1970-01-01', -0.5, false, NULL, ''::BLOB, 0)",
     "(9, 3, 'c|d', DATE '2040-02-29', NULL, 2.0, true, [NULL, 3], 'x'::BLOB, -3.5)",
     "(NULL, 5, 'no subject', NULL, NULL, NULL, NULL, [4], NULL, NULL)",
+    "(-3, 6, 'below zero', NULL, NULL, NULL, NULL, [5], NULL, NULL)",
 ]
 
 EDITS = [
@@ -43,6 +44,7 @@ EDITS = [
     "UPDATE t SET m = 1.26 WHERE n = 7",
     "UPDATE t SET subject_id = 3 WHERE n = 7",
     "UPDATE t SET subject_id = 1 WHERE subject_id IS NULL",  # the row without a subject
+    "UPDATE t SET subject_id = -1 WHERE subject_id = -3",  # within its block
     "DELETE FROM t WHERE n = 3",
     "DELETE FROM t WHERE subject_id IS NULL",
     "INSERT INTO t SELECT * FROM t WHERE n = 3",  # a row twice
@@ -62,7 +64,7 @@ def _store(rows: list[str], order: str = "") -> Store:
 def test_the_same_rows_in_any_order_have_one_digest(
     method: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(td, "CHUNK", 4)  # subjects 1, 2 and 9 in blocks 0 and 8
+    monkeypatch.setattr(td, "CHUNK_BITS", 2)  # subjects -3, 1, 2, 9 in blocks -4, 0, 8
     digests = set()
     for order in ("", "ORDER BY subject_id DESC NULLS FIRST", "ORDER BY t", "ORDER BY x DESC"):
         with _store(ROWS, order) as store:
@@ -77,7 +79,7 @@ def test_the_same_rows_in_any_order_have_one_digest(
 def test_any_edit_changes_the_digest(
     method: str, edit: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(td, "CHUNK", 4)
+    monkeypatch.setattr(td, "CHUNK_BITS", 2)
     with _store(ROWS) as store:
         before = td.table_digest(store, "t", method=method)
         store.run(edit)
@@ -109,7 +111,7 @@ def test_blocks_of_subjects_give_the_digest_of_one_block(monkeypatch: pytest.Mon
     moves no row out (each block's first id is digested, so the digests differ)."""
     with _store(ROWS) as store:
         whole = td.table_digest(store, "t")
-        monkeypatch.setattr(td, "CHUNK", 2)
+        monkeypatch.setattr(td, "CHUNK_BITS", 1)
         small = td.table_digest(store, "t")
         assert whole.rows == small.rows == len(ROWS)
         store.run("DELETE FROM t WHERE subject_id = 9")

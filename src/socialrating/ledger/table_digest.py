@@ -4,7 +4,7 @@ Two methods, each named in what the ledger records (``integrity``), so that a di
 always checked by the method it was made with:
 
 - ``COLUMNS`` (ledger format 12 on): the rows are read in a canonical order (by blocks
-  of ``CHUNK`` subject ids when the table has a ``subject_id``, then by every column,
+  of 2^``CHUNK_BITS`` subject ids when the table has a ``subject_id``, then by every column,
   ``ORDER BY ALL``) into Arrow, and one SHA-256 is computed over each block's columns,
   each column as its validity bits then its values (integers, dates and times as 64-bit
   little-endian integers, floats as 64-bit floats, texts and bytes as their lengths then
@@ -17,8 +17,8 @@ always checked by the method it was made with:
   NULL as ``~``), sorted, grouped by their first two hex digits, each group's SHA-256,
   and the SHA-256 of those in order; computed by DuckDB.
 
-A block of ``COLUMNS`` holds at most ``CHUNK`` subjects' rows in memory, whatever the
-size of the registry.
+A block of ``COLUMNS`` holds at most 2^``CHUNK_BITS`` subjects' rows in memory, whatever
+the size of the registry.
 """
 
 from __future__ import annotations
@@ -26,19 +26,20 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Any
-
-import numpy as np
-import pyarrow as pa
+from typing import TYPE_CHECKING, Any
 
 from socialrating.errors import LedgerError
 from socialrating.ledger.store import Store
 
+if TYPE_CHECKING:
+    import pyarrow as pa
+
 ROWS, COLUMNS = "md5-rows", "sha256-columns"
 """The methods (``COLUMNS`` is the one new digests are made with)."""
 
-CHUNK = 1 << 20
-"""Subject ids per block of ``COLUMNS``: a block's rows are read into memory at once."""
+CHUNK_BITS = 20
+"""A block of ``COLUMNS`` holds the rows of 2^CHUNK_BITS subject ids: they are read into
+memory at once."""
 
 
 @dataclass(frozen=True)
@@ -88,21 +89,25 @@ def table_digest(
     if "subject_id" not in columns:
         rows = _block(h, store.arrow(f"SELECT {names} FROM {source} WHERE {where} ORDER BY ALL"))
         return Digest(rows, h.hexdigest())
-    total, with_id, low, high = store.one(
-        f"SELECT count(*), count(subject_id), min(subject_id), max(subject_id) "
-        f"FROM {source} WHERE {where}"
-    ) or (0, 0, None, None)
+    # The blocks that hold rows (ids may be sparse), and whether some rows have no subject.
+    blocks = store.rows(
+        f"SELECT DISTINCT subject_id >> {CHUNK_BITS} FROM {source} WHERE {where} "
+        "ORDER BY 1 NULLS LAST"
+    )
     rows = 0
-    if with_id:
-        for start in range(int(low) // CHUNK * CHUNK, int(high) + 1, CHUNK):
-            block = store.arrow(
-                f"SELECT {names} FROM {source} WHERE ({where}) "
-                f"AND subject_id >= {start} AND subject_id < {start + CHUNK} ORDER BY ALL"
-            )
-            if block.num_rows:
-                h.update(f"|block {start}".encode())
-                rows += _block(h, block)
-    if int(total) > int(with_id):  # rows without a subject: a block of their own
+    for (block,) in blocks:
+        if block is None:
+            break
+        start = int(block) << CHUNK_BITS
+        h.update(f"|block {start}".encode())
+        rows += _block(
+            h,
+            store.arrow(
+                f"SELECT {names} FROM {source} WHERE ({where}) AND subject_id >= {start} "
+                f"AND subject_id < {start + (1 << CHUNK_BITS)} ORDER BY ALL"
+            ),
+        )
+    if blocks and blocks[-1][0] is None:  # rows without a subject: a block of their own
         h.update(b"|block null")
         rows += _block(
             h, store.arrow(f"SELECT {names} FROM {source} WHERE ({where}) AND subject_id IS NULL")
@@ -122,6 +127,9 @@ def _block(h: Any, table: pa.Table) -> int:
 
 def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
     """A column as bytes: its validity bits, then its values (a null's as 0 or empty)."""
+    # Imported here: a look-up that imports this module (to check a run) reads no Arrow.
+    import numpy as np
+    import pyarrow as pa
     yield np.packbits(array.is_valid().to_numpy(zero_copy_only=False)).tobytes()
     kind = array.type
     if pa.types.is_dictionary(kind):
@@ -144,6 +152,7 @@ def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
 
 def _as_integers(array: pa.Array) -> pa.Array:
     """A boolean, date or time column as the integers it is stored as."""
+    import pyarrow as pa
     kind = array.type
     if pa.types.is_boolean(kind):
         return array.cast(pa.int8())
@@ -153,6 +162,8 @@ def _as_integers(array: pa.Array) -> pa.Array:
 
 def _texts(array: pa.Array) -> Iterator[bytes | memoryview]:
     """Texts or bytes (anything else as its text): their lengths, then their bytes."""
+    import numpy as np
+    import pyarrow as pa
     kind = array.type
     binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
     binary = binary or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind)
