@@ -130,6 +130,7 @@ def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
     # Imported here: a look-up that imports this module (to check a run) reads no Arrow.
     import numpy as np
     import pyarrow as pa
+
     yield np.packbits(array.is_valid().to_numpy(zero_copy_only=False)).tobytes()
     kind = array.type
     if pa.types.is_dictionary(kind):
@@ -153,6 +154,7 @@ def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
 def _as_integers(array: pa.Array) -> pa.Array:
     """A boolean, date or time column as the integers it is stored as."""
     import pyarrow as pa
+
     kind = array.type
     if pa.types.is_boolean(kind):
         return array.cast(pa.int8())
@@ -164,6 +166,7 @@ def _texts(array: pa.Array) -> Iterator[bytes | memoryview]:
     """Texts or bytes (anything else as its text): their lengths, then their bytes."""
     import numpy as np
     import pyarrow as pa
+
     kind = array.type
     binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
     binary = binary or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind)
