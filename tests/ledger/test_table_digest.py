@@ -26,6 +26,7 @@ ROWS = [
     "(2, 0, NULL, DATE '1969-12-31', TIMESTAMP '1970-01-01', -0.5, false, NULL, ''::BLOB, 0)",
     "(9, 3, 'c|d', DATE '2040-02-29', NULL, 2.0, true, [NULL, 3], 'x'::BLOB, -3.5)",
     "(NULL, 5, 'no subject', NULL, NULL, NULL, NULL, [4], NULL, NULL)",
+    "(NULL, 4, 'nor this one', NULL, NULL, 0.25, NULL, NULL, NULL, NULL)",
     "(-3, 6, 'below zero', NULL, NULL, NULL, NULL, [5], NULL, NULL)",
 ]
 

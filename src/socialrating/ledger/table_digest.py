@@ -86,32 +86,29 @@ def table_digest(
         raise LedgerError(f"unknown digest method {method!r}")
     names = ", ".join(f'"{c}"' for c in columns)
     h = hashlib.sha256(f"{COLUMNS}|{'|'.join(columns)}".encode())
+
+    def read(among: str) -> pa.Table:  # in a canonical order
+        return store.arrow(f"SELECT {names} FROM {source} WHERE ({where}) AND {among} ORDER BY ALL")
+
     if "subject_id" not in columns:
-        rows = _block(h, store.arrow(f"SELECT {names} FROM {source} WHERE {where} ORDER BY ALL"))
-        return Digest(rows, h.hexdigest())
+        return Digest(_block(h, read("TRUE")), h.hexdigest())
     # The blocks that hold rows (ids may be sparse), and whether some rows have no subject.
     blocks = store.rows(
         f"SELECT DISTINCT subject_id >> {CHUNK_BITS} FROM {source} WHERE {where} "
         "ORDER BY 1 NULLS LAST"
     )
     rows = 0
-    for (block,) in blocks:
-        if block is None:
+    for (number,) in blocks:
+        if number is None:
             break
-        start = int(block) << CHUNK_BITS
+        start = int(number) << CHUNK_BITS
         h.update(f"|block {start}".encode())
         rows += _block(
-            h,
-            store.arrow(
-                f"SELECT {names} FROM {source} WHERE ({where}) AND subject_id >= {start} "
-                f"AND subject_id < {start + (1 << CHUNK_BITS)} ORDER BY ALL"
-            ),
+            h, read(f"subject_id >= {start} AND subject_id < {start + (1 << CHUNK_BITS)}")
         )
     if blocks and blocks[-1][0] is None:  # rows without a subject: a block of their own
         h.update(b"|block null")
-        rows += _block(
-            h, store.arrow(f"SELECT {names} FROM {source} WHERE ({where}) AND subject_id IS NULL")
-        )
+        rows += _block(h, read("subject_id IS NULL"))
     return Digest(rows, h.hexdigest())
 
 
