@@ -38,3 +38,11 @@ STATEMENT_PARTS = ("statement", "subject_score", "subject_lists", "subject_conta
 def statement_parts(rb: RulebookHeader) -> tuple[str, ...]:
     """The plans of ``STATEMENT_PARTS`` that ``rb`` has."""
     return STATEMENT_PARTS if rb.spec.contagion is not None else STATEMENT_PARTS[:3]
+
+
+def reuses_round0(rb: RulebookHeader) -> bool:
+    """Whether an incremental run of ``rb`` keeps the scores before contagion of the
+    subjects it chose first (``plans.ROUND0``) for its plan to reuse: with contagion (the
+    choice reads them to find who may be low), and without grade limits (which read the
+    records themselves, not only the scores)."""
+    return rb.spec.contagion is not None and not rb.spec.grade_limits

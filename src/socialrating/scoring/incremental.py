@@ -56,7 +56,12 @@ from socialrating.model import EntryKind, day_date, day_number
 from socialrating.rulebook import RulebookHeader
 from socialrating.rulebook.schema import BlackList
 from socialrating.scoring.compiled import bind, compiled, plan_ids
-from socialrating.scoring.depends import derived_parameters, limit_steps, measure_codes
+from socialrating.scoring.depends import (
+    derived_parameters,
+    limit_steps,
+    measure_codes,
+    reuses_round0,
+)
 
 if TYPE_CHECKING:
     import numpy as np
@@ -67,6 +72,11 @@ LOW = "chosen_low"
 """Those who may be low in a round of contagion (``contagion.may_be_low``)."""
 SPREADING = "chosen_spreading"
 """Those whose grade in the round before the last may have changed."""
+ROUND0 = "chosen_round0"
+"""The scores before contagion (``plan.scores``' columns) of those chosen before
+contagion widened the choice: who of them may be low is read from it (``low@chosen``),
+and the chosen subjects' plan takes their scores from it rather than reading their
+records again (``scores@chosen``); kept where ``depends.reuses_round0``."""
 
 
 @dataclass(frozen=True)
@@ -127,6 +137,8 @@ def plans(rb: RulebookHeader) -> tuple[str, ...]:
     from socialrating.scoring.run_factors import refused_grades
 
     names = ["scores@chosen"]
+    if reuses_round0(rb):
+        names.append("round0@chosen")
     if rb.spec.contagion is not None:
         names.append("low@chosen")
     if rb.spec.lists:
@@ -319,6 +331,12 @@ def choose(
         store.scalar(f"SELECT count(DISTINCT subject_id) FROM {SCORES}") >= give_up_at
     ):
         return None
+    if reuses_round0(rb):
+        # The scores before contagion of the subjects chosen so far: who of them may be
+        # low is read from them, and the run's plan takes them rather than reading these
+        # subjects' records a second time.
+        round0 = bind(compiled(store, rb, "round0@chosen"), day, None, base.run_id)
+        store.run(f"CREATE OR REPLACE TEMP TABLE {ROUND0} AS {round0}")
     if contagion is not None and contact is not None:
         # The contacts of both days' windows: those entering and those leaving count too.
         edges = (

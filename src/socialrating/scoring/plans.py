@@ -23,9 +23,10 @@ from socialrating.scoring.contagion import (
     spread,
     without_contagion,
 )
-from socialrating.scoring.depends import derived_parameters, statement_parts
+from socialrating.scoring.depends import derived_parameters, reuses_round0, statement_parts
 from socialrating.scoring.derived import with_derived
 from socialrating.scoring.factor_plan import factor_parts
+from socialrating.scoring.incremental import ROUND0
 from socialrating.scoring.limits import limited
 from socialrating.scoring.lists import memberships
 from socialrating.scoring.measures import measured, measured_acts
@@ -87,13 +88,15 @@ def scored(
     as_of: int | ir.Value,
     subject: int | ir.Value | None = None,
     through: ir.Column | None = None,
+    known: ir.Table | None = None,
 ) -> ir.Table:
     """Per subject (or for one, or some): score, grade, stage and what contagion cost, as
     of a day. For some subjects, contagion reaches them only ``through`` the subjects
-    given, where those are all that may be low in any round (``contagion.reach``)."""
+    given, where those are all that may be low in any round (``contagion.reach``); and
+    the scores before contagion (``scores``) of those in ``known`` are taken from it."""
     rb = inputs.rulebook
     if rb.spec.contagion is not None and subject is not None:
-        final = _reached(inputs, as_of, subject, through)[0]
+        final = _reached(inputs, as_of, subject, through, known)[0]
         return final.filter(is_subject(final.subject_id, subject))
     st = stages(inputs, as_of, subject)
     per_subject = staged(inputs, scores(inputs, st.records, subject, st.ranks), "scores")
@@ -109,13 +112,27 @@ def _reached(
     as_of: int | ir.Value,
     subject: int | ir.Value,
     through: ir.Column | None = None,
+    known: ir.Table | None = None,
 ) -> tuple[ir.Table, ir.Table, ir.Table]:
     """The contagion rounds over the subjects ``subject``'s contagion reaches: the scores
-    after them, the grades of the round before the last, and the contacts."""
+    after them, the grades of the round before the last, and the contacts. The scores
+    before the rounds of those in ``known`` (``scores``' columns) are taken from it, and
+    only the others' records are read (not with grade limits: they read the records)."""
     edges = contacts(inputs, as_of)
     near = reach(inputs, edges, subject, through)
-    st = stages(inputs, as_of, near)
-    per_subject = scores(inputs, st.records, near, st.ranks)
+    if known is None:
+        st = stages(inputs, as_of, near)
+        per_subject = scores(inputs, st.records, near, st.ranks)
+    else:
+        assert reuses_round0(inputs.rulebook), "grade limits read the records"
+        rest = near.as_table()
+        rest = rest.filter(~rest.near.isin(known.subject_id)).near
+        st = stages(inputs, as_of, rest)
+        fresh = scores(inputs, st.records, rest, st.ranks)
+        mine = known.filter(known.subject_id.isin(near))
+        per_subject = fresh.union(
+            mine.select(*[mine[c].cast(t) for c, t in fresh.schema().items()]), distinct=False
+        )
     final, previous = spread(inputs.rulebook, per_subject, edges)
     return limited(inputs, as_of, near, final, st.records, per_subject), previous, edges
 
@@ -234,6 +251,21 @@ STATEMENT_COLUMNS = (
 )
 
 
+def _round0(inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column) -> ir.Table:
+    st = stages(inputs, as_of, chosen)
+    return scores(inputs, st.records, chosen, st.ranks)
+
+
+def _known_round0(
+    inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column
+) -> ir.Table | None:
+    """The table ``ROUND0`` (its columns those of ``_round0``), where a plan for chosen
+    subjects reads it: with contagion and without grade limits (they read records)."""
+    if not reuses_round0(inputs.rulebook):
+        return None
+    return ibis.table(_round0(inputs, as_of, run, chosen).schema(), ROUND0)
+
+
 def _chosen_scores(
     inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.Column
 ) -> ir.Table:
@@ -241,7 +273,8 @@ def _chosen_scores(
         return scored(inputs, as_of, chosen)
     # Whoever is not chosen scores as in the run before (``run``): contagion reaches the
     # chosen through those who may be low there, and through the chosen themselves.
-    return scored(inputs, as_of, chosen, _low_before(inputs, run).subject_id)
+    through = _low_before(inputs, run).subject_id
+    return scored(inputs, as_of, chosen, through, _known_round0(inputs, as_of, run, chosen))
 
 
 def _low_before(inputs: PlanInputs, run: ir.Value) -> ir.Table:
@@ -262,8 +295,9 @@ def _chosen_low(inputs: PlanInputs, as_of: ir.Value, run: ir.Value, chosen: ir.C
     """The subjects who may be low in a round of contagion (``may_be_low``) as of the day
     (the chosen: their own records scored again) or in run ``run`` (anyone: a chosen
     subject who may be low there but not now changes its contacts' contagion too)."""
-    st = stages(inputs, as_of, chosen)
-    now = scores(inputs, st.records, chosen, st.ranks)
+    now = _known_round0(inputs, as_of, run, chosen)
+    if now is None:
+        now = _round0(inputs, as_of, run, chosen)
     low_now = now.filter(may_be_low(inputs.rulebook, now.kind, now.points_score, now.direct_grade))
     before = _low_before(inputs, run)
     return low_now.select(subject_id=low_now.subject_id.cast("int64")).union(
@@ -290,6 +324,7 @@ def _chosen_factors(
 
 CHOSEN: dict[str, tuple[str, Callable[[PlanInputs, ir.Value, ir.Value, ir.Column], ir.Table]]] = {
     "scores@chosen": ("chosen_scores", _chosen_scores),
+    "round0@chosen": ("chosen_scores", _round0),
     "low@chosen": ("chosen_scores", _chosen_low),
     "run_lists@chosen": ("chosen_lists", _chosen_lists),
     "factors@chosen": ("chosen_factors", _chosen_factors),
