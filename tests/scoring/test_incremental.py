@@ -542,6 +542,65 @@ def test_an_incremental_run_scores_only_what_changed(tmp_path: Path) -> None:
         store.close()
 
 
+@pytest.mark.parametrize("by_range", [True, False])
+def test_a_record_is_chosen_on_the_day_it_stops_counting(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, by_range: bool
+) -> None:
+    """A red light of 2021-06-01 counts 365 days, until 2022-06-01: a run chooses its
+    subject when that day is after its base run's day and no later than its own, not the
+    day before or after. The choice finds such records by a range of days per validity,
+    or (past ``SPANS_BY_RANGE`` validities) by the day plus the validity alone."""
+    if not by_range:
+        monkeypatch.setattr(incremental, "SPANS_BY_RANGE", 0)
+    store = open_store(tmp_path / "e.duckdb", create=True)
+    try:
+        _blood_donors(store, 5)
+        feed(store, "police", [{"subject": "C3", "parameter": "red_light", "date": "2021-06-01"}])
+        score_run(store, dt.date(2022, 5, 30))
+        days = [dt.date(2022, 5, 31), dt.date(2022, 6, 1), dt.date(2022, 6, 2)]
+        assert [score_run(store, d).incremental["scores"] for d in days] == [0, 1, 0]
+        assert (
+            store.scalar(
+                "SELECT score FROM snapshot n JOIN subjects s USING (subject_id) "
+                "WHERE code = 'C3' ORDER BY run_id DESC LIMIT 1"
+            )
+            == 1000 + 10
+        )
+    finally:
+        store.close()
+
+
+def test_subjects_registered_since_the_base_run_are_scored(tmp_path: Path) -> None:
+    """Subjects are numbered in order and never removed, so those numbered above the base
+    run's last are the new ones when the registry holds exactly those and the base run's;
+    otherwise (a subject numbered below, as no registration does but a ledger may hold)
+    they are found by the rows the base run lacks. Either way each is scored."""
+    store = open_store(tmp_path / "r.duckdb", create=True)
+    try:
+        _blood_donors(store, 5)
+        first = score_run(store, dt.date(2021, 6, 1))
+        register_subjects(store, pa.table({"code": ["late"], "kind": ["citizen"]}))
+        base = incremental.base_run(store, load_rulebook(TINY))
+        assert base is not None and base.run_id == first.run_id
+        assert "subject_id > 5" in incremental._registered_since(store, base)
+        second = score_run(store, dt.date(2021, 6, 1))
+        assert second.incremental["scores"] == 1 and second.subjects == 6
+        store.run("INSERT INTO subjects VALUES (0, 'early', 'citizen', NULL, NULL, NULL)")
+        base = incremental.base_run(store, load_rulebook(TINY))
+        assert base is not None
+        assert "ANTI JOIN" in incremental._registered_since(store, base)
+        third = score_run(store, dt.date(2021, 6, 1))
+        assert third.incremental["scores"] == 1 and third.subjects == 7
+        assert (
+            store.scalar(
+                "SELECT score FROM snapshot WHERE run_id = ? AND subject_id = 0", [third.run_id]
+            )
+            == 1000
+        )
+    finally:
+        store.close()
+
+
 def test_a_run_that_would_score_most_subjects_again_runs_in_full(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -149,9 +149,9 @@ def plans(rb: RulebookHeader) -> tuple[str, ...]:
 
 
 def _spans(store: Store, rb: RulebookHeader) -> str:
-    """A temporary table of every (parameter, days) a record of the rulebook can count for,
-    and the SQL of the subjects whose records of calendar validity end in ($lo, $hi] (""
-    when the rulebook has none)."""
+    """A temporary table of every (parameter, days) a record of the rulebook can count,
+    or keep its subject on a list (``_terms``), for; and the SQL of the subjects whose
+    records of calendar validity end in ($lo, $hi] ("" when the rulebook has none)."""
     store.run(
         """CREATE OR REPLACE TEMP TABLE chosen_spans AS
            SELECT DISTINCT parameter_id, expiry_days AS days FROM rulebook_parameters
@@ -184,6 +184,13 @@ def _spans(store: Store, rb: RulebookHeader) -> str:
                        WHERE code = ?""",
                     [rule.days, code],
                 )
+    for lst in rb.spec.lists:
+        for codes, days in _terms(rb, lst):
+            store.run(
+                "INSERT INTO chosen_spans SELECT parameter_id, ? FROM parameters "
+                "WHERE list_contains(?, code)",
+                [days, codes],
+            )
     if not calendar:
         return ""
     # Calendar validity (months, or to the end of a year): the end day from each record's.
@@ -247,13 +254,6 @@ def choose(
     lo, hi = sorted((base.as_of_day, day))
     record, verification = int(EntryKind.RECORD), int(EntryKind.VERIFICATION)
     calendar = _spans(store, rb).replace("$lo", str(lo)).replace("$hi", str(hi))
-    terms = " UNION ".join(
-        f"""SELECT e.subject_id FROM entries e JOIN parameters p USING (parameter_id)
-            WHERE e.kind = {record} AND list_contains({codes!r}, p.code)
-              AND e.day + {days} > {lo} AND e.day + {days} <= {hi}"""
-        for lst in rb.spec.lists
-        for codes, days in _terms(rb, lst)
-    )
     ages = " UNION ALL ".join(
         f"""SELECT subject_id FROM subjects WHERE born IS NOT NULL
             AND date_diff('day', DATE '1970-01-01', born + INTERVAL {int(lst.min_age)} YEAR)
@@ -274,15 +274,16 @@ def choose(
               WHERE kind = {record} AND day > {lo} AND day <= {hi} AND counterpart_id IS NOT NULL
         UNION SELECT r.subject_id FROM entries v JOIN entries r ON r.entry_id = v.refers_to
               WHERE v.kind = {verification} AND v.day > {lo} AND v.day <= {hi}
+        -- Records that stop counting, or list terms that end, between the two days.
         UNION SELECT e.subject_id FROM entries e JOIN chosen_spans p USING (parameter_id)
               WHERE e.kind = {record} AND e.day + p.days > {lo} AND e.day + p.days <= {hi}
+                    AND ({_expiring_days(store, lo, hi)})
         UNION SELECT subject_id FROM list_members
               WHERE run_id = {base.run_id} AND end_day > {lo} AND end_day <= {hi}
-        UNION SELECT s.subject_id FROM subjects s ANTI JOIN
-              (SELECT subject_id FROM snapshot WHERE run_id = {base.run_id}) b USING (subject_id)
+        UNION {_registered_since(store, base)}
         {"UNION " + calendar if calendar else ""}
         {"UNION " + ages if ages else ""}
-        {"UNION " + terms if terms else ""}"""
+"""
     )
     _, representative, contact = plan_ids(store, rb)
     # Register records up to the later day: the links, old and new, between organisations
@@ -377,6 +378,45 @@ def choose(
     n_scores = int(store.scalar(f"SELECT count(*) FROM {SCORES}"))
     n_lists = int(store.scalar(f"SELECT count(*) FROM {LISTS}"))
     return n_scores, n_lists
+
+
+SPANS_BY_RANGE = 64
+"""At most this many different spans of validity are found by a range of days each."""
+
+
+def _expiring_days(store: Store, lo: int, hi: int) -> str:
+    """SQL true of a record whose day, plus one of the spans in ``chosen_spans``, falls in
+    (lo, hi]: a range of days per span, tested in the scan of the ledger, so that the
+    join to the spans sees only those records (on the bench ledger, 17 million records
+    joined to them took 0.58 s of CPU). Past ``SPANS_BY_RANGE`` different spans, true."""
+    spans = [int(d) for (d,) in store.rows("SELECT DISTINCT days FROM chosen_spans ORDER BY 1")]
+    if not spans or len(spans) > SPANS_BY_RANGE:
+        return "true" if spans else "false"
+    return " OR ".join(f"(e.day > {lo - d} AND e.day <= {hi - d})" for d in spans)
+
+
+def _registered_since(store: Store, base: BaseRun) -> str:
+    """SQL of the subjects registered since run ``base``: those without a row in it.
+
+    Subjects are numbered in order and never removed, and a run has a row for every
+    subject registered: so when the registry holds exactly the base run's subjects plus
+    those numbered above its last, those are the new ones, found without joining two
+    million subjects to two million rows (0.4 s of CPU on the bench ledger)."""
+    anti = f"""SELECT s.subject_id FROM subjects s ANTI JOIN
+              (SELECT subject_id FROM snapshot WHERE run_id = {base.run_id}) b USING (subject_id)"""
+    row = store.one(
+        f"""SELECT r.subjects, (SELECT max(subject_id) FROM snapshot WHERE run_id = {base.run_id})
+            FROM runs r WHERE r.run_id = {base.run_id}"""
+    )
+    if row is None or row[1] is None:
+        return anti
+    counted, last = int(row[0]), int(row[1])
+    registered, above = store.one(
+        f"SELECT count(*), count(*) FILTER (WHERE subject_id > {last}) FROM subjects"
+    ) or (0, 0)
+    if int(registered) != counted + int(above):
+        return anti
+    return f"SELECT subject_id FROM subjects WHERE subject_id > {last}"
 
 
 def _limit_ages(rb: RulebookHeader, lo: int, hi: int, more: bool) -> str:
