@@ -42,7 +42,7 @@ def statement_parts(rb: RulebookHeader) -> tuple[str, ...]:
 
 def reuses_round0(rb: RulebookHeader) -> bool:
     """Whether an incremental run of ``rb`` keeps the scores before contagion of the
-    subjects it chose first (``plans.ROUND0``) for its plan to reuse: with contagion (the
-    choice reads them to find who may be low), and without grade limits (which read the
-    records themselves, not only the scores)."""
+    subjects it chose first (``incremental.ROUND0``) for its plan to reuse: with
+    contagion (the choice reads them to find who may be low), and without grade limits
+    (which read the records themselves, not only the scores)."""
     return rb.spec.contagion is not None and not rb.spec.grade_limits
