@@ -147,6 +147,13 @@ def test_digests_made_before_format_12_verify_by_their_method(
         recorded = integrity.recorded_runs(store)
         assert integrity.method_of(recorded[1][1]) == td.ROWS
         assert integrity.method_of(recorded[later.run_id][1]) == td.COLUMNS
+        # The rulebook's compiled tables, checked by ROWS and found intact, are recorded
+        # again by COLUMNS (a note appended), so the next run checks them by that.
+        (rulebook,) = integrity.recorded_compiled(store)
+        assert integrity.method_of(integrity.recorded_compiled(store)[rulebook][1]) == td.COLUMNS
+        notes = store.scalar("SELECT count(*) FROM batches WHERE rows = 0")
+        score_run(store, dt.date(2021, 7, 1))
+        assert store.scalar("SELECT count(*) FROM batches WHERE rows = 0") == notes + 1  # the run
         assert integrity.verify_integrity(store).ok
     con = duckdb.connect(db)
     con.execute("UPDATE snapshot SET score = score + 1 WHERE run_id = 1")
@@ -155,3 +162,25 @@ def test_digests_made_before_format_12_verify_by_their_method(
     with open_store(db, read_only=True) as store:
         problems = [p.what for p in integrity.verify_integrity(store).problems]
     assert sorted(problems) == ["run 1", "subjects"]
+
+
+def test_an_edited_rulebook_recorded_before_format_12_is_refused_not_recorded_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run records a rulebook's compiled tables again by today's method only once it has
+    found them to match what the earlier method recorded: edited, they are refused, and
+    the ledger keeps the earlier record alone."""
+    with monkeypatch.context() as m:
+        m.setattr(integrity, "METHOD", td.ROWS)
+        db = cli_ledger(tmp_path, scored=("2021-05-31",))
+    con = duckdb.connect(db)
+    con.execute("UPDATE meta SET value = '11' WHERE key = 'schema'")
+    con.execute("UPDATE rulebook_parameters SET points = points - 1 WHERE points < 0")
+    con.close()
+    with open_store(db) as store:
+        notes = store.scalar("SELECT count(*) FROM batches WHERE rows = 0")
+        with pytest.raises(integrity.IntegrityError, match="rulebook_parameters of rulebook"):
+            score_run(store, dt.date(2021, 6, 30))
+        assert store.scalar("SELECT count(*) FROM batches WHERE rows = 0") == notes
+        (found,) = integrity.recorded_compiled(store).values()
+        assert integrity.method_of(found[1]) == td.ROWS

@@ -196,7 +196,7 @@ def score_run(
         base = None if full else base_run(store, rb)
         # Nothing it reads may differ from what the ledger recorded of it.
         for version in rb.versions:  # the earlier ones value older records
-            trusted_compiled(store, version.hash)
+            trusted_compiled(store, version.hash, upgrade=True)
         if base is not None:
             trusted_run(store, base.run_id)
         run_id = store.next_id("runs", "run_id")
