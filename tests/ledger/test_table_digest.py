@@ -119,6 +119,56 @@ def test_blocks_of_subjects_give_the_digest_of_one_block(monkeypatch: pytest.Mon
         assert td.table_digest(store, "t").rows == len(ROWS) - 1
 
 
+@pytest.mark.parametrize(
+    ("bits", "digest"),
+    [
+        (20, "bfd40ede4a8d0fd13baca7fe2862b9426f5b3829330aacd55c47ff87978c4026"),
+        (2, "a712ce5fa354e7ecceab33ccfe829db43f2f01e5d7dcde7c38a083e3856311f3"),
+    ],
+)
+def test_the_digest_of_known_rows_does_not_change(
+    bits: int, digest: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Digests recorded years ago are checked by today's code: the encoding is pinned
+    (each value type, nulls inside and outside lists, blocks)."""
+    monkeypatch.setattr(td, "CHUNK_BITS", bits)
+    with _store(ROWS) as store:
+        assert td.table_digest(store, "t") == td.Digest(len(ROWS), digest)
+
+
+UNIQUE = [ROWS[0], ROWS[2], ROWS[3], ROWS[6]]  # subjects 1, 2, 9, -3: no key twice, none null
+
+
+@pytest.mark.parametrize("rows", [ROWS, UNIQUE], ids=["keys-repeated", "keys-unique"])
+@pytest.mark.parametrize("key", [1, 2])
+@pytest.mark.parametrize("stored", [True, False], ids=["stored-in-order", "sorted-by-key"])
+def test_rows_read_by_their_key_have_the_digest_of_every_column_sorted(
+    rows: list[str], key: int, stored: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A table with a key (``KEYS``) is read in its key's order, or as stored, and checked;
+    where keys repeat or rows are out of order it is read again sorted by every column.
+    Either way the digest is the one of ``ORDER BY ALL``."""
+    monkeypatch.setattr(td, "CHUNK_BITS", 2)
+    reads: list[str] = []
+    for order in ("ORDER BY subject_id, n", "ORDER BY subject_id DESC NULLS FIRST", "ORDER BY t"):
+        with _store(rows, order) as store:
+            monkeypatch.setattr(td, "KEYS", {})
+            reference = td.table_digest(store, "t")
+            monkeypatch.setattr(td, "KEYS", {"t": key})
+            monkeypatch.setattr(td, "STORED_IN_ORDER", {"t"} if stored else set())
+            arrow = store.arrow
+            monkeypatch.setattr(
+                store, "arrow", lambda q, p=None, arrow=arrow: reads.append(q) or arrow(q, p)
+            )
+            assert td.table_digest(store, "t") == reference
+    sorted_by_all = [q for q in reads if q.endswith("ORDER BY ALL")]
+    if rows is UNIQUE:  # never sorted by every column: in order as stored, or by the key
+        assert not sorted_by_all
+        assert any("ORDER BY" not in q for q in reads) == stored
+    else:  # subject 2 twice: its block is read again sorted by every column
+        assert sorted_by_all
+
+
 def test_an_unknown_method_is_refused() -> None:
     with _store(ROWS) as store, pytest.raises(integrity.LedgerError, match="unknown digest method"):
         td.table_digest(store, "t", method="crc32")

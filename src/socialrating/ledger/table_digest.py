@@ -18,7 +18,10 @@ always checked by the method it was made with:
   and the SHA-256 of those in order; computed by DuckDB.
 
 A block of ``COLUMNS`` holds at most 2^``CHUNK_BITS`` subjects' rows in memory, whatever
-the size of the registry.
+the size of the registry. The order is ``ORDER BY ALL``'s, but a table whose first columns
+are a key (``KEYS``) is read ordered by them alone, or as it is stored (``STORED_IN_ORDER``),
+and checked: rows strictly increasing in their key are in that order already (a block
+that is not, keys repeated, is read again by ``ORDER BY ALL``). The digest is the same.
 """
 
 from __future__ import annotations
@@ -40,6 +43,17 @@ ROWS, COLUMNS = "md5-rows", "sha256-columns"
 CHUNK_BITS = 20
 """A block of ``COLUMNS`` holds the rows of 2^CHUNK_BITS subject ids: they are read into
 memory at once."""
+
+
+KEYS = {"snapshot": 2, "run_factors": 3}
+"""Tables whose first columns are a key of the rows a run writes (run and subject; run,
+subject and rank), so that rows ordered by it are in ``ORDER BY ALL``'s order: sorting by
+two or three numbers costs DuckDB less than by every column (0.05 against 0.07 s for a
+million subjects' snapshot rows, 0.03 against 0.05 s for their key factors)."""
+
+STORED_IN_ORDER = {"snapshot"}
+"""Tables a run writes in the order of their key: read as stored (0.03 s for a million
+subjects' rows), they need no sort at all when found in it."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +101,20 @@ def table_digest(
     names = ", ".join(f'"{c}"' for c in columns)
     h = hashlib.sha256(f"{COLUMNS}|{'|'.join(columns)}".encode())
 
+    key = KEYS.get(table, 0)
+
     def read(among: str) -> pa.Table:  # in a canonical order
-        return store.arrow(f"SELECT {names} FROM {source} WHERE ({where}) AND {among} ORDER BY ALL")
+        query = f"SELECT {names} FROM {source} WHERE ({where}) AND {among}"
+        if key:
+            if table in STORED_IN_ORDER:
+                rows = store.arrow(query)
+                if _increasing(rows, key):
+                    return rows
+            order = ", ".join(f'"{c}"' for c in columns[:key])
+            rows = store.arrow(f"{query} ORDER BY {order}")
+            if _increasing(rows, key):
+                return rows
+        return store.arrow(f"{query} ORDER BY ALL")
 
     if "subject_id" not in columns:
         return Digest(_block(h, read("TRUE")), h.hexdigest())
@@ -112,6 +138,26 @@ def table_digest(
     return Digest(rows, h.hexdigest())
 
 
+def _increasing(table: pa.Table, key: int) -> bool:
+    """Whether the rows are strictly increasing in their first ``key`` columns, none of
+    them null: then no two rows share a key, and ``ORDER BY ALL`` puts them in this order."""
+    import pyarrow.compute as pc
+
+    n = table.num_rows
+    if n < 2:
+        return True
+    less = same = None
+    for column in table.columns[:key]:
+        values = column.combine_chunks()
+        if values.null_count:
+            return False
+        before, after = values.slice(0, n - 1), values.slice(1)
+        lt, eq = pc.less(before, after), pc.equal(before, after)
+        less = lt if less is None else pc.or_(less, pc.and_(same, lt))
+        same = eq if same is None else pc.and_(same, eq)
+    return bool(pc.all(less).as_py())
+
+
 def _block(h: Any, table: pa.Table) -> int:
     """Feed ``h`` one block of rows, column by column; return its rows."""
     h.update(f"|rows {table.num_rows}".encode())
@@ -128,24 +174,40 @@ def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
     import numpy as np
     import pyarrow as pa
 
-    yield np.packbits(array.is_valid().to_numpy(zero_copy_only=False)).tobytes()
+    n = len(array)
+    if array.null_count:
+        yield np.packbits(array.is_valid().to_numpy(zero_copy_only=False)).tobytes()
+    else:  # what ``packbits`` makes of n ones, without making them
+        yield b"\xff" * (n // 8) + (bytes([0xFF << (8 - n % 8) & 0xFF]) if n % 8 else b"")
     kind = array.type
     if pa.types.is_dictionary(kind):
         yield from _parts(array.dictionary_decode())
     elif pa.types.is_floating(kind):
-        yield array.cast(pa.float64()).fill_null(0.0).to_numpy().astype("<f8").tobytes()
+        yield _bytes(_filled(array.cast(pa.float64()), 0.0), "<f8")
     elif (
         pa.types.is_integer(kind)
         or pa.types.is_boolean(kind)
         or (pa.types.is_temporal(kind) and not pa.types.is_interval(kind))
     ):
         numbers = array if pa.types.is_integer(kind) else _as_integers(array)
-        yield numbers.cast(pa.int64()).fill_null(0).to_numpy().astype("<i8").tobytes()
+        yield _bytes(_filled(numbers.cast(pa.int64()), 0), "<i8")
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        yield array.value_lengths().cast(pa.int64()).fill_null(0).to_numpy().astype("<i8").tobytes()
+        yield _bytes(_filled(array.value_lengths().cast(pa.int64()), 0), "<i8")
         yield from _parts(array.flatten())
     else:
         yield from _texts(array)
+
+
+def _filled(array: pa.Array, value: Any) -> pa.Array:
+    return array.fill_null(value) if array.null_count else array
+
+
+def _bytes(array: pa.Array, dtype: str) -> memoryview:
+    """A column of numbers without nulls as the bytes of its values in ``dtype``, not
+    copied when they are stored so (a million rows' copy costs more than their hash)."""
+    import numpy as np
+
+    return np.ascontiguousarray(array.to_numpy(), dtype=dtype).data.cast("B")
 
 
 def _as_integers(array: pa.Array) -> pa.Array:
@@ -168,10 +230,15 @@ def _texts(array: pa.Array) -> Iterator[bytes | memoryview]:
     binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
     binary = binary or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind)
     wide = pa.large_binary() if binary else pa.large_string()
-    values = array.cast(wide).fill_null(b"" if binary else "")
+    narrow = kind in (pa.string(), pa.binary())  # 32-bit offsets, read as they are
+    values = array
+    if array.null_count or not (narrow or kind == wide):
+        values = array.cast(wide).fill_null(b"" if binary else "")
+        narrow = False
     n = len(values)
-    offsets = np.frombuffer(values.buffers()[1], dtype="<i8")[values.offset : values.offset + n + 1]
-    yield np.diff(offsets).astype("<i8").tobytes()
+    offsets = np.frombuffer(values.buffers()[1], dtype="<i4" if narrow else "<i8")
+    offsets = offsets[values.offset : values.offset + n + 1]
+    yield np.diff(offsets).astype("<i8", copy=False).data.cast("B")
     data = values.buffers()[2]
     yield memoryview(data)[int(offsets[0]) : int(offsets[-1])] if data is not None else b""
 
