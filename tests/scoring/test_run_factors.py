@@ -309,7 +309,8 @@ def test_a_run_aggregates_per_subject_in_arrays_only_while_they_are_small(
 def test_a_run_reads_the_threads_and_memory_limit_it_sizes_the_arrays_for(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``_tune`` asks with the database's own settings (here set to 1 thread and 3 GB)."""
+    """``_tune`` asks with the database's own settings (here set to 1 thread and 3 GB),
+    for a full run; an incremental run, which scores a few subjects, does not tune."""
     from socialrating.scoring import run as run_module
 
     asked: list[tuple[int, int, float]] = []
@@ -327,7 +328,10 @@ def test_a_run_reads_the_threads_and_memory_limit_it_sizes_the_arrays_for(
         store.run("SET threads = 1")
         store.run("SET memory_limit = '3GB'")
         asked.clear()
-        score_run(store, dt.date(2021, 6, 2))
+        assert score_run(store, dt.date(2021, 6, 2)).incremental
+        assert asked == []
+        assert store.scalar("SELECT current_setting('perfect_ht_threshold')") == 12  # default
+        score_run(store, dt.date(2021, 6, 2), full=True)
     assert len(asked) == 1
     top, threads, limit = asked[0]
     assert (top, threads) == (3, 1) and limit == pytest.approx(3e9, rel=0.05)  # "2.7 GiB"
