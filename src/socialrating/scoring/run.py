@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from socialrating.ledger.integrity import record_run, trusted_compiled, trusted_run, vouch_run
+from socialrating.ledger.integrity import TrustingRun, record_run, trusted_compiled, vouch_run
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store, setting_bytes
 from socialrating.model import EntryKind, day_number, utc_now
@@ -190,15 +191,16 @@ def score_run(
     started_at = utc_now()
     day = day_number(as_of)
     store.run("RESET perfect_ht_threshold")  # set for a full run's scores alone (``_tune``)
-    with store.transaction():
+    with store.transaction(), ExitStack() as checks:
         # Read in the transaction: an activation commits whole, before or after it.
         rb = rulebook or in_force(store, day)
         base = None if full else base_run(store, rb)
         # Nothing it reads may differ from what the ledger recorded of it.
         for version in rb.versions:  # the earlier ones value older records
             trusted_compiled(store, version.hash, upgrade=True)
-        if base is not None:
-            trusted_run(store, base.run_id)
+        # The run it carries rows from is checked beside it (waited for before its own
+        # digests are recorded, and on the way out of an error).
+        checked = None if base is None else checks.enter_context(TrustingRun(store, base.run_id))
         run_id = store.next_id("runs", "run_id")
         last_entry = store.scalar("SELECT coalesce(max(entry_id), 0) FROM entries")
         rescored: dict[str, int] = {}
@@ -320,6 +322,8 @@ def score_run(
                 json.dumps(stats),
             ],
         )
+        if checked is not None:
+            checked.wait()  # raises if it differs: nothing is committed
         record_run(store, run_id)
     vouch_run(store, run_id)
     return RunResult(
