@@ -282,8 +282,7 @@ def choose(
               WHERE run_id = {base.run_id} AND end_day > {lo} AND end_day <= {hi}
         UNION {_registered_since(store, base)}
         {"UNION " + calendar if calendar else ""}
-        {"UNION " + ages if ages else ""}
-"""
+        {"UNION " + ages if ages else ""}"""
     )
     _, representative, contact = plan_ids(store, rb)
     # Register records up to the later day: the links, old and new, between organisations
