@@ -30,6 +30,7 @@ from common import AS_OF, bench_store, log
 from socialrating.decisions.decider import load_decider
 from socialrating.decisions.lookup import decide_one
 from socialrating.ledger import open_store
+from socialrating.ledger.rulebooks import in_force
 from socialrating.scoring import score_run, statement
 
 SOCIALRATING = str(Path(sys.executable).with_name("socialrating"))
@@ -62,8 +63,12 @@ def main() -> None:
     else:
         store, _ = bench_store(20_000_000, 2_000_000)
         path = store.path
-        if store.scalar("SELECT count(*) FROM runs WHERE as_of = ?", [AS_OF]) == 0:
-            log("scoring the bench ledger once (a run to decide from)")
+        # The latest run is the one decided from: it must be the seed's as of AS_OF
+        # (bench/score.py also stores runs of the seed without mechanics, which has no
+        # services), else one is scored (from the seed's last run, if any).
+        latest = store.one("SELECT rulebook_hash, as_of FROM runs ORDER BY run_id DESC LIMIT 1")
+        if latest is None or (latest[0], latest[1]) != (in_force(store, AS_OF).hash, AS_OF):
+            log("scoring the bench ledger by the seed (a run to decide from)")
             score_run(store, AS_OF)
         store.close()
     store = open_store(path)  # for writing: the index and plan cache are made once here
