@@ -104,6 +104,39 @@ def test_ndjson_numbers_json_cannot_hold_and_nesting_too_deep(store: Store, tmp_
     assert problems[1].reason == "not valid JSON: nested too deeply"
 
 
+@pytest.mark.parametrize("chunk", [2, 65_536])
+def test_ndjson_read_in_chunks_says_what_one_chunk_says(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, chunk: int
+) -> None:
+    """Lines are parsed a chunk at a time (``readers.parse_records``): an unknown column
+    is named once, at its first line, whichever chunk it is in; blank lines are skipped
+    wherever they fall; an integer past 64 bits stays exact."""
+    monkeypatch.setattr(readers_module, "CHUNK_ROWS", chunk)
+    path = tmp_path / "batch.ndjson"
+    base = '"subject": "C1", "parameter": "blood", "date": "2021-02-01"'
+    lines = [
+        json.dumps(GOOD[0]),
+        f'{{"key": "c2", {base}, "colour": "red"}}',
+        "   ",
+        '{"key": "c4",',
+        f'{{"key": "c5", {base}, "colour": "blue", "size": 1}}',
+        "[1]",
+        f'{{"key": "c7", {base}, "quantity": 18446744073709551616}}',
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    known = "(known: " + ", ".join(readers_module.COLUMNS) + ")"
+    assert seen(rejected(store, path)) == [
+        (2, "colour", f"unknown column 'colour' {known}"),
+        (4, "", "not valid JSON: Expecting property name enclosed in double quotes (column 1)"),
+        (5, "size", f"unknown column 'size' {known}"),
+        (6, "", "each line must be a JSON object"),
+        (7, "quantity", "must be at most 1,000,000,000: 18446744073709551616"),  # not 1.8e19
+    ]
+    problems: list[Problem] = []
+    records, numbers = readers_module.parse_records("f", list(enumerate(lines, 1)), problems)
+    assert numbers == [1, 2, 5, 7] and records[-1]["quantity"] == 2**64
+
+
 # --- Parquet dates and timestamps out of range --------------------------------------------
 
 

@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from socialrating.errors import Problem, ProblemsError
+from socialrating.jsontext import AGAIN, parsed
 from socialrating.ledger.limits import printable
 
 NDJSON_TYPES = ("application/x-ndjson", "application/ndjson", "application/jsonl")
@@ -167,16 +168,10 @@ async def _ndjson_lines(request: Request, max_rows: int) -> list[tuple[int, byte
 def _ndjson_records(
     raw: list[tuple[int, bytes]], source: str
 ) -> tuple[list[dict[str, Any]], list[int], list[Problem]]:
-    from socialrating.ledger.readers import parse_record
+    from socialrating.ledger.readers import parse_records
 
-    records: list[dict[str, Any]] = []
-    lines: list[int] = []
     problems: list[Problem] = []
-    for line, text in raw:
-        record = parse_record(source, line, text, problems)
-        if record is not None:
-            records.append(record)
-            lines.append(line)
+    records, lines = parse_records(source, raw, problems)
     if not records and not problems:
         raise ProblemsError(
             "the body holds no records",
@@ -193,8 +188,10 @@ def _json_records(
             f"the request body is not a batch: {reason}", [Problem("request", None, field, reason)]
         )
 
+    doc = parsed(body)  # orjson's value where it is json's (``jsontext``)
     try:
-        doc = json.loads(body.decode("utf-8"))
+        if doc is AGAIN:
+            doc = json.loads(body.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise refused("", f"not UTF-8 text (byte {exc.start + 1}: {exc.reason})") from None
     except json.JSONDecodeError as exc:

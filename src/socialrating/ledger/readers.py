@@ -14,8 +14,9 @@ at a time. Each format has two ways in, which stage the same rows:
 - fast: DuckDB reads the file, on every core: a CSV file whose records are its lines
   (``csvrows.scan_csv_layout`` checks that a block at a time), a Parquet file whose
   columns are text, numbers, booleans or dates (timestamps in ``date``);
-- exact: Python reads it a chunk at a time (the csv module, json, Arrow): every other
-  file, and the one that words every problem of a file's layout.
+- exact: Python reads it a chunk at a time (the csv module, JSON by orjson and ``json``
+  as ``jsontext`` says, Arrow): every other file, and the one that words every problem
+  of a file's layout.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import dataclasses
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TextIO
@@ -44,6 +45,7 @@ from socialrating.csvrows import (
     scan_csv_layout,
 )
 from socialrating.errors import Problem
+from socialrating.jsontext import AGAIN, parsed, parsed_each
 from socialrating.ledger.limits import MAX_LINE_CHARS, SHOWN_CHARS, printable
 from socialrating.ledger.store import ORDER_GATE
 
@@ -388,9 +390,15 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
     src = str(path)
     _new_rows(con)
     problems: list[Problem] = []
-    objs: list[dict[str, object]] = []
-    lines: list[int] = []
+    numbered: list[tuple[int, str]] = []
     unknown: set[str] = set()
+
+    def stage() -> None:
+        objs, lines = parse_records(src, numbered, problems)
+        unknown_columns_of(src, objs, lines, problems, unknown)
+        _append(con, records_table(src, objs, lines, problems))
+        numbered.clear()
+
     with path.open(encoding="utf-8-sig") as f:
         for line, text in _lines(f, MAX_LINE_CHARS):
             if text is None:
@@ -398,18 +406,10 @@ def _stage_ndjson(con: duckdb.DuckDBPyConnection, path: Path) -> list[Problem]:
                     Problem(src, line, "", f"longer than {MAX_LINE_CHARS:,} characters: not read")
                 )
                 continue
-            if not text.strip():
-                continue
-            obj = parse_record(src, line, text, problems)
-            if obj is None:
-                continue
-            unknown_columns(src, line, obj, unknown, problems)
-            objs.append(obj)
-            lines.append(line)
-            if len(objs) >= CHUNK_ROWS:
-                _append(con, records_table(src, objs, lines, problems))
-                objs, lines = [], []
-    _append(con, records_table(src, objs, lines, problems))
+            numbered.append((line, text))
+            if len(numbered) >= CHUNK_ROWS:
+                stage()
+    stage()
     return problems
 
 
@@ -432,6 +432,12 @@ def parse_record(
 ) -> dict[str, object] | None:
     """One line of NDJSON (a file's, or an HTTP body's) as a record: a JSON object. None,
     with the problem added to ``problems``, when it is not one."""
+    obj = parsed(text)  # orjson's value where it is json's (``jsontext``)
+    if type(obj) is dict:
+        return obj
+    if obj is not AGAIN:
+        problems.append(Problem(src, line, "", "each line must be a JSON object"))
+        return None
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -456,6 +462,25 @@ def parse_record(
     return obj
 
 
+def parse_records(
+    src: str, numbered: Sequence[tuple[int, str | bytes]], problems: list[Problem]
+) -> tuple[list[dict[str, object]], list[int]]:
+    """The records of NDJSON lines (each with its number), and their numbers; a problem
+    for each line that is not one (``parse_record``), none for a blank line."""
+    objs: list[dict[str, object]] = []
+    lines: list[int] = []
+    for (line, text), obj in zip(numbered, parsed_each(t for _, t in numbered), strict=True):
+        if type(obj) is not dict:
+            if not text.strip():
+                continue
+            obj = parse_record(src, line, text, problems)
+            if obj is None:
+                continue
+        objs.append(obj)
+        lines.append(line)
+    return objs, lines
+
+
 _KNOWN = frozenset(COLUMNS)
 
 
@@ -472,14 +497,18 @@ def unknown_columns(
 
 
 def unknown_columns_of(
-    src: str, objs: list[dict[str, object]], lines: list[int], problems: list[Problem]
+    src: str,
+    objs: list[dict[str, object]],
+    lines: list[int],
+    problems: list[Problem],
+    seen: set[str] | None = None,
 ) -> None:
-    """``unknown_columns`` for records parsed together: a problem for each unknown name,
-    at the first line that has it (the records are looked at one by one only when their
-    names together are not all columns)."""
+    """``unknown_columns`` for records parsed together: a problem for each unknown name
+    not in ``seen`` (then added), at the first line that has it (the records are looked
+    at one by one only when their names together are not all columns)."""
     if _KNOWN.issuperset(set().union(*objs)):
         return
-    seen: set[str] = set()
+    seen = set() if seen is None else seen
     for line, obj in zip(lines, objs, strict=True):
         unknown_columns(src, line, obj, seen, problems)
 
