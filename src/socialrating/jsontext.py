@@ -1,7 +1,9 @@
 """JSON text parsed to the value Python's ``json`` gives, faster where that is certain.
 
-Institutions send records as NDJSON (files, HTTP bodies) and JSON bodies; ``json.loads``
-took 4.4 µs a line of the ingest bench's NDJSON, orjson 1.2 µs. The two agree on every
+Institutions send records as NDJSON, a JSON object a line (files, HTTP bodies);
+``json.loads`` took 4.4 µs a line of the ingest bench's NDJSON, orjson 1.2 µs. (A JSON
+body of many records stays with ``json``: one call parses it all, and the walk that makes
+orjson's value certain costs more than it saves.) The two agree on every
 value of valid JSON but one: an integer outside 64 bits, which orjson gives as a float
 (``json``: the exact integer). And orjson refuses what ``json`` takes beyond the standard
 (``NaN``, ``Infinity``, numbers past a double's range, lone surrogates such as
