@@ -85,6 +85,36 @@ def test_numbers_as_written_parse_as_json_reads_them(literal: str) -> None:
     same_as_json(f'{{"quantity": {literal}}}')
 
 
+def test_texts_at_the_edges_of_the_grammar() -> None:
+    """Repeated names, whitespace JSON has and has not, numbers at the ends of a double's
+    range and of the grammar, escapes: the same value or the same refusal."""
+    for text in [
+        '{"a": 1, "b": 2, "a": 3}',
+        '{"a": 1, "a": {"x": 1}, "a": null}',
+        ' \t\r\n{"a": 1}\r\n ',
+        '\x0c{"a": 1}',
+        '\x0b{"a": 1}',
+        '\u00a0{"a": 1}',
+        '{"a": 1}\u2028',
+        '{"a": 1e-400, "b": -1e-400, "c": 1e308, "d": 1.7976931348623159e308}',
+        '{"a": 01}',
+        '{"a": 1.}',
+        '{"a": .5}',
+        '{"a": +1}',
+        '{"a": 1e}',
+        '{"a": -}',
+        '{"a": "\\ud83d\\ude00", "b": "\\ude00\\ud83d", "c": "\\u00e9\\/\\b\\f"}',
+        '{"a": "tab\tin"}',
+        '{"a": true, "b": false, "c": null, "d": True}',
+        '{"a": 9223372036854775807, "b": -9223372036854775808, "c": 18446744073709551615}',
+        '{"a": 1}{"b": 2}',
+        '{"a": 1} x',
+        "{}",
+        "",
+    ]:
+        same_as_json(text)
+
+
 def test_integers_past_64_bits_are_left_to_json_which_keeps_them_exact() -> None:
     for literal in ("18446744073709551616", "-9223372036854775809", "1" + "0" * 30):
         assert parsed(f'{{"quantity": {literal}}}') is AGAIN
