@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialrating.errors import Problem
 from socialrating.jsontext import AGAIN, parsed
+from socialrating.ledger import readers
 from socialrating.ledger.readers import parse_record
 
 
@@ -126,6 +128,30 @@ def test_integers_past_64_bits_are_left_to_json_which_keeps_them_exact() -> None
         assert problems == []
     # At 64 bits orjson still gives the integer.
     assert parsed('{"q": 18446744073709551615}') == {"q": 18446744073709551615}
+
+
+@pytest.mark.parametrize("depth", [1, 400, 1000, 1100])
+def test_lists_and_objects_in_a_line_are_left_to_json_at_any_depth(
+    depth: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A list or object in a record is a problem either way: ``json`` words it as before,
+    whatever its depth (a walk through orjson's value, which allows 1,024 levels, once
+    exceeded Python's recursion limit at about 330)."""
+    nested = "[" * depth + "]" * depth
+    lines: list[tuple[int, str | bytes]] = [
+        (1, '{"key": "k1"}'),
+        (2, f'{{"key": "k2", "evidence": {nested}}}'),
+        (3, nested),
+        (4, f'{{"key": "k4", "evidence": {{"a": {nested}}}}}'.encode()),
+    ]
+    assert all(parsed(text) is AGAIN for _, text in lines[1:])
+    problems: list[Problem] = []
+    found = readers.parse_records("f", lines, problems)
+    monkeypatch.setattr(readers, "parsed", lambda text: AGAIN)  # json alone, as before
+    monkeypatch.setattr(readers, "parsed_each", lambda texts: [AGAIN for _ in texts])
+    before: list[Problem] = []
+    assert found == readers.parse_records("f", lines, before)
+    assert problems == before
 
 
 def test_what_only_json_takes_is_read_by_json() -> None:

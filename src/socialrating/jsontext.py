@@ -2,16 +2,17 @@
 
 Institutions send records as NDJSON, a JSON object a line (files, HTTP bodies);
 ``json.loads`` took 4.4 µs a line of the ingest bench's NDJSON, orjson 1.2 µs. (A JSON
-body of many records stays with ``json``: one call parses it all, and the walk that makes
-orjson's value certain costs more than it saves.) The two agree on every
+body of many records, ``{"records": [...]}``, stays with ``json``, which parses it in one
+call.) The two agree on every
 value of valid JSON but one: an integer outside 64 bits, which orjson gives as a float
 (``json``: the exact integer). And orjson refuses what ``json`` takes beyond the standard
 (``NaN``, ``Infinity``, numbers past a double's range, lone surrogates such as
 ``"\\ud800"``), nesting past 1,024 levels, and bytes that are not UTF-8. So ``parsed``
-gives orjson's value when it has one that holds no float of 2^63 or more (which only such
-an integer, or a float ``json`` reads the same, can give) and ``AGAIN`` otherwise: the
-caller then parses with ``json`` as before, which gives the same value or words the error
-as it always did.
+gives orjson's value when it is a record of single values (or a single value) holding no
+float of 2^63 or more (which only such an integer, or a float ``json`` reads the same, can
+give), and ``AGAIN`` otherwise (a list, or an object holding one, which a record must not
+hold): the caller then parses with ``json`` as before, which gives the same value or words
+the error as it always did.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ _WIDE = float(2**63)  # an integer of more bits comes back from orjson as a floa
 
 def parsed(text: str | bytes) -> Any:
     """The value ``json.loads`` gives for ``text`` (bytes: UTF-8 text), or ``AGAIN`` when
-    orjson cannot say it for certain (``text`` refused, or a float of 2^63 or more in it)."""
+    orjson cannot say it for certain (``text`` refused, a float of 2^63 or more in it, a
+    list or an object inside)."""
     try:
         value = orjson.loads(text)
     except orjson.JSONDecodeError:
@@ -52,21 +54,23 @@ def parsed_each(texts: Iterable[str | bytes]) -> list[Any]:
 
 
 def _exact(value: Any) -> bool:
-    """Whether no float in ``value`` is of 2^63 or more: a list's or dict's items are
-    looked at one by one only when one of them is a float, a list or a dict (0.7 µs a
-    record of the ingest bench's NDJSON, half of which hold a float)."""
+    """Whether orjson's ``value`` is certainly ``json``'s: a record of single values (or a
+    single value) with no float of 2^63 or more. A list or object, or one inside a record
+    (a problem either way), is left to ``json``, which words it as it always did, whatever
+    its depth (walking it here could exceed Python's recursion limit where orjson did not:
+    it allows 1,024 levels)."""
     kind = type(value)
-    if kind is float:
-        return bool(-_WIDE < value < _WIDE)
     if kind is dict:
         items = value.values()
-    elif kind is list:
-        items = value
-    else:
-        return True
-    if _CLOSER.isdisjoint(map(type, items)):
-        return True
-    return all(_exact(item) for item in items)
+        kinds = set(map(type, items))
+        if kinds.isdisjoint(_CLOSER):
+            return True
+        if dict in kinds or list in kinds:
+            return False
+        return all(-_WIDE < item < _WIDE for item in items if type(item) is float)
+    if kind is float:
+        return bool(-_WIDE < value < _WIDE)
+    return kind is not list
 
 
 _CLOSER = frozenset({float, dict, list})
