@@ -12,9 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from socialrating.errors import Problem
-from socialrating.jsontext import AGAIN, parsed
+from socialrating.jsontext import AGAIN, parsed_each
 from socialrating.ledger import readers
 from socialrating.ledger.readers import parse_record
+
+
+def parsed(text: str | bytes) -> Any:
+    """``parsed_each`` of one text."""
+    return parsed_each([text])[0]
 
 
 def typed(value: Any) -> Any:
@@ -147,7 +152,7 @@ def test_lists_and_objects_in_a_line_are_left_to_json_at_any_depth(
     assert all(parsed(text) is AGAIN for _, text in lines[1:])
     problems: list[Problem] = []
     found = readers.parse_records("f", lines, problems)
-    monkeypatch.setattr(readers, "parsed", lambda text: AGAIN)  # json alone, as before
+    # json alone, as before
     monkeypatch.setattr(readers, "parsed_each", lambda texts: [AGAIN for _ in texts])
     before: list[Problem] = []
     assert found == readers.parse_records("f", lines, before)

@@ -7,7 +7,7 @@ call.) The two agree on every
 value of valid JSON but one: an integer outside 64 bits, which orjson gives as a float
 (``json``: the exact integer). And orjson refuses what ``json`` takes beyond the standard
 (``NaN``, ``Infinity``, numbers past a double's range, lone surrogates such as
-``"\\ud800"``), nesting past 1,024 levels, and bytes that are not UTF-8. So ``parsed``
+``"\\ud800"``), nesting past 1,024 levels, and bytes that are not UTF-8. So ``parsed_each``
 gives orjson's value when it is a record of single values (or a single value) holding no
 float of 2^63 or more (which only such an integer, or a float ``json`` reads the same, can
 give), and ``AGAIN`` otherwise (a list, or an object holding one, which a record must not
@@ -23,24 +23,15 @@ from typing import Any, Final
 import orjson
 
 AGAIN: Final = object()
-"""``parsed``'s answer when the text is for ``json`` to parse (or refuse)."""
+"""``parsed_each``'s answer when the text is for ``json`` to parse (or refuse)."""
 
 _WIDE = float(2**63)  # an integer of more bits comes back from orjson as a float this large
 
 
-def parsed(text: str | bytes) -> Any:
-    """The value ``json.loads`` gives for ``text`` (bytes: UTF-8 text), or ``AGAIN`` when
-    orjson cannot say it for certain (``text`` refused, a float of 2^63 or more in it, a
-    list or an object inside)."""
-    try:
-        value = orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return AGAIN
-    return value if _exact(value) else AGAIN
-
-
 def parsed_each(texts: Iterable[str | bytes]) -> list[Any]:
-    """``parsed`` of each text, in one loop (a call a line cost a tenth of the parse)."""
+    """The value ``json.loads`` gives for each text (bytes: UTF-8 text), or ``AGAIN`` where
+    orjson cannot say it for certain (the text refused, a float of 2^63 or more in it, a
+    list or an object inside); in one loop (a call a line cost a tenth of the parse)."""
     loads, refused, exact = orjson.loads, orjson.JSONDecodeError, _exact
     found: list[Any] = []
     for text in texts:

@@ -45,7 +45,7 @@ from socialrating.csvrows import (
     scan_csv_layout,
 )
 from socialrating.errors import Problem
-from socialrating.jsontext import AGAIN, parsed, parsed_each
+from socialrating.jsontext import parsed_each
 from socialrating.ledger.limits import MAX_LINE_CHARS, SHOWN_CHARS, printable
 from socialrating.ledger.store import ORDER_GATE
 
@@ -431,13 +431,8 @@ def parse_record(
     src: str, line: int, text: str | bytes, problems: list[Problem]
 ) -> dict[str, object] | None:
     """One line of NDJSON (a file's, or an HTTP body's) as a record: a JSON object. None,
-    with the problem added to ``problems``, when it is not one."""
-    obj = parsed(text)  # orjson's value where it is json's (``jsontext``)
-    if type(obj) is dict:
-        return obj
-    if obj is not AGAIN:
-        problems.append(Problem(src, line, "", "each line must be a JSON object"))
-        return None
+    with the problem added to ``problems``, when it is not one. Read by ``json``: for the
+    lines orjson could not say (``parse_records``), with ``json``'s value or words."""
     if isinstance(text, bytes):
         try:
             text = text.decode("utf-8")
@@ -465,8 +460,9 @@ def parse_record(
 def parse_records(
     src: str, numbered: Sequence[tuple[int, str | bytes]], problems: list[Problem]
 ) -> tuple[list[dict[str, object]], list[int]]:
-    """The records of NDJSON lines (each with its number), and their numbers; a problem
-    for each line that is not one (``parse_record``), none for a blank line."""
+    """The records of NDJSON lines (each with its number), and their numbers: parsed by
+    orjson where its value is ``json``'s (``jsontext``), else by ``parse_record``, which
+    adds a problem for each line that is not a record; none for a blank line."""
     objs: list[dict[str, object]] = []
     lines: list[int] = []
     for (line, text), obj in zip(numbered, parsed_each(t for _, t in numbered), strict=True):
