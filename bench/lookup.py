@@ -36,6 +36,7 @@ from socialrating.decisions.lookup import decide_one
 from socialrating.ledger import open_store
 from socialrating.ledger.rulebooks import in_force
 from socialrating.ledger.store import Store
+from socialrating.ledger.table_digest import columns_of
 from socialrating.scoring import score_run, statement
 
 SOCIALRATING = str(Path(sys.executable).with_name("socialrating"))
@@ -61,17 +62,9 @@ def read_through(store: Store, run_id: int) -> float:
         ("list_members", f"run_id = {run_id}"),
         ("run_factors", f"run_id = {run_id}"),
     ):
-        names = [
-            str(c)
-            for (c,) in store.rows(
-                "SELECT column_name FROM information_schema.columns WHERE table_name = ? "
-                "AND table_schema = 'main'",
-                [table],
-            )
-        ]
         # A hash of every value: a count of a column without nulls is answered from its
         # statistics, without reading it.
-        hashes = ", ".join(f'bit_xor(hash("{c}"))' for c in names)
+        hashes = ", ".join(f'bit_xor(hash("{c}"))' for c in columns_of(store, table))
         store.rows(f"SELECT {hashes} FROM {table} WHERE {where}")
     return time.perf_counter() - start
 
