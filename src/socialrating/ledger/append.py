@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from socialrating import arrays
 from socialrating.errors import LedgerError
 from socialrating.ledger.digests import (
     GENESIS,
@@ -289,7 +290,7 @@ def _rows_digests(
         ).to_arrow_reader(_FETCH_ROWS)
         with reader:
             for chunk in reader:
-                ids = chunk.column(0).to_numpy()
+                ids = arrays.numbers(chunk.column(0))
                 end = expected + len(ids)
                 if end > first + n or not np.array_equal(ids, np.arange(expected, end)):
                     break

@@ -33,6 +33,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from socialrating import arrays
 from socialrating.errors import BatchRejected, LedgerError, Problem
 from socialrating.ledger.append import LAST_ENTRY, Batch, Part, append_parts, in_any_order
 from socialrating.ledger.digests import PAYLOAD_COLUMNS, as_hex, payload_digest_sql
@@ -1021,10 +1022,10 @@ def _institutions(parts: list[_Part]) -> pa.Table:
     """``batch_institutions``: each batch's institution (its id, code and class)."""
     return pa.table(
         {
-            "batch": pa.array(range(len(parts)), pa.int32()),
-            "inst_id": pa.array([p.context.institution_id for p in parts], pa.int32()),
-            "inst_code": pa.array([p.context.institution for p in parts], pa.string()),
-            "inst_class": pa.array([p.context.cls.value for p in parts], pa.string()),
+            "batch": arrays.ints(np.arange(len(parts), dtype=np.int32)),
+            "inst_id": arrays.ints(np.array([p.context.institution_id for p in parts], np.int32)),
+            "inst_code": arrays.texts([p.context.institution for p in parts]),
+            "inst_class": arrays.texts([p.context.cls.value for p in parts]),
         }
     )
 
@@ -1131,7 +1132,7 @@ def _parameters(store: Store, parts: list[_Part], named: list[list[str]]) -> Non
     for part, (key, seen, rows, codes) in zip(parts, wanted, strict=True):
         institution = part.context.institution_id
         if found is not None and institution in looked:
-            own = found.filter(pc.equal(found.column("institution_id"), institution))
+            own = found.filter(pc.equal(found.column("institution_id"), arrays.scalar(institution)))
             own = own.drop_columns(["institution_id"])
             rows = own if rows is None else pa.concat_tables([rows, own])
             # Only codes found are remembered: one not registered yet may be by the next
@@ -1141,9 +1142,12 @@ def _parameters(store: Store, parts: list[_Part], named: list[list[str]]) -> Non
         assert rows is not None
         # The batch's own rows of them (an institution may report thousands of parameters).
         rows = rows.filter(
-            pc.is_in(rows.column("code"), value_set=pa.array(list(codes), pa.string()))
+            pc.is_in(
+                rows.column("code"),
+                value_set=arrays.texts(list(codes)).cast(rows.schema.field("code").type),
+            )
         )
-        ids = pa.array(np.full(rows.num_rows, institution, np.int32))
+        ids = arrays.repeated(institution, rows.num_rows)
         tables.append(rows.append_column("institution_id", ids))
     store.con.register("batch_params_known", pa.concat_tables(tables))
     try:
