@@ -71,6 +71,12 @@ def test_repeated_scalar_and_flags() -> None:
     assert arrays.repeated(7, 3).equals(pa.array([7, 7, 7], pa.int32()))
     assert arrays.repeated(7, 2, pa.int64()).type == pa.int64()
     assert arrays.scalar(5).equals(pa.scalar(5, pa.int32()))
+    assert arrays.scalar(0.5, pa.float64()).equals(pa.scalar(0.5, pa.float64()))
+    assert arrays.scalar(-(2**40), pa.int64()).as_py() == -(2**40)
+    with pytest.raises(TypeError, match="string"):
+        arrays.scalar(1, pa.string())
+    assert arrays.empty_text(pa.large_binary()).equals(pa.scalar(b"", pa.large_binary()))
+    assert arrays.empty_text().equals(pa.scalar("", pa.string()))
     bits = [True, False, True] * 5
     made = arrays.flags(bits)
     made.validate(full=True)
@@ -89,6 +95,22 @@ def test_a_csv_ingest_imports_no_pandas(tmp_path: Path) -> None:
         f"with open_store({db!r}) as store:\n"
         f"    result = ingest_file(store, {str(batch)!r}, 'court')\n"
         "assert result.stored == 1, result\n"
+        "assert 'pandas' not in sys.modules, 'pandas imported'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_run_from_compiled_plans_imports_no_pandas(tmp_path: Path) -> None:
+    """A `score` whose plans are compiled (every run after the first of a rulebook) checks
+    them by their digests (``table_digest``) without pandas either."""
+    db = cli_ledger(tmp_path)  # scored once: the plans are compiled and kept
+    code = (
+        "import sys, datetime as dt\n"
+        "from socialrating.ledger import open_store\n"
+        "from socialrating.scoring import score_run\n"
+        f"with open_store({db!r}) as store:\n"
+        "    run = score_run(store, dt.date(2021, 6, 30), full=True)\n"
+        "assert run.subjects == 3, run\n"
         "assert 'pandas' not in sys.modules, 'pandas imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)

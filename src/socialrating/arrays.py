@@ -64,10 +64,19 @@ def texts(values: Sequence[str | None]) -> pa.Array:
     )
 
 
-def scalar(value: int, kind: pa.DataType = pa.int32()) -> pa.Scalar:
-    """The integer ``value`` as an Arrow scalar of ``kind`` (int32 or int64), to compare
-    arrays with (a Python number given to a compute function goes through ``pa.array``)."""
-    return repeated(value, 1, kind)[0]
+def scalar(value: float, kind: pa.DataType = pa.int32()) -> pa.Scalar:
+    """The number ``value`` as an Arrow scalar of the integer or float type ``kind``, to
+    compare or fill arrays with (a Python value given to a compute function goes through
+    ``pa.array``)."""
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind)):
+        raise TypeError(f"scalar: an integer or float type, not {kind}")
+    data = np.array([value], np.dtype(kind.to_pandas_dtype()))
+    return pa.Array.from_buffers(kind, 1, [None, pa.py_buffer(data)])[0]
+
+
+def empty_text(kind: pa.DataType = pa.string()) -> pa.Scalar:
+    """The empty text (or bytes) as an Arrow scalar of ``kind``, to fill nulls with."""
+    return texts([""]).cast(kind)[0]
 
 
 def numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:

@@ -176,32 +176,37 @@ def _parts(array: pa.Array) -> Iterator[bytes | memoryview]:
     import numpy as np
     import pyarrow as pa
 
+    from socialrating import arrays
+
     n = len(array)
     if array.null_count:
-        yield np.packbits(array.is_valid().to_numpy(zero_copy_only=False)).tobytes()
+        yield np.packbits(arrays.numbers(array.is_valid().cast(pa.uint8()))).tobytes()
     else:  # what ``packbits`` makes of n ones, without making them
         yield b"\xff" * (n // 8) + (bytes([0xFF << (8 - n % 8) & 0xFF]) if n % 8 else b"")
     kind = array.type
     if pa.types.is_dictionary(kind):
         yield from _parts(array.dictionary_decode())
     elif pa.types.is_floating(kind):
-        yield _bytes(_filled(array.cast(pa.float64()), 0.0), "<f8")
+        yield _bytes(_filled(array.cast(pa.float64())), "<f8")
     elif (
         pa.types.is_integer(kind)
         or pa.types.is_boolean(kind)
         or (pa.types.is_temporal(kind) and not pa.types.is_interval(kind))
     ):
         numbers = array if pa.types.is_integer(kind) else _as_integers(array)
-        yield _bytes(_filled(numbers.cast(pa.int64()), 0), "<i8")
+        yield _bytes(_filled(numbers.cast(pa.int64())), "<i8")
     elif pa.types.is_list(kind) or pa.types.is_large_list(kind):
-        yield _bytes(_filled(array.value_lengths().cast(pa.int64()), 0), "<i8")
+        yield _bytes(_filled(array.value_lengths().cast(pa.int64())), "<i8")
         yield from _parts(array.flatten())
     else:
         yield from _texts(array)
 
 
-def _filled(array: pa.Array, value: Any) -> pa.Array:
-    return array.fill_null(value) if array.null_count else array
+def _filled(array: pa.Array) -> pa.Array:
+    """Numbers with each null as 0."""
+    from socialrating.arrays import scalar
+
+    return array.fill_null(scalar(0, array.type)) if array.null_count else array
 
 
 def _bytes(array: pa.Array, dtype: str) -> memoryview:
@@ -209,7 +214,9 @@ def _bytes(array: pa.Array, dtype: str) -> memoryview:
     copied when they are stored so (a million rows' copy costs more than their hash)."""
     import numpy as np
 
-    return np.ascontiguousarray(array.to_numpy(), dtype=dtype).data.cast("B")
+    from socialrating.arrays import numbers
+
+    return np.ascontiguousarray(numbers(array), dtype=dtype).data.cast("B")
 
 
 def _as_integers(array: pa.Array) -> pa.Array:
@@ -228,6 +235,8 @@ def _texts(array: pa.Array) -> Iterator[bytes | memoryview]:
     import numpy as np
     import pyarrow as pa
 
+    from socialrating.arrays import empty_text
+
     kind = array.type
     binary = pa.types.is_binary(kind) or pa.types.is_large_binary(kind)
     binary = binary or pa.types.is_fixed_size_binary(kind) or pa.types.is_binary_view(kind)
@@ -235,7 +244,7 @@ def _texts(array: pa.Array) -> Iterator[bytes | memoryview]:
     narrow = kind in (pa.string(), pa.binary())  # 32-bit offsets, read as they are
     values = array
     if array.null_count or not (narrow or kind == wide):
-        values = array.cast(wide).fill_null(b"" if binary else "")
+        values = array.cast(wide).fill_null(empty_text(wide))
         narrow = False
     n = len(values)
     offsets = np.frombuffer(values.buffers()[1], dtype="<i4" if narrow else "<i8")
