@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from tests.ledgers import cli_ledger
 
@@ -19,6 +19,7 @@ from socialrating import arrays
 TEXTS = st.lists(st.none() | st.text(st.characters(exclude_categories=("Cs",))), max_size=40)
 
 
+@settings(deadline=None)  # the first ``pa.array`` of a process imports pandas
 @given(TEXTS)
 def test_texts_are_pa_arrays_texts(values: list[str | None]) -> None:
     made = arrays.texts(values)
@@ -41,6 +42,7 @@ def test_texts_refuse_a_lone_surrogate_as_pa_array_does() -> None:
         arrays.texts(["\ud800"])
 
 
+@settings(deadline=None)
 @given(st.lists(st.integers(-(2**31), 2**31 - 1), max_size=40), st.sampled_from([32, 64]))
 def test_ints_and_numbers_round_trip(values: list[int], bits: int) -> None:
     dtype = np.int32 if bits == 32 else np.int64
@@ -56,6 +58,8 @@ def test_ints_and_numbers_round_trip(values: list[int], bits: int) -> None:
 def test_ints_refuse_other_types() -> None:
     with pytest.raises(TypeError, match="float64"):
         arrays.ints(np.zeros(3))
+    with pytest.raises(TypeError, match="one axis"):
+        arrays.ints(np.zeros((2, 2), np.int32))
     with pytest.raises(TypeError, match="bool"):
         arrays.numbers(pa.array([True]))
     with pytest.raises(ValueError, match="without nulls"):
@@ -64,6 +68,8 @@ def test_ints_refuse_other_types() -> None:
 
 def test_numbers_of_nothing() -> None:
     assert arrays.numbers(pa.chunked_array([], pa.int64())).tolist() == []
+    beyond = pa.Array.from_buffers(pa.int64(), 0, [None, pa.py_buffer(b"")], offset=5)
+    assert arrays.numbers(beyond).tolist() == []  # valid, its offset past its buffer
     assert arrays.numbers(pa.array([], pa.int32())).dtype == np.int32
 
 

@@ -21,8 +21,8 @@ _INT_TYPES = {np.dtype(np.int32): pa.int32(), np.dtype(np.int64): pa.int64()}
 def ints(values: np.ndarray) -> pa.Array:
     """An Arrow array of the 32- or 64-bit integers ``values`` (no nulls)."""
     kind = _INT_TYPES.get(values.dtype)
-    if kind is None:
-        raise TypeError(f"ints: a 32- or 64-bit integer array, not {values.dtype}")
+    if kind is None or values.ndim != 1:
+        raise TypeError(f"ints: a 32- or 64-bit integer array of one axis, not {values.dtype}")
     data = np.ascontiguousarray(values)
     return pa.Array.from_buffers(kind, len(data), [None, pa.py_buffer(data)])
 
@@ -41,7 +41,8 @@ def flags(values: Sequence[bool] | np.ndarray) -> pa.Array:
 
 def texts(values: Sequence[str | None]) -> pa.Array:
     """An Arrow array of the strings ``values`` (None: null), as ``pa.array(values,
-    pa.string())`` makes it (``large_string`` past 2 GiB of text).
+    pa.string())`` makes it; past 2 GiB of text, whose offsets no longer fit 32 bits, one
+    ``large_string`` array (where ``pa.array`` would give chunks).
 
     Raises:
         UnicodeEncodeError: a value holds a lone surrogate (as ``pa.array`` does).
@@ -93,6 +94,6 @@ def numbers(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
         raise ValueError("numbers: an array without nulls")
     dtype = np.dtype(values.type.to_pandas_dtype())
     buffer = values.buffers()[1]
-    if buffer is None:  # an empty array may have none
+    if buffer is None or len(values) == 0:  # an empty one may have none, or its offset past it
         return np.empty(0, dtype)
     return np.frombuffer(buffer, dtype, len(values), values.offset * dtype.itemsize)
