@@ -73,9 +73,7 @@ def test_numbers_of_nothing() -> None:
     assert arrays.numbers(pa.array([], pa.int32())).dtype == np.int32
 
 
-def test_repeated_scalar_and_flags() -> None:
-    assert arrays.repeated(7, 3).equals(pa.array([7, 7, 7], pa.int32()))
-    assert arrays.repeated(7, 2, pa.int64()).type == pa.int64()
+def test_scalars() -> None:
     assert arrays.scalar(5).equals(pa.scalar(5, pa.int32()))
     assert arrays.scalar(0.5, pa.float64()).equals(pa.scalar(0.5, pa.float64()))
     assert arrays.scalar(-(2**40), pa.int64()).as_py() == -(2**40)
@@ -83,10 +81,6 @@ def test_repeated_scalar_and_flags() -> None:
         arrays.scalar(1, pa.string())
     assert arrays.empty_text(pa.large_binary()).equals(pa.scalar(b"", pa.large_binary()))
     assert arrays.empty_text().equals(pa.scalar("", pa.string()))
-    bits = [True, False, True] * 5
-    made = arrays.flags(bits)
-    made.validate(full=True)
-    assert made.to_pylist() == bits
 
 
 def test_a_csv_ingest_imports_no_pandas(tmp_path: Path) -> None:

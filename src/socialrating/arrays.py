@@ -27,18 +27,6 @@ def ints(values: np.ndarray) -> pa.Array:
     return pa.Array.from_buffers(kind, len(data), [None, pa.py_buffer(data)])
 
 
-def repeated(value: int, n: int, kind: pa.DataType = pa.int32()) -> pa.Array:
-    """``n`` times the integer ``value``, as ``kind`` (int32 or int64)."""
-    return ints(np.full(n, value, np.int32 if kind == pa.int32() else np.int64))
-
-
-def flags(values: Sequence[bool] | np.ndarray) -> pa.Array:
-    """An Arrow array of booleans (no nulls)."""
-    bits = np.asarray(values, dtype=np.bool_)
-    packed = np.packbits(bits, bitorder="little")
-    return pa.Array.from_buffers(pa.bool_(), len(bits), [None, pa.py_buffer(packed)])
-
-
 def texts(values: Sequence[str | None]) -> pa.Array:
     """An Arrow array of the strings ``values`` (None: null), as ``pa.array(values,
     pa.string())`` makes it; past 2 GiB of text, whose offsets no longer fit 32 bits, one

@@ -1141,13 +1141,8 @@ def _parameters(store: Store, parts: list[_Part], named: list[list[str]]) -> Non
             keep_per_opening(_KNOWN_PARAMETERS, key, (seen, rows))
         assert rows is not None
         # The batch's own rows of them (an institution may report thousands of parameters).
-        rows = rows.filter(
-            pc.is_in(
-                rows.column("code"),
-                value_set=arrays.texts(list(codes)).cast(rows.schema.field("code").type),
-            )
-        )
-        ids = arrays.repeated(institution, rows.num_rows)
+        rows = rows.filter(pc.is_in(rows.column("code"), value_set=arrays.texts(list(codes))))
+        ids = arrays.ints(np.full(rows.num_rows, institution, np.int32))
         tables.append(rows.append_column("institution_id", ids))
     store.con.register("batch_params_known", pa.concat_tables(tables))
     try:
