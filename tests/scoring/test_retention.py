@@ -80,7 +80,8 @@ def test_an_expired_record_is_kept_then_deleted(
         else:
             until = "2020-10-01" if kept == 6 else "2020-05-01"
             assert line.reason == (
-                f"expired on 2020-04-01; kept on record (for measures, not the score) until {until}"
+                f"expired on 2020-04-01; kept on record (for measures, not the score) until {until}; "
+                "counts 3 months"  # its validity: calendar months, not days
             )
             assert m.value == pytest.approx(4.0)  # 4 x 2 at 3-6 months, per 2
 

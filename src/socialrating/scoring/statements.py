@@ -29,7 +29,7 @@ from socialrating.model import (
     day_number,
 )
 from socialrating.rulebook import RulebookHeader
-from socialrating.rulebook.schema import Window
+from socialrating.rulebook.schema import ValidityRule, Window
 from socialrating.scoring.compiled import compiled, run_plan
 from socialrating.scoring.factors import refusal_factors, score_factors
 from socialrating.scoring.lookup import lookup, split_parts
@@ -771,7 +771,59 @@ def _notes(
         )
     elif status is Status.FROZEN:
         notes.append("addition frozen while a direct grade stands")
+    if status in (Status.COUNTED, Status.EXPIRED):
+        lasting = _validity_text(rb, r)
+        if lasting is not None:
+            notes.append(lasting)
     return notes, related
+
+
+def _validity_text(rb: RulebookHeader, r: dict[str, Any]) -> str | None:
+    """How long the record counts, and why, where its parameter's validity depends on the
+    record (its level or its points) or is not a number of days: the first of the validity
+    rules that matches, as the plan takes it (``plan._validity_days``); None where the
+    expiry date says it all."""
+    version = rb.versions[int(r["valued_by"] or 0)]
+    p = version.written.get(str(r["parameter"]))
+    rules = None if p is None else p.validity
+    if not rules:
+        return None
+    points = abs(int(r["rule_points"]))
+    for i, rule in enumerate(rules):
+        if rule.points_up_to is not None and points > rule.points_up_to:
+            continue
+        if rule.level is not None and r["level"] != rule.level:
+            continue
+        why = [f"level {rule.level}"] if rule.level is not None else []
+        if rule.points_up_to is not None:
+            why.append(f"{rule.points_up_to} points or fewer")
+        if not why and i:  # the rule for the records no earlier rule matched, by what those test
+            if any(earlier.level is not None for earlier in rules[:i]):
+                why.append("no level" if r["level"] is None else f"level {r['level']}")
+            if any(earlier.points_up_to is not None for earlier in rules[:i]):
+                why.append(f"{points} points")
+            why = [f"{', '.join(why)}: the rule for other records"]
+        if not why and rule.days is not None:
+            return None  # a single rule of days: the expiry date says it
+        return f"counts {_span_text(rule)}" + (f" ({'; '.join(why)})" if why else "")
+    assert p is not None
+    if p.expires_after_days is None:
+        return "counts without end (no validity rule matches it)"
+    return f"counts {p.expires_after_days} days (no validity rule matches it)"
+
+
+def _span_text(rule: ValidityRule) -> str:
+    """How long a validity rule lets a record count, in words."""
+    if rule.days is not None:
+        return f"{rule.days} days"
+    if rule.months is not None:
+        return f"{rule.months} months"
+    years = rule.calendar_years
+    if years == 0:
+        return "to the end of its calendar year"
+    if years == 1:
+        return "to the end of the next calendar year"
+    return f"to the end of the calendar year {years} years on"
 
 
 def _rectification(r: dict[str, Any], status: Status, rb: RulebookHeader) -> list[str]:
