@@ -469,3 +469,24 @@ def test_a_server_compiles_the_statement_plans_when_it_starts(
     with TestClient(stopped):
         pass  # stops at once: the thread ends between two plans, and the server waits
     assert not stopped.state.warming.thread.is_alive()
+
+
+def test_a_statements_categories_follow_its_summary(tmp_path: Path) -> None:
+    """The lines come by category in the order of the totals above them (what took most
+    first), not in the order their first records happened to arrive."""
+    db = cli_ledger(
+        tmp_path,
+        subjects="code,kind,born,sex,region\nc3,citizen,1985-01-01,F,north\n",
+        # A record of no points first in time, the large deduction later.
+        batch="key,subject,parameter,date\nb1,c3,ban.add,2021-01-05\nd1,c3,debtor,2021-02-01\n",
+    )
+    with open_store(db) as store:
+        key = create_key(store, Role.SUBJECT, ("c3",))[1]
+    with TestClient(create_app(db), follow_redirects=False) as client:
+        sign_in(client, key)
+        page = client.get("/subjects/c3?as_of=2021-03-01").text
+    totals = page.split('data-testid="totals"', 1)[1].split("</table>", 1)[0]
+    summary = re.findall(r"<tr><td>([a-z_]+)</td>", totals)
+    sections = re.findall(r'data-testid="lines">\s*<caption>([^<]+)</caption>', page)
+    assert summary == ["courts", "lists"]  # -200 before 0
+    assert sections == summary

@@ -15,8 +15,8 @@ from socialrating.scoring.statements import Statement, StatementLine
 
 
 def category_totals(st: Statement) -> list[dict[str, Any]]:
-    """Per category (in the rulebook's order of first appearance): the points counted, the
-    records counted, the records that did not count, and the points caps cut."""
+    """Per category: the points counted, the records counted, the records that did not
+    count, and the points caps cut; what took most first, then what added most."""
     totals: dict[str, dict[str, Any]] = {}
     for line in st.lines:
         t = totals.setdefault(
