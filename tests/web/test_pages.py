@@ -490,3 +490,28 @@ def test_a_statements_categories_follow_its_summary(tmp_path: Path) -> None:
     sections = re.findall(r'data-testid="lines">\s*<caption>([^<]+)</caption>', page)
     assert summary == ["courts", "lists"]  # -200 before 0
     assert sections == summary
+
+
+def test_the_outlook_leads_on_to_the_days_after_those_it_shows(tmp_path: Path) -> None:
+    """Ten debts of ten days end on ten days ahead: the outlook shows the first eight, says
+    how many more, and links to the outlook as of the eighth, which shows the other two."""
+    dates = [f"2021-01-{day:02d}" for day in range(1, 11)]
+    db = cli_ledger(
+        tmp_path,
+        subjects="code,kind,born,sex,region\nc4,citizen,1985-01-01,F,north\n",
+        batch="key,subject,parameter,date\n"
+        + "".join(f"d{i},c4,debtor,{day}\n" for i, day in enumerate(dates)),
+    )
+    with open_store(db) as store:
+        key = create_key(store, Role.SUBJECT, ("c4",))[1]
+    with TestClient(create_app(db), follow_redirects=False) as client:
+        sign_in(client, key)
+        first = client.get("/subjects/c4/outlook?as_of=2021-03-01").text
+        more = re.search(
+            r'data-testid="more">And (\d+) more days? after these: <a href="([^"]+)"', first
+        )
+        assert more is not None, first
+        assert more.group(1) == "2" and more.group(2) == "/subjects/c4/outlook?as_of=2024-01-08"
+        rest = client.get(more.group(2)).text
+    assert re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", rest) == ["2024-01-09", "2024-01-10"]
+    assert 'data-testid="more"' not in rest
