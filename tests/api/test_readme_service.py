@@ -7,9 +7,11 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
+from tests.api.test_crash import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -65,18 +67,22 @@ def test_a_command_on_a_served_database_names_the_server(tmp_path: Path) -> None
     db = str(tmp_path / "held.duckdb")
     sr = str(BIN / "socialrating")
     subprocess.run([sr, "init", "--db", db], check=True, env=env, capture_output=True)
+    port = free_port()  # a fixed one may be taken by another server on the machine
     server = subprocess.Popen(
-        [sr, "serve", "--db", db, "--port", "8766"], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sr, "serve", "--db", db, "--port", str(port)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        for _ in range(60):
-            if Path(db + ".serve").exists():
+        for _ in range(120):
+            if Path(db + ".serve").exists() or server.poll() is not None:
                 break
-            subprocess.run(["sleep", "0.5"])
+            time.sleep(0.5)
+        assert server.poll() is None, f"the server stopped: {server.communicate()[1]}"
         result = subprocess.run([sr, "runs", "--db", db], env=env, capture_output=True, text=True)
         assert result.returncode == 1
-        assert f"{db} is held by socialrating serve on http://127.0.0.1:8766 (PID" in result.stderr
+        assert (
+            f"{db} is held by socialrating serve on http://127.0.0.1:{port} (PID" in result.stderr
+        )
         assert "Traceback" not in result.stderr
     finally:
         server.terminate()
