@@ -341,6 +341,12 @@ def test_the_operators_dashboard_matches_the_snapshot(
     for grade, n in grades.items():
         assert f"{grade} {n}" in latest, (grade, n, latest)
     assert f'data-testid="entries">{entries}<' in page.text
+    # The long tables are folded under a summary that says how long they are.
+    for testid, what in (("records-per-day", "Records per day"), ("last-batches", "last batch")):
+        folded = page.text.split(f'<details data-testid="{testid}">')[1].split("</details>")[0]
+        rows = folded.count("<tr>") - 1  # the header's
+        assert re.search(rf"<summary>[^<]*{what}[^<]*\((\d+) \w+\)</summary>", folded), folded[:300]
+        assert f"({rows} " in folded.split("</summary>")[0], (rows, folded[:300])
     for role in ("c1", "provider", "reviewer"):
         sign_in(browser, site[1][role])
         assert browser.get("/dashboard").status_code == 403, role
@@ -515,3 +521,24 @@ def test_the_outlook_leads_on_to_the_days_after_those_it_shows(tmp_path: Path) -
         rest = client.get(more.group(2)).text
     assert re.findall(r"<tr><td>(\d{4}-\d\d-\d\d)</td>", rest) == ["2024-01-09", "2024-01-10"]
     assert 'data-testid="more"' not in rest
+
+
+def test_the_dashboards_decisions_count_the_subjects_each_service_is_for(
+    site: tuple[str, dict[str, str]],
+) -> None:
+    """A service for organisations (``bidding``) does not count the citizens as refused:
+    its figures add up to the organisations, another's to every subject."""
+    from socialrating.decisions.decider import load_decider
+    from socialrating.service.dashboard import dashboard
+
+    with open_store(site[0]) as store:
+        decider = load_decider(store)
+        kinds = dict(store.rows("SELECT kind, count(*) FROM subjects GROUP BY 1"))
+        figures = {r["service"]: r for r in dashboard(store, decider)["refusals"]}
+
+    def total(service: str) -> int:
+        return sum(figures[service][k] for k in ("allowed", "terms", "refused"))
+
+    assert kinds.get("organisation", 0) < sum(kinds.values())  # citizens there too
+    assert total("bidding") == kinds.get("organisation", 0)
+    assert total("flight") == sum(kinds.values())

@@ -2,8 +2,9 @@
 
 - ``runs``: the latest scoring runs with their grade distributions per kind and list
   sizes (from each run's recorded figures: no snapshot is read);
-- ``refusals``: per service, the subjects of the latest run refused, given terms and
-  allowed (from the decider the service keeps in memory);
+- ``refusals``: per service, the subjects of the latest run it is for (its kind of
+  subject, or all) refused, given terms and allowed (from the decider the service keeps
+  in memory): a citizen is not counted as refused by a service for organisations;
 - ``records``: records per institution per day, for the last ``DAYS`` days of facts;
 - ``institutions``: each institution's last batch;
 - ``appeals``: how many await review, how many are overdue, and the next deadlines;
@@ -40,9 +41,13 @@ def dashboard(store: Store, decider: Any | None) -> dict[str, Any]:
         import pyarrow.compute as pc
 
         n = len(decider.codes)
-        everyone = (np.arange(n), np.ones(n, dtype=bool))  # each subject where it stands
         for service in decider.rulebook.spec.services:
-            table = decider.decide_many(decider.codes, service.code, everyone)
+            # Each subject the service is for, where it stands in the run.
+            at = np.arange(n) if service.subjects == "any" else np.flatnonzero(
+                decider.of_kind(service.subjects)
+            )
+            located = (at, np.ones(len(at), dtype=bool))
+            table = decider.decide_many(decider.codes.take(at), service.code, located)
             counts = pc.value_counts(table.column("decision")).to_pylist()
             by = {str(c["values"]): int(c["counts"]) for c in counts}
             refusals.append(

@@ -63,21 +63,31 @@ def stacked_bars(
     title: str,
     colors: dict[str, str] | None = None,
 ) -> str:
-    """Bars of ``y`` per ``x`` (in the rows' order), stacked by ``color`` (``colors`` fixes
-    the colour of some values: a decision is always the same colour), as SVG."""
+    """Bars of ``y`` per ``x`` (in the rows' order), stacked by ``color`` in the rows' order
+    of its values too, in the legend as in the bars (grades best first, as a rulebook
+    lists them, not A, AA, AAA by the alphabet); ``colors`` fixes the colour of some values
+    (a decision is always the same colour), and their order. As SVG."""
     import altair as alt
 
     order = list(dict.fromkeys(str(r[x]) for r in rows))
-    scale = alt.Scale(domain=list(colors), range=list(colors.values())) if colors else alt.Undefined
+    stacked = list(colors) if colors else list(dict.fromkeys(str(r[color]) for r in rows))
+    scale = (
+        alt.Scale(domain=stacked, range=list(colors.values()))
+        if colors
+        else alt.Scale(domain=stacked)
+    )
     chart = (
         alt.Chart(alt.Data(values=rows))  # type: ignore[no-untyped-call]
         .mark_bar()
         .encode(
             x=alt.X(f"{x}:N", sort=order, title=x, axis=alt.Axis(labelAngle=-40)),
             y=alt.Y(f"{y}:Q", title=y, stack="zero"),
-            color=alt.Color(f"{color}:N", title=color, scale=scale),
+            color=alt.Color(f"{color}:N", title=color, scale=scale, sort=stacked),
+            # The first value on top of each bar, the last at the bottom: as the legend reads.
+            order=alt.Order("rank:Q", sort="descending"),
             tooltip=[f"{x}:N", f"{color}:N", f"{y}:Q"],
         )
+        .transform_calculate(rank=f"indexof({stacked!r}, datum[{color!r}])")
         .properties(width=520, height=220, title=title)
     )
     return _svg(chart)
