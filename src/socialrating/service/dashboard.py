@@ -43,8 +43,10 @@ def dashboard(store: Store, decider: Any | None) -> dict[str, Any]:
         n = len(decider.codes)
         for service in decider.rulebook.spec.services:
             # Each subject the service is for, where it stands in the run.
-            at = np.arange(n) if service.subjects == "any" else np.flatnonzero(
-                decider.of_kind(service.subjects)
+            at = (
+                np.arange(n)
+                if service.subjects == "any"
+                else np.flatnonzero(decider.of_kind(service.subjects))
             )
             located = (at, np.ones(len(at), dtype=bool))
             table = decider.decide_many(decider.codes.take(at), service.code, located)
