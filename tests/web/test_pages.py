@@ -542,3 +542,23 @@ def test_the_dashboards_decisions_count_the_subjects_each_service_is_for(
     assert kinds.get("organisation", 0) < sum(kinds.values())  # citizens there too
     assert total("bidding") == kinds.get("organisation", 0)
     assert total("flight") == sum(kinds.values())
+
+
+def test_the_history_names_the_records_as_the_statement_does(tmp_path: Path) -> None:
+    """A record of a parameter the rulebook names is given by its name, then its code."""
+    text = (DATA / "consequences.yaml").read_text(encoding="utf-8")
+    named = text.replace("{code: debtor, ", "{code: debtor, name: Judgment debt not paid, ", 1)
+    assert named != text
+    (tmp_path / "named.yaml").write_text(named, encoding="utf-8")
+    db = cli_ledger(
+        tmp_path,
+        subjects="code,kind,born,sex,region\nc5,citizen,1985-01-01,F,north\n",
+        batch="key,subject,parameter,date\nd1,c5,debtor,2021-02-01\n",
+        rulebook=tmp_path / "named.yaml",
+    )
+    with open_store(db) as store:
+        key = create_key(store, Role.SUBJECT, ("c5",))[1]
+    with TestClient(create_app(db), follow_redirects=False) as client:
+        sign_in(client, key)
+        page = client.get("/subjects/c5/history?as_of=2021-05-31").text
+    assert "<td>Judgment debt not paid <small>(debtor)</small></td>" in page

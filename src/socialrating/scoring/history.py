@@ -35,7 +35,7 @@ def month_ends(as_of: dt.date, months: int) -> list[dt.date]:
 def history(store: Store, code: str, as_of: dt.date, months: int = MONTHS) -> dict[str, Any]:
     """The subject's score and grade at each month's end up to ``as_of`` and on the days
     its records arose, and the records of that window that counted as of ``as_of``
-    (date, parameter, points)."""
+    (date, parameter and its name in the rulebook, points)."""
     ends = month_ends(as_of, months)
     last = statement(store, code, as_of)
     moved = {line.date for line in last.lines if line.counted and ends[0] <= line.date <= as_of}
@@ -45,8 +45,8 @@ def history(store: Store, code: str, as_of: dt.date, months: int = MONTHS) -> di
     then[as_of] = {"score": last.score, "grade": last.grade}
     points = [{"date": day.isoformat(), **then[day]} for day in days]
     moves = [
-        {"date": line.date.isoformat(), "parameter": line.parameter, "points": line.counted,
-         "entry_id": line.entry_id}
+        {"date": line.date.isoformat(), "parameter": line.parameter, "name": line.name,
+         "points": line.counted, "entry_id": line.entry_id}
         for line in last.lines
         if line.counted and ends[0] <= line.date <= as_of
     ]  # fmt: skip
