@@ -71,11 +71,7 @@ def stacked_bars(
 
     order = list(dict.fromkeys(str(r[x]) for r in rows))
     stacked = list(colors) if colors else list(dict.fromkeys(str(r[color]) for r in rows))
-    scale = (
-        alt.Scale(domain=stacked, range=list(colors.values()))
-        if colors
-        else alt.Scale(domain=stacked)
-    )
+    scale = alt.Scale(domain=stacked, range=list(colors.values()) if colors else alt.Undefined)
     chart = (
         alt.Chart(alt.Data(values=rows))  # type: ignore[no-untyped-call]
         .mark_bar()

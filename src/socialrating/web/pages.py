@@ -132,13 +132,13 @@ def pages() -> APIRouter:
             doc = usecases.statement(store, session.principal, code, day)
             appeals = usecases.appeals(store, session.principal, code, None)["appeals"]
             rules = in_force(store, dt.date.fromisoformat(str(doc["as_of"])))
-        # The lines by category, in the summary's order above them (what took most first).
+        # The lines by category, in the summary's order above them (what took most first):
+        # the page lists every line, so each category of the summary has some.
         by_category: dict[str, list[dict[str, Any]]] = {
             total["category"] or "(none)": [] for total in doc["summary"]["categories"]
         }
         for line in doc["lines"]:
-            by_category.setdefault(line["category"] or "(none)", []).append(line)
-        by_category = {category: lines for category, lines in by_category.items() if lines}
+            by_category[line["category"] or "(none)"].append(line)
         ways_off = [ways_off_list(rules, m) for m in doc["lists"]]
         return render(
             request,
